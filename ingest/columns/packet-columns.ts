@@ -1,0 +1,280 @@
+/**
+ * One batch of decoded packets as typed arrays: the storage behind the `packets` table.
+ *
+ * Decoders write `c.<column>[row]` directly. Nullable columns have a `...Valid` byte array
+ * (1 = value present) that `reset()` clears with one fill per batch, so a decoder only writes
+ * what it decoded and nothing carries over from a previous frame or batch.
+ * 64-bit values are two uint32 lanes (lo at 2*row, hi at 2*row+1) so that a `BigInt64Array`
+ * over the same buffer reads them without copies and without BigInts in the hot loop.
+ */
+export const Direction = {
+  /** unknown / not recorded */
+  none: 0,
+  in: 1,
+  out: 2,
+} as const;
+
+export class PacketColumns {
+  readonly capacity: number;
+  /** rows written so far in this batch */
+  length = 0;
+
+  /** capture point id (index into the ingest's point dictionary) */
+  readonly point: Uint16Array;
+  /** file id (index into the ingest's file dictionary) */
+  readonly file: Uint16Array;
+  /** 1-based record number within its file */
+  readonly frame: Uint32Array;
+  /** byte offset of the record in the decompressed file (exact below 2^53) */
+  readonly fileOffset: Float64Array;
+  /** ns since epoch, int64 lanes */
+  readonly ts: Uint32Array;
+  readonly tsValid: Uint8Array;
+  readonly caplen: Uint32Array;
+  readonly wirelen: Uint32Array;
+  /** Direction.* */
+  readonly direction: Uint8Array;
+  readonly interfaceId: Uint32Array;
+  readonly interfaceIdValid: Uint8Array;
+  readonly section: Uint32Array;
+  readonly sectionValid: Uint8Array;
+  /** link type of the record's interface */
+  readonly linkType: Uint16Array;
+
+  /** 48-bit MACs as uint64 lanes (lo = last four bytes, hi = first two), valid together */
+  readonly srcMac: Uint32Array;
+  readonly dstMac: Uint32Array;
+  readonly srcMacValid: Uint8Array;
+  readonly dstMacValid: Uint8Array;
+  /** number of 802.1Q/802.1ad tags, and the first four, outermost first */
+  readonly vlanCount: Uint8Array;
+  readonly vlan: Uint16Array;
+  /** EtherType (or SLL protocol) of the outermost network layer */
+  readonly ethertype: Uint16Array;
+  readonly ethertypeValid: Uint8Array;
+  /** SLL/SLL2 ifindex */
+  readonly ifindex: Uint32Array;
+  readonly ifindexValid: Uint8Array;
+
+  /** 0 = no IP layer, 4 or 6 */
+  readonly ipVersion: Uint8Array;
+  readonly srcIp4: Uint32Array;
+  readonly dstIp4: Uint32Array;
+  /** 16 bytes per row, network order */
+  readonly srcIp6: Uint8Array;
+  readonly dstIp6: Uint8Array;
+  /** IPv4 protocol, or the IPv6 upper-layer next header after extension headers */
+  readonly ipProto: Uint8Array;
+  readonly ipProtoValid: Uint8Array;
+  /** IPv4 identification; IPv6 fragment-header identification when present */
+  readonly ipId: Uint32Array;
+  readonly ipIdValid: Uint8Array;
+  /** TTL or hop limit */
+  readonly ttl: Uint8Array;
+  readonly ttlValid: Uint8Array;
+  /** in 8-byte units */
+  readonly fragOffset: Uint16Array;
+  readonly fragOffsetValid: Uint8Array;
+  readonly moreFragments: Uint8Array;
+  readonly moreFragmentsValid: Uint8Array;
+  /** IP payload length from the header (IPv4 total length - IHL*4; IPv6 payload length) */
+  readonly ipPayloadLen: Uint32Array;
+  readonly ipPayloadLenValid: Uint8Array;
+  readonly flowLabel: Uint32Array;
+  readonly flowLabelValid: Uint8Array;
+  readonly dscp: Uint8Array;
+  readonly dscpValid: Uint8Array;
+
+  readonly srcPort: Uint16Array;
+  readonly dstPort: Uint16Array;
+  readonly portsValid: Uint8Array;
+  readonly tcpSeq: Uint32Array;
+  readonly tcpAck: Uint32Array;
+  readonly tcpFlags: Uint16Array;
+  readonly tcpHdrLen: Uint8Array;
+  readonly tcpWindow: Uint16Array;
+  /** seq/ack/flags/hdr_len/window valid together */
+  readonly tcpValid: Uint8Array;
+  readonly tcpPayloadLen: Uint32Array;
+  readonly tcpPayloadLenValid: Uint8Array;
+  /** L4 payload length on the wire (TCP, UDP, ICMP data) */
+  readonly payloadLen: Uint32Array;
+  readonly payloadLenValid: Uint8Array;
+  readonly icmpType: Uint8Array;
+  readonly icmpCode: Uint8Array;
+  readonly icmpValid: Uint8Array;
+  /** echo identifier/sequence */
+  readonly icmpId: Uint16Array;
+  readonly icmpSeq: Uint16Array;
+  readonly icmpEchoValid: Uint8Array;
+
+  /** VXLAN/Geneve VNI */
+  readonly vni: Uint32Array;
+  readonly vniValid: Uint8Array;
+  /** inner headers: of the encapsulated frame (VXLAN/Geneve) or quoted by an ICMP error */
+  readonly innerIpVersion: Uint8Array;
+  readonly innerSrcIp4: Uint32Array;
+  readonly innerDstIp4: Uint32Array;
+  readonly innerSrcIp6: Uint8Array;
+  readonly innerDstIp6: Uint8Array;
+  readonly innerIpProto: Uint8Array;
+  readonly innerIpProtoValid: Uint8Array;
+  readonly innerSrcPort: Uint16Array;
+  readonly innerDstPort: Uint16Array;
+  readonly innerPortsValid: Uint8Array;
+
+  /** 64-bit hash of a bounded L4 payload prefix, uint64 lanes */
+  readonly payloadHash: Uint32Array;
+  readonly payloadHashValid: Uint8Array;
+  /** DESIGN §5 fingerprint, uint64 lanes */
+  readonly fingerprint: Uint32Array;
+  readonly fingerprintValid: Uint8Array;
+
+  /** 0 = none, else index into `errors` */
+  readonly decodeError: Uint16Array;
+
+  /** decode_error strings, interned; index 0 is unused (means "no error") */
+  readonly errors: string[] = [''];
+  private readonly errorIds = new Map<string, number>();
+
+  constructor(capacity = 65536) {
+    this.capacity = capacity;
+    const n = capacity;
+    this.point = new Uint16Array(n);
+    this.file = new Uint16Array(n);
+    this.frame = new Uint32Array(n);
+    this.fileOffset = new Float64Array(n);
+    this.ts = new Uint32Array(2 * n);
+    this.tsValid = new Uint8Array(n);
+    this.caplen = new Uint32Array(n);
+    this.wirelen = new Uint32Array(n);
+    this.direction = new Uint8Array(n);
+    this.interfaceId = new Uint32Array(n);
+    this.interfaceIdValid = new Uint8Array(n);
+    this.section = new Uint32Array(n);
+    this.sectionValid = new Uint8Array(n);
+    this.linkType = new Uint16Array(n);
+    this.srcMac = new Uint32Array(2 * n);
+    this.dstMac = new Uint32Array(2 * n);
+    this.srcMacValid = new Uint8Array(n);
+    this.dstMacValid = new Uint8Array(n);
+    this.vlanCount = new Uint8Array(n);
+    this.vlan = new Uint16Array(4 * n);
+    this.ethertype = new Uint16Array(n);
+    this.ethertypeValid = new Uint8Array(n);
+    this.ifindex = new Uint32Array(n);
+    this.ifindexValid = new Uint8Array(n);
+    this.ipVersion = new Uint8Array(n);
+    this.srcIp4 = new Uint32Array(n);
+    this.dstIp4 = new Uint32Array(n);
+    this.srcIp6 = new Uint8Array(16 * n);
+    this.dstIp6 = new Uint8Array(16 * n);
+    this.ipProto = new Uint8Array(n);
+    this.ipProtoValid = new Uint8Array(n);
+    this.ipId = new Uint32Array(n);
+    this.ipIdValid = new Uint8Array(n);
+    this.ttl = new Uint8Array(n);
+    this.ttlValid = new Uint8Array(n);
+    this.fragOffset = new Uint16Array(n);
+    this.fragOffsetValid = new Uint8Array(n);
+    this.moreFragments = new Uint8Array(n);
+    this.moreFragmentsValid = new Uint8Array(n);
+    this.ipPayloadLen = new Uint32Array(n);
+    this.ipPayloadLenValid = new Uint8Array(n);
+    this.flowLabel = new Uint32Array(n);
+    this.flowLabelValid = new Uint8Array(n);
+    this.dscp = new Uint8Array(n);
+    this.dscpValid = new Uint8Array(n);
+    this.srcPort = new Uint16Array(n);
+    this.dstPort = new Uint16Array(n);
+    this.portsValid = new Uint8Array(n);
+    this.tcpSeq = new Uint32Array(n);
+    this.tcpAck = new Uint32Array(n);
+    this.tcpFlags = new Uint16Array(n);
+    this.tcpHdrLen = new Uint8Array(n);
+    this.tcpWindow = new Uint16Array(n);
+    this.tcpValid = new Uint8Array(n);
+    this.tcpPayloadLen = new Uint32Array(n);
+    this.tcpPayloadLenValid = new Uint8Array(n);
+    this.payloadLen = new Uint32Array(n);
+    this.payloadLenValid = new Uint8Array(n);
+    this.icmpType = new Uint8Array(n);
+    this.icmpCode = new Uint8Array(n);
+    this.icmpValid = new Uint8Array(n);
+    this.icmpId = new Uint16Array(n);
+    this.icmpSeq = new Uint16Array(n);
+    this.icmpEchoValid = new Uint8Array(n);
+    this.vni = new Uint32Array(n);
+    this.vniValid = new Uint8Array(n);
+    this.innerIpVersion = new Uint8Array(n);
+    this.innerSrcIp4 = new Uint32Array(n);
+    this.innerDstIp4 = new Uint32Array(n);
+    this.innerSrcIp6 = new Uint8Array(16 * n);
+    this.innerDstIp6 = new Uint8Array(16 * n);
+    this.innerIpProto = new Uint8Array(n);
+    this.innerIpProtoValid = new Uint8Array(n);
+    this.innerSrcPort = new Uint16Array(n);
+    this.innerDstPort = new Uint16Array(n);
+    this.innerPortsValid = new Uint8Array(n);
+    this.payloadHash = new Uint32Array(2 * n);
+    this.payloadHashValid = new Uint8Array(n);
+    this.fingerprint = new Uint32Array(2 * n);
+    this.fingerprintValid = new Uint8Array(n);
+    this.decodeError = new Uint16Array(n);
+  }
+
+  get full(): boolean {
+    return this.length >= this.capacity;
+  }
+
+  /**
+   * Start a new batch: clears every validity array and every column whose zero means "absent",
+   * so decoders never see (or leave) values of an earlier batch.
+   */
+  reset(): void {
+    this.length = 0;
+    this.tsValid.fill(0);
+    this.direction.fill(0);
+    this.interfaceIdValid.fill(0);
+    this.sectionValid.fill(0);
+    this.srcMacValid.fill(0);
+    this.dstMacValid.fill(0);
+    this.vlanCount.fill(0);
+    this.ethertypeValid.fill(0);
+    this.ifindexValid.fill(0);
+    this.ipVersion.fill(0);
+    this.ipProtoValid.fill(0);
+    this.ipIdValid.fill(0);
+    this.ttlValid.fill(0);
+    this.fragOffsetValid.fill(0);
+    this.moreFragmentsValid.fill(0);
+    this.ipPayloadLenValid.fill(0);
+    this.flowLabelValid.fill(0);
+    this.dscpValid.fill(0);
+    this.portsValid.fill(0);
+    this.tcpValid.fill(0);
+    this.tcpPayloadLenValid.fill(0);
+    this.payloadLenValid.fill(0);
+    this.icmpValid.fill(0);
+    this.icmpEchoValid.fill(0);
+    this.vniValid.fill(0);
+    this.innerIpVersion.fill(0);
+    this.innerIpProtoValid.fill(0);
+    this.innerPortsValid.fill(0);
+    this.payloadHashValid.fill(0);
+    this.fingerprintValid.fill(0);
+    this.decodeError.fill(0);
+  }
+
+  /** Interned id of a decode_error string (rare path: only frames that failed to decode). */
+  errorId(message: string): number {
+    let id = this.errorIds.get(message);
+    if (id === undefined) {
+      id = this.errors.length;
+      if (id > 0xffff) return 0xffff;
+      this.errors.push(message);
+      this.errorIds.set(message, id);
+    }
+    return id;
+  }
+}
