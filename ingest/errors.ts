@@ -23,7 +23,10 @@ export const IngestErrors = {
   'pcapng.bad-version': { title: 'unsupported pcapng version', exit: 2 },
   'pcapng.no-section': { title: 'pcapng block before any section header', exit: 2 },
   'pcapng.unknown-interface': { title: 'pcapng packet names an interface that was not described', exit: 2 },
-  'pcapng.bad-trailer-length': { title: 'pcapng block trailer length differs from its header length', exit: 2 },
+  'pcapng.bad-trailer-length': {
+    title: 'pcapng block trailer length differs from its header length',
+    exit: 2,
+  },
   'pcapng.bad-option': { title: 'pcapng option runs past the end of its block', exit: 2 },
 } as const satisfies Record<string, { title: string; exit: number }>;
 
