@@ -1,6 +1,8 @@
 import { Command, CommanderError } from 'commander';
 import { InputError } from '../ingest/errors.ts';
 import { ExitCode } from './exit-codes.ts';
+import { ingestCommand } from './ingest.ts';
+import { sqlCommand } from './sql.ts';
 import { UsageError } from './usage-error.ts';
 
 const program = new Command('hoptrace')
@@ -11,7 +13,7 @@ const program = new Command('hoptrace')
   .showSuggestionAfterError()
   .configureOutput({ outputError: (text, write) => write(text) });
 
-const commands: Command[] = [];
+const commands: Command[] = [ingestCommand, sqlCommand];
 for (const command of commands) program.addCommand(command);
 
 try {

@@ -1,0 +1,168 @@
+/**
+ * PacketColumns -> Arrow RecordBatch without copying the value buffers: each Arrow column is a view
+ * (`subarray`) over the batch's typed arrays, and 64-bit columns view their uint32 lanes. Only validity
+ * bitmaps (packed from the 0/1 bytes, and omitted when nothing is null) and the de-interleaved VLAN ids
+ * are new memory. The record batch therefore aliases the PacketColumns: hand in a batch that is not
+ * reset afterwards (`tableFromCapture` allocates one per batch).
+ */
+import {
+  type Data,
+  type DataType,
+  Dictionary,
+  Field,
+  FixedSizeBinary,
+  Float64,
+  Int64,
+  makeData,
+  RecordBatch,
+  Schema,
+  Struct,
+  Uint8,
+  Uint16,
+  Uint32,
+  Uint64,
+  Utf8,
+  vectorFromArray,
+} from 'apache-arrow';
+import { packBits, packEquals } from '../dataset/stage-packets.ts';
+import type { PacketColumns } from './packet-columns.ts';
+import { type StageColumn, stageColumns } from './packets-schema.ts';
+
+/** Dictionaries that turn ids into names. */
+export interface ArrowDictionaries {
+  points: readonly string[];
+  files: readonly string[];
+}
+
+const DIRECTIONS = ['in', 'out'];
+
+function arrowType(col: StageColumn): DataType {
+  switch (col.type) {
+    case 'UTINYINT':
+      return new Uint8();
+    case 'USMALLINT':
+      return new Uint16();
+    case 'UINTEGER':
+      return new Uint32();
+    case 'UBIGINT':
+      return new Uint64();
+    case 'BIGINT':
+      return new Int64();
+    case 'DOUBLE':
+      return new Float64();
+    case 'BLOB':
+      return new FixedSizeBinary(16);
+  }
+}
+
+/** Arrow name of a staging column: ids become the named dictionary column. */
+function arrowName(col: StageColumn): string {
+  if (col.name === 'point_id') return 'capture_point';
+  if (col.name === 'file_id') return 'file';
+  if (col.name === 'decode_error_id') return 'decode_error';
+  return col.name;
+}
+
+let dictionaryIds = 0;
+
+function dictionaryData(
+  values: readonly string[],
+  indices: Uint8Array | Uint16Array,
+  n: number,
+  bitmap?: Uint8Array,
+) {
+  const dictionary = vectorFromArray([...values], new Utf8());
+  const type =
+    indices instanceof Uint8Array
+      ? new Dictionary(new Utf8(), new Uint8(), dictionaryIds++)
+      : new Dictionary(new Utf8(), new Uint16(), dictionaryIds++);
+  return makeData({
+    type,
+    length: n,
+    data: indices.subarray(0, n),
+    dictionary,
+    ...(bitmap ? { nullBitmap: bitmap, nullCount: -1 } : {}),
+  });
+}
+
+function validityBitmap(col: StageColumn, c: PacketColumns, n: number): Uint8Array | undefined {
+  const bits = new Uint8Array(Math.ceil(n / 8) + 8);
+  let all: boolean;
+  if (col.valid) all = packBits(c[col.valid], 0, n, bits);
+  else if (col.whenIpVersion)
+    all = packEquals(c[col.whenIpVersion.column], col.whenIpVersion.version, 0, n, bits);
+  else return undefined;
+  return all ? undefined : bits;
+}
+
+function columnData(col: StageColumn, c: PacketColumns, n: number, dicts: ArrowDictionaries): Data {
+  const src = col.source;
+  if (col.name === 'point_id') return dictionaryData(dicts.points, c.point, n);
+  if (col.name === 'file_id') return dictionaryData(dicts.files, c.file, n);
+  if (col.name === 'decode_error_id') {
+    const bits = new Uint8Array(Math.ceil(n / 8) + 8);
+    const none = packNonZero(c.decodeError, n, bits);
+    return dictionaryData(c.errors, c.decodeError, n, none ? undefined : bits);
+  }
+  if (col.name === 'direction') {
+    // storage codes are 1 = in, 2 = out, 0 = unknown; the dictionary is 0-based
+    const idx = new Uint8Array(n);
+    const bits = new Uint8Array(Math.ceil(n / 8) + 8);
+    for (let r = 0; r < n; r++) {
+      const d = c.direction[r]!;
+      if (d !== 0) {
+        idx[r] = d - 1;
+        bits[r >> 3]! |= 1 << (r & 7);
+      }
+    }
+    return dictionaryData(DIRECTIONS, idx, n, bits);
+  }
+  const type = arrowType(col);
+  const nullBitmap = validityBitmap(col, c, n);
+  const nulls = nullBitmap ? { nullBitmap, nullCount: -1 } : {};
+  switch (src.kind) {
+    case 'u8':
+    case 'u16':
+    case 'u32':
+    case 'f64':
+      return makeData({ type, length: n, data: c[src.data].subarray(0, n), ...nulls } as never);
+    case 'u64': {
+      const lanes = c[src.data];
+      const data =
+        col.type === 'BIGINT'
+          ? new BigInt64Array(lanes.buffer, lanes.byteOffset, n)
+          : new BigUint64Array(lanes.buffer, lanes.byteOffset, n);
+      return makeData({ type, length: n, data, ...nulls } as never);
+    }
+    case 'ip6':
+      return makeData({
+        type: new FixedSizeBinary(16),
+        length: n,
+        data: c[src.data].subarray(0, 16 * n),
+        ...nulls,
+      });
+    case 'vlan': {
+      const ids = new Uint16Array(n);
+      for (let r = 0; r < n; r++) ids[r] = c.vlan[4 * r + src.index]!;
+      return makeData({ type: new Uint16(), length: n, data: ids });
+    }
+  }
+}
+
+function packNonZero(values: Uint16Array, n: number, bits: Uint8Array): boolean {
+  let all = true;
+  for (let r = 0; r < n; r++) {
+    if (values[r] !== 0) bits[r >> 3]! |= 1 << (r & 7);
+    else all = false;
+  }
+  return all;
+}
+
+export function packetsToArrow(c: PacketColumns, dicts: ArrowDictionaries): RecordBatch {
+  const n = c.length;
+  const children = stageColumns.map((col) => columnData(col, c, n, dicts));
+  const fields = stageColumns.map((col, i) => new Field(arrowName(col), children[i]!.type, true));
+  const schema = new Schema(fields);
+  const data = makeData({ type: new Struct(fields), length: n, children, nullCount: 0 });
+  return new RecordBatch(schema, data);
+}

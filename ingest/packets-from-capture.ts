@@ -1,0 +1,157 @@
+/**
+ * The sink between a container reader and the packets batch: writes the container columns of each
+ * record, has the layered decoders fill the rest, hands full batches on, and keeps the per-interface
+ * facts the `captures` table needs (counts, coverage window, drops).
+ */
+import { PacketColumns } from './columns/packet-columns.ts';
+import { createDecodeState, type DecodeState, decodeFrame } from './decode/decode-frame.ts';
+import type { ContainerInfo, InterfaceInfo, InterfaceStats, PacketRecord, RecordSink } from './record.ts';
+
+/** What one interface of one file contributed. Times are ns since the epoch as exact bigints. */
+export interface InterfaceSummary {
+  info: InterfaceInfo;
+  /** dictionary id of the capture point this interface was mapped to */
+  pointId: number;
+  packets: number;
+  bytes: number;
+  firstNs: bigint | null;
+  lastNs: bigint | null;
+  /** frames with a decode_error */
+  decodeErrors: number;
+  /** last ISB seen for the interface */
+  stats: InterfaceStats | null;
+  /** sum of epb_dropcount values */
+  epbDrops: number;
+}
+
+export interface BatchSinkOptions {
+  fileId: number;
+  /** capture point dictionary id for an interface (called once per interface) */
+  pointFor(info: InterfaceInfo): number;
+  /** called with a full batch; the batch is reset and reused when it returns */
+  onBatch(batch: PacketColumns): void;
+  batchRows?: number;
+}
+
+export class PacketBatchSink implements RecordSink {
+  readonly batch: PacketColumns;
+  readonly interfaces: InterfaceSummary[] = [];
+  readonly warnings: { fileOffset: number; code: string; detail: string }[] = [];
+  containerInfo: ContainerInfo | null = null;
+  private readonly state: DecodeState = createDecodeState();
+  /** interfaceIndex -> point id, as a typed array so the hot loop does one load */
+  private pointOf = new Uint16Array(16);
+  private readonly fileId: number;
+  private readonly opts: BatchSinkOptions;
+  /** last timestamp per interface, as lanes, so the hot loop makes no bigint */
+  private readonly lastLo: number[] = [];
+  private readonly lastHi: number[] = [];
+  private readonly hasLast: number[] = [];
+
+  constructor(opts: BatchSinkOptions, batch?: PacketColumns) {
+    this.opts = opts;
+    this.fileId = opts.fileId;
+    this.batch = batch ?? new PacketColumns(opts.batchRows ?? 65536);
+  }
+
+  container(info: ContainerInfo): void {
+    this.containerInfo = info;
+  }
+
+  interface(info: InterfaceInfo): void {
+    const pointId = this.opts.pointFor(info);
+    if (info.interfaceIndex >= this.pointOf.length) {
+      const grown = new Uint16Array(Math.max(this.pointOf.length * 2, info.interfaceIndex + 1));
+      grown.set(this.pointOf);
+      this.pointOf = grown;
+    }
+    this.pointOf[info.interfaceIndex] = pointId;
+    this.interfaces[info.interfaceIndex] = {
+      info,
+      pointId,
+      packets: 0,
+      bytes: 0,
+      firstNs: null,
+      lastNs: null,
+      decodeErrors: 0,
+      stats: null,
+      epbDrops: 0,
+    };
+  }
+
+  packet(rec: PacketRecord): void {
+    const c = this.batch;
+    const row = c.length;
+    c.point[row] = this.pointOf[rec.interfaceIndex]!;
+    c.file[row] = this.fileId;
+    c.frame[row] = rec.frame;
+    c.fileOffset[row] = rec.fileOffset;
+    if (rec.tsValid) {
+      c.ts[2 * row] = rec.tsLo;
+      c.ts[2 * row + 1] = rec.tsHi;
+      c.tsValid[row] = 1;
+    }
+    c.caplen[row] = rec.caplen;
+    c.wirelen[row] = rec.wirelen;
+    c.linkType[row] = rec.linkType;
+    if (rec.section > 0) {
+      c.section[row] = rec.section;
+      c.sectionValid[row] = 1;
+      c.interfaceId[row] = rec.interfaceId;
+      c.interfaceIdValid[row] = 1;
+    }
+    if (rec.flags >= 0) {
+      // epb_flags bits 0-1: 1 inbound, 2 outbound, 0 not recorded
+      const dir = rec.flags & 3;
+      if (dir === 1 || dir === 2) c.direction[row] = dir;
+    }
+    decodeFrame(this.state, rec, c, row);
+
+    const s = this.interfaces[rec.interfaceIndex]!;
+    s.packets++;
+    s.bytes += rec.wirelen;
+    if (c.decodeError[row] !== 0) s.decodeErrors++;
+    if (rec.dropCount > 0) s.epbDrops += rec.dropCount;
+    if (rec.tsValid) {
+      // the window only needs the extremes; bigints are made twice per interface, not per packet
+      if (s.firstNs === null) s.firstNs = lanesToBigInt(rec.tsLo, rec.tsHi);
+      this.lastLo[rec.interfaceIndex] = rec.tsLo;
+      this.lastHi[rec.interfaceIndex] = rec.tsHi;
+      this.hasLast[rec.interfaceIndex] = 1;
+    }
+
+    c.length = row + 1;
+    if (c.length >= c.capacity) this.flush();
+  }
+
+  stats(stats: InterfaceStats): void {
+    const s = this.interfaces[stats.interfaceIndex];
+    if (s) s.stats = stats;
+  }
+
+  warning(fileOffset: number, code: string, detail: string): void {
+    // a file full of odd records must not grow memory without bound
+    if (this.warnings.length < 1000) this.warnings.push({ fileOffset, code, detail });
+  }
+
+  /** Hands on what is in the batch (also the partial last batch of a file). */
+  flush(): void {
+    if (this.batch.length === 0) return;
+    this.opts.onBatch(this.batch);
+    this.batch.reset();
+  }
+
+  /** Ends the file: flushes and fills the last timestamps. */
+  finish(): InterfaceSummary[] {
+    this.flush();
+    for (let i = 0; i < this.interfaces.length; i++) {
+      const s = this.interfaces[i];
+      if (s && this.hasLast[i]) s.lastNs = lanesToBigInt(this.lastLo[i]!, this.lastHi[i]!);
+    }
+    return this.interfaces.filter((s): s is InterfaceSummary => s !== undefined);
+  }
+}
+
+export function lanesToBigInt(lo: number, hi: number): bigint {
+  return BigInt.asIntN(64, (BigInt(hi >>> 0) << 32n) | BigInt(lo >>> 0));
+}
