@@ -1,0 +1,188 @@
+/**
+ * The only place that touches the file system and zlib: turns a path (or bytes) into a stream of
+ * decompressed chunks. Everything above works on Uint8Arrays.
+ */
+import { open } from 'node:fs/promises';
+import { createGunzip, gunzipSync, constants as zc } from 'node:zlib';
+import { Decompress } from 'fzstd';
+import type { IngestErrorCode } from '../errors.ts';
+
+export type Compression = 'none' | 'gzip' | 'zstd';
+
+export type SourceErrorCode = Extract<
+  IngestErrorCode,
+  'io.read-failed' | 'io.not-found' | 'gzip.corrupt' | 'zstd.corrupt'
+>;
+
+/** A failure of the byte source itself; the reader turns it into an InputError at the current offset. */
+export class SourceError extends Error {
+  constructor(
+    readonly code: SourceErrorCode,
+    readonly detail: string,
+  ) {
+    super(detail);
+    this.name = 'SourceError';
+  }
+}
+
+export function sniffCompression(b: Uint8Array): Compression {
+  if (b.length >= 2 && b[0] === 0x1f && b[1] === 0x8b) return 'gzip';
+  if (b.length >= 4 && b[0] === 0x28 && b[1] === 0xb5 && b[2] === 0x2f && b[3] === 0xfd) return 'zstd';
+  return 'none';
+}
+
+export interface ByteSource {
+  compression: Compression;
+  /**
+   * Decompressed chunks. A chunk is valid only until the next one is requested (the plain-file path
+   * reuses one read buffer). Throws SourceError after the last good chunk when the source fails.
+   */
+  chunks: AsyncIterable<Uint8Array>;
+}
+
+function ioError(err: unknown, path: string): SourceError {
+  const e = err as NodeJS.ErrnoException;
+  if (e.code === 'ENOENT') return new SourceError('io.not-found', `no such file: ${path}`);
+  if (e.code === 'EISDIR') return new SourceError('io.read-failed', `is a directory: ${path}`);
+  return new SourceError('io.read-failed', `cannot read: ${e.message}`);
+}
+
+/** Open a capture; throws SourceError when it cannot be opened. */
+export async function openCapture(path: string, chunkSize: number): Promise<ByteSource> {
+  let fh: Awaited<ReturnType<typeof open>>;
+  try {
+    fh = await open(path, 'r');
+  } catch (err) {
+    throw ioError(err, path);
+  }
+  const head = new Uint8Array(4);
+  let headLen: number;
+  try {
+    headLen = (await fh.read(head, 0, 4, 0)).bytesRead;
+  } catch (err) {
+    await fh.close();
+    throw ioError(err, path);
+  }
+  const compression = sniffCompression(head.subarray(0, headLen));
+  const raw = fileChunks(fh, path, chunkSize, compression === 'none');
+  if (compression === 'gzip') return { compression, chunks: gunzipChunks(raw) };
+  if (compression === 'zstd') return { compression, chunks: zstdChunks(raw) };
+  return { compression, chunks: raw };
+}
+
+async function* fileChunks(
+  fh: Awaited<ReturnType<typeof open>>,
+  path: string,
+  chunkSize: number,
+  reuse: boolean,
+): AsyncGenerator<Uint8Array> {
+  let buf = new Uint8Array(chunkSize);
+  try {
+    for (;;) {
+      let n: number;
+      try {
+        n = (await fh.read(buf, 0, chunkSize, null)).bytesRead;
+      } catch (err) {
+        throw ioError(err, path);
+      }
+      if (n === 0) return;
+      yield buf.subarray(0, n);
+      // A decompressor may keep a reference to its input: give it fresh memory each time.
+      if (!reuse) buf = new Uint8Array(chunkSize);
+    }
+  } finally {
+    await fh.close();
+  }
+}
+
+async function* gunzipChunks(raw: AsyncIterable<Uint8Array>): AsyncGenerator<Uint8Array> {
+  const gunzip = createGunzip();
+  let stopped = false;
+  const feed = (async () => {
+    try {
+      for await (const chunk of raw) {
+        if (stopped) return;
+        if (!gunzip.write(chunk)) {
+          // 'close' too: a consumer that stops early destroys the stream, and 'drain' never comes.
+          await new Promise<void>((r) => {
+            gunzip.once('drain', r);
+            gunzip.once('close', r);
+          });
+        }
+      }
+      if (!stopped) gunzip.end();
+    } catch (err) {
+      gunzip.destroy(err instanceof Error ? err : new Error(String(err)));
+    }
+  })();
+  try {
+    for await (const out of gunzip) yield out as Uint8Array;
+  } catch (err) {
+    if (err instanceof SourceError) throw err;
+    throw new SourceError('gzip.corrupt', `gzip: ${(err as Error).message}`);
+  } finally {
+    stopped = true;
+    gunzip.destroy();
+    await feed;
+  }
+}
+
+async function* zstdChunks(raw: AsyncIterable<Uint8Array>): AsyncGenerator<Uint8Array> {
+  const out: Uint8Array[] = [];
+  const z = new Decompress((data) => {
+    out.push(data);
+  });
+  let ended = false;
+  try {
+    for await (const chunk of raw) {
+      z.push(chunk);
+      yield* out.splice(0);
+    }
+    z.push(new Uint8Array(0), true);
+    ended = true;
+  } catch (err) {
+    if (err instanceof SourceError) throw err;
+    yield* out.splice(0);
+    throw new SourceError('zstd.corrupt', `zstd: ${(err as Error).message}`);
+  }
+  yield* out.splice(0);
+  if (!ended) throw new SourceError('zstd.corrupt', 'zstd: stream ended early');
+}
+
+/** In-memory variant: decompressed chunks plus the error that ended them, if any. */
+export function decompressBytes(bytes: Uint8Array): {
+  compression: Compression;
+  chunks: Uint8Array[];
+  error: SourceError | null;
+} {
+  const compression = sniffCompression(bytes);
+  if (compression === 'none') return { compression, chunks: [bytes], error: null };
+  if (compression === 'gzip') {
+    try {
+      return { compression, chunks: [gunzipSync(bytes)], error: null };
+    } catch (err) {
+      // Recover what precedes the damage, as the streaming path delivers it.
+      let partial: Uint8Array = new Uint8Array(0);
+      try {
+        partial = gunzipSync(bytes, { finishFlush: zc.Z_SYNC_FLUSH });
+      } catch {
+        // nothing recoverable
+      }
+      return {
+        compression,
+        chunks: [partial],
+        error: new SourceError('gzip.corrupt', `gzip: ${(err as Error).message}`),
+      };
+    }
+  }
+  const chunks: Uint8Array[] = [];
+  const z = new Decompress((data) => {
+    chunks.push(data);
+  });
+  try {
+    z.push(bytes, true);
+    return { compression, chunks, error: null };
+  } catch (err) {
+    return { compression, chunks, error: new SourceError('zstd.corrupt', `zstd: ${(err as Error).message}`) };
+  }
+}
