@@ -1,0 +1,65 @@
+import { spawn } from 'node:child_process';
+
+export interface CommandResult {
+  /** The argument vector that ran, for messages and for bundle.json. */
+  argv: string[];
+  /** Exit code, or null when the process was killed or could not start. */
+  code: number | null;
+  stdout: Buffer;
+  stderr: string;
+  /** Why the command did not succeed (spawn error, timeout, non-zero exit), or null when it did. */
+  failure: string | null;
+}
+
+export interface RunOptions {
+  timeoutMs?: number;
+  /** Output beyond this many bytes is cut: a runaway `kubectl` must not exhaust memory. */
+  maxBytes?: number;
+}
+
+/**
+ * Runs one external command from an argument vector (never a shell string: names in it are untrusted) and
+ * collects its output. Every command has a timeout: a hung `kubectl` must not hang the collector's shutdown.
+ */
+export function runCommand(argv: readonly string[], options: RunOptions = {}): Promise<CommandResult> {
+  const timeoutMs = options.timeoutMs ?? 15_000;
+  const maxBytes = options.maxBytes ?? 256 * 1024 * 1024;
+  const [file, ...args] = argv;
+  if (file === undefined) throw new Error('runCommand: empty argument vector');
+  return new Promise((resolve) => {
+    const out: Buffer[] = [];
+    const err: Buffer[] = [];
+    let outBytes = 0;
+    let timedOut = false;
+    let spawnError: string | null = null;
+    const child = spawn(file, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    const timer = setTimeout(() => {
+      timedOut = true;
+      child.kill('SIGKILL');
+    }, timeoutMs);
+    child.stdout.on('data', (chunk: Buffer) => {
+      if (outBytes < maxBytes) out.push(chunk);
+      outBytes += chunk.length;
+    });
+    child.stderr.on('data', (chunk: Buffer) => {
+      if (err.length < 64) err.push(chunk);
+    });
+    child.on('error', (e) => {
+      spawnError = e.message;
+    });
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      const stderr = Buffer.concat(err).toString('utf8').trim();
+      let failure: string | null = null;
+      if (spawnError !== null) failure = spawnError;
+      else if (timedOut) failure = `timed out after ${timeoutMs} ms`;
+      else if (code !== 0) failure = `exit ${code}${stderr ? `: ${firstLine(stderr)}` : ''}`;
+      else if (outBytes > maxBytes) failure = `output larger than ${maxBytes} bytes, cut`;
+      resolve({ argv: [...argv], code, stdout: Buffer.concat(out), stderr, failure });
+    });
+  });
+}
+
+export function firstLine(text: string): string {
+  return text.split('\n').find((l) => l.trim().length > 0) ?? '';
+}
