@@ -1,0 +1,128 @@
+import type { PacketColumns } from '../columns/packet-columns.ts';
+import type { PacketRecord } from '../record.ts';
+import { decodeChdlc } from './chdlc.ts';
+import { decodeEthernet } from './ethernet.ts';
+import { writeFingerprint } from './fingerprint.ts';
+import { decodeGeneve } from './geneve.ts';
+import { decodeIcmp } from './icmp.ts';
+import { decodeIcmpv6 } from './icmpv6.ts';
+import { decodeInnerIp } from './inner.ts';
+import { decodeIpv4 } from './ipv4.ts';
+import { decodeIpv6 } from './ipv6.ts';
+import { Layer, LINK_NEXT } from './layer.ts';
+import { decodeNflog } from './nflog.ts';
+import { decodeNullLoop } from './null-loop.ts';
+import { hashBytes, PAYLOAD_HASH_BYTES } from './payload-hash.ts';
+import { decodePpp } from './ppp.ts';
+import { decodeRawIp } from './raw-ip.ts';
+import { decodeSll } from './sll.ts';
+import { decodeSll2 } from './sll2.ts';
+import { bindColumns, type DecodeState, ErrIndex, newDecodeState, setError, unsupported } from './state.ts';
+import { decodeTcp } from './tcp.ts';
+import { decodeUdp } from './udp.ts';
+import { decodeVlan } from './vlan.ts';
+import { decodeVxlan } from './vxlan.ts';
+
+export type { DecodeState } from './state.ts';
+
+/** One per worker; reuse it for every frame of every batch. */
+export function createDecodeState(): DecodeState {
+  return newDecodeState();
+}
+
+/**
+ * Decode rec's frame (bytes[rec.at, rec.at+rec.caplen)) from its link layer up into row `row` of `c`.
+ * Never throws; never allocates per packet on the normal path.
+ *
+ * Each decoder reads at `s.at`, writes its columns, moves `s.at` to its payload and returns the next
+ * layer from a wire-code table (gopacket's `NextLayerType`); the loop stops at `Layer.Done`. Errors are
+ * written to `decode_error` by the decoder that found them, which then returns `Layer.Done`.
+ */
+export function decodeFrame(s: DecodeState, rec: PacketRecord, c: PacketColumns, row: number): void {
+  bindColumns(s, c);
+  s.bytes = rec.bytes;
+  s.view = rec.view;
+  s.at = rec.at;
+  // a reader never hands over more than the buffer holds, but the cursor must not trust that blindly
+  s.end = Math.min(rec.at + rec.caplen, rec.bytes.length);
+  s.wireEnd = rec.at + Math.max(rec.wirelen, rec.caplen);
+  s.row = row;
+  s.l4Len = -1;
+  s.proto = 0;
+  s.udpLen = -1;
+  s.payloadAt = 0;
+  s.payloadLen = -1;
+  s.payloadEnd = 0;
+  s.fpOk = 0;
+  const link = rec.linkType;
+  let layer: number =
+    link >= 0 && link <= 0xffff ? (LINK_NEXT[link] ?? Layer.Unsupported) : Layer.Unsupported;
+  if (layer === Layer.Unsupported) {
+    unsupported(s, c, 'link', link, false);
+    return;
+  }
+  try {
+    while (layer !== Layer.Done) layer = step(s, c, layer);
+  } catch {
+    // a decoder read past `s.end`: a bug, but one frame's bug must not stop the ingest
+    setError(s, c, ErrIndex.internal);
+    s.fpOk = 0;
+    return;
+  }
+  finishPacket(s, c, row);
+}
+
+function step(s: DecodeState, c: PacketColumns, layer: number): number {
+  switch (layer) {
+    case Layer.Ethernet:
+      return decodeEthernet(s, c);
+    case Layer.Vlan:
+      return decodeVlan(s, c);
+    case Layer.Ipv4:
+      return decodeIpv4(s, c);
+    case Layer.Ipv6:
+      return decodeIpv6(s, c);
+    case Layer.Tcp:
+      return decodeTcp(s, c);
+    case Layer.Udp:
+      return decodeUdp(s, c);
+    case Layer.Icmp:
+      return decodeIcmp(s, c);
+    case Layer.Icmpv6:
+      return decodeIcmpv6(s, c);
+    case Layer.Vxlan:
+      return decodeVxlan(s, c);
+    case Layer.Geneve:
+      return decodeGeneve(s, c);
+    case Layer.Sll:
+      return decodeSll(s, c);
+    case Layer.Sll2:
+      return decodeSll2(s, c);
+    case Layer.Null:
+      return decodeNullLoop(s, c);
+    case Layer.RawIp:
+      return decodeRawIp(s, c);
+    case Layer.Nflog:
+      return decodeNflog(s, c);
+    case Layer.Ppp:
+      return decodePpp(s, c);
+    case Layer.Chdlc:
+      return decodeChdlc(s, c);
+    case Layer.InnerIp:
+      decodeInnerIp(s, c, s.at, s.end, true);
+      return Layer.Done;
+    default:
+      // Fragment, NoNext: the IP layer already set everything there is
+      return Layer.Done;
+  }
+}
+
+/** Payload hash and fingerprint, from what the layers left in the state and the row. */
+function finishPacket(s: DecodeState, c: PacketColumns, row: number): void {
+  if (s.payloadLen < 0) return;
+  const n = Math.min(s.payloadLen, PAYLOAD_HASH_BYTES);
+  if (s.payloadAt + n > s.payloadEnd) return;
+  hashBytes(s.view, s.payloadAt, n, c.payloadHash, 2 * row);
+  c.payloadHashValid[row] = 1;
+  if (s.fpOk === 1) writeFingerprint(c, row, s.udpLen);
+}

@@ -1,0 +1,40 @@
+import type { PacketColumns } from '../columns/packet-columns.ts';
+import { ETHERTYPE_NEXT, Layer } from './layer.ts';
+import { type DecodeState, ErrIndex, failOuter, setError, unsupportedEthertype } from './state.ts';
+
+/**
+ * Ethernet II header: MACs and the EtherType. MACs go in two uint32 lanes (hi = first two bytes).
+ * A type field below 0x600 is an 802.3 length (LLC follows): tshark then shows `eth.len`, no `eth.type`,
+ * so `ethertype` stays NULL and no IP is decoded.
+ */
+export function decodeEthernet(s: DecodeState, c: PacketColumns): number {
+  const v = s.view;
+  const at = s.at;
+  const row = s.row;
+  if (s.end - at < 14) return failOuter(s, c, ErrIndex.truncEthernet);
+  c.dstMac[2 * row + 1] = v.getUint16(at);
+  c.dstMac[2 * row] = v.getUint32(at + 2);
+  c.srcMac[2 * row + 1] = v.getUint16(at + 6);
+  c.srcMac[2 * row] = v.getUint32(at + 8);
+  c.dstMacValid[row] = 1;
+  c.srcMacValid[row] = 1;
+  const type = v.getUint16(at + 12);
+  s.at = at + 14;
+  return etherNext(s, c, type);
+}
+
+/** Shared by Ethernet, VLAN, SLL, SLL2 and Cisco HDLC: the type names the next layer. */
+export function etherNext(s: DecodeState, c: PacketColumns, type: number): number {
+  if (type < 0x600) {
+    // 802.3 length field: the column would otherwise keep a tag's type from before
+    c.ethertypeValid[s.row] = 0;
+    setError(s, c, ErrIndex.ethernetLlc);
+    return Layer.Done;
+  }
+  // the last type written is the network layer's (VLAN tags overwrite it as they are peeled)
+  c.ethertype[s.row] = type;
+  c.ethertypeValid[s.row] = 1;
+  const next = ETHERTYPE_NEXT[type] ?? Layer.Unsupported;
+  if (next === Layer.Unsupported) return unsupportedEthertype(s, c, type);
+  return next;
+}

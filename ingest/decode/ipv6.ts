@@ -1,0 +1,83 @@
+import type { PacketColumns } from '../columns/packet-columns.ts';
+import { protoNext } from './ipv4.ts';
+import { IPV6_GENERIC_EXT, Layer } from './layer.ts';
+import { copy16, type DecodeState, ErrIndex, failOuter } from './state.ts';
+
+/**
+ * IPv6 header and its extension-header chain (hop-by-hop, routing, destination options, mobility,
+ * fragment, AH). `ip_proto` is the upper-layer protocol after the chain, not the first next header:
+ * analyzers want "TCP", not "hop-by-hop". The payload length cuts `s.end` like IPv4's total length.
+ */
+export function decodeIpv6(s: DecodeState, c: PacketColumns): number {
+  const v = s.view;
+  const at = s.at;
+  const row = s.row;
+  const avail = s.end - at;
+  if (avail < 1) return failOuter(s, c, ErrIndex.truncIpv6);
+  const w0 = avail >= 4 ? v.getUint32(at) : v.getUint8(at) << 24;
+  if (w0 >>> 28 !== 6) return failOuter(s, c, ErrIndex.ipv6BadVersion);
+  if (avail < 40) return failOuter(s, c, ErrIndex.truncIpv6);
+  c.ipVersion[row] = 6;
+  c.dscp[row] = (w0 >>> 22) & 0x3f;
+  c.dscpValid[row] = 1;
+  c.flowLabel[row] = w0 & 0xfffff;
+  c.flowLabelValid[row] = 1;
+  c.ttl[row] = v.getUint8(at + 7);
+  c.ttlValid[row] = 1;
+  copy16(s.bytes, at + 8, c.srcIp6, 16 * row);
+  copy16(s.bytes, at + 24, c.dstIp6, 16 * row);
+  let plen = v.getUint16(at + 4);
+  // zero: a jumbogram or a GSO super-segment; the wire length is what we have
+  if (plen === 0) plen = s.wireEnd - at - 40;
+  c.ipPayloadLen[row] = plen;
+  c.ipPayloadLenValid[row] = 1;
+  if (at + 40 + plen < s.end) s.end = at + 40 + plen;
+  let nh = v.getUint8(at + 6);
+  let p = at + 40;
+  let isFragment = false;
+  for (;;) {
+    if (IPV6_GENERIC_EXT[nh] === 1) {
+      if (s.end - p < 2) return failOuter(s, c, ErrIndex.truncIpv6);
+      const len = (v.getUint8(p + 1) + 1) << 3;
+      if (s.end - p < len) return failOuter(s, c, ErrIndex.truncIpv6);
+      nh = v.getUint8(p);
+      p += len;
+    } else if (nh === 44) {
+      if (s.end - p < 8) return failOuter(s, c, ErrIndex.truncIpv6);
+      const fo = v.getUint16(p + 2);
+      c.fragOffset[row] = fo >>> 3;
+      c.fragOffsetValid[row] = 1;
+      c.moreFragments[row] = fo & 1;
+      c.moreFragmentsValid[row] = 1;
+      c.ipId[row] = v.getUint32(p + 4);
+      c.ipIdValid[row] = 1;
+      isFragment = fo >>> 3 !== 0;
+      nh = v.getUint8(p);
+      p += 8;
+      if (isFragment) break;
+    } else if (nh === 51) {
+      // AH counts its length in 4-byte words, minus 2
+      if (s.end - p < 2) return failOuter(s, c, ErrIndex.truncIpv6);
+      const len = (v.getUint8(p + 1) + 2) << 2;
+      if (s.end - p < len) return failOuter(s, c, ErrIndex.truncIpv6);
+      nh = v.getUint8(p);
+      p += len;
+    } else {
+      break;
+    }
+  }
+  // a cut chain leaves ip_proto NULL: naming an extension header as the upper protocol would mislead
+  const l4Len = plen - (p - at - 40);
+  if (l4Len < 0) return failOuter(s, c, ErrIndex.ipv6BadExtLength);
+  c.ipProto[row] = nh;
+  c.ipProtoValid[row] = 1;
+  s.at = p;
+  s.l4Len = l4Len;
+  s.proto = nh;
+  s.payloadAt = p;
+  s.payloadLen = l4Len;
+  s.payloadEnd = s.end;
+  s.fpOk = 1;
+  if (isFragment) return Layer.Fragment;
+  return protoNext(s, c, nh);
+}
