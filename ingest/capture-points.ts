@@ -57,6 +57,8 @@ export function pointId(place: FilePlace, ifName: string | null): string {
  */
 export function kindOf(place: FilePlace, iface: string): PointKind {
   if (iface === 'any') return 'any';
+  // outside a bundle nothing says whose interface this was
+  if (!place.pod && !place.node) return 'other';
   if (place.pod) return iface === 'eth0' ? 'pod-eth0' : 'other';
   if (iface.startsWith('cali') || iface.startsWith('lxc') || iface.startsWith('veth')) return 'veth';
   if (iface === 'eth0') return 'primary';

@@ -1,0 +1,236 @@
+/**
+ * `npm run bench`: hoptrace's ingest measured beside tcpdump and tshark on the same generated file in
+ * the same run, printed as packets/s and ratios, and written to bench/results.json.
+ * BENCH_PACKETS (default 10 000 000) sets the size; the tshark/tcpdump trials read a 1 M-packet slice
+ * and are scaled per packet (tshark would take the better part of an hour on 10 M).
+ */
+import { execFileSync, spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { PacketColumns } from '../ingest/columns/packet-columns.ts';
+import { packetsToArrow } from '../ingest/columns/to-arrow.ts';
+import { PacketBatchSink } from '../ingest/packets-from-capture.ts';
+import { readCapture } from '../ingest/read-capture.ts';
+import type { RecordSink } from '../ingest/record.ts';
+import { generateCaptures } from './generate-capture.ts';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const dataDir = path.join(here, 'data');
+const packets = Number(process.env['BENCH_PACKETS'] ?? 10_000_000);
+const slicePackets = Math.min(1_000_000, packets);
+
+interface Trial {
+  name: string;
+  packets: number;
+  seconds: number;
+  pps: number;
+  peakRssMb?: number;
+}
+
+const trials: Trial[] = [];
+
+function record(name: string, n: number, seconds: number, extra: Partial<Trial> = {}): Trial {
+  const t: Trial = { name, packets: n, seconds, pps: n / seconds, ...extra };
+  trials.push(t);
+  const rss = t.peakRssMb === undefined ? '' : `  peak RSS ${t.peakRssMb.toFixed(0)} MB`;
+  console.log(
+    `${name.padEnd(44)} ${(t.pps / 1e6).toFixed(3).padStart(8)} M pkt/s  (${seconds.toFixed(2)} s)${rss}`,
+  );
+  return t;
+}
+
+async function time<T>(fn: () => Promise<T>): Promise<[T, number]> {
+  const start = performance.now();
+  const value = await fn();
+  return [value, (performance.now() - start) / 1000];
+}
+
+function countingSink(): RecordSink & { n: number } {
+  return {
+    n: 0,
+    container() {},
+    interface() {},
+    packet() {
+      this.n++;
+    },
+    stats() {},
+    warning() {},
+  };
+}
+
+/** Reader + decoders + Arrow record batches, one core, fresh batch memory per batch as a table would keep. */
+async function decodeToArrow(file: string): Promise<number> {
+  let rows = 0;
+  const sink = new PacketBatchSink({
+    fileId: 0,
+    pointFor: () => 0,
+    onBatch: (b: PacketColumns) => {
+      rows += packetsToArrow(b, { points: ['file/bench'], files: [file] }).numRows;
+    },
+  });
+  const result = await readCapture(file, sink);
+  sink.finish();
+  if (result.error) throw new Error(result.error.line());
+  return rows;
+}
+
+function rawRead(file: string): number {
+  const fd = fs.openSync(file, 'r');
+  const buf = Buffer.allocUnsafe(4 << 20);
+  let total = 0;
+  for (;;) {
+    const n = fs.readSync(fd, buf, 0, buf.length, null);
+    if (n === 0) break;
+    total += n;
+  }
+  fs.closeSync(fd);
+  return total;
+}
+
+function have(tool: string): boolean {
+  return spawnSync('sh', ['-c', `command -v ${tool}`]).status === 0;
+}
+
+/** Writes the first `n` records of a pcap to `out` (pcap records are self-delimiting). */
+function slicePcap(file: string, out: string, n: number): void {
+  if (fs.existsSync(out)) return;
+  const data = fs.readFileSync(file);
+  let at = 24;
+  for (let i = 0; i < n && at + 16 <= data.length; i++) at += 16 + data.readUInt32LE(at + 8);
+  fs.writeFileSync(out, data.subarray(0, at));
+}
+
+function external(name: string, cmd: string, args: string[], n: number): Trial | null {
+  if (!have(cmd)) {
+    console.log(`${name.padEnd(44)} skipped: ${cmd} not installed`);
+    return null;
+  }
+  const start = performance.now();
+  const r = spawnSync(cmd, args, { stdio: ['ignore', 'ignore', 'pipe'], maxBuffer: 1 << 26 });
+  const seconds = (performance.now() - start) / 1000;
+  if (r.status !== 0) throw new Error(`${cmd} failed: ${r.stderr.toString().slice(0, 400)}`);
+  return record(name, n, seconds);
+}
+
+async function main(): Promise<void> {
+  fs.mkdirSync(dataDir, { recursive: true });
+  console.log(`hoptrace bench: ${packets} packets, ${os.cpus().length} cores, node ${process.version}`);
+  const [gen, genSeconds] = await time(async () =>
+    generateCaptures(path.join(dataDir, `bench-${packets}`), packets),
+  );
+  console.log(
+    `generated ${gen.pcap} (${(gen.bytes / 2 ** 20).toFixed(0)} MiB) in ${genSeconds.toFixed(1)} s`,
+  );
+
+  // the limit: reading the bytes, nothing else (file in page cache after the first trial)
+  rawRead(gen.pcap);
+  const [, rawSeconds] = await time(async () => rawRead(gen.pcap));
+  const raw = record('raw read (fs, 4 MiB chunks)', packets, rawSeconds);
+
+  const [count, readSeconds] = await time(async () => {
+    const sink = countingSink();
+    await readCapture(gen.pcap, sink);
+    return sink.n;
+  });
+  if (count !== packets) throw new Error(`reader returned ${count} records, expected ${packets}`);
+  record('hoptrace reader only (pcap)', packets, readSeconds);
+
+  const [rows, arrowSeconds] = await time(() => decodeToArrow(gen.pcap));
+  if (rows !== packets) throw new Error(`decode produced ${rows} rows, expected ${packets}`);
+  const arrow = record('hoptrace decode -> Arrow (pcap, full schema)', packets, arrowSeconds);
+  const [rowsNg, arrowNgSeconds] = await time(() => decodeToArrow(gen.pcapng));
+  if (rowsNg !== packets) throw new Error(`decode produced ${rowsNg} rows from pcapng, expected ${packets}`);
+  record('hoptrace decode -> Arrow (pcapng)', packets, arrowNgSeconds);
+
+  const dsDir = path.join(dataDir, 'dataset');
+  const ingest = spawnSync(
+    process.execPath,
+    ['--import', 'tsx', path.join(here, 'ingest-rss.ts'), gen.pcap, dsDir],
+    { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] },
+  );
+  if (ingest.status !== 0) throw new Error('ingest trial failed');
+  const measured = JSON.parse(ingest.stdout.trim().split('\n').pop() ?? '{}') as {
+    seconds: number;
+    maxRssKb: number;
+  };
+  const dataset = record('hoptrace ingest -> Parquet dataset', packets, measured.seconds, {
+    peakRssMb: measured.maxRssKb / 1024,
+  });
+
+  const slice = path.join(dataDir, `slice-${slicePackets}.pcap`);
+  slicePcap(gen.pcap, slice, slicePackets);
+  const tcpdump = external(
+    'tcpdump -r -n -q (1 M slice)',
+    'tcpdump',
+    ['-r', slice, '-n', '-q'],
+    slicePackets,
+  );
+  const tshark = external(
+    'tshark -T fields (1 M slice)',
+    'tshark',
+    [
+      '-n',
+      '-r',
+      slice,
+      '-T',
+      'fields',
+      '-e',
+      'frame.time_epoch',
+      '-e',
+      'ip.src',
+      '-e',
+      'ip.dst',
+      '-e',
+      'tcp.srcport',
+    ],
+    slicePackets,
+  );
+
+  console.log('\nratios (hoptrace / other, packets per second):');
+  const ratios: Record<string, number> = {};
+  for (const [name, other] of [
+    ['arrow_vs_tcpdump', tcpdump],
+    ['arrow_vs_tshark', tshark],
+    ['dataset_vs_tcpdump', tcpdump],
+    ['dataset_vs_tshark', tshark],
+  ] as const) {
+    if (!other) continue;
+    const mine = name.startsWith('arrow') ? arrow : dataset;
+    ratios[name] = mine.pps / other.pps;
+    console.log(`  ${name.padEnd(22)} ${ratios[name]!.toFixed(1)}x`);
+  }
+  ratios['arrow_vs_raw_read'] = arrow.pps / raw.pps;
+  console.log(
+    `  ${'arrow_vs_raw_read'.padEnd(22)} ${ratios['arrow_vs_raw_read']!.toFixed(3)} (1.0 = as fast as reading the bytes)`,
+  );
+  const targets = {
+    decode_to_arrow_pps: { target: 8e6, measured: arrow.pps, met: arrow.pps >= 8e6 },
+    dataset_pps: { target: 3e6, measured: dataset.pps, met: dataset.pps >= 3e6 },
+    dataset_peak_rss_mb: { target: 400, measured: dataset.peakRssMb, met: (dataset.peakRssMb ?? 1e9) <= 400 },
+  };
+  console.log('\ntargets:');
+  for (const [k, v] of Object.entries(targets))
+    console.log(`  ${k.padEnd(22)} ${v.met ? 'met' : 'NOT met'} (${v.measured?.toFixed(0)} vs ${v.target})`);
+  const results = {
+    date: new Date().toISOString(),
+    machine: { cores: os.cpus().length, cpu: os.cpus()[0]?.model, node: process.version },
+    tools: {
+      tshark: have('tshark')
+        ? execFileSync('tshark', ['--version'], { encoding: 'utf8' }).split('\n')[0]
+        : null,
+      tcpdump: have('tcpdump')
+        ? spawnSync('tcpdump', ['--version'], { encoding: 'utf8' }).stdout.split('\n')[0]
+        : null,
+    },
+    packets,
+    trials,
+    ratios,
+    targets,
+  };
+  fs.writeFileSync(path.join(here, 'results.json'), `${JSON.stringify(results, null, 2)}\n`);
+  console.log(`\nwrote ${path.join(here, 'results.json')}`);
+}
+
+await main();
