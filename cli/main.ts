@@ -1,5 +1,8 @@
 import { Command, CommanderError } from 'commander';
 import { InputError } from '../ingest/errors.ts';
+import { bundleCommand } from './bundle.ts';
+import { collectCommand } from './collect.ts';
+import { demoCommand } from './demo.ts';
 import { ExitCode } from './exit-codes.ts';
 import { ingestCommand } from './ingest.ts';
 import { sqlCommand } from './sql.ts';
@@ -13,7 +16,7 @@ const program = new Command('hoptrace')
   .showSuggestionAfterError()
   .configureOutput({ outputError: (text, write) => write(text) });
 
-const commands: Command[] = [ingestCommand, sqlCommand];
+const commands: Command[] = [demoCommand, ingestCommand, sqlCommand, collectCommand, bundleCommand];
 for (const command of commands) program.addCommand(command);
 
 try {
