@@ -1,5 +1,5 @@
 import { type IngestErrorCode, InputError } from './errors.ts';
-import type { PacketRecord, RecordSink } from './record.ts';
+import type { ContainerInfo, PacketRecord, RecordSink } from './record.ts';
 
 /**
  * What the pcapng reader adds to the shared record (pcap leaves them absent): sinks that want
@@ -54,6 +54,10 @@ export abstract class PushParser {
   error: InputError | null = null;
   /** Packet records delivered. */
   records = 0;
+  /** What the file header / first section said (sections keep counting as they are read). */
+  container: ContainerInfo | null = null;
+  /** Every warning delivered to the sink, in order. */
+  readonly warnings: { fileOffset: number; code: string; detail: string }[] = [];
   protected readonly rec: ReaderRecord = newRecord();
   private carry = new Uint8Array(INITIAL_CARRY);
   private carryView = new DataView(this.carry.buffer);
@@ -66,6 +70,7 @@ export abstract class PushParser {
   constructor(
     protected readonly sink: RecordSink,
     protected readonly file: string,
+    protected readonly compression: ContainerInfo['compression'],
   ) {}
 
   /**
@@ -127,13 +132,18 @@ export abstract class PushParser {
     this.carryLen = 0;
     for (const [code, n] of this.warned) {
       if (n > WARNINGS_PER_CODE) {
-        this.sink.warning(this.streamPos, code, `${n - WARNINGS_PER_CODE} more warnings of this kind`);
+        this.warn(this.streamPos, code, `${n - WARNINGS_PER_CODE} more warnings of this kind`);
       }
     }
   }
 
   protected fail(code: IngestErrorCode, offset: number, detail: string): void {
     if (this.error === null) this.error = new InputError(code, this.file, offset, detail);
+  }
+
+  protected warn(fileOffset: number, code: string, detail: string): void {
+    this.warnings.push({ fileOffset, code, detail });
+    this.sink.warning(fileOffset, code, detail);
   }
 
   /** True when a warning of this code should still be delivered (counts every call). */

@@ -34,31 +34,12 @@ class CaptureStream {
   private head = new Uint8Array(4);
   private headLen = 0;
   error: InputError | null = null;
-  container: ContainerInfo | null = null;
-  readonly warnings: ReadResult['warnings'] = [];
-  private readonly sink: RecordSink;
 
   constructor(
-    sink: RecordSink,
+    private readonly sink: RecordSink,
     private readonly file: string,
     private readonly compression: Compression,
-  ) {
-    const warnings = this.warnings;
-    // Wrap only the rare callbacks; packets go straight to the caller's sink.
-    this.sink = {
-      container: (info) => {
-        this.container = info;
-        sink.container(info);
-      },
-      interface: (info) => sink.interface(info),
-      packet: sink.packet.bind(sink),
-      stats: (s) => sink.stats(s),
-      warning: (fileOffset, code, detail) => {
-        warnings.push({ fileOffset, code, detail });
-        sink.warning(fileOffset, code, detail);
-      },
-    };
-  }
+  ) {}
 
   /** True once the file has failed: reading further is pointless. */
   get failed(): boolean {
@@ -126,7 +107,7 @@ class CaptureStream {
     }
     const records = p?.records ?? 0;
     if (error !== null) error.recordsBefore = records;
-    return { container: this.container, records, bytes: consumed, error, warnings: this.warnings };
+    return { container: p?.container ?? null, records, bytes: consumed, error, warnings: p?.warnings ?? [] };
   }
 }
 
@@ -173,4 +154,11 @@ export function readCaptureBytes(bytes: Uint8Array, sink: RecordSink, file: stri
   const stream = new CaptureStream(sink, file, compression);
   for (const chunk of chunks) stream.push(chunk);
   return stream.end(error);
+}
+
+/** Read chunks already in memory (any split): the streaming path without a file. */
+export function readCaptureChunks(chunks: Iterable<Uint8Array>, sink: RecordSink, file: string): ReadResult {
+  const stream = new CaptureStream(sink, file, 'none');
+  for (const chunk of chunks) stream.push(chunk);
+  return stream.end(null);
 }

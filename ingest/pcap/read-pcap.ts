@@ -1,5 +1,4 @@
 import { PushParser } from '../push-parser.ts';
-import type { ContainerInfo, RecordSink } from '../record.ts';
 import { secFracToNs } from '../timestamp.ts';
 
 /** Magic numbers as read little-endian from the first 4 bytes. */
@@ -50,14 +49,6 @@ export class PcapParser extends PushParser {
   private fracMult = 1000;
   private snaplen = 0;
   private maxRecord = 262144;
-
-  constructor(
-    sink: RecordSink,
-    file: string,
-    private readonly compression: ContainerInfo['compression'],
-  ) {
-    super(sink, file);
-  }
 
   protected need(_bytes: Uint8Array, view: DataView, pos: number, avail: number, base: number): number {
     if (!this.headerDone) return FILE_HEADER;
@@ -173,14 +164,15 @@ export class PcapParser extends PushParser {
     this.rec.interfaceIndex = 0;
     this.rec.interfaceId = -1;
     this.rec.section = 0;
-    this.sink.container({
+    this.container = {
       format: magic === PCAP_MAGIC_MODIFIED ? 'pcap-modified' : 'pcap',
       compression: this.compression,
       bigEndian: !le,
       versionMajor: major,
       versionMinor: minor,
       sections: 1,
-    });
+    };
+    this.sink.container(this.container);
     this.sink.interface({
       interfaceIndex: 0,
       interfaceId: -1,
@@ -210,7 +202,7 @@ export class PcapParser extends PushParser {
   private badFraction(frac: number, at: number, frame: number): void {
     if (this.wantWarning('pcap.fraction-out-of-range')) {
       const unit = this.fracMult === 1 ? 'ns' : 'us';
-      this.sink.warning(
+      this.warn(
         at,
         'pcap.fraction-out-of-range',
         `record ${frame}: sub-second field ${frac} ${unit} is not below one second; carried into the seconds`,
@@ -221,14 +213,10 @@ export class PcapParser extends PushParser {
   private oddLength(incl: number, orig: number, at: number, frame: number): void {
     // Kept as stored (tshark does the same); the decoder sees what was captured.
     if (incl > orig && this.wantWarning('pcap.incl-gt-orig')) {
-      this.sink.warning(at, 'pcap.incl-gt-orig', `record ${frame}: incl_len ${incl} > orig_len ${orig}`);
+      this.warn(at, 'pcap.incl-gt-orig', `record ${frame}: incl_len ${incl} > orig_len ${orig}`);
     }
     if (incl > this.snaplen && this.wantWarning('pcap.incl-gt-snaplen')) {
-      this.sink.warning(
-        at,
-        'pcap.incl-gt-snaplen',
-        `record ${frame}: incl_len ${incl} > snaplen ${this.snaplen}`,
-      );
+      this.warn(at, 'pcap.incl-gt-snaplen', `record ${frame}: incl_len ${incl} > snaplen ${this.snaplen}`);
     }
   }
 }

@@ -1,6 +1,6 @@
 import { maxRecordSize } from '../pcap/read-pcap.ts';
 import { PushParser } from '../push-parser.ts';
-import type { ContainerInfo, InterfaceStats, RecordSink } from '../record.ts';
+import type { InterfaceStats } from '../record.ts';
 import {
   lanesToBigInt,
   type NsLanes,
@@ -92,17 +92,8 @@ export class PcapngParser extends PushParser {
   private section = 0;
   private ifaces: SectionInterfaces = noInterfaces();
   private interfaceCount = 0;
-  container: ContainerInfo | null = null;
   private readonly opts: OptionWalk = { code: 0, at: 0, len: 0 };
   private readonly scratch: NsLanes = { tsLo: 0, tsHi: 0 };
-
-  constructor(
-    sink: RecordSink,
-    file: string,
-    private readonly compression: ContainerInfo['compression'],
-  ) {
-    super(sink, file);
-  }
 
   protected need(_bytes: Uint8Array, view: DataView, pos: number, avail: number, base: number): number {
     if (avail < MIN_BLOCK) return MIN_BLOCK;
@@ -137,10 +128,11 @@ export class PcapngParser extends PushParser {
       if (bom === BOM) le = true;
       else if (bom === 0x4d3c2b1a) le = false;
       else {
+        const got = [0, 1, 2, 3].map((i) => hex2(view.getUint8(pos + 8 + i))).join(' ');
         this.fail(
           'pcapng.bad-byte-order-magic',
           base + pos + 8,
-          `section header byte-order magic is 0x${bom.toString(16).padStart(8, '0')}, expected 1a2b3c4d in either byte order`,
+          `section header byte-order magic bytes are ${got}, expected 4d 3c 2b 1a or 1a 2b 3c 4d`,
         );
         return -1;
       }
@@ -213,11 +205,7 @@ export class PcapngParser extends PushParser {
         default:
           ok = this.trailerOk(view, pos, len, base, le);
           if (ok && this.wantWarning('pcapng.unknown-block')) {
-            this.sink.warning(
-              base + pos,
-              'pcapng.unknown-block',
-              `skipped ${blockName(type)} of length ${len}`,
-            );
+            this.warn(base + pos, 'pcapng.unknown-block', `skipped ${blockName(type)} of length ${len}`);
           }
       }
       if (!ok) return pos;
@@ -485,7 +473,7 @@ export class PcapngParser extends PushParser {
     if (!this.trailerOk(view, pos, len, base)) return false;
     if (!known) {
       if (this.wantWarning('pcapng.isb-unknown-interface')) {
-        this.sink.warning(
+        this.warn(
           base + pos,
           'pcapng.isb-unknown-interface',
           `ISB names interface ${id}, but section ${this.section} describes ${f.index.length}; skipped`,
@@ -524,6 +512,10 @@ export class PcapngParser extends PushParser {
     );
     return false;
   }
+}
+
+function hex2(b: number): string {
+  return b.toString(16).padStart(2, '0');
 }
 
 function u64(view: DataView, at: number, le: boolean): number {
