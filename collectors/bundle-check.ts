@@ -152,7 +152,7 @@ export async function checkBundle(dir: string): Promise<CheckResult> {
       r.problems.push(`${c.path}: listed for ${c.point} but missing`);
       continue;
     }
-    const scan = await scanCapture(full);
+    const scan = await scanCapture(full, undefined, c.path);
     if (scan.error !== null) r.problems.push(`${c.path}: ${scan.error}`);
     else if (scan.packets !== c.packets)
       r.problems.push(`${c.path}: bundle.json says ${c.packets} packets, the file has ${scan.packets}`);

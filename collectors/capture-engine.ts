@@ -113,6 +113,13 @@ export interface CaptureExit {
 }
 
 const readyTimeoutMs = 15_000;
+/**
+ * libpcap on Linux hands packets to dumpcap in TPACKET_V3 blocks, released when full or when the read timeout
+ * (250 ms in dumpcap) expires; an engine stopped mid-block never writes that block. Measured here: a TCP
+ * exchange 100 ms before SIGINT lost one of its packets, 300 ms before lost none. So the collector waits this
+ * long after deciding to stop before signalling, and the coverage window ends at the decision, not the signal.
+ */
+export const drainMs = 600;
 const stopTimeoutMs = 10_000;
 
 /**
@@ -157,7 +164,9 @@ export class CaptureProcess {
   start(): Promise<void> {
     const [file, ...args] = this.argv;
     if (file === undefined) throw new Error('empty capture argv');
-    const child = spawn(file, args, { stdio: ['ignore', 'ignore', 'pipe'] });
+    // Own process group: a Ctrl-C on the terminal reaches hoptrace only, which drains and then stops each
+    // engine itself (see drainMs); an engine hit directly by Ctrl-C would lose its last partial buffer block.
+    const child = spawn(file, args, { stdio: ['ignore', 'ignore', 'pipe'], detached: true });
     this.child = child;
     this.pid = child.pid ?? null;
     let spawnError: string | null = null;

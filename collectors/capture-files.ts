@@ -61,7 +61,8 @@ export async function filesFromCapture(c: FinishedCapture, stopNs: bigint): Prom
   const results: FileResult[] = [];
   let isbDropSum = 0;
   for (const [i, f] of files.entries()) {
-    const scan = await scanCapture(f.file);
+    const rel = c.ring ? `${relDir}/${path.basename(f.file)}` : c.relPath;
+    const scan = await scanCapture(f.file, undefined, rel);
     const first = i === 0 && (!c.ring || f.index === 1);
     const last = i === files.length - 1;
     const ended =
@@ -84,7 +85,7 @@ export async function filesFromCapture(c: FinishedCapture, stopNs: bigint): Prom
       pod: c.pod,
       iface: c.iface,
       kind: c.kind,
-      path: c.ring ? `${relDir}/${path.basename(f.file)}` : c.relPath,
+      path: rel,
       format,
       ring_index: c.ring ? f.index : null,
       start_ns: String(start),

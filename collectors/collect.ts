@@ -4,7 +4,14 @@ import { UsageError } from '../cli/usage-error.ts';
 import type { BundleManifest, CaptureRecord, MetadataRecord } from './bundle-manifest.ts';
 import { netnsRecord, validateManifest } from './bundle-manifest.ts';
 import { BundleWriter } from './bundle-writer.ts';
-import { CaptureProcess, type Engine, type EngineName, findEngine, type RingSpec } from './capture-engine.ts';
+import {
+  CaptureProcess,
+  drainMs,
+  type Engine,
+  type EngineName,
+  findEngine,
+  type RingSpec,
+} from './capture-engine.ts';
 import { type FinishedCapture, filesFromCapture } from './capture-files.ts';
 import { wallNs } from './clock.ts';
 import { findTool } from './find-tool.ts';
@@ -165,6 +172,11 @@ export async function collectBundle(o: CollectOptions): Promise<CollectResult> {
   const running: Running[] = [];
   const pids: number[] = [];
   const used = new Set<string>();
+  // Engines run in their own process groups; if hoptrace dies of an exception, still do not leave them behind.
+  const killLeftovers = () => {
+    for (const r of running) if (r.proc.running && r.proc.pid !== null) process.kill(r.proc.pid, 'SIGINT');
+  };
+  process.on('exit', killLeftovers);
 
   const startOne = async (g: Group, iface: string, lateStart: boolean): Promise<Running> => {
     let relPath = `${g.prefix}/captures/${iface}.${ext}`;
@@ -215,6 +227,7 @@ export async function collectBundle(o: CollectOptions): Promise<CollectResult> {
   const failed = outcomes.findIndex((x) => x.status === 'rejected');
   if (failed >= 0) {
     await Promise.all(running.map((r) => r.proc.stop()));
+    process.off('exit', killLeftovers);
     const failure = outcomes[failed] as PromiseRejectedResult;
     const at = initial[failed];
     const why = failure.reason instanceof Error ? failure.reason.message : String(failure.reason);
@@ -228,7 +241,9 @@ export async function collectBundle(o: CollectOptions): Promise<CollectResult> {
   const stopReason = await waitForStop(o, groups, running, warnings, startOne);
   const stopNs = wallNs();
   o.progress?.('');
+  await new Promise((r) => setTimeout(r, drainMs));
   await Promise.all(running.map((r) => r.proc.stop()));
+  process.off('exit', killLeftovers);
   metadata.push(...(await metaStart));
   if (running.some((r) => r.lateStart)) {
     // New interfaces appeared: their routes and neighbours are only in a fresh `ip -j` read.
@@ -258,7 +273,7 @@ export async function collectBundle(o: CollectOptions): Promise<CollectResult> {
     if (exit.killed)
       warnings.add(`${finished.point}: ${engine.name} ignored SIGINT and was killed; drops unknown`);
     for (const { record, scan } of await filesFromCapture(finished, stopNs)) {
-      if (scan.error !== null) warnings.add(`${record.path}: ${scan.error}`);
+      if (scan.error !== null) warnings.add(scan.error);
       if (exit.stats === null && record.drops === null)
         warnings.add(`${record.point}: drop count unknown (no engine summary, no ISB)`);
       captures.push(record);
