@@ -4,7 +4,9 @@ import { bundleCommand } from './bundle.ts';
 import { collectCommand } from './collect.ts';
 import { demoCommand } from './demo.ts';
 import { ExitCode } from './exit-codes.ts';
+import { infoCommand } from './info.ts';
 import { ingestCommand } from './ingest.ts';
+import { labCommand } from './lab.ts';
 import { sqlCommand } from './sql.ts';
 import { UsageError } from './usage-error.ts';
 
@@ -16,7 +18,15 @@ const program = new Command('hoptrace')
   .showSuggestionAfterError()
   .configureOutput({ outputError: (text, write) => write(text) });
 
-const commands: Command[] = [demoCommand, ingestCommand, sqlCommand, collectCommand, bundleCommand];
+const commands: Command[] = [
+  demoCommand,
+  ingestCommand,
+  sqlCommand,
+  infoCommand,
+  collectCommand,
+  bundleCommand,
+  labCommand,
+];
 for (const command of commands) program.addCommand(command);
 
 try {
