@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -148,6 +148,14 @@ describe('hoptrace collect in network namespaces', { skip, timeout: 120_000 }, (
     // dumpcap's received counter is read when it stops, while the drained last block is still being written:
     // it may differ from the file by the packets of that block, so it is reported, not compared.
     assert.ok(f.packets > 100, `captured ${f.packets}`);
+    // Drops are never silent: flagged in bundle.json and spelled out in the summary.
+    assert.equal(c.loss, (c.drops ?? 0) > 0 ? 'dropped' : 'none');
+    assert.match(
+      run.stdout(),
+      (c.drops ?? 0) > 0
+        ? new RegExp(`^drops: node/node1/eth1 dropped ${c.drops} packets`, 'm')
+        : /^drops: none$/m,
+    );
     process.stdout.write(
       `# flood: sent ${sent}, captured ${f.packets} before SIGINT, dumpcap received ${c.engine_received}, drops ${c.drops}, ISB drops ${f.isbDrops}\n`,
     );
@@ -214,4 +222,50 @@ describe('hoptrace collect in network namespaces', { skip, timeout: 120_000 }, (
       for (const pid of seen) assert.ok(!pidAlive(pid), `pid ${pid} still alive`);
     });
   }
+
+  it('rotates a ring buffer into numbered files with their own windows', { timeout: 30_000 }, async () => {
+    const bundle = path.join(work, 'ring');
+    const run = collectNode(bundle, ['--iface', 'eth1', '--ring', 'duration:1,files:10', '--rescan', '0']);
+    await waitForLine(run.child, /^ready/, 15_000);
+    await udpBurst(P1, '10.201.1.1', 7005, 'ur', 100, 25);
+    await new Promise((r) => setTimeout(r, 300));
+    run.child.kill('SIGINT');
+    assert.equal(await exitWithin(run, 20_000), 0, run.stderr());
+    const files = manifestOf(bundle).captures.filter((c) => c.point === 'node/node1/eth1');
+    assert.ok(files.length >= 2, `ring files: ${files.length}`);
+    const seen = new Set<string>();
+    for (const [i, c] of files.entries()) {
+      assert.match(c.path, /^nodes\/node1\/captures\/eth1_[0-9]{5}_[0-9]{14}\.pcapng$/);
+      assert.equal(c.ring_index, i + 1);
+      assert.equal(c.end_reason, i === files.length - 1 ? 'stopped' : 'rotated');
+      const f = await readTags(path.join(bundle, c.path));
+      assert.equal(f.error, null);
+      assert.equal(c.packets, f.packets);
+      for (const t of f.tags) seen.add(t);
+    }
+    for (const t of expectedTags('ur', 100)) assert.ok(seen.has(t), `${t} missing`);
+    process.stdout.write(
+      `# ring: sent 100 UDP over 2.5 s, ${files.length} files, ${files.reduce((n, c) => n + c.packets, 0)} packets\n`,
+    );
+  });
+
+  it('bundle check reports each broken part on its own line and exits 2', { timeout: 20_000 }, async () => {
+    const bundle = path.join(work, 'b1');
+    const m = manifestOf(bundle);
+    const [first, second] = m.captures;
+    assert.ok(first && second);
+    rmSync(path.join(bundle, first.path));
+    second.path = 'nodes/../../outside.pcapng';
+    writeFileSync(path.join(bundle, 'bundle.json'), JSON.stringify(m));
+    const check = hoptrace(['bundle', 'check', bundle]);
+    assert.equal(await exitWithin(check, 20_000), 2);
+    assert.deepEqual(
+      check.stderr().trimEnd().split('\n').sort(),
+      [
+        `hoptrace: ${first.path}: listed for ${first.point} but missing`,
+        'hoptrace: nodes/../../outside.pcapng: path leaves the bundle',
+      ].sort(),
+    );
+    assert.match(check.stdout(), /^bundle broken: 2 problems$/m);
+  });
 });
