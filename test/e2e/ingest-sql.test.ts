@@ -55,7 +55,10 @@ describe('ingest corpus files and compare the packets view with tshark', { skip:
 
   for (const file of FILES) {
     test(`${file}: rows, addresses, MACs and VLANs as tshark prints them`, () => {
-      const tsv = fs.readFileSync(path.join(corpus!, 'reference', `${file}.tsv`), 'utf8').trimEnd().split('\n');
+      const tsv = fs
+        .readFileSync(path.join(corpus!, 'reference', `${file}.tsv`), 'utf8')
+        .trimEnd()
+        .split('\n');
       const header = tsv[0]!.split('\t');
       const col = (row: string[], name: string) => (row[header.indexOf(name)] ?? '').split(',')[0] ?? '';
       const ref = tsv.slice(1).map((l) => l.split('\t'));
@@ -81,7 +84,10 @@ describe('ingest corpus files and compare the packets view with tshark', { skip:
           assert.equal(got['dst_mac'], col(r, 'eth.dst'), `frame ${i + 1} dst_mac`);
           compared += 2;
         }
-        const vlans = (r[header.indexOf('vlan.id')] ?? '').split(',').filter((v) => v !== '').map(Number);
+        const vlans = (r[header.indexOf('vlan.id')] ?? '')
+          .split(',')
+          .filter((v) => v !== '')
+          .map(Number);
         assert.deepEqual(got['vlan_ids'] ?? [], vlans.slice(0, 4), `frame ${i + 1} vlan_ids`);
       }
       assert.ok(compared > 0, 'compared some addresses');
@@ -89,10 +95,16 @@ describe('ingest corpus files and compare the packets view with tshark', { skip:
   }
 
   test('captures table: one row per file with its packet count and time window', () => {
-    const caps = sqlJson(dataset, 'SELECT file, packets, start_ns, end_ns, sha256 FROM captures ORDER BY file');
+    const caps = sqlJson(
+      dataset,
+      'SELECT file, packets, start_ns, end_ns, sha256 FROM captures ORDER BY file',
+    );
     assert.equal(caps.length, FILES.length);
     for (const c of caps) {
-      const got = sqlJson(dataset, `SELECT count(*) AS n, min(ts_ns) AS a, max(ts_ns) AS b FROM packets WHERE file = '${String(c['file']).replaceAll("'", "''")}'`)[0]!;
+      const got = sqlJson(
+        dataset,
+        `SELECT count(*) AS n, min(ts_ns) AS a, max(ts_ns) AS b FROM packets WHERE file = '${String(c['file']).replaceAll("'", "''")}'`,
+      )[0]!;
       assert.equal(c['packets'], got['n']);
       assert.equal(String(c['start_ns']), String(got['a']));
       assert.match(String(c['sha256']), /^[0-9a-f]{64}$/);
@@ -136,7 +148,9 @@ describe('hoptrace sql is read-only', () => {
 
   test('a SELECT works and sees the frame', () => {
     const rows = sqlJson(dataset, 'SELECT src_ip, dst_ip, dst_port, ts_ns FROM packets');
-    assert.deepEqual(rows, [{ src_ip: '10.0.0.1', dst_ip: '10.0.0.2', dst_port: 53, ts_ns: 1_700_000_000_000_005_000 }]);
+    assert.deepEqual(rows, [
+      { src_ip: '10.0.0.1', dst_ip: '10.0.0.2', dst_port: 53, ts_ns: 1_700_000_000_000_005_000 },
+    ]);
   });
 
   const attacks = [
@@ -152,7 +166,7 @@ describe('hoptrace sql is read-only', () => {
     'CREATE TABLE x AS SELECT 1',
     'CREATE OR REPLACE VIEW packets AS SELECT 1 AS x',
     "SELECT 1; COPY (SELECT 1) TO '/tmp/ht-sql-escape2.csv'",
-    "CALL pragma_version(); PRAGMA enable_profiling",
+    'CALL pragma_version(); PRAGMA enable_profiling',
   ];
   for (const attack of attacks) {
     test(`refused: ${attack}`, () => {

@@ -57,18 +57,30 @@ test('ip6_text matches RFC 5952 (WHATWG URL serializer) for addresses without an
 });
 
 test('ip6_text writes IPv4-mapped and IPv4-compatible addresses with a dotted quad, as inet_ntop does', async () => {
-  assert.equal(await scalar(`SELECT ip6_text(from_hex('00000000000000000000ffffc0a80001'))`), '::ffff:192.168.0.1');
-  assert.equal(await scalar(`SELECT ip6_text(from_hex('000000000000000000000000c0a80001'))`), '::192.168.0.1');
+  assert.equal(
+    await scalar(`SELECT ip6_text(from_hex('00000000000000000000ffffc0a80001'))`),
+    '::ffff:192.168.0.1',
+  );
+  assert.equal(
+    await scalar(`SELECT ip6_text(from_hex('000000000000000000000000c0a80001'))`),
+    '::192.168.0.1',
+  );
   assert.equal(await scalar(`SELECT ip6_text(from_hex('00000000000000000000000000000001'))`), '::1');
   assert.equal(await scalar(`SELECT ip6_text(from_hex('00000000000000000000000000000000'))`), '::');
-  assert.equal(await scalar(`SELECT ip6_text(from_hex('20010db8000000000001000000000001'))`), '2001:db8::1:0:0:1');
+  assert.equal(
+    await scalar(`SELECT ip6_text(from_hex('20010db8000000000001000000000001'))`),
+    '2001:db8::1:0:0:1',
+  );
 });
 
 test('ip4_text, ip_text and mac_text', async () => {
   assert.equal(await scalar('SELECT ip4_text($1::UINTEGER)', [0xc0a8000a]), '192.168.0.10');
   assert.equal(await scalar('SELECT ip4_text($1::UINTEGER)', [0xffffffff]), '255.255.255.255');
   assert.equal(await scalar('SELECT ip_text(NULL::UINTEGER, NULL::BLOB)'), null);
-  assert.equal(await scalar('SELECT ip_text(NULL::UINTEGER, from_hex($1))', ['fe800000000000000000000000000001']), 'fe80::1');
+  assert.equal(
+    await scalar('SELECT ip_text(NULL::UINTEGER, from_hex($1))', ['fe800000000000000000000000000001']),
+    'fe80::1',
+  );
   assert.equal(await scalar('SELECT mac_text($1::UBIGINT)', [0xeeffffffffffn]), 'ee:ff:ff:ff:ff:ff');
   assert.equal(await scalar('SELECT mac_text($1::UBIGINT)', [0x0000000a0b0cn]), '00:00:00:0a:0b:0c');
 });
