@@ -249,7 +249,7 @@ export class CaptureProcess {
       line = line.slice(m[0].length).trim();
       if (line.length === 0) return;
     }
-    if (/^File: /.test(line) || /^listening on /.test(line)) {
+    if (/^File: /.test(line) || /^(tcpdump: )?listening on /.test(line)) {
       if (this.readyNs === null) {
         this.readyNs = wallNs();
         this.onReady?.();
