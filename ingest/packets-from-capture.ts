@@ -28,13 +28,16 @@ export interface BatchSinkOptions {
   fileId: number;
   /** capture point dictionary id for an interface (called once per interface) */
   pointFor(info: InterfaceInfo): number;
-  /** called with a full batch; the batch is reset and reused when it returns */
-  onBatch(batch: PacketColumns): void;
+  /**
+   * Called with a full batch. Return a fresh PacketColumns to continue in it (the caller keeps the
+   * full one, e.g. as zero-copy Arrow); return nothing and the batch is reset and reused.
+   */
+  onBatch(batch: PacketColumns): PacketColumns | undefined | void;
   batchRows?: number;
 }
 
 export class PacketBatchSink implements RecordSink {
-  readonly batch: PacketColumns;
+  batch: PacketColumns;
   readonly interfaces: InterfaceSummary[] = [];
   readonly warnings: { fileOffset: number; code: string; detail: string }[] = [];
   containerInfo: ContainerInfo | null = null;
@@ -137,8 +140,9 @@ export class PacketBatchSink implements RecordSink {
   /** Hands on what is in the batch (also the partial last batch of a file). */
   flush(): void {
     if (this.batch.length === 0) return;
-    this.opts.onBatch(this.batch);
-    this.batch.reset();
+    const next = this.opts.onBatch(this.batch);
+    if (next) this.batch = next;
+    else this.batch.reset();
   }
 
   /** Ends the file: flushes and fills the last timestamps. */
