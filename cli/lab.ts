@@ -31,7 +31,7 @@ const runCommand = new Command('run')
   .action(async (f: RunFlags) => {
     const plan = labPlan();
     const faults: Fault[] = (f.fault ?? []).map((x) => parseFault(x, plan));
-    const { failed } = await runLab({
+    const { failed, disagreements } = await runLab({
       mode: { datapath: parseDatapath(f.datapath), faults },
       out: f.out,
       expected: f.expected,
@@ -39,7 +39,7 @@ const runCommand = new Command('run')
       command: process.argv.slice(2),
       log: (line) => process.stdout.write(`${line}\n`),
     });
-    if (failed.length > 0) process.exitCode = ExitCode.failed;
+    if (failed.length > 0 || disagreements.length > 0) process.exitCode = ExitCode.failed;
   });
 
 const cleanCommand = new Command('clean')

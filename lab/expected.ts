@@ -168,7 +168,9 @@ function buildLeg(plan: LabPlan, mode: LabMode, flow: FlowSpec, leg: LegInput): 
   const node = nodeByName(plan, toPod.node);
   for (const eni of node.enis) if (eni.name !== toPod.eni) b.not(`node/${node.name}/${eni.name}`, 'in');
   b.hop(`node/${node.name}/${toPod.eni}`, 'in');
-  const dstBpf = !noBpf.has(toPod.name) && !(hasHostDnat(mode) && leg.serviceFlow && flow.scenario !== 8);
+  // With host-dnat the request reaches the backend's node already translated (plain pod traffic for its
+  // programs); only replies, coming from a backend address, are left to conntrack in the stack.
+  const dstBpf = !noBpf.has(toPod.name) && !(hostDnat && leg.isReply);
   deliver(plan, mode, b, toPod.name, dstBpf, reverseAtDelivery, leg);
   return finish(b);
 }

@@ -5,6 +5,7 @@
 import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { UsageError } from '../cli/usage-error.ts';
+import { checkBundle } from './check.ts';
 import { cleanLab, cleanLabSync, labNamespaces } from './clean.ts';
 import { installDatapath } from './datapath.ts';
 import { run } from './exec.ts';
@@ -58,7 +59,15 @@ function guardTeardown(): () => void {
   };
 }
 
-export async function runLab(o: LabRunOptions): Promise<{ failed: string[] }> {
+export interface LabRunResult {
+  /** flows whose traffic did not complete (or was answered by the wrong backend) */
+  failed: string[];
+  /** where the captures disagree with expected.json */
+  disagreements: string[];
+  bulkSizes: Record<string, number>;
+}
+
+export async function runLab(o: LabRunOptions): Promise<LabRunResult> {
   requireRoot();
   checkMode(o.mode);
   const out = resolve(o.out);
@@ -106,7 +115,13 @@ export async function runLab(o: LabRunOptions): Promise<{ failed: string[] }> {
     const failed = outcomes.filter((x) => !x.ok).map((x) => `${x.id}: ${x.detail}`);
     o.log(`lab: ${manifest.captures.length} captures in ${out}; expected flows in ${expectedPath}`);
     for (const f of failed) o.log(`lab: flow failed: ${f}`);
-    return { failed };
+    const check = await checkBundle(plan, out, manifest, expected.flows);
+    o.log(
+      `lab: checked ${check.flows} flows against the captures: ${check.disagreements.length} disagreement(s)`,
+    );
+    for (const d of check.disagreements) o.log(`lab: disagreement: ${d}`);
+    o.log(`lab: bulk transfer, largest frame per point: ${JSON.stringify(check.bulkSizes)}`);
+    return { failed, disagreements: check.disagreements, bulkSizes: check.bulkSizes };
   } finally {
     for (const r of recorders) await r.stop().catch(() => {});
     await cleanLab();
