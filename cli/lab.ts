@@ -3,7 +3,9 @@ import { cleanLab } from '../lab/clean.ts';
 import { DATAPATHS, type Fault, parseDatapath, parseFault } from '../lab/modes.ts';
 import { labPlan } from '../lab/plan.ts';
 import { requireRoot, runLab } from '../lab/run.ts';
+import { liveOwner } from '../lab/state.ts';
 import { ExitCode } from './exit-codes.ts';
+import { UsageError } from './usage-error.ts';
 
 interface RunFlags {
   datapath: string;
@@ -46,6 +48,9 @@ const cleanCommand = new Command('clean')
   .description('remove everything a (killed) lab run left: ht-lab-* namespaces, its processes, its bpffs')
   .action(async () => {
     requireRoot();
+    const owner = liveOwner();
+    if (owner !== null)
+      throw new UsageError(`a lab run (pid ${owner}) is active: stop it (it tears down itself)`);
     const r = await cleanLab();
     process.stdout.write(
       `removed ${r.namespaces.length} namespace(s), stopped ${r.stopped.length} process(es)${r.unmounted ? ', unmounted the lab bpffs' : ''}\n`,

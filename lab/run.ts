@@ -16,7 +16,7 @@ import { LEGACY_KERNEL } from './metadata.ts';
 import { checkMode, type LabMode } from './modes.ts';
 import { labPlan } from './plan.ts';
 import { mergeBundles, type Recorder, startRecorder } from './record.ts';
-import { ensureLabDir, LAB_DIR } from './state.ts';
+import { claimOwner, ensureLabDir, LAB_DIR, liveOwner } from './state.ts';
 import { setupTopology } from './topology.ts';
 import { runFlows, segmentOnOneHop, startServers } from './traffic.ts';
 
@@ -73,10 +73,14 @@ export async function runLab(o: LabRunOptions): Promise<LabRunResult> {
   const out = resolve(o.out);
   if (existsSync(out) && readdirSync(out).length > 0)
     throw new UsageError(`--out ${o.out} exists and is not empty`);
+  const owner = liveOwner();
+  if (owner !== null)
+    throw new UsageError(`another lab run (pid ${owner}) is active; wait for it or stop it`);
   if (labNamespaces().length > 0) {
     o.log('removing what an earlier lab run left behind');
     await cleanLab();
   }
+  claimOwner();
   const unguard = guardTeardown();
   const recorders: Recorder[] = [];
   try {

@@ -3,7 +3,15 @@
  * `hoptrace lab clean` can undo a run that was killed: the bpffs mount (pinned maps), built BPF
  * objects, and the PIDs of every process the lab started.
  */
-import { appendFileSync, existsSync, mkdirSync, readFileSync, readlinkSync, statSync } from 'node:fs';
+import {
+  appendFileSync,
+  existsSync,
+  mkdirSync,
+  readFileSync,
+  readlinkSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { join } from 'node:path';
 
 export const LAB_DIR = process.env['HT_LAB_DIR'] ?? '/run/ht-lab';
@@ -68,4 +76,20 @@ export function netnsId(name: string): string | null {
   } catch {
     return null;
   }
+}
+
+const OWNER_FILE = join(LAB_DIR, 'owner');
+
+/** The PID of a lab run that is still alive (namespace names are fixed: two runs at once would collide). */
+export function liveOwner(): number | null {
+  if (!existsSync(OWNER_FILE)) return null;
+  const [pidText, start] = readFileSync(OWNER_FILE, 'utf8').trim().split(' ');
+  const pid = Number(pidText);
+  if (!Number.isInteger(pid) || pid <= 0 || pid === process.pid) return null;
+  return procStartTime(pid) === start ? pid : null;
+}
+
+export function claimOwner(): void {
+  ensureLabDir();
+  writeFileSync(OWNER_FILE, `${process.pid} ${procStartTime(process.pid) ?? ''}\n`);
 }
