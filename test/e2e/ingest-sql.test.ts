@@ -33,10 +33,9 @@ function sqlJson(dataset: string, query: string): Record<string, unknown>[] {
 
 /** Plain Ethernet/IP captures tshark reads without error. */
 const FILES = [
-  'ipv4/pcapplusplus__ipv4-options.pcap',
+  'ipv4/zeek__fragmented-1.pcap',
   'ipv6/libpcap__ipv6_ext_headers.pcap',
   'ipv6/zeek__icmp6-toobig.pcap',
-  'vlan-l2/tcpdump__802.1ad_QinQ.pcap',
   'vlan-l2/zeek__vlan-qinqinq.pcap',
   'tcp/zeek__options.pcap',
 ].filter((f) => corpus && fs.existsSync(path.join(corpus, f)));
@@ -149,7 +148,7 @@ describe('hoptrace sql is read-only', () => {
   test('a SELECT works and sees the frame', () => {
     const rows = sqlJson(dataset, 'SELECT src_ip, dst_ip, dst_port, ts_ns FROM packets');
     assert.deepEqual(rows, [
-      { src_ip: '10.0.0.1', dst_ip: '10.0.0.2', dst_port: 53, ts_ns: 1_700_000_000_000_005_000 },
+      { src_ip: '10.0.0.1', dst_ip: '10.0.0.2', dst_port: 53, ts_ns: '1700000000000005000' },
     ]);
   });
 
