@@ -1,18 +1,22 @@
 import type { PacketColumns } from '../columns/packet-columns.ts';
 import type { PacketRecord } from '../record.ts';
+import { decodeAh } from './ah.ts';
 import { decodeChdlc } from './chdlc.ts';
 import { decodeEthernet } from './ethernet.ts';
 import { writeFingerprint } from './fingerprint.ts';
 import { decodeGeneve } from './geneve.ts';
+import { decodeGre } from './gre.ts';
 import { decodeIcmp } from './icmp.ts';
 import { decodeIcmpv6 } from './icmpv6.ts';
 import { decodeInnerIp } from './inner.ts';
 import { decodeIpv4 } from './ipv4.ts';
 import { decodeIpv6 } from './ipv6.ts';
 import { Layer, LINK_NEXT } from './layer.ts';
+import { decodeMpls } from './mpls.ts';
 import { decodeNflog } from './nflog.ts';
 import { decodeNullLoop } from './null-loop.ts';
 import { hashBytes, PAYLOAD_HASH_BYTES } from './payload-hash.ts';
+import { decodePbb } from './pbb.ts';
 import { decodePpp } from './ppp.ts';
 import { decodeRawIp } from './raw-ip.ts';
 import { decodeSll } from './sll.ts';
@@ -49,7 +53,7 @@ export function decodeFrame(s: DecodeState, rec: PacketRecord, c: PacketColumns,
   s.row = row;
   s.l4Len = -1;
   s.proto = 0;
-  s.udpLen = -1;
+  s.fpN = 0;
   s.payloadAt = 0;
   s.payloadLen = -1;
   s.payloadEnd = 0;
@@ -108,6 +112,14 @@ function step(s: DecodeState, c: PacketColumns, layer: number): number {
       return decodePpp(s, c);
     case Layer.Chdlc:
       return decodeChdlc(s, c);
+    case Layer.Ah:
+      return decodeAh(s, c);
+    case Layer.Gre:
+      return decodeGre(s, c);
+    case Layer.Mpls:
+      return decodeMpls(s, c);
+    case Layer.Pbb:
+      return decodePbb(s, c);
     case Layer.InnerIp:
       decodeInnerIp(s, c, s.at, s.end, true);
       return Layer.Done;
@@ -124,5 +136,5 @@ function finishPacket(s: DecodeState, c: PacketColumns, row: number): void {
   if (s.payloadAt + n > s.payloadEnd) return;
   hashBytes(s.view, s.payloadAt, n, c.payloadHash, 2 * row);
   c.payloadHashValid[row] = 1;
-  if (s.fpOk === 1) writeFingerprint(c, row, s.udpLen);
+  if (s.fpOk === 1) writeFingerprint(s, c, row);
 }

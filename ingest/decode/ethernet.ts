@@ -23,14 +23,30 @@ export function decodeEthernet(s: DecodeState, c: PacketColumns): number {
   return etherNext(s, c, type);
 }
 
+/**
+ * 802.3 length field: LLC follows. Only SNAP with a zero OUI (RFC 1042) carries an EtherType, which
+ * tshark follows (`eth:llc:ip`); other LLC (STP, NetBIOS, ...) stops with `unsupported:llc`, and the
+ * ethertype column is cleared so it cannot keep a VLAN tag's type from before.
+ */
+function llcNext(s: DecodeState, c: PacketColumns): number {
+  const v = s.view;
+  const at = s.at;
+  if (s.end - at < 3) return failOuter(s, c, ErrIndex.truncLlc);
+  if (v.getUint16(at) === 0xaaaa && v.getUint8(at + 2) === 0x03) {
+    if (s.end - at < 8) return failOuter(s, c, ErrIndex.truncLlc);
+    if (v.getUint8(at + 3) === 0 && v.getUint16(at + 4) === 0) {
+      s.at = at + 8;
+      return etherNext(s, c, v.getUint16(at + 6));
+    }
+  }
+  c.ethertypeValid[s.row] = 0;
+  setError(s, c, ErrIndex.ethernetLlc);
+  return Layer.Done;
+}
+
 /** Shared by Ethernet, VLAN, SLL, SLL2 and Cisco HDLC: the type names the next layer. */
 export function etherNext(s: DecodeState, c: PacketColumns, type: number): number {
-  if (type < 0x600) {
-    // 802.3 length field: the column would otherwise keep a tag's type from before
-    c.ethertypeValid[s.row] = 0;
-    setError(s, c, ErrIndex.ethernetLlc);
-    return Layer.Done;
-  }
+  if (type < 0x600) return llcNext(s, c);
   // the last type written is the network layer's (VLAN tags overwrite it as they are peeled)
   c.ethertype[s.row] = type;
   c.ethertypeValid[s.row] = 1;

@@ -25,10 +25,16 @@ export function decodeIcmp(s: DecodeState, c: PacketColumns): number {
   c.icmpCode[row] = v.getUint8(at + 1);
   c.icmpValid[row] = 1;
   if (avail < 8) return failOuter(s, c, ErrIndex.truncIcmp);
+  const fp = s.fpWords;
+  fp[3] = (type << 8) | v.getUint8(at + 1);
+  fp[4] = 0;
+  s.fpN = 5;
   if (ICMP_HAS_ID[type] === 1) {
     c.icmpId[row] = v.getUint16(at + 4);
     c.icmpSeq[row] = v.getUint16(at + 6);
     c.icmpEchoValid[row] = 1;
+    fp[3] |= 1 << 16;
+    fp[4] = v.getUint32(at + 4);
   }
   const dataLen = s.l4Len - 8;
   if (dataLen >= 0) {

@@ -58,6 +58,11 @@ export function decodeIpv4(s: DecodeState, c: PacketColumns): number {
   s.payloadLen = l4Len;
   s.payloadEnd = s.end;
   s.fpOk = 1;
+  const fp = s.fpWords;
+  fp[0] = (4 << 28) | (proto << 20) | (frag << 1) | ((ff >>> 13) & 1);
+  fp[1] = c.ipId[row] ?? 0;
+  fp[2] = l4Len;
+  s.fpN = 3;
   // only the first fragment carries the L4 header
   if (frag !== 0) return Layer.Fragment;
   return protoNext(s, c, proto);

@@ -35,6 +35,7 @@ export function decodeIpv6(s: DecodeState, c: PacketColumns): number {
   let nh = v.getUint8(at + 6);
   let p = at + 40;
   let isFragment = false;
+  let fragWord = 0;
   for (;;) {
     if (IPV6_GENERIC_EXT[nh] === 1) {
       if (s.end - p < 2) return failOuter(s, c, ErrIndex.truncIpv6);
@@ -52,6 +53,7 @@ export function decodeIpv6(s: DecodeState, c: PacketColumns): number {
       c.ipId[row] = v.getUint32(p + 4);
       c.ipIdValid[row] = 1;
       isFragment = fo >>> 3 !== 0;
+      fragWord = ((fo >>> 3) << 1) | (fo & 1);
       nh = v.getUint8(p);
       p += 8;
       if (isFragment) break;
@@ -78,6 +80,11 @@ export function decodeIpv6(s: DecodeState, c: PacketColumns): number {
   s.payloadLen = l4Len;
   s.payloadEnd = s.end;
   s.fpOk = 1;
+  const fp = s.fpWords;
+  fp[0] = (6 << 28) | (nh << 20) | (c.fragOffsetValid[row] === 1 ? fragWord : 0);
+  fp[1] = c.ipIdValid[row] === 1 ? (c.ipId[row] ?? 0) : 0xffffffff;
+  fp[2] = plen;
+  s.fpN = 3;
   if (isFragment) return Layer.Fragment;
   return protoNext(s, c, nh);
 }

@@ -37,8 +37,14 @@ export const Layer = {
   Fragment: 19,
   /** IP-in-IP (proto 4) and IPv6-in-IP (proto 41): the inner header goes to the inner_* columns */
   InnerIp: 20,
-  /** IPv6 "no next header" (59): the packet ends here, not an error */
+  /** IPv6 "no next header" (59), or a mobility header (135, its payload field must be 59): not an error */
   NoNext: 21,
+  Gre: 22,
+  Mpls: 23,
+  /** 802.1ah provider backbone bridging: I-TAG and the customer's MACs, then an EtherType */
+  Pbb: 24,
+  /** IPsec AH after an IPv4 header (IPv6 walks AH in its extension chain) */
+  Ah: 25,
 } as const;
 
 export type LayerCode = (typeof Layer)[keyof typeof Layer];
@@ -67,6 +73,9 @@ ETHERTYPE_NEXT[0x86dd] = Layer.Ipv6;
 ETHERTYPE_NEXT[0x8100] = Layer.Vlan; // 802.1Q
 ETHERTYPE_NEXT[0x88a8] = Layer.Vlan; // 802.1ad service tag
 ETHERTYPE_NEXT[0x9100] = Layer.Vlan; // pre-standard QinQ
+ETHERTYPE_NEXT[0x8847] = Layer.Mpls; // unicast
+ETHERTYPE_NEXT[0x8848] = Layer.Mpls; // multicast
+ETHERTYPE_NEXT[0x88e7] = Layer.Pbb;
 
 /** By IP protocol / IPv6 upper-layer next header. */
 export const PROTO_NEXT = new Uint8Array(256).fill(Layer.Unsupported);
@@ -75,8 +84,11 @@ PROTO_NEXT[4] = Layer.InnerIp;
 PROTO_NEXT[6] = Layer.Tcp;
 PROTO_NEXT[17] = Layer.Udp;
 PROTO_NEXT[41] = Layer.InnerIp;
+PROTO_NEXT[47] = Layer.Gre;
+PROTO_NEXT[51] = Layer.Ah;
 PROTO_NEXT[58] = Layer.Icmpv6;
 PROTO_NEXT[59] = Layer.NoNext;
+PROTO_NEXT[135] = Layer.NoNext;
 
 /**
  * By UDP port. Zero means "plain UDP payload": unlike the other tables an unknown port is not an error.
@@ -87,11 +99,11 @@ UDP_PORT_NEXT[4789] = Layer.Vxlan;
 UDP_PORT_NEXT[8472] = Layer.Vxlan;
 UDP_PORT_NEXT[6081] = Layer.Geneve;
 
-/** IPv6 extension headers that share the generic `(len + 1) * 8` layout (RFC 8200 §4, RFC 6275 mobility). */
+/** IPv6 extension headers that share the generic `(len + 1) * 8` layout (RFC 8200 §4). The mobility header (135) ends the chain: RFC 6275 requires its payload field to be 59,
+ * and tshark stops there too. */
 export const IPV6_GENERIC_EXT = new Uint8Array(256);
 IPV6_GENERIC_EXT[0] = 1; // hop-by-hop options
 IPV6_GENERIC_EXT[43] = 1; // routing
 IPV6_GENERIC_EXT[60] = 1; // destination options
-IPV6_GENERIC_EXT[135] = 1; // mobility
 IPV6_GENERIC_EXT[139] = 1; // HIP
 IPV6_GENERIC_EXT[140] = 1; // shim6

@@ -12,6 +12,10 @@ export function decodeNullLoop(s: DecodeState, c: PacketColumns): number {
   const v = s.view;
   const at = s.at;
   if (s.end - at < 4) return failOuter(s, c, ErrIndex.truncNull);
+  // some BSD stacks put PPP or Cisco HDLC framing on their loopback/tunnel devices (tshark checks too)
+  const w = v.getUint16(at);
+  if (w === 0xff03) return Layer.Ppp;
+  if (w === 0x0f00 || w === 0x8f00) return Layer.Chdlc;
   let af = v.getUint32(at, true);
   if (af > 0xffff) af = v.getUint32(at, false);
   s.at = at + 4;

@@ -5,7 +5,7 @@ import { type DecodeState, ErrIndex, failOuter, unsupported } from './state.ts';
 /**
  * PPP (DLT 9) and PPP in HDLC-like framing (DLT 50). The `ff 03` address/control pair is optional in
  * DLT 9 and present in DLT 50; a protocol with an odd first byte is the 1-byte compressed form (RFC 1661
- * §6.5). DLT 50 files from Cisco gear carry Cisco HDLC framing instead (address 0x0f/0x8f).
+ * §6.5). 0x0281/0x0283 carry MPLS. DLT 50 files from Cisco gear carry Cisco HDLC framing instead (address 0x0f/0x8f).
  */
 export function decodePpp(s: DecodeState, c: PacketColumns): number {
   const v = s.view;
@@ -26,5 +26,6 @@ export function decodePpp(s: DecodeState, c: PacketColumns): number {
   s.at = at;
   if (proto === 0x21) return Layer.Ipv4;
   if (proto === 0x57) return Layer.Ipv6;
+  if (proto === 0x0281 || proto === 0x0283) return Layer.Mpls;
   return unsupported(s, c, 'ppp', proto, true);
 }

@@ -23,6 +23,12 @@ export const Err = {
   truncIcmpv6: 'truncated:icmpv6',
   truncVxlan: 'truncated:vxlan',
   truncGeneve: 'truncated:geneve',
+  truncGre: 'truncated:gre',
+  truncAh: 'truncated:ah',
+  truncMpls: 'truncated:mpls',
+  truncPbb: 'truncated:pbb',
+  truncLlc: 'truncated:llc',
+  mplsNotIp: 'unsupported:mpls-payload',
   truncInnerEthernet: 'truncated:inner-ethernet',
   truncInnerIpv4: 'truncated:inner-ipv4',
   truncInnerIpv6: 'truncated:inner-ipv6',
@@ -68,14 +74,15 @@ export interface DecodeState {
   l4Len: number;
   /** the protocol the IP layer handed on (IPv4 proto / IPv6 last next header) */
   proto: number;
-  /** UDP length field, -1 when there is no UDP header */
-  udpLen: number;
   /** start, announced length and captured end of the bytes the payload hash covers; payloadLen -1 = none */
   payloadAt: number;
   payloadLen: number;
   payloadEnd: number;
   /** 1 while every outer layer from IP up decoded without truncation or error (the fingerprint needs it) */
   fpOk: number;
+  /** the fingerprint's header words, written by the layers as they decode (see fingerprint.ts), and their count */
+  fpWords: Uint32Array;
+  fpN: number;
   /** the columns instance the id caches belong to (error ids are interned per instance) */
   errCols: PacketColumns | null;
   errIds: Uint16Array;
@@ -94,11 +101,12 @@ export function newDecodeState(): DecodeState {
     row: 0,
     l4Len: -1,
     proto: 0,
-    udpLen: -1,
     payloadAt: 0,
     payloadLen: -1,
     payloadEnd: 0,
     fpOk: 0,
+    fpWords: new Uint32Array(8),
+    fpN: 0,
     errCols: null,
     errIds: new Uint16Array(ERR_NAMES.length),
     ethertypeErrIds: new Uint16Array(65536),

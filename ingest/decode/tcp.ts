@@ -37,5 +37,10 @@ export function decodeTcp(s: DecodeState, c: PacketColumns): number {
   s.payloadAt = s.at;
   s.payloadLen = segLen;
   s.payloadEnd = s.end;
+  const fp = s.fpWords;
+  fp[3] = c.tcpSeq[row] ?? 0;
+  fp[4] = c.tcpAck[row] ?? 0;
+  fp[5] = w12 & 0x0fff;
+  s.fpN = 6;
   return Layer.Done;
 }

@@ -22,7 +22,8 @@ export function decodeUdp(s: DecodeState, c: PacketColumns): number {
   let len = v.getUint16(at + 4);
   if (len === 0) len = s.l4Len;
   if (len < 8) return failOuter(s, c, ErrIndex.udpBadLength);
-  s.udpLen = len;
+  s.fpWords[3] = len;
+  s.fpN = 4;
   c.payloadLen[row] = len - 8;
   c.payloadLenValid[row] = 1;
   if (at + len < s.end) s.end = at + len;
