@@ -3,7 +3,7 @@
  * SHOW parse as SELECT): the allow-list sits on top of DuckDB's own locks, so that neither alone has
  * to be perfect.
  */
-import { type DuckDBConnection, StatementType } from '@duckdb/node-api';
+import { type DuckDBConnection, type DuckDBPreparedStatement, StatementType } from '@duckdb/node-api';
 import { UsageError } from '../../cli/usage-error.ts';
 
 const allowed = new Set<StatementType>([StatementType.SELECT, StatementType.EXPLAIN]);
@@ -14,12 +14,16 @@ export interface QueryResult {
   rows: unknown[][];
 }
 
-export async function runReadOnlyQuery(con: DuckDBConnection, sql: string): Promise<QueryResult[]> {
+/** Prepares every statement of `sql`, refusing the whole script if any one is not a read. */
+export async function prepareReadOnly(
+  con: DuckDBConnection,
+  sql: string,
+): Promise<DuckDBPreparedStatement[]> {
   const extracted = await con.extractStatements(sql).catch((err: unknown) => {
     throw new UsageError(`SQL: ${firstLine(err)}`);
   });
   if (extracted.count === 0) throw new UsageError('SQL: no statement given');
-  const results: QueryResult[] = [];
+  const statements: DuckDBPreparedStatement[] = [];
   for (let i = 0; i < extracted.count; i++) {
     const prepared = await extracted.prepare(i).catch((err: unknown) => {
       throw new UsageError(`SQL: ${firstLine(err)}`);
@@ -29,6 +33,14 @@ export async function runReadOnlyQuery(con: DuckDBConnection, sql: string): Prom
         `SQL: statement ${i + 1} is ${StatementType[prepared.statementType]}; the dataset is read-only (only SELECT, EXPLAIN, DESCRIBE, SHOW)`,
       );
     }
+    statements.push(prepared);
+  }
+  return statements;
+}
+
+export async function runReadOnlyQuery(con: DuckDBConnection, sql: string): Promise<QueryResult[]> {
+  const results: QueryResult[] = [];
+  for (const prepared of await prepareReadOnly(con, sql)) {
     const reader = await prepared.runAndReadAll().catch((err: unknown) => {
       throw new UsageError(`SQL: ${firstLine(err)}`);
     });
@@ -41,7 +53,7 @@ export async function runReadOnlyQuery(con: DuckDBConnection, sql: string): Prom
   return results;
 }
 
-function firstLine(err: unknown): string {
+export function firstLine(err: unknown): string {
   const message = err instanceof Error ? err.message : String(err);
   return message.split('\n')[0] ?? message;
 }
