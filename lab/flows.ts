@@ -37,7 +37,9 @@ export interface FlowSpec {
 }
 
 const DIRECT_PORT = 7000;
-const BULK_BYTES = 256 * 1024;
+// Small enough for the committed fixtures (<= 12 MB for all modes), big enough that the first flight is a
+// super-segment (initial cwnd 10 x MSS > MTU) on the client side and MTU-sized segments after the ENI.
+const BULK_BYTES = 64 * 1024;
 
 export function flowCatalogue(plan: LabPlan): FlowSpec[] {
   const client = podByName(plan, 'client');
