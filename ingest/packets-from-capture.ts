@@ -6,8 +6,9 @@
 import { PacketColumns } from './columns/packet-columns.ts';
 import { createDecodeState, type DecodeState, decodeFrame } from './decode/decode-frame.ts';
 import type { ContainerInfo, InterfaceInfo, InterfaceStats, PacketRecord, RecordSink } from './record.ts';
+import { lanesToBigInt } from './timestamp.ts';
 
-/** What one interface of one file contributed. Times are ns since the epoch as exact bigints. */
+/** What one interface of one file contributed. Times (earliest, latest) are ns since the epoch as exact bigints. */
 export interface InterfaceSummary {
   info: InterfaceInfo;
   /** dictionary id of the capture point this interface was mapped to */
@@ -46,10 +47,16 @@ export class PacketBatchSink implements RecordSink {
   private pointOf = new Uint16Array(16);
   private readonly fileId: number;
   private readonly opts: BatchSinkOptions;
-  /** last timestamp per interface, as lanes, so the hot loop makes no bigint */
-  private readonly lastLo: number[] = [];
-  private readonly lastHi: number[] = [];
-  private readonly hasLast: number[] = [];
+  // per interfaceIndex; grown in interface(), read out in finish()
+  private packets = new Float64Array(16);
+  private bytes = new Float64Array(16);
+  private errorsSeen = new Float64Array(16);
+  private epbDrops = new Float64Array(16);
+  private hasFirst = new Uint8Array(16);
+  private firstLo = new Uint32Array(16);
+  private firstHi = new Uint32Array(16);
+  private lastLo = new Uint32Array(16);
+  private lastHi = new Uint32Array(16);
 
   constructor(opts: BatchSinkOptions, batch?: PacketColumns) {
     this.opts = opts;
@@ -64,9 +71,17 @@ export class PacketBatchSink implements RecordSink {
   interface(info: InterfaceInfo): void {
     const pointId = this.opts.pointFor(info);
     if (info.interfaceIndex >= this.pointOf.length) {
-      const grown = new Uint16Array(Math.max(this.pointOf.length * 2, info.interfaceIndex + 1));
-      grown.set(this.pointOf);
-      this.pointOf = grown;
+      const n = Math.max(this.pointOf.length * 2, info.interfaceIndex + 1);
+      this.pointOf = grow(this.pointOf, new Uint16Array(n));
+      this.packets = grow(this.packets, new Float64Array(n));
+      this.bytes = grow(this.bytes, new Float64Array(n));
+      this.errorsSeen = grow(this.errorsSeen, new Float64Array(n));
+      this.epbDrops = grow(this.epbDrops, new Float64Array(n));
+      this.hasFirst = grow(this.hasFirst, new Uint8Array(n));
+      this.firstLo = grow(this.firstLo, new Uint32Array(n));
+      this.firstHi = grow(this.firstHi, new Uint32Array(n));
+      this.lastLo = grow(this.lastLo, new Uint32Array(n));
+      this.lastHi = grow(this.lastHi, new Uint32Array(n));
     }
     this.pointOf[info.interfaceIndex] = pointId;
     this.interfaces[info.interfaceIndex] = {
@@ -110,17 +125,34 @@ export class PacketBatchSink implements RecordSink {
     }
     decodeFrame(this.state, rec, c, row);
 
-    const s = this.interfaces[rec.interfaceIndex]!;
-    s.packets++;
-    s.bytes += rec.wirelen;
-    if (c.decodeError[row] !== 0) s.decodeErrors++;
-    if (rec.dropCount > 0) s.epbDrops += rec.dropCount;
+    // per-interface tallies in typed arrays: one store each, no object property traffic per packet
+    const i = rec.interfaceIndex;
+    this.packets[i]!++;
+    this.bytes[i]! += rec.wirelen;
+    if (c.decodeError[row] !== 0) this.errorsSeen[i]!++;
+    if (rec.dropCount > 0) this.epbDrops[i]! += rec.dropCount;
     if (rec.tsValid) {
-      // the window only needs the extremes; bigints are made twice per interface, not per packet
-      if (s.firstNs === null) s.firstNs = lanesToBigInt(rec.tsLo, rec.tsHi);
-      this.lastLo[rec.interfaceIndex] = rec.tsLo;
-      this.lastHi[rec.interfaceIndex] = rec.tsHi;
-      this.hasLast[rec.interfaceIndex] = 1;
+      // the coverage window is the earliest and latest time, records need not be in order
+      const lo = rec.tsLo >>> 0;
+      const hi = rec.tsHi | 0;
+      if (this.hasFirst[i] === 0) {
+        this.hasFirst[i] = 1;
+        this.firstLo[i] = lo;
+        this.firstHi[i] = hi;
+        this.lastLo[i] = lo;
+        this.lastHi[i] = hi;
+      } else {
+        const minHi = this.firstHi[i]! | 0;
+        if (hi < minHi || (hi === minHi && lo < this.firstLo[i]!)) {
+          this.firstLo[i] = lo;
+          this.firstHi[i] = hi;
+        }
+        const maxHi = this.lastHi[i]! | 0;
+        if (hi > maxHi || (hi === maxHi && lo > this.lastLo[i]!)) {
+          this.lastLo[i] = lo;
+          this.lastHi[i] = hi;
+        }
+      }
     }
 
     c.length = row + 1;
@@ -150,12 +182,21 @@ export class PacketBatchSink implements RecordSink {
     this.flush();
     for (let i = 0; i < this.interfaces.length; i++) {
       const s = this.interfaces[i];
-      if (s && this.hasLast[i]) s.lastNs = lanesToBigInt(this.lastLo[i]!, this.lastHi[i]!);
+      if (!s) continue;
+      s.packets = this.packets[i]!;
+      s.bytes = this.bytes[i]!;
+      s.decodeErrors = this.errorsSeen[i]!;
+      s.epbDrops = this.epbDrops[i]!;
+      if (this.hasFirst[i]) {
+        s.firstNs = lanesToBigInt(this.firstLo[i]!, this.firstHi[i]!);
+        s.lastNs = lanesToBigInt(this.lastLo[i]!, this.lastHi[i]!);
+      }
     }
     return this.interfaces.filter((s): s is InterfaceSummary => s !== undefined);
   }
 }
 
-export function lanesToBigInt(lo: number, hi: number): bigint {
-  return BigInt.asIntN(64, (BigInt(hi >>> 0) << 32n) | BigInt(lo >>> 0));
+function grow<T extends Uint8Array | Uint16Array | Uint32Array | Float64Array>(old: T, next: T): T {
+  next.set(old as never);
+  return next;
 }
