@@ -1,39 +1,54 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { Command } from 'commander';
-import { generateCaptures } from '../bench/generate-capture.ts';
 import { openDataset } from '../ingest/dataset/open-dataset.ts';
 import { runReadOnlyQuery } from '../ingest/dataset/run-query.ts';
 import { ingestToDataset } from '../ingest/dataset/write-dataset.ts';
 import { formatResult } from './format-result.ts';
 
+const fixture = path.resolve(
+  path.dirname(fileURLToPath(import.meta.url)),
+  '..',
+  'fixtures',
+  'datapathv2',
+  'bundle',
+);
+
 /**
- * `npm start`: the main job on bundled data. Until the lab's fixture bundles exist this ingests a
- * small generated capture, then answers a few questions about it with SQL.
+ * `npm start`: the main job on a bundled fixture (the lab's DataPath V2 recording): ingest it and show,
+ * with SQL, the capture points and the same packets found at several of them.
  */
 export const demoCommand = new Command('demo')
-  .description('ingest a small generated capture and query it (what `npm start` runs)')
+  .description('ingest the bundled DataPath V2 fixture and query it (what `npm start` runs)')
+  .option('--bundle <dir>', 'bundle to use', fixture)
   .option('-o, --out <dir>', 'where to write the dataset', path.join(os.tmpdir(), 'hoptrace-demo'))
-  .action(async (opts: { out: string }) => {
+  .action(async (opts: { bundle: string; out: string }) => {
     fs.mkdirSync(opts.out, { recursive: true });
-    const capture = generateCaptures(path.join(opts.out, 'demo'), 20_000);
     const dataset = path.join(opts.out, 'dataset');
-    const summary = await ingestToDataset([capture.pcap, capture.pcapng], { outDir: dataset });
+    const summary = await ingestToDataset([opts.bundle], { outDir: dataset });
     process.stdout.write(
-      `ingested ${summary.packets} packets from ${summary.files.length} files into ${dataset}\n\n`,
+      `ingested ${summary.packets} packets from ${summary.files.length} capture files of ${opts.bundle}\ninto ${dataset}\n\n`,
     );
     const ds = await openDataset(dataset);
     try {
       const queries = [
-        'SELECT capture_point, kind, packets, bytes, decode_errors, start_ns, end_ns FROM captures',
-        `SELECT ip_version, ip_proto, count(*) AS packets, sum(wirelen) AS bytes
-           FROM packets GROUP BY ALL ORDER BY packets DESC`,
-        `SELECT src_ip, dst_ip, dst_port, count(*) AS packets FROM packets WHERE ip_proto = 6
-           GROUP BY ALL ORDER BY packets DESC, src_ip LIMIT 5`,
+        'SELECT capture_point, kind, packets, drops FROM captures ORDER BY capture_point',
+        `-- one UDP request to the Service, found by its fingerprint at every capture point it crossed
+         SELECT capture_point, ts_ns, src_ip, dst_ip, src_port, dst_port, ttl
+         FROM packets WHERE fingerprint = (
+           SELECT fingerprint FROM packets WHERE ip_proto = 17 AND dst_port IN (80, 8080)
+           GROUP BY fingerprint ORDER BY count(DISTINCT capture_point) DESC, fingerprint LIMIT 1)
+         ORDER BY ts_ns`,
       ];
       for (const sql of queries) {
-        process.stdout.write(`hoptrace sql ${dataset} "${sql.replace(/\s+/g, ' ')}"\n`);
+        process.stdout.write(
+          `hoptrace sql ${dataset} "${sql
+            .replace(/--[^\n]*\n/, '')
+            .replace(/\s+/g, ' ')
+            .trim()}"\n`,
+        );
         for (const result of await runReadOnlyQuery(ds.con, sql))
           process.stdout.write(`${formatResult(result, 'table')}\n`);
       }
