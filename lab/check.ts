@@ -1,15 +1,25 @@
 /**
- * Checks expected.json against the recorded captures, read with the project's own reader (readCapture).
- * The lab's frames are all Ethernet, so a minimal header parse is enough here; direction comes from the MACs
- * the lab assigned (a pod's frames leave its eth0 with its own MAC as source; an ENI sends with its MAC and
- * receives from ee:ff:ff:ff:ff:ff). Disagreements are findings about the reference or the lab, reported as is.
+ * Checks expected.json against the recorded captures, read with the project's own reader (readCapture) and
+ * decoded with its own layered decoders (decodeFrame), so a `-i any` capture (LINUX_SLL2) is read exactly as
+ * the ingest reads it. Direction: in an SLL2 capture the kernel's packet type says it and the ifindex names
+ * the interface (through the node's ip/link.json); in an Ethernet capture it comes from the MACs the lab
+ * assigned (a pod's frames leave its eth0 with its own MAC as source; an ENI sends with its MAC and receives
+ * from ee:ff:ff:ff:ff:ff). Disagreements are findings about the reference or the lab, reported as is.
  */
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { BundleManifest } from '../collectors/bundle-manifest.ts';
+import { Direction, PacketColumns } from '../ingest/columns/packet-columns.ts';
+import { createDecodeState, decodeFrame } from '../ingest/decode/decode-frame.ts';
 import { readCapture } from '../ingest/read-capture.ts';
 import type { PacketRecord } from '../ingest/record.ts';
-import type { ExpectedFlow, ExpectedHop } from './expected.ts';
+import type { ExpectedFile, ExpectedFlow, ExpectedHop } from './expected.ts';
 import type { LabPlan } from './plan.ts';
+
+const LINKTYPE_ETHERNET = 1;
+const LINKTYPE_LINUX_SLL2 = 276;
+/** Link header bytes per link type: frame sizes are reported as Ethernet would carry them (1514 = MTU). */
+const LINK_HEADER: Record<number, number> = { [LINKTYPE_ETHERNET]: 14, [LINKTYPE_LINUX_SLL2]: 20 };
 
 interface Seen {
   dir: 'in' | 'out' | null;
@@ -20,17 +30,29 @@ interface Seen {
   len: number;
 }
 
-function mac(b: Uint8Array, at: number): string {
-  return Array.from(b.subarray(at, at + 6), (x) => x.toString(16).padStart(2, '0')).join(':');
+/** What the decoders wrote into row 0, as the lab's text forms; null for frames that are not IP. */
+interface Decoded {
+  srcMac: string | null;
+  dir: 'in' | 'out' | null;
+  ifindex: number | null;
+  seen: Seen;
 }
 
-function ip4(b: Uint8Array, at: number): string {
-  return Array.from(b.subarray(at, at + 4)).join('.');
+function macText(lanes: Uint32Array): string {
+  // two lanes per row: the high 16 bits at [1], the low 32 bits at [0]
+  const hi = lanes[1]!;
+  const lo = lanes[0]!;
+  const bytes = [hi >>> 8, hi & 0xff, lo >>> 24, (lo >>> 16) & 0xff, (lo >>> 8) & 0xff, lo & 0xff];
+  return bytes.map((x) => x.toString(16).padStart(2, '0')).join(':');
 }
 
-function ip6(b: Uint8Array, at: number): string {
+function ip4Text(v: number): string {
+  return [v >>> 24, (v >>> 16) & 0xff, (v >>> 8) & 0xff, v & 0xff].join('.');
+}
+
+function ip6Text(b: Uint8Array): string {
   const groups: string[] = [];
-  for (let i = 0; i < 16; i += 2) groups.push(((b[at + i]! << 8) | b[at + i + 1]!).toString(16));
+  for (let i = 0; i < 16; i += 2) groups.push(((b[i]! << 8) | b[i + 1]!).toString(16));
   // Canonical compression of the longest zero run, enough for the lab's own addresses.
   const text = groups.join(':');
   const runs = [...text.matchAll(/(^|:)0(:0)+(:|$)/g)].sort((x, y) => y[0].length - x[0].length);
@@ -39,36 +61,50 @@ function ip6(b: Uint8Array, at: number): string {
   return `${text.slice(0, longest.index)}::${text.slice(longest.index + longest[0].length)}`;
 }
 
-function parse(rec: PacketRecord, local: Set<string>): Seen | null {
-  const b = rec.bytes.subarray(rec.at, rec.at + rec.caplen);
-  if (b.length < 34) return null;
-  const type = (b[12]! << 8) | b[13]!;
-  const srcMac = mac(b, 6);
-  const dir = local.has(srcMac) ? 'out' : 'in';
-  let l4 = 0;
-  let proto = 0;
-  let ttl = 0;
-  let src = '';
-  let dst = '';
-  if (type === 0x0800) {
-    l4 = 14 + (b[14]! & 0x0f) * 4;
-    proto = b[23]!;
-    ttl = b[22]!;
-    src = ip4(b, 26);
-    dst = ip4(b, 30);
-  } else if (type === 0x86dd && b.length >= 54) {
-    l4 = 54;
-    proto = b[20]!;
-    ttl = b[21]!;
-    src = ip6(b, 22);
-    dst = ip6(b, 38);
-  } else return null;
-  const wrap = (ip: string) => (ip.includes(':') ? `[${ip}]` : ip);
-  if ((proto === 6 || proto === 17) && b.length >= l4 + 4) {
-    src = `${wrap(src)}:${(b[l4]! << 8) | b[l4 + 1]!}`;
-    dst = `${wrap(dst)}:${(b[l4 + 2]! << 8) | b[l4 + 3]!}`;
+/** One decoder state and a one-row batch, reused for every frame (the lab's captures are small). */
+class FrameDecoder {
+  private readonly state = createDecodeState();
+  private readonly c = new PacketColumns(1);
+
+  decode(rec: PacketRecord): Decoded | null {
+    const c = this.c;
+    c.reset();
+    decodeFrame(this.state, rec, c, 0);
+    const version = c.ipVersion[0];
+    if (version !== 4 && version !== 6) return null;
+    let src = version === 4 ? ip4Text(c.srcIp4[0]!) : ip6Text(c.srcIp6.subarray(0, 16));
+    let dst = version === 4 ? ip4Text(c.dstIp4[0]!) : ip6Text(c.dstIp6.subarray(0, 16));
+    const proto = c.ipProtoValid[0] ? c.ipProto[0]! : 0;
+    if ((proto === 6 || proto === 17) && c.portsValid[0]) {
+      const wrap = (ip: string) => (version === 6 ? `[${ip}]` : ip);
+      src = `${wrap(src)}:${c.srcPort[0]}`;
+      dst = `${wrap(dst)}:${c.dstPort[0]}`;
+    }
+    const d = c.direction[0];
+    const header = LINK_HEADER[rec.linkType] ?? 14;
+    return {
+      srcMac: c.srcMacValid[0] ? macText(c.srcMac.subarray(0, 2)) : null,
+      dir: d === Direction.in ? 'in' : d === Direction.out ? 'out' : null,
+      ifindex: c.ifindexValid[0] ? c.ifindex[0]! : null,
+      seen: {
+        dir: null,
+        ttl: c.ttlValid[0] ? c.ttl[0]! : 0,
+        src,
+        dst,
+        proto,
+        len: rec.wirelen - header + 14,
+      },
+    };
   }
-  return { dir, ttl, src, dst, proto, len: rec.wirelen };
+}
+
+/** ifindex -> interface name of a node's namespace, from the bundle's `ip -j link` (an `any` capture). */
+function ifnames(bundleDir: string, node: string): Map<number, string> {
+  const links = JSON.parse(readFileSync(join(bundleDir, 'nodes', node, 'ip', 'link.json'), 'utf8')) as Array<{
+    ifindex: number;
+    ifname: string;
+  }>;
+  return new Map(links.map((l) => [l.ifindex, l.ifname]));
 }
 
 /** The MACs that mean "leaving this point" for each capture point. */
@@ -91,35 +127,68 @@ export interface CheckResult {
   bulkSizes: Record<string, number>;
 }
 
+/**
+ * Every frame of every capture the lab knows, per capture point, with direction and addresses as seen there.
+ * An `any` capture is split into the points its ifindexes name, so it is checked exactly like per-interface
+ * files.
+ */
+export async function readPoints(
+  plan: LabPlan,
+  bundleDir: string,
+  manifest: BundleManifest,
+): Promise<{ seenAt: Map<string, Seen[]>; unreadable: string[] }> {
+  const macs = localMacs(plan);
+  const unreadable: string[] = [];
+  const seenAt = new Map<string, Seen[]>();
+  const add = (point: string, s: Seen) => {
+    const list = seenAt.get(point) ?? [];
+    list.push(s);
+    seenAt.set(point, list);
+  };
+  const decoder = new FrameDecoder();
+  for (const cap of manifest.captures) {
+    const any = cap.kind === 'any';
+    const names = any && cap.node ? ifnames(bundleDir, cap.node) : null;
+    const local = macs.get(cap.point);
+    if (!any && !local) continue;
+    if (!any) seenAt.set(cap.point, seenAt.get(cap.point) ?? []);
+    // On a cali, frames from the pod MAC are pod -> host ("in"); everything else was sent towards the pod.
+    const podMac = plan.pods.find((p) => cap.point === `node/${p.node}/${p.cali}`)?.mac;
+    const res = await readCapture(join(bundleDir, cap.path), {
+      container: () => {},
+      interface: () => {},
+      stats: () => {},
+      warning: () => {},
+      packet: (rec) => {
+        const d = decoder.decode(rec);
+        if (!d) return;
+        if (names) {
+          // SLL2: the ifindex names the point, the packet type gives the direction (as on a real node)
+          const ifname = d.ifindex === null ? undefined : names.get(d.ifindex);
+          const point = ifname ? `node/${cap.node}/${ifname}` : null;
+          if (!point || !macs.has(point) || d.dir === null) return;
+          add(point, { ...d.seen, dir: d.dir });
+          return;
+        }
+        if (d.srcMac === null) return;
+        const dir = podMac ? (d.srcMac === podMac ? 'in' : 'out') : local!.has(d.srcMac) ? 'out' : 'in';
+        add(cap.point, { ...d.seen, dir });
+      },
+    });
+    // A capture the reader cannot read proves nothing either way: say so instead of "not seen".
+    if (res.error) unreadable.push(`${cap.path}: unreadable: ${res.error.message}`);
+  }
+  return { seenAt, unreadable };
+}
+
 export async function checkBundle(
   plan: LabPlan,
   bundleDir: string,
   manifest: BundleManifest,
   flows: ExpectedFlow[],
 ): Promise<CheckResult> {
-  const macs = localMacs(plan);
-  const seenAt = new Map<string, Seen[]>();
-  for (const cap of manifest.captures) {
-    const local = macs.get(cap.point);
-    if (!local) continue;
-    const list: Seen[] = [];
-    // On a cali, frames from the pod MAC are pod -> host ("in"); everything else was sent towards the pod.
-    const podMac = plan.pods.find((p) => cap.point === `node/${p.node}/${p.cali}`)?.mac;
-    await readCapture(join(bundleDir, cap.path), {
-      container: () => {},
-      interface: () => {},
-      stats: () => {},
-      warning: () => {},
-      packet: (rec) => {
-        const s = parse(rec, local);
-        if (!s) return;
-        if (podMac) s.dir = mac(rec.bytes, rec.at + 6) === podMac ? 'in' : 'out';
-        list.push(s);
-      },
-    });
-    seenAt.set(cap.point, list);
-  }
-  const disagreements: string[] = [];
+  const { seenAt, unreadable } = await readPoints(plan, bundleDir, manifest);
+  const disagreements: string[] = [...unreadable];
   const bulkSizes: Record<string, number> = {};
   const matches = (s: Seen, h: { src: string; dst: string }) => s.src === h.src && s.dst === h.dst;
   for (const flow of flows) {
@@ -154,4 +223,42 @@ export async function checkBundle(
     }
   }
   return { flows: flows.length, disagreements, bulkSizes };
+}
+
+/** A recorded bundle and its expected.json, checked again later (fixtures, CI): no root, no lab needed. */
+export async function checkRecorded(
+  plan: LabPlan,
+  bundleDir: string,
+  expectedPath: string,
+): Promise<CheckResult & { expected: ExpectedFile }> {
+  const manifest = JSON.parse(readFileSync(join(bundleDir, 'bundle.json'), 'utf8')) as BundleManifest;
+  const expected = JSON.parse(readFileSync(expectedPath, 'utf8')) as ExpectedFile;
+  return { ...(await checkBundle(plan, bundleDir, manifest, expected.flows)), expected };
+}
+
+/**
+ * The flow/path structure of an expected.json without what legitimately changes between recordings (TTL
+ * values stay: they are the datapath's signature; kernel versions, outcomes and times go): two recordings of
+ * one mode must give the same flows crossing the same must and must-not points.
+ */
+export function flowStructure(expected: ExpectedFile): Record<string, unknown> {
+  const leg = (l: ExpectedFlow['request']) => ({
+    path: l.path.map((h) => `${h.point} ${h.dir} ttl=${h.ttl} ${h.src} -> ${h.dst}`),
+    not_seen: l.not_seen.map((n) => `${n.point} ${n.dir}`).sort(),
+    handled_by: l.handled_by.map((h) => `${h.node}:${h.by}`),
+    fault_visible: l.fault_visible,
+  });
+  return Object.fromEntries(
+    expected.flows.map((f) => [
+      f.id,
+      {
+        scenario: f.scenario,
+        rule: f.rule,
+        backend: f.backend,
+        datapath: f.datapath,
+        request: leg(f.request),
+        reply: leg(f.reply),
+      },
+    ]),
+  );
 }
