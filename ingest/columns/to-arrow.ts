@@ -24,9 +24,9 @@ import {
   Utf8,
   vectorFromArray,
 } from 'apache-arrow';
-import { packBits, packEquals } from '../dataset/stage-packets.ts';
 import type { PacketColumns } from './packet-columns.ts';
 import { type StageColumn, stageColumns } from './packets-schema.ts';
+import { packBits, packEquals } from './validity.ts';
 
 /** Dictionaries that turn ids into names. */
 export interface ArrowDictionaries {

@@ -11,13 +11,13 @@ import path from 'node:path';
 import type { DuckDBConnection } from '@duckdb/node-api';
 import { type FilePlace, kindOf, placeOf, pointId } from '../capture-points.ts';
 import { PacketColumns } from '../columns/packet-columns.ts';
-import { isViewOnly, packetFields, stageColumns } from '../columns/packets-schema.ts';
+import { packetFields } from '../columns/packets-schema.ts';
 import type { InputError } from '../errors.ts';
 import { type InterfaceSummary, PacketBatchSink } from '../packets-from-capture.ts';
 import { readCapture } from '../read-capture.ts';
 import { openDuckDb, sqlString } from './duckdb.ts';
+import { type CapturePointEntry, PacketsDatasetWriter } from './parquet/packets-dataset.ts';
 import { macroStatements } from './sql-macros.ts';
-import { PacketStager, stageTableDdl } from './stage-packets.ts';
 
 export const DATASET_SCHEMA_VERSION = 1;
 
@@ -25,8 +25,8 @@ export interface IngestOptions {
   outDir: string;
   memoryLimit?: string;
   threads?: number;
-  /** rows staged in DuckDB before they are written out as Parquet */
-  flushRows?: number;
+  /** rows per Parquet row group (each partition's file gets one when it has this many) */
+  rowGroupRows?: number;
   batchRows?: number;
   onFileDone?: (file: FileSummary) => void;
 }
@@ -139,69 +139,66 @@ export async function ingestToDataset(
   await fs.mkdir(path.join(work, 'packets'), { recursive: true });
   await fs.mkdir(path.join(work, 'captures'), { recursive: true });
 
+  const summary: IngestSummary = { outDir, files: [], packets: 0, faults: [] };
+  // packets go straight to Parquet; DuckDB is opened only for the small captures table at the end
+  const points: CapturePointEntry[] = [];
+  const fileNames: string[] = [];
+  const writer = new PacketsDatasetWriter({
+    dir: path.join(work, 'packets'),
+    points,
+    files: fileNames,
+    ...(opts.rowGroupRows ? { rowGroupRows: opts.rowGroupRows } : {}),
+  });
+  const batch = new PacketColumns(opts.batchRows ?? 65536);
+  const pointIds = new Map<string, number>();
+  for (let fileId = 0; fileId < files.length; fileId++) {
+    const input = files[fileId]!;
+    fileNames.push(input.display);
+    const place = placeOf(input.display);
+    const sink = new PacketBatchSink(
+      {
+        fileId,
+        pointFor: (info) => {
+          const point = pointId(place, info.section > 0 && info.name ? info.name : null);
+          let id = pointIds.get(point);
+          if (id === undefined) {
+            id = points.length;
+            pointIds.set(point, id);
+            points.push({ name: point, node: place.node ?? '-' });
+          }
+          return id;
+        },
+        onBatch: (b) => writer.write(b),
+      },
+      batch,
+    );
+    const [result, sha256] = await Promise.all([
+      readCapture(input.abs, sink, { file: input.display }),
+      sha256File(input.abs),
+    ]);
+    const interfaces = sink.finish();
+    const captures = interfaces.map((s) => captureRow(s, place, input.display, sha256 ?? ''));
+    const fileSummary: FileSummary = {
+      file: input.display,
+      records: result.records,
+      error: result.error,
+      warnings: result.warnings.length,
+      captures,
+    };
+    if (result.error) summary.faults.push(result.error);
+    summary.files.push(fileSummary);
+    summary.packets += result.records;
+    opts.onFileDone?.(fileSummary);
+  }
+  await writer.close();
+
   const db = await openDuckDb({
     memoryLimit: opts.memoryLimit,
     threads: opts.threads,
     tempDirectory: path.join(work, '.duckdb-tmp'),
   });
   const con = await db.connect();
-  const summary: IngestSummary = { outDir, files: [], packets: 0, faults: [] };
   try {
-    await con.run('CREATE TABLE points (point_id USMALLINT, capture_point VARCHAR, node VARCHAR)');
-    await con.run('CREATE TABLE files (file_id USMALLINT, file VARCHAR)');
-    await con.run('CREATE TABLE errors (id USMALLINT, message VARCHAR)');
-    const writer = new PacketWriter(con, path.join(work, 'packets'), opts.flushRows ?? 1_000_000);
-    await writer.start();
-    const batch = new PacketColumns(opts.batchRows ?? 65536);
-    const points = new Map<string, number>();
-
-    for (let fileId = 0; fileId < files.length; fileId++) {
-      const input = files[fileId]!;
-      await con.run('INSERT INTO files VALUES ($1, $2)', [fileId, input.display]);
-      const place = placeOf(input.display);
-      const pending: { id: number; point: string; node: string }[] = [];
-      const sink = new PacketBatchSink(
-        {
-          fileId,
-          pointFor: (info) => {
-            const point = pointId(place, info.section > 0 && info.name ? info.name : null);
-            let id = points.get(point);
-            if (id === undefined) {
-              id = points.size;
-              points.set(point, id);
-              pending.push({ id, point, node: place.node ?? '-' });
-            }
-            return id;
-          },
-          onBatch: (b) => writer.stager.append(b),
-        },
-        batch,
-      );
-      const [result, sha256] = await Promise.all([
-        readCapture(input.abs, sink, { file: input.display }),
-        sha256File(input.abs),
-      ]);
-      const interfaces = sink.finish();
-      for (const p of pending)
-        await con.run('INSERT INTO points VALUES ($1, $2, $3)', [p.id, p.point, p.node]);
-      await writer.syncErrors(batch);
-      await writer.writeIfLarge();
-      const captures = interfaces.map((s) => captureRow(s, place, input.display, sha256 ?? ''));
-      const fileSummary: FileSummary = {
-        file: input.display,
-        records: result.records,
-        error: result.error,
-        warnings: result.warnings.length,
-        captures,
-      };
-      if (result.error) summary.faults.push(result.error);
-      summary.files.push(fileSummary);
-      summary.packets += result.records;
-      opts.onFileDone?.(fileSummary);
-    }
-    await writer.syncErrors(batch);
-    await writer.write();
-    if (summary.packets === 0) await writer.writeEmpty();
     await writeCaptures(con, path.join(work, 'captures', 'captures.parquet'), summary.files);
     await fs.writeFile(path.join(work, 'macros.sql'), `${macroStatements.join(';\n\n')};\n`);
     await fs.writeFile(path.join(work, 'views.sql'), viewStatements('.').join(';\n\n').concat(';\n'));
@@ -263,79 +260,6 @@ function captureRow(s: InterfaceSummary, place: FilePlace, file: string, sha256:
     sha256,
     clock_offset_ns: 0n,
   };
-}
-
-/** Stages batches and turns the staging table into Parquet files, partitioned by node and hour. */
-class PacketWriter {
-  stager!: PacketStager;
-  private part = 0;
-  private errorsSynced = 1;
-  private readonly con: DuckDBConnection;
-  private readonly dir: string;
-  private readonly flushRows: number;
-
-  constructor(con: DuckDBConnection, dir: string, flushRows: number) {
-    this.con = con;
-    this.dir = dir;
-    this.flushRows = flushRows;
-  }
-
-  async start(): Promise<void> {
-    await this.con.run(stageTableDdl('stage'));
-    this.stager = await PacketStager.create(this.con, 'stage');
-  }
-
-  async syncErrors(batch: PacketColumns): Promise<void> {
-    for (; this.errorsSynced < batch.errors.length; this.errorsSynced++) {
-      await this.con.run('INSERT INTO errors VALUES ($1, $2)', [
-        this.errorsSynced,
-        batch.errors[this.errorsSynced]!,
-      ]);
-    }
-  }
-
-  async writeIfLarge(): Promise<void> {
-    if (this.stager.rows >= this.flushRows) await this.write();
-  }
-
-  async write(): Promise<void> {
-    if (this.stager.rows === 0) return;
-    this.stager.flush();
-    this.stager.close();
-    const pattern = `part-${String(this.part++).padStart(5, '0')}-{i}`;
-    await this.con.run(
-      `COPY (${packetsSelect()}) TO ${sqlString(this.dir)}
-       (FORMAT parquet, PARTITION_BY (node, hour), OVERWRITE_OR_IGNORE, FILENAME_PATTERN ${sqlString(pattern)})`,
-    );
-    await this.start();
-  }
-
-  /** A dataset without packets still has a packets table (with its columns) to query. */
-  async writeEmpty(): Promise<void> {
-    const dir = path.join(this.dir, 'node=-', 'hour=none');
-    await fs.mkdir(dir, { recursive: true });
-    const file = sqlString(path.join(dir, 'part-empty.parquet'));
-    await this.con.run(`COPY (${packetsSelect(false)} LIMIT 0) TO ${file} (FORMAT parquet)`);
-  }
-}
-
-/** The SELECT that turns staging rows into Parquet rows (see packets-schema.ts). */
-export function packetsSelect(withPartitions = true): string {
-  const staged = new Set(stageColumns.map((c) => c.name));
-  const cols = packetFields
-    .filter((f) => !isViewOnly(f))
-    .map((f) => {
-      if (typeof f.parquet === 'string') return `${f.parquet} AS ${f.name}`;
-      if (!staged.has(f.name)) throw new Error(`packets-schema: no staging column for ${f.name}`);
-      return `s.${f.name} AS ${f.name}`;
-    });
-  // the hour of capture in UTC; records without a timestamp go to hour=none
-  const partitions = withPartitions
-    ? `, p.node AS node, coalesce(strftime(make_timestamp(s.ts_ns // 1000), '%Y-%m-%dT%H'), 'none') AS hour`
-    : '';
-  return `SELECT ${cols.join(', ')}${partitions}
-    FROM stage s JOIN points p ON p.point_id = s.point_id JOIN files f ON f.file_id = s.file_id
-    LEFT JOIN errors e ON e.id = s.decode_error_id`;
 }
 
 async function writeCaptures(

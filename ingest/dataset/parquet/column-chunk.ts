@@ -1,0 +1,131 @@
+/**
+ * One column chunk being filled: its pages as byte segments (header, levels, values) that are written
+ * out as they are, so encoding a page copies each value once and writing the chunk copies nothing.
+ */
+import {
+  type ChunkStatistics,
+  type ColumnChunkMeta,
+  Encoding,
+  type PhysicalType,
+  writeDataPageHeader,
+  writeDictionaryPageHeader,
+} from './format.ts';
+import { ThriftWriter } from './thrift-compact.ts';
+
+const headerWriter = new ThriftWriter();
+
+/** Min/max as (hi, lo) pairs: hi signed for INT64, 0 for INT32 (all our INT32 columns are unsigned). */
+export class MinMax {
+  seen = false;
+  minHi = 0;
+  minLo = 0;
+  maxHi = 0;
+  maxLo = 0;
+
+  add(minHi: number, minLo: number, maxHi: number, maxLo: number): void {
+    if (!this.seen || minHi < this.minHi || (minHi === this.minHi && minLo < this.minLo)) {
+      this.minHi = minHi;
+      this.minLo = minLo;
+    }
+    if (!this.seen || maxHi > this.maxHi || (maxHi === this.maxHi && maxLo > this.maxLo)) {
+      this.maxHi = maxHi;
+      this.maxLo = maxLo;
+    }
+    this.seen = true;
+  }
+
+  reset(): void {
+    this.seen = false;
+  }
+}
+
+function plainBound(hi: number, lo: number, type: PhysicalType): Uint8Array {
+  const out = new Uint8Array(type === 1 ? 4 : 8);
+  const view = new DataView(out.buffer);
+  view.setUint32(0, lo, true);
+  if (out.length === 8) view.setInt32(4, hi, true);
+  return out;
+}
+
+export class ChunkBuilder {
+  readonly segments: Uint8Array[] = [];
+  size = 0;
+  /** level entries */
+  numValues = 0;
+  nullCount = 0;
+  readonly stats: MinMax | null;
+  private readonly type: PhysicalType;
+  private readonly path: readonly string[];
+  private readonly dictionary: boolean;
+
+  constructor(type: PhysicalType, path: readonly string[], opts: { stats: boolean; dictionary: boolean }) {
+    this.type = type;
+    this.path = path;
+    this.stats = opts.stats ? new MinMax() : null;
+    this.dictionary = opts.dictionary;
+  }
+
+  /** Adds a data page made of `parts` (levels, then values), `numValues` level entries. */
+  addPage(parts: readonly Uint8Array[], numValues: number, nulls: number): void {
+    let size = 0;
+    for (const p of parts) size += p.length;
+    headerWriter.reset();
+    writeDataPageHeader(headerWriter, {
+      size,
+      numValues,
+      encoding: this.dictionary ? Encoding.RLE_DICTIONARY : Encoding.PLAIN,
+    });
+    const header = headerWriter.bytes().slice();
+    this.segments.push(header);
+    for (const p of parts) if (p.length > 0) this.segments.push(p);
+    this.size += header.length + size;
+    this.numValues += numValues;
+    this.nullCount += nulls;
+  }
+
+  /**
+   * Moves the pages out for writing at `offset`: returns the segments (a dictionary page first when
+   * given) and the chunk's metadata, and leaves the builder empty for the next row group.
+   */
+  take(offset: number, dictionary: Uint8Array | null, dictionaryEntries: number) {
+    const segments: Uint8Array[] = [];
+    let size = this.size;
+    let dataPageOffset = offset;
+    if (dictionary) {
+      headerWriter.reset();
+      writeDictionaryPageHeader(headerWriter, dictionary.length, dictionaryEntries);
+      const header = headerWriter.bytes().slice();
+      segments.push(header, dictionary);
+      size += header.length + dictionary.length;
+      dataPageOffset += header.length + dictionary.length;
+    }
+    for (const s of this.segments) segments.push(s);
+    let stats: ChunkStatistics = { nullCount: this.nullCount };
+    if (this.stats?.seen) {
+      const s = this.stats;
+      stats = {
+        nullCount: this.nullCount,
+        min: plainBound(s.minHi, s.minLo, this.type),
+        max: plainBound(s.maxHi, s.maxLo, this.type),
+      };
+    }
+    const meta: ColumnChunkMeta = {
+      type: this.type,
+      encodings: dictionary
+        ? [Encoding.PLAIN, Encoding.RLE, Encoding.RLE_DICTIONARY]
+        : [Encoding.PLAIN, Encoding.RLE],
+      path: this.path,
+      numValues: this.numValues,
+      size,
+      dataPageOffset,
+      ...(dictionary ? { dictionaryPageOffset: offset } : {}),
+      stats,
+    };
+    this.segments.length = 0;
+    this.size = 0;
+    this.numValues = 0;
+    this.nullCount = 0;
+    this.stats?.reset();
+    return { segments, meta };
+  }
+}

@@ -1,0 +1,597 @@
+/**
+ * The packets table's Parquet columns, derived from `packetFields` (minus view-only ones) and the
+ * staging column list, and the encoders that turn rows [0, n) of a PacketColumns batch into one data
+ * page per column. Every encoder is a bulk copy when a column has no nulls (`TypedArray.set` widens
+ * u8/u16 to INT32) and one branch-free loop when it has some; nothing is allocated per row.
+ */
+import type { PacketColumns } from '../../columns/packet-columns.ts';
+import {
+  isViewOnly,
+  packetFields,
+  type StageColumn,
+  stageColumns,
+  type U8Key,
+  type U32Key,
+} from '../../columns/packets-schema.ts';
+import { ChunkBuilder } from './column-chunk.ts';
+import { ConvertedType, PhysicalType, Repetition, type SchemaNode } from './format.ts';
+import { bitLevels, dictionaryIndices, packLevels, rleLevels } from './rle-hybrid.ts';
+
+/** Where a nullable column's validity comes from. */
+type Validity =
+  | { kind: 'none' }
+  | { kind: 'bytes'; key: U8Key }
+  | { kind: 'ipVersion'; column: 'ipVersion' | 'innerIpVersion'; version: 4 | 6 }
+  /** NULL where the column's own value is 0 (`nullif(x, 0)`) */
+  | { kind: 'nonZero' };
+
+/** Dictionary-encoded string columns: which ids, which dictionary. */
+export type DictionarySource = 'point' | 'file' | 'direction' | 'error';
+
+export type PacketColumnSpec =
+  | {
+      kind: 'int32';
+      name: string;
+      source: StageColumn['source'] & { kind: 'u8' | 'u16' | 'u32' };
+      validity: Validity;
+      stats: boolean;
+    }
+  | { kind: 'int64'; name: string; data: U32Key; validity: Validity; signed: boolean; stats: boolean }
+  | { kind: 'fileOffset'; name: string }
+  | { kind: 'ip6'; name: string; data: U8Key; validity: Validity }
+  | { kind: 'bool'; name: string; data: U8Key; validity: Validity }
+  | { kind: 'dict'; name: string; source: DictionarySource }
+  | { kind: 'vlan'; name: string };
+
+/** Columns whose min/max go into the footer so that engines skip row groups on range filters. */
+const WITH_STATS = new Set(['ts_ns', 'frame', 'src_ip4', 'dst_ip4', 'src_port', 'dst_port', 'ip_proto']);
+
+const SPECIAL: Record<string, PacketColumnSpec> = {
+  capture_point: { kind: 'dict', name: 'capture_point', source: 'point' },
+  file: { kind: 'dict', name: 'file', source: 'file' },
+  direction: { kind: 'dict', name: 'direction', source: 'direction' },
+  decode_error: { kind: 'dict', name: 'decode_error', source: 'error' },
+  file_offset: { kind: 'fileOffset', name: 'file_offset' },
+  vlan_ids: { kind: 'vlan', name: 'vlan_ids' },
+  more_fragments: {
+    kind: 'bool',
+    name: 'more_fragments',
+    data: 'moreFragments',
+    validity: { kind: 'bytes', key: 'moreFragmentsValid' },
+  },
+};
+
+/** `nullif(x, 0)` columns in packetFields */
+const NULL_IF_ZERO = new Set(['ip_version', 'inner_ip_version']);
+
+function validityOf(col: StageColumn): Validity {
+  if (col.valid) return { kind: 'bytes', key: col.valid };
+  if (col.whenIpVersion) return { kind: 'ipVersion', ...col.whenIpVersion };
+  if (NULL_IF_ZERO.has(col.name)) return { kind: 'nonZero' };
+  return { kind: 'none' };
+}
+
+function specOf(name: string): PacketColumnSpec {
+  const special = SPECIAL[name];
+  if (special) return special;
+  const col = stageColumns.find((c) => c.name === name);
+  if (!col) throw new Error(`packets-parquet: no storage for column ${name}`);
+  const validity = validityOf(col);
+  const src = col.source;
+  switch (src.kind) {
+    case 'u8':
+    case 'u16':
+    case 'u32':
+      return { kind: 'int32', name, source: src, validity, stats: WITH_STATS.has(name) };
+    case 'u64':
+      return {
+        kind: 'int64',
+        name,
+        data: src.data,
+        validity,
+        signed: col.type === 'BIGINT',
+        stats: WITH_STATS.has(name),
+      };
+    case 'ip6':
+      return { kind: 'ip6', name, data: src.data, validity };
+    default:
+      throw new Error(`packets-parquet: no encoder for column ${name} (${src.kind})`);
+  }
+}
+
+/** The Parquet columns of the packets table, in packetFields order. */
+export const packetColumnSpecs: readonly PacketColumnSpec[] = packetFields
+  .filter((f) => !isViewOnly(f))
+  .map((f) => specOf(f.name));
+
+const intBits = { u8: 8, u16: 16, u32: 32 } as const;
+const intConverted = {
+  u8: ConvertedType.UINT_8,
+  u16: ConvertedType.UINT_16,
+  u32: ConvertedType.UINT_32,
+} as const;
+
+function nullable(spec: PacketColumnSpec): boolean {
+  if (spec.kind === 'dict') return spec.source === 'direction' || spec.source === 'error';
+  if (spec.kind === 'fileOffset' || spec.kind === 'vlan') return spec.kind === 'vlan';
+  return spec.validity.kind !== 'none';
+}
+
+/** Schema elements (depth first) of one column. */
+function schemaNodes(spec: PacketColumnSpec): SchemaNode[] {
+  const repetition = nullable(spec) ? Repetition.OPTIONAL : Repetition.REQUIRED;
+  const name = spec.name;
+  switch (spec.kind) {
+    case 'int32': {
+      const k = spec.source.kind;
+      const logical = { kind: 'int', bits: intBits[k], signed: false } as const;
+      return [{ name, type: PhysicalType.INT32, repetition, converted: intConverted[k], logical }];
+    }
+    case 'int64':
+      return [
+        {
+          name,
+          type: PhysicalType.INT64,
+          repetition,
+          converted: spec.signed ? ConvertedType.INT_64 : ConvertedType.UINT_64,
+          logical: { kind: 'int', bits: 64, signed: spec.signed },
+        },
+      ];
+    case 'fileOffset':
+      return [
+        {
+          name,
+          type: PhysicalType.INT64,
+          repetition,
+          converted: ConvertedType.UINT_64,
+          logical: { kind: 'int', bits: 64, signed: false },
+        },
+      ];
+    case 'ip6':
+      // no logical type: DuckDB reads an unannotated FIXED_LEN_BYTE_ARRAY as BLOB, like the old BYTE_ARRAY
+      return [{ name, type: PhysicalType.FIXED_LEN_BYTE_ARRAY, typeLength: 16, repetition }];
+    case 'bool':
+      return [{ name, type: PhysicalType.BOOLEAN, repetition }];
+    case 'dict':
+      return [
+        {
+          name,
+          type: PhysicalType.BYTE_ARRAY,
+          repetition,
+          converted: ConvertedType.UTF8,
+          logical: { kind: 'string' },
+        },
+      ];
+    case 'vlan':
+      // the three-level LIST of the spec; elements are never null inside a list
+      return [
+        { name, repetition, children: 1, converted: ConvertedType.LIST, logical: { kind: 'list' } },
+        { name: 'list', repetition: Repetition.REPEATED, children: 1 },
+        {
+          name: 'element',
+          type: PhysicalType.INT32,
+          repetition: Repetition.REQUIRED,
+          converted: ConvertedType.UINT_16,
+          logical: { kind: 'int', bits: 16, signed: false },
+        },
+      ];
+  }
+}
+
+/** The footer schema: the root, then every column. */
+export const packetsSchema: readonly SchemaNode[] = [
+  { name: 'schema', children: packetColumnSpecs.length },
+  ...packetColumnSpecs.flatMap(schemaNodes),
+];
+
+function physicalType(spec: PacketColumnSpec): PhysicalType {
+  const leaf = schemaNodes(spec).at(-1)!;
+  return leaf.type!;
+}
+
+/** One chunk builder per column, for one row group. */
+export function packetChunkBuilders(): ChunkBuilder[] {
+  return packetColumnSpecs.map(
+    (spec) =>
+      new ChunkBuilder(
+        physicalType(spec),
+        spec.kind === 'vlan' ? [spec.name, 'list', 'element'] : [spec.name],
+        {
+          stats: (spec.kind === 'int32' || spec.kind === 'int64') && spec.stats,
+          dictionary: spec.kind === 'dict',
+        },
+      ),
+  );
+}
+
+/** Dictionaries and id translation for the string columns, owned by the dataset writer. */
+export interface EncodeContext {
+  /** largest valid id of each dictionary when the page is encoded */
+  maxPoint: number;
+  maxFile: number;
+  maxError: number;
+  /** batch decode_error id -> writer dictionary id */
+  errorMap: Uint16Array;
+}
+
+/**
+ * The rows where a column is not null, shared by every column with the same validity (the five TCP
+ * columns, both ports, both addresses...): its definition levels are packed once, and its row list
+ * lets each column gather only its non-null values instead of testing every row again.
+ */
+export interface RowSet {
+  /** definition levels, `[u32 length][runs]` */
+  levels: Uint8Array;
+  /** non-null rows */
+  count: number;
+  /** the non-null rows in order, when some but not all rows are */
+  rows: Uint32Array | null;
+}
+
+/** Per-writer scratch, allocated once per batch capacity and reused for every batch. */
+export class EncodeScratch {
+  readonly valid: Uint8Array;
+  readonly ids: Uint16Array;
+  readonly levelsRep: Uint8Array;
+  readonly levelsDef: Uint8Array;
+  readonly vlanValues: Uint32Array;
+  /** row sets of the batch being encoded, by validity */
+  readonly sets = new Map<string, RowSet>();
+  private readonly rowLists = new Map<string, Uint32Array>();
+  private readonly capacity: number;
+
+  constructor(capacity: number) {
+    this.capacity = capacity;
+    this.valid = new Uint8Array(capacity + 8);
+    this.ids = new Uint16Array(capacity + 8);
+    this.levelsRep = new Uint8Array(4 * capacity + 8);
+    this.levelsDef = new Uint8Array(4 * capacity + 8);
+    this.vlanValues = new Uint32Array(4 * capacity + 8);
+  }
+
+  rowList(key: string): Uint32Array {
+    let list = this.rowLists.get(key);
+    if (!list) {
+      list = new Uint32Array(this.capacity + 1);
+      this.rowLists.set(key, list);
+    }
+    return list;
+  }
+}
+
+function validityKey(v: Validity, column: string): string {
+  switch (v.kind) {
+    case 'none':
+      return '';
+    case 'bytes':
+      return v.key;
+    case 'ipVersion':
+      return `${v.column}=${v.version}`;
+    case 'nonZero':
+      return `${column}!=0`;
+  }
+}
+
+/** 0/1 bytes of "value at row !== 0" into the scratch. */
+function nonZeroBytes(x: Uint8Array | Uint16Array, n: number, out: Uint8Array): Uint8Array {
+  for (let r = 0; r < n; r++) out[r] = x[r] !== 0 ? 1 : 0;
+  return out;
+}
+
+/** The row set of a validity for rows [0, n) of `c` (computed once per batch), or null for a required column. */
+function rowSet(
+  v: Validity,
+  column: string,
+  c: PacketColumns,
+  own: Uint8Array | Uint16Array | null,
+  n: number,
+  s: EncodeScratch,
+): RowSet | null {
+  if (v.kind === 'none') return null;
+  const key = validityKey(v, column);
+  const cached = s.sets.get(key);
+  if (cached) return cached;
+  let valid: Uint8Array;
+  if (v.kind === 'bytes') valid = c[v.key];
+  else if (v.kind === 'nonZero') valid = nonZeroBytes(own!, n, s.valid);
+  else {
+    const ver = c[v.column];
+    const want = v.version;
+    valid = s.valid;
+    for (let r = 0; r < n; r++) valid[r] = ver[r] === want ? 1 : 0;
+  }
+  const lv = bitLevels(valid, n);
+  let rows: Uint32Array | null = null;
+  if (lv.count > 0 && lv.count < n) {
+    // one spare slot: the branch-free loop stores every row and advances only past valid ones
+    rows = s.rowList(key);
+    let k = 0;
+    for (let r = 0; r < n; r++) {
+      rows[k] = r;
+      k += valid[r]!;
+    }
+  }
+  const set: RowSet = { levels: lv.bytes, count: lv.count, rows };
+  s.sets.set(key, set);
+  return set;
+}
+
+function asBytes(a: Uint32Array): Uint8Array {
+  return new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
+}
+
+// One gather per source element type, so each loop stays monomorphic.
+function gatherU8(src: Uint8Array, rows: Uint32Array, m: number, out: Uint32Array): void {
+  for (let k = 0; k < m; k++) out[k] = src[rows[k]!]!;
+}
+function gatherU16(src: Uint16Array, rows: Uint32Array, m: number, out: Uint32Array): void {
+  for (let k = 0; k < m; k++) out[k] = src[rows[k]!]!;
+}
+function gatherU32(src: Uint32Array, rows: Uint32Array, m: number, out: Uint32Array): void {
+  for (let k = 0; k < m; k++) out[k] = src[rows[k]!]!;
+}
+
+function encodeInt32(
+  spec: PacketColumnSpec & { kind: 'int32' },
+  c: PacketColumns,
+  n: number,
+  s: EncodeScratch,
+  out: ChunkBuilder,
+): void {
+  const data = c[spec.source.data];
+  const set = rowSet(spec.validity, spec.name, c, data instanceof Uint32Array ? null : data, n, s);
+  const m = set ? set.count : n;
+  const vals = new Uint32Array(m);
+  if (set?.rows) {
+    if (data instanceof Uint8Array) gatherU8(data, set.rows, m, vals);
+    else if (data instanceof Uint16Array) gatherU16(data, set.rows, m, vals);
+    else gatherU32(data, set.rows, m, vals);
+  } else if (m > 0) vals.set(data.subarray(0, n));
+  if (out.stats && m > 0) {
+    let lo = vals[0]!;
+    let hi = lo;
+    for (let i = 1; i < m; i++) {
+      const x = vals[i]!;
+      if (x < lo) lo = x;
+      else if (x > hi) hi = x;
+    }
+    out.stats.add(0, lo, 0, hi);
+  }
+  out.addPage(set ? [set.levels, asBytes(vals)] : [asBytes(vals)], n, n - m);
+}
+
+function encodeInt64(
+  spec: PacketColumnSpec & { kind: 'int64' },
+  c: PacketColumns,
+  n: number,
+  s: EncodeScratch,
+  out: ChunkBuilder,
+): void {
+  const data = c[spec.data];
+  const set = rowSet(spec.validity, spec.name, c, null, n, s);
+  const m = set ? set.count : n;
+  const vals = new Uint32Array(2 * m);
+  if (set?.rows) {
+    const rows = set.rows;
+    for (let k = 0; k < m; k++) {
+      const r = 2 * rows[k]!;
+      vals[2 * k] = data[r]!;
+      vals[2 * k + 1] = data[r + 1]!;
+    }
+  } else if (m > 0) vals.set(data.subarray(0, 2 * n));
+  if (out.stats && m > 0) {
+    // signed: compare the high lanes as int32, then the low lanes as uint32
+    let minHi = vals[1]! | 0;
+    let minLo = vals[0]!;
+    let maxHi = minHi;
+    let maxLo = minLo;
+    for (let i = 1; i < m; i++) {
+      const hi = vals[2 * i + 1]! | 0;
+      const lo = vals[2 * i]!;
+      if (hi < minHi || (hi === minHi && lo < minLo)) {
+        minHi = hi;
+        minLo = lo;
+      }
+      if (hi > maxHi || (hi === maxHi && lo > maxLo)) {
+        maxHi = hi;
+        maxLo = lo;
+      }
+    }
+    out.stats.add(minHi, minLo, maxHi, maxLo);
+  }
+  out.addPage(set ? [set.levels, asBytes(vals)] : [asBytes(vals)], n, n - m);
+}
+
+function encodeFileOffset(c: PacketColumns, n: number, out: ChunkBuilder): void {
+  const src = c.fileOffset;
+  const vals = new Uint32Array(2 * n);
+  for (let r = 0; r < n; r++) {
+    const x = src[r]!;
+    // exact for integers below 2^53: ToUint32 is x mod 2^32
+    const lo = x >>> 0;
+    vals[2 * r] = lo;
+    vals[2 * r + 1] = (x - lo) / 4294967296;
+  }
+  out.addPage([asBytes(vals)], n, 0);
+}
+
+function encodeIp6(
+  spec: PacketColumnSpec & { kind: 'ip6' },
+  c: PacketColumns,
+  n: number,
+  s: EncodeScratch,
+  out: ChunkBuilder,
+): void {
+  const data = c[spec.data];
+  const set = rowSet(spec.validity, spec.name, c, null, n, s)!;
+  const m = set.count;
+  if (m === 0) {
+    out.addPage([set.levels], n, n);
+    return;
+  }
+  if (!set.rows) {
+    out.addPage([set.levels, data.slice(0, 16 * n)], n, 0);
+    return;
+  }
+  const rows = set.rows;
+  const words = new Uint32Array(data.buffer, data.byteOffset, 4 * n);
+  const vals = new Uint32Array(4 * m);
+  for (let k = 0; k < m; k++) {
+    const w = 4 * rows[k]!;
+    const o = 4 * k;
+    vals[o] = words[w]!;
+    vals[o + 1] = words[w + 1]!;
+    vals[o + 2] = words[w + 2]!;
+    vals[o + 3] = words[w + 3]!;
+  }
+  out.addPage([set.levels, asBytes(vals)], n, n - m);
+}
+
+function encodeBool(
+  spec: PacketColumnSpec & { kind: 'bool' },
+  c: PacketColumns,
+  n: number,
+  s: EncodeScratch,
+  out: ChunkBuilder,
+): void {
+  const data = c[spec.data];
+  const set = rowSet(spec.validity, spec.name, c, null, n, s)!;
+  const m = set.count;
+  // PLAIN booleans: one bit per non-null value, LSB first
+  const bits = new Uint8Array((m + 7) >>> 3);
+  const rows = set.rows;
+  for (let k = 0; k < m; k++) {
+    if (data[rows ? rows[k]! : k] !== 0) bits[k >>> 3]! |= 1 << (k & 7);
+  }
+  out.addPage([set.levels, bits], n, n - m);
+}
+
+const DIRECTION_VALIDITY: Validity = { kind: 'nonZero' };
+/** an index section with a bit width and no run */
+const NO_INDICES = new Uint8Array([8]);
+
+function encodeDict(
+  spec: PacketColumnSpec & { kind: 'dict' },
+  c: PacketColumns,
+  n: number,
+  s: EncodeScratch,
+  ctx: EncodeContext,
+  out: ChunkBuilder,
+): void {
+  if (spec.source === 'point' || spec.source === 'file') {
+    const ids = spec.source === 'point' ? c.point : c.file;
+    const max = spec.source === 'point' ? ctx.maxPoint : ctx.maxFile;
+    out.addPage([dictionaryIndices(ids, n, max)], n, 0);
+    return;
+  }
+  // direction: codes 1/2 -> entries 0/1; decode_error: batch ids -> writer ids; 0 is NULL in both
+  const codes = spec.source === 'direction' ? c.direction : c.decodeError;
+  const set = rowSet(DIRECTION_VALIDITY, spec.name, c, codes, n, s)!;
+  const m = set.count;
+  if (m === 0) {
+    // DuckDB reads the bit-width byte even when a page holds no index (all rows NULL)
+    out.addPage([set.levels, NO_INDICES], n, n);
+    return;
+  }
+  const ids = s.ids;
+  const rows = set.rows;
+  if (spec.source === 'direction') {
+    for (let k = 0; k < m; k++) ids[k] = codes[rows ? rows[k]! : k]! - 1;
+  } else {
+    const map = ctx.errorMap;
+    for (let k = 0; k < m; k++) ids[k] = map[codes[rows ? rows[k]! : k]!]!;
+  }
+  const max = spec.source === 'direction' ? 1 : ctx.maxError;
+  out.addPage([set.levels, dictionaryIndices(ids, m, max)], n, n - m);
+}
+
+function encodeVlan(c: PacketColumns, n: number, s: EncodeScratch, out: ChunkBuilder): void {
+  const count = c.vlanCount;
+  let tagged = 0;
+  for (let r = 0; r < n; r++) tagged |= count[r]!;
+  if (tagged === 0) {
+    // untagged traffic: every row is a NULL list (def 0, rep 0)
+    out.addPage([rleLevels(0, n, 1), rleLevels(0, n, 2)], n, n);
+    return;
+  }
+  const rep = s.levelsRep;
+  const def = s.levelsDef;
+  const vals = s.vlanValues;
+  const vlan = c.vlan;
+  let levels = 0;
+  let values = 0;
+  let nulls = 0;
+  for (let r = 0; r < n; r++) {
+    const k = Math.min(count[r]!, 4);
+    if (k === 0) {
+      rep[levels] = 0;
+      def[levels++] = 0;
+      nulls++;
+      continue;
+    }
+    for (let j = 0; j < k; j++) {
+      rep[levels] = j === 0 ? 0 : 1;
+      def[levels++] = 2;
+      vals[values++] = vlan[4 * r + j]!;
+    }
+  }
+  out.addPage(
+    [packLevels(rep, levels, 1), packLevels(def, levels, 2), asBytes(vals.slice(0, values))],
+    levels,
+    nulls,
+  );
+}
+
+/** Encodes rows [0, n) of `c` as one data page per column into `chunks` (from packetChunkBuilders). */
+export function encodePacketPages(
+  c: PacketColumns,
+  n: number,
+  s: EncodeScratch,
+  ctx: EncodeContext,
+  chunks: readonly ChunkBuilder[],
+): void {
+  s.sets.clear();
+  for (let i = 0; i < packetColumnSpecs.length; i++) {
+    const spec = packetColumnSpecs[i]!;
+    const out = chunks[i]!;
+    switch (spec.kind) {
+      case 'int32':
+        encodeInt32(spec, c, n, s, out);
+        break;
+      case 'int64':
+        encodeInt64(spec, c, n, s, out);
+        break;
+      case 'fileOffset':
+        encodeFileOffset(c, n, out);
+        break;
+      case 'ip6':
+        encodeIp6(spec, c, n, s, out);
+        break;
+      case 'bool':
+        encodeBool(spec, c, n, s, out);
+        break;
+      case 'dict':
+        encodeDict(spec, c, n, s, ctx, out);
+        break;
+      case 'vlan':
+        encodeVlan(c, n, s, out);
+        break;
+    }
+  }
+}
+
+const textEncoder = new TextEncoder();
+
+/** A PLAIN BYTE_ARRAY dictionary page body: a 4-byte length before each UTF-8 string. */
+export function plainStrings(values: readonly string[]): Uint8Array {
+  const encoded = values.map((v) => textEncoder.encode(v));
+  const out = new Uint8Array(encoded.reduce((n, e) => n + 4 + e.length, 0));
+  const view = new DataView(out.buffer);
+  let at = 0;
+  for (const e of encoded) {
+    view.setUint32(at, e.length, true);
+    out.set(e, at + 4);
+    at += 4 + e.length;
+  }
+  return out;
+}

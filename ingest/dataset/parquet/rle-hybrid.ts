@@ -1,0 +1,145 @@
+/**
+ * Parquet's RLE/bit-packed hybrid, for definition/repetition levels and dictionary indices.
+ * A run is either RLE (`varint(count << 1)`, then the value in ceil(width/8) bytes) or bit-packed
+ * (`varint(groups << 1 | 1)`, then `groups` groups of 8 values, LSB first). We emit one run per page:
+ * RLE when every value is the same (an all-valid or all-null column costs a few bytes), bit-packed
+ * otherwise. Bit width 1 packs straight from the 0/1 validity bytes; widths 8 and 16 are the bytes of
+ * the little-endian values themselves, so they are copies.
+ */
+
+/** Writes an unsigned varint (count < 2^31) at `at`; returns the new offset. */
+export function putVarint(out: Uint8Array, at: number, v: number): number {
+  while (v >= 0x80) {
+    out[at++] = (v & 0x7f) | 0x80;
+    v >>>= 7;
+  }
+  out[at++] = v;
+  return at;
+}
+
+/** Result of packing 0/1 validity bytes into definition levels. */
+export interface PackedLevels {
+  /** `[u32 length][runs]`, as data page v1 expects levels */
+  bytes: Uint8Array;
+  /** number of 1s (non-null values) */
+  count: number;
+}
+
+/**
+ * Definition levels of bit width 1 from validity bytes (each 0 or 1) `valid[0..n)`, prefixed with the
+ * 4-byte length of data page v1. Reads the bytes four at a time: `valid` must start on a 4-byte boundary.
+ */
+export function bitLevels(valid: Uint8Array, n: number): PackedLevels {
+  const groups = (n + 7) >>> 3;
+  const out = new Uint8Array(4 + 5 + groups);
+  const words = new Uint32Array(valid.buffer, valid.byteOffset, n >>> 2);
+  let count = 0;
+  let at = 9;
+  const wholeGroups = n >>> 3;
+  for (let g = 0; g < wholeGroups; g++) {
+    const a = words[2 * g]!;
+    const b = words[2 * g + 1]!;
+    // byte k of a word holds row k's 0/1: fold the four bytes' low bits into four adjacent bits
+    const lo = (a | (a >>> 7) | (a >>> 14) | (a >>> 21)) & 0xf;
+    const hi = (b | (b >>> 7) | (b >>> 14) | (b >>> 21)) & 0xf;
+    out[at++] = lo | (hi << 4);
+    count += (Math.imul(a, 0x01010101) >>> 24) + (Math.imul(b, 0x01010101) >>> 24);
+  }
+  if (wholeGroups < groups) {
+    let last = 0;
+    for (let r = wholeGroups << 3; r < n; r++) {
+      const v = valid[r]!;
+      last |= v << (r & 7);
+      count += v;
+    }
+    out[at++] = last;
+  }
+  if (count === n || count === 0) return { bytes: rleLevels(count === 0 ? 0 : 1, n, 1), count };
+  // header goes just before the packed groups: shift start so the prefix is contiguous
+  const headerLen = varintLength((groups << 1) | 1);
+  const start = 9 - headerLen - 4;
+  putVarint(out, 9 - headerLen, (groups << 1) | 1);
+  new DataView(out.buffer, out.byteOffset + start, 4).setUint32(0, headerLen + groups, true);
+  return { bytes: out.subarray(start, at), count };
+}
+
+export function varintLength(v: number): number {
+  let n = 1;
+  while (v >= 0x80) {
+    v >>>= 7;
+    n++;
+  }
+  return n;
+}
+
+/** Levels that are all `value`: one RLE run, with the 4-byte length prefix. */
+export function rleLevels(value: number, n: number, bitWidth: number): Uint8Array {
+  const width = (bitWidth + 7) >>> 3;
+  const out = new Uint8Array(4 + 5 + width);
+  let at = putVarint(out, 4, n << 1);
+  for (let k = 0; k < width; k++) out[at++] = (value >>> (8 * k)) & 0xff;
+  new DataView(out.buffer).setUint32(0, at - 4, true);
+  return out.subarray(0, at);
+}
+
+/**
+ * Levels of width 1 or 2 from one byte per level (list columns), with the 4-byte length prefix.
+ * One RLE run when all levels are equal.
+ */
+export function packLevels(levels: Uint8Array, n: number, bitWidth: 1 | 2): Uint8Array {
+  const first = levels[0] ?? 0;
+  let same = true;
+  for (let i = 1; i < n && same; i++) same = levels[i] === first;
+  if (same) return rleLevels(first, n, bitWidth);
+  const groups = (n + 7) >>> 3;
+  const body = groups * bitWidth;
+  const out = new Uint8Array(4 + 5 + body);
+  let at = putVarint(out, 4, (groups << 1) | 1);
+  // values past n are zero padding, which readers ignore (the page says how many levels there are)
+  if (bitWidth === 1) {
+    for (let g = 0; g < groups; g++) {
+      let b = 0;
+      for (let k = 0; k < 8; k++) b |= (levels[8 * g + k] ?? 0) << k;
+      out[at++] = b;
+    }
+  } else {
+    for (let q = 0; q < groups * 2; q++) {
+      let b = 0;
+      for (let k = 0; k < 4; k++) b |= (levels[4 * q + k] ?? 0) << (2 * k);
+      out[at++] = b;
+    }
+  }
+  new DataView(out.buffer).setUint32(0, at - 4, true);
+  return out.subarray(0, at);
+}
+
+/**
+ * Dictionary indices `ids[0..m)` of a RLE_DICTIONARY data page: the bit-width byte, then one run.
+ * Width 8 when every id fits a byte (ids are narrowed by a typed-array copy), else 16.
+ */
+export function dictionaryIndices(ids: Uint16Array, m: number, maxId: number): Uint8Array {
+  const width = maxId < 256 ? 8 : 16;
+  const first = ids[0] ?? 0;
+  let same = true;
+  for (let i = 1; i < m && same; i++) same = ids[i] === first;
+  if (same) {
+    const out = new Uint8Array(1 + 5 + 2);
+    out[0] = width;
+    let at = putVarint(out, 1, m << 1);
+    out[at++] = first & 0xff;
+    if (width === 16) out[at++] = first >>> 8;
+    return out.subarray(0, at);
+  }
+  const groups = (m + 7) >>> 3;
+  const bytes = (groups * 8 * width) >>> 3;
+  const headerLen = 1 + varintLength((groups << 1) | 1);
+  const out = new Uint8Array(headerLen + bytes + 1);
+  out[0] = width;
+  putVarint(out, 1, (groups << 1) | 1);
+  if (width === 8) out.set(ids.subarray(0, m), headerLen);
+  else {
+    // a 16-bit bit-packed value is its little-endian bytes
+    out.set(new Uint8Array(ids.buffer, ids.byteOffset, 2 * m), headerLen);
+  }
+  return out.subarray(0, headerLen + bytes);
+}
