@@ -1,9 +1,10 @@
 import { hostname } from 'node:os';
 import { Command, Option } from 'commander';
 import type { RingSpec } from '../collectors/capture-engine.ts';
-import { type CollectOptions, collectBundle, type PodTarget } from '../collectors/collect.ts';
+import { collectBundle } from '../collectors/collect.ts';
 import {
   collectRepeat,
+  defaultBundleName,
   type PodFlag,
   parseDuration,
   parseNetnsName,
@@ -12,9 +13,8 @@ import {
   parseRescan,
   parseRing,
 } from '../collectors/collect-flags.ts';
-import type { NsTarget } from '../collectors/netns.ts';
+import { placementFromFlags } from '../collectors/placement.ts';
 import { toolVersion } from '../collectors/tool-version.ts';
-import { UsageError } from './usage-error.ts';
 
 interface CollectFlags {
   out?: string;
@@ -36,44 +36,6 @@ interface CollectFlags {
   engine?: 'dumpcap' | 'tcpdump';
 }
 
-/**
- * Where each capture runs. --netns/--pid name the node's namespace; in the issue's single-pod form
- * (`--pod ns/name --netns X`, the one --pod without `=`) they name that pod's, and only the pod is captured.
- */
-function placement(f: CollectFlags): Pick<CollectOptions, 'nodeNs' | 'captureNode' | 'pods'> {
-  const given: NsTarget | null =
-    f.netns !== undefined
-      ? { kind: 'netns', name: f.netns }
-      : f.pid !== undefined
-        ? { kind: 'pid', pid: f.pid }
-        : null;
-  const pods = f.pod ?? [];
-  const bare = pods.filter((p) => p.ns === null);
-  if (bare.length === 0) {
-    const targets: PodTarget[] = pods.map((p) => ({
-      namespace: p.namespace,
-      name: p.name,
-      ns: p.ns as NsTarget,
-    }));
-    return { nodeNs: given ?? { kind: 'own' }, captureNode: true, pods: targets };
-  }
-  if (bare.length > 1 || pods.length > 1 || given === null || f.iface !== undefined || f.any) {
-    throw new UsageError(
-      '--pod <ns>/<name> without =netns:<name> or =pid:<pid> needs --netns or --pid, and is then the only capture',
-    );
-  }
-  const [p] = bare as [PodFlag];
-  return {
-    nodeNs: { kind: 'own' },
-    captureNode: false,
-    pods: [{ namespace: p.namespace, name: p.name, ns: given }],
-  };
-}
-
-function stamp(d: Date): string {
-  return d.toISOString().replace(/[-:]/g, '').replace('T', '-').slice(0, 15);
-}
-
 export const collectCommand = new Command('collect')
   .description(
     'capture many interfaces of a node (and its pods) at once into a capture bundle; see docs/collect.md',
@@ -81,7 +43,12 @@ export const collectCommand = new Command('collect')
   .option('--out <dir>', 'bundle folder to create (default: bundle-<node>-<UTC time>)')
   .option('--node <name>', 'node name recorded in the bundle (default: hostname)')
   .option('--iface <pattern>', "interface glob, repeatable (default: 'cali*' and 'eth*')", collectRepeat)
-  .option('--any', 'one node-wide `-i any` capture (LINUX_SLL2) instead of one file per interface')
+  .addOption(
+    new Option(
+      '--any',
+      'one node-wide `-i any` capture (LINUX_SLL2) instead of one file per interface',
+    ).conflicts('iface'),
+  )
   .addOption(
     new Option('--netns <name>', 'capture the node inside this named network namespace')
       .argParser(parseNetnsName)
@@ -111,8 +78,8 @@ export const collectCommand = new Command('collect')
     process.on('SIGTERM', onSignal);
     try {
       await collectBundle({
-        ...placement(f),
-        out: f.out ?? `bundle-${node}-${stamp(new Date())}`,
+        ...placementFromFlags(f),
+        out: f.out ?? defaultBundleName(node, new Date()),
         node,
         ifacePatterns: f.iface,
         any: f.any,

@@ -3,13 +3,13 @@ import path from 'node:path';
 import type { BundleManifest } from './bundle-manifest.ts';
 import { validateManifest } from './bundle-manifest.ts';
 import { scanCapture } from './capture-scan.ts';
-import { insideBundle } from './path-names.ts';
+import { checkSegment, insideBundle } from './path-names.ts';
 
 /** One optional part of a bundle and what its absence costs the analysis (DESIGN §3: say what is missing). */
 interface Part {
-  /** Path relative to the node's folder (`nodes/<node>/`) or, for `k8s/`, to the bundle. */
+  /** Path relative to the node's folder (`nodes/<node>/`), the pod's (`pods/<ns>/<pod>/`) or the bundle. */
   rel: string;
-  scope: 'node' | 'bundle';
+  scope: 'node' | 'pod' | 'bundle';
   cost: string;
 }
 
@@ -64,6 +64,16 @@ const parts: readonly Part[] = [
     rel: 'terway/node_capabilities',
     scope: 'node',
     cost: 'claimed datapath unknown: the observed datapath is reported without a claim to compare',
+  },
+  {
+    rel: 'ip/link.json',
+    scope: 'pod',
+    cost: "the pod's interface indexes unknown: its eth0 cannot be paired with its host-side veth",
+  },
+  {
+    rel: 'ip/addr.json',
+    scope: 'pod',
+    cost: "the pod's addresses unknown: its capture point is tied to the pod by k8s/pods.json alone",
   },
   { rel: 'k8s/pods.json', scope: 'bundle', cost: 'pod names unknown: flows are named by IP only' },
   {
@@ -122,6 +132,37 @@ async function listCaptureFiles(root: string): Promise<string[]> {
   return found;
 }
 
+type CaptureEntry = BundleManifest['captures'][number];
+
+/** Entries of a manifest that failed the schema but still name a path: checked anyway, so one bad field does not
+ * hide every missing or truncated file (all problems at once, as Falco's loader reports them). */
+function usableCaptures(data: unknown): CaptureEntry[] {
+  const list = (data as { captures?: unknown } | null)?.captures;
+  if (!Array.isArray(list)) return [];
+  return list.filter(
+    (c): c is CaptureEntry =>
+      typeof c === 'object' &&
+      c !== null &&
+      typeof (c as { path?: unknown }).path === 'string' &&
+      typeof (c as { point?: unknown }).point === 'string',
+  );
+}
+
+/** Names listed under `key` (`nodes`, `pods`) that are safe path segments; others are the schema's problem. */
+function listedNames(data: unknown, key: 'nodes' | 'pods'): string[] {
+  const list = (data as Record<string, unknown> | null)?.[key];
+  if (!Array.isArray(list)) return [];
+  const names: string[] = [];
+  for (const item of list as unknown[]) {
+    const o = (item ?? {}) as { name?: unknown; namespace?: unknown };
+    if (typeof o.name !== 'string' || checkSegment('name', o.name) !== null) continue;
+    if (key === 'nodes') names.push(o.name);
+    else if (typeof o.namespace === 'string' && checkSegment('name', o.namespace) === null)
+      names.push(`${o.namespace}/${o.name}`);
+  }
+  return names;
+}
+
 /**
  * `hoptrace bundle check`: validates bundle.json against its schema, reads every listed capture with the
  * project's reader, and lists which optional parts are present or missing and what each missing one costs.
@@ -129,19 +170,18 @@ async function listCaptureFiles(root: string): Promise<string[]> {
 export async function checkBundle(dir: string): Promise<CheckResult> {
   const r: CheckResult = { problems: [], warnings: [], present: [], missing: [], captures: [] };
   const root = path.resolve(dir);
-  let manifest: BundleManifest | null = null;
+  let data: unknown = null;
   try {
-    const data: unknown = JSON.parse(await readFile(path.join(root, 'bundle.json'), 'utf8'));
-    const errors = validateManifest(data);
-    r.problems.push(...errors);
-    if (errors.length === 0) manifest = data as BundleManifest;
+    data = JSON.parse(await readFile(path.join(root, 'bundle.json'), 'utf8'));
+    r.problems.push(...validateManifest(data));
   } catch (e) {
     const why = e instanceof SyntaxError ? `not valid JSON: ${e.message}` : 'missing or unreadable';
     r.problems.push(`bundle.json: ${why}`);
   }
 
   const listed = new Set<string>();
-  for (const c of manifest?.captures ?? []) {
+  const captures = usableCaptures(data);
+  for (const c of captures) {
     listed.add(c.path);
     const full = insideBundle(root, c.path);
     if (full === null) {
@@ -154,10 +194,14 @@ export async function checkBundle(dir: string): Promise<CheckResult> {
     }
     const scan = await scanCapture(full, undefined, c.path);
     if (scan.error !== null) r.problems.push(`${c.path}: ${scan.error}`);
-    else if (scan.packets !== c.packets)
+    else if (typeof c.packets === 'number' && scan.packets !== c.packets)
       r.problems.push(`${c.path}: bundle.json says ${c.packets} packets, the file has ${scan.packets}`);
     if (!scan.tsNonDecreasing) r.warnings.push(`${c.path}: timestamps go backwards`);
-    if (BigInt(c.start_ns) > BigInt(c.end_ns))
+    const window = [c.start_ns, c.end_ns].map((v) =>
+      typeof v === 'string' && /^[0-9]{1,20}$/.test(v) ? BigInt(v) : null,
+    );
+    const [from, to] = window;
+    if (from != null && to != null && from > to)
       r.problems.push(`${c.path}: coverage window starts after it ends`);
     r.captures.push({ point: c.point, path: c.path, packets: scan.packets, drops: c.drops, loss: c.loss });
   }
@@ -165,19 +209,42 @@ export async function checkBundle(dir: string): Promise<CheckResult> {
     if (!listed.has(f))
       r.warnings.push(`${f}: capture file not listed in bundle.json (ignored by the analyzers)`);
   }
-  if (manifest !== null && manifest.captures.length === 0)
-    r.problems.push('bundle.json lists no capture files');
+  if (data !== null && captures.length === 0) r.problems.push('bundle.json lists no capture files');
 
-  const nodes = manifest?.nodes.map((n) => n.name) ?? [];
+  const nodes = listedNames(data, 'nodes');
+  const pods = listedNames(data, 'pods');
   for (const part of parts) {
-    const rels = part.scope === 'bundle' ? [part.rel] : nodes.map((n) => `nodes/${n}/${part.rel}`);
+    const rels =
+      part.scope === 'bundle'
+        ? [part.rel]
+        : part.scope === 'node'
+          ? nodes.map((n) => `nodes/${n}/${part.rel}`)
+          : pods.map((p) => `pods/${p}/${part.rel}`);
     for (const rel of rels) {
       const full = insideBundle(root, rel);
-      if (full !== null && (await isFile(full))) r.present.push(rel);
-      else r.missing.push({ path: rel, cost: part.cost });
+      if (full === null || !(await isFile(full))) {
+        r.missing.push({ path: rel, cost: part.cost });
+        continue;
+      }
+      r.present.push(rel);
+      // The importers parse these files; one that is present but unreadable would fail the analysis later.
+      if (rel.endsWith('.json')) {
+        const problem = await jsonProblem(full);
+        if (problem !== null) r.problems.push(`${rel}: ${problem}`);
+      }
     }
   }
   return r;
+}
+
+/** Why a metadata JSON file cannot be used (`ip -j` and `kubectl -o json` write an array or an object), or null. */
+async function jsonProblem(full: string): Promise<string | null> {
+  try {
+    const value: unknown = JSON.parse(await readFile(full, 'utf8'));
+    return typeof value === 'object' && value !== null ? null : 'expected a JSON array or object';
+  } catch (e) {
+    return e instanceof SyntaxError ? `not valid JSON: ${e.message}` : 'unreadable';
+  }
 }
 
 /** The report `bundle check` prints on stdout (problems go to stderr, one line each). */

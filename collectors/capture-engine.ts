@@ -18,6 +18,12 @@ export interface Engine {
   version: string;
 }
 
+/** What to install when an engine is missing (Debian package names). */
+const packageHint: Record<EngineName, string> = {
+  dumpcap: 'install the Debian package wireshark-common',
+  tcpdump: 'install the Debian package tcpdump',
+};
+
 /** Picks dumpcap, else tcpdump; `wanted` forces one. Missing tools are a usage error naming the package. */
 export async function findEngine(wanted?: EngineName): Promise<Engine> {
   const order: EngineName[] = wanted ? [wanted] : ['dumpcap', 'tcpdump'];
@@ -29,7 +35,7 @@ export async function findEngine(wanted?: EngineName): Promise<Engine> {
     const version = firstLine(text).trim() || name;
     return { name, path: exe, version };
   }
-  if (wanted === 'tcpdump') throw new UsageError('tcpdump not found: install the Debian package tcpdump');
+  if (wanted !== undefined) throw new UsageError(`${wanted} not found on PATH: ${packageHint[wanted]}`);
   throw new UsageError(
     'neither dumpcap nor tcpdump found: install the Debian package wireshark-common (dumpcap) or tcpdump',
   );
@@ -135,6 +141,8 @@ export class CaptureProcess {
   readyNs: bigint | null = null;
   /** Latest packet count the engine printed (dumpcap's `Packets: N`). */
   packets = 0;
+  /** Why it ended, once it has (the rescan restarts only a capture whose interface vanished). */
+  exitReason: CaptureExit['reason'] | null = null;
   readonly exited: Promise<CaptureExit>;
 
   private child: ChildProcess | null = null;
@@ -178,7 +186,9 @@ export class CaptureProcess {
     child.on('close', (code, signal) => {
       this.onStderr('\n');
       if (spawnError !== null) this.errorLines.push(spawnError);
-      this.resolveExit(this.exitRecord(code, signal));
+      const exit = this.exitRecord(code, signal);
+      this.exitReason = exit.reason;
+      this.resolveExit(exit);
     });
     return new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => {
@@ -271,7 +281,10 @@ export class CaptureProcess {
       this.stats = { received: this.stats?.received ?? 0, dropped: Number(m[1]), detail: null };
       return;
     }
-    if (/no longer attached|no longer running|has been disconnected|went down/i.test(line))
+    // dumpcap: 'The network adapter "x" is no longer attached'; tcpdump (libpcap): 'The interface disappeared'.
+    if (
+      /no longer attached|no longer running|has been disconnected|went down|interface disappeared/i.test(line)
+    )
       this.vanished = true;
     if (/^(dumpcap|tcpdump): /.test(line)) {
       this.errorLines.push(line);

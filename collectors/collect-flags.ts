@@ -75,3 +75,8 @@ export function parsePod(text: string, previous: PodFlag[] = []): PodFlag[] {
 export function collectRepeat(value: string, previous: string[] = []): string[] {
   return [...previous, value];
 }
+
+/** `--out` default: `bundle-<node>-<YYYYmmdd-HHMMSS>` in UTC, so collections on one node never collide. */
+export function defaultBundleName(node: string, at: Date): string {
+  return `bundle-${node}-${at.toISOString().replace(/[-:]/g, '').replace('T', '-').slice(0, 15)}`;
+}

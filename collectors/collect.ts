@@ -1,4 +1,4 @@
-import { readdir } from 'node:fs/promises';
+import { readdir, stat } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { UsageError } from '../cli/usage-error.ts';
 import type { BundleManifest, CaptureRecord, MetadataRecord } from './bundle-manifest.ts';
@@ -25,12 +25,9 @@ import {
 import { describeNamespace, type NsTarget } from './netns.ts';
 import { collectIp, collectK8s, collectNodeHost } from './node-metadata.ts';
 import { checkSegment } from './path-names.ts';
+import type { PodTarget } from './placement.ts';
 
-export interface PodTarget {
-  namespace: string;
-  name: string;
-  ns: NsTarget;
-}
+export type { PodTarget } from './placement.ts';
 
 export interface CollectOptions {
   out: string;
@@ -72,6 +69,14 @@ export interface CollectResult {
   pids: number[];
 }
 
+/** Thrown by a start asked for after the stop was decided; the rescan then just ends, without a warning. */
+class StoppingError extends Error {
+  override name = 'StoppingError';
+  constructor() {
+    super('the collection is stopping');
+  }
+}
+
 /** One namespace whose interfaces are captured: the node, or a pod. */
 interface Group {
   scope: 'node' | 'pod';
@@ -102,14 +107,18 @@ function checkNames(o: CollectOptions): void {
   if (first) throw new UsageError(first);
 }
 
+/** `--out` must be new or an empty folder: a bundle never mixes two collections. */
 async function checkOutDir(out: string): Promise<void> {
+  let entries: string[];
   try {
-    const entries = await readdir(out);
-    if (entries.length > 0) throw new UsageError(`--out ${out} exists and is not empty: choose a new folder`);
+    entries = await readdir(out);
   } catch (e) {
-    if (e instanceof UsageError) throw e;
-    // does not exist yet: fine, it is created
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') return; // created when the first file is written
+    // A file in the way (ENOTDIR) or an unreadable folder: say so now, not as a failed write after capturing.
+    throw new UsageError(`--out ${out}: ${code === 'ENOTDIR' ? 'exists and is not a folder' : code}`);
   }
+  if (entries.length > 0) throw new UsageError(`--out ${out} exists and is not empty: choose a new folder`);
 }
 
 function groupsOf(o: CollectOptions): Group[] {
@@ -172,6 +181,8 @@ export async function collectBundle(o: CollectOptions): Promise<CollectResult> {
   const running: Running[] = [];
   const pids: number[] = [];
   const used = new Set<string>();
+  // Set once the stop is decided: a rescan still in flight must not start an engine nobody will stop.
+  let stopping = false;
   // Engines run in their own process groups; if hoptrace dies of an exception, still do not leave them behind.
   const killLeftovers = () => {
     for (const r of running) if (r.proc.running && r.proc.pid !== null) process.kill(r.proc.pid, 'SIGINT');
@@ -179,6 +190,7 @@ export async function collectBundle(o: CollectOptions): Promise<CollectResult> {
   process.on('exit', killLeftovers);
 
   const startOne = async (g: Group, iface: string, lateStart: boolean): Promise<Running> => {
+    if (stopping) throw new StoppingError();
     let relPath = `${g.prefix}/captures/${iface}.${ext}`;
     // An interface that vanished and came back gets a second file: never overwrite the first.
     for (let n = 2; used.has(relPath) && n < 1000; n++) relPath = `${g.prefix}/captures/${iface}.${n}.${ext}`;
@@ -198,7 +210,15 @@ export async function collectBundle(o: CollectOptions): Promise<CollectResult> {
     running.push(r);
     const started = proc.start();
     if (proc.pid !== null) pids.push(proc.pid);
-    await started;
+    try {
+      await started;
+    } catch (e) {
+      // start() rejects only once the engine has exited: forget it, or bundle.json would list a file it never
+      // wrote (an interface that vanished between the rescan's listing and the capture).
+      running.splice(running.indexOf(r), 1);
+      used.delete(relPath);
+      throw e;
+    }
     return r;
   };
 
@@ -238,13 +258,20 @@ export async function collectBundle(o: CollectOptions): Promise<CollectResult> {
   const metadata: MetadataRecord[] = [];
   const metaStart = collectMetadata(writer, o, groups, kubectl);
 
-  const stopReason = await waitForStop(o, groups, running, warnings, startOne);
+  const { reason: stopReason, rescanDone } = await waitForStop(o, groups, running, warnings, startOne);
   const stopNs = wallNs();
+  stopping = true;
+  // An engine that a rescan started just now is in `running` once this settles, so it is stopped below too.
+  await rescanDone;
   o.progress?.('');
   await new Promise((r) => setTimeout(r, drainMs));
   await Promise.all(running.map((r) => r.proc.stop()));
   process.off('exit', killLeftovers);
   metadata.push(...(await metaStart));
+  for (const m of metadata) {
+    // A missing optional source is normal (`absent`); a command that failed is worth a line in the summary.
+    if (m.status === 'failed') warnings.add(`${m.path}: not collected: ${m.source}: ${m.detail ?? 'failed'}`);
+  }
   if (running.some((r) => r.lateStart)) {
     // New interfaces appeared: their routes and neighbours are only in a fresh `ip -j` read.
     for (const g of groups) await collectIp(writer, g.prefix, g.ns, g.scope === 'pod');
@@ -316,17 +343,22 @@ async function collectMetadata(
 
 type StopReason = BundleManifest['stop_reason'];
 
-/** Runs until a signal, the duration, or every capture ending; meanwhile rescans and shows progress. */
-function waitForStop(
+/**
+ * Runs until a signal, the duration, or every capture ending; meanwhile rescans and shows progress.
+ * `rescanDone` settles once no rescan is in flight any more (the caller waits for it before stopping engines).
+ */
+async function waitForStop(
   o: CollectOptions,
   groups: Group[],
   running: Running[],
   warnings: Set<string>,
   startOne: (g: Group, iface: string, late: boolean) => Promise<Running>,
-): Promise<StopReason> {
+): Promise<{ reason: StopReason; rescanDone: Promise<unknown> }> {
   const began = Date.now();
   const rescanMs = o.rescanMs ?? 2000;
-  return new Promise<StopReason>((resolve) => {
+  const notCaptured = new Map<string, string>();
+  let inFlight: Promise<unknown> = Promise.resolve();
+  const reason = await new Promise<StopReason>((resolve) => {
     const timers: NodeJS.Timeout[] = [];
     let done = false;
     let scanning = false;
@@ -353,12 +385,14 @@ function waitForStop(
         setInterval(() => {
           if (scanning || done) return;
           scanning = true;
-          void rescan(groups, running, warnings, startOne)
+          inFlight = rescan(groups, running, warnings, notCaptured, startOne)
             .then((added) => {
               for (const r of added) void r.proc.exited.then(checkEnded);
             })
             .finally(() => {
               scanning = false;
+              // A capture that ended while this scan ran found `scanning` set and left the check to us.
+              checkEnded();
             });
         }, rescanMs),
       );
@@ -367,13 +401,48 @@ function waitForStop(
       const progress = o.progress;
       timers.push(
         setInterval(() => {
-          const s = Math.round((Date.now() - began) / 1000);
-          const parts = running.map((r) => `${r.iface} ${r.proc.packets}${r.proc.running ? '' : ' (ended)'}`);
-          progress(`${s}s  ${parts.join('  ')}`);
+          void progressLine(running, Date.now() - began).then((line) => {
+            if (!done) progress(line);
+          });
         }, 1000),
       );
     }
   });
+  const rescanDone = inFlight
+    .catch(() => undefined)
+    .then(() => {
+      for (const line of notCaptured.values()) warnings.add(line);
+    });
+  return { reason, rescanDone };
+}
+
+/**
+ * `12s  eth1 1042 pkts  eth2 3.1 MB (ended)`: packets where the engine reports them (dumpcap's counter), else
+ * the bytes written so far (tcpdump prints no live count into a pipe), read from the file's size.
+ */
+async function progressLine(running: readonly Running[], elapsedMs: number): Promise<string> {
+  const parts = await Promise.all(
+    running.map(async (r) => {
+      const name = r.group.scope === 'pod' ? `${r.group.pod?.name}/${r.iface}` : r.iface;
+      let count = `${r.proc.packets} pkts`;
+      if (r.proc.engine.name !== 'dumpcap') {
+        const bytes = await stat(r.proc.spec.outPath).then(
+          (st) => st.size,
+          () => 0,
+        );
+        count = formatBytes(bytes);
+      }
+      return `${name} ${count}${r.proc.running ? '' : ' (ended)'}`;
+    }),
+  );
+  return `${Math.floor(elapsedMs / 1000)}s  ${parts.join('  ')}`;
+}
+
+export function formatBytes(n: number): string {
+  if (n < 1000) return `${n} B`;
+  if (n < 1e6) return `${(n / 1e3).toFixed(1)} kB`;
+  if (n < 1e9) return `${(n / 1e6).toFixed(1)} MB`;
+  return `${(n / 1e9).toFixed(2)} GB`;
 }
 
 /** Starts captures on interfaces that appeared since the last look (a pod started mid-capture). */
@@ -381,6 +450,7 @@ async function rescan(
   groups: Group[],
   running: Running[],
   warnings: Set<string>,
+  notCaptured: Map<string, string>,
   startOne: (g: Group, iface: string, late: boolean) => Promise<Running>,
 ): Promise<Running[]> {
   const added: Running[] = [];
@@ -392,12 +462,21 @@ async function rescan(
       continue; // the namespace itself went away (pod deleted): its captures end on their own
     }
     for (const iface of names) {
-      if (running.some((r) => r.group === g && r.iface === iface && r.proc.running)) continue;
+      // Start a capture only for an interface never captured, or whose last capture ended because the interface
+      // went away (it came back). One that reached --packets, or ran and then failed, stays ended: restarting
+      // it would break the limit, or repeat the failure every rescan. A start that failed left no entry: retried.
+      const last = running.filter((r) => r.group === g && r.iface === iface).at(-1);
+      if (last !== undefined && (last.proc.running || last.proc.exitReason !== 'vanished')) continue;
       try {
         added.push(await startOne(g, iface, true));
+        notCaptured.delete(`${g.pointPrefix}/${iface}`);
       } catch (e) {
-        // Vanished again between listing and capture, or unsupported: not fatal mid-collection.
-        warnings.add(
+        if (e instanceof StoppingError) return added;
+        // Vanished again between listing and capture, or not up yet (a new pod's veth is created down; dumpcap
+        // refuses a down device): not fatal mid-collection, and retried at the next rescan. Only the last
+        // failure of an interface never captured reaches the summary.
+        notCaptured.set(
+          `${g.pointPrefix}/${iface}`,
           `${g.pointPrefix}/${iface}: not captured: ${e instanceof Error ? e.message : String(e)}`,
         );
       }

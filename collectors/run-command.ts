@@ -32,10 +32,12 @@ export function runCommand(argv: readonly string[], options: RunOptions = {}): P
     let outBytes = 0;
     let timedOut = false;
     let spawnError: string | null = null;
-    const child = spawn(file, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    // Own process group, so a timeout can end the whole group: `kubectl` may run credential plugins, and a
+    // grandchild that inherited our stdout would keep 'close' from firing long after its parent was killed.
+    const child = spawn(file, args, { stdio: ['ignore', 'pipe', 'pipe'], detached: true });
     const timer = setTimeout(() => {
       timedOut = true;
-      child.kill('SIGKILL');
+      killGroup(child.pid);
     }, timeoutMs);
     child.stdout.on('data', (chunk: Buffer) => {
       if (outBytes < maxBytes) out.push(chunk);
@@ -58,6 +60,16 @@ export function runCommand(argv: readonly string[], options: RunOptions = {}): P
       resolve({ argv: [...argv], code, stdout: Buffer.concat(out), stderr, failure });
     });
   });
+}
+
+/** SIGKILL to the process group we created for `pid` (its leader); a group already gone is not an error. */
+function killGroup(pid: number | undefined): void {
+  if (pid === undefined) return;
+  try {
+    process.kill(-pid, 'SIGKILL');
+  } catch {
+    // already gone
+  }
 }
 
 export function firstLine(text: string): string {

@@ -146,11 +146,43 @@ export interface Run {
   exit: Promise<number | null>;
 }
 
-/** Spawns `hoptrace <args>` from the repository, collecting its output. */
-export function hoptrace(args: string[]): Run {
+/** A veth pair inside `ns` with its peer in `peerNs`, no addresses: an interface for the collector to find. */
+export async function addBareVeth(ns: string, name: string, peerNs: string, peerName: string): Promise<void> {
+  await sh(['ip', '-n', ns, 'link', 'add', name, 'type', 'veth', 'peer', 'name', peerName, 'netns', peerNs]);
+  await sh(['ip', '-n', ns, 'link', 'set', name, 'up']);
+}
+
+/**
+ * A `sleep` (bounded: it ends by itself after `seconds`) inside `ns`, for captures that enter a namespace by PID.
+ * `ip netns exec` execs the command, so the PID we hold is the sleep's own; resolves once it is the sleep.
+ */
+export async function sleeperIn(ns: string, seconds: number): Promise<{ pid: number; stop: () => void }> {
+  const child = spawn('ip', ['netns', 'exec', ns, 'sleep', String(seconds)], { stdio: 'ignore' });
+  const pid = child.pid;
+  if (pid === undefined) throw new Error('sleep did not start');
+  const stop = () => {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+  };
+  for (let i = 0; i < 100; i++) {
+    let comm = '';
+    try {
+      comm = readFileSync(`/proc/${pid}/comm`, 'utf8').trim();
+    } catch {
+      // not there yet, or gone
+    }
+    if (comm === 'sleep') return { pid, stop };
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  stop();
+  throw new Error(`pid ${pid} never became sleep inside ${ns}`);
+}
+
+/** Spawns `hoptrace <args>` from the repository, collecting its output; `env` replaces variables (PATH). */
+export function hoptrace(args: string[], env: Record<string, string> = {}): Run {
   const child = spawn(process.execPath, [path.join(repoRoot, 'bin/hoptrace.js'), ...args], {
     cwd: repoRoot,
     stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, ...env },
   });
   let out = '';
   let err = '';

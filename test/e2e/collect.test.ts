@@ -1,11 +1,14 @@
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { BundleManifest, CaptureRecord } from '../../collectors/bundle-manifest.ts';
 import { validateManifest } from '../../collectors/bundle-manifest.ts';
+import { collectBundle } from '../../collectors/collect.ts';
+import { tableFromCapture } from '../../ingest/table-from-capture.ts';
 import {
+  addBareVeth,
   addNetns,
   addVeth,
   deleteNamespaces,
@@ -17,6 +20,7 @@ import {
   processesMentioning,
   readTags,
   sh,
+  sleeperIn,
   tcpExchange,
   udpBurst,
   udpFlood,
@@ -25,9 +29,9 @@ import {
 
 const skip = missingPrerequisite() ?? false;
 const id = `${process.pid % 100000}`;
-const N = `ht-c${id}-node`;
-const P1 = `ht-c${id}-p1`;
-const P2 = `ht-c${id}-p2`;
+const N = `ht-cg-${id}-node`;
+const P1 = `ht-cg-${id}-p1`;
+const P2 = `ht-cg-${id}-p2`;
 const work = mkdtempSync(path.join(tmpdir(), 'ht-collect-'));
 
 /** `hoptrace collect` on the test node's namespace as node1, into `bundle`. */
@@ -126,6 +130,8 @@ describe('hoptrace collect in network namespaces', { skip, timeout: 120_000 }, (
       check.stdout(),
       /^missing {2}k8s\/services\.json: Service VIPs unknown: scenarios 5-8 cannot be classified$/m,
     );
+    assert.match(check.stdout(), /^present {2}pods\/default\/web\/ip\/link\.json$/m);
+    assert.match(check.stdout(), /^present {2}pods\/default\/web\/ip\/addr\.json$/m);
   });
 
   it('SIGINT in the middle of a flood leaves complete files whose counts match bundle.json', {
@@ -257,15 +263,319 @@ describe('hoptrace collect in network namespaces', { skip, timeout: 120_000 }, (
     rmSync(path.join(bundle, first.path));
     second.path = 'nodes/../../outside.pcapng';
     writeFileSync(path.join(bundle, 'bundle.json'), JSON.stringify(m));
+    rmSync(path.join(bundle, 'pods/default/web/ip/addr.json'));
+    writeFileSync(path.join(bundle, 'pods/default/web/ip/link.json'), '[{"ifindex": 2, "ifname": "eth0"');
     const check = hoptrace(['bundle', 'check', bundle]);
     assert.equal(await exitWithin(check, 20_000), 2);
+    const lines = check.stderr().trimEnd().split('\n');
+    // The schema refuses the '..' path, and the check still resolves it and says it leaves the bundle.
+    assert.match(lines[0] as string, /^hoptrace: bundle\.json \/captures\/1\/path: must match pattern /);
     assert.deepEqual(
-      check.stderr().trimEnd().split('\n').sort(),
+      lines.slice(1, 3).sort(),
       [
         `hoptrace: ${first.path}: listed for ${first.point} but missing`,
         'hoptrace: nodes/../../outside.pcapng: path leaves the bundle',
       ].sort(),
     );
-    assert.match(check.stdout(), /^bundle broken: 2 problems$/m);
+    assert.match(lines[3] ?? '', /^hoptrace: pods\/default\/web\/ip\/link\.json: not valid JSON: /);
+    assert.equal(lines.length, 4, check.stderr());
+    assert.match(check.stdout(), /^bundle broken: 4 problems$/m);
+    assert.match(
+      check.stdout(),
+      /^missing {2}pods\/default\/web\/ip\/addr\.json: the pod's addresses unknown: /m,
+    );
+  });
+
+  it('--any: one node-wide SLL2 capture whose ifindexes resolve through ip/link.json; SIGTERM stops it', {
+    timeout: 30_000,
+  }, async () => {
+    const bundle = path.join(work, 'any');
+    const run = collectNode(bundle, ['--any', '--rescan', '0']);
+    await waitForLine(run.child, /^ready: capturing 1 interface /, 15_000);
+    await udpBurst(P1, '10.201.1.1', 7101, 'aa', 20);
+    await udpBurst(P2, '10.201.2.1', 7102, 'ab', 20);
+    run.child.kill('SIGTERM');
+    assert.equal(await exitWithin(run, 20_000), 0, run.stderr());
+    const m = manifestOf(bundle);
+    assert.equal(m.stop_reason, 'signal');
+    assert.deepEqual(
+      m.captures.map((c) => [c.point, c.kind, c.path]),
+      [['node/node1/any', 'any', 'nodes/node1/captures/any.pcapng']],
+    );
+    const c = capture(m, 'node/node1/any');
+    const links = JSON.parse(readFileSync(path.join(bundle, 'nodes/node1/ip/link.json'), 'utf8')) as {
+      ifindex: number;
+      ifname: string;
+    }[];
+    const ifname = new Map(links.map((l) => [l.ifindex, l.ifname]));
+    // The project's reader and decoders: capture point from the bundle path, ifindex from each SLL2 header.
+    const { table, result } = await tableFromCapture(path.join(bundle, c.path), { file: c.path });
+    assert.equal(result.error, null);
+    assert.equal(table.numRows, c.packets);
+    const seen = new Map<number, Set<string>>([
+      [7101, new Set()],
+      [7102, new Set()],
+    ]);
+    for (let i = 0; i < table.numRows; i++) {
+      assert.equal(table.getChild('capture_point')?.get(i), 'node/node1/any');
+      assert.equal(table.getChild('link_type')?.get(i), 276, 'LINKTYPE_LINUX_SLL2');
+      const port = table.getChild('dst_port')?.get(i) as number | null;
+      const index = table.getChild('sll_ifindex')?.get(i) as number | null;
+      assert.ok(index !== null && ifname.has(index), `row ${i}: ifindex ${index} not in ip/link.json`);
+      if (port !== null) seen.get(port)?.add(ifname.get(index) as string);
+    }
+    assert.deepEqual([...(seen.get(7101) ?? [])], ['eth1'], 'datagrams to eth1 carry eth1 ifindex');
+    assert.deepEqual([...(seen.get(7102) ?? [])], ['eth2'], 'datagrams to eth2 carry eth2 ifindex');
+    const f = await readTags(path.join(bundle, c.path));
+    for (const t of [...expectedTags('aa', 20), ...expectedTags('ab', 20)])
+      assert.ok(f.tags.has(t), `${t} missing`);
+    assert.equal(c.loss, 'none');
+    process.stdout.write(`# any: sent 40 UDP on eth1+eth2, one SLL2 file with ${c.packets} packets\n`);
+  });
+
+  it('--pid and =pid: enter namespaces by process, stop at --duration, and save a fake kubectl view into k8s/', {
+    timeout: 30_000,
+  }, async () => {
+    const bundle = path.join(work, 'pid');
+    const fakeBin = path.join(work, 'fake-bin');
+    mkdirSync(fakeBin, { recursive: true });
+    // A fixed `kubectl get -o json` List that names the arguments it was called with.
+    writeFileSync(
+      path.join(fakeBin, 'kubectl'),
+      '#!/bin/sh\nprintf \'{"apiVersion":"v1","kind":"List","metadata":{"resourceVersion":""},"items":[{"args":"%s"}]}\\n\' "$*"\n',
+    );
+    chmodSync(path.join(fakeBin, 'kubectl'), 0o755);
+    const node = await sleeperIn(N, 20);
+    const pod = await sleeperIn(P1, 20);
+    try {
+      const began = Date.now();
+      const run = hoptrace(
+        [
+          'collect',
+          '--pid',
+          String(node.pid),
+          '--node',
+          'node1',
+          '--iface',
+          'eth1',
+          '--pod',
+          `default/web=pid:${pod.pid}`,
+          '--duration',
+          '2s',
+          '--kubectl',
+          '--out',
+          bundle,
+        ],
+        { PATH: `${fakeBin}:${process.env['PATH'] ?? ''}` },
+      );
+      await waitForLine(run.child, /^ready: capturing 2 interfaces /, 15_000);
+      await udpBurst(P1, '10.201.1.1', 7201, 'pp', 20);
+      assert.equal(await exitWithin(run, 20_000), 0, run.stderr());
+      const took = Date.now() - began;
+      assert.ok(took >= 2000 && took < 10_000, `--duration 2s took ${took} ms`);
+      const m = manifestOf(bundle);
+      assert.deepEqual(validateManifest(m), []);
+      assert.equal(m.stop_reason, 'duration');
+      const window = Number(BigInt(m.end_ns) - BigInt(m.start_ns)) / 1e9;
+      assert.ok(window >= 1.9 && window < 5, `window ${window} s`);
+      assert.deepEqual(m.nodes[0]?.netns, { kind: 'pid', pid: node.pid });
+      assert.deepEqual(m.pods, [
+        { namespace: 'default', name: 'web', node: 'node1', netns: { kind: 'pid', pid: pod.pid } },
+      ]);
+      for (const point of ['node/node1/eth1', 'pod/default/web/eth0']) {
+        const c = capture(m, point);
+        const f = await readTags(path.join(bundle, c.path));
+        for (const t of expectedTags('pp', 20)) assert.ok(f.tags.has(t), `${point}: ${t} missing`);
+        assert.equal(c.end_reason, 'stopped');
+      }
+      assert.match(readFileSync(path.join(bundle, 'nodes/node1/ip/link.json'), 'utf8'), /"eth1"/);
+      assert.match(readFileSync(path.join(bundle, 'pods/default/web/ip/addr.json'), 'utf8'), /10\.201\.1\.2/);
+      for (const kind of ['pods', 'services', 'endpointslices', 'nodes']) {
+        const list = JSON.parse(readFileSync(path.join(bundle, `k8s/${kind}.json`), 'utf8')) as {
+          kind: string;
+          items: { args: string }[];
+        };
+        assert.equal(list.kind, 'List');
+        assert.equal(list.items[0]?.args, `get ${kind} -A -o json`);
+        const meta = m.metadata.find((x) => x.path === `k8s/${kind}.json`);
+        assert.equal(meta?.status, 'ok');
+        assert.equal(meta?.source, `${fakeBin}/kubectl get ${kind} -A -o json`);
+      }
+    } finally {
+      node.stop();
+      pod.stop();
+    }
+  });
+
+  it('--engine tcpdump: nanosecond pcap per interface, drops from its summary, a vanished interface ends cleanly', {
+    timeout: 30_000,
+  }, async () => {
+    const bundle = path.join(work, 'tcpdump');
+    await addBareVeth(N, 'eth5', P2, 'eth5p');
+    const run = collectNode(bundle, [
+      '--engine',
+      'tcpdump',
+      '--iface',
+      'eth1',
+      '--iface',
+      'eth5',
+      '--rescan',
+      '0',
+    ]);
+    await waitForLine(run.child, /^ready: capturing 2 interfaces /, 15_000);
+    await udpBurst(P1, '10.201.1.1', 7301, 'ta', 30);
+    await sh(['ip', '-n', N, 'link', 'del', 'eth5']);
+    await new Promise((r) => setTimeout(r, 300));
+    run.child.kill('SIGTERM');
+    assert.equal(await exitWithin(run, 20_000), 0, run.stderr());
+    const m = manifestOf(bundle);
+    assert.deepEqual(validateManifest(m), []);
+    assert.equal(m.engine?.name, 'tcpdump');
+    assert.equal(m.stop_reason, 'signal');
+    const c = capture(m, 'node/node1/eth1');
+    assert.equal(c.path, 'nodes/node1/captures/eth1.pcap');
+    assert.equal(c.format, 'pcap');
+    const f = await readTags(path.join(bundle, c.path));
+    assert.equal(f.error, null);
+    assert.deepEqual(f.resolutions, ['1e-9'], 'nanosecond pcap');
+    for (const t of expectedTags('ta', 30)) assert.ok(f.tags.has(t), `${t} missing`);
+    assert.equal(c.packets, f.packets);
+    assert.equal(c.drops, 0, "tcpdump's 'packets dropped by kernel'");
+    assert.equal(c.loss, 'none');
+    assert.equal(c.end_reason, 'stopped');
+    const gone = capture(m, 'node/node1/eth5');
+    assert.equal(
+      gone.end_reason,
+      'vanished',
+      "tcpdump's 'The interface disappeared' is a vanish, not an error",
+    );
+    assert.ok(BigInt(gone.end_ns) < BigInt(m.end_ns));
+    assert.ok(!m.warnings.some((w) => w.includes('eth5')), m.warnings.join('; '));
+    const check = hoptrace(['bundle', 'check', bundle]);
+    assert.equal(await exitWithin(check, 20_000), 0, check.stderr());
+    process.stdout.write(`# tcpdump: sent 30 UDP, eth1.pcap has ${f.packets} packets, drops ${c.drops}\n`);
+  });
+
+  it('--packets: each interface stops at its limit, a rescan never restarts it, then the run ends', {
+    timeout: 30_000,
+  }, async () => {
+    const bundle = path.join(work, 'packets');
+    const run = collectNode(bundle, [
+      '--iface',
+      'eth1',
+      '--iface',
+      'eth2',
+      '--packets',
+      '5',
+      '--rescan',
+      '150ms',
+    ]);
+    await waitForLine(run.child, /^ready/, 15_000);
+    await udpBurst(P1, '10.201.1.1', 7401, 'ka', 10);
+    // Several rescans see eth1 again after its capture reached the limit.
+    await new Promise((r) => setTimeout(r, 800));
+    await udpBurst(P2, '10.201.2.1', 7402, 'kb', 10);
+    assert.equal(await exitWithin(run, 15_000), 0, run.stderr());
+    const m = manifestOf(bundle);
+    assert.equal(m.stop_reason, 'limit');
+    assert.deepEqual(m.captures.map((c) => c.path).sort(), [
+      'nodes/node1/captures/eth1.pcapng',
+      'nodes/node1/captures/eth2.pcapng',
+    ]);
+    for (const c of m.captures) {
+      assert.equal(c.packets, 5, c.point);
+      assert.equal(c.end_reason, 'limit', c.point);
+    }
+  });
+
+  it('SIGINT while a rescan is starting new captures stops them too, and nothing is left running', {
+    timeout: 30_000,
+  }, async () => {
+    const bundle = path.join(work, 'race');
+    const run = collectNode(bundle, ['--iface', 'eth1', '--iface', 'r*', '--rescan', '100ms']);
+    await waitForLine(run.child, /^ready/, 15_000);
+    // All six appear at once (one `ip -batch`), so one rescan starts them one after another, and the stop
+    // lands in the middle of that.
+    const batch = path.join(work, 'race.ip');
+    writeFileSync(
+      batch,
+      Array.from(
+        { length: 40 },
+        (_, i) => `link add r${i} type veth peer name r${i}p netns ${P2}\nlink set r${i} up\n`,
+      ).join(''),
+    );
+    await sh(['ip', '-n', N, '-batch', batch]);
+    await new Promise((r) => setTimeout(r, 200));
+    run.child.kill('SIGINT');
+    const code = await exitWithin(run, 20_000);
+    const left = processesMentioning(bundle);
+    for (const pid of left) process.kill(pid, 'SIGKILL'); // our own engines (their command line names our bundle)
+    for (let i = 0; i < 40; i++) await runCommandQuiet(['ip', '-n', N, 'link', 'del', `r${i}`]);
+    assert.equal(code, 0, run.stderr());
+    assert.deepEqual(left, [], 'no engine left after the stop');
+    const m = manifestOf(bundle);
+    for (const c of m.captures) {
+      const f = await readTags(path.join(bundle, c.path));
+      assert.equal(f.error, null, c.path);
+    }
+    assert.deepEqual(m.warnings, []);
+    process.stdout.write(`# race: ${m.captures.length - 1} of 40 new interfaces captured before the stop\n`);
+  });
+
+  it('shows a progress line with per-interface packet counts and elapsed seconds', {
+    timeout: 30_000,
+  }, async () => {
+    const bundle = path.join(work, 'progress');
+    const lines: string[] = [];
+    let ready: () => void = () => {};
+    const isReady = new Promise<void>((r) => {
+      ready = r;
+    });
+    const done = collectBundle({
+      out: bundle,
+      node: 'node1',
+      nodeNs: { kind: 'netns', name: N },
+      captureNode: true,
+      ifacePatterns: ['eth1'],
+      durationMs: 2600,
+      rescanMs: 0,
+      command: ['collect'],
+      toolVersion: 'test',
+      log: (line) => {
+        if (line.startsWith('ready')) ready();
+      },
+      progress: (line) => lines.push(line),
+    });
+    await isReady;
+    await udpBurst(P1, '10.201.1.1', 7501, 'pg', 20);
+    const { manifest } = await done;
+    const shown = lines.filter((l) => l.length > 0);
+    assert.ok(shown.length >= 2, `progress lines: ${JSON.stringify(lines)}`);
+    for (const l of shown) assert.match(l, /^[0-9]+s {2}eth1 [0-9]+ pkts$/);
+    assert.match(shown.at(-1) as string, /^2s /);
+    const last = Number(/ ([0-9]+) pkts$/.exec(shown.at(-1) as string)?.[1]);
+    assert.ok(last >= 20, `last progress count ${last}`);
+    assert.equal(lines.at(-1), '', 'the line is cleared before the summary');
+    assert.equal(manifest.stop_reason, 'duration');
+  });
+
+  it('without dumpcap or tcpdump on PATH: one line naming wireshark-common, exit 2, nothing written', {
+    timeout: 15_000,
+  }, async () => {
+    const bundle = path.join(work, 'no-engine');
+    const emptyBin = path.join(work, 'empty-bin');
+    mkdirSync(emptyBin, { recursive: true });
+    const run = hoptrace(['collect', '--netns', N, '--iface', 'eth1', '--out', bundle], { PATH: emptyBin });
+    assert.equal(await exitWithin(run, 10_000), 2);
+    assert.equal(
+      run.stderr(),
+      'hoptrace: neither dumpcap nor tcpdump found: install the Debian package wireshark-common (dumpcap) or tcpdump\n',
+    );
+    assert.equal(run.stdout(), '');
+    assert.ok(!existsSync(bundle), 'no bundle folder');
   });
 });
+
+async function runCommandQuiet(argv: string[]): Promise<void> {
+  await sh(argv).catch(() => undefined);
+}
