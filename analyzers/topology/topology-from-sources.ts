@@ -270,6 +270,25 @@ export function topologyFromSources(src: TopologySources): Topology {
 
 const Source_k8s = 'kubectl';
 
+/**
+ * Adds a capture point found after the topology was built (a device of a node-wide `any` capture,
+ * named by its SLL2 ifindex) and returns it.
+ */
+export function addPoint(t: Topology, decl: PointDecl): Point {
+  const known = t.points.get(decl.id);
+  if (known) return known;
+  const m = new Merger();
+  const point = pointFromDecl(decl, t, m);
+  t.warnings.push(...m.t.warnings);
+  t.points.set(decl.id, point);
+  return point;
+}
+
+/** The device with this ifindex on a node (`ip -j link`), or null. */
+export function ifnameOf(t: Topology, node: string, ifindex: number): string | null {
+  return t.nodes.get(node)?.interfaces.find((i) => i.ifindex === ifindex)?.name ?? null;
+}
+
 function pointFromDecl(decl: PointDecl, t: Topology, m: Merger): Point {
   const base: Point = {
     id: decl.id,

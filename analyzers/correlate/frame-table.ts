@@ -1,0 +1,250 @@
+/**
+ * The frames correlation works on: the few packet columns it needs, copied out of ingest's
+ * `PacketColumns` batches into growable typed arrays (about 60 bytes a frame). Times are ns relative
+ * to `baseNs` in a Float64Array (exact below 2^53 ns, 104 days), so the hot loops do no BigInt.
+ * Addresses: IPv4 as the uint32 itself; IPv6 as an index into `ip6` (interned text), told apart by
+ * `ipVersion`.
+ */
+import type { PacketColumns } from '../../ingest/columns/packet-columns.ts';
+import { DirCode, type DirectionResolver } from '../topology/direction.ts';
+import { ip4Text, ip6Text, macKeyFromLanes } from '../topology/ip-text.ts';
+
+/** Every per-frame column (for copies). */
+export const FRAME_COLUMNS = [
+  'point',
+  'file',
+  'frame',
+  't',
+  'fpLo',
+  'fpHi',
+  'fpValid',
+  'dir',
+  'dirInferred',
+  'ipVersion',
+  'proto',
+  'src',
+  'dst',
+  'srcPort',
+  'dstPort',
+  'ttl',
+  'tcpSeq',
+  'tcpAck',
+  'tcpFlags',
+  'payloadLen',
+  'wirelen',
+  'icmpTypeCode',
+  'icmpId',
+  'icmpEcho',
+] as const;
+
+export class FrameTable {
+  length = 0;
+  capacity: number;
+  baseNs: bigint | null = null;
+  private baseHi = 0;
+  private baseLo = 0;
+
+  point!: Uint16Array;
+  file!: Uint16Array;
+  frame!: Uint32Array;
+  t!: Float64Array;
+  fpLo!: Uint32Array;
+  fpHi!: Uint32Array;
+  /** DirCode; `dirInferred` 1 when it came from the topology, not the capture */
+  dir!: Uint8Array;
+  dirInferred!: Uint8Array;
+  ipVersion!: Uint8Array;
+  proto!: Uint8Array;
+  src!: Uint32Array;
+  dst!: Uint32Array;
+  srcPort!: Uint16Array;
+  dstPort!: Uint16Array;
+  ttl!: Uint8Array;
+  /** 1 when the frame has a fingerprint */
+  fpValid!: Uint8Array;
+  tcpSeq!: Uint32Array;
+  tcpAck!: Uint32Array;
+  tcpFlags!: Uint16Array;
+  /** TCP payload length, or the L4 payload length for other protocols */
+  payloadLen!: Uint32Array;
+  wirelen!: Uint32Array;
+  /** ICMP type << 8 | code, and the echo id (0xffff... not echo: icmpEcho 0) */
+  icmpTypeCode!: Uint16Array;
+  icmpId!: Uint16Array;
+  icmpEcho!: Uint8Array;
+
+  /** interned IPv6 text */
+  readonly ip6: string[] = [];
+  private readonly ip6Ids = new Map<string, number>();
+
+  constructor(capacity = 1 << 16) {
+    this.capacity = capacity;
+    this.allocate(capacity);
+  }
+
+  private allocate(n: number): void {
+    const grow = <T extends Uint8Array | Uint16Array | Uint32Array | Float64Array>(
+      old: T | undefined,
+      make: (n: number) => T,
+    ): T => {
+      const next = make(n);
+      if (old) next.set(old.subarray(0, this.length) as never);
+      return next;
+    };
+    this.point = grow(this.point, (k) => new Uint16Array(k));
+    this.file = grow(this.file, (k) => new Uint16Array(k));
+    this.frame = grow(this.frame, (k) => new Uint32Array(k));
+    this.t = grow(this.t, (k) => new Float64Array(k));
+    this.fpLo = grow(this.fpLo, (k) => new Uint32Array(k));
+    this.fpHi = grow(this.fpHi, (k) => new Uint32Array(k));
+    this.fpValid = grow(this.fpValid, (k) => new Uint8Array(k));
+    this.dir = grow(this.dir, (k) => new Uint8Array(k));
+    this.dirInferred = grow(this.dirInferred, (k) => new Uint8Array(k));
+    this.ipVersion = grow(this.ipVersion, (k) => new Uint8Array(k));
+    this.proto = grow(this.proto, (k) => new Uint8Array(k));
+    this.src = grow(this.src, (k) => new Uint32Array(k));
+    this.dst = grow(this.dst, (k) => new Uint32Array(k));
+    this.srcPort = grow(this.srcPort, (k) => new Uint16Array(k));
+    this.dstPort = grow(this.dstPort, (k) => new Uint16Array(k));
+    this.ttl = grow(this.ttl, (k) => new Uint8Array(k));
+    this.tcpSeq = grow(this.tcpSeq, (k) => new Uint32Array(k));
+    this.tcpAck = grow(this.tcpAck, (k) => new Uint32Array(k));
+    this.tcpFlags = grow(this.tcpFlags, (k) => new Uint16Array(k));
+    this.payloadLen = grow(this.payloadLen, (k) => new Uint32Array(k));
+    this.wirelen = grow(this.wirelen, (k) => new Uint32Array(k));
+    this.icmpTypeCode = grow(this.icmpTypeCode, (k) => new Uint16Array(k));
+    this.icmpId = grow(this.icmpId, (k) => new Uint16Array(k));
+    this.icmpEcho = grow(this.icmpEcho, (k) => new Uint8Array(k));
+    this.capacity = n;
+  }
+
+  reserve(extra: number): void {
+    if (this.length + extra <= this.capacity) return;
+    let n = this.capacity;
+    while (n < this.length + extra) n *= 2;
+    this.allocate(n);
+  }
+
+  intern6(text: string): number {
+    let id = this.ip6Ids.get(text);
+    if (id === undefined) {
+      id = this.ip6.length;
+      this.ip6.push(text);
+      this.ip6Ids.set(text, id);
+    }
+    return id;
+  }
+
+  /** A copy holding the frames `keep` accepts (time windows, a dropped capture point). */
+  filter(keep: (i: number) => boolean): FrameTable {
+    const out = new FrameTable(Math.max(16, this.length));
+    out.baseNs = this.baseNs;
+    out.baseHi = this.baseHi;
+    out.baseLo = this.baseLo;
+    out.ip6.push(...this.ip6);
+    for (const [id, text] of this.ip6.entries()) out.ip6Ids.set(text, id);
+    const columns = FRAME_COLUMNS;
+    for (let i = 0; i < this.length; i++) {
+      if (!keep(i)) continue;
+      const j = out.length++;
+      for (const c of columns) out[c][j] = this[c][i]!;
+    }
+    return out;
+  }
+
+  /** Address text of a frame's source or destination; null without an IP layer. */
+  addrText(i: number, which: 'src' | 'dst'): string | null {
+    const v = this.ipVersion[i];
+    const a = (which === 'src' ? this.src : this.dst)[i] ?? 0;
+    if (v === 4) return ip4Text(a);
+    if (v === 6) return this.ip6[a] ?? null;
+    return null;
+  }
+
+  /** ns since the epoch of a relative time. */
+  absNs(t: number): bigint {
+    return (this.baseNs ?? 0n) + BigInt(Math.round(t));
+  }
+
+  /**
+   * Appends a decoded batch. `resolverOf(pointId)` gives the direction resolver of the batch's points
+   * (null: leave unknown). `pointMap` maps ingest point ids to this table's ids.
+   */
+  appendBatch(
+    c: PacketColumns,
+    pointMap: Uint16Array,
+    resolverOf: (point: number) => DirectionResolver | null,
+    /** for a multi-device point (`any`): the point of the device with this SLL2 ifindex, or -1 */
+    devicePoint?: (point: number, ifindex: number) => number,
+  ): void {
+    const n = c.length;
+    this.reserve(n);
+    for (let r = 0; r < n; r++) {
+      if (c.tsValid[r] !== 1) continue;
+      const i = this.length++;
+      const lo = c.ts[2 * r]!;
+      const hi = c.ts[2 * r + 1]!;
+      if (this.baseNs === null) {
+        this.baseNs = (BigInt(hi >>> 0) << 32n) | BigInt(lo >>> 0);
+        this.baseHi = hi;
+        this.baseLo = lo;
+      }
+      // relative time from lanes without BigInt: exact while |t| < 2^53
+      this.t[i] = (hi - this.baseHi) * 4294967296 + (lo - this.baseLo);
+      let p = pointMap[c.point[r]!]!;
+      if (devicePoint && c.ifindexValid[r] === 1) {
+        const d = devicePoint(p, c.ifindex[r]!);
+        if (d >= 0) p = d;
+      }
+      this.point[i] = p;
+      this.file[i] = c.file[r]!;
+      this.frame[i] = c.frame[r]!;
+      this.fpValid[i] = c.fingerprintValid[r]!;
+      this.fpLo[i] = c.fingerprint[2 * r]!;
+      this.fpHi[i] = c.fingerprint[2 * r + 1]!;
+      const v = c.ipVersion[r]!;
+      this.ipVersion[i] = v;
+      this.proto[i] = c.ipProtoValid[r] === 1 ? c.ipProto[r]! : 0;
+      if (v === 4) {
+        this.src[i] = c.srcIp4[r]!;
+        this.dst[i] = c.dstIp4[r]!;
+      } else if (v === 6) {
+        this.src[i] = this.intern6(ip6Text(c.srcIp6, 16 * r));
+        this.dst[i] = this.intern6(ip6Text(c.dstIp6, 16 * r));
+      } else {
+        this.src[i] = 0;
+        this.dst[i] = 0;
+      }
+      const ports = c.portsValid[r] === 1;
+      this.srcPort[i] = ports ? c.srcPort[r]! : 0;
+      this.dstPort[i] = ports ? c.dstPort[r]! : 0;
+      this.ttl[i] = c.ttl[r]!;
+      const tcp = c.tcpValid[r] === 1;
+      this.tcpSeq[i] = tcp ? c.tcpSeq[r]! : 0;
+      this.tcpAck[i] = tcp ? c.tcpAck[r]! : 0;
+      this.tcpFlags[i] = tcp ? c.tcpFlags[r]! : 0;
+      this.payloadLen[i] = tcp ? c.tcpPayloadLen[r]! : c.payloadLen[r]!;
+      this.wirelen[i] = c.wirelen[r]!;
+      const icmp = c.icmpValid[r] === 1;
+      this.icmpTypeCode[i] = icmp ? (c.icmpType[r]! << 8) | c.icmpCode[r]! : 0;
+      this.icmpEcho[i] = c.icmpEchoValid[r]!;
+      this.icmpId[i] = c.icmpEchoValid[r] === 1 ? c.icmpId[r]! : 0;
+      let d = c.direction[r]!;
+      if (d === DirCode.unknown) {
+        const res = resolverOf(p);
+        if (res) {
+          const sm = c.srcMacValid[r] === 1 ? macKeyFromLanes(c.srcMac[2 * r]!, c.srcMac[2 * r + 1]!) : -1;
+          const dm = c.dstMacValid[r] === 1 ? macKeyFromLanes(c.dstMac[2 * r]!, c.dstMac[2 * r + 1]!) : -1;
+          d = res.infer(
+            sm,
+            dm,
+            () => this.addrText(i, 'src'),
+            () => this.addrText(i, 'dst'),
+          );
+          this.dirInferred[i] = d === DirCode.unknown ? 0 : 1;
+        }
+      } else this.dirInferred[i] = 0;
+      this.dir[i] = d;
+    }
+  }
+}

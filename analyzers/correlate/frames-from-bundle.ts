@@ -1,0 +1,165 @@
+/**
+ * Reads a bundle's capture files into one FrameTable with ingest's reader and decoders, resolving each
+ * interface to its capture point (ingest/capture-points.ts) and inferring directions the captures did
+ * not record from the topology. Also gathers each point's coverage window and drops (DESIGN §3):
+ * bundle.json's window when it names the file, else first/last packet.
+ */
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import { placeOf, pointId } from '../../ingest/capture-points.ts';
+import { PacketBatchSink } from '../../ingest/packets-from-capture.ts';
+import { readCapture } from '../../ingest/read-capture.ts';
+import { type DirectionResolver, directionResolverFor } from '../topology/direction.ts';
+import { isObject, objects, str } from '../topology/json-input.ts';
+import { PointKind, type Topology } from '../topology/model.ts';
+import { addPoint, ifnameOf } from '../topology/topology-from-sources.ts';
+import { FrameTable } from './frame-table.ts';
+
+export interface Coverage {
+  point: string;
+  node: string | null;
+  /** ns since the epoch */
+  startNs: bigint | null;
+  endNs: bigint | null;
+  packets: number;
+  /** null: the capture did not say */
+  drops: number | null;
+  files: string[];
+}
+
+export interface FrameSet {
+  frames: FrameTable;
+  /** point ids by FrameTable point number */
+  points: string[];
+  /** capture files by FrameTable file number (bundle-relative) */
+  files: string[];
+  coverage: Map<string, Coverage>;
+  faults: string[];
+}
+
+async function captureFiles(root: string, manifest: unknown): Promise<string[]> {
+  if (isObject(manifest)) {
+    const listed = objects(manifest['captures'])
+      .map((c) => str(c, 'path'))
+      .filter((p): p is string => p !== null && !p.split('/').includes('..') && !path.isAbsolute(p));
+    if (listed.length > 0) return [...new Set(listed)].sort();
+  }
+  const entries = await fs.readdir(root, { recursive: true, withFileTypes: true }).catch(() => []);
+  return entries
+    .filter((e) => e.isFile() && /\.(pcap|pcapng)(\.gz|\.zst)?$/.test(e.name))
+    .map((e) => path.relative(root, path.join(e.parentPath, e.name)).split(path.sep).join('/'))
+    .filter((rel) => rel.includes('/captures/'))
+    .sort();
+}
+
+export async function framesFromBundle(bundleDir: string, topology: Topology): Promise<FrameSet> {
+  const root = path.resolve(bundleDir);
+  const manifest: unknown = await fs
+    .readFile(path.join(root, 'bundle.json'), 'utf8')
+    .then((t) => JSON.parse(t) as unknown)
+    .catch(() => undefined);
+  const frames = new FrameTable();
+  const points: string[] = [];
+  const pointIds = new Map<string, number>();
+  const resolvers: (DirectionResolver | null)[] = [];
+  const coverage = new Map<string, Coverage>();
+  const files = await captureFiles(root, manifest);
+  const faults: string[] = [];
+  const declared = new Map<string, { start: bigint | null; end: bigint | null; drops: number | null }>();
+  if (isObject(manifest))
+    for (const c of objects(manifest['captures'])) {
+      const p = str(c, 'path');
+      const start = str(c, 'start_ns');
+      const end = str(c, 'end_ns');
+      const drops = c['drops'];
+      if (p)
+        declared.set(p, {
+          start: start ? BigInt(start) : null,
+          end: end ? BigInt(end) : null,
+          drops: typeof drops === 'number' ? drops : null,
+        });
+    }
+
+  const localPoint = (id: string): number => {
+    let local = pointIds.get(id);
+    if (local === undefined) {
+      local = points.length;
+      points.push(id);
+      pointIds.set(id, local);
+      const point = topology.points.get(id);
+      const node = point?.node ? topology.nodes.get(point.node) : undefined;
+      resolvers.push(point ? directionResolverFor(point, node?.gatewayMacs ?? []) : null);
+    }
+    return local;
+  };
+  // `any` captures: each frame's SLL2 ifindex names the device, resolved through the node's ip link
+  const devices = new Map<number, Map<number, number>>();
+  const anyParent = new Map<string, string>();
+  const devicePoint = (p: number, ifindex: number): number => {
+    const any = topology.points.get(points[p]!);
+    if (any?.kind !== PointKind.any || any.node === null) return -1;
+    let byIndex = devices.get(p);
+    if (!byIndex) {
+      byIndex = new Map();
+      devices.set(p, byIndex);
+    }
+    let local = byIndex.get(ifindex);
+    if (local === undefined) {
+      const name = ifnameOf(topology, any.node, ifindex);
+      if (name === null) local = -1;
+      else {
+        const id = `node/${any.node}/${name}`;
+        addPoint(topology, { id, node: any.node, pod: null, iface: name, kind: null });
+        local = localPoint(id);
+        anyParent.set(id, any.id);
+      }
+      byIndex.set(ifindex, local);
+    }
+    return local;
+  };
+  const ingestToLocal = new Uint16Array(65536);
+  for (let fileId = 0; fileId < files.length; fileId++) {
+    const rel = files[fileId]!;
+    const place = placeOf(rel);
+    const sink = new PacketBatchSink({
+      fileId,
+      pointFor: (info) => localPoint(pointId(place, info.section > 0 && info.name ? info.name : null)),
+      onBatch: (b) => {
+        // the sink's point ids are already ours; an identity map keeps appendBatch general
+        for (let i = 0; i < points.length; i++) ingestToLocal[i] = i;
+        frames.appendBatch(b, ingestToLocal, (p) => resolvers[p] ?? null, devicePoint);
+      },
+    });
+    const result = await readCapture(path.join(root, rel), sink, { file: rel });
+    if (result.error) faults.push(result.error.line());
+    const d = declared.get(rel);
+    for (const s of sink.finish()) {
+      const id = points[s.pointId]!;
+      const cov = coverage.get(id) ?? {
+        point: id,
+        node: topology.points.get(id)?.node ?? place.node,
+        startNs: null,
+        endNs: null,
+        packets: 0,
+        drops: null,
+        files: [],
+      };
+      const start = d?.start ?? s.firstNs;
+      const end = d?.end ?? s.lastNs;
+      if (start !== null && (cov.startNs === null || start < cov.startNs)) cov.startNs = start;
+      if (end !== null && (cov.endNs === null || end > cov.endNs)) cov.endNs = end;
+      cov.packets += s.packets;
+      const isb = s.stats ? (s.stats.ifDrop ?? 0) + (s.stats.osDrop ?? 0) : null;
+      const drops = d?.drops ?? (isb === null && s.epbDrops === 0 ? null : (isb ?? 0) + s.epbDrops);
+      if (drops !== null) cov.drops = (cov.drops ?? 0) + drops;
+      cov.files.push(rel);
+      coverage.set(id, cov);
+    }
+  }
+  // a device of an `any` capture was covered exactly when the capture was
+  for (const [id, parent] of anyParent) {
+    const cov = coverage.get(parent);
+    if (cov) coverage.set(id, { ...cov, point: id, packets: 0 });
+  }
+  return { frames, points, files, coverage, faults };
+}
