@@ -1,0 +1,339 @@
+/**
+ * `flowsFromSightings`: one flow per connection, NAT-aware (issue 5, DESIGN §4).
+ *
+ * Every packet links the tuples it carried along its path (a DNAT shows two: client->VIP before the
+ * rewrite, client->backend after), and replies link theirs (backend->client, VIP->client): tuples that
+ * share a packet are one connection (union-find), so the Service leg and the backend leg are one flow.
+ * Tuples are direction-free (the lower endpoint first) and an ICMP echo's "port" is its identifier.
+ * Within a connection, packets in time order start a new flow when a TCP SYN follows a packet that was
+ * not a SYN (port reuse), or after `idleNs` of silence.
+ * The client is the sender of the SYN (else of the first packet); requests are the packets it sent.
+ * Per flow: the most common request and reply paths (capture point + direction, in path order), the
+ * latency of each hop of those paths, the Community ID of each leg, counts and times.
+ */
+import { communityIdV1 } from './community-id.ts';
+import type { Sightings } from './correlate/sightings.ts';
+import type { Topology } from './topology/model.ts';
+
+export interface Endpoint {
+  ip: string;
+  /** TCP/UDP port; ICMP echo identifier for an ICMP client; 0 for an ICMP server */
+  port: number;
+  pod: string | null;
+  node: string | null;
+}
+
+export interface PathHop {
+  point: string;
+  dir: 'in' | 'out' | 'unknown';
+}
+
+export interface HopLatency {
+  leg: 'request' | 'reply';
+  /** 0-based index of the hop's first point on the leg's path */
+  hop: number;
+  from: string;
+  to: string;
+  samples: number;
+  minNs: number;
+  medianNs: number;
+  maxNs: number;
+}
+
+export interface Flow {
+  id: number;
+  proto: number;
+  family: 4 | 6;
+  client: Endpoint;
+  /**
+   * `seen`: the VIP was on the wire (a sighting before the rewrite); false when the rewrite happened
+   * outside every capture point (an SLB in front of an external client) and the Service comes from the
+   * topology: the server is its backend and the client is outside the cluster.
+   */
+  service: { ip: string; port: number; name: string | null; seen: boolean } | null;
+  server: Endpoint;
+  packets: number;
+  requestPackets: number;
+  replyPackets: number;
+  /** wire bytes at each packet's first sighting */
+  bytes: number;
+  firstNs: bigint;
+  lastNs: bigint;
+  /** Community ID of client -> service (null without a Service) and of the leg that reaches the server */
+  communityIdService: string | null;
+  communityIdServer: string | null;
+  requestPath: PathHop[];
+  replyPath: PathHop[];
+  /** packets that followed the reported path, per leg */
+  requestPathPackets: number;
+  replyPathPackets: number;
+  hops: HopLatency[];
+}
+
+export interface FlowsResult {
+  flows: Flow[];
+  /** flow id per packet (-1: no IP tuple) */
+  flowOfPacket: Int32Array;
+}
+
+export interface FlowOptions {
+  /** silence after which a tuple starts a new flow; default 120 s */
+  idleNs?: number;
+}
+
+const DIR = ['unknown', 'in', 'out'] as const;
+const SYN = 0x002;
+const ACK = 0x010;
+
+class UnionFind {
+  readonly parent: number[] = [];
+  add(): number {
+    this.parent.push(this.parent.length);
+    return this.parent.length - 1;
+  }
+  find(x: number): number {
+    let r = x;
+    while (this.parent[r] !== r) r = this.parent[r]!;
+    while (this.parent[x] !== r) {
+      const next = this.parent[x]!;
+      this.parent[x] = r;
+      x = next;
+    }
+    return r;
+  }
+  union(a: number, b: number): void {
+    const ra = this.find(a);
+    const rb = this.find(b);
+    if (ra !== rb) this.parent[Math.max(ra, rb)] = Math.min(ra, rb);
+  }
+}
+
+export function flowsFromSightings(s: Sightings, topology: Topology, opts: FlowOptions = {}): FlowsResult {
+  const f = s.frames;
+  const idle = opts.idleNs ?? 120e9;
+  const portOf = (fr: number, which: 'src' | 'dst'): number => {
+    const proto = f.proto[fr]!;
+    if (proto === 1 || proto === 58) return f.icmpEcho[fr] === 1 ? f.icmpId[fr]! : 0;
+    return (which === 'src' ? f.srcPort : f.dstPort)[fr]!;
+  };
+  const endText = (fr: number, which: 'src' | 'dst'): string =>
+    `${f.addrText(fr, which)}|${portOf(fr, which)}`;
+  const tupleKey = (fr: number): string => {
+    const a = endText(fr, 'src');
+    const b = endText(fr, 'dst');
+    return `${f.proto[fr]}|${a < b ? `${a}|${b}` : `${b}|${a}`}`;
+  };
+
+  const uf = new UnionFind();
+  const tupleIds = new Map<string, number>();
+  const idOf = (key: string): number => {
+    let id = tupleIds.get(key);
+    if (id === undefined) {
+      id = uf.add();
+      tupleIds.set(key, id);
+    }
+    return id;
+  };
+  const packetTuple = new Int32Array(s.packets).fill(-1);
+  for (let p = 0; p < s.packets; p++) {
+    const a = s.packetStart[p]!;
+    const b = s.packetStart[p + 1]!;
+    const first = s.frame[a]!;
+    if (f.ipVersion[first] === 0) continue;
+    const id = idOf(tupleKey(first));
+    packetTuple[p] = id;
+    // only hops where an address or port changed carry another tuple
+    for (let r = a + 1; r < b; r++) if (s.rewrite[r] !== 0) uf.union(id, idOf(tupleKey(s.frame[r]!)));
+  }
+
+  const byConnection = new Map<number, number[]>();
+  for (let p = 0; p < s.packets; p++) {
+    if (packetTuple[p]! < 0) continue;
+    const root = uf.find(packetTuple[p]!);
+    const list = byConnection.get(root);
+    if (list) list.push(p);
+    else byConnection.set(root, [p]);
+  }
+
+  const flows: Flow[] = [];
+  const flowOfPacket = new Int32Array(s.packets).fill(-1);
+  const firstT = (p: number): number => s.t[s.packetStart[p]!]!;
+  const connections = [...byConnection.values()].sort((x, y) => firstT(x[0]!) - firstT(y[0]!));
+  for (const packets of connections) {
+    packets.sort((x, y) => firstT(x) - firstT(y) || x - y);
+    let current: number[] = [];
+    let sawNonSyn = false;
+    const flush = () => {
+      if (current.length > 0) flows.push(buildFlow(flows.length, current, s, topology, portOf, flowOfPacket));
+      current = [];
+      sawNonSyn = false;
+    };
+    for (const p of packets) {
+      const fr = s.frame[s.packetStart[p]!]!;
+      const flags = f.tcpFlags[fr]!;
+      const isSyn = f.proto[fr] === 6 && (flags & SYN) !== 0 && (flags & ACK) === 0;
+      const last = current[current.length - 1];
+      if (last !== undefined && ((isSyn && sawNonSyn) || firstT(p) - firstT(last) > idle)) flush();
+      current.push(p);
+      if (!isSyn) sawNonSyn = true;
+    }
+    flush();
+  }
+  return { flows, flowOfPacket };
+}
+
+function buildFlow(
+  id: number,
+  packets: number[],
+  s: Sightings,
+  topology: Topology,
+  portOf: (fr: number, which: 'src' | 'dst') => number,
+  flowOfPacket: Int32Array,
+): Flow {
+  const f = s.frames;
+  const head = (p: number) => s.frame[s.packetStart[p]!]!;
+  const tail = (p: number) => s.frame[s.packetStart[p + 1]! - 1]!;
+  // the client sent the SYN, else the first packet
+  const opener =
+    packets.find((p) => {
+      const fr = head(p);
+      return f.proto[fr] === 6 && (f.tcpFlags[fr]! & SYN) !== 0 && (f.tcpFlags[fr]! & ACK) === 0;
+    }) ?? packets[0]!;
+  const o = head(opener);
+  const proto = f.proto[o]!;
+  const icmp = proto === 1 || proto === 58;
+  const clientIp = f.addrText(o, 'src') ?? '';
+  const clientPort = portOf(o, 'src');
+  const isRequest = (p: number) =>
+    f.addrText(head(p), 'src') === clientIp && portOf(head(p), 'src') === clientPort;
+  const requests = packets.filter(isRequest);
+  const replies = packets.filter((p) => !isRequest(p));
+
+  const last = tail(opener);
+  const originDst = f.addrText(o, 'dst') ?? '';
+  const finalDst = f.addrText(last, 'dst') ?? '';
+  const originPort = icmp ? 0 : portOf(o, 'dst');
+  const finalPort = icmp ? 0 : portOf(last, 'dst');
+  const serviceKey = topology.serviceByIp.get(originDst) ?? null;
+  const rewritten = originDst !== finalDst || originPort !== finalPort;
+  const endpoint = (ip: string, port: number): Endpoint => {
+    const pod = topology.podByIp.get(ip) ?? null;
+    const node = pod ? (topology.pods.get(pod)?.node ?? null) : (topology.nodeByIp.get(ip) ?? null);
+    return { ip, port, pod, node };
+  };
+  const onWire = serviceKey !== null || rewritten;
+  const server = endpoint(onWire ? finalDst : originDst, onWire ? finalPort : originPort);
+  const client = endpoint(clientIp, clientPort);
+  const service = onWire
+    ? { ip: originDst, port: originPort, name: serviceKey, seen: true }
+    : client.pod === null && client.node === null
+      ? externalService(topology, server, proto)
+      : null;
+
+  const [requestPath, requestPathPackets, requestModal] = modalPath(requests, s);
+  const [replyPath, replyPathPackets, replyModal] = modalPath(replies, s);
+  const hops = [...hopLatencies('request', requestModal, s), ...hopLatencies('reply', replyModal, s)];
+
+  let bytes = 0;
+  let minT = Number.POSITIVE_INFINITY;
+  let maxT = Number.NEGATIVE_INFINITY;
+  for (const p of packets) {
+    flowOfPacket[p] = id;
+    bytes += s.bytes[s.packetStart[p]!]!;
+    for (let r = s.packetStart[p]!; r < s.packetStart[p + 1]!; r++) {
+      minT = Math.min(minT, s.t[r]!);
+      maxT = Math.max(maxT, s.t[r]!);
+    }
+  }
+  // ICMP legs are identified by type/code, as the spec wants; the request's type names the exchange
+  const sp = icmp ? f.icmpTypeCode[o]! >> 8 : clientPort;
+  const cidPort = (port: number) => (icmp ? f.icmpTypeCode[o]! & 255 : port);
+  const lastSrc = f.addrText(last, 'src') ?? clientIp;
+  return {
+    id,
+    proto,
+    family: f.ipVersion[o] === 6 ? 6 : 4,
+    client,
+    service,
+    server,
+    packets: packets.length,
+    requestPackets: requests.length,
+    replyPackets: replies.length,
+    bytes,
+    firstNs: f.absNs(minT),
+    lastNs: f.absNs(maxT),
+    communityIdService: service
+      ? communityIdV1(clientIp, service.ip, proto, sp, cidPort(service.port))
+      : null,
+    communityIdServer: communityIdV1(
+      lastSrc,
+      server.ip,
+      proto,
+      icmp ? sp : portOf(last, 'src'),
+      cidPort(server.port),
+    ),
+    requestPath,
+    replyPath,
+    requestPathPackets,
+    replyPathPackets,
+    hops,
+  };
+}
+
+/** The LoadBalancer/ExternalIP Service whose backend the server is, for a client outside the cluster. */
+function externalService(topology: Topology, server: Endpoint, proto: number): Flow['service'] {
+  const protocol = proto === 6 ? 'TCP' : proto === 17 ? 'UDP' : proto === 132 ? 'SCTP' : null;
+  for (const svc of topology.services) {
+    const outside = [...svc.loadBalancerIps, ...svc.externalIps];
+    if (outside.length === 0) continue;
+    if (!svc.backends.some((b) => b.ip === server.ip && b.port === server.port && b.protocol === protocol))
+      continue;
+    const port = svc.ports.find((p) => p.protocol === protocol && p.targetPort === server.port);
+    if (port) return { ip: outside[0]!, port: port.port, name: svc.key, seen: false };
+  }
+  return null;
+}
+
+/** The hop sequence most packets of a leg followed, how many did, and which packets those are. */
+function modalPath(packets: number[], s: Sightings): [PathHop[], number, number[]] {
+  const byKey = new Map<string, number[]>();
+  for (const p of packets) {
+    let key = '';
+    for (let r = s.packetStart[p]!; r < s.packetStart[p + 1]!; r++)
+      key += `${s.point[r]}:${s.frames.dir[s.frame[r]!]} `;
+    const list = byKey.get(key);
+    if (list) list.push(p);
+    else byKey.set(key, [p]);
+  }
+  let best: number[] = [];
+  for (const list of byKey.values()) if (list.length > best.length) best = list;
+  if (best.length === 0) return [[], 0, []];
+  const p = best[0]!;
+  const path: PathHop[] = [];
+  for (let r = s.packetStart[p]!; r < s.packetStart[p + 1]!; r++)
+    path.push({ point: s.points[s.point[r]!]!, dir: DIR[s.frames.dir[s.frame[r]!]!] ?? 'unknown' });
+  return [path, best.length, best];
+}
+
+function hopLatencies(leg: 'request' | 'reply', packets: number[], s: Sightings): HopLatency[] {
+  if (packets.length === 0) return [];
+  const first = packets[0]!;
+  const hops = s.packetStart[first + 1]! - s.packetStart[first]!;
+  const out: HopLatency[] = [];
+  for (let h = 0; h + 1 < hops; h++) {
+    const d = packets
+      .map((p) => s.t[s.packetStart[p]! + h + 1]! - s.t[s.packetStart[p]! + h]!)
+      .sort((a, b) => a - b);
+    out.push({
+      leg,
+      hop: h,
+      from: s.points[s.point[s.packetStart[first]! + h]!]!,
+      to: s.points[s.point[s.packetStart[first]! + h + 1]!]!,
+      samples: d.length,
+      minNs: Math.round(d[0]!),
+      medianNs: Math.round(d[d.length >> 1]!),
+      maxNs: Math.round(d[d.length - 1]!),
+    });
+  }
+  return out;
+}
