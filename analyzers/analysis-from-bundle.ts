@@ -1,0 +1,42 @@
+/**
+ * The analyzers' stages over one bundle, in data-flow order: topology -> frames -> sightings (with
+ * clock offsets) -> flows. `hoptrace analyze` calls this, then `writeAnalysisTables`.
+ */
+import { framesFromBundle } from './correlate/frames-from-bundle.ts';
+import { type CorrelateOptions, type CorrelateResult, sightingsFromPackets } from './correlate/sightings.ts';
+import { type FlowOptions, type FlowsResult, flowsFromSightings } from './flows.ts';
+import type { Topology } from './topology/model.ts';
+import { topologyFromBundle } from './topology/topology-from-bundle.ts';
+import type { AnalysisTables } from './write-analysis.ts';
+
+export interface BundleAnalysis {
+  topology: Topology;
+  correlation: CorrelateResult;
+  flows: FlowsResult;
+  tables: AnalysisTables;
+  /** container faults of capture files (records before them were kept) */
+  faults: string[];
+}
+
+export async function analysisFromBundle(
+  bundleDir: string,
+  opts: CorrelateOptions & FlowOptions = {},
+): Promise<BundleAnalysis> {
+  const topology = await topologyFromBundle(bundleDir);
+  const set = await framesFromBundle(bundleDir, topology);
+  const correlation = sightingsFromPackets(set, topology, opts);
+  const flows = flowsFromSightings(correlation.sightings, topology, opts);
+  return {
+    topology,
+    correlation,
+    flows,
+    faults: set.faults,
+    tables: {
+      sightings: correlation.sightings,
+      flows: flows.flows,
+      flowOfPacket: flows.flowOfPacket,
+      clockOffsets: correlation.clockOffsets,
+      files: set.files,
+    },
+  };
+}
