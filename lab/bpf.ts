@@ -19,6 +19,8 @@ const TC_PRIO = '25000';
 export const CFG_LEGACY = 1;
 export const CFG_HOST_DNAT = 2;
 const EP_NO_BPF = 1;
+/** a node address: the programs hand traffic to it to the stack (kube-proxy's NodePort conntrack) */
+const EP_HOST = 2;
 
 export function buildBpf(): string {
   ensureLabDir();
@@ -170,19 +172,36 @@ export function fillMaps(plan: LabPlan, node: LabNode, facts: NodeFacts, conf: N
     update(node.name, 'lab_endpoints', addrKey(pod.ip4), value);
     if (pod.ip6) update(node.name, 'lab_endpoints', addrKey(pod.ip6), value);
   }
-  const svc = plan.service;
-  for (const port of svc.ports) {
-    const key = [...ip4Bytes(svc.clusterIp), ...u16be(port.port), PROTO[port.proto], 0];
-    const backends = svc.backends.map((name) => [
+  const hostValue = [...Array(26).fill(0), EP_HOST, 0];
+  update(node.name, 'lab_endpoints', addrKey(node.ip4), hostValue);
+  update(node.name, 'lab_endpoints', addrKey(node.ip6), hostValue);
+  // The ClusterIPs, and the ENI LoadBalancer's address: Terway's in-cluster load balancing treats it like a
+  // ClusterIP at the source veth, so pods never reach the SLB (reference §1.2, T-p2).
+  const lb = plan.lb;
+  const tables = [
+    ...[plan.service, plan.selfService].flatMap((svc) =>
+      svc.ports.map((p) => ({ ip: svc.clusterIp, ...p, backends: svc.backends })),
+    ),
+    ...(['tcp', 'udp'] as const).map((proto) => ({
+      ip: lb.ip,
+      proto,
+      port: lb.port,
+      targetPort: lb.targetPort,
+      backends: [lb.backend],
+    })),
+  ];
+  for (const t of tables) {
+    const key = [...ip4Bytes(t.ip), ...u16be(t.port), PROTO[t.proto], 0];
+    const backends = t.backends.map((name) => [
       ...ip4Bytes(podByName(plan, name).ip4),
-      ...u16be(port.targetPort),
+      ...u16be(t.targetPort),
       0,
       0,
     ]);
     while (backends.length < 4) backends.push([0, 0, 0, 0, 0, 0, 0, 0]);
-    update(node.name, 'lab_services', key, [...u32le(svc.backends.length), ...backends.flat()]);
-    for (const name of svc.backends) {
-      const beKey = [...ip4Bytes(podByName(plan, name).ip4), ...u16be(port.targetPort), PROTO[port.proto], 0];
+    update(node.name, 'lab_services', key, [...u32le(t.backends.length), ...backends.flat()]);
+    for (const name of t.backends) {
+      const beKey = [...ip4Bytes(podByName(plan, name).ip4), ...u16be(t.targetPort), PROTO[t.proto], 0];
       update(node.name, 'lab_backends', beKey, u32le(1));
     }
   }

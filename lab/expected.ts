@@ -15,7 +15,7 @@
  */
 import type { FlowSpec } from './flows.ts';
 import { hasHostDnat, type LabMode, modeName, noBpfPods } from './modes.ts';
-import { type LabPlan, nodeByName, podByName } from './plan.ts';
+import { type LabPlan, nodeByName, podByName, SERVICE_LOOPBACK4 } from './plan.ts';
 
 export interface ExpectedHop {
   point: string;
@@ -117,6 +117,18 @@ interface LegInput {
   vipSide: { src: string; dst: string } | null;
   isReply: boolean;
   serviceFlow: boolean;
+  /** the client is its own backend: the source is rewritten on the way in (and back on the reply) */
+  hairpin: boolean;
+}
+
+/**
+ * The client address a hairpin connection shows the backend: the eBPF path SNATs to Cilium's service loopback
+ * address keeping the port; kube-proxy masquerades to the node address with `--random-fully`, so the port is
+ * unknown (`*`).
+ */
+function hairpinSource(plan: LabPlan, pod: string, how: Handling, port: number): string {
+  if (how === 'kernel') return `${nodeByName(plan, podByName(plan, pod).node).ip4}:*`;
+  return `${SERVICE_LOOPBACK4}:${port}`;
 }
 
 function buildLeg(plan: LabPlan, mode: LabMode, flow: FlowSpec, leg: LegInput): ExpectedLeg {
@@ -136,10 +148,16 @@ function buildLeg(plan: LabPlan, mode: LabMode, flow: FlowSpec, leg: LegInput): 
     const node = nodeByName(plan, fromPod.node);
     const srcHandling = handling(mode, !noBpf.has(fromPod.name) && !hostDnat);
     b.handled.push({ node: node.name, by: srcHandling });
+    const hairpinSrc = leg.hairpin ? hairpinSource(plan, fromPod.name, srcHandling, flow.clientPort) : null;
+    if (hairpinSrc && leg.isReply) b.dst = hairpinSrc; // the backend answers the address it was shown
     b.hop(podPoint(plan, fromPod.name), 'out');
     b.hop(caliPoint(plan, fromPod.name), 'in');
-    b.not(caliPoint(plan, fromPod.name), 'out');
-    b.dst = real.dst; // Service DNAT (BPF at the cali, or iptables PREROUTING) happens after this tap
+    // a hairpin is delivered back through this very cali, where the stack path is seen leaving
+    if (!leg.hairpin) b.not(caliPoint(plan, fromPod.name), 'out');
+    // Service DNAT (BPF at the cali, or iptables PREROUTING) happens after this tap; a hairpin reply keeps
+    // its (loopback or masqueraded) destination until the reverse translation at delivery.
+    if (!(hairpinSrc && leg.isReply)) b.dst = real.dst;
+    if (hairpinSrc && !leg.isReply) b.src = hairpinSrc;
     if (toPod && toPod.node === fromPod.node) {
       for (const eni of node.enis) {
         b.not(`node/${node.name}/${eni.name}`, 'out');
@@ -189,7 +207,10 @@ function deliver(
   b.handled.push({ node: p.node, by: how });
   // Reverse NAT happens before the packet reaches the client's cali egress (BPF at the backend's cali or the
   // ENI; conntrack in the stack), so from here on the reply carries the Service address.
-  if (reverseAtDelivery && leg.vipSide) b.src = leg.vipSide.src;
+  if (reverseAtDelivery && leg.vipSide) {
+    b.src = leg.vipSide.src;
+    if (leg.hairpin) b.dst = leg.vipSide.dst; // hairpin: the loopback/masqueraded client is the client again
+  }
   b.ttl -= 1;
   if (how === 'ebpf') b.not(caliPoint(plan, pod), 'out');
   else b.hop(caliPoint(plan, pod), 'out');
@@ -203,7 +224,48 @@ function finish(b: LegBuilder): ExpectedLeg {
   return { path: b.path, not_seen: b.notSeen, handled_by: handled, fault_visible: null };
 }
 
+/**
+ * S8b, ECS backend: the SLB sends to nodeIP:NodePort on the node's eth0; the node's programs hand traffic for a
+ * node address to the stack in every mode, where kube-proxy DNATs to the backend and masquerades the source
+ * (externalTrafficPolicy Cluster, `--random-fully`: port unknown). The reply reaches the node address, is
+ * un-masqueraded in PREROUTING (destination back to the client) and routed with the pod's source by rule 2048
+ * into the table of the pod's ENI, then un-DNATed in POSTROUTING: it leaves the backend's ENI, not eth0.
+ */
+function legs8b(plan: LabPlan, flow: FlowSpec): { request: ExpectedLeg; reply: ExpectedLeg } {
+  const pod = podByName(plan, flow.server);
+  const node = nodeByName(plan, pod.node);
+  const np = plan.nodePortLb;
+  const nodePort = np.nodePorts[flow.proto === 'udp' ? 'udp' : 'tcp'];
+  const client = addr(flow.clientIp, flow.clientPort, flow.proto);
+  const nodeAddr = addr(node.ip4, nodePort, flow.proto);
+  const masq = `${node.ip4}:*`;
+  const backend = addr(pod.ip4, flow.serverPort, flow.proto);
+  const handled = [{ node: node.name, by: 'kernel' as const }];
+  const req = new LegBuilder(flow.proto, client, nodeAddr);
+  req.ttl = 63; // the SLB is a Linux router; the VPC keeps the TTL
+  for (const eni of node.enis) if (eni.name !== 'eth0') req.not(`node/${node.name}/${eni.name}`, 'in');
+  req.hop(`node/${node.name}/eth0`, 'in');
+  req.src = masq;
+  req.dst = backend;
+  req.ttl -= 1;
+  req.hop(caliPoint(plan, pod.name), 'out');
+  req.hop(podPoint(plan, pod.name), 'in');
+  const rep = new LegBuilder(flow.proto, backend, masq);
+  rep.hop(podPoint(plan, pod.name), 'out');
+  rep.hop(caliPoint(plan, pod.name), 'in');
+  rep.not(caliPoint(plan, pod.name), 'out');
+  rep.src = nodeAddr;
+  rep.dst = client;
+  rep.ttl -= 1;
+  for (const eni of node.enis) if (eni.name !== pod.eni) rep.not(`node/${node.name}/${eni.name}`, 'out');
+  rep.hop(`node/${node.name}/${pod.eni}`, 'out');
+  req.handled.push(...handled);
+  rep.handled.push(...handled);
+  return { request: finish(req), reply: finish(rep) };
+}
+
 function legsFor(plan: LabPlan, mode: LabMode, flow: FlowSpec): { request: ExpectedLeg; reply: ExpectedLeg } {
+  if (flow.rule === '8b') return legs8b(plan, flow);
   const client: Endpoint = { pod: flow.client, ip: flow.clientIp, port: flow.clientPort };
   const server: Endpoint = { pod: flow.server, ip: flow.serverIp, port: flow.serverPort };
   // ICMP echo replies keep the identifier in the same field: both legs show it as the "port".
@@ -216,6 +278,7 @@ function legsFor(plan: LabPlan, mode: LabMode, flow: FlowSpec): { request: Expec
     vipSide: vip ? { src: addr(client.ip, client.port, flow.proto), dst: vip } : null,
     isReply: false,
     serviceFlow,
+    hairpin: flow.rule === 'hairpin',
   });
   const reply = buildLeg(plan, mode, flow, {
     from: server,
@@ -223,6 +286,7 @@ function legsFor(plan: LabPlan, mode: LabMode, flow: FlowSpec): { request: Expec
     vipSide: vip ? { src: vip, dst: addr(client.ip, client.port, flow.proto) } : null,
     isReply: true,
     serviceFlow,
+    hairpin: flow.rule === 'hairpin',
   });
   return { request, reply };
 }

@@ -3,6 +3,7 @@
  * client, server and, for the ClusterIP, the backend its client port selects (plan.ts backendIndex).
  * Client ports identify flows: 3SSPx for pod-to-pod and external flows (S = scenario, P = protocol),
  * 4B0SP for Service flows (B = backend slot, the port range iptables and BPF both key on).
+ * 4307P: in-cluster client to the LoadBalancer address, 4405P: hairpin (the client to its own Service).
  * Scenario 1 (same node, ENI relationship unknown) has no flow of its own: the lab always knows the ENIs,
  * so same-node flows are 2 or 3; an analyzer given the bundle without `ip rule` data would call them 1.
  */
@@ -13,7 +14,11 @@ export type Proto = 'tcp' | 'udp' | 'icmp';
 export interface FlowSpec {
   id: string;
   scenario: number;
-  /** rule variant, only for scenario 8 ('8a': SLB to the pod IP on its ENI) */
+  /**
+   * rule variant: '8a' (SLB to the pod IP on its ENI), '8b' (SLB to nodeIP:NodePort), 'hairpin' (a pod reaching
+   * its own Service, scenario 5), 'in-cluster-lb' (a pod reaching the LoadBalancer address: load-balanced at
+   * its veth like a ClusterIP, so scenario 5-7 by where the backend is)
+   */
   rule: string | null;
   proto: Proto;
   family: 4 | 6;
@@ -146,6 +151,67 @@ export function flowCatalogue(plan: LabPlan): FlowSpec[] {
       bytes: 64,
       bulk: false,
     });
+  }
+
+  const np = plan.nodePortLb;
+  for (const [proto, p] of [
+    ['tcp', 3],
+    ['udp', 4],
+  ] as const) {
+    flows.push({
+      id: `s8b-${proto}`,
+      scenario: 8,
+      rule: '8b',
+      proto,
+      family: 4,
+      client: null,
+      clientIp: lb.clientIp,
+      clientPort: 30080 + p,
+      dstIp: np.ip,
+      dstPort: np.port,
+      service: { ip: np.ip, port: np.port, name: `${np.namespace}/${np.name}` },
+      server: np.backend,
+      serverIp: podByName(plan, np.backend).ip4,
+      serverPort: np.targetPort,
+      bytes: 64,
+      bulk: false,
+    });
+  }
+
+  // A pod reaching its own Service (hairpin) and a pod reaching the LoadBalancer address from inside the
+  // cluster (in-cluster load balancing: the SLB is never involved; lb-web is on the other node, so S7).
+  const self = plan.selfService;
+  const extras = [
+    { id: 'hairpin', scenario: 5, ip: self.clusterIp, svc: self, base: 44050, server: self.backends[0]! },
+    { id: 'lb', scenario: 7, ip: lb.ip, svc: null, base: 43070, server: lb.backend },
+  ] as const;
+  for (const x of extras) {
+    for (const [proto, p] of [
+      ['tcp', 1],
+      ['udp', 2],
+    ] as const) {
+      const pod = podByName(plan, x.server);
+      flows.push({
+        id: `s${x.scenario}-${x.id}-${proto}`,
+        scenario: x.scenario,
+        rule: x.id === 'hairpin' ? 'hairpin' : 'in-cluster-lb',
+        proto,
+        family: 4,
+        client: client.name,
+        clientIp: client.ip4,
+        clientPort: x.base + p,
+        dstIp: x.ip,
+        dstPort: 80,
+        service: x.svc
+          ? { ip: x.ip, port: 80, name: `${x.svc.namespace}/${x.svc.name}` }
+          : { ip: x.ip, port: lb.port, name: `${lb.namespace}/${lb.name}` },
+        server: x.server,
+        serverIp: pod.ip4,
+        serverPort: 8080,
+        bytes: 64,
+        bulk: false,
+      });
+    }
   }
 
   // IPv6 (no IP ID: the hard case for correlation), same node and cross node.

@@ -84,12 +84,34 @@ export interface LoadBalancer {
   clientCidr: string;
 }
 
+/**
+ * A LoadBalancer with the ECS backend type (reference S8b): the SLB sends to nodeIP:NodePort and kube-proxy
+ * on that node DNATs to the backend; externalTrafficPolicy Cluster, so the source is masqueraded to the node.
+ */
+export interface NodePortLb {
+  namespace: string;
+  name: string;
+  ip: string;
+  port: number;
+  targetPort: number;
+  /** the node the SLB sends to (its eth0 address) */
+  node: string;
+  nodePorts: { tcp: number; udp: number };
+  backend: string;
+}
+
 export interface LabPlan {
   nodes: LabNode[];
   pods: Pod[];
   service: Service;
+  /** a Service whose only backend is the client itself: the hairpin case (reference S5/S6 "Hairpin") */
+  selfService: Service;
   lb: LoadBalancer;
+  nodePortLb: NodePortLb;
 }
+
+/** Cilium's ipv4-service-loopback-address: the source a hairpin connection is SNATed to by the eBPF path. */
+export const SERVICE_LOOPBACK4 = '169.254.42.1';
 
 /** Terway's host veth name: `cali` + 11 hex chars of sha1("<namespace>.<pod>") (reference §1.1). */
 export function caliName(namespace: string, pod: string): string {
@@ -180,6 +202,26 @@ export function labPlan(): LabPlan {
       ],
       // same ENI as the client (S5), other ENI of its node (S6), other node (S7)
       backends: ['web-1', 'web-2', 'web-3'],
+    },
+    selfService: {
+      namespace: 'default',
+      name: 'self',
+      clusterIp: '172.21.0.11',
+      ports: [
+        { name: 'http', proto: 'tcp', port: 80, targetPort: 8080 },
+        { name: 'http-udp', proto: 'udp', port: 80, targetPort: 8080 },
+      ],
+      backends: ['client'],
+    },
+    nodePortLb: {
+      namespace: 'default',
+      name: 'web-lb-ecs',
+      ip: '192.168.100.11',
+      port: 80,
+      targetPort: 8080,
+      node: 'node2',
+      nodePorts: { tcp: 30090, udp: 30091 },
+      backend: 'lb-web',
     },
     lb: {
       namespace: 'default',

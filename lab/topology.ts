@@ -200,6 +200,7 @@ function wireSlbAndClient(plan: LabPlan): void {
   ipIn(SLB_NS, ['route', 'add', 'default', 'via', lb.slbVpcPeerIp]);
   // The VPC routes the LoadBalancer range and the "internet" side to the SLB.
   ipIn(VPC_NS, ['route', 'add', `${lb.ip}/32`, 'via', lb.slbIp]);
+  ipIn(VPC_NS, ['route', 'add', `${plan.nodePortLb.ip}/32`, 'via', lb.slbIp]);
   ipIn(VPC_NS, ['route', 'add', lb.clientCidr, 'via', lb.slbIp]);
   ipIn(SLB_NS, ['link', 'add', 'ext0', 'type', 'veth', 'peer', 'name', 'eth0', 'netns', EXT_NS]);
   quietUp(SLB_NS, 'ext0');

@@ -32,6 +32,13 @@
 
 /* ep_val.flags */
 #define EP_NO_BPF 1 /* fault no-bpf:<pod>: the pod's veth has no programs; deliver through the stack */
+#define EP_HOST 2   /* a node address: Cilium hands host-bound traffic to the stack (NodePort, masqueraded replies) */
+
+/* Cilium's ipv4-service-loopback-address (network order): the source of a hairpin connection after SNAT. */
+#define SERVICE_LOOPBACK4 bpf_htonl(0xa9fe2a01) /* 169.254.42.1 */
+/* The VPC: Service clients are pods (VPC addresses); an external LoadBalancer client never met the node's DNAT. */
+#define VPC_NET4 bpf_htonl(0x0a000000) /* 10.0.0.0/16 */
+#define VPC_MASK4 bpf_htonl(0xffff0000)
 
 #define BACKEND_PORT_BASE 40000
 #define BACKEND_PORT_SPAN 1000
@@ -84,6 +91,7 @@ struct ct_val {
 	__u32 vip;
 	__u16 vport;
 	__u16 pad;
+	__u32 client; /* hairpin: the client's own address (the key holds the loopback source); 0 otherwise */
 };
 
 struct {
@@ -286,15 +294,24 @@ static __always_inline int service_dnat(struct __sk_buff *skb, struct pkt *p, __
 		return -1;
 	__u32 slot = pick_backend(p->sport, svc->count) & (MAX_BACKENDS - 1);
 	struct backend be = svc->be[slot];
+	/* Hairpin (the client is the backend): SNAT to the service loopback address so the pod answers a
+	 * source other than itself (Cilium's lb4_local loopback; reference S5/S6 "Hairpin"). */
+	int hairpin = be.ip == p->src.w[3];
+	__u32 client = hairpin ? SERVICE_LOOPBACK4 : p->src.w[3];
 	struct ct_key ct = {
-		.client = p->src.w[3], .backend = be.ip, .cport = p->sport, .bport = be.port, .proto = p->l4proto};
-	struct ct_val rev = {.vip = key.ip, .vport = key.port};
+		.client = client, .backend = be.ip, .cport = p->sport, .bport = be.port, .proto = p->l4proto};
+	struct ct_val rev = {.vip = key.ip, .vport = key.port, .client = hairpin ? p->src.w[3] : 0};
 
 	bpf_map_update_elem(&lab_ct, &ct, &rev, BPF_ANY);
 	if (rewrite4(skb, p, IP_DST_OFF, key.ip, be.ip, p->l4off + 2, key.port, be.port) < 0)
 		return -1;
 	p->dst.w[3] = be.ip;
 	p->dport = be.port;
+	if (hairpin) {
+		if (rewrite4(skb, p, IP_SRC_OFF, p->src.w[3], client, p->l4off, p->sport, p->sport) < 0)
+			return -1;
+		p->src.w[3] = client;
+	}
 	return 0;
 }
 
@@ -309,11 +326,18 @@ static __always_inline int reverse_nat(struct __sk_buff *skb, struct pkt *p)
 		return 0;
 	__u32 vip = rev->vip;
 	__u16 vport = rev->vport;
+	__u32 client = rev->client;
 
 	if (rewrite4(skb, p, IP_SRC_OFF, p->src.w[3], vip, p->l4off, p->sport, vport) < 0)
 		return -1;
 	p->src.w[3] = vip;
 	p->sport = vport;
+	if (client) {
+		/* hairpin reply: back from the loopback address to the client's own */
+		if (rewrite4(skb, p, IP_DST_OFF, p->dst.w[3], client, p->l4off + 2, p->dport, p->dport) < 0)
+			return -1;
+		p->dst.w[3] = client;
+	}
 	return 0;
 }
 
@@ -322,6 +346,8 @@ static __always_inline int from_backend(const struct pkt *p)
 {
 	struct svc_key key = {.ip = p->src.w[3], .port = p->sport, .proto = p->l4proto};
 
+	if ((p->dst.w[3] & VPC_MASK4) != VPC_NET4)
+		return 0; /* to an external client (S8a): no node's conntrack saw that connection */
 	return bpf_map_lookup_elem(&lab_backends, &key) != NULL;
 }
 
@@ -387,6 +413,8 @@ int from_container(struct __sk_buff *skb)
 	}
 	struct ep_val *dst_ep = bpf_map_lookup_elem(&lab_endpoints, &p.dst);
 
+	if (dst_ep && (dst_ep->flags & EP_HOST))
+		return TC_ACT_OK; /* to this node: the stack (conntrack of kube-proxy's NodePort NAT) */
 	if (dst_ep)
 		return local_delivery(skb, &p, dst_ep, cfg);
 
@@ -423,8 +451,8 @@ int from_netdev(struct __sk_buff *skb)
 	}
 	struct ep_val *dst_ep = bpf_map_lookup_elem(&lab_endpoints, &p.dst);
 
-	if (!dst_ep)
-		return TC_ACT_OK; /* node IP, ARP replies...: the host stack */
+	if (!dst_ep || (dst_ep->flags & EP_HOST))
+		return TC_ACT_OK; /* node IP (NodePort), ARP replies...: the host stack */
 	return local_delivery(skb, &p, dst_ep, cfg);
 }
 
