@@ -4,10 +4,11 @@
  * unmount the lab's bpffs (which drops the pinned maps) and remove the lab directory.
  * Never touches another ht- prefix (other tests use ht-col-*).
  */
-import { readFileSync, rmSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
 import { run } from './exec.ts';
 import { NS_PREFIX } from './plan.ts';
-import { BPFFS_DIR, LAB_DIR, netnsId, netnsOfPid, recordedLivePids } from './state.ts';
+import { BPFFS_DIR, LAB_DIR, netnsId, netnsOfPid, ownerFile, recordedLivePids } from './state.ts';
 
 export function labNamespaces(): string[] {
   const res = run('ip', ['-j', 'netns', 'list'], { allowFail: true });
@@ -85,7 +86,21 @@ export interface CleanReport {
   unmounted: boolean;
 }
 
-export async function cleanLab(): Promise<CleanReport> {
+/** Removes the lab directory; with keepOwner, everything in it but the owner claim of the current run. */
+function removeLabDir(keepOwner: boolean): void {
+  if (!keepOwner) {
+    rmSync(LAB_DIR, { recursive: true, force: true });
+    return;
+  }
+  if (!existsSync(LAB_DIR)) return;
+  const owner = ownerFile();
+  for (const e of readdirSync(LAB_DIR)) {
+    const full = join(LAB_DIR, e);
+    if (full !== owner) rmSync(full, { recursive: true, force: true });
+  }
+}
+
+export async function cleanLab(opts: { keepOwner?: boolean } = {}): Promise<CleanReport> {
   const namespaces = labNamespaces();
   const stopped = labPids(namespaces);
   await stopPids(stopped);
@@ -96,7 +111,7 @@ export async function cleanLab(): Promise<CleanReport> {
     unmounted = true;
   }
   // Only remove the directory once nothing is mounted inside it.
-  if (!bpffsMounted()) rmSync(LAB_DIR, { recursive: true, force: true });
+  if (!bpffsMounted()) removeLabDir(opts.keepOwner === true);
   return { namespaces, stopped, unmounted };
 }
 

@@ -16,7 +16,7 @@ import { LEGACY_KERNEL } from './metadata.ts';
 import { checkMode, type LabMode } from './modes.ts';
 import { labPlan } from './plan.ts';
 import { mergeBundles, type Recorder, startRecorder } from './record.ts';
-import { claimOwner, ensureLabDir, LAB_DIR, liveOwner } from './state.ts';
+import { claimOwner, ensureLabDir, LAB_DIR } from './state.ts';
 import { setupTopology } from './topology.ts';
 import { runFlows, segmentOnOneHop, startServers } from './traffic.ts';
 
@@ -73,15 +73,16 @@ export async function runLab(o: LabRunOptions): Promise<LabRunResult> {
   const out = resolve(o.out);
   if (existsSync(out) && readdirSync(out).length > 0)
     throw new UsageError(`--out ${o.out} exists and is not empty`);
-  const owner = liveOwner();
+  // Claim first, atomically, and only then clean leftovers: checking and claiming separately would let two
+  // runs starting together both "clean" (and so destroy) each other's namespaces.
+  const owner = claimOwner();
   if (owner !== null)
     throw new UsageError(`another lab run (pid ${owner}) is active; wait for it or stop it`);
-  if (labNamespaces().length > 0) {
-    o.log('removing what an earlier lab run left behind');
-    await cleanLab();
-  }
-  claimOwner();
   const unguard = guardTeardown();
+  if (labNamespaces().length > 0) {
+    o.log('removing what an earlier (killed) lab run left behind');
+    await cleanLab({ keepOwner: true });
+  }
   const recorders: Recorder[] = [];
   try {
     const plan = labPlan();

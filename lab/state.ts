@@ -9,6 +9,7 @@ import {
   mkdirSync,
   readFileSync,
   readlinkSync,
+  renameSync,
   statSync,
   writeFileSync,
 } from 'node:fs';
@@ -89,7 +90,29 @@ export function liveOwner(): number | null {
   return procStartTime(pid) === start ? pid : null;
 }
 
-export function claimOwner(): void {
+/**
+ * Makes this process the lab's owner, atomically: the owner file is created exclusively, so of two runs
+ * starting at the same moment exactly one wins (the other gets the live owner's PID and must not touch
+ * anything). A file left by a dead run is replaced by a rename, never by removing a live run's claim.
+ * Returns null on success, or the PID of the live owner.
+ */
+export function claimOwner(): number | null {
   ensureLabDir();
-  writeFileSync(OWNER_FILE, `${process.pid} ${procStartTime(process.pid) ?? ''}\n`);
+  const line = `${process.pid} ${procStartTime(process.pid) ?? ''}\n`;
+  try {
+    writeFileSync(OWNER_FILE, line, { flag: 'wx', mode: 0o600 });
+    return null;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+  }
+  const owner = liveOwner();
+  if (owner !== null) return owner;
+  const tmp = `${OWNER_FILE}.${process.pid}`;
+  writeFileSync(tmp, line, { mode: 0o600 });
+  renameSync(tmp, OWNER_FILE);
+  return null;
+}
+
+export function ownerFile(): string {
+  return OWNER_FILE;
 }
