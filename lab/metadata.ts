@@ -85,6 +85,8 @@ export function k8sObjects(plan: LabPlan): Record<'pods' | 'services' | 'endpoin
   });
   const svc = plan.service;
   const lb = plan.lb;
+  const self = plan.selfService;
+  const np = plan.nodePortLb;
   const services = [
     {
       apiVersion: 'v1',
@@ -128,6 +130,44 @@ export function k8sObjects(plan: LabPlan): Record<'pods' | 'services' | 'endpoin
       },
       status: { loadBalancer: { ingress: [{ ip: lb.ip }] } },
     },
+    {
+      apiVersion: 'v1',
+      kind: 'Service',
+      metadata: { name: self.name, namespace: self.namespace, creationTimestamp: created },
+      spec: {
+        type: 'ClusterIP',
+        clusterIP: self.clusterIp,
+        clusterIPs: [self.clusterIp],
+        selector: { app: 'client' },
+        ports: self.ports.map((p) => ({
+          name: p.name,
+          protocol: p.proto.toUpperCase(),
+          port: p.port,
+          targetPort: p.targetPort,
+        })),
+      },
+    },
+    {
+      // ECS backend type (no backend-type annotation): the SLB sends to nodeIP:NodePort (S8b)
+      apiVersion: 'v1',
+      kind: 'Service',
+      metadata: { name: np.name, namespace: np.namespace, creationTimestamp: created },
+      spec: {
+        type: 'LoadBalancer',
+        clusterIP: '172.21.0.21',
+        clusterIPs: ['172.21.0.21'],
+        externalTrafficPolicy: 'Cluster',
+        selector: { app: np.backend },
+        ports: (['tcp', 'udp'] as const).map((proto) => ({
+          name: proto,
+          protocol: proto.toUpperCase(),
+          port: np.port,
+          targetPort: np.targetPort,
+          nodePort: np.nodePorts[proto],
+        })),
+      },
+      status: { loadBalancer: { ingress: [{ ip: np.ip }] } },
+    },
   ];
   const slice = (
     name: string,
@@ -167,6 +207,18 @@ export function k8sObjects(plan: LabPlan): Record<'pods' | 'services' | 'endpoin
       lb.name,
       [lb.backend],
       ['TCP', 'UDP'].map((protocol) => ({ name: protocol.toLowerCase(), protocol, port: lb.targetPort })),
+    ),
+    slice(
+      `${self.name}-lab01`,
+      self.name,
+      self.backends,
+      self.ports.map((p) => ({ name: p.name, protocol: p.proto.toUpperCase(), port: p.targetPort })),
+    ),
+    slice(
+      `${np.name}-lab01`,
+      np.name,
+      [np.backend],
+      ['TCP', 'UDP'].map((protocol) => ({ name: protocol.toLowerCase(), protocol, port: np.targetPort })),
     ),
   ];
   const nodes = plan.nodes.map((n) => ({
