@@ -224,11 +224,14 @@ function buildFlow(
   const onWire = serviceKey !== null || rewritten;
   const server = endpoint(onWire ? finalDst : originDst, onWire ? finalPort : originPort);
   const client = endpoint(clientIp, clientPort);
-  const service = onWire
-    ? { ip: originDst, port: originPort, name: serviceKey, seen: true }
-    : client.pod === null && client.node === null
-      ? externalService(topology, server, proto)
-      : null;
+  const nodePort = topology.nodeByIp.has(originDst) ? nodePortService(topology, originPort, proto) : null;
+  const service = nodePort
+    ? nodePort
+    : onWire
+      ? { ip: originDst, port: originPort, name: serviceKey, seen: true }
+      : client.pod === null && client.node === null
+        ? externalService(topology, server, proto)
+        : null;
 
   const [requestPath, requestPathPackets, requestModal] = modalPath(requests, s);
   const [replyPath, replyPathPackets, replyModal] = modalPath(replies, s);
@@ -278,6 +281,21 @@ function buildFlow(
     replyPathPackets,
     hops,
   };
+}
+
+/**
+ * A request to nodeIP:NodePort (an SLB with ECS backends, scenario 8b) belongs to the Service owning
+ * that NodePort; its outside address (LoadBalancer, else ExternalIP, else ClusterIP) names the flow's
+ * service, `seen: false`: that address itself was rewritten before any capture point.
+ */
+function nodePortService(topology: Topology, port: number, proto: number): Flow['service'] {
+  const protocol = proto === 6 ? 'TCP' : proto === 17 ? 'UDP' : proto === 132 ? 'SCTP' : null;
+  for (const svc of topology.services) {
+    const p = svc.ports.find((x) => x.nodePort === port && x.protocol === protocol);
+    const ip = svc.loadBalancerIps[0] ?? svc.externalIps[0] ?? svc.clusterIps[0];
+    if (p && ip) return { ip, port: p.port, name: svc.key, seen: false };
+  }
+  return null;
 }
 
 /** The LoadBalancer/ExternalIP Service whose backend the server is, for a client outside the cluster. */

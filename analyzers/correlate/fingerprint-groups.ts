@@ -16,45 +16,72 @@ export interface FingerprintGroups {
   next: Int32Array;
 }
 
+const PARTITION_BITS = 8;
+
+/**
+ * Radix-partitioned: frames are first scattered into 256 partitions by the top fingerprint bits, then
+ * each partition is grouped with a table small enough to stay in cache. One big table over millions of
+ * frames spends its time waiting on memory (measured: 3x slower on 6 M frames).
+ */
 export function groupByFingerprint(f: FrameTable): FingerprintGroups {
   const n = f.length;
-  let size = 1024;
-  while (size < 2 * n) size *= 2;
-  const mask = size - 1;
-  const slotGroup = new Int32Array(size).fill(-1);
-  const keyLo = new Uint32Array(size);
-  const keyHi = new Uint32Array(size);
+  const { fpLo, fpHi, fpValid } = f;
+  const parts = 1 << PARTITION_BITS;
+  const shift = 32 - PARTITION_BITS;
+  const start = new Int32Array(parts + 1);
+  for (let i = 0; i < n; i++) if (fpValid[i] === 1) start[(fpLo[i]! >>> shift) + 1]!++;
+  let largest = 0;
+  for (let p = 0; p < parts; p++) {
+    largest = Math.max(largest, start[p + 1]!);
+    start[p + 1]! += start[p]!;
+  }
+  const order = new Int32Array(start[parts]!);
+  const fill = start.slice(0, parts);
+  for (let i = 0; i < n; i++) if (fpValid[i] === 1) order[fill[fpLo[i]! >>> shift]!++] = i;
+
+  let size = 64;
+  while (size < 2 * largest) size *= 2;
+  // one slot = [lo, hi, group + 1, unused]: a probe touches one cache line
+  const table = new Uint32Array(4 * size);
   const head = new Int32Array(n);
   const tail = new Int32Array(n);
   const groupSize = new Int32Array(n);
   const next = new Int32Array(n).fill(-1);
   let count = 0;
-  const { fpLo, fpHi, fpValid } = f;
-  for (let i = 0; i < n; i++) {
-    if (fpValid[i] !== 1) continue;
-    const lo = fpLo[i]!;
-    const hi = fpHi[i]!;
-    // fingerprints are already well mixed: the low lane is a fine slot hash
-    let s = lo & mask;
-    for (;;) {
-      const g = slotGroup[s]!;
-      if (g < 0) {
-        slotGroup[s] = count;
-        keyLo[s] = lo;
-        keyHi[s] = hi;
-        head[count] = i;
-        tail[count] = i;
-        groupSize[count] = 1;
-        count++;
-        break;
+  for (let p = 0; p < parts; p++) {
+    const a = start[p]!;
+    const b = start[p + 1]!;
+    if (a === b) continue;
+    let local = 64;
+    while (local < 2 * (b - a)) local *= 2;
+    const mask = 4 * local - 1;
+    table.fill(0, 0, 4 * local);
+    for (let k = a; k < b; k++) {
+      const i = order[k]!;
+      const lo = fpLo[i]!;
+      const hi = fpHi[i]!;
+      // fingerprints are already well mixed: the low lane is a fine slot hash
+      let s = (lo << 2) & mask;
+      for (;;) {
+        const g = table[s + 2]!;
+        if (g === 0) {
+          table[s] = lo;
+          table[s + 1] = hi;
+          table[s + 2] = count + 1;
+          head[count] = i;
+          tail[count] = i;
+          groupSize[count] = 1;
+          count++;
+          break;
+        }
+        if (table[s] === lo && table[s + 1] === hi) {
+          next[tail[g - 1]!] = i;
+          tail[g - 1] = i;
+          groupSize[g - 1]!++;
+          break;
+        }
+        s = (s + 4) & mask;
       }
-      if (keyLo[s] === lo && keyHi[s] === hi) {
-        next[tail[g]!] = i;
-        tail[g] = i;
-        groupSize[g]!++;
-        break;
-      }
-      s = (s + 1) & mask;
     }
   }
   return { count, head: head.subarray(0, count), size: groupSize.subarray(0, count), next };

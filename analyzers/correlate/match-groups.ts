@@ -20,6 +20,12 @@ export interface MatchInput {
   /** 1 for points that may see one packet several times (`any`) */
   multiPoint: Uint8Array;
   windowNs: number;
+  /**
+   * Visit only groups whose fingerprint has these low bits clear (the clock pass samples large
+   * captures; fingerprint bits are random, so the sample has no pattern in time or direction). Default 0.
+   */
+  sampleMask?: number;
+  fpLo?: Uint32Array;
 }
 
 export interface MatchStats {
@@ -43,7 +49,10 @@ export function matchGroups(input: MatchInput, sink: IdentitySink): MatchStats {
   const idLastRank: number[] = [];
   const idCollided: boolean[] = [];
 
+  const mask = input.sampleMask ?? 0;
+  const fpLo = input.fpLo;
   for (let g = 0; g < groups.count; g++) {
+    if (mask !== 0 && fpLo && (fpLo[groups.head[g]!]! & mask) !== 0) continue;
     const size = groups.size[g]!;
     if (size === 1) {
       out[0] = groups.head[g]!;
@@ -68,7 +77,8 @@ export function matchGroups(input: MatchInput, sink: IdentitySink): MatchStats {
       for (let j = 0; j < idFirst.length; j++) {
         if (tf - idFirst[j]! > windowNs) continue;
         open++;
-        if (multiPoint[point[f]!] !== 1 && seenAt(j, point[f]!, members, assign, windowStart, m, point))
+        const p = point[f]!;
+        if (multiPoint[p] !== 1 && seenAt(j, p, rank[f]!, members, assign, windowStart, m, point, rank))
           continue;
         candidates++;
         if (best < 0) best = j;
@@ -98,16 +108,23 @@ export function matchGroups(input: MatchInput, sink: IdentitySink): MatchStats {
   return stats;
 }
 
+/**
+ * Whether identity j already has a frame at this point in this direction (same path rank). A hairpin
+ * (a pod reaching its own Service) leaves and re-enters one eth0: the same point, the other direction.
+ */
 function seenAt(
   j: number,
   p: number,
+  r: number,
   members: Int32Array,
   assign: Int32Array,
   from: number,
   to: number,
   point: Uint16Array,
+  rank: Uint8Array,
 ): boolean {
-  for (let m = from; m < to; m++) if (assign[m] === j && point[members[m]!] === p) return true;
+  for (let m = from; m < to; m++)
+    if (assign[m] === j && point[members[m]!] === p && rank[members[m]!] === r) return true;
   return false;
 }
 

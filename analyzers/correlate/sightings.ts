@@ -25,6 +25,8 @@ export interface CorrelateOptions {
   narrowWindowNs?: number;
   /** TCP payloads longer than this may be offload super-segments. Default 1460 */
   mss?: number;
+  /** fingerprint groups the clock pass visits at most (evenly spread); default 300 000 */
+  clockSampleGroups?: number;
   /** offsets to use instead of estimating them (tests, or a previous run) */
   clockOffsets?: ReadonlyMap<string, number>;
 }
@@ -89,8 +91,11 @@ export function sightingsFromPackets(
     pointKind.push(p?.kind ?? PointKind.other);
     multiPoint[i] = p?.kind === PointKind.any ? 1 : 0;
   });
+  const rankOf = new Uint8Array(3 * set.points.length);
+  for (let p = 0; p < set.points.length; p++)
+    for (let d = 0; d < 3; d++) rankOf[3 * p + d] = pathRank(pointKind[p]!, d);
   const rank = new Uint8Array(n);
-  for (let i = 0; i < n; i++) rank[i] = pathRank(pointKind[f.point[i]!]!, f.dir[i]!);
+  for (let i = 0; i < n; i++) rank[i] = rankOf[3 * f.point[i]! + f.dir[i]!]!;
 
   const groups = groupByFingerprint(f);
   let withoutFingerprint = 0;
@@ -111,7 +116,14 @@ export function sightingsFromPackets(
     }));
   } else {
     const { sink, samples } = clockSampleSink(nodeNames, pointNode, f.point, rank, f.t);
-    matchGroups({ groups, t: f.t, point: f.point, rank, multiPoint, windowNs: wide }, sink);
+    // the offsets rest on the fastest packets each way: an even sample of groups finds them as well
+    let sampleMask = 0;
+    while (groups.count / (sampleMask + 1) > (opts.clockSampleGroups ?? 300_000))
+      sampleMask = 2 * sampleMask + 1;
+    matchGroups(
+      { groups, t: f.t, point: f.point, rank, multiPoint, windowNs: wide, sampleMask, fpLo: f.fpLo },
+      sink,
+    );
     const est = clockOffsetsFromSamples(samples);
     offsets = est.offsets;
     warnings.push(...est.warnings);
@@ -196,6 +208,8 @@ function buildRows(
     maxMembers = Math.max(maxMembers, ids.start[id + 1]! - ids.start[id]!);
   const rowFrame = new Int32Array(maxMembers);
   const order = new Int32Array(maxMembers);
+  const counts = new Uint32Array(maxMembers);
+  const bytes = new Float64Array(maxMembers);
 
   for (let id = 0; id < ids.count; id++) {
     const a = ids.start[id]!;
@@ -203,14 +217,15 @@ function buildRows(
     if (a === b) continue;
     const p = s.packets++;
     s.packetStart[p] = s.length;
-    // one row per point: the earliest frame stands for it
+    // one row per (point, direction): the earliest frame stands for it
     let rows = 0;
     let maxPayload = 0;
     for (let m = a; m < b; m++) {
       const fr = ids.members[m]!;
       if (f.payloadLen[fr]! > maxPayload) maxPayload = f.payloadLen[fr]!;
       let r = 0;
-      while (r < rows && f.point[rowFrame[r]!] !== f.point[fr]) r++;
+      // one row per point and direction: a hairpin crosses its pod's eth0 out and back in
+      while (r < rows && (f.point[rowFrame[r]!] !== f.point[fr] || rank[rowFrame[r]!] !== rank[fr])) r++;
       if (r === rows) {
         rowFrame[rows++] = fr;
         const row = s.length + r;
@@ -234,30 +249,23 @@ function buildRows(
       }
       order[r] = r;
     }
-    const before = (x: number, y: number): boolean => {
-      const fx = rowFrame[x]!;
-      const fy = rowFrame[y]!;
-      const nx = pointNode[f.point[fx]!]! + 1;
-      const ny = pointNode[f.point[fy]!]! + 1;
-      if (nx !== ny) {
-        if (segRank[nx] !== segRank[ny]) return segRank[nx]! < segRank[ny]!;
-        return segFirst[nx]! < segFirst[ny]!;
-      }
-      if (t[fx] !== t[fy]) return t[fx]! < t[fy]!;
-      return rank[fx]! < rank[fy]!;
-    };
     for (let i = 1; i < rows; i++) {
       const v = order[i]!;
       let j = i - 1;
-      while (j >= 0 && before(v, order[j]!)) {
+      while (
+        j >= 0 &&
+        hopBefore(rowFrame[v]!, rowFrame[order[j]!]!, f.point, pointNode, segRank, segFirst, t, rank)
+      ) {
         order[j + 1] = order[j]!;
         j--;
       }
       order[j + 1] = v;
     }
     // rows were accumulated at s.length + r; write them out in hop order
-    const counts = s.count.slice(s.length, s.length + rows);
-    const bytes = s.bytes.slice(s.length, s.length + rows);
+    for (let r = 0; r < rows; r++) {
+      counts[r] = s.count[s.length + r]!;
+      bytes[r] = s.bytes[s.length + r]!;
+    }
     let prev = -1;
     for (let h = 0; h < rows; h++) {
       const r = order[h]!;
@@ -285,6 +293,27 @@ function buildRows(
   }
   s.packetStart[s.packets] = s.length;
   return s;
+}
+
+/** Whether frame x comes before frame y on the path (see the module comment). */
+function hopBefore(
+  x: number,
+  y: number,
+  point: Uint16Array,
+  pointNode: Int32Array,
+  segRank: Int32Array,
+  segFirst: Float64Array,
+  t: Float64Array,
+  rank: Uint8Array,
+): boolean {
+  const nx = pointNode[point[x]!]! + 1;
+  const ny = pointNode[point[y]!]! + 1;
+  if (nx !== ny) {
+    if (segRank[nx] !== segRank[ny]) return segRank[nx]! < segRank[ny]!;
+    return segFirst[nx]! < segFirst[ny]!;
+  }
+  if (t[x] !== t[y]) return t[x]! < t[y]!;
+  return rank[x]! < rank[y]!;
 }
 
 function rewriteBits(f: FrameTable, a: number, b: number): number {
