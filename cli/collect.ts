@@ -73,11 +73,21 @@ export const collectCommand = new Command('collect')
   .action(async (f: CollectFlags) => {
     const node = f.node ?? hostname();
     const stop = new AbortController();
-    const onSignal = () => stop.abort();
+    const force = new AbortController();
+    let forcedBy: NodeJS.Signals | null = null;
+    // The first SIGINT/SIGTERM stops cleanly (drain, flush, count); a second one, while that runs, forces it.
+    const onSignal = (sig: NodeJS.Signals) => {
+      if (!stop.signal.aborted) stop.abort();
+      else if (!force.signal.aborted) {
+        forcedBy = sig;
+        force.abort();
+      }
+    };
     process.on('SIGINT', onSignal);
     process.on('SIGTERM', onSignal);
+    let interrupted = false;
     try {
-      await collectBundle({
+      ({ interrupted } = await collectBundle({
         ...placementFromFlags(f),
         out: f.out ?? defaultBundleName(node, new Date()),
         node,
@@ -96,11 +106,17 @@ export const collectCommand = new Command('collect')
         command: process.argv.slice(2),
         toolVersion: toolVersion(),
         signal: stop.signal,
+        force: force.signal,
         log: (line) => process.stdout.write(`${line}\n`),
         progress: process.stderr.isTTY ? (line) => process.stderr.write(`\r\u001b[K${line}`) : undefined,
-      });
+      }));
     } finally {
       process.off('SIGINT', onSignal);
       process.off('SIGTERM', onSignal);
+    }
+    if (interrupted) {
+      // Exit now, as the shell's convention for death by that signal: the abandoned graceful stop may still
+      // hold timers (a metadata command's timeout) that would otherwise keep the process alive.
+      process.exit(forcedBy === 'SIGTERM' ? 143 : 130);
     }
   });

@@ -29,6 +29,20 @@ export interface CaptureRecord {
   snaplen: number | null;
 }
 
+/** A matching interface without a capture from start_ns to end_ns (see bundle.schema.json). */
+export interface NotCapturedRecord {
+  point: string;
+  node: string;
+  pod: { namespace: string; name: string } | null;
+  iface: string;
+  kind: PointKind;
+  reason: 'down' | 'failed';
+  detail: string;
+  start_ns: string;
+  end_ns: string;
+  captured_later: boolean;
+}
+
 export interface MetadataRecord {
   path: string;
   source: string;
@@ -51,6 +65,10 @@ export interface BundleManifest {
   captures: CaptureRecord[];
   metadata: MetadataRecord[];
   warnings: string[];
+  /** Optional (readers may ignore it, so schema_version stays 1): points with no coverage for a while. */
+  not_captured?: NotCapturedRecord[];
+  /** Present and true when a second signal forced the stop: counts are what was known then. */
+  interrupted?: boolean;
 }
 
 export function netnsRecord(target: NsTarget): NetnsRecord {

@@ -16,6 +16,12 @@ export interface Engine {
   name: EngineName;
   path: string;
   version: string;
+  /**
+   * util-linux `setpriv`, when it can set a parent-death signal: every engine runs under it so that a hoptrace
+   * killed with SIGKILL (no handler runs) still takes its engines with it. Engines run in their own process
+   * groups (see CaptureProcess.start), so nothing else would reach them. Absent: engines run unwrapped.
+   */
+  parentDeath?: string | null;
 }
 
 /** What to install when an engine is missing (Debian package names). */
@@ -33,13 +39,30 @@ export async function findEngine(wanted?: EngineName): Promise<Engine> {
     const res = await runCommand([exe, name === 'dumpcap' ? '-v' : '--version'], { timeoutMs: 5000 });
     const text = `${res.stdout.toString('utf8')}\n${res.stderr}`;
     const version = firstLine(text).trim() || name;
-    return { name, path: exe, version };
+    return { name, path: exe, version, parentDeath: await findParentDeath() };
   }
   if (wanted !== undefined) throw new UsageError(`${wanted} not found on PATH: ${packageHint[wanted]}`);
   throw new UsageError(
     'neither dumpcap nor tcpdump found: install the Debian package wireshark-common (dumpcap) or tcpdump',
   );
 }
+
+/**
+ * `setpriv --pdeathsig` (util-linux >= 2.33, Essential in Debian, so present on any Debian-based node image).
+ * Probed by running it once: an older setpriv without the option must not make every capture fail to start.
+ */
+async function findParentDeath(): Promise<string | null> {
+  const exe = findTool('setpriv');
+  if (exe === null) return null;
+  const probe = await runCommand([exe, '--pdeathsig', 'SIGTERM', '--', exe, '--version'], {
+    timeoutMs: 5000,
+  });
+  return probe.failure === null ? exe : null;
+}
+
+/** Said once in bundle.json's warnings when engines run without a parent-death signal. */
+export const noParentDeathWarning =
+  'setpriv (util-linux) with --pdeathsig not found: if hoptrace is killed with SIGKILL its engines keep capturing until --duration (or forever without it)';
 
 export interface RingSpec {
   /** Rotate after this many kB (dumpcap's unit). */
@@ -63,6 +86,12 @@ export interface CaptureSpec {
   ring?: RingSpec;
   /** `-i any`: force LINUX_SLL2, libpcap's default SLL v1 has no interface index (DESIGN §3). */
   cooked?: boolean;
+  /**
+   * dumpcap stops itself after this many seconds (`-a duration:N`): a backstop for when hoptrace is gone and
+   * cannot stop it. The collector sets it a little beyond its own deadline, so normally the collector stops
+   * the engine first (after the drain) and the backstop never fires.
+   */
+  autostopS?: number;
 }
 
 /** The argument vector for one capture; exported so tests can assert the choices made. */
@@ -76,13 +105,14 @@ export function engineArgv(engine: Engine, spec: CaptureSpec): string[] {
     if (spec.snaplen !== undefined) argv.push('-s', String(spec.snaplen));
     if (spec.bufferMiB !== undefined) argv.push('-B', String(spec.bufferMiB));
     if (spec.packets !== undefined) argv.push('-c', String(spec.packets));
+    if (spec.autostopS !== undefined) argv.push('-a', `duration:${Math.max(1, Math.ceil(spec.autostopS))}`);
     if (spec.cooked) argv.push('-y', 'LINUX_SLL2');
     if (spec.ring) {
       if (spec.ring.filesizeKB !== undefined) argv.push('-b', `filesize:${spec.ring.filesizeKB}`);
       if (spec.ring.durationS !== undefined) argv.push('-b', `duration:${spec.ring.durationS}`);
       if (spec.ring.files !== undefined) argv.push('-b', `files:${spec.ring.files}`);
     }
-    return inNamespace(spec.ns, argv);
+    return withParentDeath(engine, inNamespace(spec.ns, argv));
   }
   // tcpdump: -U writes each packet as it arrives (a SIGKILL loses less), -Z root keeps it from dropping to
   // the tcpdump user, which could not write into a root-owned bundle.
@@ -94,7 +124,20 @@ export function engineArgv(engine: Engine, spec: CaptureSpec): string[] {
   if (spec.cooked) argv.push('-y', 'LINUX_SLL2');
   argv.push('--');
   if (spec.filter !== undefined) argv.push(spec.filter);
-  return inNamespace(spec.ns, argv);
+  // No duration backstop for tcpdump: its only timer (-G with -W 1) is checked when a packet arrives, so on a
+  // quiet interface it would never fire; the parent-death signal is its only safety net.
+  return withParentDeath(engine, inNamespace(spec.ns, argv));
+}
+
+/**
+ * `setpriv --pdeathsig SIGTERM -- <argv>`: the kernel sends SIGTERM (which dumpcap and tcpdump both handle by
+ * flushing and closing their file) when hoptrace dies. setpriv, `ip netns exec` and `nsenter` all exec, so the
+ * setting survives into the engine and the PID we hold stays the engine's (root keeps it across the exec of
+ * dumpcap even if dumpcap carries file capabilities: its capabilities do not grow).
+ */
+function withParentDeath(engine: Engine, argv: string[]): string[] {
+  const setpriv = engine.parentDeath ?? null;
+  return setpriv === null ? argv : [setpriv, '--pdeathsig', 'SIGTERM', '--', ...argv];
 }
 
 /** The engine's own counters, from its exit summary. */
@@ -221,22 +264,36 @@ export class CaptureProcess {
   /** Asks the engine to stop (SIGINT, as Ctrl-C: it flushes, writes the ISB and closes the file), then waits.
    * Only if it ignores that for `stopTimeoutMs` is it killed, and the exit record says so. */
   async stop(): Promise<CaptureExit> {
+    if (this.child === null) throw new Error('capture never started');
+    return this.interruptThenKill(stopTimeoutMs);
+  }
+
+  /**
+   * The forced stop (a second Ctrl-C): SIGINT by PID if `stop()` has not sent it yet, and SIGKILL whatever still
+   * runs after `graceMs` (a short grace: an engine that answers SIGINT closes its file properly; one that hangs is
+   * the reason the user pressed Ctrl-C again). Resolves once the engine has exited.
+   */
+  forceStop(graceMs: number): Promise<CaptureExit> {
+    return this.interruptThenKill(graceMs);
+  }
+
+  /** SIGINT (once), then SIGKILL if it still runs after `killAfterMs`; resolves with the exit record. */
+  private async interruptThenKill(killAfterMs: number): Promise<CaptureExit> {
     const child = this.child;
-    if (child === null) throw new Error('capture never started');
-    if (this.running) {
+    if (child === null || !this.running) return this.exited;
+    if (!this.stopRequested) {
       this.stopRequested = true;
       child.kill('SIGINT');
-      const timer = setTimeout(() => {
-        if (this.running) {
-          this.killed = true;
-          child.kill('SIGKILL');
-        }
-      }, stopTimeoutMs);
-      const exit = await this.exited;
-      clearTimeout(timer);
-      return exit;
     }
-    return this.exited;
+    const timer = setTimeout(() => {
+      if (this.running) {
+        this.killed = true;
+        child.kill('SIGKILL');
+      }
+    }, killAfterMs);
+    const exit = await this.exited;
+    clearTimeout(timer);
+    return exit;
   }
 
   private onStderr(chunk: string): void {

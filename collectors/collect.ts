@@ -1,7 +1,7 @@
 import { readdir, stat } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { UsageError } from '../cli/usage-error.ts';
-import type { BundleManifest, CaptureRecord, MetadataRecord } from './bundle-manifest.ts';
+import type { BundleManifest, CaptureRecord, MetadataRecord, NotCapturedRecord } from './bundle-manifest.ts';
 import { netnsRecord, validateManifest } from './bundle-manifest.ts';
 import { BundleWriter } from './bundle-writer.ts';
 import {
@@ -10,6 +10,7 @@ import {
   type Engine,
   type EngineName,
   findEngine,
+  noParentDeathWarning,
   type RingSpec,
 } from './capture-engine.ts';
 import { type FinishedCapture, filesFromCapture } from './capture-files.ts';
@@ -26,6 +27,7 @@ import { describeNamespace, type NsTarget } from './netns.ts';
 import { collectIp, collectK8s, collectNodeHost } from './node-metadata.ts';
 import { checkSegment } from './path-names.ts';
 import type { PodTarget } from './placement.ts';
+import { killRunningCommands } from './run-command.ts';
 
 export type { PodTarget } from './placement.ts';
 
@@ -57,6 +59,12 @@ export interface CollectOptions {
   toolVersion: string;
   /** Aborting stops the collection cleanly (the CLI wires SIGINT/SIGTERM to it). */
   signal?: AbortSignal;
+  /**
+   * Aborting forces the end of a stop already under way (the CLI wires a second SIGINT/SIGTERM to it): engines
+   * are stopped by PID with a short grace and then killed, pending metadata commands are killed, and bundle.json
+   * is written with what is known and `interrupted: true`.
+   */
+  force?: AbortSignal;
   /** Lines for stdout: "ready ...", the summary, the drop report. */
   log: (line: string) => void;
   /** A live status line (the CLI passes one only on a TTY). */
@@ -67,7 +75,54 @@ export interface CollectResult {
   manifest: BundleManifest;
   /** PIDs of every engine process started (tests check none is left). */
   pids: number[];
+  /** True when a forced stop cut the collection short (the CLI then exits 130). */
+  interrupted: boolean;
 }
+
+/** A forced stop gives each engine this long to answer SIGINT before SIGKILL. */
+const forceGraceMs = 500;
+/** ... and waits at most this long for metadata commands it has just killed to report. */
+const forceMetadataWaitMs = 1000;
+/**
+ * dumpcap's own `-a duration:` backstop fires this long after the collector's deadline: late enough that the
+ * collector's stop (deadline + drain + SIGINT) always comes first while hoptrace lives, and only an orphaned
+ * engine ever reaches it.
+ */
+const autostopMarginS = 10;
+
+/** An interface that matched but had no capture for a while: down at the start, or a start that never worked. */
+type MarkGap = (
+  g: Group,
+  iface: string,
+  reason: NotCapturedRecord['reason'],
+  atStart: boolean,
+  detail: string,
+) => boolean;
+
+interface Gap {
+  g: Group;
+  iface: string;
+  reason: NotCapturedRecord['reason'];
+  detail: string;
+  startNs: bigint;
+  /** When a capture of it started; null while there is none. */
+  endNs: bigint | null;
+  /** Down when the collection started: recorded even once captured (its window then starts late). */
+  atStart: boolean;
+}
+
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+function aborted(signal: AbortSignal | undefined): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal === undefined) return;
+    if (signal.aborted) resolve();
+    else signal.addEventListener('abort', () => resolve(), { once: true });
+  });
+}
+
+/** dumpcap's and libpcap's wording for a device that is not up (PCAP_ERROR_IFACE_NOT_UP). */
+const notUpRe = /not up/i;
 
 /** Thrown by a start asked for after the stop was decided; the rescan then just ends, without a warning. */
 class StoppingError extends Error {
@@ -148,15 +203,24 @@ function groupsOf(o: CollectOptions): Group[] {
   return groups;
 }
 
-/** Interfaces of a group that match its patterns; `any` is not listed by `ip link`, so it is taken as is. */
-async function matching(g: Group, warnings: Set<string>): Promise<string[]> {
-  if (g.patterns.length === 1 && g.patterns[0] === 'any') return ['any'];
-  const names = (await listLinks(g.ns)).map((l) => l.ifname);
-  return matchInterfaces(names, g.patterns).filter((name) => {
-    const problem = checkSegment('interface', name);
-    if (problem !== null) warnings.add(`${g.pointPrefix}: skipped an interface: ${problem}`);
-    return problem === null;
-  });
+/**
+ * Interfaces of a group that match its patterns, with whether each is up (a down one cannot be captured yet);
+ * `any` is not listed by `ip link`, so it is taken as is.
+ */
+async function matching(g: Group, warnings: Set<string>): Promise<{ name: string; up: boolean }[]> {
+  if (g.patterns.length === 1 && g.patterns[0] === 'any') return [{ name: 'any', up: true }];
+  const links = await listLinks(g.ns);
+  const up = new Map(links.map((l) => [l.ifname, l.up]));
+  return matchInterfaces(
+    links.map((l) => l.ifname),
+    g.patterns,
+  )
+    .filter((name) => {
+      const problem = checkSegment('interface', name);
+      if (problem !== null) warnings.add(`${g.pointPrefix}: skipped an interface: ${problem}`);
+      return problem === null;
+    })
+    .map((name) => ({ name, up: up.get(name) === true }));
 }
 
 /**
@@ -168,12 +232,23 @@ export async function collectBundle(o: CollectOptions): Promise<CollectResult> {
   checkNames(o);
   await checkOutDir(o.out);
   const engine = await findEngine(o.engine);
+  // tcpdump's rotation cannot give DESIGN §3's ring (docs/collect.md, "Why dumpcap"): refuse before anything runs.
   if (o.ring && engine.name !== 'dumpcap')
-    throw new UsageError('--ring needs dumpcap: install the Debian package wireshark-common');
+    throw new UsageError(
+      o.engine === 'tcpdump'
+        ? '--ring needs dumpcap: tcpdump has no ring support here; drop --engine tcpdump'
+        : '--ring needs dumpcap (tcpdump has no ring support here): install the Debian package wireshark-common',
+    );
   const kubectl = o.kubectl ? findTool('kubectl') : null;
   if (o.kubectl && kubectl === null) throw new UsageError('--kubectl given but kubectl is not on PATH');
   const groups = groupsOf(o);
   const warnings = new Set<string>();
+  if (!engine.parentDeath) warnings.add(noParentDeathWarning);
+  const gaps = new Map<string, Gap>();
+  let forced = false;
+  // The --duration deadline once known (the timer starts at `ready`); until then the backstop counts the whole
+  // duration from each engine's start, which only makes it later.
+  let deadlineMs: number | null = null;
   const ext = engine.name === 'dumpcap' ? 'pcapng' : 'pcap';
   const writer = new BundleWriter(o.out);
   const startedAt = new Date();
@@ -195,10 +270,21 @@ export async function collectBundle(o: CollectOptions): Promise<CollectResult> {
     // An interface that vanished and came back gets a second file: never overwrite the first.
     for (let n = 2; used.has(relPath) && n < 1000; n++) relPath = `${g.prefix}/captures/${iface}.${n}.${ext}`;
     used.add(relPath);
+    const outPath = await writer.prepare(relPath);
+    // Checked again after the await: a forced stop may have gone through the engine list meanwhile.
+    if (stopping) {
+      used.delete(relPath);
+      throw new StoppingError();
+    }
+    const autostopS =
+      o.durationMs === undefined
+        ? undefined
+        : ((deadlineMs ?? Date.now() + o.durationMs) - Date.now()) / 1000 + autostopMarginS;
     const proc = new CaptureProcess(engine, {
       iface,
       ns: g.ns,
-      outPath: await writer.prepare(relPath),
+      outPath,
+      autostopS,
       filter: o.filter,
       snaplen: o.snaplen,
       bufferMiB: o.bufferMiB,
@@ -219,32 +305,68 @@ export async function collectBundle(o: CollectOptions): Promise<CollectResult> {
       used.delete(relPath);
       throw e;
     }
+    const gap = gaps.get(`${g.pointPrefix}/${iface}`);
+    if (gap !== undefined && gap.endNs === null) gap.endNs = proc.readyNs;
     return r;
+  };
+  const markGap: MarkGap = (g, iface, reason, atStart, detail) => {
+    const key = `${g.pointPrefix}/${iface}`;
+    const known = gaps.get(key);
+    // Still uncovered: keep when that began, update why. Covered once already: the first record stays.
+    if (known !== undefined) {
+      if (known.endNs === null) Object.assign(known, { reason, detail });
+      return known.atStart;
+    }
+    gaps.set(key, { g, iface, reason, detail, startNs: atStart ? startNs : wallNs(), endNs: null, atStart });
+    return atStart;
   };
 
   // Start everything; on any failure stop what did start, so no engine is left behind, and report the first.
   const initial: { g: Group; iface: string }[] = [];
+  const downAtStart: string[] = [];
   for (const g of groups) {
-    let names: string[];
+    let names: { name: string; up: boolean }[];
     try {
       names = await matching(g, warnings);
     } catch (e) {
       throw new UsageError(`${g.pointPrefix}: ${e instanceof Error ? e.message : String(e)}`);
     }
-    for (const iface of names) initial.push({ g, iface });
+    for (const { name: iface, up } of names) {
+      // A down interface (an unused ENI under the default `eth*`) must not stop the whole collection: it is
+      // recorded as not captured and the rescan starts it if it comes up.
+      if (up) initial.push({ g, iface });
+      else {
+        markGap(g, iface, 'down', true, 'the interface is down');
+        downAtStart.push(`${g.pointPrefix}/${iface}`);
+      }
+    }
     if (names.length === 0 && g.scope === 'pod') {
       throw new UsageError(
         `${g.pointPrefix}: no interface matches ${g.patterns.join(', ')} in ${describeNamespace(g.ns)}`,
       );
     }
   }
+  if (initial.length === 0 && downAtStart.length > 0)
+    throw new UsageError(`every matching interface is down, nothing to capture: ${downAtStart.join(', ')}`);
   if (initial.length === 0) {
     const g = groups[0];
     const where = g ? ` in ${describeNamespace(g.ns)}` : '';
     throw new UsageError(`no interface matches --iface ${(g?.patterns ?? []).join(', ')}${where}`);
   }
   const outcomes = await Promise.allSettled(initial.map(({ g, iface }) => startOne(g, iface, false)));
-  const failed = outcomes.findIndex((x) => x.status === 'rejected');
+  // One that went down between the listing and the start is a down interface too, not a reason to abort.
+  outcomes.forEach((x, i) => {
+    const at = initial[i];
+    if (x.status === 'rejected' && at !== undefined && notUpRe.test(String(x.reason))) {
+      markGap(at.g, at.iface, 'down', true, x.reason instanceof Error ? x.reason.message : String(x.reason));
+      downAtStart.push(`${at.g.pointPrefix}/${at.iface}`);
+    }
+  });
+  const failed = outcomes.findIndex((x) => x.status === 'rejected' && !notUpRe.test(String(x.reason)));
+  if (failed < 0 && running.length === 0) {
+    process.off('exit', killLeftovers);
+    throw new UsageError(`every matching interface is down, nothing to capture: ${downAtStart.join(', ')}`);
+  }
   if (failed >= 0) {
     await Promise.all(running.map((r) => r.proc.stop()));
     process.off('exit', killLeftovers);
@@ -253,30 +375,62 @@ export async function collectBundle(o: CollectOptions): Promise<CollectResult> {
     const why = failure.reason instanceof Error ? failure.reason.message : String(failure.reason);
     throw new UsageError(`cannot capture on ${at?.g.pointPrefix}/${at?.iface}: ${why}`);
   }
+  for (const point of downAtStart) {
+    const line =
+      o.rescanMs === 0
+        ? `${point}: down at the start: not captured (--rescan 0)`
+        : `${point}: down at the start: not captured until it comes up`;
+    warnings.add(line);
+    // Said now too, not only in the summary: whoever watches the start should know a point is missing.
+    o.log(`warning: ${line}`);
+  }
   o.log(`ready: capturing ${running.length} interface${running.length === 1 ? '' : 's'} into ${writer.root}`);
+  if (o.durationMs !== undefined) deadlineMs = Date.now() + o.durationMs;
 
+  // Filled as each metadata source finishes, so a forced stop can list what was done.
   const metadata: MetadataRecord[] = [];
-  const metaStart = collectMetadata(writer, o, groups, kubectl);
+  const metaStart = collectMetadata(writer, o, groups, kubectl, metadata);
 
-  const { reason: stopReason, rescanDone } = await waitForStop(o, groups, running, warnings, startOne);
-  const stopNs = wallNs();
-  stopping = true;
-  // An engine that a rescan started just now is in `running` once this settles, so it is stopped below too.
-  await rescanDone;
-  o.progress?.('');
-  await new Promise((r) => setTimeout(r, drainMs));
-  await Promise.all(running.map((r) => r.proc.stop()));
+  let stopReason: StopReason = 'signal';
+  let stopNs: bigint | null = null;
+  const gracefulStop = async (): Promise<void> => {
+    const stopped = await waitForStop(o, groups, running, warnings, startOne, markGap);
+    stopReason = stopped.reason;
+    stopNs = wallNs();
+    stopping = true;
+    // An engine that a rescan started just now is in `running` once this settles, so it is stopped below too.
+    await stopped.rescanDone;
+    o.progress?.('');
+    await sleep(drainMs);
+    if (forced) return;
+    await Promise.all(running.map((r) => r.proc.stop()));
+    await metaStart;
+    if (!forced && running.some((r) => r.lateStart)) {
+      // New interfaces appeared: their routes and neighbours are only in a fresh `ip -j` read.
+      for (const g of groups) await collectIp(writer, g.prefix, g.ns, g.scope === 'pod');
+    }
+  };
+  const outcome = await Promise.race([
+    gracefulStop().then(() => 'stopped' as const),
+    aborted(o.force).then(() => 'forced' as const),
+  ]);
+  if (outcome === 'forced') {
+    // The second Ctrl-C: whatever the graceful stop was waiting for, end it now, by PID.
+    forced = true;
+    stopping = true;
+    stopNs ??= wallNs();
+    o.progress?.('');
+    await Promise.all(running.map((r) => r.proc.forceStop(forceGraceMs)));
+    killRunningCommands();
+    await Promise.race([metaStart, sleep(forceMetadataWaitMs)]);
+    warnings.add('interrupted: a second signal forced the stop; metadata may be incomplete');
+  }
   process.off('exit', killLeftovers);
-  metadata.push(...(await metaStart));
+  const endNs: bigint = stopNs ?? wallNs();
   for (const m of metadata) {
     // A missing optional source is normal (`absent`); a command that failed is worth a line in the summary.
     if (m.status === 'failed') warnings.add(`${m.path}: not collected: ${m.source}: ${m.detail ?? 'failed'}`);
   }
-  if (running.some((r) => r.lateStart)) {
-    // New interfaces appeared: their routes and neighbours are only in a fresh `ip -j` read.
-    for (const g of groups) await collectIp(writer, g.prefix, g.ns, g.scope === 'pod');
-  }
-
   const captures: CaptureRecord[] = [];
   for (const r of running) {
     const exit = await r.proc.exited;
@@ -299,7 +453,7 @@ export async function collectBundle(o: CollectOptions): Promise<CollectResult> {
       warnings.add(`${finished.point}: capture ended early: ${exit.message ?? `exit ${exit.code}`}`);
     if (exit.killed)
       warnings.add(`${finished.point}: ${engine.name} ignored SIGINT and was killed; drops unknown`);
-    for (const { record, scan } of await filesFromCapture(finished, stopNs)) {
+    for (const { record, scan } of await filesFromCapture(finished, endNs)) {
       if (scan.error !== null) warnings.add(scan.error);
       if (exit.stats === null && record.drops === null)
         warnings.add(`${record.point}: drop count unknown (no engine summary, no ISB)`);
@@ -313,17 +467,44 @@ export async function collectBundle(o: CollectOptions): Promise<CollectResult> {
     groups,
     startedAt,
     startNs,
-    stopNs,
+    endNs,
     stopReason,
     captures,
     metadata,
     [...warnings],
   );
+  const notCaptured = notCapturedRecords(gaps, endNs);
+  if (notCaptured.length > 0) manifest.not_captured = notCaptured;
+  if (forced) manifest.interrupted = true;
   const problems = validateManifest(manifest);
   for (const p of problems) manifest.warnings.push(`internal: ${p}`);
   await writer.write('bundle.json', `${JSON.stringify(manifest, null, 2)}\n`);
   report(o, manifest);
-  return { manifest, pids };
+  return { manifest, pids, interrupted: forced };
+}
+
+/**
+ * bundle.json's `not_captured`: interfaces down at the start (also once captured later: the point had no
+ * coverage until then), and interfaces a rescan found that never got a capture.
+ */
+function notCapturedRecords(gaps: Map<string, Gap>, endNs: bigint): NotCapturedRecord[] {
+  const out: NotCapturedRecord[] = [];
+  for (const gap of gaps.values()) {
+    if (!gap.atStart && gap.endNs !== null) continue; // a late interface captured: late_start says it all
+    out.push({
+      point: `${gap.g.pointPrefix}/${gap.iface}`,
+      node: gap.g.node,
+      pod: gap.g.pod,
+      iface: gap.iface,
+      kind: pointKind(gap.g.scope, gap.iface),
+      reason: gap.reason,
+      detail: gap.detail,
+      start_ns: String(gap.startNs),
+      end_ns: String(gap.endNs ?? endNs),
+      captured_later: gap.endNs !== null,
+    });
+  }
+  return out;
 }
 
 async function collectMetadata(
@@ -331,14 +512,15 @@ async function collectMetadata(
   o: CollectOptions,
   groups: Group[],
   kubectl: string | null,
-): Promise<MetadataRecord[]> {
+  into: MetadataRecord[],
+): Promise<void> {
   const nodePrefix = `nodes/${o.node}`;
   const parts: Promise<MetadataRecord[]>[] = [collectNodeHost(writer, nodePrefix)];
   // The node's ip tables come from the node's namespace even in the single-pod form.
   if (!groups.some((g) => g.scope === 'node')) parts.push(collectIp(writer, nodePrefix, o.nodeNs, false));
   for (const g of groups) parts.push(collectIp(writer, g.prefix, g.ns, g.scope === 'pod'));
   if (kubectl !== null) parts.push(collectK8s(writer, kubectl));
-  return (await Promise.all(parts)).flat();
+  await Promise.all(parts.map((p) => p.then((records) => void into.push(...records))));
 }
 
 type StopReason = BundleManifest['stop_reason'];
@@ -353,6 +535,7 @@ async function waitForStop(
   running: Running[],
   warnings: Set<string>,
   startOne: (g: Group, iface: string, late: boolean) => Promise<Running>,
+  markGap: MarkGap,
 ): Promise<{ reason: StopReason; rescanDone: Promise<unknown> }> {
   const began = Date.now();
   const rescanMs = o.rescanMs ?? 2000;
@@ -385,7 +568,7 @@ async function waitForStop(
         setInterval(() => {
           if (scanning || done) return;
           scanning = true;
-          inFlight = rescan(groups, running, warnings, notCaptured, startOne)
+          inFlight = rescan(groups, running, warnings, notCaptured, startOne, markGap)
             .then((added) => {
               for (const r of added) void r.proc.exited.then(checkEnded);
             })
@@ -452,21 +635,30 @@ async function rescan(
   warnings: Set<string>,
   notCaptured: Map<string, string>,
   startOne: (g: Group, iface: string, late: boolean) => Promise<Running>,
+  markGap: MarkGap,
 ): Promise<Running[]> {
   const added: Running[] = [];
   for (const g of groups) {
-    let names: string[];
+    let names: { name: string; up: boolean }[];
     try {
       names = await matching(g, warnings);
     } catch {
       continue; // the namespace itself went away (pod deleted): its captures end on their own
     }
-    for (const iface of names) {
+    for (const { name: iface, up } of names) {
       // Start a capture only for an interface never captured, or whose last capture ended because the interface
       // went away (it came back). One that reached --packets, or ran and then failed, stays ended: restarting
       // it would break the limit, or repeat the failure every rescan. A start that failed left no entry: retried.
       const last = running.filter((r) => r.group === g && r.iface === iface).at(-1);
       if (last !== undefined && (last.proc.running || last.proc.exitReason !== 'vanished')) continue;
+      if (!up) {
+        // dumpcap would refuse it: wait for it to come up instead of spawning an engine every rescan.
+        const point = `${g.pointPrefix}/${iface}`;
+        // One down since the start already has its warning; a new one is reported if it never comes up.
+        if (last === undefined && !markGap(g, iface, 'down', false, 'the interface is down'))
+          notCaptured.set(point, `${point}: not captured: the interface is down`);
+        continue;
+      }
       try {
         added.push(await startOne(g, iface, true));
         notCaptured.delete(`${g.pointPrefix}/${iface}`);
@@ -475,10 +667,9 @@ async function rescan(
         // Vanished again between listing and capture, or not up yet (a new pod's veth is created down; dumpcap
         // refuses a down device): not fatal mid-collection, and retried at the next rescan. Only the last
         // failure of an interface never captured reaches the summary.
-        notCaptured.set(
-          `${g.pointPrefix}/${iface}`,
-          `${g.pointPrefix}/${iface}: not captured: ${e instanceof Error ? e.message : String(e)}`,
-        );
+        const why = e instanceof Error ? e.message : String(e);
+        if (last === undefined) markGap(g, iface, notUpRe.test(why) ? 'down' : 'failed', false, why);
+        notCaptured.set(`${g.pointPrefix}/${iface}`, `${g.pointPrefix}/${iface}: not captured: ${why}`);
       }
     }
   }

@@ -40,6 +40,8 @@ export interface LinkInfo {
   ifname: string;
   operstate: string;
   linkType: string;
+  /** Administratively up (IFF_UP). libpcap refuses to capture on a device that is not ("That device is not up"). */
+  up: boolean;
 }
 
 /** `ip -j link` in the target namespace. Throws a one-line message when it cannot be listed. */
@@ -58,6 +60,7 @@ export async function listLinks(target: NsTarget): Promise<LinkInfo[]> {
       ifname: o['ifname'],
       operstate: typeof o['operstate'] === 'string' ? o['operstate'] : 'UNKNOWN',
       linkType: typeof o['link_type'] === 'string' ? o['link_type'] : 'unknown',
+      up: Array.isArray(o['flags']) && o['flags'].includes('UP'),
     });
   }
   return links;

@@ -11,6 +11,18 @@ export interface CommandResult {
   failure: string | null;
 }
 
+/** Commands still running, by process-group leader, so a forced exit can end them instead of orphaning them. */
+const live = new Map<number, () => void>();
+
+/**
+ * SIGKILL to every command still running (each its whole process group): the collector's forced exit (a second
+ * Ctrl-C) must not leave a hung `kubectl` or credential plugin behind in its own process group.
+ */
+export function killRunningCommands(): void {
+  for (const kill of live.values()) kill();
+  live.clear();
+}
+
 export interface RunOptions {
   timeoutMs?: number;
   /** Output beyond this many bytes is cut: a runaway `kubectl` must not exhaust memory. */
@@ -31,10 +43,22 @@ export function runCommand(argv: readonly string[], options: RunOptions = {}): P
     const err: Buffer[] = [];
     let outBytes = 0;
     let timedOut = false;
+    let interrupted = false;
     let spawnError: string | null = null;
     // Own process group, so a timeout can end the whole group: `kubectl` may run credential plugins, and a
     // grandchild that inherited our stdout would keep 'close' from firing long after its parent was killed.
     const child = spawn(file, args, { stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+    const pid = child.pid;
+    if (pid !== undefined) {
+      live.set(pid, () => {
+        interrupted = true;
+        killGroup(pid);
+      });
+    }
+    // Forgotten on 'close', not 'exit': a grandchild holding our pipes keeps the group worth killing.
+    child.on('close', () => {
+      if (pid !== undefined) live.delete(pid);
+    });
     const timer = setTimeout(() => {
       timedOut = true;
       killGroup(child.pid);
@@ -55,6 +79,7 @@ export function runCommand(argv: readonly string[], options: RunOptions = {}): P
       let failure: string | null = null;
       if (spawnError !== null) failure = spawnError;
       else if (timedOut) failure = `timed out after ${timeoutMs} ms`;
+      else if (interrupted) failure = 'killed: the collection was interrupted';
       else if (code !== 0) failure = `exit ${code}${stderr ? `: ${firstLine(stderr)}` : ''}`;
       else if (outBytes > maxBytes) failure = `output larger than ${maxBytes} bytes, cut`;
       resolve({ argv: [...argv], code, stdout: Buffer.concat(out), stderr, failure });

@@ -3,9 +3,12 @@
  * lives only inside those namespaces (nothing in the root namespace) and is deleted by name in teardown, also on
  * SIGINT/SIGTERM. Every wait is bounded in time; only processes these helpers started are signalled, by PID.
  */
+
+import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import type { BundleManifest, CaptureRecord } from '../../collectors/bundle-manifest.ts';
 import { recordNs, scanCapture } from '../../collectors/capture-scan.ts';
 import { findTool } from '../../collectors/find-tool.ts';
 import { runCommand } from '../../collectors/run-command.ts';
@@ -262,4 +265,22 @@ export async function readTags(file: string): Promise<FileContents> {
 
 export function expectedTags(tag: string, count: number): string[] {
   return Array.from({ length: count }, (_, i) => `${tag}-${i}`);
+}
+
+/** `<dir>/<name>`: an executable shell script, for a fake `kubectl` placed first on PATH. Returns `dir`. */
+export function fakeTool(dir: string, name: string, script: string): string {
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(path.join(dir, name), `#!/bin/sh\n${script}`);
+  chmodSync(path.join(dir, name), 0o755);
+  return dir;
+}
+
+export function manifestOf(bundle: string): BundleManifest {
+  return JSON.parse(readFileSync(path.join(bundle, 'bundle.json'), 'utf8')) as BundleManifest;
+}
+
+export function capture(m: BundleManifest, point: string): CaptureRecord {
+  const c = m.captures.find((x) => x.point === point);
+  assert.ok(c, `no capture for ${point} in ${m.captures.map((x) => x.point).join(', ')}`);
+  return c;
 }

@@ -1,9 +1,8 @@
 import assert from 'node:assert/strict';
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import type { BundleManifest, CaptureRecord } from '../../collectors/bundle-manifest.ts';
 import { validateManifest } from '../../collectors/bundle-manifest.ts';
 import { collectBundle } from '../../collectors/collect.ts';
 import { tableFromCapture } from '../../ingest/table-from-capture.ts';
@@ -11,10 +10,13 @@ import {
   addBareVeth,
   addNetns,
   addVeth,
+  capture,
   deleteNamespaces,
   exitWithin,
   expectedTags,
+  fakeTool,
   hoptrace,
+  manifestOf,
   missingPrerequisite,
   pidAlive,
   processesMentioning,
@@ -37,16 +39,6 @@ const work = mkdtempSync(path.join(tmpdir(), 'ht-collect-'));
 /** `hoptrace collect` on the test node's namespace as node1, into `bundle`. */
 function collectNode(bundle: string, args: readonly string[]) {
   return hoptrace(['collect', '--netns', N, '--node', 'node1', ...args, '--out', bundle]);
-}
-
-function manifestOf(bundle: string): BundleManifest {
-  return JSON.parse(readFileSync(path.join(bundle, 'bundle.json'), 'utf8')) as BundleManifest;
-}
-
-function capture(m: BundleManifest, point: string): CaptureRecord {
-  const c = m.captures.find((x) => x.point === point);
-  assert.ok(c, `no capture for ${point} in ${m.captures.map((x) => x.point).join(', ')}`);
-  return c;
 }
 
 describe('hoptrace collect in network namespaces', { skip, timeout: 120_000 }, () => {
@@ -337,14 +329,12 @@ describe('hoptrace collect in network namespaces', { skip, timeout: 120_000 }, (
     timeout: 30_000,
   }, async () => {
     const bundle = path.join(work, 'pid');
-    const fakeBin = path.join(work, 'fake-bin');
-    mkdirSync(fakeBin, { recursive: true });
     // A fixed `kubectl get -o json` List that names the arguments it was called with.
-    writeFileSync(
-      path.join(fakeBin, 'kubectl'),
-      '#!/bin/sh\nprintf \'{"apiVersion":"v1","kind":"List","metadata":{"resourceVersion":""},"items":[{"args":"%s"}]}\\n\' "$*"\n',
+    const fakeBin = fakeTool(
+      path.join(work, 'fake-bin'),
+      'kubectl',
+      'printf \'{"apiVersion":"v1","kind":"List","metadata":{"resourceVersion":""},"items":[{"args":"%s"}]}\\n\' "$*"\n',
     );
-    chmodSync(path.join(fakeBin, 'kubectl'), 0o755);
     const node = await sleeperIn(N, 20);
     const pod = await sleeperIn(P1, 20);
     try {

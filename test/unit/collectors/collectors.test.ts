@@ -109,6 +109,32 @@ describe('engine command lines', () => {
       'files:3',
     ]);
   });
+  it('wraps the engine in setpriv --pdeathsig and gives dumpcap its own duration backstop', () => {
+    const argv = engineArgv(
+      { ...dumpcap, parentDeath: '/usr/bin/setpriv' },
+      {
+        iface: 'eth1',
+        ns: { kind: 'netns', name: 'ht-n' },
+        outPath: '/b/eth1.pcapng',
+        packets: 5,
+        autostopS: 12.2,
+      },
+    );
+    assert.deepEqual(argv.slice(0, 8), [
+      '/usr/bin/setpriv',
+      '--pdeathsig',
+      'SIGTERM',
+      '--',
+      'ip',
+      'netns',
+      'exec',
+      'ht-n',
+    ]);
+    assert.deepEqual(argv.slice(-4), ['-c', '5', '-a', 'duration:13']);
+    // Without setpriv (fallback): the same command, unwrapped.
+    const bare = engineArgv(dumpcap, { iface: 'eth1', ns: { kind: 'own' }, outPath: '/b/eth1.pcapng' });
+    assert.equal(bare[0], '/usr/bin/dumpcap');
+  });
   it('enters a process namespace with nsenter', () => {
     assert.deepEqual(inNamespace({ kind: 'pid', pid: 7 }, ['ip', '-j', 'link']), [
       'nsenter',
