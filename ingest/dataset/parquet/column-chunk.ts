@@ -54,26 +54,34 @@ export class ChunkBuilder {
   numValues = 0;
   nullCount = 0;
   readonly stats: MinMax | null;
+  /**
+   * For integer columns whose values are their own dictionary ids: the largest value in a
+   * RLE_DICTIONARY page so far (the dictionary page is 0..max), -1 while every page is PLAIN.
+   */
+  dictionaryMax = -1;
   private readonly type: PhysicalType;
   private readonly path: readonly string[];
-  private readonly dictionary: boolean;
 
-  constructor(type: PhysicalType, path: readonly string[], opts: { stats: boolean; dictionary: boolean }) {
+  constructor(type: PhysicalType, path: readonly string[], opts: { stats: boolean }) {
     this.type = type;
     this.path = path;
     this.stats = opts.stats ? new MinMax() : null;
-    this.dictionary = opts.dictionary;
   }
 
   /** Adds a data page made of `parts` (levels, then values), `numValues` level entries. */
-  addPage(parts: readonly Uint8Array[], numValues: number, nulls: number): void {
+  addPage(
+    parts: readonly Uint8Array[],
+    numValues: number,
+    nulls: number,
+    encoding: number = Encoding.PLAIN,
+  ): void {
     let size = 0;
     for (const p of parts) size += p.length;
     headerWriter.reset();
     writeDataPageHeader(headerWriter, {
       size,
       numValues,
-      encoding: this.dictionary ? Encoding.RLE_DICTIONARY : Encoding.PLAIN,
+      encoding,
     });
     const header = headerWriter.bytes().slice();
     this.segments.push(header);
@@ -125,6 +133,7 @@ export class ChunkBuilder {
     this.size = 0;
     this.numValues = 0;
     this.nullCount = 0;
+    this.dictionaryMax = -1;
     this.stats?.reset();
     return { segments, meta };
   }

@@ -20,6 +20,7 @@ import {
   packetChunkBuilders,
   packetColumnSpecs,
   packetsSchema,
+  plainRange,
   plainStrings,
 } from './packets-parquet.ts';
 import { ParquetFile } from './parquet-file.ts';
@@ -84,6 +85,8 @@ export class PacketsDatasetWriter {
   private buffered = 0;
   private tick = 0;
   private readonly dictionaryCache = new Map<string, { n: number; bytes: Uint8Array }>();
+  /** the 0..max dictionaries of full u8 and u16 ranges, which most row groups use */
+  private readonly ranges = new Map<number, Uint8Array>();
   /** files whose footer is written, waiting for their writes in flight */
   private readonly closing: Promise<void>[] = [];
   /** rows written */
@@ -293,7 +296,7 @@ export class PacketsDatasetWriter {
       p.file = new ParquetFile(path.join(p.dir, name), packetsSchema, leafCount());
     }
     p.file.writeRowGroup(p.rows, p.chunks.length, (i, offset) => {
-      const dict = this.dictionaryOf(i);
+      const dict = this.dictionaryOf(i, p.chunks[i]!);
       return p.chunks[i]!.take(offset, dict?.bytes ?? null, dict?.entries ?? 0);
     });
     this.buffered -= p.bytes;
@@ -308,9 +311,21 @@ export class PacketsDatasetWriter {
     p.file = null;
   }
 
-  /** The dictionary page body of column `i`, when it is a string column (cached while it does not grow). */
-  private dictionaryOf(i: number): { bytes: Uint8Array; entries: number } | null {
+  /**
+   * The dictionary page body of column `i`: strings for a string column (cached while the list does
+   * not grow), 0..max for an integer column that has dictionary pages, else none.
+   */
+  private dictionaryOf(i: number, chunk: ChunkBuilder): { bytes: Uint8Array; entries: number } | null {
     const spec = packetColumnSpecs[i]!;
+    if (chunk.dictionaryMax >= 0) {
+      const max = chunk.dictionaryMax;
+      let range = this.ranges.get(max);
+      if (!range) {
+        range = plainRange(max);
+        if (max === 255 || max === 65535) this.ranges.set(max, range);
+      }
+      return { bytes: range, entries: max + 1 };
+    }
     if (spec.kind !== 'dict') return null;
     let values: readonly string[];
     switch (spec.source) {

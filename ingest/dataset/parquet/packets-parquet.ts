@@ -14,7 +14,7 @@ import {
   type U32Key,
 } from '../../columns/packets-schema.ts';
 import { ChunkBuilder } from './column-chunk.ts';
-import { ConvertedType, PhysicalType, Repetition, type SchemaNode } from './format.ts';
+import { ConvertedType, Encoding, PhysicalType, Repetition, type SchemaNode } from './format.ts';
 import { bitLevels, dictionaryIndices, packLevels, rleLevels } from './rle-hybrid.ts';
 
 /** Where a nullable column's validity comes from. */
@@ -198,7 +198,6 @@ export function packetChunkBuilders(): ChunkBuilder[] {
         spec.kind === 'vlan' ? [spec.name, 'list', 'element'] : [spec.name],
         {
           stats: (spec.kind === 'int32' || spec.kind === 'int64') && spec.stats,
-          dictionary: spec.kind === 'dict',
         },
       ),
   );
@@ -232,6 +231,7 @@ export interface RowSet {
 export class EncodeScratch {
   readonly valid: Uint8Array;
   readonly ids: Uint16Array;
+  readonly bytes: Uint8Array;
   readonly levelsRep: Uint8Array;
   readonly levelsDef: Uint8Array;
   readonly vlanValues: Uint32Array;
@@ -244,6 +244,7 @@ export class EncodeScratch {
     this.capacity = capacity;
     this.valid = new Uint8Array(capacity + 8);
     this.ids = new Uint16Array(capacity + 8);
+    this.bytes = new Uint8Array(capacity + 8);
     this.levelsRep = new Uint8Array(4 * capacity + 8);
     this.levelsDef = new Uint8Array(4 * capacity + 8);
     this.vlanValues = new Uint32Array(4 * capacity + 8);
@@ -331,6 +332,56 @@ function gatherU32(src: Uint32Array, rows: Uint32Array, m: number, out: Uint32Ar
   for (let k = 0; k < m; k++) out[k] = src[rows[k]!]!;
 }
 
+/**
+ * Pages at least this long store u8/u16 columns as RLE_DICTIONARY over the dictionary 0..max, so a
+ * value costs 1 or 2 bytes (a copy of the column) instead of 4, and a constant page a few bytes.
+ * Shorter pages stay PLAIN INT32, where a dictionary of up to 65536 entries would not pay for itself.
+ */
+const DICTIONARY_MIN_ROWS = { u8: 256, u16: 16384, u32: Number.POSITIVE_INFINITY } as const;
+
+function gatherBytes(src: Uint8Array, rows: Uint32Array, m: number, out: Uint8Array): void {
+  for (let k = 0; k < m; k++) out[k] = src[rows[k]!]!;
+}
+function gatherShorts(src: Uint16Array, rows: Uint32Array, m: number, out: Uint16Array): void {
+  for (let k = 0; k < m; k++) out[k] = src[rows[k]!]!;
+}
+
+/** A u8/u16 column as dictionary indices that are the values themselves (see DICTIONARY_MIN_ROWS). */
+function encodeSmallInt(
+  data: Uint8Array | Uint16Array,
+  set: RowSet | null,
+  n: number,
+  s: EncodeScratch,
+  out: ChunkBuilder,
+): void {
+  const m = set ? set.count : n;
+  let vals: Uint8Array | Uint16Array = data;
+  if (set?.rows) {
+    if (data instanceof Uint8Array) {
+      gatherBytes(data, set.rows, m, s.bytes);
+      vals = s.bytes;
+    } else {
+      gatherShorts(data, set.rows, m, s.ids);
+      vals = s.ids;
+    }
+  }
+  let lo = 0xffff;
+  let hi = 0;
+  if (data instanceof Uint16Array || out.stats) {
+    for (let k = 0; k < m; k++) {
+      const x = vals[k]!;
+      if (x < lo) lo = x;
+      if (x > hi) hi = x;
+    }
+  } else hi = 255;
+  if (out.stats && m > 0) out.stats.add(0, lo, 0, hi);
+  const maxId = data instanceof Uint8Array ? 255 : 65535;
+  // a page of RLE_DICTIONARY needs a dictionary page before it, even when every row is NULL
+  out.dictionaryMax = Math.max(out.dictionaryMax, m === 0 ? 0 : data instanceof Uint8Array ? 255 : hi);
+  const indices = m > 0 ? dictionaryIndices(vals, m, maxId) : NO_INDICES;
+  out.addPage(set ? [set.levels, indices] : [indices], n, n - m, Encoding.RLE_DICTIONARY);
+}
+
 function encodeInt32(
   spec: PacketColumnSpec & { kind: 'int32' },
   c: PacketColumns,
@@ -340,6 +391,10 @@ function encodeInt32(
 ): void {
   const data = c[spec.source.data];
   const set = rowSet(spec.validity, spec.name, c, data instanceof Uint32Array ? null : data, n, s);
+  if (!(data instanceof Uint32Array) && n >= DICTIONARY_MIN_ROWS[spec.source.kind]) {
+    encodeSmallInt(data, set, n, s, out);
+    return;
+  }
   const m = set ? set.count : n;
   const vals = new Uint32Array(m);
   if (set?.rows) {
@@ -481,7 +536,7 @@ function encodeDict(
   if (spec.source === 'point' || spec.source === 'file') {
     const ids = spec.source === 'point' ? c.point : c.file;
     const max = spec.source === 'point' ? ctx.maxPoint : ctx.maxFile;
-    out.addPage([dictionaryIndices(ids, n, max)], n, 0);
+    out.addPage([dictionaryIndices(ids, n, max)], n, 0, Encoding.RLE_DICTIONARY);
     return;
   }
   // direction: codes 1/2 -> entries 0/1; decode_error: batch ids -> writer ids; 0 is NULL in both
@@ -490,7 +545,7 @@ function encodeDict(
   const m = set.count;
   if (m === 0) {
     // DuckDB reads the bit-width byte even when a page holds no index (all rows NULL)
-    out.addPage([set.levels, NO_INDICES], n, n);
+    out.addPage([set.levels, NO_INDICES], n, n, Encoding.RLE_DICTIONARY);
     return;
   }
   const ids = s.ids;
@@ -502,7 +557,7 @@ function encodeDict(
     for (let k = 0; k < m; k++) ids[k] = map[codes[rows ? rows[k]! : k]!]!;
   }
   const max = spec.source === 'direction' ? 1 : ctx.maxError;
-  out.addPage([set.levels, dictionaryIndices(ids, m, max)], n, n - m);
+  out.addPage([set.levels, dictionaryIndices(ids, m, max)], n, n - m, Encoding.RLE_DICTIONARY);
 }
 
 function encodeVlan(c: PacketColumns, n: number, s: EncodeScratch, out: ChunkBuilder): void {
@@ -578,6 +633,13 @@ export function encodePacketPages(
         break;
     }
   }
+}
+
+/** The dictionary page body of integers stored as their own ids: PLAIN INT32 0, 1, ..., max. */
+export function plainRange(max: number): Uint8Array {
+  const values = new Uint32Array(max + 1);
+  for (let i = 0; i <= max; i++) values[i] = i;
+  return asBytes(values);
 }
 
 const textEncoder = new TextEncoder();

@@ -115,9 +115,11 @@ export function packLevels(levels: Uint8Array, n: number, bitWidth: 1 | 2): Uint
 
 /**
  * Dictionary indices `ids[0..m)` of a RLE_DICTIONARY data page: the bit-width byte, then one run.
- * Width 8 when every id fits a byte (ids are narrowed by a typed-array copy), else 16.
+ * Width 8 when every id fits a byte (u16 ids are narrowed by a typed-array copy), else 16.
+ * Integer columns of u8/u16 storage use their values as ids (the dictionary is 0..max), so their
+ * indices are a plain copy of the column.
  */
-export function dictionaryIndices(ids: Uint16Array, m: number, maxId: number): Uint8Array {
+export function dictionaryIndices(ids: Uint8Array | Uint16Array, m: number, maxId: number): Uint8Array {
   const width = maxId < 256 ? 8 : 16;
   const first = ids[0] ?? 0;
   let same = true;
@@ -136,7 +138,7 @@ export function dictionaryIndices(ids: Uint16Array, m: number, maxId: number): U
   const out = new Uint8Array(headerLen + bytes + 1);
   out[0] = width;
   putVarint(out, 1, (groups << 1) | 1);
-  if (width === 8) out.set(ids.subarray(0, m), headerLen);
+  if (width === 8 || ids instanceof Uint8Array) out.set(ids.subarray(0, m), headerLen);
   else {
     // a 16-bit bit-packed value is its little-endian bytes
     out.set(new Uint8Array(ids.buffer, ids.byteOffset, 2 * m), headerLen);

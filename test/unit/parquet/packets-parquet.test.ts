@@ -209,6 +209,22 @@ describe('packets Parquet files read back by DuckDB', () => {
     assertSameRows(got, expectedRows([a, b]));
   });
 
+  test('long batches: u8/u16 columns as dictionary pages, mixed with PLAIN pages in one chunk', async () => {
+    const long = fillBatch(20_000, 'random', 5, 1);
+    const full = fillBatch(17_000, 'all-valid', 6, 100_000);
+    const short = fillBatch(100, 'alternating', 7, 200_000);
+    // one partition, so that the long pages stay long
+    for (const b of [long, full, short]) b.point.fill(0);
+    const dir = dirFor();
+    const got = await writeAndRead(dir, [long, short, full]);
+    assertSameRows(got, expectedRows([long, short, full]));
+    const [enc] = await duckRows(
+      `SELECT DISTINCT path_in_schema AS col, encodings FROM parquet_metadata(${sqlString(`${dir}/**/*.parquet`)}) WHERE path_in_schema IN ('ttl', 'src_port', 'frame') ORDER BY 1`,
+    );
+    assert.ok(enc!.some((e) => e['col'] === 'src_port' && String(e['encodings']).includes('RLE_DICTIONARY')));
+    assert.ok(enc!.every((e) => e['col'] !== 'frame' || !String(e['encodings']).includes('DICTIONARY')));
+  });
+
   test('only zero-row batches: one empty file that still has the columns', async () => {
     const dir = dirFor();
     const got = await writeAndRead(dir, [new PacketColumns(16)]);
