@@ -7,6 +7,7 @@ import { ExitCode } from './exit-codes.ts';
 import { infoCommand } from './info.ts';
 import { ingestCommand } from './ingest.ts';
 import { labCommand } from './lab.ts';
+import { rulesCommand } from './rules.ts';
 import { sqlCommand } from './sql.ts';
 import { UsageError } from './usage-error.ts';
 
@@ -26,6 +27,7 @@ const commands: Command[] = [
   collectCommand,
   bundleCommand,
   labCommand,
+  rulesCommand,
 ];
 for (const command of commands) program.addCommand(command);
 
