@@ -14,8 +14,41 @@ const MAGIC = new TextEncoder().encode('PAR1');
 /** writev takes at most IOV_MAX (1024 on Linux) buffers per call */
 const MAX_IOV = 1024;
 /** bytes handed to asynchronous writes and not yet written, over all files */
-const MAX_PENDING = 64 << 20;
+const MAX_PENDING = 128 << 20;
+/** a row group is written in pieces of about this size, so that it can go out asynchronously */
+const PIECE_BYTES = 4 << 20;
+/**
+ * Writes in flight at once. libuv's pool has four threads and the capture is read through the same
+ * pool: two writers leave threads for the reads instead of queueing them behind a row group.
+ */
+const MAX_IN_FLIGHT = 2;
 let pendingBytes = 0;
+let inFlight = 0;
+
+interface QueuedWrite {
+  file: ParquetFile;
+  group: Uint8Array[];
+  at: number;
+  total: number;
+}
+const queue: QueuedWrite[] = [];
+let queueHead = 0;
+
+function pump(): void {
+  while (inFlight < MAX_IN_FLIGHT && queueHead < queue.length) {
+    const w = queue[queueHead++]!;
+    if (queueHead === queue.length) {
+      queue.length = 0;
+      queueHead = 0;
+    }
+    inFlight++;
+    w.file.issue(w.group, w.at, w.total, () => {
+      inFlight--;
+      pendingBytes -= w.total;
+      pump();
+    });
+  }
+}
 
 export interface WrittenChunk {
   segments: readonly Uint8Array[];
@@ -89,10 +122,15 @@ export class ParquetFile {
 
   private write(segments: readonly Uint8Array[]): void {
     if (this.failure) throw this.failure;
-    for (let i = 0; i < segments.length; i += MAX_IOV) {
-      const group = segments.slice(i, i + MAX_IOV);
+    let i = 0;
+    while (i < segments.length) {
+      const group: Uint8Array[] = [];
       let total = 0;
-      for (const s of group) total += s.length;
+      while (i < segments.length && group.length < MAX_IOV && (total < PIECE_BYTES || group.length === 0)) {
+        const seg = segments[i++]!;
+        group.push(seg);
+        total += seg.length;
+      }
       const at = this.offset;
       this.offset += total;
       if (pendingBytes + total > MAX_PENDING) {
@@ -102,17 +140,23 @@ export class ParquetFile {
       }
       pendingBytes += total;
       this.inFlight++;
-      fs.writev(this.fd, group, at, (err, n) => {
-        try {
-          if (err) throw err;
-          if (n < total) this.writeRest(group, at, n);
-        } catch (e) {
-          this.failure ??= e instanceof Error ? e : new Error(String(e));
-        }
-        pendingBytes -= total;
-        if (--this.inFlight === 0) this.drained?.();
-      });
+      queue.push({ file: this, group, at, total });
+      pump();
     }
+  }
+
+  /** Starts one queued write (called by the queue); `done` runs when it has completed. */
+  issue(group: Uint8Array[], at: number, total: number, done: () => void): void {
+    fs.writev(this.fd, group, at, (err, n) => {
+      try {
+        if (err) throw err;
+        if (n < total) this.writeRest(group, at, n);
+      } catch (e) {
+        this.failure ??= e instanceof Error ? e : new Error(String(e));
+      }
+      done();
+      if (--this.inFlight === 0) this.drained?.();
+    });
   }
 
   /** After a short writev: the remaining bytes, buffer by buffer. */
