@@ -152,44 +152,49 @@ export async function ingestToDataset(
   });
   const batch = new PacketColumns(opts.batchRows ?? 65536);
   const pointIds = new Map<string, number>();
-  for (let fileId = 0; fileId < files.length; fileId++) {
-    const input = files[fileId]!;
-    fileNames.push(input.display);
-    const place = placeOf(input.display);
-    const sink = new PacketBatchSink(
-      {
-        fileId,
-        pointFor: (info) => {
-          const point = pointId(place, info.section > 0 && info.name ? info.name : null);
-          let id = pointIds.get(point);
-          if (id === undefined) {
-            id = points.length;
-            pointIds.set(point, id);
-            points.push({ name: point, node: place.node ?? '-' });
-          }
-          return id;
+  try {
+    for (let fileId = 0; fileId < files.length; fileId++) {
+      const input = files[fileId]!;
+      fileNames.push(input.display);
+      const place = placeOf(input.display);
+      const sink = new PacketBatchSink(
+        {
+          fileId,
+          pointFor: (info) => {
+            const point = pointId(place, info.section > 0 && info.name ? info.name : null);
+            let id = pointIds.get(point);
+            if (id === undefined) {
+              id = points.length;
+              pointIds.set(point, id);
+              points.push({ name: point, node: place.node ?? '-' });
+            }
+            return id;
+          },
+          onBatch: (b) => writer.write(b),
         },
-        onBatch: (b) => writer.write(b),
-      },
-      batch,
-    );
-    const [result, sha256] = await Promise.all([
-      readCapture(input.abs, sink, { file: input.display }),
-      sha256File(input.abs),
-    ]);
-    const interfaces = sink.finish();
-    const captures = interfaces.map((s) => captureRow(s, place, input.display, sha256 ?? ''));
-    const fileSummary: FileSummary = {
-      file: input.display,
-      records: result.records,
-      error: result.error,
-      warnings: result.warnings.length,
-      captures,
-    };
-    if (result.error) summary.faults.push(result.error);
-    summary.files.push(fileSummary);
-    summary.packets += result.records;
-    opts.onFileDone?.(fileSummary);
+        batch,
+      );
+      const [result, sha256] = await Promise.all([
+        readCapture(input.abs, sink, { file: input.display }),
+        sha256File(input.abs),
+      ]);
+      const interfaces = sink.finish();
+      const captures = interfaces.map((s) => captureRow(s, place, input.display, sha256 ?? ''));
+      const fileSummary: FileSummary = {
+        file: input.display,
+        records: result.records,
+        error: result.error,
+        warnings: result.warnings.length,
+        captures,
+      };
+      if (result.error) summary.faults.push(result.error);
+      summary.files.push(fileSummary);
+      summary.packets += result.records;
+      opts.onFileDone?.(fileSummary);
+    }
+  } catch (e) {
+    writer.abort();
+    throw e;
   }
   await writer.close();
 

@@ -132,6 +132,12 @@ export class PacketsDatasetWriter {
     await Promise.all(this.closing.splice(0));
   }
 
+  /** After a failure elsewhere: closes the files without footers (the temporary dataset is discarded). */
+  abort(): void {
+    for (const p of this.partitions.values()) p.file?.abort();
+    this.partitions.clear();
+  }
+
   /** Maps the batch's decode_error ids to this writer's dictionary (only ids not seen before). */
   private syncErrors(batch: PacketColumns): void {
     if (batch !== this.errorsBatch) {

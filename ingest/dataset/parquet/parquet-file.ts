@@ -120,6 +120,14 @@ export class ParquetFile {
     if (this.failure) throw this.failure;
   }
 
+  /** Closes the fd without a footer; writes still in flight fail quietly. */
+  abort(): void {
+    if (this.fd < 0) return;
+    fs.closeSync(this.fd);
+    this.fd = -1;
+    this.failure ??= new Error('parquet: file aborted');
+  }
+
   private write(segments: readonly Uint8Array[]): void {
     if (this.failure) throw this.failure;
     let i = 0;

@@ -163,7 +163,7 @@ function fillBatch(
 async function writeAndRead(
   dir: string,
   batches: readonly PacketColumns[],
-  opts: { rowGroupRows?: number } = {},
+  opts: { rowGroupRows?: number; maxOpenPartitions?: number; maxBufferedBytes?: number } = {},
 ): Promise<Row[]> {
   const w = new PacketsDatasetWriter({ dir, points: POINTS, files: FILES, ...opts });
   for (const b of batches) w.write(b);
@@ -223,6 +223,27 @@ describe('packets Parquet files read back by DuckDB', () => {
     );
     assert.ok(enc!.some((e) => e['col'] === 'src_port' && String(e['encodings']).includes('RLE_DICTIONARY')));
     assert.ok(enc!.every((e) => e['col'] !== 'frame' || !String(e['encodings']).includes('DICTIONARY')));
+  });
+
+  test('bounded memory: with one open partition, evicted partitions come back as new parts', async () => {
+    const batches = [1, 2, 3, 4].map((k) => fillBatch(400, 'random', 20 + k, k * 1000));
+    const dir = dirFor();
+    const got = await writeAndRead(dir, batches, { maxOpenPartitions: 1 });
+    assertSameRows(got, expectedRows(batches));
+    const parts = fs.readdirSync(path.join(dir, 'node=n1', 'hour=2023-11-14T22')).sort();
+    assert.ok(parts.length >= 2 && parts[1] === 'part-00001.parquet', parts.join(','));
+  });
+
+  test('bounded memory: over the byte bound, row groups are written early', async () => {
+    const batches = [1, 2, 3, 4].map((k) => fillBatch(400, 'random', 30 + k, k * 1000));
+    for (const b of batches) b.point.fill(0);
+    const dir = dirFor();
+    const got = await writeAndRead(dir, batches, { maxBufferedBytes: 20_000 });
+    assertSameRows(got, expectedRows(batches));
+    const [groups] = await duckRows(
+      `SELECT count(DISTINCT row_group_id) AS n, count(DISTINCT file_name) AS files FROM parquet_metadata(${sqlString(`${dir}/**/*.parquet`)})`,
+    );
+    assert.deepEqual(groups![0], { n: '4', files: '1' });
   });
 
   test('only zero-row batches: one empty file that still has the columns', async () => {
