@@ -42,26 +42,39 @@ export interface ClockSamples {
  * An identity sink for the first (wide) matching pass that records, per ordered node pair, the fastest
  * transit seen. Collided identities are skipped: a wrong match would move a bound arbitrarily.
  */
+export function emptyClockSamples(nodes: string[]): ClockSamples {
+  const n = nodes.length;
+  return {
+    nodes,
+    minTransit: new Float64Array(n * n).fill(Number.POSITIVE_INFINITY),
+    count: new Int32Array(n * n),
+    matchedFrames: new Int32Array(n),
+  };
+}
+
+/**
+ * `samples` accumulates over calls (one sink per time slab, all feeding one estimate: the bounds are
+ * minima, so slabs combine exactly). Identities whose first frame is outside [ownFrom, ownTo) are
+ * skipped: the neighbouring slab owns them, and counting them twice would skew the reference choice.
+ */
 export function clockSampleSink(
   nodes: string[],
   pointNode: Int32Array,
   point: Uint16Array,
   rank: Uint8Array,
   t: Float64Array,
+  samples: ClockSamples = emptyClockSamples(nodes),
+  ownFrom = Number.NEGATIVE_INFINITY,
+  ownTo = Number.POSITIVE_INFINITY,
 ): { sink: IdentitySink; samples: ClockSamples } {
   const n = nodes.length;
-  const samples: ClockSamples = {
-    nodes,
-    minTransit: new Float64Array(n * n).fill(Number.POSITIVE_INFINITY),
-    count: new Int32Array(n * n),
-    matchedFrames: new Int32Array(n),
-  };
   const minRank = new Int32Array(n);
   const first = new Float64Array(n);
   const last = new Float64Array(n);
   const present: number[] = [];
   const sink: IdentitySink = (frames, count, collided) => {
-    if (count < 2) return;
+    // frames come in time order: the first is the identity's start
+    if (count < 2 || !(t[frames[0]!]! >= ownFrom && t[frames[0]!]! < ownTo)) return;
     present.length = 0;
     for (let k = 0; k < count; k++) {
       const f = frames[k]!;

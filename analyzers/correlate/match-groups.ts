@@ -26,6 +26,12 @@ export interface MatchInput {
    */
   sampleMask?: number;
   fpLo?: Uint32Array;
+  /**
+   * Count in the stats only identities whose first frame is in [ownFrom, ownTo): a time slab also sees
+   * the identities of its neighbours' overlap, which they count. Default: all.
+   */
+  ownFrom?: number;
+  ownTo?: number;
 }
 
 export interface MatchStats {
@@ -51,12 +57,15 @@ export function matchGroups(input: MatchInput, sink: IdentitySink): MatchStats {
 
   const mask = input.sampleMask ?? 0;
   const fpLo = input.fpLo;
+  const ownFrom = input.ownFrom ?? Number.NEGATIVE_INFINITY;
+  const ownTo = input.ownTo ?? Number.POSITIVE_INFINITY;
+  const owned = (first: number) => first >= ownFrom && first < ownTo;
   for (let g = 0; g < groups.count; g++) {
     if (mask !== 0 && fpLo && (fpLo[groups.head[g]!]! & mask) !== 0) continue;
     const size = groups.size[g]!;
     if (size === 1) {
       out[0] = groups.head[g]!;
-      stats.identities++;
+      if (owned(t[out[0]]!)) stats.identities++;
       sink(out, 1, false);
       continue;
     }
@@ -84,14 +93,14 @@ export function matchGroups(input: MatchInput, sink: IdentitySink): MatchStats {
         if (best < 0) best = j;
         else if (idLastRank[best]! > rank[f]! && idLastRank[j]! <= rank[f]!) best = j;
       }
-      if (candidates > 1) stats.ambiguous++;
+      if (candidates > 1 && owned(idFirst[best]!)) stats.ambiguous++;
       if (best < 0) {
         best = idFirst.length;
         idFirst.push(tf);
         idLastRank.push(rank[f]!);
         idCollided.push(open > 0);
         if (open > 0) {
-          stats.collisions++;
+          if (owned(tf)) stats.collisions++;
           // the identities it collided with are marked too: their matching is by timing alone
           for (let j = 0; j < best; j++) if (tf - idFirst[j]! <= windowNs) idCollided[j] = true;
         }
@@ -101,7 +110,7 @@ export function matchGroups(input: MatchInput, sink: IdentitySink): MatchStats {
     for (let j = 0; j < idFirst.length; j++) {
       let c = 0;
       for (let m = 0; m < size; m++) if (assign[m] === j) out[c++] = members[m]!;
-      stats.identities++;
+      if (owned(idFirst[j]!)) stats.identities++;
       sink(out, c, idCollided[j]!);
     }
   }
