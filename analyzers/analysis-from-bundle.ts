@@ -2,7 +2,7 @@
  * The analyzers' stages over one bundle, in data-flow order: topology -> frames -> sightings (with
  * clock offsets) -> flows. `hoptrace analyze` calls this, then `writeAnalysisTables`.
  */
-import { framesFromBundle } from './correlate/frames-from-bundle.ts';
+import { type Coverage, framesFromBundle } from './correlate/frames-from-bundle.ts';
 import { type CorrelateOptions, type CorrelateResult, sightingsFromPackets } from './correlate/sightings.ts';
 import { type FlowOptions, type FlowsResult, flowsFromSightings } from './flows.ts';
 import type { Topology } from './topology/model.ts';
@@ -14,6 +14,8 @@ export interface BundleAnalysis {
   correlation: CorrelateResult;
   flows: FlowsResult;
   tables: AnalysisTables;
+  /** each capture point's windows and drops (what a missing sighting can prove) */
+  coverage: Map<string, Coverage>;
   /** container faults of capture files (records before them were kept) */
   faults: string[];
 }
@@ -25,11 +27,16 @@ export async function analysisFromBundle(
   const topology = await topologyFromBundle(bundleDir);
   const set = await framesFromBundle(bundleDir, topology);
   const correlation = sightingsFromPackets(set, topology, opts);
-  const flows = flowsFromSightings(correlation.sightings, topology, opts);
+  const flows = flowsFromSightings(correlation.sightings, topology, {
+    ...opts,
+    coverage: set.coverage,
+    clockOffsets: correlation.clockOffsets,
+  });
   return {
     topology,
     correlation,
     flows,
+    coverage: set.coverage,
     faults: set.faults,
     tables: {
       sightings: correlation.sightings,

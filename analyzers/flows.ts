@@ -10,8 +10,13 @@
  * The client is the sender of the SYN (else of the first packet); requests are the packets it sent.
  * Per flow: the most common request and reply paths (capture point + direction, in path order), the
  * latency of each hop of those paths, the Community ID of each leg, counts and times.
+ * Coverage (DESIGN §3): per flow, every capture point that could not prove an absence during the flow's
+ * time: outside its capture windows (`not_captured`) or dropping packets then (`capture_loss`). A missing
+ * sighting there is no evidence of a bypass; the verdict stage reports it inconclusive.
  */
+import type { ClockOffset } from './clock-offsets.ts';
 import { communityIdV1 } from './community-id.ts';
+import type { Coverage } from './correlate/frames-from-bundle.ts';
 import type { Sightings } from './correlate/sightings.ts';
 import type { Topology } from './topology/model.ts';
 
@@ -38,6 +43,22 @@ export interface HopLatency {
   minNs: number;
   medianNs: number;
   maxNs: number;
+}
+
+/**
+ * Why a capture point cannot vouch for a flow: `not_captured`, part of the flow's time (corrected clocks)
+ * lies outside every capture window of the point; `capture_loss`, the point was capturing but a file
+ * covering that time reported drops (bundle.json and pcapng count drops per file, not per moment).
+ */
+export type CoverageGap = 'not_captured' | 'capture_loss';
+
+export interface FlowPointCoverage {
+  point: string;
+  status: CoverageGap;
+  /** whether the flow was seen there all the same (seeing proves presence whatever the coverage) */
+  seen: boolean;
+  /** drops reported by the files overlapping the flow's time (capture_loss), else null */
+  drops: number | null;
 }
 
 export interface Flow {
@@ -68,6 +89,8 @@ export interface Flow {
   requestPathPackets: number;
   replyPathPackets: number;
   hops: HopLatency[];
+  /** points that could not prove an absence during this flow; points absent here covered it without loss */
+  coverage: FlowPointCoverage[];
 }
 
 export interface FlowsResult {
@@ -79,6 +102,76 @@ export interface FlowsResult {
 export interface FlowOptions {
   /** silence after which a tuple starts a new flow; default 120 s */
   idleNs?: number;
+  /** each point's capture windows and drops (framesFromBundle); without it, `Flow.coverage` is empty */
+  coverage?: ReadonlyMap<string, Coverage>;
+  /** to put the windows (node clocks) on the flows' corrected clocks */
+  clockOffsets?: readonly ClockOffset[];
+}
+
+/** A point's windows on corrected clocks, ns relative to the FrameTable's base, sorted by start. */
+interface PointWindows {
+  point: string;
+  index: number;
+  start: Float64Array;
+  end: Float64Array;
+  drops: (number | null)[];
+}
+
+function pointWindows(s: Sightings, opts: FlowOptions): PointWindows[] {
+  const base = s.frames.baseNs ?? 0n;
+  const offset = new Map((opts.clockOffsets ?? []).map((o) => [o.node, o.offsetNs]));
+  const out: PointWindows[] = [];
+  for (const [point, c] of opts.coverage ?? []) {
+    const off = c.node === null ? 0 : (offset.get(c.node) ?? 0);
+    // a file without a known start or end proves nothing: it contributes no coverage
+    const ws = c.windows
+      .filter((w) => w.startNs !== null && w.endNs !== null)
+      .map((w) => ({
+        start: Number((w.startNs ?? 0n) - base) + off,
+        end: Number((w.endNs ?? 0n) - base) + off,
+        drops: w.drops,
+      }))
+      .sort((a, b) => a.start - b.start);
+    out.push({
+      point,
+      index: s.points.indexOf(point),
+      start: Float64Array.from(ws, (w) => w.start),
+      end: Float64Array.from(ws, (w) => w.end),
+      drops: ws.map((w) => w.drops),
+    });
+  }
+  return out;
+}
+
+/** The points that cannot vouch for [from, to] (corrected, relative ns); `seen` holds point indexes. */
+function coverageGaps(
+  windows: PointWindows[],
+  from: number,
+  to: number,
+  seen: Set<number>,
+): FlowPointCoverage[] {
+  const gaps: FlowPointCoverage[] = [];
+  for (const w of windows) {
+    // sweep the sorted windows: [from, reached) is covered so far
+    let reached = from;
+    let drops: number | null = null;
+    for (let k = 0; k < w.start.length; k++) {
+      if (w.end[k]! < from || w.start[k]! > to) continue;
+      const d = w.drops[k];
+      if (d !== null && d !== undefined && d > 0) drops = (drops ?? 0) + d;
+      if (w.start[k]! <= reached && w.end[k]! > reached) reached = w.end[k]!;
+    }
+    const status: CoverageGap | null =
+      reached < to || w.start.length === 0 ? 'not_captured' : drops !== null ? 'capture_loss' : null;
+    if (status)
+      gaps.push({
+        point: w.point,
+        status,
+        seen: seen.has(w.index),
+        drops: status === 'capture_loss' ? drops : null,
+      });
+  }
+  return gaps;
 }
 
 const DIR = ['unknown', 'in', 'out'] as const;
@@ -157,6 +250,7 @@ export function flowsFromSightings(s: Sightings, topology: Topology, opts: FlowO
 
   const flows: Flow[] = [];
   const flowOfPacket = new Int32Array(s.packets).fill(-1);
+  const windows = pointWindows(s, opts);
   const firstT = (p: number): number => s.t[s.packetStart[p]!]!;
   const connections = [...byConnection.values()].sort((x, y) => firstT(x[0]!) - firstT(y[0]!));
   for (const packets of connections) {
@@ -164,7 +258,8 @@ export function flowsFromSightings(s: Sightings, topology: Topology, opts: FlowO
     let current: number[] = [];
     let sawNonSyn = false;
     const flush = () => {
-      if (current.length > 0) flows.push(buildFlow(flows.length, current, s, topology, portOf, flowOfPacket));
+      if (current.length > 0)
+        flows.push(buildFlow(flows.length, current, s, topology, portOf, flowOfPacket, windows));
       current = [];
       sawNonSyn = false;
     };
@@ -189,6 +284,7 @@ function buildFlow(
   topology: Topology,
   portOf: (fr: number, which: 'src' | 'dst') => number,
   flowOfPacket: Int32Array,
+  windows: PointWindows[],
 ): Flow {
   const f = s.frames;
   const head = (p: number) => s.frame[s.packetStart[p]!]!;
@@ -240,12 +336,14 @@ function buildFlow(
   let bytes = 0;
   let minT = Number.POSITIVE_INFINITY;
   let maxT = Number.NEGATIVE_INFINITY;
+  const seen = new Set<number>();
   for (const p of packets) {
     flowOfPacket[p] = id;
     bytes += s.bytes[s.packetStart[p]!]!;
     for (let r = s.packetStart[p]!; r < s.packetStart[p + 1]!; r++) {
       minT = Math.min(minT, s.t[r]!);
       maxT = Math.max(maxT, s.t[r]!);
+      seen.add(s.point[r]!);
     }
   }
   // ICMP legs are identified by type/code, as the spec wants; the request's type names the exchange
@@ -280,6 +378,7 @@ function buildFlow(
     requestPathPackets,
     replyPathPackets,
     hops,
+    coverage: coverageGaps(windows, minT, maxT, seen),
   };
 }
 

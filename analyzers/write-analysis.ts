@@ -1,7 +1,7 @@
 /**
  * Writes the analyzers' tables into a dataset folder as Parquet (DESIGN §4), through DuckDB opened
  * with an explicit memory limit (it spills past it): `sightings/`, `flows/`, `flow_hops/`,
- * `clock_offsets/`. Sightings go in by DataChunks filled from typed arrays (no per-value JS call);
+ * `clock_offsets/`, `flow_coverage/`. Sightings go in by DataChunks filled from typed arrays (no per-value JS call);
  * the small tables by appenders. No value read from a capture is ever put into SQL text: strings travel
  * as appended values, and the only literals are numbers and paths this code made.
  * `analysisViewStatements` gives the views `hoptrace sql` needs over them.
@@ -24,7 +24,7 @@ import type { ClockOffset } from './clock-offsets.ts';
 import type { Sightings } from './correlate/sightings.ts';
 import type { Flow } from './flows.ts';
 
-export const ANALYSIS_TABLES = ['sightings', 'flows', 'flow_hops', 'clock_offsets'] as const;
+export const ANALYSIS_TABLES = ['sightings', 'flows', 'flow_hops', 'clock_offsets', 'flow_coverage'] as const;
 
 export interface AnalysisTables {
   sightings: Sightings;
@@ -271,6 +271,25 @@ async function writeFlows(
   await con.run(`COPY flow_hops TO ${sqlString(hopsFile)} (FORMAT parquet)`);
 }
 
+/** One row per (flow, point) that cannot vouch for the flow (flows.ts `Flow.coverage`). */
+async function writeFlowCoverage(con: DuckDBConnection, flows: Flow[], file: string): Promise<void> {
+  await con.run(`CREATE TABLE flow_coverage (flow_id UINTEGER, capture_point VARCHAR, status VARCHAR,
+    seen BOOLEAN, drops UBIGINT)`);
+  const a = await con.createAppender('flow_coverage');
+  for (const f of flows)
+    for (const c of f.coverage) {
+      a.appendUInteger(f.id);
+      a.appendVarchar(c.point);
+      a.appendVarchar(c.status);
+      a.appendBoolean(c.seen);
+      if (c.drops === null) a.appendNull();
+      else a.appendUBigInt(BigInt(c.drops));
+      a.endRow();
+    }
+  a.closeSync();
+  await con.run(`COPY flow_coverage TO ${sqlString(file)} (FORMAT parquet)`);
+}
+
 async function writeClockOffsets(con: DuckDBConnection, offsets: ClockOffset[], file: string): Promise<void> {
   await con.run(`CREATE TABLE clock_offsets (node VARCHAR, offset_ns BIGINT, error_ns BIGINT, reference BOOLEAN,
     matched_frames UBIGINT, via VARCHAR, packets_to_via UBIGINT, packets_from_via UBIGINT)`);
@@ -292,7 +311,7 @@ async function writeClockOffsets(con: DuckDBConnection, offsets: ClockOffset[], 
   await con.run(`COPY clock_offsets TO ${sqlString(file)} (FORMAT parquet)`);
 }
 
-/** Writes the four tables under `datasetDir/<table>/<table>.parquet`, replacing earlier ones. */
+/** Writes the tables under `datasetDir/<table>/<table>.parquet`, replacing earlier ones. */
 export async function writeAnalysisTables(
   datasetDir: string,
   t: AnalysisTables,
@@ -312,6 +331,7 @@ export async function writeAnalysisTables(
     await writeSightings(con, t, file('sightings'));
     await writeFlows(con, t.flows, file('flows'), file('flow_hops'));
     await writeClockOffsets(con, t.clockOffsets, file('clock_offsets'));
+    await writeFlowCoverage(con, t.flows, file('flow_coverage'));
   } finally {
     con.closeSync();
     db.closeSync();

@@ -15,6 +15,16 @@ import { PointKind, type Topology } from '../topology/model.ts';
 import { addPoint, ifnameOf } from '../topology/topology-from-sources.ts';
 import { FrameTable } from './frame-table.ts';
 
+/** One capture file's share of a point's coverage: ring-buffer sets leave gaps between files. */
+export interface CoverageWindow {
+  file: string;
+  /** ns since the epoch, on the point's node clock (uncorrected) */
+  startNs: bigint | null;
+  endNs: bigint | null;
+  /** packets this file's capture dropped (when, inside its window, is not known); null: not said */
+  drops: number | null;
+}
+
 export interface Coverage {
   point: string;
   node: string | null;
@@ -25,6 +35,8 @@ export interface Coverage {
   /** null: the capture did not say */
   drops: number | null;
   files: string[];
+  /** per file, in file order: what `flows` judges coverage by (startNs/endNs above are their hull) */
+  windows: CoverageWindow[];
 }
 
 export interface FrameSet {
@@ -143,6 +155,7 @@ export async function framesFromBundle(bundleDir: string, topology: Topology): P
         packets: 0,
         drops: null,
         files: [],
+        windows: [],
       };
       const start = d?.start ?? s.firstNs;
       const end = d?.end ?? s.lastNs;
@@ -153,6 +166,7 @@ export async function framesFromBundle(bundleDir: string, topology: Topology): P
       const drops = d?.drops ?? (isb === null && s.epbDrops === 0 ? null : (isb ?? 0) + s.epbDrops);
       if (drops !== null) cov.drops = (cov.drops ?? 0) + drops;
       cov.files.push(rel);
+      cov.windows.push({ file: rel, startNs: start, endNs: end, drops });
       coverage.set(id, cov);
     }
   }

@@ -53,6 +53,9 @@ test(
         assert.equal(clocks.length, 2);
         const hops = await rows('SELECT count(*) AS n FROM flow_hops');
         assert.ok(Number(hops[0]?.['n']) > 0);
+        // the lab captured every point over the whole run without loss: no coverage gap
+        const gaps = await rows('SELECT count(*) AS n FROM flow_coverage');
+        assert.equal(Number(gaps[0]?.['n']), 0);
       } finally {
         con.closeSync();
         db.closeSync();
