@@ -1,0 +1,905 @@
+/**
+ * The rule evaluator (issue 6, DESIGN §7-§8): one flow's facts + the rule that matches its scenario ->
+ * a verdict with separate checks (path, bypass, unexpected hops, TTL, rewrites), each `pass`, `fail` or
+ * `inconclusive` with a reason, a message a person understands, and evidence (point, file, frame).
+ *
+ * Principles, in the order they bite:
+ * - Seeing a packet proves it was there, whatever the coverage: a sighting on a bypassed point fails.
+ * - Not seeing it proves something only where the point was captured over the leg's whole time without
+ *   drops; elsewhere the check is inconclusive, never pass (DESIGN §3).
+ * - Expectations are per hop's node (DESIGN §7): each hop reads the kernel of its own endpoint's node, and
+ *   when the flow's nodes claim different datapaths each endpoint's hops come from its own node's rule set.
+ */
+import {
+  type Classification,
+  type ClassifyFacts,
+  type ClassifyTopology,
+  classifyFlow,
+  factsFromFlow,
+  type ScenarioKey,
+  serviceNodeOf,
+} from '../classify.ts';
+import type { Topology } from '../topology/model.ts';
+import type { FlowFacts, LegFacts, PointCoverage, Sighting } from './flow-facts.ts';
+import { hopKey } from './flow-facts.ts';
+import {
+  type EffectiveHop,
+  type EffectiveLeg,
+  effectiveLeg,
+  type KernelVersion,
+  type Rule,
+  type RuleLeg,
+  type RuleRewrite,
+  type RuleSkip,
+  ruleMatches,
+} from './load-rules.ts';
+import { Endpoint, endpointNode, type Role, type RoleFlow, resolveRole } from './roles.ts';
+import * as msg from './verdict-messages.ts';
+import {
+  type CheckResult,
+  Datapath,
+  type Evidence,
+  type FlowVerdict,
+  type Leg,
+  type NodeHandling,
+  type PointRef,
+  Reason,
+  type RewriteLeg,
+  RewriteStatus,
+  Status,
+  worst,
+} from './verdict-types.ts';
+
+/** Cilium's ipv4-service-loopback-address default (reference §4, C-loop): hairpin sources become it. */
+export const SERVICE_LOOPBACK4 = '169.254.42.1';
+
+export interface EvaluateContext {
+  topology: Topology;
+  coverage: ReadonlyMap<string, PointCoverage>;
+  /** rule sets by name (`terway-v2`, `kernel-routing`, or a `--rules` folder's name) */
+  sets: ReadonlyMap<string, readonly Rule[]>;
+  /** the set that judges hops on this node; null when none is known (the flow is then not judged) */
+  setOfNode: (node: string | null) => string | null;
+  /** the kernel of a node, with any `--kernel` override applied; null when unknown */
+  kernelOf: (node: string | null) => KernelVersion | null;
+  /** the kernel text shown in messages */
+  kernelText: (node: string | null) => string | null;
+  /** clock error bound of a node (ns); null when unbounded */
+  clockErrorNs: (node: string | null) => number | null;
+}
+
+/** Clock uncertainty beyond which hops on two nodes are not ordered by time (the narrow window). */
+const CLOCK_BOUND_NS = 50e6;
+
+// ---------------------------------------------------------------------------------------------------
+// Rule choice
+
+export interface RuleChoice {
+  rule: Rule;
+  /** `<set>/<id>`, or `<setA>+<setB>/<id>` for a per-endpoint composite */
+  label: string;
+}
+
+/**
+ * The one rule that judges a flow. When the flow's nodes are judged by one set, its matching rule. When
+ * they claim different datapaths (a DataPath V2 node talking to a kernel-routing node), each endpoint's
+ * hops, skips and rewrites come from the rule with the same id in its own node's set (DESIGN §7: expectations
+ * are per hop's node). Both shipped sets use the same rule ids for the same situations, so this is a
+ * per-endpoint merge, not a guess; when the other set lacks the id, the client side's rule judges alone.
+ */
+export function chooseRule(
+  key: ScenarioKey,
+  facts: ClassifyFacts,
+  nodes: Record<Endpoint, string | null>,
+  ctx: EvaluateContext,
+): RuleChoice | null {
+  const setOf: Record<Endpoint, string | null> = {
+    client: ctx.setOfNode(nodes.client),
+    backend: ctx.setOfNode(nodes.backend),
+    service: nodes.service !== null ? ctx.setOfNode(nodes.service) : null,
+  };
+  // the side that starts the datapath decides when the sets differ and the other set has no such rule
+  const primary = setOf.client ?? setOf.service ?? setOf.backend;
+  if (primary === null) return null;
+  const pick = (set: string | null): Rule | null =>
+    set === null ? null : ((ctx.sets.get(set) ?? []).find((r) => ruleMatches(r, key, facts)) ?? null);
+  const base = pick(primary);
+  if (base === null) return null;
+  const used = [...new Set(Object.values(setOf).filter((s): s is string => s !== null))];
+  if (used.length <= 1) return { rule: base, label: `${base.set}/${base.id}` };
+  const byEndpoint = {} as Record<Endpoint, Rule>;
+  for (const e of Object.values(Endpoint)) {
+    const r = pick(setOf[e]);
+    byEndpoint[e] = r !== null && r.id === base.id ? r : base;
+  }
+  const order: Record<Leg, Endpoint[]> = {
+    request: [Endpoint.client, Endpoint.service, Endpoint.backend],
+    reply: [Endpoint.backend, Endpoint.service, Endpoint.client],
+  };
+  const legOf = (leg: Leg): RuleLeg => ({
+    path: order[leg].flatMap((e) => byEndpoint[e][leg].path.filter((h) => h.role.endpoint === e)),
+    skipped: order[leg].flatMap((e) => byEndpoint[e][leg].skipped.filter((s) => s.role.endpoint === e)),
+    // a rewrite belongs to the node where it happens: the endpoint of its `between` start
+    rewrites: [
+      ...base[leg].rewrites.filter((w) => w.between === null),
+      ...order[leg].flatMap((e) =>
+        byEndpoint[e][leg].rewrites.filter((w) => w.between !== null && w.between[0].endpoint === e),
+      ),
+    ],
+  });
+  return {
+    rule: { ...base, set: used.join('+'), request: legOf('request'), reply: legOf('reply') },
+    label: `${used.join('+')}/${base.id}`,
+  };
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Per-leg evaluation
+
+interface ExpectedHop {
+  eff: EffectiveHop;
+  point: string | null;
+  unresolved: string | null;
+  node: string | null;
+  /** index into the leg's observed hops; -1 when not seen */
+  seenAt: number;
+  /** seen only on an SLL v1 `any` capture (device unknown) */
+  viaAny: boolean;
+}
+
+interface Visibility {
+  /** whether the point's silence is proof: captured over the leg's time, without drops */
+  status: Status;
+  reason: Reason | null;
+  why: string;
+}
+
+interface LegResult {
+  checks: CheckResult[];
+  skipped: PointRef[];
+  unexpected: PointRef[];
+  notCaptured: PointRef[];
+  rewrites: { rw: RuleRewrite; result: RewriteLeg }[];
+}
+
+const evidenceOf = (s: Sighting): Evidence => ({ point: s.point, file: s.file, frame: s.frame });
+
+function legWindow(leg: LegFacts, facts: FlowFacts): [bigint, bigint] {
+  return [leg.firstNs ?? facts.flow.firstNs, leg.lastNs ?? facts.flow.lastNs];
+}
+
+/** Whether a point could have seen the leg: coverage over its time, and no drops. */
+export function visibility(
+  point: string | null,
+  window: [bigint, bigint],
+  coverage: ReadonlyMap<string, PointCoverage>,
+): Visibility {
+  if (point === null)
+    return { status: Status.inconclusive, reason: Reason.roleUnresolved, why: 'no capture point' };
+  const c = coverage.get(point);
+  if (!c) return { status: Status.inconclusive, reason: Reason.pointNotCaptured, why: 'not captured' };
+  if (c.startNs === null || c.endNs === null || c.startNs > window[0] || c.endNs < window[1])
+    return {
+      status: Status.inconclusive,
+      reason: Reason.pointNotCaptured,
+      why: msg.coverageGap(c, window),
+    };
+  if (c.drops !== null && c.drops > 0)
+    return {
+      status: Status.inconclusive,
+      reason: Reason.captureLoss,
+      why: `its capture dropped ${c.drops} packet(s)`,
+    };
+  return { status: Status.pass, reason: null, why: 'captured without loss' };
+}
+
+function addressText(ip: string | null, port: number | null): string | null {
+  if (ip === null) return null;
+  const host = ip.includes(':') ? `[${ip}]` : ip;
+  return port === null ? `${host}:*` : `${host}:${port}`;
+}
+
+/** An address a rewrite goes from/to, resolved for this flow; `port: null` compares the IP only. */
+interface AddressMatcher {
+  text: string;
+  matches: (ip: string | null, port: number) => boolean;
+}
+
+function rewriteAddress(
+  name: RuleRewrite['from'],
+  facts: FlowFacts,
+  topo: ClassifyTopology,
+  icmp: boolean,
+): AddressMatcher | null {
+  const exact = (ip: string, port: number): AddressMatcher => ({
+    text: addressText(ip, icmp ? null : port) ?? ip,
+    matches: (i, p) => i === ip && (icmp || p === port),
+  });
+  const f = facts.flow;
+  switch (name) {
+    case 'client':
+      return exact(f.client.ip, f.client.port);
+    case 'backend':
+      return exact(f.server.ip, f.server.port);
+    case 'service':
+      return f.service ? exact(f.service.ip, f.service.port) : null;
+    case 'node-port':
+      return facts.classify.entry ? exact(facts.classify.entry.ip, facts.classify.entry.port) : null;
+    case 'node-ip':
+      // kube-proxy MASQUERADE may change the port (--random-fully): any address of any node, IP only
+      return { text: 'a node address', matches: (i) => i !== null && topo.nodeByIp.has(i) };
+    case 'service-loopback':
+      return { text: `${SERVICE_LOOPBACK4}:*`, matches: (i) => i === SERVICE_LOOPBACK4 };
+  }
+}
+
+function fieldOf(s: Sighting, field: 'src' | 'dst'): [string | null, number] {
+  return field === 'src' ? [s.src, s.srcPort] : [s.dst, s.dstPort];
+}
+
+class LegEvaluator {
+  readonly out: LegResult = { checks: [], skipped: [], unexpected: [], notCaptured: [], rewrites: [] };
+  readonly expected: ExpectedHop[];
+  readonly eff: EffectiveLeg;
+  readonly window: [bigint, bigint];
+  readonly hops: Sighting[];
+  /** observed hop index -> expected index (-1: none) */
+  readonly matchedTo: number[];
+
+  constructor(
+    readonly leg: Leg,
+    readonly ruleLeg: RuleLeg,
+    readonly facts: FlowFacts,
+    readonly roleFlow: RoleFlow,
+    readonly ctx: EvaluateContext,
+    readonly choice: RuleChoice,
+  ) {
+    const topo = ctx.topology;
+    this.eff = effectiveLeg(ruleLeg, (e) => ctx.kernelOf(endpointNode(e, roleFlow, topo)));
+    const legFacts = facts[leg];
+    this.window = legWindow(legFacts, facts);
+    this.hops = legFacts.hops;
+    this.matchedTo = this.hops.map(() => -1);
+    this.expected = this.eff.path.map((eff) => {
+      const r = resolveRole(eff.role, roleFlow, topo);
+      return r.status === 'resolved'
+        ? { eff, point: r.point, unresolved: null, node: r.node, seenAt: -1, viaAny: false }
+        : { eff, point: null, unresolved: r.reason, node: r.node, seenAt: -1, viaAny: false };
+    });
+    // match in path order; an observed hop serves one expected hop (a hairpin crosses one veth twice)
+    for (let i = 0; i < this.expected.length; i++) {
+      const e = this.expected[i]!;
+      if (e.point === null) continue;
+      const at = this.findHop(e.point, e.eff.role.dir);
+      if (at >= 0) {
+        e.seenAt = at;
+        this.matchedTo[at] = i;
+        continue;
+      }
+      const any = e.node !== null ? `node/${e.node}/any` : null;
+      if (any !== null && ctx.coverage.has(any)) {
+        const a = this.findHop(any, e.eff.role.dir);
+        if (a >= 0) {
+          e.seenAt = a;
+          e.viaAny = true;
+          this.matchedTo[a] = i;
+        }
+      }
+    }
+  }
+
+  private findHop(point: string, dir: string): number {
+    const exact = this.hops.findIndex(
+      (h, i) => this.matchedTo[i] === -1 && h.point === point && h.dir === dir,
+    );
+    if (exact >= 0) return exact;
+    // a capture that does not record direction (and nothing allowed inferring it): the point still counts
+    return this.hops.findIndex(
+      (h, i) => this.matchedTo[i] === -1 && h.point === point && h.dir === 'unknown',
+    );
+  }
+
+  private ref(point: string, dir: string): PointRef {
+    return { point, dir: dir === 'in' || dir === 'out' ? dir : 'unknown', leg: this.leg };
+  }
+
+  private check(
+    name: string,
+    status: Status,
+    reason: Reason | null,
+    message: string,
+    evidence: Evidence[],
+  ): void {
+    this.out.checks.push({
+      name: `${name}.${this.leg}`,
+      status,
+      reason: status === Status.pass ? null : reason,
+      message,
+      evidence,
+    });
+  }
+
+  run(): LegResult {
+    const legFacts = this.facts[this.leg];
+    if (legFacts.packets === 0) {
+      this.check('path', Status.inconclusive, Reason.noPackets, msg.noPackets(this.leg, this.facts), []);
+      return this.out;
+    }
+    this.pathCheck();
+    this.bypassCheck();
+    this.unexpectedCheck();
+    this.ttlCheck();
+    this.rewriteChecks();
+    return this.out;
+  }
+
+  private pathCheck(): void {
+    const results: { status: Status; reason: Reason | null; line: string }[] = [];
+    const evidence: Evidence[] = [];
+    for (const e of this.expected) {
+      const role = e.eff.role;
+      if (e.seenAt >= 0) {
+        const s = this.hops[e.seenAt]!;
+        evidence.push(evidenceOf(s));
+        if (e.viaAny)
+          results.push({
+            status: Status.inconclusive,
+            reason: Reason.deviceUnknown,
+            line: msg.viaAny(role, s),
+          });
+        continue;
+      }
+      if (e.point === null) {
+        results.push({
+          status: Status.inconclusive,
+          reason: Reason.roleUnresolved,
+          line: msg.unresolved(role, e.unresolved),
+        });
+        continue;
+      }
+      const v = visibility(e.point, this.window, this.ctx.coverage);
+      if (v.reason === Reason.pointNotCaptured) this.out.notCaptured.push(this.ref(e.point, role.dir));
+      if (v.status !== Status.pass) {
+        results.push({
+          status: v.status,
+          reason: v.reason,
+          line: msg.hopUnknown(this.leg, role, e.point, v.why),
+        });
+        continue;
+      }
+      results.push({
+        status: Status.fail,
+        reason: Reason.hopNotSeen,
+        line: msg.hopMissing(this.leg, role, e.point, this.hops),
+      });
+    }
+    // undecided hops (kernel unknown): neither expected nor forbidden
+    for (const u of this.eff.undecided) {
+      const node = endpointNode(u.role.endpoint, this.roleFlow, this.ctx.topology);
+      results.push({
+        status: Status.inconclusive,
+        reason: Reason.kernelUnknown,
+        line: msg.kernelUnknown(u, node),
+      });
+    }
+    // order: the seen expected hops must appear in rule order
+    const seen = this.expected.filter((e) => e.seenAt >= 0);
+    for (let i = 1; i < seen.length; i++) {
+      const a = seen[i - 1]!;
+      const b = seen[i]!;
+      if (b.seenAt > a.seenAt) continue;
+      const cross = a.node !== b.node;
+      const errA = this.ctx.clockErrorNs(a.node);
+      const errB = this.ctx.clockErrorNs(b.node);
+      const wide = cross && (errA === null || errB === null || errA + errB > CLOCK_BOUND_NS);
+      results.push({
+        status: wide ? Status.inconclusive : Status.fail,
+        reason: wide ? Reason.clockBoundTooWide : Reason.outOfOrder,
+        line: msg.outOfOrder(a.eff.role, b.eff.role, wide),
+      });
+    }
+    const status = worst(results.map((r) => r.status));
+    const first = results.find((r) => r.status === status);
+    const notes = msg.kernelNotes(
+      this.expected.map((e) => e.eff),
+      this.ctx,
+      this.roleFlow,
+    );
+    const message =
+      status === Status.pass
+        ? msg.pathOk(this.leg, this.hops, notes)
+        : [...results.filter((r) => r.status !== Status.pass).map((r) => r.line), ...notes].join('; ');
+    this.check('path', status, first?.reason ?? null, message, evidence);
+  }
+
+  private resolveSkip(s: RuleSkip): { point: string | null; why: string | null } {
+    const r = resolveRole(s.role, this.roleFlow, this.ctx.topology);
+    return r.status === 'resolved' ? { point: r.point, why: null } : { point: null, why: r.reason };
+  }
+
+  /** Points this datapath bypasses: seen -> the slow path was taken; silent on a lossless capture -> skipped. */
+  private bypassCheck(): void {
+    if (this.eff.skipped.length === 0) return;
+    const lines: string[] = [];
+    const statuses: Status[] = [];
+    let reason: Reason | null = null;
+    const evidence: Evidence[] = [];
+    for (const s of this.eff.skipped) {
+      const { point, why } = this.resolveSkip(s);
+      if (point === null) {
+        statuses.push(Status.inconclusive);
+        reason ??= Reason.roleUnresolved;
+        lines.push(msg.unresolved(s.role, why));
+        continue;
+      }
+      const at = this.hops.findIndex(
+        (h) => h.point === point && (h.dir === s.role.dir || h.dir === 'unknown'),
+      );
+      const seenByAny = this.facts[this.leg].seenAnywhere.has(hopKey(point, s.role.dir));
+      if (at >= 0 || seenByAny) {
+        statuses.push(Status.fail);
+        reason = Reason.seenOnSkippedPoint;
+        this.out.unexpected.push(this.ref(point, s.role.dir));
+        const sighting = at >= 0 ? this.hops[at]! : null;
+        if (sighting) evidence.push(evidenceOf(sighting));
+        const node = endpointNode(s.role.endpoint, this.roleFlow, this.ctx.topology);
+        lines.push(
+          msg.seenOnSkipped(this.leg, s, point, sighting, this.facts, this.choice, this.ctx.kernelText(node)),
+        );
+        continue;
+      }
+      const v = visibility(point, this.window, this.ctx.coverage);
+      if (v.status !== Status.pass) {
+        statuses.push(v.status);
+        if (reason === null || reason === Reason.roleUnresolved) reason = v.reason;
+        if (v.reason === Reason.pointNotCaptured) this.out.notCaptured.push(this.ref(point, s.role.dir));
+        lines.push(msg.bypassUnknown(s.role, point, v.why));
+        continue;
+      }
+      statuses.push(Status.pass);
+      this.out.skipped.push(this.ref(point, s.role.dir));
+      lines.push(msg.bypassed(s.role, point));
+    }
+    const status = worst(statuses);
+    this.check('bypass', status, reason, lines.join('; '), evidence);
+  }
+
+  private unexpectedCheck(): void {
+    const skippedPoints = new Set(this.out.unexpected.map((r) => hopKey(r.point, r.dir)));
+    const undecided = new Set<string>();
+    for (const u of this.eff.undecided) {
+      const r = resolveRole(u.role, this.roleFlow, this.ctx.topology);
+      if (r.status === 'resolved') undecided.add(hopKey(r.point, u.role.dir));
+    }
+    const extra: Sighting[] = [];
+    const undecidedSeen: Sighting[] = [];
+    this.hops.forEach((h, i) => {
+      if (this.matchedTo[i]! >= 0) return;
+      const k = hopKey(h.point, h.dir);
+      if (skippedPoints.has(k)) return; // already failed by the bypass check
+      if (undecided.has(k)) {
+        undecidedSeen.push(h);
+        return;
+      }
+      extra.push(h);
+      this.out.unexpected.push(this.ref(h.point, h.dir));
+    });
+    if (extra.length > 0)
+      this.check(
+        'unexpected',
+        Status.fail,
+        Reason.unexpectedHop,
+        extra.map((h) => msg.unexpectedHop(this.leg, h, this.facts, this.choice)).join('; '),
+        extra.map(evidenceOf),
+      );
+    else if (undecidedSeen.length > 0)
+      this.check(
+        'unexpected',
+        Status.inconclusive,
+        Reason.kernelUnknown,
+        undecidedSeen.map((h) => msg.undecidedSeen(h)).join('; '),
+        undecidedSeen.map(evidenceOf),
+      );
+    else this.check('unexpected', Status.pass, null, msg.noUnexpected(this.leg, this.choice), []);
+  }
+
+  /** TTL loss between consecutive seen hops of the resolved path, summed over unseen hops in between. */
+  private ttlCheck(): void {
+    // a hop whose presence depends on an unknown kernel sits somewhere between two seen hops: no sum holds
+    if (this.eff.undecided.length > 0) return;
+    const lines: string[] = [];
+    const evidence: Evidence[] = [];
+    let bad = false;
+    let checked = 0;
+    let prev: ExpectedHop | null = null;
+    let sum: number | null = 0;
+    for (const e of this.expected) {
+      if (prev !== null) sum = sum === null || e.eff.ttlDecrement === null ? null : sum + e.eff.ttlDecrement;
+      if (e.seenAt < 0) continue;
+      if (prev !== null && sum !== null) {
+        const a = this.hops[prev.seenAt]!;
+        const b = this.hops[e.seenAt]!;
+        const lost = a.ttl - b.ttl;
+        checked++;
+        if (lost !== sum) {
+          bad = true;
+          evidence.push(evidenceOf(a), evidenceOf(b));
+          lines.push(msg.ttlMismatch(a, b, sum));
+        }
+      }
+      prev = e;
+      sum = 0;
+    }
+    if (checked === 0) return;
+    this.check(
+      'ttl',
+      bad ? Status.fail : Status.pass,
+      bad ? Reason.ttlMismatch : null,
+      bad ? lines.join('; ') : msg.ttlOk(this.leg, checked),
+      evidence,
+    );
+  }
+
+  private rewriteChecks(): void {
+    const topo = this.ctx.topology;
+    const icmp = this.facts.flow.proto === 1 || this.facts.flow.proto === 58;
+    for (const rw of this.ruleLeg.rewrites) {
+      const name = `rewrite.${rw.kind}-${rw.field}`;
+      const from = rewriteAddress(rw.from, this.facts, topo, icmp);
+      const to = rewriteAddress(rw.to, this.facts, topo, icmp);
+      if (rw.outside !== null || rw.between === null) {
+        const result: RewriteLeg = {
+          status: RewriteStatus.notObservable,
+          before: from?.text ?? null,
+          after: to?.text ?? null,
+          between: null,
+        };
+        this.out.rewrites.push({ rw, result });
+        this.check(name, Status.pass, null, msg.rewriteOutside(rw, from, to), []);
+        continue;
+      }
+      if (from === null || to === null) {
+        this.out.rewrites.push({
+          rw,
+          result: {
+            status: RewriteStatus.notObservable,
+            before: from?.text ?? null,
+            after: to?.text ?? null,
+            between: null,
+          },
+        });
+        this.check(name, Status.inconclusive, Reason.rewriteNotObserved, msg.rewriteNoAddress(rw), []);
+        continue;
+      }
+      this.rewriteBetween(name, rw, rw.between, from, to);
+    }
+  }
+
+  private rewriteBetween(
+    name: string,
+    rw: RuleRewrite,
+    between: readonly [Role, Role],
+    from: AddressMatcher,
+    to: AddressMatcher,
+  ): void {
+    const shows = (s: Sighting, a: AddressMatcher) => a.matches(...fieldOf(s, rw.field));
+    let last = -1;
+    this.hops.forEach((h, i) => {
+      if (shows(h, from)) last = i;
+    });
+    let first = -1;
+    for (let i = last + 1; i < this.hops.length; i++)
+      if (shows(this.hops[i]!, to)) {
+        first = i;
+        break;
+      }
+    const idx = (role: Role) => this.expected.findIndex((e) => e.eff.role.text === role.text);
+    const ia = idx(between[0]);
+    const ib = idx(between[1]);
+    const ea = ia >= 0 ? this.expected[ia]! : null;
+    const eb = ib >= 0 ? this.expected[ib]! : null;
+    const record = (
+      result: RewriteLeg,
+      status: Status,
+      reason: Reason | null,
+      message: string,
+      ev: Sighting[],
+    ) => {
+      this.out.rewrites.push({ rw, result });
+      this.check(name, status, reason, message, ev.map(evidenceOf));
+    };
+    const txt = (s: Sighting | undefined) => (s ? addressText(...fieldOf(s, rw.field)) : null);
+    if (last < 0 && first < 0) {
+      record(
+        { status: RewriteStatus.notObservable, before: from.text, after: to.text, between: null },
+        Status.inconclusive,
+        Reason.rewriteNotObserved,
+        msg.rewriteUnseen(rw, from, to),
+        [],
+      );
+      return;
+    }
+    if (first < 0) {
+      // `from` up to the end: missing, unless the points after the last sighting could not see it
+      const lastHop = this.hops[last]!;
+      const after = this.expected.filter((e) => e.seenAt < 0 && (ib < 0 || this.expected.indexOf(e) <= ib));
+      const blind = after.some(
+        (e) => visibility(e.point, this.window, this.ctx.coverage).status !== Status.pass,
+      );
+      record(
+        {
+          status: blind ? RewriteStatus.notObservable : RewriteStatus.missing,
+          before: txt(lastHop),
+          after: null,
+          between: null,
+        },
+        blind ? Status.inconclusive : Status.fail,
+        blind ? Reason.pointNotCaptured : Reason.rewriteMissing,
+        msg.rewriteMissing(this.leg, rw, lastHop, from, to, blind),
+        [lastHop],
+      );
+      return;
+    }
+    if (last < 0) {
+      // every sighting already shows `to`: the rewrite happened before the first one
+      const firstHop = this.hops[first]!;
+      const aSeen = ea !== null && ea.seenAt >= 0;
+      record(
+        {
+          status: aSeen ? RewriteStatus.elsewhere : RewriteStatus.notObservable,
+          before: from.text,
+          after: txt(firstHop),
+          between: null,
+        },
+        aSeen ? Status.fail : Status.inconclusive,
+        aSeen ? Reason.rewriteAtWrongPoint : Reason.pointNotCaptured,
+        msg.rewriteBeforeFirst(this.leg, rw, firstHop, from, ea?.point ?? null, aSeen),
+        [firstHop],
+      );
+      return;
+    }
+    const a = this.hops[last]!;
+    const b = this.hops[first]!;
+    const pair: [string, string] = [a.point, b.point];
+    const reverted = this.hops.slice(first + 1).find((h) => shows(h, from));
+    if (reverted) {
+      record(
+        { status: RewriteStatus.elsewhere, before: txt(a), after: txt(b), between: pair },
+        Status.fail,
+        Reason.rewriteReverted,
+        msg.rewriteReverted(this.leg, rw, b, reverted),
+        [a, b, reverted],
+      );
+      return;
+    }
+    const aIdx = this.matchedTo[last]!;
+    const bIdx = this.matchedTo[first]!;
+    const atA = aIdx >= 0 && aIdx === ia;
+    const byB = bIdx >= 0 && ib >= 0 && bIdx <= ib && bIdx > ia;
+    if (atA && byB) {
+      record(
+        { status: RewriteStatus.atSource, before: txt(a), after: txt(b), between: pair },
+        Status.pass,
+        null,
+        msg.rewriteOk(this.leg, rw, a, b),
+        [a, b],
+      );
+      return;
+    }
+    // A not captured, and the change is seen between the hops around it: cannot be placed more exactly
+    if (
+      !atA &&
+      ea !== null &&
+      ea.seenAt < 0 &&
+      visibility(ea.point, this.window, this.ctx.coverage).status !== Status.pass
+    ) {
+      record(
+        { status: RewriteStatus.notObservable, before: txt(a), after: txt(b), between: pair },
+        Status.inconclusive,
+        Reason.pointNotCaptured,
+        msg.rewriteBlind(this.leg, rw, a, b, ea.point),
+        [a, b],
+      );
+      return;
+    }
+    record(
+      { status: RewriteStatus.elsewhere, before: txt(a), after: txt(b), between: pair },
+      Status.fail,
+      Reason.rewriteAtWrongPoint,
+      msg.rewriteElsewhere(this.leg, rw, a, b, ea?.point ?? null, eb?.point ?? null, bIdx < 0, this.choice),
+      [a, b],
+    );
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Datapath seen (rule-independent)
+
+/**
+ * Who forwarded each leg on each node, from what the captures alone can show:
+ * - delivery into a pod: its host veth's egress seen -> the kernel path (or bpf_redirect below 5.10, which
+ *   shows the same hop: unknown there); silent on a lossless capture -> bpf_redirect_peer (eBPF);
+ * - ENI egress after the pod's veth on a < 5.10 node: TTL kept -> eBPF (ctx_redirect), decremented -> kernel;
+ * - a hairpin's source rewritten to 169.254.42.1 -> eBPF (Cilium's service loopback); to a node address ->
+ *   kube-proxy's MASQUERADE (kernel).
+ * Everything else (a source node's egress on >= 5.10: both paths decrement the TTL) proves nothing.
+ */
+export function nodeHandling(facts: FlowFacts, ctx: EvaluateContext): NodeHandling[] {
+  const out: NodeHandling[] = [];
+  const topo = ctx.topology;
+  const v510: KernelVersion = [5, 10, 0];
+  const older = (k: KernelVersion | null) =>
+    k !== null && (k[0] < v510[0] || (k[0] === v510[0] && k[1] < v510[1]));
+  for (const leg of ['request', 'reply'] as const) {
+    const lf = facts[leg];
+    const window = legWindow(lf, facts);
+    lf.hops.forEach((h, i) => {
+      const point = topo.points.get(h.point);
+      if (!point || h.node === null) return;
+      if (point.kind === 'pod-eth0' && h.dir === 'in' && point.pod !== null) {
+        const pod = topo.pods.get(point.pod);
+        if (!pod?.veth || pod.node === null) return;
+        const veth = `node/${pod.node}/${pod.veth}`;
+        const seen = lf.seenAnywhere.has(hopKey(veth, 'out'));
+        const k = ctx.kernelOf(pod.node);
+        if (seen)
+          out.push({
+            node: pod.node,
+            leg,
+            by: older(k) || k === null ? Datapath.unknown : Datapath.kernel,
+            why: older(k)
+              ? `${veth}:out seen; kernel < 5.10 crosses it under eBPF too (bpf_redirect)`
+              : k === null
+                ? `${veth}:out seen; kernel unknown`
+                : `${veth}:out seen: delivered by the kernel path`,
+          });
+        else if (visibility(veth, window, ctx.coverage).status === Status.pass)
+          out.push({
+            node: pod.node,
+            leg,
+            by: Datapath.ebpf,
+            why: `${veth}:out bypassed (bpf_redirect_peer)`,
+          });
+      }
+      if (point.kind === 'eni' && h.dir === 'out' && older(ctx.kernelOf(h.node))) {
+        const before = lf.hops
+          .slice(0, i)
+          .reverse()
+          .find((x) => x.node === h.node && topo.points.get(x.point)?.kind === 'veth');
+        if (before)
+          out.push({
+            node: h.node,
+            leg,
+            by: before.ttl === h.ttl ? Datapath.ebpf : Datapath.kernel,
+            why:
+              before.ttl === h.ttl
+                ? `${h.point}:out kept TTL ${h.ttl} from ${before.point}: ctx_redirect (eBPF, < 5.10)`
+                : `${h.point}:out TTL ${before.ttl} -> ${h.ttl}: forwarded by the kernel`,
+          });
+      }
+    });
+    // hairpin: the client's own address comes back as the source of its request
+    const client = facts.flow.client;
+    if (leg === 'request' && client.pod !== null && client.pod === facts.flow.server.pod) {
+      const last = lf.hops[lf.hops.length - 1];
+      if (last?.src === SERVICE_LOOPBACK4 && client.node)
+        out.push({
+          node: client.node,
+          leg,
+          by: Datapath.ebpf,
+          why: `source ${SERVICE_LOOPBACK4}: Cilium service loopback`,
+        });
+      else if (last?.src && topo.nodeByIp.has(last.src) && client.node)
+        out.push({
+          node: client.node,
+          leg,
+          by: Datapath.kernel,
+          why: `source ${last.src}: kube-proxy MASQUERADE`,
+        });
+    }
+  }
+  return out;
+}
+
+export function combineDatapath(values: readonly Datapath[]): Datapath {
+  const e = values.includes(Datapath.ebpf);
+  const k = values.includes(Datapath.kernel);
+  return e && k ? Datapath.mixed : e ? Datapath.ebpf : k ? Datapath.kernel : Datapath.unknown;
+}
+
+// ---------------------------------------------------------------------------------------------------
+// One flow
+
+export interface EvaluatedFlow {
+  verdict: FlowVerdict;
+  classification: Classification;
+  key: ScenarioKey | null;
+}
+
+export function evaluateFlow(facts: FlowFacts, ctx: EvaluateContext): EvaluatedFlow {
+  const topo = ctx.topology;
+  const flow = facts.flow;
+  const classification = classifyFlow(facts.classify, topo);
+  const handled = nodeHandling(facts, ctx);
+  const base: FlowVerdict = {
+    flow_id: flow.id,
+    proto: facts.classify.proto,
+    client: { ...flow.client },
+    service: flow.service ? { ip: flow.service.ip, port: flow.service.port, name: flow.service.name } : null,
+    server: { ...flow.server },
+    scenario: classification.status === 'classified' ? classification.scenario : null,
+    rule_id: null,
+    datapath: combineDatapath(handled.map((h) => h.by)),
+    request_path: facts.request.hops.map((h) => h.point),
+    reply_path: facts.reply.hops.map((h) => h.point),
+    skipped: [],
+    unexpected: [],
+    not_captured: [],
+    service_rewrite: null,
+    status: Status.inconclusive,
+    reason: null,
+    checks: [],
+    handled_by: handled,
+  };
+  if (classification.status !== 'classified') {
+    base.reason = Reason.unclassified;
+    base.checks.push({
+      name: 'classification',
+      status: Status.inconclusive,
+      reason: Reason.unclassified,
+      message: msg.unclassified(classification.reason, classification.message),
+      evidence: [],
+    });
+    return { verdict: base, classification, key: null };
+  }
+  const key = classification.key;
+  const roleFlow: RoleFlow = {
+    client: { pod: flow.client.pod, node: flow.client.node },
+    server: { pod: flow.server.pod, node: flow.server.node },
+    serviceNode: serviceNodeOf(facts.classify, classification.facts, topo),
+  };
+  const nodes: Record<Endpoint, string | null> = {
+    client: endpointNode(Endpoint.client, roleFlow, topo),
+    backend: endpointNode(Endpoint.backend, roleFlow, topo),
+    service: roleFlow.serviceNode,
+  };
+  const choice = chooseRule(key, factsFromFlow(facts.classify, topo), nodes, ctx);
+  if (choice === null) {
+    base.reason = Reason.noRule;
+    base.checks.push({
+      name: 'classification',
+      status: Status.inconclusive,
+      reason: Reason.noRule,
+      message: msg.noRule(key, nodes, ctx),
+      evidence: [],
+    });
+    return { verdict: base, classification, key };
+  }
+  base.rule_id = choice.label;
+  base.checks.push({
+    name: 'classification',
+    status: Status.pass,
+    reason: null,
+    message: msg.classified(key, classification.scenario, choice),
+    evidence: [],
+  });
+  const legs = (['request', 'reply'] as const).map((leg) =>
+    new LegEvaluator(leg, choice.rule[leg], facts, roleFlow, ctx, choice).run(),
+  );
+  for (const r of legs) {
+    base.checks.push(...r.checks);
+    base.skipped.push(...r.skipped);
+    base.unexpected.push(...r.unexpected);
+    base.not_captured.push(...r.notCaptured);
+  }
+  const [req, rep] = legs as [LegResult, LegResult];
+  const dnat = req.rewrites.find((r) => r.rw.kind === 'dnat' && r.rw.to === 'backend');
+  const rdnat = rep.rewrites.find((r) => r.rw.kind === 'reverse-dnat' && r.rw.from === 'backend');
+  const na: RewriteLeg = { status: RewriteStatus.na, before: null, after: null, between: null };
+  base.service_rewrite =
+    dnat || rdnat || flow.service ? { ...(dnat?.result ?? na), reverse: rdnat?.result ?? na } : null;
+  base.status = worst(base.checks.map((c) => c.status));
+  base.reason =
+    base.status === Status.pass ? null : (base.checks.find((c) => c.status === base.status)?.reason ?? null);
+  return { verdict: base, classification, key };
+}

@@ -1,0 +1,270 @@
+/**
+ * Check messages, written for a person reading a failed CI job: what was seen (or not), where, what the
+ * rule expected, and why that matters for the datapath. One sentence per finding; the checks join them.
+ */
+import type { Scenario, ScenarioKey, Unclassified } from '../classify.ts';
+import type { FlowFacts, PointCoverage, Sighting } from './flow-facts.ts';
+import type { EffectiveHop, RuleHop, RuleRewrite, RuleSkip } from './load-rules.ts';
+import type { Endpoint, Role, RoleFlow } from './roles.ts';
+import { endpointNode, resolveRole } from './roles.ts';
+import type { Leg } from './verdict-types.ts';
+
+/** The parts of the evaluator's context messages read (kept structural to avoid an import cycle). */
+interface MessageContext {
+  topology: Parameters<typeof resolveRole>[2];
+  kernelText: (node: string | null) => string | null;
+  setOfNode: (node: string | null) => string | null;
+}
+
+interface Choice {
+  rule: { id: string; set: string };
+  label: string;
+}
+
+/** `node/node1/cali3f2a` -> `node1/cali3f2a`; `pod/default/web-1/eth0` -> `default/web-1 eth0`. */
+export function shortPoint(id: string): string {
+  if (id.startsWith('node/')) return id.slice(5);
+  const m = /^pod\/(.+)\/([^/]+)$/.exec(id);
+  return m ? `${m[1]} ${m[2]}` : id;
+}
+
+const hop = (point: string, dir: string) => `${shortPoint(point)}:${dir}`;
+
+/** A rule set's datapath in words. */
+export function setWords(set: string): string {
+  return set
+    .split('+')
+    .map((s) =>
+      s === 'terway-v2' ? 'DataPath V2' : s === 'kernel-routing' ? 'kernel routing' : `rule set ${s}`,
+    )
+    .join(' + ');
+}
+
+function addr(ip: string | null, port: number): string {
+  if (ip === null) return '?';
+  return `${ip.includes(':') ? `[${ip}]` : ip}:${port}`;
+}
+
+const at = (s: Sighting) => `(${s.file} frame ${s.frame})`;
+
+function towards(leg: Leg, facts: FlowFacts): string {
+  const to = leg === 'request' ? facts.flow.server : facts.flow.client;
+  return to.pod !== null ? `pod ${to.pod}` : to.ip;
+}
+
+function ns(t: bigint): string {
+  return `${t}`;
+}
+
+export function coverageGap(c: PointCoverage, window: [bigint, bigint]): string {
+  if (c.startNs === null || c.endNs === null) return 'its capture has no coverage window';
+  if (c.startNs > window[0])
+    return `its capture started at ${ns(c.startNs)} ns, after the flow (${ns(window[0])} ns)`;
+  return `its capture ended at ${ns(c.endNs)} ns, before the flow did (${ns(window[1])} ns)`;
+}
+
+export function noPackets(leg: Leg, facts: FlowFacts): string {
+  return leg === 'reply'
+    ? `no reply packet of ${facts.classify.proto} ${facts.flow.client.ip} -> ${facts.flow.server.ip} was captured anywhere: the reply path cannot be judged`
+    : 'no request packet was captured: the request path cannot be judged';
+}
+
+export function viaAny(role: Role, s: Sighting): string {
+  return `${role.text} was seen only on ${shortPoint(s.point)}, a node-wide capture that does not name the device ${at(s)}`;
+}
+
+export function unresolved(role: Role, reason: string | null): string {
+  return `${role.text} has no capture point for this flow (${reason ?? 'unknown'})`;
+}
+
+export function hopUnknown(leg: Leg, role: Role, point: string, why: string): string {
+  return `the ${leg} was not seen at ${hop(point, role.dir)} (${role.text}), but ${why}: that proves nothing`;
+}
+
+export function hopMissing(leg: Leg, role: Role, point: string, hops: readonly Sighting[]): string {
+  const seen = hops.map((h) => hop(h.point, h.dir)).join(' > ') || 'nowhere';
+  return `the ${leg} never reached ${hop(point, role.dir)} (${role.text}), which captured without loss; it was seen at ${seen}`;
+}
+
+export function kernelUnknown(u: RuleHop | RuleSkip, node: string | null): string {
+  return `${u.role.text} is expected only for kernel ${u.kernel?.text ?? '?'}, and the kernel of ${node ?? 'its node'} is unknown (pass --kernel to decide)`;
+}
+
+export function outOfOrder(a: Role, b: Role, wide: boolean): string {
+  return wide
+    ? `${b.text} appears before ${a.text}, but the clocks of their nodes are too uncertain to order them`
+    : `${b.text} was seen before ${a.text}: the packet did not follow the rule's order`;
+}
+
+/** Hops a node's kernel cannot skip (conditional hops kept by a `kernel:` range), for legacy kernels. */
+export function kernelNotes(hops: readonly EffectiveHop[], ctx: MessageContext, flow: RoleFlow): string[] {
+  const out: string[] = [];
+  for (const h of hops) {
+    if (h.hop.kernel === null) continue;
+    const node = endpointNode(h.role.endpoint, flow, ctx.topology);
+    const r = resolveRole(h.role, flow, ctx.topology);
+    const point = r.status === 'resolved' ? hop(r.point, h.role.dir) : h.role.text;
+    out.push(
+      `on ${node ?? '?'} (kernel ${ctx.kernelText(node) ?? 'unknown'}, ${h.hop.kernel.text}) ${setWords(ctx.setOfNode(node) ?? '?')} cannot skip ${point}: bpf_redirect delivers through the veth, not bpf_redirect_peer`,
+    );
+  }
+  return out;
+}
+
+export function pathOk(leg: Leg, hops: readonly Sighting[], notes: readonly string[]): string {
+  const path = hops.map((h) => hop(h.point, h.dir)).join(' > ');
+  return [`${leg} followed the rule's path: ${path}`, ...notes].join('; ');
+}
+
+export function seenOnSkipped(
+  leg: Leg,
+  s: RuleSkip,
+  point: string,
+  sighting: Sighting | null,
+  facts: FlowFacts,
+  choice: Choice,
+  kernel: string | null,
+): string {
+  const verb = s.role.dir === 'out' ? 'leaving' : 'entering';
+  const where = sighting ? ` ${at(sighting)}` : ' (by some of its packets)';
+  const how =
+    s.role.kind === 'veth' && s.role.dir === 'out'
+      ? 'this hop is bypassed with bpf_redirect_peer'
+      : 'this hop is bypassed';
+  const range = s.kernel ? ` on kernel ${s.kernel.text.replace('>=', '')}+` : '';
+  return `${leg} was seen ${verb} ${shortPoint(point)} towards ${towards(leg, facts)}${where}: the kernel path was taken; under ${setWords(choice.rule.set)}${range} ${how}${kernel ? ` (this node runs ${kernel})` : ''}`;
+}
+
+export function bypassUnknown(role: Role, point: string, why: string): string {
+  return `${hop(point, role.dir)} (${role.text}) saw nothing, but ${why}: the bypass is not proven`;
+}
+
+export function bypassed(role: Role, point: string): string {
+  return `${hop(point, role.dir)} (${role.text}) captured without loss and saw nothing: bypassed as the datapath promises`;
+}
+
+export function unexpectedHop(leg: Leg, h: Sighting, facts: FlowFacts, choice: Choice): string {
+  return `${leg} was seen at ${hop(h.point, h.dir)} ${at(h)} towards ${towards(leg, facts)} (${addr(h.src, h.srcPort)} -> ${addr(h.dst, h.dstPort)}, TTL ${h.ttl}), which is not on the path of rule ${choice.label}`;
+}
+
+export function undecidedSeen(h: Sighting): string {
+  return `${hop(h.point, h.dir)} ${at(h)} is on the path only for some kernels, and this node's kernel is unknown`;
+}
+
+export function noUnexpected(leg: Leg, choice: Choice): string {
+  return `every ${leg} sighting is on the path of rule ${choice.label}`;
+}
+
+export function ttlMismatch(a: Sighting, b: Sighting, expected: number): string {
+  return `TTL went ${a.ttl} at ${hop(a.point, a.dir)} -> ${b.ttl} at ${hop(b.point, b.dir)} (lost ${a.ttl - b.ttl}, the rule says ${expected}) ${at(b)}`;
+}
+
+export function ttlOk(leg: Leg, n: number): string {
+  return `${leg} TTL changes match the rule at ${n} hop pair(s)`;
+}
+
+function rewriteWords(rw: RuleRewrite): string {
+  const field = rw.field === 'dst' ? 'destination' : 'source';
+  return `${rw.kind} of the ${field} (${rw.from} -> ${rw.to})`;
+}
+
+interface Addr {
+  text: string;
+}
+
+export function rewriteOutside(rw: RuleRewrite, from: Addr | null, to: Addr | null): string {
+  return `${rewriteWords(rw)} ${from?.text ?? '?'} -> ${to?.text ?? '?'} happens outside every capture point: ${rw.outside ?? 'outside'}`;
+}
+
+export function rewriteNoAddress(rw: RuleRewrite): string {
+  return `${rewriteWords(rw)}: the flow does not name the ${rw.from}/${rw.to} address, so it cannot be checked`;
+}
+
+export function rewriteUnseen(rw: RuleRewrite, from: Addr, to: Addr): string {
+  return `${rewriteWords(rw)}: neither ${from.text} nor ${to.text} was seen in that field`;
+}
+
+export function rewriteMissing(
+  leg: Leg,
+  rw: RuleRewrite,
+  last: Sighting,
+  from: Addr,
+  to: Addr,
+  blind: boolean,
+): string {
+  const field = rw.field === 'dst' ? 'destination' : 'source';
+  return blind
+    ? `the ${leg}'s ${field} was still ${from.text} at ${hop(last.point, last.dir)} ${at(last)}, and the points after it were not captured: whether it became ${to.text} cannot be told`
+    : `${rewriteWords(rw)} is missing: the ${leg}'s ${field} was still ${from.text} at ${hop(last.point, last.dir)} ${at(last)} and never became ${to.text}`;
+}
+
+export function rewriteBeforeFirst(
+  leg: Leg,
+  rw: RuleRewrite,
+  first: Sighting,
+  from: Addr,
+  aPoint: string | null,
+  aSeen: boolean,
+): string {
+  const field = rw.field === 'dst' ? 'destination' : 'source';
+  return aSeen
+    ? `the ${leg}'s ${field} was already ${addr(...(rw.field === 'dst' ? ([first.dst, first.dstPort] as const) : ([first.src, first.srcPort] as const)))} at ${hop(first.point, first.dir)} ${at(first)}: ${rewriteWords(rw)} happened before ${aPoint ? shortPoint(aPoint) : 'the point the rule names'}, which should still show ${from.text}`
+    : `${rewriteWords(rw)} happened before the first capture that saw the ${leg} (${hop(first.point, first.dir)}); ${aPoint ? shortPoint(aPoint) : 'the point before it'} was not captured`;
+}
+
+export function rewriteReverted(leg: Leg, rw: RuleRewrite, b: Sighting, again: Sighting): string {
+  return `${rewriteWords(rw)} was seen at ${hop(b.point, b.dir)}, but ${hop(again.point, again.dir)} ${at(again)} shows the ${leg}'s old address again`;
+}
+
+export function rewriteOk(leg: Leg, rw: RuleRewrite, a: Sighting, b: Sighting): string {
+  const pick = (s: Sighting) => (rw.field === 'dst' ? addr(s.dst, s.dstPort) : addr(s.src, s.srcPort));
+  return `${rewriteWords(rw)} of the ${leg}: ${pick(a)} at ${hop(a.point, a.dir)} -> ${pick(b)} at ${hop(b.point, b.dir)}, where the rule puts it`;
+}
+
+export function rewriteBlind(
+  leg: Leg,
+  rw: RuleRewrite,
+  a: Sighting,
+  b: Sighting,
+  aPoint: string | null,
+): string {
+  return `${rewriteWords(rw)} of the ${leg} happened between ${hop(a.point, a.dir)} and ${hop(b.point, b.dir)}; ${aPoint ? shortPoint(aPoint) : 'the point the rule names'} was not captured, so it cannot be placed more exactly`;
+}
+
+export function rewriteElsewhere(
+  leg: Leg,
+  rw: RuleRewrite,
+  a: Sighting,
+  b: Sighting,
+  aPoint: string | null,
+  bPoint: string | null,
+  bUnexpected: boolean,
+  choice: Choice,
+): string {
+  const pick = (s: Sighting) => (rw.field === 'dst' ? addr(s.dst, s.dstPort) : addr(s.src, s.srcPort));
+  const expected = `${rw.between?.[0].text ?? '?'}${aPoint ? ` (${shortPoint(aPoint)})` : ''} and ${rw.between?.[1].text ?? '?'}${bPoint ? ` (${shortPoint(bPoint)})` : ''}`;
+  const instead = bUnexpected
+    ? `: ${hop(b.point, b.dir)} is a hop ${setWords(choice.rule.set)} bypasses, so the host stack (iptables/conntrack) translated it, not the eBPF program`
+    : '';
+  return `${rewriteWords(rw)} of the ${leg} was seen between ${hop(a.point, a.dir)} (${pick(a)}) and ${hop(b.point, b.dir)} (${pick(b)}) ${at(b)} instead of between ${expected}${instead}`;
+}
+
+export function unclassified(reason: Unclassified, why: string): string {
+  return `not classified (${reason}): ${why}`;
+}
+
+export function noRule(
+  key: ScenarioKey,
+  nodes: Record<Endpoint, string | null>,
+  ctx: MessageContext,
+): string {
+  const sets = [...new Set(Object.values(nodes).map((n) => ctx.setOfNode(n)))].filter((s) => s !== null);
+  return sets.length === 0
+    ? `scenario ${key}: no rule set is known for the flow's nodes (no node_capabilities; pass --datapath or --rules)`
+    : `scenario ${key}: rule set ${sets.join(', ')} has no rule for this flow`;
+}
+
+export function classified(key: ScenarioKey, scenario: Scenario | null, choice: Choice): string {
+  const s = scenario ? `scenario ${scenario.id}${scenario.rule ? ` (${scenario.rule})` : ''}` : key;
+  return `${s}, judged by rule ${choice.label} (${setWords(choice.rule.set)})`;
+}
