@@ -1,0 +1,117 @@
+/**
+ * The analysis folder the report is rebuilt from (DESIGN §8: `hoptrace analyze <bundle> --out <dir>`):
+ *
+ *   <dir>/dataset/               ingest's packets + captures, the analyzers' tables (Parquet)
+ *   <dir>/dataset/analysis.json  what the report needs beyond the tables (report-input.ts)
+ *   <dir>/verdicts.json          the evaluator's verdicts (DESIGN §8), when the rules have run
+ *   <dir>/report.html            the page
+ *
+ * `analysisDirFromBundle` is the stage that writes the first two until `hoptrace analyze` exists (it
+ * runs no rules); `reportFromAnalysisDir` is what `hoptrace report` runs. The page is written
+ * atomically (temporary file, then rename) so a browser never opens half a report.
+ */
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import { analysisFromBundle } from '../analyzers/analysis-from-bundle.ts';
+import { writeAnalysisTables } from '../analyzers/write-analysis.ts';
+import { UsageError } from '../cli/usage-error.ts';
+import { ingestToDataset } from '../ingest/dataset/write-dataset.ts';
+import { renderReportHtml } from './html/page.ts';
+import { normalizeVerdicts, type Verdicts } from './read-verdicts.ts';
+import {
+  REPORT_INPUT_VERSION,
+  type ReportInput,
+  type ReportInputOptions,
+  reportInputFromAnalysis,
+} from './report-input.ts';
+import { type ReportModelOptions, reportModel } from './report-model.ts';
+
+export const ANALYSIS_JSON = path.join('dataset', 'analysis.json');
+export const VERDICTS_JSON = 'verdicts.json';
+export const REPORT_HTML = 'report.html';
+
+export interface AnalysisDirSummary {
+  outDir: string;
+  flows: number;
+  packets: number;
+}
+
+/** bundle -> `<outDir>/dataset/` (packets, captures, sightings, flows, flow_hops, clock_offsets, analysis.json). */
+export async function analysisDirFromBundle(
+  bundleDir: string,
+  outDir: string,
+  opts: ReportInputOptions = {},
+): Promise<AnalysisDirSummary> {
+  const dataset = path.join(outDir, 'dataset');
+  const ingest = await ingestToDataset([bundleDir], { outDir: dataset });
+  const analysis = await analysisFromBundle(bundleDir);
+  await writeAnalysisTables(dataset, analysis.tables);
+  const input = reportInputFromAnalysis(analysis, bundleDir, opts);
+  await writeAtomically(path.join(outDir, ANALYSIS_JSON), JSON.stringify(input));
+  return { outDir, flows: input.flows.length, packets: ingest.packets };
+}
+
+async function readJson(file: string): Promise<unknown | null> {
+  let text: string;
+  try {
+    text = await fs.readFile(file, 'utf8');
+  } catch {
+    return null;
+  }
+  try {
+    return JSON.parse(text);
+  } catch (err) {
+    throw new UsageError(`${file}: not JSON (${(err as Error).message})`);
+  }
+}
+
+export async function readAnalysisDir(
+  dir: string,
+): Promise<{ input: ReportInput; verdicts: Verdicts | null }> {
+  const file = path.join(dir, ANALYSIS_JSON);
+  const data = await readJson(file);
+  if (data === null) throw new UsageError(`${dir}: not an analysis folder (no ${ANALYSIS_JSON})`);
+  const input = data as ReportInput;
+  if (input.schema_version !== REPORT_INPUT_VERSION || !Array.isArray(input.flows))
+    throw new UsageError(
+      `${file}: schema_version ${String(input.schema_version)}, expected ${REPORT_INPUT_VERSION}`,
+    );
+  const verdicts = await readJson(path.join(dir, VERDICTS_JSON));
+  return { input, verdicts: verdicts === null ? null : normalizeVerdicts(verdicts) };
+}
+
+async function writeAtomically(file: string, text: string): Promise<void> {
+  await fs.mkdir(path.dirname(file), { recursive: true });
+  const tmp = `${file}.tmp-${process.pid}`;
+  await fs.writeFile(tmp, text);
+  await fs.rename(tmp, file);
+}
+
+export interface ReportSummary {
+  out: string;
+  flows: number;
+  detailed: number;
+  evaluated: boolean;
+  failing: number;
+  bytes: number;
+}
+
+/** `hoptrace report`: analysis folder -> one HTML file (default `<dir>/report.html`). */
+export async function reportFromAnalysisDir(
+  dir: string,
+  opts: ReportModelOptions & { out?: string } = {},
+): Promise<ReportSummary> {
+  const { input, verdicts } = await readAnalysisDir(dir);
+  const model = reportModel(input, verdicts, { analysisDir: dir, ...opts });
+  const page = renderReportHtml(model);
+  const out = opts.out ?? path.join(dir, REPORT_HTML);
+  await writeAtomically(out, page);
+  return {
+    out,
+    flows: model.flows.length,
+    detailed: model.details.length,
+    evaluated: model.evaluated,
+    failing: model.sampling.failing,
+    bytes: Buffer.byteLength(page),
+  };
+}

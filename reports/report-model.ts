@@ -1,0 +1,587 @@
+/**
+ * `reportModel`: the data the HTML page is made from, computed once from the analysis (`ReportInput`)
+ * and, when the evaluator has run, its verdicts (`Verdicts`, DESIGN §8). Nothing here is markup and
+ * nothing is escaped: strings stay as read, and reports/html/ escapes them where they land.
+ * Without verdicts every flow is `not-evaluated`, scenarios are unknown, and lanes show only what was
+ * seen (bypassed and unexpected hops need the rules).
+ */
+import {
+  type Check,
+  type Datapath,
+  type FlowStatus,
+  flowKey,
+  type Leg,
+  type PointRef,
+  protoNumber,
+  type VerdictFlow,
+  type Verdicts,
+} from './read-verdicts.ts';
+import type { InputFlow, InputPoint, InputSighting, ReportInput } from './report-input.ts';
+
+export type { VerdictFlow, Verdicts } from './read-verdicts.ts';
+
+export type RowStatus = FlowStatus | 'not-evaluated';
+
+export const SCENARIO_TITLES: Readonly<Record<number, string>> = Object.freeze({
+  1: 'same node, pod to pod, ENI relationship unknown',
+  2: 'same node, same ENI',
+  3: 'same node, different ENIs',
+  4: 'pod to pod across nodes',
+  5: 'Service, backend on the same ENI',
+  6: 'Service, backend on another ENI of the node',
+  7: 'Service, backend on another node',
+  8: 'external client to a LoadBalancer / ExternalIP',
+});
+
+export interface FlowRow {
+  id: number;
+  status: RowStatus;
+  reason: string | null;
+  /** `1`..`8`, `unclassified` or `not-evaluated`: the filter's value */
+  scenario: string;
+  rule: string | null;
+  proto: string;
+  client: string;
+  service: string | null;
+  server: string;
+  datapath: Datapath | 'not-evaluated';
+  packets: number;
+  durationNs: number;
+  /** points in request order, `point:dir` */
+  requestPath: string[];
+  /** lower-case text the search box matches: pods, IPs, ports, nodes, points, service name */
+  search: string;
+  hasDetail: boolean;
+}
+
+export type LaneState = 'seen' | 'bypassed' | 'not-captured';
+
+export interface Lane {
+  point: string;
+  /** short name on the lane header: the interface, with the pod or node above it */
+  iface: string;
+  owner: string;
+  kind: string;
+  state: LaneState;
+  /** per leg and direction, what the verdicts say about this lane */
+  notes: { kind: 'bypassed' | 'not-captured' | 'unexpected'; leg: Leg; dir: string; text: string }[];
+}
+
+export interface LadderSighting extends InputSighting {
+  lane: number;
+  /** this sighting is a hop the matched rule does not contain for this leg */
+  unexpected: boolean;
+  /** ns since the previous sighting of the packet (null for the first) */
+  latency: number | null;
+  /** `before -> after` when the addresses changed since the previous sighting */
+  rewriteText: string | null;
+}
+
+export interface LadderPacket {
+  leg: Leg;
+  summary: string;
+  /** ns after the flow's first packet */
+  t: number;
+  sightings: LadderSighting[];
+}
+
+export interface FlowDetail {
+  row: FlowRow;
+  lanes: Lane[];
+  packets: LadderPacket[];
+  /** packets of the flow (the ladder shows `packets.length` of them) */
+  totalPackets: number;
+  hops: InputFlow['hops'];
+  checks: Check[];
+  rewrite: VerdictFlow['service_rewrite'];
+  exportCommand: string;
+  sqlCommand: string;
+  /** per failing check, the `hoptrace sql` command that lists its evidence */
+  evidenceCommands: (string | null)[];
+}
+
+export interface ScenarioRow {
+  key: string;
+  title: string;
+  flows: number;
+  pass: number;
+  fail: number;
+  inconclusive: number;
+  notEvaluated: number;
+  rules: string[];
+  /** first flows, for links */
+  flowIds: number[];
+}
+
+export interface LatencyGroup {
+  /** `veth → ENI`, `ENI → ENI (VPC)`, ... */
+  hopKind: string;
+  series: { datapath: string; samples: number[]; flows: number }[];
+}
+
+export interface NodeRow {
+  node: string;
+  kernel: string | null;
+  claimed: string;
+  observed: string | null;
+  offsetNs: number | null;
+  errorNs: number | null;
+  reference: boolean;
+  via: string | null;
+  matchedFrames: number | null;
+}
+
+export interface ReportModel {
+  title: string;
+  evaluated: boolean;
+  bundle: ReportInput['bundle'];
+  analysisDir: string;
+  span: { startNs: string | null; endNs: string | null; durationNs: number | null };
+  nodes: NodeRow[];
+  captures: ReportInput['captures'];
+  missing: ReportInput['missing'];
+  warnings: { code: string; message: string }[];
+  statusCounts: Record<RowStatus, number>;
+  scenarios: ScenarioRow[];
+  flows: FlowRow[];
+  details: FlowDetail[];
+  sampling: { total: number; detailed: number; failing: number; passingShown: number; passingTotal: number };
+  latency: LatencyGroup[];
+  ladderPackets: number;
+}
+
+export interface ReportModelOptions {
+  /** passing (or not evaluated) flows embedded with full detail, at most; default 200 */
+  passingDetail?: number;
+  /** the analysis folder as the user names it, for the commands printed on the page */
+  analysisDir?: string;
+  title?: string;
+}
+
+const PROTO_NAMES: Record<number, string> = { 1: 'ICMP', 6: 'TCP', 17: 'UDP', 58: 'ICMPv6', 132: 'SCTP' };
+
+const endpointText = (e: { ip: string; port: number }, proto: number) =>
+  proto === 1 || proto === 58 ? e.ip : e.ip.includes(':') ? `[${e.ip}]:${e.port}` : `${e.ip}:${e.port}`;
+
+/** POSIX shell word: bare when harmless, double quotes when nothing in it expands, else single quotes. */
+export function shellWord(s: string): string {
+  if (/^[\w./:@%+=,-]+$/.test(s)) return s;
+  if (/^[^"$`\\!]*$/.test(s)) return `"${s}"`;
+  return `'${s.replace(/'/g, `'\\''`)}'`;
+}
+
+const sqlText = (s: string) => `'${s.replace(/'/g, "''")}'`;
+
+const SIGHTING_COLUMNS =
+  'packet_id, hop, capture_point, direction, ts_ns, src_ip, src_port, dst_ip, dst_port, ttl, rewrite, file, frame';
+
+function evidenceCommand(dataset: string, check: Check): string | null {
+  if (check.evidence.length === 0) return null;
+  const byFile = new Map<string, number[]>();
+  for (const e of check.evidence.slice(0, 50)) byFile.set(e.file, [...(byFile.get(e.file) ?? []), e.frame]);
+  const where = [...byFile]
+    .map(([file, frames]) => `(file = ${sqlText(file)} AND frame IN (${frames.join(', ')}))`)
+    .join(' OR ');
+  return `hoptrace sql ${shellWord(dataset)} ${shellWord(`SELECT ${SIGHTING_COLUMNS} FROM sightings WHERE ${where} ORDER BY ts_ns`)}`;
+}
+
+/** Which kind of hop a pair of consecutive capture points is, for the latency charts. */
+export function hopKind(from: InputPoint | undefined, to: InputPoint | undefined): string {
+  const k = (p: InputPoint | undefined) =>
+    p === undefined
+      ? 'other'
+      : p.kind === 'pod-eth0'
+        ? 'pod'
+        : p.kind === 'eni' || p.kind === 'primary'
+          ? 'ENI'
+          : p.kind;
+  const a = k(from);
+  const b = k(to);
+  if (a === 'ENI' && b === 'ENI')
+    return from?.node !== to?.node ? 'ENI → ENI (VPC)' : 'ENI → ENI (same node)';
+  return `${a} → ${b}`;
+}
+
+/** The order hop kinds appear along a path, so the charts read like the ladders. */
+const HOP_KIND_ORDER = [
+  'pod → veth',
+  'veth → ENI',
+  'ENI → ENI (VPC)',
+  'ENI → veth',
+  'ENI → pod',
+  'veth → pod',
+];
+
+function bypassText(p: InputPoint | undefined, ref: PointRef): string {
+  if (p?.kind === 'veth' && ref.dir === 'out') return 'bypassed (bpf_redirect_peer)';
+  if (p?.kind === 'veth') return 'bypassed (eBPF)';
+  return 'bypassed (eBPF fast path)';
+}
+
+/**
+ * Lanes in path order: the request path, then the points only replies (or other packets) crossed,
+ * each placed after its neighbour on the reversed reply path; then points the verdicts name but no
+ * packet crossed (bypassed, not captured), placed by their kind: a pod's veth beside its eth0 (after
+ * it for the client, before it for the server), an ENI between its node's pod side and the next node.
+ */
+function laneOrder(f: InputFlow, v: VerdictFlow | null, points: Map<string, InputPoint>): string[] {
+  const lanes: string[] = [];
+  // a point not yet placed goes just before the next point of its sequence that is placed (a server's
+  // veth lands beside the server's eth0, not beside the client's), else just after the previous one
+  const addSequence = (seq: string[]) => {
+    seq.forEach((p, i) => {
+      if (lanes.includes(p)) return;
+      const next = seq.slice(i + 1).find((q) => lanes.includes(q));
+      const prev = seq
+        .slice(0, i)
+        .reverse()
+        .find((q) => lanes.includes(q));
+      const at =
+        next !== undefined
+          ? lanes.indexOf(next)
+          : prev !== undefined
+            ? lanes.indexOf(prev) + 1
+            : lanes.length;
+      lanes.splice(at, 0, p);
+    });
+  };
+  addSequence(f.requestPath.map((h) => h.point));
+  addSequence(f.replyPath.map((h) => h.point).reverse());
+  for (const pkt of f.ladder) {
+    const seq = pkt.sightings.map((s) => s.point);
+    addSequence(pkt.leg === 'request' ? seq : seq.reverse());
+  }
+  const extra = v ? [...v.skipped, ...v.not_captured, ...v.unexpected].map((r) => r.point) : [];
+  for (const id of extra) {
+    if (lanes.includes(id)) continue;
+    const p = points.get(id);
+    const clientPod = f.client.pod;
+    let at = lanes.length;
+    if (p?.pod) {
+      const podLane = lanes.findIndex(
+        (l) => points.get(l)?.pod === p.pod && points.get(l)?.kind === 'pod-eth0',
+      );
+      if (podLane >= 0) at = p.pod === clientPod && podLane === 0 ? podLane + 1 : podLane;
+    } else if (p?.node) {
+      const onNode = lanes.map((l, i) => (points.get(l)?.node === p.node ? i : -1)).filter((i) => i >= 0);
+      if (onNode.length > 0) {
+        const firstServerSide = onNode.find((i) => {
+          const lp = points.get(lanes[i]!);
+          return lp?.pod !== undefined && lp.pod !== null && lp.pod !== clientPod;
+        });
+        at = firstServerSide ?? onNode[onNode.length - 1]! + 1;
+        if (p.node === f.client.node && firstServerSide === undefined) {
+          // the client's node: after its pod side, before the next node
+          const firstElsewhere = lanes.findIndex((l, i) => i > onNode[0]! && points.get(l)?.node !== p.node);
+          at = firstElsewhere >= 0 ? firstElsewhere : at;
+        }
+      }
+    }
+    lanes.splice(at, 0, id);
+  }
+  return lanes;
+}
+
+function laneOwner(p: InputPoint | undefined, id: string): { owner: string; iface: string; kind: string } {
+  if (!p) return { owner: '', iface: id, kind: 'other' };
+  const owner = p.kind === 'veth' && p.pod ? `${p.node ?? '?'} · ${p.pod}` : (p.pod ?? p.node ?? '');
+  return { owner, iface: p.iface, kind: p.kind };
+}
+
+function rewriteText(prev: InputSighting, cur: InputSighting): string | null {
+  const parts: string[] = [];
+  // Rewrite bits: srcIp 1, srcPort 2, dstIp 4, dstPort 8 (analyzers/correlate/sightings.ts)
+  if (cur.rewrite & 12) parts.push(`${prev.dst} -> ${cur.dst}`);
+  if (cur.rewrite & 3) parts.push(`src ${prev.src} -> ${cur.src}`);
+  return parts.length > 0 ? parts.join('; ') : null;
+}
+
+function flowSearch(f: InputFlow, v: VerdictFlow | null): string {
+  const parts = [
+    f.client.ip,
+    `${f.client.ip}:${f.client.port}`,
+    f.client.pod,
+    f.client.node,
+    f.server.ip,
+    `${f.server.ip}:${f.server.port}`,
+    f.server.pod,
+    f.server.node,
+    f.service?.ip,
+    f.service ? `${f.service.ip}:${f.service.port}` : null,
+    f.service?.name,
+    PROTO_NAMES[f.proto],
+    ...f.requestPath.map((h) => h.point),
+    ...f.replyPath.map((h) => h.point),
+    v?.scenario?.rule,
+    v?.reason,
+    `flow ${f.id}`,
+  ];
+  return parts
+    .filter((p): p is string => typeof p === 'string' && p !== '')
+    .join(' ')
+    .toLowerCase();
+}
+
+function matchVerdicts(input: ReportInput, verdicts: Verdicts | null): (VerdictFlow | null)[] {
+  if (!verdicts) return input.flows.map(() => null);
+  const byId = new Map<number, VerdictFlow>();
+  const byKey = new Map<string, VerdictFlow>();
+  for (const v of verdicts.flows) {
+    if (v.flow_id !== undefined) byId.set(v.flow_id, v);
+    const proto = protoNumber(v.proto);
+    if (proto !== null) byKey.set(flowKey(proto, v.client, v.server), v);
+  }
+  return input.flows.map((f) => byId.get(f.id) ?? byKey.get(flowKey(f.proto, f.client, f.server)) ?? null);
+}
+
+function flowRow(f: InputFlow, v: VerdictFlow | null): Omit<FlowRow, 'hasDetail'> {
+  const svc = f.service
+    ? `${endpointText(f.service, f.proto)}${f.service.name ? ` (${f.service.name})` : ''}`
+    : null;
+  const who = (e: InputFlow['client']) => `${e.pod ?? e.node ?? 'external'} ${endpointText(e, f.proto)}`;
+  return {
+    id: f.id,
+    status: v ? v.status : 'not-evaluated',
+    reason: v?.reason ?? null,
+    scenario: v ? (v.scenario ? String(v.scenario.id) : 'unclassified') : 'not-evaluated',
+    rule: v?.scenario?.rule ?? null,
+    proto: `${PROTO_NAMES[f.proto] ?? `proto ${f.proto}`}${f.family === 6 ? ' (IPv6)' : ''}`,
+    client: who(f.client),
+    service: svc,
+    server: who(f.server),
+    datapath: v ? v.datapath : 'not-evaluated',
+    packets: f.packets,
+    durationNs: Number(BigInt(f.lastNs) - BigInt(f.firstNs)),
+    requestPath: f.requestPath.map((h) => `${h.point}:${h.dir}`),
+    search: flowSearch(f, v),
+  };
+}
+
+function flowDetail(
+  f: InputFlow,
+  v: VerdictFlow | null,
+  row: FlowRow,
+  points: Map<string, InputPoint>,
+  dataset: string,
+  analysisDir: string,
+): FlowDetail {
+  const order = laneOrder(f, v, points);
+  const seen = new Set<string>([
+    ...f.requestPath.map((h) => h.point),
+    ...f.replyPath.map((h) => h.point),
+    ...f.ladder.flatMap((p) => p.sightings.map((s) => s.point)),
+  ]);
+  const refKey = (r: { point: string; dir: string; leg: string }) => `${r.leg}|${r.point}|${r.dir}`;
+  const unexpected = new Set((v?.unexpected ?? []).map(refKey));
+  const lanes: Lane[] = order.map((id) => {
+    const p = points.get(id);
+    const notes: Lane['notes'] = [
+      ...(v?.skipped ?? [])
+        .filter((r) => r.point === id)
+        .map((r) => ({ kind: 'bypassed' as const, leg: r.leg, dir: r.dir, text: bypassText(p, r) })),
+      ...(v?.not_captured ?? [])
+        .filter((r) => r.point === id)
+        .map((r) => ({ kind: 'not-captured' as const, leg: r.leg, dir: r.dir, text: 'not captured' })),
+      ...(v?.unexpected ?? [])
+        .filter((r) => r.point === id)
+        .map((r) => ({ kind: 'unexpected' as const, leg: r.leg, dir: r.dir, text: 'unexpected hop' })),
+    ];
+    const state: LaneState = seen.has(id)
+      ? 'seen'
+      : notes.some((n) => n.kind === 'bypassed')
+        ? 'bypassed'
+        : 'not-captured';
+    return { point: id, ...laneOwner(p, id), state, notes };
+  });
+  const laneIndex = new Map(order.map((id, i) => [id, i]));
+  const packets: LadderPacket[] = f.ladder.map((pkt) => ({
+    leg: pkt.leg,
+    summary: pkt.summary,
+    t: pkt.sightings[0]?.t ?? 0,
+    sightings: pkt.sightings.map((s, i) => {
+      const prev = i > 0 ? pkt.sightings[i - 1]! : null;
+      return {
+        ...s,
+        lane: laneIndex.get(s.point) ?? 0,
+        unexpected: unexpected.has(refKey({ leg: pkt.leg, point: s.point, dir: s.dir })),
+        latency: prev ? s.t - prev.t : null,
+        rewriteText: prev ? rewriteText(prev, s) : null,
+      };
+    }),
+  }));
+  const checks = v?.checks ?? [];
+  return {
+    row,
+    lanes,
+    packets,
+    totalPackets: f.packets,
+    hops: f.hops,
+    checks,
+    rewrite: v?.service_rewrite ?? null,
+    exportCommand: `hoptrace export ${shellWord(analysisDir)} --flow ${f.id} --out flow-${f.id}.pcapng`,
+    sqlCommand: `hoptrace sql ${shellWord(dataset)} ${shellWord(`SELECT ${SIGHTING_COLUMNS} FROM sightings WHERE flow_id = ${f.id} ORDER BY packet_id, hop`)}`,
+    evidenceCommands: checks.map((c) => (c.status === 'pass' ? null : evidenceCommand(dataset, c))),
+  };
+}
+
+/**
+ * Flows embedded with full detail: every failing or inconclusive one, and at most `limit` of the
+ * others, taken round-robin across scenarios so each scenario keeps examples.
+ */
+function detailSelection(rows: Omit<FlowRow, 'hasDetail'>[], limit: number): Set<number> {
+  const chosen = new Set<number>();
+  const byScenario = new Map<string, number[]>();
+  for (const r of rows) {
+    if (r.status === 'fail' || r.status === 'inconclusive') chosen.add(r.id);
+    else byScenario.set(r.scenario, [...(byScenario.get(r.scenario) ?? []), r.id]);
+  }
+  const queues = [...byScenario.values()];
+  let taken = 0;
+  for (let round = 0; taken < limit && queues.some((q) => q.length > round); round++)
+    for (const q of queues)
+      if (round < q.length && taken < limit) {
+        chosen.add(q[round]!);
+        taken++;
+      }
+  return chosen;
+}
+
+function latencyGroups(
+  flows: InputFlow[],
+  verdicts: (VerdictFlow | null)[],
+  points: Map<string, InputPoint>,
+): LatencyGroup[] {
+  const groups = new Map<string, Map<string, { samples: number[]; flows: number }>>();
+  flows.forEach((f, i) => {
+    const datapath = verdicts[i]?.datapath ?? 'not evaluated';
+    for (const h of f.hops) {
+      if (h.from === h.to) continue;
+      const kind = hopKind(points.get(h.from), points.get(h.to));
+      const series = groups.get(kind) ?? new Map();
+      groups.set(kind, series);
+      const s = series.get(datapath) ?? { samples: [], flows: 0 };
+      series.set(datapath, s);
+      s.samples.push(h.medianNs);
+      s.flows += 1;
+    }
+  });
+  const rank = (k: string) => {
+    const i = HOP_KIND_ORDER.indexOf(k);
+    return i < 0 ? HOP_KIND_ORDER.length : i;
+  };
+  return [...groups]
+    .sort(([a], [b]) => rank(a) - rank(b) || a.localeCompare(b))
+    .map(([hopKind, series]) => ({
+      hopKind,
+      series: [...series]
+        .sort(([a], [b]) => a.localeCompare(b))
+        .map(([datapath, s]) => ({ datapath, samples: s.samples.sort((x, y) => x - y), flows: s.flows })),
+    }));
+}
+
+function scenarioRows(rows: FlowRow[]): ScenarioRow[] {
+  const keys = ['1', '2', '3', '4', '5', '6', '7', '8', 'unclassified', 'not-evaluated'];
+  return keys
+    .map((key) => {
+      const of = rows.filter((r) => r.scenario === key);
+      const count = (s: RowStatus) => of.filter((r) => r.status === s).length;
+      return {
+        key,
+        title:
+          SCENARIO_TITLES[Number(key)] ??
+          (key === 'unclassified' ? 'no scenario applies (reason per flow)' : 'flows without verdicts'),
+        flows: of.length,
+        pass: count('pass'),
+        fail: count('fail'),
+        inconclusive: count('inconclusive'),
+        notEvaluated: count('not-evaluated'),
+        rules: [...new Set(of.map((r) => r.rule).filter((r): r is string => r !== null))].sort(),
+        flowIds: of.slice(0, 12).map((r) => r.id),
+      };
+    })
+    .filter((r) => r.flows > 0 || /^\d$/.test(r.key));
+}
+
+export function reportModel(
+  input: ReportInput,
+  verdicts: Verdicts | null,
+  opts: ReportModelOptions = {},
+): ReportModel {
+  const analysisDir = opts.analysisDir ?? '<analysis-dir>';
+  const dataset = `${analysisDir.replace(/\/+$/, '')}/dataset`;
+  const points = new Map(input.points.map((p) => [p.id, p]));
+  const matched = matchVerdicts(input, verdicts);
+  const baseRows = input.flows.map((f, i) => flowRow(f, matched[i]!));
+  const detailed = detailSelection(baseRows, opts.passingDetail ?? 200);
+  const rows: FlowRow[] = baseRows.map((r) => ({ ...r, hasDetail: detailed.has(r.id) }));
+  const details = input.flows
+    .map((f, i) =>
+      detailed.has(f.id) ? flowDetail(f, matched[i]!, rows[i]!, points, dataset, analysisDir) : null,
+    )
+    .filter((d): d is FlowDetail => d !== null);
+  const statusCounts: Record<RowStatus, number> = { pass: 0, fail: 0, inconclusive: 0, 'not-evaluated': 0 };
+  for (const r of rows) statusCounts[r.status] += 1;
+  const failing = rows.filter((r) => r.status === 'fail' || r.status === 'inconclusive').length;
+  const starts = input.captures.map((c) => c.startNs).filter((s): s is string => s !== null);
+  const ends = input.captures.map((c) => c.endNs).filter((s): s is string => s !== null);
+  const minBig = (xs: string[]) => xs.reduce((a, b) => (BigInt(b) < BigInt(a) ? b : a));
+  const maxBig = (xs: string[]) => xs.reduce((a, b) => (BigInt(b) > BigInt(a) ? b : a));
+  const startNs =
+    starts.length > 0
+      ? minBig(starts)
+      : input.flows.length > 0
+        ? minBig(input.flows.map((f) => f.firstNs))
+        : null;
+  const endNs =
+    ends.length > 0 ? maxBig(ends) : input.flows.length > 0 ? maxBig(input.flows.map((f) => f.lastNs)) : null;
+  const offsets = new Map(input.clockOffsets.map((o) => [o.node, o]));
+  const observed = new Map((verdicts?.nodes ?? []).map((n) => [n.node, n]));
+  return {
+    title: opts.title ?? 'hoptrace report',
+    evaluated: verdicts !== null,
+    bundle: input.bundle,
+    analysisDir,
+    span: {
+      startNs,
+      endNs,
+      durationNs: startNs !== null && endNs !== null ? Number(BigInt(endNs) - BigInt(startNs)) : null,
+    },
+    nodes: input.nodes.map((n) => {
+      const o = offsets.get(n.name);
+      const v = observed.get(n.name);
+      return {
+        node: n.name,
+        kernel: n.kernel ?? v?.kernel ?? null,
+        claimed: v?.claimed ?? n.claimed,
+        observed: v?.observed ?? null,
+        offsetNs: o?.offsetNs ?? null,
+        errorNs: o?.errorNs ?? null,
+        reference: o?.reference ?? false,
+        via: o?.via ?? null,
+        matchedFrames: o?.matchedFrames ?? null,
+      };
+    }),
+    captures: input.captures,
+    missing: input.missing,
+    warnings: [
+      ...input.warnings,
+      ...(verdicts?.warnings ?? []).map((w) => ({
+        code: 'verdicts',
+        message: typeof w === 'string' ? w : JSON.stringify(w),
+      })),
+    ],
+    statusCounts,
+    scenarios: scenarioRows(rows),
+    flows: rows,
+    details,
+    sampling: {
+      total: rows.length,
+      detailed: details.length,
+      failing,
+      passingShown: details.length - failing,
+      passingTotal: rows.length - failing,
+    },
+    latency: latencyGroups(input.flows, matched, points),
+    ladderPackets: input.ladderPackets,
+  };
+}

@@ -1,0 +1,154 @@
+import assert from 'node:assert/strict';
+import path from 'node:path';
+import { before, test } from 'node:test';
+import { analysisFromBundle } from '../../../analyzers/analysis-from-bundle.ts';
+import { escapeHtml, html, jsonForScript } from '../../../reports/html/escape.ts';
+import { formatNs } from '../../../reports/html/format.ts';
+import { renderReportHtml } from '../../../reports/html/page.ts';
+import { normalizeVerdicts } from '../../../reports/read-verdicts.ts';
+import { type ReportInput, reportInputFromAnalysis } from '../../../reports/report-input.ts';
+import { reportModel, shellWord } from '../../../reports/report-model.ts';
+import { stubVerdicts } from '../../browser/verdicts-stub.ts';
+
+const fixture = (mode: string) =>
+  path.resolve(import.meta.dirname, '..', '..', '..', 'fixtures', mode, 'bundle');
+
+test('escapeHtml and html: text, quotes, nested markup not escaped twice', () => {
+  assert.equal(
+    escapeHtml(`<a href="x" title='y'>&</a>`),
+    '&lt;a href=&quot;x&quot; title=&#39;y&#39;&gt;&amp;&lt;/a&gt;',
+  );
+  const inner = html`<b>${'<i>'}</b>`;
+  assert.equal(
+    html`<p title="${'"'}">${inner}${['<', 1]}${null}${false}</p>`.value,
+    '<p title="&quot;"><b>&lt;i&gt;</b>&lt;1</p>',
+  );
+});
+
+test('jsonForScript: cannot close the script element nor open a comment; round-trips', () => {
+  const v = { s: '</script><!-- <script> \u2028\u2029 & >' };
+  const text = jsonForScript(v);
+  assert.doesNotMatch(text, /[<>&\u2028\u2029]/);
+  assert.deepEqual(JSON.parse(text), v);
+});
+
+test('formatNs: units and significant digits', () => {
+  assert.deepEqual([0, 850, 1000, 12_345, 100_000, 999_999, 4_560_000, 1_230_000_000].map(formatNs), [
+    '0 ns',
+    '850 ns',
+    '1 µs',
+    '12.3 µs',
+    '100 µs',
+    '1 ms',
+    '4.56 ms',
+    '1.23 s',
+  ]);
+});
+
+test('shellWord: bare, double-quoted, single-quoted with escapes', () => {
+  assert.equal(shellWord('out/dataset'), 'out/dataset');
+  assert.equal(shellWord(`SELECT 'a' FROM t`), `"SELECT 'a' FROM t"`);
+  assert.equal(shellWord(`x $(rm -rf /) 'y'`), `'x $(rm -rf /) '\\''y'\\'''`);
+});
+
+test('normalizeVerdicts: wrong types are dropped, not trusted', () => {
+  const v = normalizeVerdicts({
+    schema_version: 1,
+    flows: [
+      {
+        proto: 'tcp',
+        status: 'bogus',
+        skipped: [{ point: 1 }, { point: 'p', dir: 'in', leg: 'reply' }],
+        checks: 'x',
+      },
+      7,
+    ],
+    nodes: 'x',
+  });
+  assert.equal(v.flows.length, 1);
+  assert.equal(v.flows[0]!.status, 'inconclusive');
+  assert.deepEqual(v.flows[0]!.skipped, [{ point: 'p', dir: 'in', leg: 'reply' }]);
+  assert.deepEqual(v.flows[0]!.checks, []);
+  assert.deepEqual(v.nodes, []);
+});
+
+let input: ReportInput;
+before(async () => {
+  input = reportInputFromAnalysis(await analysisFromBundle(fixture('datapathv2')), fixture('datapathv2'), {
+    ladderPackets: 6,
+  });
+});
+
+test('input: ladders are bounded, requests and replies told apart, times relative to the flow', () => {
+  assert.equal(input.flows.length, 26);
+  for (const f of input.flows) {
+    assert.ok(f.ladder.length <= 6);
+    assert.equal(f.ladder[0]?.leg, 'request');
+    assert.equal(f.ladder[0]?.sightings[0]?.t, 0);
+  }
+  const bulk = input.flows.find((f) => f.packets > 40)!;
+  assert.equal(bulk.ladder.length, 6);
+  const tcp = input.flows.find((f) => f.client.port === 42071)!;
+  assert.deepEqual(
+    tcp.ladder.map((p) => `${p.leg} ${p.summary}`),
+    ['request SYN', 'reply SYN,ACK', 'request ACK', 'request PSH,ACK len 64', 'reply ACK', 'request FIN,ACK'],
+  );
+});
+
+test('model without verdicts: every flow not evaluated, lanes are what was seen, page says so', () => {
+  const m = reportModel(input, null, { analysisDir: 'out' });
+  assert.equal(m.evaluated, false);
+  assert.ok(m.flows.every((f) => f.status === 'not-evaluated' && f.scenario === 'not-evaluated'));
+  const d = m.details.find((x) => x.row.client.endsWith(':42071'))!;
+  assert.ok(d.lanes.every((l) => l.state === 'seen' && l.notes.length === 0));
+  assert.equal(d.sqlCommand.startsWith('hoptrace sql out/dataset "SELECT '), true);
+  assert.match(renderReportHtml(m), /Not evaluated: this analysis has no verdicts\.json yet/);
+});
+
+test('model with verdicts: scenarios, bypassed lanes placed beside their pod, latency by hop kind', () => {
+  const m = reportModel(input, stubVerdicts(input, 'datapathv2'));
+  assert.equal(m.statusCounts.pass, 26);
+  assert.deepEqual(
+    m.scenarios.filter((s) => s.flows > 0).map((s) => [s.key, s.flows]),
+    [
+      ['2', 4],
+      ['3', 3],
+      ['4', 5],
+      ['5', 4],
+      ['6', 2],
+      ['7', 4],
+      ['8', 4],
+    ],
+  );
+  // s2-tcp (client -> web-1 on the same ENI): web-1's veth is bypassed on the request, after the client's
+  const s2 = m.details.find((d) => d.row.client.endsWith(':30021'))!;
+  assert.deepEqual(
+    s2.lanes.map((l) => `${l.point} ${l.state}`),
+    [
+      'pod/default/client/eth0 seen',
+      'node/node1/calia7a3e029a7b seen',
+      'node/node1/cali0761ccbeace seen',
+      'pod/default/web-1/eth0 seen',
+    ],
+  );
+  assert.deepEqual(
+    s2.lanes[2]!.notes.map((n) => `${n.leg} ${n.dir} ${n.text}`),
+    ['request out bypassed (bpf_redirect_peer)'],
+  );
+  const kinds = m.latency.map((g) => g.hopKind);
+  for (const k of ['veth → ENI', 'ENI → ENI (VPC)', 'ENI → pod']) assert.ok(kinds.includes(k), k);
+});
+
+test('large analyses: every failing flow in detail, a bounded sample of the others, the page says so', () => {
+  const kernel = stubVerdicts(input, 'datapathv2');
+  for (const f of kernel.flows.slice(0, 3)) f.status = 'fail';
+  const m = reportModel(input, kernel, { passingDetail: 5 });
+  assert.equal(m.details.length, 8);
+  assert.equal(m.sampling.failing, 3);
+  assert.equal(m.sampling.passingShown, 5);
+  assert.equal(new Set(m.details.filter((d) => d.row.status === 'pass').map((d) => d.row.scenario)).size, 5);
+  assert.match(
+    renderReportHtml(m),
+    /full detail is embedded for all 3 failing or inconclusive flows and for a sample of 5 of 23/,
+  );
+});
