@@ -1,0 +1,72 @@
+/**
+ * The terminal summary of `hoptrace analyze`: a table of scenarios x status, the nodes (kernel, claimed
+ * and observed datapath), then each failing flow with its failed checks, then where the outputs are.
+ */
+import type { FlowVerdict } from '../analyzers/rules/verdict-types.ts';
+import type { VerdictsDocument } from '../analyzers/verdicts.ts';
+import { flowLabel, scenarioLabel } from './junit.ts';
+
+const STATUSES = ['pass', 'fail', 'inconclusive'] as const;
+
+function table(rows: string[][]): string[] {
+  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length)));
+  return rows.map((r) =>
+    r
+      .map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!)))
+      .join('  ')
+      .trimEnd(),
+  );
+}
+
+export interface SummaryOptions {
+  /** failing flows listed in full at most (the rest are counted) */
+  maxFailures?: number;
+  /** also list inconclusive flows with their reasons */
+  showInconclusive?: boolean;
+}
+
+export function summaryText(doc: VerdictsDocument, opts: SummaryOptions = {}): string {
+  const out: string[] = [];
+  const byScenario = new Map<string, FlowVerdict[]>();
+  for (const f of doc.flows) {
+    const k = scenarioLabel(f);
+    byScenario.set(k, [...(byScenario.get(k) ?? []), f]);
+  }
+  const rows = [['scenario', 'flows', ...STATUSES]];
+  for (const [k, fs] of [...byScenario].sort((a, b) => a[0].localeCompare(b[0])))
+    rows.push([
+      k,
+      String(fs.length),
+      ...STATUSES.map((s) => String(fs.filter((f) => f.status === s).length)),
+    ]);
+  rows.push([
+    'total',
+    String(doc.flows.length),
+    ...STATUSES.map((s) => String(doc.flows.filter((f) => f.status === s).length)),
+  ]);
+  out.push(...table(rows), '');
+  const nodeRows = [['node', 'kernel', 'rule set', 'claimed', 'observed']];
+  for (const n of doc.nodes)
+    nodeRows.push([n.node, n.kernel ?? 'unknown', n.rule_set ?? 'none', n.claimed, n.observed]);
+  out.push(...table(nodeRows), '');
+  const failing = doc.flows.filter((f) => f.status === 'fail');
+  const max = opts.maxFailures ?? 20;
+  for (const f of failing.slice(0, max)) {
+    out.push(`FAIL ${flowLabel(f)} [${scenarioLabel(f)}, ${f.rule_id ?? 'no rule'}, datapath ${f.datapath}]`);
+    for (const c of f.checks.filter((c) => c.status === 'fail'))
+      out.push(`  ${c.name} (${c.reason}): ${c.message}`);
+  }
+  if (failing.length > max)
+    out.push(`... and ${failing.length - max} more failing flow(s): see verdicts.json`);
+  if (opts.showInconclusive)
+    for (const f of doc.flows.filter((x) => x.status === 'inconclusive')) {
+      out.push(`INCONCLUSIVE ${flowLabel(f)} [${scenarioLabel(f)}]`);
+      for (const c of f.checks.filter((c) => c.status === 'inconclusive'))
+        out.push(`  ${c.name} (${c.reason}): ${c.message}`);
+    }
+  const notable = doc.warnings.filter(
+    (w) => w.code.startsWith('verdicts.') && w.code !== 'verdicts.gateway-mac-not-checked',
+  );
+  if (notable.length > 0) out.push('', ...notable.map((w) => `note: ${w.message}`));
+  return `${out.join('\n')}\n`;
+}
