@@ -170,9 +170,20 @@ export function verdictsFromFlows(
   const kernelOf = (node: string | null): KernelVersion | null =>
     override ?? parseKernelVersion(kernelText(node));
   const clock = new Map(analysis.correlation.clockOffsets.map((o) => [o.node, o]));
+  // coverage windows are on each capture's own clock; sightings are clock-corrected (ts + offset_ns)
+  const corrected = new Map<string, PointCoverage>();
+  for (const [id, c] of coverage) {
+    const node = topo.points.get(id)?.node ?? null;
+    const off = BigInt(Math.round(node !== null ? (clock.get(node)?.offsetNs ?? 0) : 0));
+    corrected.set(id, {
+      ...c,
+      startNs: c.startNs === null ? null : c.startNs + off,
+      endNs: c.endNs === null ? null : c.endNs + off,
+    });
+  }
   const ctx: EvaluateContext = {
     topology: topo,
-    coverage,
+    coverage: corrected,
     sets,
     setOfNode,
     kernelOf,

@@ -341,6 +341,17 @@ class LegEvaluator {
       if (e.seenAt >= 0) {
         const s = this.hops[e.seenAt]!;
         evidence.push(evidenceOf(s));
+        // a sighting outside its point's window means the capture metadata and the packets disagree:
+        // the hop was seen, but nothing about that capture can be trusted to pass (DESIGN §3)
+        const c = this.ctx.coverage.get(s.point);
+        if (c && c.startNs !== null && c.endNs !== null && (s.tNs < c.startNs || s.tNs > c.endNs)) {
+          results.push({
+            status: Status.inconclusive,
+            reason: Reason.pointNotCaptured,
+            line: msg.outsideWindow(s, c),
+          });
+          continue;
+        }
         if (e.viaAny)
           results.push({
             status: Status.inconclusive,

@@ -63,6 +63,10 @@ export function coverageGap(c: PointCoverage, window: [bigint, bigint]): string 
   return `its capture ended at ${ns(c.endNs)} ns, before the flow did (${ns(window[1])} ns)`;
 }
 
+export function outsideWindow(s: Sighting, c: PointCoverage): string {
+  return `${hop(s.point, s.dir)} saw the packet at ${ns(s.tNs)} ns ${at(s)}, outside its capture window (${c.startNs ?? '?'}..${c.endNs ?? '?'} ns): the capture's metadata and its packets disagree`;
+}
+
 export function noPackets(leg: Leg, facts: FlowFacts): string {
   return leg === 'reply'
     ? `no reply packet of ${facts.classify.proto} ${facts.flow.client.ip} -> ${facts.flow.server.ip} was captured anywhere: the reply path cannot be judged`
