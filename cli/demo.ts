@@ -6,6 +6,8 @@ import { Command } from 'commander';
 import { openDataset } from '../ingest/dataset/open-dataset.ts';
 import { runReadOnlyQuery } from '../ingest/dataset/run-query.ts';
 import { ingestToDataset } from '../ingest/dataset/write-dataset.ts';
+import { summaryText } from '../reports/summary.ts';
+import { analyzeBundle } from './analyze.ts';
 import { formatResult } from './format-result.ts';
 
 const fixture = path.resolve(
@@ -18,7 +20,8 @@ const fixture = path.resolve(
 
 /**
  * `npm start`: the main job on a bundled fixture (the lab's DataPath V2 recording): ingest it and show,
- * with SQL, the capture points and the same packets found at several of them.
+ * with SQL, the capture points and the same packets found at several of them; then `hoptrace analyze`
+ * on it (rules, verdicts) and where its outputs are.
  */
 export const demoCommand = new Command('demo')
   .description('ingest the bundled DataPath V2 fixture and query it (what `npm start` runs)')
@@ -55,4 +58,10 @@ export const demoCommand = new Command('demo')
     } finally {
       ds.close();
     }
+    const analysis = path.join(opts.out, 'analysis');
+    const r = await analyzeBundle(opts.bundle, analysis);
+    process.stdout.write(`\nhoptrace analyze ${opts.bundle} --out ${analysis}\n${summaryText(r.document)}`);
+    process.stdout.write(
+      `\nverdicts: ${r.outputs.verdicts}\njunit:    ${r.outputs.junit}\ndataset:  ${r.outputs.dataset}\n`,
+    );
   });

@@ -22,6 +22,11 @@ test('npm start (hoptrace demo) ingests the bundled fixture and finds one packet
       lines.some((l) => /^node\/node1\/eth1 .* 10\.0\.2\.101 +42072 +8080 /.test(l)),
       lines.join('\n'),
     );
+    // then the rules: every flow of the DataPath V2 recording passes, and the outputs are named
+    assert.match(r.stdout, /^total +26 +26 +0 +0$/m);
+    assert.match(r.stdout, /^verdicts: .*verdicts\.json$/m);
+    assert.ok(fs.existsSync(path.join(out, 'analysis', 'verdicts.json')));
+    assert.ok(fs.existsSync(path.join(out, 'analysis', 'junit.xml')));
   } finally {
     fs.rmSync(out, { recursive: true, force: true });
   }
