@@ -5,13 +5,19 @@
  * rows). For the engine choice, the same fingerprints also go through DuckDB, under an explicit
  * memory_limit, with the cheapest SQL that could do the first step (session windows per fingerprint, no
  * point or path logic): the ratio says what SQL would cost before doing any of the real work.
+ * Then the bounded-memory path (`streamingCorrelation`): the same capture produced and correlated slab by
+ * slab, in a child process per size, with its peak RSS at 1 M and 5 M packets.
+ * Wall and CPU time are both printed: other sessions load this machine, and CPU time shows the work.
  * Run alone: `node --import tsx bench/correlate.ts` (BENCH_CORRELATE_PACKETS, default 1 000 000 packets).
  */
+
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { DOUBLE, DuckDBDataChunk, UINTEGER, USMALLINT } from '@duckdb/node-api';
 import duckdb from '@duckdb/node-bindings';
 import { FrameTable } from '../analyzers/correlate/frame-table.ts';
 import type { FrameSet } from '../analyzers/correlate/frames-from-bundle.ts';
-import { sightingsFromPackets } from '../analyzers/correlate/sightings.ts';
+import { SightingsBuilder, SlabCorrelator, sightingsFromPackets } from '../analyzers/correlate/sightings.ts';
 import { DirCode } from '../analyzers/topology/direction.ts';
 import { emptyTopology, type Point, PointKind, type Topology } from '../analyzers/topology/model.ts';
 import { openDuckDb } from '../ingest/dataset/duckdb.ts';
@@ -34,24 +40,19 @@ const POINTS: [string, string, PointKind][] = [
   ['pod/default/b/eth0', 'node2', PointKind.podEth0],
 ];
 
-/** xorshift32: the same synthetic capture on every run */
-function rng(seed: number): () => number {
-  let x = seed >>> 0 || 1;
-  return () => {
-    x ^= x << 13;
-    x >>>= 0;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    x >>>= 0;
-    return x;
-  };
+/** A hash of (packet, draw): every packet's randomness is its own, so any range of packets regenerates. */
+function draw(p: number, k: number): number {
+  let x = Math.imul(p ^ 0x5eed, 0x9e3779b1) ^ Math.imul(k + 1, 0x85ebca77);
+  x = Math.imul(x ^ (x >>> 16), 0x7feb352d);
+  x = Math.imul(x ^ (x >>> 15), 0x846ca68b);
+  return (x ^ (x >>> 16)) >>> 0;
 }
 
-export function syntheticCapture(packets: number): {
-  set: FrameSet;
-  topology: Topology;
-  trueOffsetNs: number;
-} {
+const SKEW_NS = 3.7e6;
+/** 100 k packets/s */
+const PACKET_SPACING_NS = 10_000;
+
+export function syntheticTopology(): Topology {
   const topology = emptyTopology();
   for (const [id, node, kind] of POINTS) {
     const p: Point = {
@@ -66,53 +67,38 @@ export function syntheticCapture(packets: number): {
     };
     topology.points.set(id, p);
   }
-  const rand = rng(0x5eed);
-  const skewNs = 3.7e6;
-  // per point, frames in time order, as one capture file per point would hold them
-  const perPoint: number[][] = POINTS.map(() => []);
-  const fpLo = new Uint32Array(packets);
-  const fpHi = new Uint32Array(packets);
-  const start = new Float64Array(packets);
-  for (let p = 0; p < packets; p++) {
-    fpLo[p] = rand();
-    fpHi[p] = rand();
-    start[p] = p * 10_000 + (rand() % 5000); // 100 k packets/s
-  }
-  const frames = new FrameTable(packets * 6);
-  frames.baseNs = 1_800_000_000_000_000_000n;
-  // requests go a -> b through points 0..5 in order; replies b -> a in reverse; hop transit 5-55 µs
-  const hopT = new Float64Array(6);
-  const rows: number[][] = POINTS.map(() => []);
-  for (let p = 0; p < packets; p++) {
-    const reply = (p & 1) === 1;
-    let t = start[p]!;
-    const order = reply ? [5, 4, 3, 2, 1, 0] : [0, 1, 2, 3, 4, 5];
-    const skip = rand() % 10; // 10 %: not seen at the far veth (the fast path skips it)
-    for (const k of order) {
-      hopT[k] = t;
-      t += 5000 + (rand() % 50_000);
-    }
-    for (const k of order) {
-      if (skip === 0 && k === (reply ? 1 : 4)) continue;
-      rows[k]!.push(p, hopT[k]!);
-    }
-  }
+  return topology;
+}
+
+/**
+ * Appends the frames of packets [from, to) to `frames`, point by point (as one capture file per point
+ * would hold them, each in time order). Requests go a -> b through points 0..5, replies b -> a in
+ * reverse, hop transit 5-55 µs, 10 % not seen at the far veth (the fast path skips it); node2's clock
+ * is 3.7 ms ahead. Times are ns relative to `frames.baseNs`.
+ */
+export function appendSyntheticPackets(frames: FrameTable, from: number, to: number): void {
+  frames.baseNs ??= 1_800_000_000_000_000_000n;
+  frames.reserve(6 * (to - from));
   for (let k = 0; k < POINTS.length; k++) {
-    const list = rows[k]!;
-    perPoint[k] = list;
-    for (let j = 0; j < list.length; j += 2) {
-      const p = list[j]!;
-      const i = frames.length++;
-      const node2 = POINTS[k]![1] === 'node2';
+    const node2 = POINTS[k]![1] === 'node2';
+    const kind = POINTS[k]![2];
+    for (let p = from; p < to; p++) {
       const reply = (p & 1) === 1;
+      if (draw(p, 2) % 10 === 0 && k === (reply ? 1 : 4)) continue;
+      // time at hop k: the packet's start plus the transit of every hop before it on its way
+      let t = p * PACKET_SPACING_NS + (draw(p, 3) % 5000);
+      const hops = reply ? 5 - k : k;
+      for (let h = 0; h < hops; h++) t += 5000 + (draw(p, 10 + h) % 50_000);
+      const i = frames.length++;
+      const lo = draw(p, 0);
+      const hi = draw(p, 1);
       frames.point[i] = k;
       frames.file[i] = k;
-      frames.frame[i] = j / 2 + 1;
-      frames.t[i] = list[j + 1]! + (node2 ? skewNs : 0);
-      frames.fpLo[i] = fpLo[p]!;
-      frames.fpHi[i] = fpHi[p]!;
+      frames.frame[i] = p + 1;
+      frames.t[i] = t + (node2 ? SKEW_NS : 0);
+      frames.fpLo[i] = lo;
+      frames.fpHi[i] = hi;
       frames.fpValid[i] = 1;
-      const kind = POINTS[k]![2];
       const outward = reply ? k >= 3 : k <= 2;
       frames.dir[i] =
         kind === PointKind.veth ? (outward ? DirCode.in : DirCode.out) : outward ? DirCode.out : DirCode.in;
@@ -127,16 +113,86 @@ export function syntheticCapture(packets: number): {
       frames.srcPort[i] = reply ? vport : 40000 + (p % 20000);
       frames.dstPort[i] = reply ? 40000 + (p % 20000) : vport;
       frames.ttl[i] = 64;
-      frames.tcpSeq[i] = fpLo[p]!;
-      frames.tcpAck[i] = fpHi[p]!;
+      frames.tcpSeq[i] = lo;
+      frames.tcpAck[i] = hi;
       frames.tcpFlags[i] = 0x18;
       frames.payloadLen[i] = 100;
       frames.wirelen[i] = 166;
     }
   }
+}
+
+export function syntheticCapture(packets: number): {
+  set: FrameSet;
+  topology: Topology;
+  trueOffsetNs: number;
+} {
+  const frames = new FrameTable(packets * 6);
+  appendSyntheticPackets(frames, 0, packets);
   const points = POINTS.map((p) => p[0]);
   const set: FrameSet = { frames, points, files: points, coverage: new Map(), faults: [] };
-  return { set, topology, trueOffsetNs: -skewNs };
+  return { set, topology: syntheticTopology(), trueOffsetNs: -SKEW_NS };
+}
+
+/**
+ * The bounded-memory path: the capture is produced slab by slab (a streaming source), correlated by
+ * `SlabCorrelator`, and each slab's rows are dropped once counted (a writer would append them to a
+ * Parquet part). The clock comes from the first slab (the sample cap of the clock pass). Nothing here
+ * grows with the capture's length, which the peak RSS at 1 M and 5 M packets shows.
+ */
+export function streamingCorrelation(
+  packets: number,
+  slabNs = 4e9,
+): {
+  packets: number;
+  rows: number;
+  frames: number;
+  /** frames correlated, overlaps included */
+  handled: number;
+  offsetNs: number;
+  slabs: number;
+} {
+  const topology = syntheticTopology();
+  const points = POINTS.map((p) => p[0]);
+  const c = new SlabCorrelator(points, topology);
+  const local = new FrameTable(1 << 16);
+  const perSlab = Math.ceil(slabNs / PACKET_SPACING_NS);
+  // pass 1 on the first slab and its overlap (raw clocks)
+  const first = Math.min(packets, perSlab + Math.ceil(c.wideWindowNs / PACKET_SPACING_NS));
+  local.length = 0;
+  appendSyntheticPackets(local, 0, first);
+  c.sampleClock(local, Number.NEGATIVE_INFINITY, Number.POSITIVE_INFINITY);
+  const offsets = c.settleClock();
+  const out = new SightingsBuilder();
+  const overlap = Math.ceil(c.overlapNs / PACKET_SPACING_NS) + 1;
+  let rows = 0;
+  let found = 0;
+  let handled = 0;
+  for (let from = 0; from < packets; from += perSlab) {
+    const to = Math.min(packets, from + perSlab);
+    local.length = 0;
+    appendSyntheticPackets(local, Math.max(0, from - overlap), Math.min(packets, to + overlap));
+    handled += local.length;
+    c.correlate(
+      local,
+      from === 0 ? Number.NEGATIVE_INFINITY : from * PACKET_SPACING_NS,
+      to === packets ? Number.POSITIVE_INFINITY : to * PACKET_SPACING_NS,
+      out,
+    );
+    rows += out.length;
+    found += out.packets;
+    out.clear();
+  }
+  const byNode = new Map(offsets.map((o) => [o.node, o.offsetNs]));
+  return {
+    packets: found,
+    rows,
+    // every synthetic frame is one sightings row (no offload, no `any` duplicates): the capture's frames
+    frames: rows,
+    handled,
+    offsetNs: (byNode.get('node2') ?? 0) - (byNode.get('node1') ?? 0),
+    slabs: c.stats.slabs,
+  };
 }
 
 async function duckdbSessionWindows(set: FrameSet, windowNs: number): Promise<number> {
@@ -177,11 +233,20 @@ async function duckdbSessionWindows(set: FrameSet, windowNs: number): Promise<nu
   }
 }
 
+/** CPU seconds (user + system) and wall seconds of `fn`: other sessions load the machine, CPU time shows the work. */
+function measure<T>(fn: () => T): [T, number, number] {
+  const cpu0 = process.cpuUsage();
+  const wall0 = performance.now();
+  const value = fn();
+  const cpu = process.cpuUsage(cpu0);
+  return [value, (performance.now() - wall0) / 1000, (cpu.user + cpu.system) / 1e6];
+}
+
 export async function correlateTrials(packets: number): Promise<CorrelateTrial[]> {
   const { set, topology, trueOffsetNs } = syntheticCapture(packets);
   const frames = set.frames.length;
   const trials: CorrelateTrial[] = [];
-  const record = (name: string, seconds: number) => {
+  const record = (name: string, seconds: number, cpuSeconds?: number) => {
     const t = {
       name,
       packets,
@@ -191,21 +256,21 @@ export async function correlateTrials(packets: number): Promise<CorrelateTrial[]
       rssMb: process.memoryUsage().rss / 2 ** 20,
     };
     trials.push(t);
+    const cpu = cpuSeconds === undefined ? '' : `, CPU ${(frames / cpuSeconds / 1e6).toFixed(3)} M frames/s`;
     console.log(
-      `${name.padEnd(44)} ${(t.framesPerSecond / 1e6).toFixed(3).padStart(8)} M frames/s  (${seconds.toFixed(2)} s, ${frames} frames)  RSS ${t.rssMb.toFixed(0)} MB`,
+      `${name.padEnd(44)} ${(t.framesPerSecond / 1e6).toFixed(3).padStart(8)} M frames/s  (${seconds.toFixed(2)} s${cpu}, ${frames} frames)  RSS ${t.rssMb.toFixed(0)} MB`,
     );
   };
-  let start = performance.now();
-  const r = sightingsFromPackets(set, topology);
-  record('correlate: hoptrace typed-array hash join', (performance.now() - start) / 1000);
+  const [r, wall, cpu] = measure(() => sightingsFromPackets(set, topology));
+  record('correlate: hoptrace typed-array hash join', wall, cpu);
   const n2 = r.clockOffsets.find((o) => o.node === 'node2')!;
   const n1 = r.clockOffsets.find((o) => o.node === 'node1')!;
   const recovered = n2.offsetNs - n1.offsetNs;
   console.log(
-    `  packets ${r.sightings.packets} (of ${packets}), collisions ${r.stats.collisions}; node2 offset ${recovered} ns` +
+    `  packets ${r.sightings.packets} (of ${packets}), collisions ${r.stats.collisions}, slabs ${r.stats.slabs}; node2 offset ${recovered} ns` +
       ` (true ${trueOffsetNs}, error bound ${n2.errorNs ?? 'none'} ns, off by ${Math.abs(recovered - trueOffsetNs)} ns)`,
   );
-  start = performance.now();
+  const start = performance.now();
   const sqlIds = await duckdbSessionWindows(set, 50e6);
   record('correlate: DuckDB session windows only (1GB)', (performance.now() - start) / 1000);
   console.log(
@@ -214,6 +279,34 @@ export async function correlateTrials(packets: number): Promise<CorrelateTrial[]
   return trials;
 }
 
+/** One streaming run in a child process per size: peak RSS is per process. */
+export function streamingTrials(sizes: number[]): void {
+  for (const n of sizes) {
+    const child = spawnSync(
+      process.execPath,
+      [...process.execArgv, fileURLToPath(import.meta.url), '--stream', String(n)],
+      {
+        encoding: 'utf8',
+      },
+    );
+    process.stdout.write(child.stdout);
+    if (child.status !== 0) process.stderr.write(child.stderr);
+  }
+}
+
 if (import.meta.url === `file://${process.argv[1]}`) {
-  await correlateTrials(Number(process.env['BENCH_CORRELATE_PACKETS'] ?? 1_000_000));
+  const stream = process.argv.indexOf('--stream');
+  if (stream >= 0) {
+    const n = Number(process.argv[stream + 1]);
+    const [r, wall, cpu] = measure(() => streamingCorrelation(n));
+    const peak = process.resourceUsage().maxRSS / 1024;
+    console.log(
+      `correlate streaming ${String(n).padStart(8)} packets: ${(r.frames / wall / 1e6).toFixed(3)} M frames/s wall, ` +
+        `${(r.frames / cpu / 1e6).toFixed(3)} CPU (${wall.toFixed(2)} s, ${r.frames} frames, ${r.handled} with overlaps, ${r.slabs} slabs); ` +
+        `packets ${r.packets}, node2 offset ${r.offsetNs} ns; peak RSS ${peak.toFixed(0)} MB`,
+    );
+  } else {
+    await correlateTrials(Number(process.env['BENCH_CORRELATE_PACKETS'] ?? 1_000_000));
+    streamingTrials([1_000_000, 5_000_000]);
+  }
 }

@@ -70,8 +70,15 @@ export function matchGroups(input: MatchInput, sink: IdentitySink): MatchStats {
       continue;
     }
     let k = 0;
-    for (let f = groups.head[g]!; f >= 0; f = input.groups.next[f]!) members[k++] = f;
+    for (let at = groups.headAt[g]!; at >= 0; at = groups.next[at]!) members[k++] = groups.order[at]!;
     sortByTime(members, size, t);
+    // the usual group: one packet, within one window, once at each point and direction; it is one
+    // identity whatever the general rules below would weigh, so they are skipped
+    if (t[members[size - 1]!]! - t[members[0]!]! <= windowNs && distinctHops(members, size, point, rank)) {
+      if (owned(t[members[0]!]!)) stats.identities++;
+      sink(members, size, false);
+      continue;
+    }
     idFirst.length = 0;
     idLastRank.length = 0;
     idCollided.length = 0;
@@ -135,6 +142,16 @@ function seenAt(
   for (let m = from; m < to; m++)
     if (assign[m] === j && point[members[m]!] === p && rank[members[m]!] === r) return true;
   return false;
+}
+
+/** Whether no two frames share a point and direction (path rank). */
+function distinctHops(a: Int32Array, n: number, point: Uint16Array, rank: Uint8Array): boolean {
+  for (let i = 1; i < n; i++) {
+    const p = point[a[i]!]!;
+    const r = rank[a[i]!]!;
+    for (let j = 0; j < i; j++) if (point[a[j]!] === p && rank[a[j]!] === r) return false;
+  }
+  return true;
 }
 
 /** Insertion sort for the usual handful of frames; the engine's sort beyond that. */
