@@ -1,0 +1,98 @@
+/**
+ * The verdict outputs on hand-built documents: JSON Schema (status/reason pairing), JUnit (escaping,
+ * failure vs skipped), the terminal summary and the exit codes of DESIGN §8.
+ */
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { combineDatapath } from '../../../analyzers/rules/evaluate-rules.ts';
+import type { FlowVerdict } from '../../../analyzers/rules/verdict-types.ts';
+import type { VerdictsDocument } from '../../../analyzers/verdicts.ts';
+import { exitCodeOf } from '../../../cli/analyze.ts';
+import { junitXml } from '../../../reports/junit.ts';
+import { summaryText } from '../../../reports/summary.ts';
+import { verdictsSchemaErrors } from '../../../reports/verdicts-json.ts';
+
+function flow(id: number, status: FlowVerdict['status'], message = 'ok'): FlowVerdict {
+  const reason = status === 'pass' ? null : status === 'fail' ? 'unexpected-hop' : 'capture-loss';
+  return {
+    flow_id: id,
+    proto: 'tcp',
+    client: { ip: '10.0.1.101', port: 40000 + id, pod: 'default/client', node: 'node1' },
+    service: null,
+    server: { ip: '10.0.1.102', port: 8080, pod: 'default/web-1', node: 'node1' },
+    scenario: { id: 2, rule: null },
+    rule_id: 'terway-v2/pod-same-node',
+    datapath: 'ebpf',
+    request_path: ['pod/default/client/eth0'],
+    reply_path: [],
+    skipped: [],
+    unexpected: [],
+    not_captured: [],
+    service_rewrite: null,
+    status,
+    reason,
+    checks: [
+      {
+        name: 'path.request',
+        status,
+        reason,
+        message,
+        evidence: [{ point: 'pod/default/client/eth0', file: 'a.pcap', frame: 3 }],
+      },
+    ],
+    handled_by: [],
+  };
+}
+
+function doc(flows: FlowVerdict[]): VerdictsDocument {
+  return { schema_version: 1, flows, nodes: [], clock_offsets: [], captures: [], warnings: [] };
+}
+
+test('the schema accepts a document and refuses a pass with a reason or a fail without one', () => {
+  assert.deepEqual(
+    verdictsSchemaErrors(doc([flow(1, 'pass'), flow(2, 'fail'), flow(3, 'inconclusive')])),
+    [],
+  );
+  const bad = flow(4, 'pass');
+  bad.reason = 'capture-loss';
+  assert.notDeepEqual(verdictsSchemaErrors(doc([bad])), []);
+  const bad2 = flow(5, 'fail');
+  bad2.checks[0]!.reason = null;
+  assert.notDeepEqual(verdictsSchemaErrors(doc([bad2])), []);
+  assert.notDeepEqual(verdictsSchemaErrors({ ...doc([]), schema_version: 2 }), []);
+});
+
+test('JUnit: a test case per check, fail -> <failure>, inconclusive -> <skipped>, text escaped', () => {
+  const x = junitXml(
+    doc([flow(1, 'pass'), flow(2, 'fail', 'seen <here> & "there"\u0001'), flow(3, 'inconclusive')]),
+  );
+  assert.equal((x.match(/<testcase /g) ?? []).length, 3);
+  assert.equal((x.match(/<failure /g) ?? []).length, 1);
+  assert.equal((x.match(/<skipped /g) ?? []).length, 1);
+  assert.match(x, /seen &lt;here&gt; &amp; &quot;there&quot;/);
+  assert.ok(!x.includes('\u0001'));
+  assert.match(x, /a\.pcap#3/);
+  assert.match(x, /<testsuites name="hoptrace" tests="3" failures="1" skipped="1"/);
+});
+
+test('summary: scenarios x status, then the failures', () => {
+  const s = summaryText(doc([flow(1, 'pass'), flow(2, 'fail', 'went the kernel way')]));
+  assert.match(s, /^scenario 2 +2 +1 +1 +0$/m);
+  assert.match(s, /^FAIL #2 tcp default\/client 10\.0\.1\.101:40002 -> default\/web-1 10\.0\.1\.102:8080/m);
+  assert.match(s, /path\.request \(unexpected-hop\): went the kernel way/);
+});
+
+test('exit codes: 0 pass (inconclusive reported), 1 fail or --strict inconclusive, 2 faults unless --keep-going', () => {
+  assert.equal(exitCodeOf(doc([flow(1, 'pass'), flow(2, 'inconclusive')]), 0, {}), 0);
+  assert.equal(exitCodeOf(doc([flow(1, 'pass'), flow(2, 'inconclusive')]), 0, { strict: true }), 1);
+  assert.equal(exitCodeOf(doc([flow(1, 'fail')]), 0, {}), 1);
+  assert.equal(exitCodeOf(doc([flow(1, 'pass')]), 1, {}), 2);
+  assert.equal(exitCodeOf(doc([flow(1, 'pass')]), 1, { keepGoing: true }), 0);
+});
+
+test('datapath of a flow from what each node showed', () => {
+  assert.equal(combineDatapath([]), 'unknown');
+  assert.equal(combineDatapath(['ebpf', 'unknown']), 'ebpf');
+  assert.equal(combineDatapath(['kernel', 'kernel']), 'kernel');
+  assert.equal(combineDatapath(['ebpf', 'kernel']), 'mixed');
+});
