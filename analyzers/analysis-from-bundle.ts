@@ -3,7 +3,8 @@
  * clock offsets) -> flows. `hoptrace analyze` calls this, then `writeAnalysisTables`.
  */
 import { type Coverage, framesFromBundle } from './correlate/frames-from-bundle.ts';
-import { type CorrelateOptions, type CorrelateResult, sightingsFromPackets } from './correlate/sightings.ts';
+import { type ParallelOptions, sightingsFromPacketsParallel } from './correlate/parallel-slabs.ts';
+import type { CorrelateResult } from './correlate/sightings.ts';
 import { type FlowOptions, type FlowsResult, flowsFromSightings } from './flows.ts';
 import type { Topology } from './topology/model.ts';
 import { topologyFromBundle } from './topology/topology-from-bundle.ts';
@@ -22,11 +23,11 @@ export interface BundleAnalysis {
 
 export async function analysisFromBundle(
   bundleDir: string,
-  opts: CorrelateOptions & FlowOptions = {},
+  opts: ParallelOptions & FlowOptions = {},
 ): Promise<BundleAnalysis> {
   const topology = await topologyFromBundle(bundleDir);
   const set = await framesFromBundle(bundleDir, topology);
-  const correlation = sightingsFromPackets(set, topology, opts);
+  const correlation = await sightingsFromPacketsParallel(set, topology, opts);
   const flows = flowsFromSightings(correlation.sightings, topology, {
     ...opts,
     coverage: set.coverage,

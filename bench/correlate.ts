@@ -142,7 +142,7 @@ export function syntheticCapture(packets: number): {
  */
 export function streamingCorrelation(
   packets: number,
-  slabNs = 4e9,
+  slabNs = 1e9,
 ): {
   packets: number;
   rows: number;

@@ -46,9 +46,12 @@ export interface CorrelateOptions {
   clockSampleFrames?: number;
   /** offsets to use instead of estimating them (tests, or a previous run) */
   clockOffsets?: ReadonlyMap<string, number>;
-  /** time slab length; memory is set by packet rate x (slab + 2 overlaps). Default 1 s (measured: 0.5-2 s run at the same speed, 4 s 25 % slower); Infinity: one slab */
+  /** time slab length; memory is set by packet rate x (slab + 2 overlaps). Default DEFAULT_SLAB_NS; Infinity: one slab */
   slabNs?: number;
 }
+
+/** Default time slab: measured, 0.5-2 s slabs run at the same speed and 4 s ones 25 % slower (cache). */
+export const DEFAULT_SLAB_NS = 1e9;
 
 /** NAT changes between a sighting and the one before it, as bits of `Sightings.rewrite`. */
 export const Rewrite = Object.freeze({ srcIp: 1, srcPort: 2, dstIp: 4, dstPort: 8 } as const);
@@ -126,6 +129,24 @@ function pointContext(points: string[], topology: Topology): PointContext {
   return { nodeNames, pointNode, pointKind, multiPoint, rankOf };
 }
 
+/** A slab's rows as a worker sends them back (the builder's arrays, frames numbered within the slab). */
+export type SlabRows = Pick<
+  SightingsBuilder,
+  | 'length'
+  | 'packets'
+  | 'packet'
+  | 'hop'
+  | 'point'
+  | 'frame'
+  | 'count'
+  | 't'
+  | 'bytes'
+  | 'role'
+  | 'rewrite'
+  | 'collided'
+  | 'packetStart'
+>;
+
 /**
  * Sightings rows accumulated slab after slab (typed arrays that double when full). `clear()` lets a
  * streaming caller write each slab's rows out and reuse the memory.
@@ -168,6 +189,29 @@ export class SightingsBuilder {
     this.rewrite = grow(this.rewrite, r, (n) => new Uint8Array(n));
     this.collided = grow(this.collided, r, (n) => new Uint8Array(n));
     this.packetStart = grow(this.packetStart, this.packets + packets + 1, (n) => new Int32Array(n));
+  }
+
+  /** Appends a slab's rows built elsewhere (a worker), their frames mapped through `rows[a + frame]`. */
+  append(part: SlabRows, rows: Int32Array, a: number): void {
+    this.reserve(part.length, part.packets);
+    const base = this.length;
+    const packets = this.packets;
+    this.packet.set(part.packet.subarray(0, part.length), base);
+    for (let r = 0; r < part.length; r++) {
+      this.packet[base + r]! += packets;
+      this.frame[base + r] = rows[a + part.frame[r]!]!;
+    }
+    this.hop.set(part.hop.subarray(0, part.length), base);
+    this.point.set(part.point.subarray(0, part.length), base);
+    this.count.set(part.count.subarray(0, part.length), base);
+    this.t.set(part.t.subarray(0, part.length), base);
+    this.bytes.set(part.bytes.subarray(0, part.length), base);
+    this.role.set(part.role.subarray(0, part.length), base);
+    this.rewrite.set(part.rewrite.subarray(0, part.length), base);
+    this.collided.set(part.collided.subarray(0, part.length), base);
+    for (let p = 0; p < part.packets; p++) this.packetStart[packets + p] = base + part.packetStart[p]!;
+    this.length += part.length;
+    this.packets += part.packets;
   }
 
   clear(): void {
@@ -304,10 +348,19 @@ export class SlabCorrelator {
       this.offsets = est.offsets;
       this.warnings.push(...est.warnings);
     }
-    const index = new Map(this.ctx.nodeNames.map((name, i) => [name, i]));
-    for (const o of this.offsets) this.nodeOffset[index.get(o.node)!] = o.offsetNs;
-    this.windowNs = this.narrow + 2 * Math.max(0, ...this.offsets.map((o) => o.errorNs ?? 0));
+    this.useClock(this.offsets);
     return this.offsets;
+  }
+
+  /** Takes offsets settled elsewhere (a worker given the main thread's estimate). */
+  useClock(offsets: ClockOffset[]): void {
+    this.offsets = offsets;
+    const index = new Map(this.ctx.nodeNames.map((name, i) => [name, i]));
+    for (const o of offsets) {
+      const i = index.get(o.node);
+      if (i !== undefined) this.nodeOffset[i] = o.offsetNs;
+    }
+    this.windowNs = this.narrow + 2 * Math.max(0, ...offsets.map((o) => o.errorNs ?? 0));
   }
 
   /** Corrected time of a frame: `ts + offset_ns` of its node. */
@@ -381,14 +434,23 @@ export class SlabCorrelator {
 }
 
 /**
- * Calls `slab` for each time slab of the frames `t` (with `fpValid` set and `fpLo & sampleMask` clear),
+ * Yields each time slab of the frames `t` (with `fpValid` set and `fpLo & sampleMask` clear),
  * in time order: rows[a..b) are the slab's frames (own range and overlaps, in time-bin order), and
  * [ownFrom, ownTo) its own range. Frames are binned by a stable counting sort on 1 ms bins (finer when
  * the overlap is), so a frame's bin, and the slab owning it, follow from exact comparisons with the bin
  * edges, and a slab comes out nearly in time order: the frames of one packet at its 4-6 points end up
  * within a bin or two of each other instead of in 4-6 per-file runs (measured: row building 10x faster).
  */
-export function forEachSlab(
+export interface Slab {
+  /** the slab's frames are rows[a..b) */
+  rows: Int32Array;
+  a: number;
+  b: number;
+  ownFrom: number;
+  ownTo: number;
+}
+
+export function* slabsOf(
   t: Float64Array,
   n: number,
   fpValid: Uint8Array,
@@ -396,8 +458,7 @@ export function forEachSlab(
   sampleMask: number,
   overlapNs: number,
   slabNs: number,
-  slab: (rows: Int32Array, a: number, b: number, ownFrom: number, ownTo: number) => void,
-): void {
+): Generator<Slab> {
   const keep = new Uint8Array(n);
   let t0 = Number.POSITIVE_INFINITY;
   let t1 = Number.NEGATIVE_INFINITY;
@@ -458,15 +519,41 @@ export function forEachSlab(
     while (binKey[lo]! < fromKey - overlapBins) lo++;
     let hi = j;
     while (hi < K && binKey[hi]! < toKey + overlapBins) hi++;
-    slab(
+    yield {
       rows,
-      binStart[lo]!,
-      binStart[hi]!,
-      t0 + fromKey * bin,
-      j >= K ? Number.POSITIVE_INFINITY : t0 + toKey * bin,
-    );
+      a: binStart[lo]!,
+      b: binStart[hi]!,
+      ownFrom: t0 + fromKey * bin,
+      ownTo: j >= K ? Number.POSITIVE_INFINITY : t0 + toKey * bin,
+    };
     i = j;
   }
+}
+
+/**
+ * Pass 1 over frames in memory: raw clocks, wide window, a sample of the frames -> offsets (settled in
+ * `c`). Returns the frames without a fingerprint (they take part in nothing).
+ */
+export function settleClockOf(
+  c: SlabCorrelator,
+  f: FrameTable,
+  opts: CorrelateOptions,
+  local: FrameTable,
+): number {
+  const n = f.length;
+  const slabNs = opts.slabNs ?? DEFAULT_SLAB_NS;
+  let withoutFingerprint = 0;
+  for (let i = 0; i < n; i++) if (f.fpValid[i] !== 1) withoutFingerprint++;
+  if (!opts.clockOffsets) {
+    let mask = 0;
+    while ((n - withoutFingerprint) / (mask + 1) > (opts.clockSampleFrames ?? 500_000)) mask = 2 * mask + 1;
+    for (const sl of slabsOf(f.t, n, f.fpValid, f.fpLo, mask, c.wideWindowNs, slabNs)) {
+      local.copyRows(f, sl.rows, sl.a, sl.b, CORRELATION_COLUMNS);
+      c.sampleClock(local, sl.ownFrom, sl.ownTo);
+    }
+  }
+  c.settleClock();
+  return withoutFingerprint;
 }
 
 export function sightingsFromPackets(
@@ -477,32 +564,20 @@ export function sightingsFromPackets(
   const f = set.frames;
   const n = f.length;
   const c = new SlabCorrelator(set.points, topology, opts);
-  const slabNs = opts.slabNs ?? 1e9;
-  let withoutFingerprint = 0;
-  for (let i = 0; i < n; i++) if (f.fpValid[i] !== 1) withoutFingerprint++;
   const local = new FrameTable(1024);
-
-  // pass 1: raw clocks, wide window, a sample of the frames -> offsets
-  if (!opts.clockOffsets) {
-    let mask = 0;
-    while ((n - withoutFingerprint) / (mask + 1) > (opts.clockSampleFrames ?? 500_000)) mask = 2 * mask + 1;
-    forEachSlab(f.t, n, f.fpValid, f.fpLo, mask, c.wideWindowNs, slabNs, (rows, a, b, from, to) => {
-      local.copyRows(f, rows, a, b, CORRELATION_COLUMNS);
-      c.sampleClock(local, from, to);
-    });
-  }
-  const clockOffsets = c.settleClock();
+  const withoutFingerprint = settleClockOf(c, f, opts, local);
+  const slabNs = opts.slabNs ?? DEFAULT_SLAB_NS;
 
   // pass 2: corrected clocks, narrow window, slab by slab
   const corrected = c.correctedTimes(f);
   const out = new SightingsBuilder();
-  forEachSlab(corrected, n, f.fpValid, f.fpLo, 0, c.overlapNs, slabNs, (rows, a, b, from, to) => {
-    local.copyRows(f, rows, a, b, CORRELATION_COLUMNS);
-    c.correlate(local, from, to, out, rows, a);
-  });
+  for (const sl of slabsOf(corrected, n, f.fpValid, f.fpLo, 0, c.overlapNs, slabNs)) {
+    local.copyRows(f, sl.rows, sl.a, sl.b, CORRELATION_COLUMNS);
+    c.correlate(local, sl.ownFrom, sl.ownTo, out, sl.rows, sl.a);
+  }
   return {
     sightings: out.finish(f, set.points, c.ctx),
-    clockOffsets,
+    clockOffsets: c.offsets,
     stats: { ...c.stats, frames: n, withoutFingerprint },
     warnings: c.warnings,
   };

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { FRAME_COLUMNS } from '../../../analyzers/correlate/frame-table.ts';
 import { type FrameSet, framesFromBundle } from '../../../analyzers/correlate/frames-from-bundle.ts';
+import { sightingsFromPacketsParallel } from '../../../analyzers/correlate/parallel-slabs.ts';
 import { SegmentRole } from '../../../analyzers/correlate/segment-offload.ts';
 import { Rewrite, sightingsFromPackets } from '../../../analyzers/correlate/sightings.ts';
 import { flowsFromSightings } from '../../../analyzers/flows.ts';
@@ -172,6 +173,20 @@ describe('correlation on lab bundles', requireBundles(), () => {
       assert.deepEqual(sliced.text, one.text);
       assert.deepEqual(compareFlows(expectedFlows(lab.expected), sliced.flows).problems, []);
     });
+
+  test('worker threads give the same sightings as one thread, packet numbers included', async () => {
+    const { topology, set } = await load(main!.bundle);
+    const one = sightingsFromPackets(set, topology, { slabNs: 50e6 });
+    const two = await sightingsFromPacketsParallel(set, topology, { slabNs: 50e6, jobs: 2 });
+    assert.ok(one.stats.slabs > 2);
+    assert.deepEqual(two.stats, one.stats);
+    const a = one.sightings;
+    const b = two.sightings;
+    assert.equal(b.length, a.length);
+    for (const col of ['packet', 'hop', 'point', 'frame', 'count', 't', 'bytes', 'role', 'rewrite'] as const)
+      assert.deepEqual(b[col].subarray(0, b.length), a[col].subarray(0, a.length), col);
+    assert.deepEqual(b.packetStart, a.packetStart);
+  });
 
   test('a duplicated frame at the same point is a collision, not a second sighting', async () => {
     const { topology, set } = await load(main!.bundle);

@@ -1,0 +1,132 @@
+/**
+ * `sightingsFromPacketsParallel`: `sightingsFromPackets` with the time slabs of the second pass spread
+ * over worker threads (`jobs`, default one per core). The clock pass stays on the main thread (a sample,
+ * cheap); the main thread then bins the frames, copies each slab's columns out and hands them to the
+ * next free worker, and appends the returned rows in slab order, so the result is the same as one
+ * thread's, packet numbers included.
+ */
+import os from 'node:os';
+import { Worker } from 'node:worker_threads';
+import type { Topology } from '../topology/model.ts';
+import { CORRELATION_COLUMNS, FrameTable } from './frame-table.ts';
+import type { FrameSet } from './frames-from-bundle.ts';
+import {
+  type CorrelateOptions,
+  type CorrelateResult,
+  DEFAULT_SLAB_NS,
+  SightingsBuilder,
+  SlabCorrelator,
+  settleClockOf,
+  sightingsFromPackets,
+  slabsOf,
+} from './sightings.ts';
+import type { SlabDone, SlabTask, SlabWorkerInit } from './slab-worker.ts';
+
+export interface ParallelOptions extends CorrelateOptions {
+  /** worker threads; default one per core from MIN_FRAMES_FOR_WORKERS frames on, else 1; 1 runs inline */
+  jobs?: number;
+}
+
+export const MIN_FRAMES_FOR_WORKERS = 2_000_000;
+
+/**
+ * The worker's entry: the sources are TypeScript run through tsx (no build step), and a worker thread
+ * does not inherit the main thread's loader, so it registers tsx itself before importing the module.
+ */
+const WORKER_BOOT = `import(${JSON.stringify(import.meta.resolve('tsx/esm/api'))})
+  .then((tsx) => { tsx.register(); return import(${JSON.stringify(new URL('./slab-worker.ts', import.meta.url).href)}); })
+  .catch((err) => { throw err; });`;
+
+function run(w: Worker, task: SlabTask): Promise<SlabDone> {
+  return new Promise((resolve, reject) => {
+    const onError = (err: Error) => {
+      w.off('message', onMessage);
+      reject(err);
+    };
+    const onMessage = (done: SlabDone) => {
+      w.off('error', onError);
+      resolve(done);
+    };
+    w.once('message', onMessage);
+    w.once('error', onError);
+    const buffers = Object.values(task.columns).map((a) => a.buffer as ArrayBuffer);
+    w.postMessage(task, buffers);
+  });
+}
+
+export async function sightingsFromPacketsParallel(
+  set: FrameSet,
+  topology: Topology,
+  opts: ParallelOptions = {},
+): Promise<CorrelateResult> {
+  // by default, small captures stay inline: starting a worker (tsx included) costs ~0.3 s
+  const jobs = opts.jobs ?? (set.frames.length >= MIN_FRAMES_FOR_WORKERS ? os.availableParallelism() : 1);
+  if (jobs <= 1) return sightingsFromPackets(set, topology, opts);
+  const f = set.frames;
+  const { jobs: _, ...correlateOpts } = opts;
+  const c = new SlabCorrelator(set.points, topology, correlateOpts);
+  const withoutFingerprint = settleClockOf(c, f, correlateOpts, new FrameTable(1024));
+  const init: SlabWorkerInit = {
+    points: set.points,
+    pointInfo: set.points.map((p) => topology.points.get(p) ?? null),
+    opts: correlateOpts,
+    offsets: c.offsets,
+  };
+  const workers = Array.from(
+    { length: jobs },
+    () => new Worker(WORKER_BOOT, { eval: true, workerData: init }),
+  );
+  const out = new SightingsBuilder();
+  try {
+    const free = [...workers];
+    const inflight = new Map<number, Promise<void>>();
+    const done = new Map<number, SlabDone>();
+    const where: { rows: Int32Array; a: number }[] = [];
+    let appended = 0;
+    let seq = 0;
+    // rows go in in slab order whatever order the workers finish in: packet numbers stay deterministic
+    const appendReady = () => {
+      for (let r = done.get(appended); r; r = done.get(appended)) {
+        done.delete(appended);
+        out.append(r.rows, where[appended]!.rows, where[appended]!.a);
+        c.stats.identities += r.stats.identities;
+        c.stats.collisions += r.stats.collisions;
+        c.stats.ambiguous += r.stats.ambiguous;
+        c.stats.offloadMerged += r.stats.offloadMerged;
+        c.stats.slabs++;
+        appended++;
+      }
+    };
+    const corrected = c.correctedTimes(f);
+    const slabNs = opts.slabNs ?? DEFAULT_SLAB_NS;
+    for (const sl of slabsOf(corrected, f.length, f.fpValid, f.fpLo, 0, c.overlapNs, slabNs)) {
+      while (free.length === 0) await Promise.race(inflight.values());
+      const w = free.pop()!;
+      const local = new FrameTable(sl.b - sl.a);
+      local.copyRows(f, sl.rows, sl.a, sl.b, CORRELATION_COLUMNS);
+      const columns: SlabTask['columns'] = {};
+      for (const col of CORRELATION_COLUMNS) columns[col] = local[col];
+      const id = seq++;
+      where[id] = { rows: sl.rows, a: sl.a };
+      const task: SlabTask = { length: sl.b - sl.a, columns, ownFrom: sl.ownFrom, ownTo: sl.ownTo };
+      inflight.set(
+        id,
+        run(w, task).then((r) => {
+          done.set(id, r);
+          inflight.delete(id);
+          free.push(w);
+          appendReady();
+        }),
+      );
+    }
+    await Promise.all(inflight.values());
+  } finally {
+    await Promise.all(workers.map((w) => w.terminate()));
+  }
+  return {
+    sightings: out.finish(f, set.points, c.ctx),
+    clockOffsets: c.offsets,
+    stats: { ...c.stats, frames: f.length, withoutFingerprint },
+    warnings: c.warnings,
+  };
+}
