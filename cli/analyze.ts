@@ -22,6 +22,7 @@ import {
 } from '../analyzers/verdicts.ts';
 import { writeAnalysisTables } from '../analyzers/write-analysis.ts';
 import { ingestToDataset } from '../ingest/dataset/write-dataset.ts';
+import { reportFromAnalysisDir, writeAnalysisJson } from '../reports/analysis-dir.ts';
 import { junitXml } from '../reports/junit.ts';
 import { summaryText } from '../reports/summary.ts';
 import { writeVerdictsJson } from '../reports/verdicts-json.ts';
@@ -38,7 +39,7 @@ export interface AnalyzeResult {
   exitCode: number;
   /** container faults, one line each */
   faults: string[];
-  outputs: { verdicts: string; junit: string; dataset: string; report: string };
+  outputs: { verdicts: string; junit: string; dataset: string; report: string; html: string };
 }
 
 /** The exit code of DESIGN §8 for a finished analysis. */
@@ -76,7 +77,14 @@ export async function analyzeBundle(
   await writeVerdictsJson(outputs.verdicts, document);
   await fs.writeFile(outputs.junit, junitXml(document));
   await writeVerdictsTable(dataset, document);
-  return { document, exitCode: exitCodeOf(document, faults.length, opts), faults, outputs };
+  await writeAnalysisJson(outDir, input.analysis, bundle);
+  const html = (await reportFromAnalysisDir(outDir)).out;
+  return {
+    document,
+    exitCode: exitCodeOf(document, faults.length, opts),
+    faults,
+    outputs: { ...outputs, html },
+  };
 }
 
 function kernelFlag(value: string): string {
@@ -106,7 +114,7 @@ export const analyzeCommand = new Command('analyze')
     for (const f of r.faults) process.stderr.write(`hoptrace: ${f}\n`);
     if (!opts.quiet) process.stdout.write(summaryText(r.document));
     process.stdout.write(
-      `\nverdicts: ${r.outputs.verdicts}\njunit:    ${r.outputs.junit}\ndataset:  ${r.outputs.dataset}\n`,
+      `\nreport:   ${r.outputs.html}\nverdicts: ${r.outputs.verdicts}\njunit:    ${r.outputs.junit}\ndataset:  ${r.outputs.dataset}\n`,
     );
     process.exitCode = r.exitCode;
   });

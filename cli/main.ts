@@ -1,5 +1,6 @@
 import { Command, CommanderError } from 'commander';
 import { InputError } from '../ingest/errors.ts';
+import { analyzeCommand } from './analyze.ts';
 import { bundleCommand } from './bundle.ts';
 import { collectCommand } from './collect.ts';
 import { demoCommand } from './demo.ts';
@@ -7,6 +8,7 @@ import { ExitCode } from './exit-codes.ts';
 import { infoCommand } from './info.ts';
 import { ingestCommand } from './ingest.ts';
 import { labCommand } from './lab.ts';
+import { reportCommand } from './report.ts';
 import { rulesCommand } from './rules.ts';
 import { sqlCommand } from './sql.ts';
 import { UsageError } from './usage-error.ts';
@@ -21,6 +23,8 @@ const program = new Command('hoptrace')
 
 const commands: Command[] = [
   demoCommand,
+  analyzeCommand,
+  reportCommand,
   ingestCommand,
   sqlCommand,
   infoCommand,

@@ -46,9 +46,20 @@ export async function analysisDirFromBundle(
   const ingest = await ingestToDataset([bundleDir], { outDir: dataset });
   const analysis = await analysisFromBundle(bundleDir);
   await writeAnalysisTables(dataset, analysis.tables);
+  const flows = await writeAnalysisJson(outDir, analysis, bundleDir, opts);
+  return { outDir, flows, packets: ingest.packets };
+}
+
+/** What `hoptrace report` rebuilds the page from; returns the number of flows. */
+export async function writeAnalysisJson(
+  outDir: string,
+  analysis: Parameters<typeof reportInputFromAnalysis>[0],
+  bundleDir: string,
+  opts: ReportInputOptions = {},
+): Promise<number> {
   const input = reportInputFromAnalysis(analysis, bundleDir, opts);
   await writeAtomically(path.join(outDir, ANALYSIS_JSON), JSON.stringify(input));
-  return { outDir, flows: input.flows.length, packets: ingest.packets };
+  return input.flows.length;
 }
 
 async function readJson(file: string): Promise<unknown | null> {

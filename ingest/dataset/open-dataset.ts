@@ -18,6 +18,34 @@ export interface OpenDataset {
   close(): void;
 }
 
+/**
+ * Tables the later stages add (`<name>/<name>.parquet`): a view for each one present. Only these
+ * known names become views; nothing found in the folder is turned into SQL.
+ */
+export const LATER_TABLES = [
+  'sightings',
+  'flows',
+  'flow_hops',
+  'clock_offsets',
+  'flow_coverage',
+  'verdicts',
+] as const;
+
+async function tableViewStatements(root: string, posixRoot: string): Promise<string[]> {
+  const present: string[] = [];
+  for (const name of LATER_TABLES) {
+    const ok = await fs.stat(path.join(root, name, `${name}.parquet`)).then(
+      (s) => s.isFile(),
+      () => false,
+    );
+    if (ok) {
+      const file = sqlString(path.posix.join(posixRoot, name, `${name}.parquet`));
+      present.push(`CREATE OR REPLACE VIEW ${name} AS SELECT * FROM read_parquet(${file})`);
+    }
+  }
+  return present;
+}
+
 export async function openDataset(
   dir: string,
   opts: { memoryLimit?: string; threads?: number } = {},
@@ -30,7 +58,9 @@ export async function openDataset(
   const con = await db.connect();
   try {
     for (const sql of macroStatements) await con.run(sql);
-    for (const sql of viewStatements(root.split(path.sep).join('/'))) await con.run(sql);
+    const posixRoot = root.split(path.sep).join('/');
+    for (const sql of viewStatements(posixRoot)) await con.run(sql);
+    for (const sql of await tableViewStatements(root, posixRoot)) await con.run(sql);
     await con.run(`SET allowed_directories = [${sqlString(`${root}/`)}]`);
     await con.run('SET enable_external_access = false');
     await con.run('SET lock_configuration = true');
