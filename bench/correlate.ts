@@ -74,15 +74,18 @@ export function syntheticTopology(): Topology {
  * Appends the frames of packets [from, to) to `frames`, point by point (as one capture file per point
  * would hold them, each in time order). Requests go a -> b through points 0..5, replies b -> a in
  * reverse, hop transit 5-55 µs, 10 % not seen at the far veth (the fast path skips it); node2's clock
- * is 3.7 ms ahead. Times are ns relative to `frames.baseNs`.
+ * is 3.7 ms ahead. Times are ns relative to `frames.baseNs`. `sampleMask`: only the packets whose
+ * fingerprint has these bits clear.
  */
-export function appendSyntheticPackets(frames: FrameTable, from: number, to: number): void {
+export function appendSyntheticPackets(frames: FrameTable, from: number, to: number, sampleMask = 0): void {
   frames.baseNs ??= 1_800_000_000_000_000_000n;
   frames.reserve(6 * (to - from));
   for (let k = 0; k < POINTS.length; k++) {
     const node2 = POINTS[k]![1] === 'node2';
     const kind = POINTS[k]![2];
     for (let p = from; p < to; p++) {
+      // the clock pass's sample: packets whose fingerprint has the mask's bits clear (as sightings.ts does)
+      if ((draw(p, 0) & sampleMask) !== 0) continue;
       const reply = (p & 1) === 1;
       if (draw(p, 2) % 10 === 0 && k === (reply ? 1 : 4)) continue;
       // time at hop k: the packet's start plus the transit of every hop before it on its way
@@ -157,11 +160,14 @@ export function streamingCorrelation(
   const c = new SlabCorrelator(points, topology);
   const local = new FrameTable(1 << 16);
   const perSlab = Math.ceil(slabNs / PACKET_SPACING_NS);
-  // pass 1 on the first slab and its overlap (raw clocks)
+  // pass 1 on the first slab and its overlap (raw clocks), sampled to at most 500 000 frames like
+  // sightingsFromPackets, in a table of its own that is dropped afterwards
   const first = Math.min(packets, perSlab + Math.ceil(c.wideWindowNs / PACKET_SPACING_NS));
-  local.length = 0;
-  appendSyntheticPackets(local, 0, first);
-  c.sampleClock(local, Number.NEGATIVE_INFINITY, Number.POSITIVE_INFINITY);
+  let mask = 0;
+  while ((6 * first) / (mask + 1) > 500_000) mask = 2 * mask + 1;
+  const sample = new FrameTable(1 << 16);
+  appendSyntheticPackets(sample, 0, first, mask);
+  c.sampleClock(sample, Number.NEGATIVE_INFINITY, Number.POSITIVE_INFINITY);
   const offsets = c.settleClock();
   const out = new SightingsBuilder();
   const overlap = Math.ceil(c.overlapNs / PACKET_SPACING_NS) + 1;

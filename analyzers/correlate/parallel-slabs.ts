@@ -1,11 +1,10 @@
 /**
  * `sightingsFromPacketsParallel`: `sightingsFromPackets` with the time slabs of the second pass spread
- * over worker threads (`jobs`, default one per core). The clock pass stays on the main thread (a sample,
+ * over worker threads (`jobs`). The clock pass stays on the main thread (a sample,
  * cheap); the main thread then bins the frames, copies each slab's columns out and hands them to the
  * next free worker, and appends the returned rows in slab order, so the result is the same as one
  * thread's, packet numbers included.
  */
-import os from 'node:os';
 import { Worker } from 'node:worker_threads';
 import type { Topology } from '../topology/model.ts';
 import { CORRELATION_COLUMNS, FrameTable } from './frame-table.ts';
@@ -23,11 +22,14 @@ import {
 import type { SlabDone, SlabTask, SlabWorkerInit } from './slab-worker.ts';
 
 export interface ParallelOptions extends CorrelateOptions {
-  /** worker threads; default one per core from MIN_FRAMES_FOR_WORKERS frames on, else 1; 1 runs inline */
+  /**
+   * worker threads (`os.availableParallelism()` for one per core); default 1, inline. Measured on the
+   * 2-core machine (docs/analyzers.md): 2 workers ran 0.9-1.2x the speed of one thread for 1.4x the CPU
+   * (the main thread's binning and copying stay serial, each worker pays its own JIT warm-up and tsx
+   * start, and the machine is shared), so they are not on by default.
+   */
   jobs?: number;
 }
-
-export const MIN_FRAMES_FOR_WORKERS = 2_000_000;
 
 /**
  * The worker's entry: the sources are TypeScript run through tsx (no build step), and a worker thread
@@ -59,8 +61,7 @@ export async function sightingsFromPacketsParallel(
   topology: Topology,
   opts: ParallelOptions = {},
 ): Promise<CorrelateResult> {
-  // by default, small captures stay inline: starting a worker (tsx included) costs ~0.3 s
-  const jobs = opts.jobs ?? (set.frames.length >= MIN_FRAMES_FOR_WORKERS ? os.availableParallelism() : 1);
+  const jobs = opts.jobs ?? 1;
   if (jobs <= 1) return sightingsFromPackets(set, topology, opts);
   const f = set.frames;
   const { jobs: _, ...correlateOpts } = opts;
