@@ -10,6 +10,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { ingestToDataset } from '../../ingest/dataset/write-dataset.ts';
+import { pcapFile } from '../unit/ingest/capture-builder.ts';
 import { corpusOrSkip } from '../unit/ingest/reader-helpers.ts';
 
 const corpus = corpusOrSkip();
@@ -125,21 +126,10 @@ describe('hoptrace sql is read-only', () => {
   before(async () => {
     // one Ethernet/IPv4/UDP frame, built by hand
     const frame = Buffer.from(
-      '02000000000102000000000208004500001c00010000401100000a0000010a000002300000350008' + '0000',
+      '02000000000102000000000208004500001c00010000401100000a0000010a0000023000003500080000',
       'hex',
     );
-    const header = Buffer.alloc(24);
-    header.writeUInt32LE(0xa1b2c3d4, 0);
-    header.writeUInt16LE(2, 4);
-    header.writeUInt16LE(4, 6);
-    header.writeUInt32LE(65535, 16);
-    header.writeUInt32LE(1, 20);
-    const rec = Buffer.alloc(16);
-    rec.writeUInt32LE(1_700_000_000, 0);
-    rec.writeUInt32LE(5, 4);
-    rec.writeUInt32LE(frame.length, 8);
-    rec.writeUInt32LE(frame.length, 12);
-    fs.writeFileSync(capture, Buffer.concat([header, rec, frame]));
+    fs.writeFileSync(capture, pcapFile(true, {}, [{ sec: 1_700_000_000, frac: 5, data: frame }]));
     const r = hoptrace('ingest', capture, '-o', dataset);
     assert.equal(r.code, 0, r.stderr);
     listing = snapshot();
@@ -189,17 +179,13 @@ describe('hoptrace sql is read-only', () => {
 describe('ingest of damaged input', () => {
   test('a capture cut mid-record: exit 2, one line with the offset, the records before it kept', () => {
     const good = path.join(tmp, 'two.pcap');
-    const frame = Buffer.alloc(60, 0);
-    const header = Buffer.alloc(24);
-    header.writeUInt32LE(0xa1b2c3d4, 0);
-    header.writeUInt16LE(2, 4);
-    header.writeUInt16LE(4, 6);
-    header.writeUInt32LE(65535, 16);
-    header.writeUInt32LE(1, 20);
-    const rec = Buffer.alloc(16);
-    rec.writeUInt32LE(60, 8);
-    rec.writeUInt32LE(60, 12);
-    fs.writeFileSync(good, Buffer.concat([header, rec, frame, rec, frame.subarray(0, 20)]));
+    const frame = new Uint8Array(60);
+    const whole = pcapFile(true, {}, [
+      { sec: 0, frac: 0, data: frame },
+      { sec: 0, frac: 0, data: frame },
+    ]);
+    // the second record's data is cut after 20 of its 60 bytes
+    fs.writeFileSync(good, whole.subarray(0, whole.length - 40));
     const out = path.join(tmp, 'cut-ds');
     const r = hoptrace('ingest', good, '-o', out);
     assert.equal(r.code, 2);

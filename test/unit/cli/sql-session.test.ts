@@ -8,31 +8,22 @@ import { DuckDBInstance } from '@duckdb/node-api';
 import { SqlSession, statementComplete } from '../../../cli/sql-session.ts';
 import { type OpenDataset, openDataset } from '../../../ingest/dataset/open-dataset.ts';
 import { ingestToDataset } from '../../../ingest/dataset/write-dataset.ts';
+import { pcapFile } from '../ingest/capture-builder.ts';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'ht-sql-'));
 let ds: OpenDataset;
 
 /** Three UDP frames 10.0.0.1 -> 10.0.0.2, ports 5000..5002 -> 53. */
 function writeCapture(file: string): void {
-  const header = Buffer.alloc(24);
-  header.writeUInt32LE(0xa1b2c3d4, 0);
-  header.writeUInt16LE(2, 4);
-  header.writeUInt16LE(4, 6);
-  header.writeUInt32LE(65535, 16);
-  header.writeUInt32LE(1, 20);
-  const parts = [header];
-  for (let i = 0; i < 3; i++) {
-    const frame = Buffer.from(
+  const recs = [0, 1, 2].map((i) => ({
+    sec: 1_700_000_000 + i,
+    frac: 0,
+    data: Buffer.from(
       `020000000001020000000002080045000020000${i}0000401100000a0000010a000002${(5000 + i).toString(16)}0035000c0000ab`,
       'hex',
-    );
-    const rec = Buffer.alloc(16);
-    rec.writeUInt32LE(1_700_000_000 + i, 0);
-    rec.writeUInt32LE(frame.length, 8);
-    rec.writeUInt32LE(frame.length, 12);
-    parts.push(rec, frame);
-  }
-  fs.writeFileSync(file, Buffer.concat(parts));
+    ),
+  }));
+  fs.writeFileSync(file, pcapFile(true, {}, recs));
 }
 
 before(async () => {
