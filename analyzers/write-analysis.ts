@@ -38,6 +38,8 @@ export interface AnalysisTables {
 export interface WriteOptions {
   memoryLimit?: string;
   threads?: number;
+  /** sightings rows gathered in JS at a time; default PART_ROWS */
+  partRows?: number;
 }
 
 type Numeric = Uint8Array | Uint16Array | Uint32Array | Int32Array | Float64Array;
@@ -49,38 +51,57 @@ interface StageCol {
 }
 
 const CHUNK = 2048;
+/**
+ * Sightings rows gathered per part: only one part's columns are in JS memory at a time (~70 bytes a
+ * row); DuckDB holds the staged rows under its memory limit and spills past it.
+ */
+const PART_ROWS = 1 << 20;
 
 async function appendColumns(
   con: DuckDBConnection,
   table: string,
-  cols: StageCol[],
+  columnsOf: (from: number, to: number) => StageCol[],
   rows: number,
+  partRows: number,
 ): Promise<void> {
+  let cols = columnsOf(0, Math.min(rows, partRows));
   await con.run(`CREATE TABLE ${table} (${cols.map((c) => `${c.name} ${c.sql}`).join(', ')})`);
   const appender = await con.createAppender(table);
   const chunk = DuckDBDataChunk.create(cols.map((c) => c.type));
-  for (let start = 0; start < rows; start += CHUNK) {
-    const n = Math.min(CHUNK, rows - start);
-    duckdb.data_chunk_reset(chunk.chunk);
-    cols.forEach((c, i) => {
-      const v = duckdb.data_chunk_get_vector(chunk.chunk, i);
-      const w = c.data.BYTES_PER_ELEMENT;
-      duckdb.copy_data_to_vector(v, 0, c.data.buffer as ArrayBuffer, c.data.byteOffset + start * w, n * w);
-    });
-    duckdb.data_chunk_set_size(chunk.chunk, n);
-    appender.appendDataChunk(chunk);
+  for (let part = 0; part < rows; part += partRows) {
+    if (part > 0) cols = columnsOf(part, Math.min(rows, part + partRows));
+    const m = Math.min(partRows, rows - part);
+    for (let start = 0; start < m; start += CHUNK) {
+      const n = Math.min(CHUNK, m - start);
+      duckdb.data_chunk_reset(chunk.chunk);
+      cols.forEach((c, i) => {
+        const v = duckdb.data_chunk_get_vector(chunk.chunk, i);
+        const w = c.data.BYTES_PER_ELEMENT;
+        duckdb.copy_data_to_vector(v, 0, c.data.buffer as ArrayBuffer, c.data.byteOffset + start * w, n * w);
+      });
+      duckdb.data_chunk_set_size(chunk.chunk, n);
+      appender.appendDataChunk(chunk);
+    }
   }
   appender.flushSync();
   appender.closeSync();
 }
 
-function sightingColumns(s: Sightings, flowOfPacket: Int32Array): StageCol[] {
+/** The stage columns of sightings rows [from, to): the row's own columns, then its frame's. */
+function sightingColumns(s: Sightings, flowOfPacket: Int32Array, from: number, to: number): StageCol[] {
   const f = s.frames;
-  const n = s.length;
-  const gather8 = (src: Uint8Array) => Uint8Array.from({ length: n }, (_, r) => src[s.frame[r]!]!);
-  const gather16 = (src: Uint16Array) => Uint16Array.from({ length: n }, (_, r) => src[s.frame[r]!]!);
-  const gather32 = (src: Uint32Array) => Uint32Array.from({ length: n }, (_, r) => src[s.frame[r]!]!);
-  const flow = Int32Array.from({ length: n }, (_, r) => flowOfPacket[s.packet[r]!] ?? -1);
+  const n = to - from;
+  const rowFrame = s.frame.subarray(from, to);
+  const gather = <T extends Uint8Array | Uint16Array | Uint32Array>(src: T, make: (k: number) => T): T => {
+    const out = make(n);
+    for (let r = 0; r < n; r++) out[r] = src[rowFrame[r]!]!;
+    return out;
+  };
+  const gather8 = (src: Uint8Array) => gather(src, (k) => new Uint8Array(k));
+  const gather16 = (src: Uint16Array) => gather(src, (k) => new Uint16Array(k));
+  const gather32 = (src: Uint32Array) => gather(src, (k) => new Uint32Array(k));
+  const flow = new Int32Array(n);
+  for (let r = 0; r < n; r++) flow[r] = flowOfPacket[s.packet[from + r]!] ?? -1;
   const col = (name: string, data: Numeric): StageCol => {
     const [type, sql] =
       data instanceof Uint8Array
@@ -95,15 +116,15 @@ function sightingColumns(s: Sightings, flowOfPacket: Int32Array): StageCol[] {
     return { name, type, sql, data };
   };
   return [
-    col('packet', s.packet.subarray(0, n)),
-    col('hop', s.hop.subarray(0, n)),
-    col('point', s.point.subarray(0, n)),
-    col('t', s.t.subarray(0, n)),
-    col('frames', s.count.subarray(0, n)),
-    col('bytes', s.bytes.subarray(0, n)),
-    col('role', s.role.subarray(0, n)),
-    col('rewrite', s.rewrite.subarray(0, n)),
-    col('collided', s.collided.subarray(0, n)),
+    col('packet', s.packet.subarray(from, to)),
+    col('hop', s.hop.subarray(from, to)),
+    col('point', s.point.subarray(from, to)),
+    col('t', s.t.subarray(from, to)),
+    col('frames', s.count.subarray(from, to)),
+    col('bytes', s.bytes.subarray(from, to)),
+    col('role', s.role.subarray(from, to)),
+    col('rewrite', s.rewrite.subarray(from, to)),
+    col('collided', s.collided.subarray(from, to)),
     col('flow', flow),
     col('file', gather16(f.file)),
     col('frame_no', gather32(f.frame)),
@@ -164,7 +185,12 @@ function sightingsSelect(baseNs: bigint): string {
     ORDER BY s.packet, s.hop`;
 }
 
-async function writeSightings(con: DuckDBConnection, t: AnalysisTables, file: string): Promise<void> {
+async function writeSightings(
+  con: DuckDBConnection,
+  t: AnalysisTables,
+  file: string,
+  partRows: number,
+): Promise<void> {
   const s = t.sightings;
   await con.run(
     'CREATE TABLE points (point_id USMALLINT, capture_point VARCHAR, node VARCHAR, kind VARCHAR)',
@@ -196,7 +222,8 @@ async function writeSightings(con: DuckDBConnection, t: AnalysisTables, file: st
     ip6.endRow();
   });
   ip6.closeSync();
-  await appendColumns(con, 'stage', sightingColumns(s, t.flowOfPacket), s.length);
+  const columnsOf = (from: number, to: number) => sightingColumns(s, t.flowOfPacket, from, to);
+  await appendColumns(con, 'stage', columnsOf, s.length, Math.max(1, partRows));
   await con.run(`COPY (${sightingsSelect(s.frames.baseNs ?? 0n)}) TO ${sqlString(file)} (FORMAT parquet)`);
 }
 
@@ -328,7 +355,7 @@ export async function writeAnalysisTables(
   const con = await db.connect();
   const file = (table: string) => path.join(root, table, `${table}.parquet`);
   try {
-    await writeSightings(con, t, file('sightings'));
+    await writeSightings(con, t, file('sightings'), opts.partRows ?? PART_ROWS);
     await writeFlows(con, t.flows, file('flows'), file('flow_hops'));
     await writeClockOffsets(con, t.clockOffsets, file('clock_offsets'));
     await writeFlowCoverage(con, t.flows, file('flow_coverage'));

@@ -16,7 +16,9 @@ test(
     const a = await analysisFromBundle(lab.bundle);
     const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'ht-analysis-'));
     try {
-      await writeAnalysisTables(dir, a.tables, { memoryLimit: '256MB', threads: 1 });
+      // parts of 100 rows: the lab's sightings span several, so the part boundaries are exercised
+      assert.ok(a.correlation.sightings.length > 3 * 100);
+      await writeAnalysisTables(dir, a.tables, { memoryLimit: '256MB', threads: 1, partRows: 100 });
       const db = await openDuckDb({ memoryLimit: '256MB', threads: 1 });
       const con = await db.connect();
       try {
