@@ -571,6 +571,8 @@ export function sightingsFromPackets(
   // pass 2: corrected clocks, narrow window, slab by slab
   const corrected = c.correctedTimes(f);
   const out = new SightingsBuilder();
+  // sized once: at most one row per frame, and packets of 2 frames or more are the usual case
+  out.reserve(n - withoutFingerprint, (n - withoutFingerprint) >> 1);
   for (const sl of slabsOf(corrected, n, f.fpValid, f.fpLo, 0, c.overlapNs, slabNs)) {
     local.copyRows(f, sl.rows, sl.a, sl.b, CORRELATION_COLUMNS);
     c.correlate(local, sl.ownFrom, sl.ownTo, out, sl.rows, sl.a);
