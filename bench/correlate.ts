@@ -12,6 +12,7 @@
  */
 
 import { spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { DOUBLE, DuckDBDataChunk, UINTEGER, USMALLINT } from '@duckdb/node-api';
 import duckdb from '@duckdb/node-bindings';
@@ -285,6 +286,21 @@ export async function correlateTrials(packets: number): Promise<CorrelateTrial[]
   return trials;
 }
 
+/**
+ * Peak RSS of this process, MB. Linux's VmHWM belongs to the process image; `resourceUsage().maxRSS`
+ * carries over the parent's peak through fork + exec, so a child spawned by a large parent would report
+ * the parent's figure.
+ */
+function peakRssMb(): number {
+  try {
+    const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync('/proc/self/status', 'utf8'));
+    if (m) return Number(m[1]) / 1024;
+  } catch {
+    // not Linux: fall back
+  }
+  return process.resourceUsage().maxRSS / 1024;
+}
+
 /** One streaming run in a child process per size: peak RSS is per process. */
 export function streamingTrials(sizes: number[]): void {
   for (const n of sizes) {
@@ -305,7 +321,7 @@ if (import.meta.url === `file://${process.argv[1]}`) {
   if (stream >= 0) {
     const n = Number(process.argv[stream + 1]);
     const [r, wall, cpu] = measure(() => streamingCorrelation(n));
-    const peak = process.resourceUsage().maxRSS / 1024;
+    const peak = peakRssMb();
     console.log(
       `correlate streaming ${String(n).padStart(8)} packets: ${(r.frames / wall / 1e6).toFixed(3)} M frames/s wall, ` +
         `${(r.frames / cpu / 1e6).toFixed(3)} CPU (${wall.toFixed(2)} s, ${r.frames} frames, ${r.handled} with overlaps, ${r.slabs} slabs); ` +
