@@ -94,6 +94,11 @@ export interface ReportInput {
   bundle: {
     /** as given to the analysis; shown, never opened by the report */
     dir: string;
+    /**
+     * the same folder made absolute when the analysis ran, so `hoptrace export` finds the capture files
+     * from any working directory; absent in analysis.json files written before it existed
+     */
+    path?: string;
     startedAt: string | null;
     stoppedAt: string | null;
     command: string[] | null;
@@ -331,6 +336,7 @@ export function reportInputFromAnalysis(
     schema_version: REPORT_INPUT_VERSION,
     bundle: {
       dir: bundleDir,
+      path: path.resolve(bundleDir),
       startedAt: str(m?.started_at),
       stoppedAt: str(m?.stopped_at),
       command: Array.isArray(m?.command) ? (m.command as unknown[]).map(String) : null,
