@@ -201,6 +201,82 @@ class UnionFind {
   }
 }
 
+/**
+ * Tuple -> union-find id without strings (a text key per packet cost more than correlating it). A tuple
+ * is numbers only: IPv4 addresses as themselves, IPv6 ones as their FrameTable intern ids (the version
+ * keeps the two apart), ports, protocol; direction-free (the lower endpoint first). Open addressing over
+ * four uint32 lanes.
+ */
+class TupleIds {
+  private keys = new Uint32Array(4 * 1024);
+  private ids = new Int32Array(1024).fill(-1);
+  private count = 0;
+
+  constructor(private readonly add: () => number) {}
+
+  id(addrA: number, portA: number, addrB: number, portB: number, protoVersion: number): number {
+    if (addrA > addrB || (addrA === addrB && portA > portB)) {
+      const a = addrA;
+      addrA = addrB;
+      addrB = a;
+      const p = portA;
+      portA = portB;
+      portB = p;
+    }
+    const ports = ((portA << 16) | portB) >>> 0;
+    if (2 * (this.count + 1) > this.ids.length) this.grow();
+    const mask = this.ids.length - 1;
+    let slot = this.hash(addrA, addrB, ports, protoVersion) & mask;
+    for (;;) {
+      const id = this.ids[slot]!;
+      if (id < 0) {
+        const k = 4 * slot;
+        this.keys[k] = addrA;
+        this.keys[k + 1] = addrB;
+        this.keys[k + 2] = ports;
+        this.keys[k + 3] = protoVersion;
+        const fresh = this.add();
+        this.ids[slot] = fresh;
+        this.count++;
+        return fresh;
+      }
+      const k = 4 * slot;
+      if (
+        this.keys[k] === addrA &&
+        this.keys[k + 1] === addrB &&
+        this.keys[k + 2] === ports &&
+        this.keys[k + 3] === protoVersion
+      )
+        return id;
+      slot = (slot + 1) & mask;
+    }
+  }
+
+  private hash(a: number, b: number, c: number, d: number): number {
+    let h = Math.imul(a ^ 0x9e3779b9, 0x85ebca6b);
+    h = Math.imul(h ^ b ^ (h >>> 13), 0xc2b2ae35);
+    h = Math.imul(h ^ c ^ (h >>> 16), 0x85ebca6b);
+    h = Math.imul(h ^ d ^ (h >>> 13), 0xc2b2ae35);
+    return (h ^ (h >>> 16)) >>> 0;
+  }
+
+  private grow(): void {
+    const keys = this.keys;
+    const ids = this.ids;
+    this.keys = new Uint32Array(2 * keys.length);
+    this.ids = new Int32Array(2 * ids.length).fill(-1);
+    const mask = this.ids.length - 1;
+    for (let old = 0; old < ids.length; old++) {
+      if (ids[old]! < 0) continue;
+      const k = 4 * old;
+      let slot = this.hash(keys[k]!, keys[k + 1]!, keys[k + 2]!, keys[k + 3]!) & mask;
+      while (this.ids[slot]! >= 0) slot = (slot + 1) & mask;
+      this.keys.set(keys.subarray(k, k + 4), 4 * slot);
+      this.ids[slot] = ids[old]!;
+    }
+  }
+}
+
 export function flowsFromSightings(s: Sightings, topology: Topology, opts: FlowOptions = {}): FlowsResult {
   const f = s.frames;
   const idle = opts.idleNs ?? 120e9;
@@ -209,34 +285,26 @@ export function flowsFromSightings(s: Sightings, topology: Topology, opts: FlowO
     if (proto === 1 || proto === 58) return f.icmpEcho[fr] === 1 ? f.icmpId[fr]! : 0;
     return (which === 'src' ? f.srcPort : f.dstPort)[fr]!;
   };
-  const endText = (fr: number, which: 'src' | 'dst'): string =>
-    `${f.addrText(fr, which)}|${portOf(fr, which)}`;
-  const tupleKey = (fr: number): string => {
-    const a = endText(fr, 'src');
-    const b = endText(fr, 'dst');
-    return `${f.proto[fr]}|${a < b ? `${a}|${b}` : `${b}|${a}`}`;
-  };
-
   const uf = new UnionFind();
-  const tupleIds = new Map<string, number>();
-  const idOf = (key: string): number => {
-    let id = tupleIds.get(key);
-    if (id === undefined) {
-      id = uf.add();
-      tupleIds.set(key, id);
-    }
-    return id;
-  };
+  const tuples = new TupleIds(() => uf.add());
+  const tupleOf = (fr: number): number =>
+    tuples.id(
+      f.src[fr]!,
+      portOf(fr, 'src'),
+      f.dst[fr]!,
+      portOf(fr, 'dst'),
+      f.proto[fr]! | (f.ipVersion[fr]! << 8),
+    );
   const packetTuple = new Int32Array(s.packets).fill(-1);
   for (let p = 0; p < s.packets; p++) {
     const a = s.packetStart[p]!;
     const b = s.packetStart[p + 1]!;
     const first = s.frame[a]!;
     if (f.ipVersion[first] === 0) continue;
-    const id = idOf(tupleKey(first));
+    const id = tupleOf(first);
     packetTuple[p] = id;
     // only hops where an address or port changed carry another tuple
-    for (let r = a + 1; r < b; r++) if (s.rewrite[r] !== 0) uf.union(id, idOf(tupleKey(s.frame[r]!)));
+    for (let r = a + 1; r < b; r++) if (s.rewrite[r] !== 0) uf.union(id, tupleOf(s.frame[r]!));
   }
 
   const byConnection = new Map<number, number[]>();
@@ -300,8 +368,11 @@ function buildFlow(
   const icmp = proto === 1 || proto === 58;
   const clientIp = f.addrText(o, 'src') ?? '';
   const clientPort = portOf(o, 'src');
-  const isRequest = (p: number) =>
-    f.addrText(head(p), 'src') === clientIp && portOf(head(p), 'src') === clientPort;
+  // the same address as the opener's sender: same version and the same number (IPv6: intern id)
+  const isRequest = (p: number) => {
+    const fr = head(p);
+    return f.ipVersion[fr] === f.ipVersion[o] && f.src[fr] === f.src[o] && portOf(fr, 'src') === clientPort;
+  };
   const requests = packets.filter(isRequest);
   const replies = packets.filter((p) => !isRequest(p));
 
@@ -415,9 +486,10 @@ function externalService(topology: Topology, server: Endpoint, proto: number): F
 function modalPath(packets: number[], s: Sightings): [PathHop[], number, number[]] {
   const byKey = new Map<string, number[]>();
   for (const p of packets) {
+    // one character per hop (point x 4 + direction): a cheap exact key
     let key = '';
     for (let r = s.packetStart[p]!; r < s.packetStart[p + 1]!; r++)
-      key += `${s.point[r]}:${s.frames.dir[s.frame[r]!]} `;
+      key += String.fromCharCode(4 * s.point[r]! + s.frames.dir[s.frame[r]!]!);
     const list = byKey.get(key);
     if (list) list.push(p);
     else byKey.set(key, [p]);
@@ -438,9 +510,13 @@ function hopLatencies(leg: 'request' | 'reply', packets: number[], s: Sightings)
   const hops = s.packetStart[first + 1]! - s.packetStart[first]!;
   const out: HopLatency[] = [];
   for (let h = 0; h + 1 < hops; h++) {
-    const d = packets
-      .map((p) => s.t[s.packetStart[p]! + h + 1]! - s.t[s.packetStart[p]! + h]!)
-      .sort((a, b) => a - b);
+    // a typed array sorts numerically without a comparator call per pair
+    const d = new Float64Array(packets.length);
+    for (let k = 0; k < packets.length; k++) {
+      const r = s.packetStart[packets[k]!]! + h;
+      d[k] = s.t[r + 1]! - s.t[r]!;
+    }
+    d.sort();
     out.push({
       leg,
       hop: h,
