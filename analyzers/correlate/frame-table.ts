@@ -229,6 +229,11 @@ export class FrameTable {
   ): void {
     const n = c.length;
     this.reserve(n);
+    // the resolver asks for address text only when MACs do not decide: two closures per batch over the
+    // current row, not two per frame
+    let current = 0;
+    const srcText = () => this.addrText(current, 'src');
+    const dstText = () => this.addrText(current, 'dst');
     for (let r = 0; r < n; r++) {
       if (c.tsValid[r] !== 1) continue;
       const i = this.length++;
@@ -285,12 +290,8 @@ export class FrameTable {
         if (res) {
           const sm = c.srcMacValid[r] === 1 ? macKeyFromLanes(c.srcMac[2 * r]!, c.srcMac[2 * r + 1]!) : -1;
           const dm = c.dstMacValid[r] === 1 ? macKeyFromLanes(c.dstMac[2 * r]!, c.dstMac[2 * r + 1]!) : -1;
-          d = res.infer(
-            sm,
-            dm,
-            () => this.addrText(i, 'src'),
-            () => this.addrText(i, 'dst'),
-          );
+          current = i;
+          d = res.infer(sm, dm, srcText, dstText);
           this.dirInferred[i] = d === DirCode.unknown ? 0 : 1;
         }
       } else this.dirInferred[i] = 0;
