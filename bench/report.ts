@@ -1,6 +1,6 @@
 /**
- * Report trial: a 10 000-flow report (the datapathv2 fixture's flows repeated with new ids and client
- * ports, every 50th failing), rendered in Node, then loaded and filtered in headless Chromium.
+ * Report trial: a 10 000-flow report (the datapathv2 fixture's flows, judged by the shipped rules,
+ * repeated with new ids and client ports, every 50th failing), rendered in Node, then loaded and filtered in headless Chromium.
  * Measured: model + render time, HTML size, page load (navigation to load event), and the filter's
  * time for a search that matches a tenth of the flows and for a reset (each a full pass over the index
  * and the rows). Not asserted anywhere: `bench/run.ts` prints and records it.
@@ -10,13 +10,12 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { analysisFromBundle } from '../analyzers/analysis-from-bundle.ts';
 import { renderReportHtml } from '../reports/html/page.ts';
 import type { Verdicts } from '../reports/read-verdicts.ts';
-import { type ReportInput, reportInputFromAnalysis } from '../reports/report-input.ts';
+import type { ReportInput } from '../reports/report-input.ts';
 import { reportModel } from '../reports/report-model.ts';
 import { Browser, chromiumPath } from '../test/browser/chromium.ts';
-import { stubVerdicts } from '../test/browser/verdicts-stub.ts';
+import { judgedFixture } from '../test/browser/fixture-verdicts.ts';
 
 export interface ReportTrial {
   name: string;
@@ -29,12 +28,10 @@ export interface ReportTrial {
   resetMs: number;
 }
 
-const fixture = path.resolve(import.meta.dirname, '..', 'fixtures', 'datapathv2', 'bundle');
-
 /** `n` flows made from the fixture's, with unique ids and client ports, and their verdicts. */
 export async function syntheticReport(n: number): Promise<{ input: ReportInput; verdicts: Verdicts }> {
-  const base = reportInputFromAnalysis(await analysisFromBundle(fixture), fixture);
-  const baseVerdicts = stubVerdicts(base, 'datapathv2');
+  // the fixture judged by the shipped rules, as hoptrace analyze does
+  const { input: base, verdicts: baseVerdicts } = await judgedFixture('datapathv2');
   const flows: ReportInput['flows'] = [];
   const vflows: Verdicts['flows'] = [];
   for (let i = 0; i < n; i++) {

@@ -5,79 +5,71 @@
  * wrong type is dropped (and the flow shown as not evaluated), never a crash or a guess.
  */
 
-export type FlowStatus = 'pass' | 'fail' | 'inconclusive';
-export type Leg = 'request' | 'reply';
-export type RewriteStatus = 'at-source' | 'elsewhere' | 'missing' | 'not-observable' | 'n/a';
-export type Datapath = 'ebpf' | 'kernel' | 'mixed' | 'unknown';
+// the shapes the evaluator writes, where the report reads them unchanged
+import type * as V from '../analyzers/rules/verdict-types.ts';
+import type { VerdictNode, Warning } from '../analyzers/verdicts.ts';
 
-export interface PointRef {
-  point: string;
-  dir: 'in' | 'out' | 'unknown';
-  leg: Leg;
-}
+export type {
+  Datapath,
+  Evidence,
+  Leg,
+  PointRef,
+  RewriteLeg,
+  RewriteStatus,
+  ServiceRewrite,
+  VerdictEndpoint,
+} from '../analyzers/rules/verdict-types.ts';
+export type { Warning } from '../analyzers/verdicts.ts';
+export type FlowStatus = V.Status;
 
-export interface VerdictEndpoint {
-  ip: string;
-  port: number;
-  pod: string | null;
-  node: string | null;
-}
+/**
+ * A check as read: `reason` stays any string (a newer evaluator may add reasons this report does not
+ * know; it shows them as written).
+ */
+export type Check = Omit<V.CheckResult, 'reason'> & { reason: string | null };
 
-export interface RewriteLeg {
-  status: RewriteStatus;
-  /** `ip:port` */
-  before: string | null;
-  after: string | null;
-  /** the two sightings (capture point ids) between which the change appears */
-  between: [string, string] | null;
-}
-
-export interface ServiceRewrite extends RewriteLeg {
-  reverse: RewriteLeg;
-}
-
-export interface Evidence {
-  point: string;
-  file: string;
-  frame: number;
-}
-
-export interface Check {
-  name: string;
-  status: FlowStatus;
-  reason: string | null;
-  message: string;
-  evidence: Evidence[];
-}
-
+/**
+ * A flow as read. Differs from the evaluator's `FlowVerdict` where a file may hold less: `flow_id` may
+ * be absent (then the flow is matched by its addresses), `proto` may be a number, `reason` any string,
+ * and `handled_by` is not read.
+ */
 export interface VerdictFlow {
   /** not in DESIGN §8; used to match the analysis flow when present */
   flow_id?: number;
   /** `tcp|udp|icmp|icmpv6` or the IP protocol number */
   proto: string | number;
-  client: VerdictEndpoint;
+  client: V.VerdictEndpoint;
   service: { ip: string; port: number; name: string | null } | null;
-  server: VerdictEndpoint;
+  server: V.VerdictEndpoint;
   scenario: { id: number; rule: string | null } | null;
-  datapath: Datapath;
+  /** the rule that judged the flow (`terway-v2/svc-hairpin`); null when none did or the file predates it */
+  rule_id: string | null;
+  datapath: V.Datapath;
   request_path: string[];
   reply_path: string[];
-  skipped: PointRef[];
-  unexpected: PointRef[];
-  not_captured: PointRef[];
-  service_rewrite: ServiceRewrite | null;
+  skipped: V.PointRef[];
+  unexpected: V.PointRef[];
+  not_captured: V.PointRef[];
+  service_rewrite: V.ServiceRewrite | null;
   status: FlowStatus;
   reason?: string | null;
   checks: Check[];
 }
 
+/** A node as read: datapath names stay strings (node_capabilities' own names may appear). */
+export type VerdictNodeRow = Pick<VerdictNode, 'node' | 'kernel'> & {
+  claimed: string;
+  observed: string;
+  rule_set: string | null;
+};
+
 export interface Verdicts {
   schema_version: number;
   flows: VerdictFlow[];
-  nodes: { node: string; kernel: string | null; claimed: string; observed: string }[];
+  nodes: VerdictNodeRow[];
   clock_offsets: { node: string; offset_ns: number; error_ns: number | null }[];
   captures: unknown[];
-  warnings: unknown[];
+  warnings: Warning[];
 }
 
 type Obj = Record<string, unknown>;
@@ -92,12 +84,12 @@ const STATUSES = ['pass', 'fail', 'inconclusive'] as const;
 const DATAPATHS = ['ebpf', 'kernel', 'mixed', 'unknown'] as const;
 const REWRITES = ['at-source', 'elsewhere', 'missing', 'not-observable', 'n/a'] as const;
 
-function endpoint(v: unknown): VerdictEndpoint {
+function endpoint(v: unknown): V.VerdictEndpoint {
   const o = isObj(v) ? v : {};
   return { ip: s(o['ip']) ?? '?', port: n(o['port']) ?? 0, pod: s(o['pod']), node: s(o['node']) };
 }
 
-function pointRefs(v: unknown): PointRef[] {
+function pointRefs(v: unknown): V.PointRef[] {
   return arr(v)
     .filter(isObj)
     .filter((r) => typeof r['point'] === 'string')
@@ -108,7 +100,7 @@ function pointRefs(v: unknown): PointRef[] {
     }));
 }
 
-function rewriteLeg(v: unknown): RewriteLeg {
+function rewriteLeg(v: unknown): V.RewriteLeg {
   const o = isObj(v) ? v : {};
   const between = arr(o['between']).map(s);
   return {
@@ -141,6 +133,7 @@ function flow(v: Obj): VerdictFlow {
     server: endpoint(v['server']),
     scenario:
       scenario && n(scenario['id']) !== null ? { id: n(scenario['id'])!, rule: s(scenario['rule']) } : null,
+    rule_id: s(v['rule_id']),
     datapath: oneOf(v['datapath'], DATAPATHS, 'unknown'),
     request_path: pathIds(v['request_path']),
     reply_path: pathIds(v['reply_path']),
@@ -168,6 +161,16 @@ function flow(v: Obj): VerdictFlow {
   };
 }
 
+/** `{code, message}` as the evaluator writes it; a bare string (older files) is a message. */
+function warning(v: unknown): Warning {
+  if (typeof v === 'string') return { code: 'verdicts', message: v };
+  const o = isObj(v) ? v : {};
+  return {
+    code: s(o['code']) ?? 'verdicts',
+    message: s(o['message']) ?? (isObj(v) ? JSON.stringify(v) : String(v)),
+  };
+}
+
 /** Reads a parsed verdicts.json defensively (see the module comment). */
 export function normalizeVerdicts(data: unknown): Verdicts {
   const o = isObj(data) ? data : {};
@@ -181,6 +184,7 @@ export function normalizeVerdicts(data: unknown): Verdicts {
         kernel: s(x['kernel']),
         claimed: s(x['claimed']) ?? 'unknown',
         observed: s(x['observed']) ?? 'unknown',
+        rule_set: s(x['rule_set']),
       })),
     clock_offsets: arr(o['clock_offsets'])
       .filter(isObj)
@@ -190,7 +194,7 @@ export function normalizeVerdicts(data: unknown): Verdicts {
         error_ns: n(x['error_ns']),
       })),
     captures: arr(o['captures']),
-    warnings: arr(o['warnings']),
+    warnings: arr(o['warnings']).map(warning),
   };
 }
 

@@ -15,6 +15,7 @@ import {
   protoNumber,
   type VerdictFlow,
   type Verdicts,
+  type Warning,
 } from './read-verdicts.ts';
 import type { InputFlow, InputPoint, InputSighting, ReportInput } from './report-input.ts';
 
@@ -39,6 +40,9 @@ export interface FlowRow {
   reason: string | null;
   /** `1`..`8`, `unclassified` or `not-evaluated`: the filter's value */
   scenario: string;
+  /** the classifier's variant of the scenario (`hairpin`, `8a`, `in-cluster-lb`), when it has one */
+  variant: string | null;
+  /** the rule that judged the flow, `terway-v2/svc-hairpin` */
   rule: string | null;
   proto: string;
   client: string;
@@ -140,7 +144,7 @@ export interface ReportModel {
   nodes: NodeRow[];
   captures: ReportInput['captures'];
   missing: ReportInput['missing'];
-  warnings: { code: string; message: string }[];
+  warnings: Warning[];
   statusCounts: Record<RowStatus, number>;
   scenarios: ScenarioRow[];
   flows: FlowRow[];
@@ -231,7 +235,8 @@ function laneOrder(f: InputFlow, v: VerdictFlow | null, points: Map<string, Inpu
   const addSequence = (seq: string[]) => {
     seq.forEach((p, i) => {
       if (lanes.includes(p)) return;
-      const next = seq.slice(i + 1).find((q) => lanes.includes(q));
+      // (a point the sequence already passed, as a hairpin's return to the pod, is not a neighbour)
+      const next = seq.slice(i + 1).find((q) => lanes.includes(q) && !seq.slice(0, i).includes(q));
       const prev = seq
         .slice(0, i)
         .reverse()
@@ -313,6 +318,7 @@ function flowSearch(f: InputFlow, v: VerdictFlow | null): string {
     ...f.requestPath.map((h) => h.point),
     ...f.replyPath.map((h) => h.point),
     v?.scenario?.rule,
+    v?.rule_id,
     v?.reason,
     `flow ${f.id}`,
   ];
@@ -344,7 +350,8 @@ function flowRow(f: InputFlow, v: VerdictFlow | null): Omit<FlowRow, 'hasDetail'
     status: v ? v.status : 'not-evaluated',
     reason: v?.reason ?? null,
     scenario: v ? (v.scenario ? String(v.scenario.id) : 'unclassified') : 'not-evaluated',
-    rule: v?.scenario?.rule ?? null,
+    variant: v?.scenario?.rule ?? null,
+    rule: v?.rule_id ?? null,
     proto: `${PROTO_NAMES[f.proto] ?? `proto ${f.proto}`}${f.family === 6 ? ' (IPv6)' : ''}`,
     client: who(f.client),
     service: svc,
@@ -502,6 +509,17 @@ function scenarioRows(rows: FlowRow[]): ScenarioRow[] {
     .filter((r) => r.flows > 0 || /^\d$/.test(r.key));
 }
 
+/** The analysis and the evaluator may both report one problem: show it once. */
+function uniqueWarnings(list: Warning[]): Warning[] {
+  const seen = new Set<string>();
+  return list.filter((w) => {
+    const key = `${w.code}\n${w.message}`;
+    if (seen.has(key)) return false;
+    seen.add(key);
+    return true;
+  });
+}
+
 export function reportModel(
   input: ReportInput,
   verdicts: Verdicts | null,
@@ -563,13 +581,7 @@ export function reportModel(
     }),
     captures: input.captures,
     missing: input.missing,
-    warnings: [
-      ...input.warnings,
-      ...(verdicts?.warnings ?? []).map((w) => ({
-        code: 'verdicts',
-        message: typeof w === 'string' ? w : JSON.stringify(w),
-      })),
-    ],
+    warnings: uniqueWarnings([...input.warnings, ...(verdicts?.warnings ?? [])]),
     statusCounts,
     scenarios: scenarioRows(rows),
     flows: rows,

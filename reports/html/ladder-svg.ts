@@ -48,6 +48,18 @@ function laneHeader(l: Lane, x: number): SafeHtml {
   </g>`;
 }
 
+/** `a -> b; src c -> d` as lines under an arrow's middle, each side of a change on its own line. */
+function rewriteLabels(text: string | null, x: number, y: number): SafeHtml[] {
+  return (text ?? '')
+    .split('; ')
+    .filter(Boolean)
+    .flatMap((r) => r.split(' -> ').map((part, j, all) => (j < all.length - 1 ? `${part} →` : part)))
+    .map(
+      (line, j) =>
+        html`<text class="hop-rewrite" x="${x}" y="${(y + 11 + j * 11).toFixed(1)}">${line}</text>`,
+    );
+}
+
 function packetBand(p: LadderPacket, i: number, lanes: Lane[], scale: number, header: number): SafeHtml {
   const y0 = header + i * BAND;
   const x = (lane: number) => LEFT + lane * LANE_W + LANE_W / 2;
@@ -57,6 +69,19 @@ function packetBand(p: LadderPacket, i: number, lanes: Lane[], scale: number, he
     const prev = p.sightings[k]!;
     const [x1, y1, x2, y2] = [x(prev.lane), y(prev.t), x(s.lane), y(s.t)];
     const cls = `hop hop-${leg}${s.unexpected ? ' hop-unexpected' : ''}`;
+    const marker = `url(#arrow-${s.unexpected ? 'bad' : leg})`;
+    if (s.lane === prev.lane) {
+      // the same point twice (in, then out: a hairpin through the host stack): a loop on the lane's
+      // right, labelled in the middle of the gap there (ladderSvg widens the diagram for the last lane)
+      const bulge = x1 + 34;
+      const lx = x1 + LANE_W / 2;
+      const my = (y1 + y2) / 2;
+      return html`<g class="${cls}">
+      <path d="M${x1},${y1.toFixed(1)} C${bulge},${y1.toFixed(1)} ${bulge},${y2.toFixed(1)} ${x1 + 5},${y2.toFixed(1)}" marker-end="${marker}"/>
+      ${s.latency !== null ? html`<text class="hop-latency" x="${lx}" y="${(my - 4).toFixed(1)}">${formatNs(s.latency)}</text>` : ''}
+      ${rewriteLabels(s.rewriteText, lx, my)}
+    </g>`;
+    }
     // shorten the line so the arrowhead stops at the dot's edge
     const len = Math.hypot(x2 - x1, y2 - y1) || 1;
     const [ex, ey] = [x2 - ((x2 - x1) / len) * 5, y2 - ((y2 - y1) / len) * 5];
@@ -74,21 +99,14 @@ function packetBand(p: LadderPacket, i: number, lanes: Lane[], scale: number, he
         ({ l, li }) => li > lo && li < hi && l.notes.some((n) => n.kind === 'bypassed' && n.leg === p.leg),
       );
     return html`<g class="${cls}">
-      <line x1="${x1}" y1="${y1}" x2="${ex.toFixed(1)}" y2="${ey.toFixed(1)}" marker-end="url(#arrow-${s.unexpected ? 'bad' : leg})"/>
+      <line x1="${x1}" y1="${y1}" x2="${ex.toFixed(1)}" y2="${ey.toFixed(1)}" marker-end="${marker}"/>
       ${bypassed.map(({ li }) => {
         const bx = x(li);
         const by = y1 + ((y2 - y1) * (bx - x1)) / (x2 - x1 || 1);
         return html`<circle class="bypass-ring" cx="${bx}" cy="${by.toFixed(1)}" r="5"/>`;
       })}
       ${s.latency !== null ? html`<text class="hop-latency" x="${mx}" y="${(my - 4).toFixed(1)}">${formatNs(s.latency)}</text>` : ''}
-      ${(s.rewriteText ?? '')
-        .split('; ')
-        .filter(Boolean)
-        .flatMap((r) => r.split(' -> ').map((part, j, all) => (j < all.length - 1 ? `${part} →` : part)))
-        .map(
-          (line, j) =>
-            html`<text class="hop-rewrite" x="${mx}" y="${(my + 11 + j * 11).toFixed(1)}">${line}</text>`,
-        )}
+      ${rewriteLabels(s.rewriteText, mx, my)}
     </g>`;
   });
   const dots = p.sightings.map(
@@ -121,7 +139,11 @@ export function ladderDefs(): SafeHtml {
 
 export function ladderSvg(d: FlowDetail): SafeHtml {
   const lanes = d.lanes;
-  const width = LEFT + Math.max(1, lanes.length) * LANE_W;
+  const last = lanes.length - 1;
+  const loopOnLast = d.packets.some((p) =>
+    p.sightings.some((s, k) => k > 0 && s.lane === last && p.sightings[k - 1]!.lane === last),
+  );
+  const width = LEFT + Math.max(1, lanes.length) * LANE_W + (loopOnLast ? LANE_W / 2 : 0);
   const notes = Math.min(
     MAX_NOTES,
     Math.max(0, ...lanes.map((l) => (l.state === 'seen' ? l.notes.length : 1))),

@@ -24,12 +24,16 @@ const STATUS_TEXT: Record<RowStatus, string> = {
 
 const statusPill = (s: RowStatus) => html`<span class="pill st-${s}">${STATUS_TEXT[s]}</span>`;
 
-const scenarioText = (r: FlowRow) =>
+/** `S5 hairpin`, with the rule that judged it on a second line (the table) or in brackets (a flow). */
+const scenarioName = (r: FlowRow) =>
   r.scenario === 'not-evaluated'
     ? 'not evaluated'
     : r.scenario === 'unclassified'
       ? 'unclassified'
-      : `S${r.scenario}${r.rule ? ` (${r.rule})` : ''}`;
+      : `S${r.scenario}${r.variant ? ` ${r.variant}` : ''}`;
+const scenarioText = (r: FlowRow) => `${scenarioName(r)}${r.rule ? ` (${r.rule})` : ''}`;
+const scenarioCell = (r: FlowRow) =>
+  html`${scenarioName(r)}${r.rule ? html`<br><span class="muted mono small">${r.rule}</span>` : ''}`;
 
 function pathChips(path: string[]): SafeHtml {
   return html`<span class="chips">${path.map((p, i) => html`${i > 0 ? html`<span class="chip-sep">›</span>` : ''}<span class="chip">${p.replace(/^(node|pod)\//, '')}</span>`)}</span>`;
@@ -122,7 +126,7 @@ function flowsSection(m: ReportModel): SafeHtml {
     (
       f,
     ) => html`<tr data-flow="${f.id}"><td class="num">${f.hasDetail ? html`<a href="#${flowAnchor(f.id)}">${f.id}</a>` : f.id}</td>
-    <td>${statusPill(f.status)}</td><td>${scenarioText(f)}</td><td>${f.proto}</td>
+    <td>${statusPill(f.status)}</td><td>${scenarioCell(f)}</td><td>${f.proto}</td>
     <td class="mono">${f.client}</td><td class="mono">${f.service ?? ''}</td><td class="mono">${f.server}</td>
     <td>${f.datapath === 'not-evaluated' ? '' : f.datapath}</td><td class="num">${f.packets}</td><td>${pathChips(f.requestPath)}</td></tr>`,
   )}</tbody></table>

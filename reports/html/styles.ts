@@ -26,6 +26,7 @@ h2 { font-size: 17px; margin: 0 0 8px; border-bottom: 2px solid var(--line); pad
 h3 { font-size: 15px; margin: 0; }
 .muted { color: var(--muted); }
 .mono, code { font-family: var(--mono); font-size: 12.5px; overflow-wrap: anywhere; }
+.mono.small { font-size: 11px; }
 .grid { display: grid; grid-template-columns: repeat(auto-fit, minmax(380px, 1fr)); gap: 14px; }
 .card { background: var(--card); border: 1px solid var(--line); border-radius: 8px; padding: 12px 14px; }
 .card h3 { margin-bottom: 6px; }
@@ -87,9 +88,9 @@ svg.ladder { background: #fff; }
 .band-time { font-size: 11px; font-weight: 600; fill: var(--fg); font-variant-numeric: tabular-nums; }
 .band-summary { font-size: 10.5px; } .band-req { fill: var(--req); } .band-rep { fill: var(--rep); }
 .band-flags { font-size: 10.5px; fill: var(--muted); font-family: var(--mono) !important; }
-.hop line { stroke-width: 1.6; }
-.hop-req line { stroke: var(--req); } .hop-rep line { stroke: var(--rep); }
-.hop-unexpected line { stroke: var(--fail); stroke-width: 2.6; }
+.hop line, .hop path { stroke-width: 1.6; fill: none; }
+.hop-req line, .hop-req path { stroke: var(--req); } .hop-rep line, .hop-rep path { stroke: var(--rep); }
+.hop-unexpected line, .hop-unexpected path { stroke: var(--fail); stroke-width: 2.6; }
 .head-req { fill: var(--req); } .head-rep { fill: var(--rep); } .head-bad { fill: var(--fail); }
 .dot-req { fill: var(--req); } .dot-rep { fill: var(--rep); }
 .dot-unexpected { fill: var(--fail); stroke: #fff; stroke-width: 1.5; }

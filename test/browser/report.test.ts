@@ -9,10 +9,14 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { pathToFileURL } from 'node:url';
+import { analyzeBundle } from '../../cli/analyze.ts';
+import { exportCommand } from '../../cli/export.ts';
+import { openDataset } from '../../ingest/dataset/open-dataset.ts';
+import { runReadOnlyQuery } from '../../ingest/dataset/run-query.ts';
 import { analysisDirFromBundle, readAnalysisDir, reportFromAnalysisDir } from '../../reports/analysis-dir.ts';
 import { Browser, chromiumPath, type Page } from './chromium.ts';
+import { fixtureBundle } from './fixture-verdicts.ts';
 import { HOSTILE, hostileBundle } from './hostile-bundle.ts';
-import { stubVerdicts } from './verdicts-stub.ts';
 
 const repo = path.resolve(import.meta.dirname, '..', '..');
 const artifacts = path.join(repo, 'test-output');
@@ -27,12 +31,10 @@ test('chromium is installed (required in CI)', {
 
 const skip = haveChromium ? false : 'chromium not installed';
 
-async function evaluatedReport(mode: string, work: string): Promise<string> {
-  const dir = path.join(work, mode);
-  await analysisDirFromBundle(path.join(repo, 'fixtures', mode, 'bundle'), dir);
-  const { input } = await readAnalysisDir(dir);
-  fs.writeFileSync(path.join(dir, 'verdicts.json'), JSON.stringify(stubVerdicts(input, mode)));
-  return (await reportFromAnalysisDir(dir)).out;
+/** `hoptrace analyze` in process: dataset, verdicts.json and report.html; `datapath` as `--datapath`. */
+async function evaluatedReport(mode: string, work: string, datapath?: string): Promise<string> {
+  const dir = path.join(work, `${mode}${datapath ? `-as-${datapath}` : ''}`);
+  return (await analyzeBundle(fixtureBundle(mode), dir, { datapath })).outputs.html;
 }
 
 /** Loads a report and asserts the page did nothing it must not: errors, or any request but itself. */
@@ -53,6 +55,15 @@ async function open(browser: Browser, file: string): Promise<Page> {
   return page;
 }
 
+/** Words of a command as a POSIX shell reads them (bare, '…' with '\\'' inside, "…" without expansions). */
+function shellWords(command: string): string[] {
+  const words: string[] = [];
+  const re = /'((?:[^']|'\\'')*)'|"([^"]*)"|(\S+)/g;
+  for (const m of command.matchAll(re))
+    words.push(m[1] !== undefined ? m[1].replaceAll(`'\\''`, `'`) : (m[2] ?? m[3]!));
+  return words;
+}
+
 const visibleRows = (page: Page) =>
   page.evaluate<number>(
     `[...document.querySelectorAll('#flow-table tr[data-flow]')].filter((r) => !r.hidden).length`,
@@ -66,7 +77,11 @@ describe('HTML report in Chromium', { skip }, () => {
 
   before(async () => {
     work = fs.mkdtempSync(path.join(os.tmpdir(), 'hoptrace-report-'));
-    [v2, kernel] = [await evaluatedReport('datapathv2', work), await evaluatedReport('kernel', work)];
+    // the kernel fixture judged by the DataPath V2 rules: its flows fail (veth egress seen)
+    [v2, kernel] = [
+      await evaluatedReport('datapathv2', work),
+      await evaluatedReport('kernel', work, 'datapathv2'),
+    ];
     browser = await Browser.launch();
   });
   after(async () => {
@@ -133,7 +148,7 @@ describe('HTML report in Chromium', { skip }, () => {
     assert.equal(stroke, 'rgb(220, 38, 38)');
     const text = await page.evaluate<string>(`document.querySelector('${sel}').textContent`);
     assert.match(text, /unexpected hop/);
-    assert.match(text, /request was seen at node\/node2\/cali4448cbddedf \(out\)/);
+    assert.match(text, /request was seen leaving node2\/cali4448cbddedf towards pod default\/web-3/);
     assert.match(text, /nodes\/node2\/captures\/cali4448cbddedf\.pcapng/);
     assert.match(
       text,
@@ -141,6 +156,37 @@ describe('HTML report in Chromium', { skip }, () => {
     );
     assert.match(text, /hoptrace export \S+ --flow \d+ --out flow-\d+\.pcapng/);
     await page.screenshot(path.join(artifacts, 'report-ladder-fail.png'), sel);
+  });
+
+  test('every hoptrace sql command the page shows runs against <dir>/dataset and returns rows', async () => {
+    const page = await open(browser, kernel);
+    const shown = await page.evaluate<string[]>(
+      `[...new Set([...document.querySelectorAll('.commands code')].map((c) => c.textContent))]`,
+    );
+    const sql = shown.filter((c) => c.startsWith('hoptrace sql '));
+    const dir = path.dirname(kernel);
+    // one per flow and one per failing check at least
+    assert.ok(sql.length > 26, `${sql.length} sql commands`);
+    const ds = await openDataset(path.join(dir, 'dataset'));
+    try {
+      for (const command of sql) {
+        const [tool, verb, dataset, query, ...rest] = shellWords(command);
+        assert.deepEqual([tool, verb, rest.length], ['hoptrace', 'sql', 0], command);
+        assert.equal(dataset, path.join(dir, 'dataset'));
+        const [result] = await runReadOnlyQuery(ds.con, query!);
+        assert.ok((result?.rows.length ?? 0) > 0, `no rows: ${command}`);
+      }
+    } finally {
+      ds.close();
+    }
+    // and the Wireshark hand-off of a failing flow, as printed
+    const exportCmd = shown.find((c) => c.startsWith('hoptrace export '))!;
+    const [, , ...args] = shellWords(exportCmd);
+    const outArg = args.indexOf('--out');
+    args[outArg + 1] = path.join(work, args[outArg + 1]!);
+    exportCommand.exitOverride();
+    await exportCommand.parseAsync(args, { from: 'user' });
+    assert.ok(fs.statSync(args[outArg + 1]!).size > 100);
   });
 
   test('filters: typing in the search box, choosing a status by clicking, reset', async () => {

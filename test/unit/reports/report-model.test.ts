@@ -5,10 +5,10 @@ import { analysisFromBundle } from '../../../analyzers/analysis-from-bundle.ts';
 import { escapeHtml, html, jsonForScript } from '../../../reports/html/escape.ts';
 import { formatNs } from '../../../reports/html/format.ts';
 import { renderReportHtml } from '../../../reports/html/page.ts';
-import { normalizeVerdicts } from '../../../reports/read-verdicts.ts';
+import { normalizeVerdicts, type Verdicts } from '../../../reports/read-verdicts.ts';
 import { type ReportInput, reportInputFromAnalysis } from '../../../reports/report-input.ts';
 import { reportModel, shellWord } from '../../../reports/report-model.ts';
-import { stubVerdicts } from '../../browser/verdicts-stub.ts';
+import { judgedFixture } from '../../browser/fixture-verdicts.ts';
 
 const fixture = (mode: string) =>
   path.resolve(import.meta.dirname, '..', '..', '..', 'fixtures', mode, 'bundle');
@@ -73,10 +73,12 @@ test('normalizeVerdicts: wrong types are dropped, not trusted', () => {
 });
 
 let input: ReportInput;
+let judged: Verdicts;
 before(async () => {
   input = reportInputFromAnalysis(await analysisFromBundle(fixture('datapathv2')), fixture('datapathv2'), {
     ladderPackets: 6,
   });
+  judged = (await judgedFixture('datapathv2')).verdicts;
 });
 
 test('input: ladders are bounded, requests and replies told apart, times relative to the flow', () => {
@@ -106,7 +108,7 @@ test('model without verdicts: every flow not evaluated, lanes are what was seen,
 });
 
 test('model with verdicts: scenarios, bypassed lanes placed beside their pod, latency by hop kind', () => {
-  const m = reportModel(input, stubVerdicts(input, 'datapathv2'));
+  const m = reportModel(input, judged);
   assert.equal(m.statusCounts.pass, 26);
   assert.deepEqual(
     m.scenarios.filter((s) => s.flows > 0).map((s) => [s.key, s.flows]),
@@ -140,7 +142,7 @@ test('model with verdicts: scenarios, bypassed lanes placed beside their pod, la
 });
 
 test('large analyses: every failing flow in detail, a bounded sample of the others, the page says so', () => {
-  const kernel = stubVerdicts(input, 'datapathv2');
+  const kernel = structuredClone(judged);
   for (const f of kernel.flows.slice(0, 3)) f.status = 'fail';
   const m = reportModel(input, kernel, { passingDetail: 5 });
   assert.equal(m.details.length, 8);
@@ -151,4 +153,27 @@ test('large analyses: every failing flow in detail, a bounded sample of the othe
     renderReportHtml(m),
     /full detail is embedded for all 3 failing or inconclusive flows and for a sample of 5 of 23/,
   );
+});
+
+test('verdicts: warnings read as code and message (never raw JSON), rule ids shown with the scenario', () => {
+  const v = normalizeVerdicts({
+    flows: [],
+    warnings: [
+      { code: 'verdicts.datapath-differs', message: 'node <b>n1</b> differs' },
+      'bare string',
+      { message: 7 },
+    ],
+  });
+  assert.deepEqual(v.warnings, [
+    { code: 'verdicts.datapath-differs', message: 'node <b>n1</b> differs' },
+    { code: 'verdicts', message: 'bare string' },
+    { code: 'verdicts', message: '{"message":7}' },
+  ]);
+  const m = reportModel(input, { ...judged, warnings: v.warnings });
+  const page = renderReportHtml(m);
+  assert.match(page, /<code>verdicts\.datapath-differs<\/code> node &lt;b&gt;n1&lt;\/b&gt; differs/);
+  assert.doesNotMatch(page, /\{&quot;code&quot;/);
+  const s7 = m.flows.find((f) => f.client.endsWith(':42071'))!;
+  assert.equal(s7.rule, 'terway-v2/svc-other-node');
+  assert.ok(m.scenarios.find((s) => s.key === '7')!.rules.includes('terway-v2/svc-other-node'));
 });
