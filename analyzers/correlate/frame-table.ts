@@ -44,17 +44,38 @@ export const CORRELATION_COLUMNS: readonly FrameColumn[] = FRAME_COLUMNS.filter(
     !['file', 'frame', 'dirInferred', 'ttl', 'tcpFlags', 'icmpTypeCode', 'icmpId', 'icmpEcho'].includes(c),
 );
 
-function gather64(to: Float64Array, from: Float64Array, rows: Int32Array, a: number, b: number): void {
-  for (let k = a; k < b; k++) to[k - a] = from[rows[k]!]!;
+function gather64(
+  to: Float64Array,
+  at: number,
+  from: Float64Array,
+  rows: Int32Array,
+  a: number,
+  b: number,
+): void {
+  for (let k = a; k < b; k++) to[at + k - a] = from[rows[k]!]!;
 }
-function gather32(to: Uint32Array, from: Uint32Array, rows: Int32Array, a: number, b: number): void {
-  for (let k = a; k < b; k++) to[k - a] = from[rows[k]!]!;
+function gather32(
+  to: Uint32Array,
+  at: number,
+  from: Uint32Array,
+  rows: Int32Array,
+  a: number,
+  b: number,
+): void {
+  for (let k = a; k < b; k++) to[at + k - a] = from[rows[k]!]!;
 }
-function gather16(to: Uint16Array, from: Uint16Array, rows: Int32Array, a: number, b: number): void {
-  for (let k = a; k < b; k++) to[k - a] = from[rows[k]!]!;
+function gather16(
+  to: Uint16Array,
+  at: number,
+  from: Uint16Array,
+  rows: Int32Array,
+  a: number,
+  b: number,
+): void {
+  for (let k = a; k < b; k++) to[at + k - a] = from[rows[k]!]!;
 }
-function gather8(to: Uint8Array, from: Uint8Array, rows: Int32Array, a: number, b: number): void {
-  for (let k = a; k < b; k++) to[k - a] = from[rows[k]!]!;
+function gather8(to: Uint8Array, at: number, from: Uint8Array, rows: Int32Array, a: number, b: number): void {
+  for (let k = a; k < b; k++) to[at + k - a] = from[rows[k]!]!;
 }
 
 export class FrameTable {
@@ -94,8 +115,8 @@ export class FrameTable {
   icmpEcho!: Uint8Array;
 
   /** interned IPv6 text */
-  readonly ip6: string[] = [];
-  private readonly ip6Ids = new Map<string, number>();
+  ip6: string[] = [];
+  private ip6Ids = new Map<string, number>();
 
   constructor(capacity = 1 << 16) {
     this.capacity = capacity;
@@ -184,22 +205,35 @@ export class FrameTable {
     a: number,
     b: number,
     columns: readonly FrameColumn[] = FRAME_COLUMNS,
+    append = false,
   ): void {
-    this.length = 0;
+    const at = append ? this.length : 0;
+    if (!append) this.length = 0;
     this.reserve(b - a);
-    this.baseNs = src.baseNs;
-    this.baseHi = src.baseHi;
-    this.baseLo = src.baseLo;
+    this.adoptBase(src);
     // one monomorphic gather per element type: a single loop over mixed typed arrays runs 3x slower
     for (const c of columns) {
       const to = this[c];
       const from = src[c];
-      if (to instanceof Float64Array) gather64(to, from as Float64Array, rows, a, b);
-      else if (to instanceof Uint32Array) gather32(to, from as Uint32Array, rows, a, b);
-      else if (to instanceof Uint16Array) gather16(to, from as Uint16Array, rows, a, b);
-      else gather8(to, from as Uint8Array, rows, a, b);
+      if (to instanceof Float64Array) gather64(to, at, from as Float64Array, rows, a, b);
+      else if (to instanceof Uint32Array) gather32(to, at, from as Uint32Array, rows, a, b);
+      else if (to instanceof Uint16Array) gather16(to, at, from as Uint16Array, rows, a, b);
+      else gather8(to, at, from as Uint8Array, rows, a, b);
     }
-    this.length = b - a;
+    this.length = at + b - a;
+  }
+
+  /** Takes `other`'s time base (times in both are then relative to the same instant). */
+  adoptBase(other: FrameTable): void {
+    this.baseNs = other.baseNs;
+    this.baseHi = other.baseHi;
+    this.baseLo = other.baseLo;
+  }
+
+  /** Reads IPv6 ids through `other`'s interned text (tables cut out of one capture). */
+  shareIp6(other: FrameTable): void {
+    this.ip6 = other.ip6;
+    this.ip6Ids = other.ip6Ids;
   }
 
   /** Address text of a frame's source or destination; null without an IP layer. */

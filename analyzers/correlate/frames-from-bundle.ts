@@ -13,6 +13,7 @@ import { type DirectionResolver, directionResolverFor } from '../topology/direct
 import { isObject, objects, str } from '../topology/json-input.ts';
 import { PointKind, type Topology } from '../topology/model.ts';
 import { addPoint, ifnameOf } from '../topology/topology-from-sources.ts';
+import type { FrameSpool } from './frame-spool.ts';
 import { FrameTable } from './frame-table.ts';
 
 /** One capture file's share of a point's coverage: ring-buffer sets leave gaps between files. */
@@ -64,13 +65,22 @@ async function captureFiles(root: string, manifest: unknown): Promise<string[]> 
     .sort();
 }
 
-export async function framesFromBundle(bundleDir: string, topology: Topology): Promise<FrameSet> {
+/**
+ * `spool`: frames go to it (written out chunk by chunk) instead of staying in memory; the FrameSet's
+ * `frames` is then the spool's empty table (time base and IPv6 text) and slabs are read from the spool.
+ */
+export async function framesFromBundle(
+  bundleDir: string,
+  topology: Topology,
+  opts: { spool?: FrameSpool } = {},
+): Promise<FrameSet> {
   const root = path.resolve(bundleDir);
   const manifest: unknown = await fs
     .readFile(path.join(root, 'bundle.json'), 'utf8')
     .then((t) => JSON.parse(t) as unknown)
     .catch(() => undefined);
-  const frames = new FrameTable();
+  const spool = opts.spool;
+  const frames = spool ? spool.table : new FrameTable();
   const points: string[] = [];
   const pointIds = new Map<string, number>();
   const resolvers: (DirectionResolver | null)[] = [];
@@ -140,12 +150,16 @@ export async function framesFromBundle(bundleDir: string, topology: Topology): P
         // the sink's point ids are already ours; an identity map keeps appendBatch general
         for (let i = 0; i < points.length; i++) ingestToLocal[i] = i;
         frames.appendBatch(b, ingestToLocal, (p) => resolvers[p] ?? null, devicePoint);
+        spool?.maybeFlush();
       },
     });
     const result = await readCapture(path.join(root, rel), sink, { file: rel });
     if (result.error) faults.push(result.error.line());
     const d = declared.get(rel);
-    for (const s of sink.finish()) {
+    const summaries = sink.finish();
+    // the file's last frames (finish() delivers the partial batch); chunks then never span two files
+    spool?.flush();
+    for (const s of summaries) {
       const id = points[s.pointId]!;
       const cov = coverage.get(id) ?? {
         point: id,

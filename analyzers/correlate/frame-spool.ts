@@ -1,0 +1,197 @@
+/**
+ * A frame source that does not hold the capture in memory (DESIGN §9, issue 8): `framesFromBundle` with a
+ * spool decodes each capture file into one reused FrameTable and writes it to a temporary file every
+ * `chunkFrames` frames (all columns, raw bytes), remembering each chunk's time range. A time slab is then
+ * read back from the chunks that overlap it, so memory is a chunk plus a slab whatever the capture's
+ * length. Every file's frames are in time order (one capture per interface), so a slab touches a few
+ * chunks per file.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import type { ClockOffset } from '../clock-offsets.ts';
+import type { Topology } from '../topology/model.ts';
+import { FRAME_COLUMNS, type FrameColumn, FrameTable } from './frame-table.ts';
+import type { FrameSet } from './frames-from-bundle.ts';
+import type { MatchStats } from './match-groups.ts';
+import {
+  type CorrelateOptions,
+  DEFAULT_SLAB_NS,
+  type Sightings,
+  SightingsBuilder,
+  SlabCorrelator,
+} from './sightings.ts';
+
+interface Chunk {
+  /** byte offset of the first column in the spool file */
+  offset: number;
+  length: number;
+  /** raw (node clock) time range of its frames, ns relative to the table's base */
+  tMin: number;
+  tMax: number;
+}
+
+const BYTES: Record<FrameColumn, number> = Object.fromEntries(
+  FRAME_COLUMNS.map((c) => [c, new FrameTable(1)[c].BYTES_PER_ELEMENT]),
+) as Record<FrameColumn, number>;
+
+export class FrameSpool {
+  /** the table frames are decoded into; after `finish()` it is empty but keeps the base and IPv6 text */
+  readonly table: FrameTable;
+  private readonly chunks: Chunk[] = [];
+  private readonly fd: number;
+  private offset = 0;
+  private readonly scratch: FrameTable;
+  frames = 0;
+  /** frames without a fingerprint (spooled, but they take part in no packet) */
+  withoutFingerprint = 0;
+
+  constructor(
+    readonly file: string,
+    readonly chunkFrames = 1 << 18,
+  ) {
+    fs.mkdirSync(path.dirname(file), { recursive: true });
+    this.fd = fs.openSync(file, 'w+');
+    this.table = new FrameTable(chunkFrames);
+    this.scratch = new FrameTable(16);
+  }
+
+  /** Called after every appended batch: writes the table out once it holds a chunk. */
+  maybeFlush(): void {
+    if (this.table.length >= this.chunkFrames) this.flush();
+  }
+
+  /** Writes what the table holds (the end of a file: chunks never mix two files' time ranges). */
+  flush(): void {
+    const f = this.table;
+    const n = f.length;
+    if (n === 0) return;
+    let tMin = Number.POSITIVE_INFINITY;
+    let tMax = Number.NEGATIVE_INFINITY;
+    for (let i = 0; i < n; i++) {
+      if (f.t[i]! < tMin) tMin = f.t[i]!;
+      if (f.t[i]! > tMax) tMax = f.t[i]!;
+      if (f.fpValid[i] !== 1) this.withoutFingerprint++;
+    }
+    const start = this.offset;
+    for (const c of FRAME_COLUMNS) {
+      const a = f[c];
+      const bytes = n * a.BYTES_PER_ELEMENT;
+      fs.writeSync(this.fd, new Uint8Array(a.buffer, a.byteOffset, bytes), 0, bytes, this.offset);
+      this.offset += bytes;
+    }
+    this.chunks.push({ offset: start, length: n, tMin, tMax });
+    this.frames += n;
+    f.length = 0;
+  }
+
+  /** Time range of every frame spooled (raw clocks), or null when none. */
+  range(): [number, number] | null {
+    if (this.chunks.length === 0) return null;
+    return [Math.min(...this.chunks.map((c) => c.tMin)), Math.max(...this.chunks.map((c) => c.tMax))];
+  }
+
+  /**
+   * The frames whose time, moved by their point's `shift` (clock offsets; none: raw), lies in
+   * [from, to), and whose fingerprint has `sampleMask`'s bits clear, in chunk order.
+   */
+  read(from: number, to: number, pointShift: Float64Array | null = null, sampleMask = 0): FrameTable {
+    const out = new FrameTable(1024);
+    out.adoptBase(this.table);
+    out.shareIp6(this.table);
+    // a chunk can hold frames of any point: its range moves by at most the extreme shifts
+    const lo = pointShift ? Math.min(0, ...pointShift) : 0;
+    const hi = pointShift ? Math.max(0, ...pointShift) : 0;
+    const keep = new Int32Array(this.chunkFrames);
+    for (const ch of this.chunks) {
+      if (ch.tMax + hi < from || ch.tMin + lo >= to) continue;
+      const s = this.load(ch);
+      if (keep.length < ch.length) throw new Error('frame spool: chunk larger than its reader');
+      let k = 0;
+      for (let i = 0; i < ch.length; i++) {
+        const t = s.t[i]! + (pointShift ? (pointShift[s.point[i]!] ?? 0) : 0);
+        if (t >= from && t < to && s.fpValid[i] === 1 && (s.fpLo[i]! & sampleMask) === 0) keep[k++] = i;
+      }
+      if (k > 0) out.copyRows(s, keep, 0, k, FRAME_COLUMNS, true);
+    }
+    return out;
+  }
+
+  private load(ch: Chunk): FrameTable {
+    const s = this.scratch;
+    s.adoptBase(this.table);
+    s.length = 0;
+    s.reserve(ch.length);
+    let at = ch.offset;
+    for (const c of FRAME_COLUMNS) {
+      const a = s[c];
+      const bytes = ch.length * BYTES[c];
+      fs.readSync(this.fd, new Uint8Array(a.buffer, a.byteOffset, bytes), 0, bytes, at);
+      at += bytes;
+    }
+    s.length = ch.length;
+    return s;
+  }
+
+  close(): void {
+    fs.closeSync(this.fd);
+    fs.rmSync(this.file, { force: true });
+  }
+}
+
+export interface SpoolCorrelation {
+  clockOffsets: ClockOffset[];
+  stats: MatchStats & { frames: number; withoutFingerprint: number; offloadMerged: number; slabs: number };
+  warnings: string[];
+}
+
+/**
+ * Correlates a spooled capture slab by slab: the clock pass over a fingerprint sample of every slab
+ * (raw clocks, wide overlap), then each slab on corrected clocks. `onSlab` gets each slab's sightings,
+ * whose `frames` is the slab's own table (evidence columns included); its arrays are reused for the
+ * next slab, so a caller writes them out or copies what it keeps before returning.
+ */
+export function correlateSpool(
+  spool: FrameSpool,
+  set: FrameSet,
+  topology: Topology,
+  opts: CorrelateOptions,
+  onSlab: (slab: Sightings) => void,
+): SpoolCorrelation {
+  const c = new SlabCorrelator(set.points, topology, opts);
+  const slabNs = opts.slabNs ?? DEFAULT_SLAB_NS;
+  const range = spool.range();
+  if (range && !opts.clockOffsets) {
+    let mask = 0;
+    while ((spool.frames - spool.withoutFingerprint) / (mask + 1) > (opts.clockSampleFrames ?? 500_000))
+      mask = 2 * mask + 1;
+    const step = Math.max(slabNs, c.wideWindowNs);
+    for (let from = range[0]; from <= range[1]; from += step) {
+      const local = spool.read(from - c.wideWindowNs, from + step + c.wideWindowNs, null, mask);
+      if (local.length > 0) c.sampleClock(local, from, from + step);
+    }
+  }
+  const offsets = c.settleClock();
+  const offsetOf = new Map(offsets.map((o) => [o.node, o.offsetNs]));
+  const shift = Float64Array.from(set.points, (_, p) => {
+    const node = c.ctx.nodeNames[c.ctx.pointNode[p]!];
+    return node === undefined ? 0 : (offsetOf.get(node) ?? 0);
+  });
+  const out = new SightingsBuilder();
+  if (range) {
+    const lo = range[0] + Math.min(0, ...shift);
+    const hi = range[1] + Math.max(0, ...shift);
+    const ov = c.overlapNs;
+    for (let from = lo; from <= hi; from += slabNs) {
+      const local = spool.read(from - ov, from + slabNs + ov, shift);
+      if (local.length === 0) continue;
+      out.clear();
+      c.correlate(local, from, from + slabNs, out);
+      onSlab(out.finish(local, set.points, c.ctx));
+    }
+  }
+  return {
+    clockOffsets: offsets,
+    stats: { ...c.stats, frames: spool.frames, withoutFingerprint: spool.withoutFingerprint },
+    warnings: c.warnings,
+  };
+}
