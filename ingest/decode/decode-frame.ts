@@ -3,7 +3,7 @@ import type { PacketRecord } from '../record.ts';
 import { decodeAh } from './ah.ts';
 import { decodeChdlc } from './chdlc.ts';
 import { decodeEthernet } from './ethernet.ts';
-import { writeFingerprint } from './fingerprint.ts';
+import { writeHashes } from './fingerprint.ts';
 import { decodeGeneve } from './geneve.ts';
 import { decodeGre } from './gre.ts';
 import { decodeIcmp } from './icmp.ts';
@@ -15,7 +15,6 @@ import { Layer, LINK_NEXT } from './layer.ts';
 import { decodeMpls } from './mpls.ts';
 import { decodeNflog } from './nflog.ts';
 import { decodeNullLoop } from './null-loop.ts';
-import { hashBytes, PAYLOAD_HASH_BYTES } from './payload-hash.ts';
 import { decodePbb } from './pbb.ts';
 import { decodePpp } from './ppp.ts';
 import { decodeRawIp } from './raw-ip.ts';
@@ -44,19 +43,26 @@ export function createDecodeState(): DecodeState {
  */
 export function decodeFrame(s: DecodeState, rec: PacketRecord, c: PacketColumns, row: number): void {
   bindColumns(s, c);
-  s.bytes = rec.bytes;
-  s.view = rec.view;
-  s.at = rec.at;
+  const bytes = rec.bytes;
+  // the buffer changes once per reader chunk: storing a new young object into the long-lived state
+  // takes the write barrier's slow path, so store only when it changed
+  const view = rec.view;
+  if (s.bytes !== bytes || s.view !== view) {
+    s.bytes = bytes;
+    s.view = view;
+  }
+  const at = rec.at;
+  const caplen = rec.caplen;
+  const wirelen = rec.wirelen;
+  s.at = at;
   // a reader never hands over more than the buffer holds, but the cursor must not trust that blindly
-  s.end = Math.min(rec.at + rec.caplen, rec.bytes.length);
-  s.wireEnd = rec.at + Math.max(rec.wirelen, rec.caplen);
+  s.end = Math.min(at + caplen, bytes.length);
+  s.wireEnd = at + Math.max(wirelen, caplen);
   s.row = row;
   s.l4Len = -1;
-  s.proto = 0;
-  s.fpN = 0;
-  s.payloadAt = 0;
+  // payloadAt/payloadEnd and fpN are only read once payloadLen >= 0 / fpOk = 1, which the layer that
+  // sets them also sets
   s.payloadLen = -1;
-  s.payloadEnd = 0;
   s.fpOk = 0;
   const link = rec.linkType;
   let layer: number =
@@ -66,6 +72,15 @@ export function decodeFrame(s: DecodeState, rec: PacketRecord, c: PacketColumns,
     return;
   }
   try {
+    // The common stack gets call sites of its own, in wire order: each is monomorphic and skips
+    // `step`, whose 22-way switch is too large for V8 to inline, so going through it costs a call per
+    // layer on top of the decoder's. What these leave undone (and every other stack) goes through `step`.
+    if (layer === Layer.Ethernet) layer = decodeEthernet(s, c);
+    while (layer === Layer.Vlan) layer = decodeVlan(s, c);
+    if (layer === Layer.Ipv4) layer = decodeIpv4(s, c);
+    else if (layer === Layer.Ipv6) layer = decodeIpv6(s, c);
+    if (layer === Layer.Tcp) layer = decodeTcp(s, c);
+    else if (layer === Layer.Udp) layer = decodeUdp(s, c);
     while (layer !== Layer.Done) layer = step(s, c, layer);
   } catch {
     // a decoder read past `s.end`: a bug, but one frame's bug must not stop the ingest
@@ -73,7 +88,7 @@ export function decodeFrame(s: DecodeState, rec: PacketRecord, c: PacketColumns,
     s.fpOk = 0;
     return;
   }
-  finishPacket(s, c, row);
+  writeHashes(s, c, row);
 }
 
 function step(s: DecodeState, c: PacketColumns, layer: number): number {
@@ -127,14 +142,4 @@ function step(s: DecodeState, c: PacketColumns, layer: number): number {
       // Fragment, NoNext: the IP layer already set everything there is
       return Layer.Done;
   }
-}
-
-/** Payload hash and fingerprint, from what the layers left in the state and the row. */
-function finishPacket(s: DecodeState, c: PacketColumns, row: number): void {
-  if (s.payloadLen < 0) return;
-  const n = Math.min(s.payloadLen, PAYLOAD_HASH_BYTES);
-  if (s.payloadAt + n > s.payloadEnd) return;
-  hashBytes(s.view, s.payloadAt, n, c.payloadHash, 2 * row);
-  c.payloadHashValid[row] = 1;
-  if (s.fpOk === 1) writeFingerprint(s, c, row);
 }

@@ -16,7 +16,7 @@ export function decodeEthernet(s: DecodeState, c: PacketColumns): number {
   c.dstMac[2 * row] = v.getUint32(at + 2);
   c.srcMac[2 * row + 1] = v.getUint16(at + 6);
   c.srcMac[2 * row] = v.getUint32(at + 8);
-  c.dstMacValid[row] = 1;
+  // also dstMacValid: the same array (packet-columns.ts, "Shared validity")
   c.srcMacValid[row] = 1;
   const type = v.getUint16(at + 12);
   s.at = at + 14;

@@ -1,5 +1,5 @@
 import type { PacketColumns } from '../columns/packet-columns.ts';
-import { hashWords } from './payload-hash.ts';
+import { hashPacket, PAYLOAD_HASH_BYTES } from './payload-hash.ts';
 import type { DecodeState } from './state.ts';
 
 /**
@@ -30,8 +30,13 @@ import type { DecodeState } from './state.ts';
  * header, addresses included, in their payload, so an ICMP error seen on both sides of a NAT has two
  * fingerprints.
  */
-export function writeFingerprint(s: DecodeState, c: PacketColumns, row: number): void {
-  const r2 = 2 * row;
-  hashWords(s.fpWords, s.fpN, c.payloadHash[r2] ?? 0, c.payloadHash[r2 + 1] ?? 0, c.fingerprint, r2);
-  c.fingerprintValid[row] = 1;
+export function writeHashes(s: DecodeState, c: PacketColumns, row: number): void {
+  const len = s.payloadLen;
+  if (len < 0) return;
+  const n = Math.min(len, PAYLOAD_HASH_BYTES);
+  if (s.payloadAt + n > s.payloadEnd) return;
+  const fp = s.fpOk === 1;
+  hashPacket(s.view, s.payloadAt, n, c.payloadHash, s.fpWords, fp ? s.fpN : -1, c.fingerprint, 2 * row);
+  c.payloadHashValid[row] = 1;
+  if (fp) c.fingerprintValid[row] = 1;
 }

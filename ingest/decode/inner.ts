@@ -1,6 +1,6 @@
 import type { PacketColumns } from '../columns/packet-columns.ts';
 import { IPV6_GENERIC_EXT } from './layer.ts';
-import { copy16, type DecodeState, ErrIndex, setError } from './state.ts';
+import { copyAddress, type DecodeState, ErrIndex, setError } from './state.ts';
 
 /**
  * The reduced decoder for a second, inner header: the frame inside VXLAN/Geneve/IP-in-IP, or the
@@ -79,8 +79,8 @@ export function decodeInnerIp(
       return;
     }
     c.innerIpVersion[row] = 6;
-    copy16(s.bytes, at + 8, c.innerSrcIp6, 16 * row);
-    copy16(s.bytes, at + 24, c.innerDstIp6, 16 * row);
+    copyAddress(v, at + 8, s.innerSrcIp6Words, row);
+    copyAddress(v, at + 24, s.innerDstIp6Words, row);
     proto = v.getUint8(at + 6);
     p = at + 40;
     for (;;) {

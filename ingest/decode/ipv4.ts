@@ -6,32 +6,37 @@ import { type DecodeState, ErrIndex, failOuter, unsupportedProto } from './state
  * IPv4 header (gopacket's `IPv4.DecodeFromBytes` order of checks): the fixed 20 bytes first, then
  * version and IHL, then the total length, which cuts `s.end` so Ethernet padding never reaches L4.
  * Fields of the fixed header are kept even when options are cut by the snaplen.
+ *
+ * The fixed header is read as three big-endian words (version..total length, id..fragment,
+ * TTL..checksum) rather than field by field: each DataView read is a bounds check and a load, and this
+ * is the hottest decoder there is.
  */
 export function decodeIpv4(s: DecodeState, c: PacketColumns): number {
   const v = s.view;
   const at = s.at;
   const row = s.row;
   const avail = s.end - at;
-  if (avail < 1) return failOuter(s, c, ErrIndex.truncIpv4);
-  const b0 = v.getUint8(at);
-  if (b0 >>> 4 !== 4) return failOuter(s, c, ErrIndex.ipv4BadVersion);
-  if (avail < 20) return failOuter(s, c, ErrIndex.truncIpv4);
-  const ihl = (b0 & 15) << 2;
-  const totalLen = v.getUint16(at + 2);
-  const ff = v.getUint16(at + 6);
-  const frag = ff & 0x1fff;
-  const proto = v.getUint8(at + 9);
+  if (avail < 20) return shortIpv4(s, c, avail);
+  const w0 = v.getUint32(at);
+  if (w0 >>> 28 !== 4) return failOuter(s, c, ErrIndex.ipv4BadVersion);
+  const w1 = v.getUint32(at + 4);
+  const w2 = v.getUint32(at + 8);
+  const ihl = (w0 >>> 22) & 0x3c;
+  const totalLen = w0 & 0xffff;
+  const ipId = w1 >>> 16;
+  const frag = w1 & 0x1fff;
+  const mf = (w1 >>> 13) & 1;
+  const proto = (w2 >>> 16) & 0xff;
   c.ipVersion[row] = 4;
-  c.dscp[row] = v.getUint8(at + 1) >>> 2;
+  c.dscp[row] = (w0 >>> 18) & 0x3f;
+  c.ttl[row] = w2 >>> 24;
+  // also ttlValid: the same array (packet-columns.ts, "Shared validity")
   c.dscpValid[row] = 1;
-  c.ipId[row] = v.getUint16(at + 4);
-  c.ipIdValid[row] = 1;
+  c.ipId[row] = ipId;
   c.fragOffset[row] = frag;
-  c.fragOffsetValid[row] = 1;
-  c.moreFragments[row] = (ff >>> 13) & 1;
-  c.moreFragmentsValid[row] = 1;
-  c.ttl[row] = v.getUint8(at + 8);
-  c.ttlValid[row] = 1;
+  c.moreFragments[row] = mf;
+  // also fragOffsetValid and moreFragmentsValid: the same array
+  c.ipIdValid[row] = 1;
   c.ipProto[row] = proto;
   c.ipProtoValid[row] = 1;
   c.srcIp4[row] = v.getUint32(at + 12);
@@ -45,27 +50,37 @@ export function decodeIpv4(s: DecodeState, c: PacketColumns): number {
   } else if (totalLen < ihl) {
     return failOuter(s, c, ErrIndex.ipv4BadTotalLength);
   }
-  if (at + ipLen < s.end) s.end = at + ipLen;
+  let end = s.end;
+  if (at + ipLen < end) {
+    end = at + ipLen;
+    s.end = end;
+  }
   const l4Len = ipLen - ihl;
   c.ipPayloadLen[row] = l4Len;
   c.ipPayloadLenValid[row] = 1;
-  if (ihl > s.end - at) return failOuter(s, c, ErrIndex.truncIpv4);
-  s.at = at + ihl;
+  if (ihl > end - at) return failOuter(s, c, ErrIndex.truncIpv4);
+  const next = at + ihl;
+  s.at = next;
   s.l4Len = l4Len;
-  s.proto = proto;
   // until an L4 decoder says otherwise, the hashed payload is the whole IP payload
-  s.payloadAt = s.at;
+  s.payloadAt = next;
   s.payloadLen = l4Len;
-  s.payloadEnd = s.end;
+  s.payloadEnd = end;
   s.fpOk = 1;
   const fp = s.fpWords;
-  fp[0] = (4 << 28) | (proto << 20) | (frag << 1) | ((ff >>> 13) & 1);
-  fp[1] = c.ipId[row] ?? 0;
+  fp[0] = (4 << 28) | (proto << 20) | (frag << 1) | mf;
+  fp[1] = ipId;
   fp[2] = l4Len;
   s.fpN = 3;
   // only the first fragment carries the L4 header
   if (frag !== 0) return Layer.Fragment;
   return protoNext(s, c, proto);
+}
+
+/** Fewer than 20 bytes: truncated, unless the one byte there is already names another version. */
+function shortIpv4(s: DecodeState, c: PacketColumns, avail: number): number {
+  if (avail >= 1 && s.view.getUint8(s.at) >>> 4 !== 4) return failOuter(s, c, ErrIndex.ipv4BadVersion);
+  return failOuter(s, c, ErrIndex.truncIpv4);
 }
 
 /** Shared with IPv6 (after its extension headers). */

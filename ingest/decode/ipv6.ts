@@ -1,7 +1,7 @@
 import type { PacketColumns } from '../columns/packet-columns.ts';
 import { protoNext } from './ipv4.ts';
 import { IPV6_GENERIC_EXT, Layer } from './layer.ts';
-import { copy16, type DecodeState, ErrIndex, failOuter } from './state.ts';
+import { copyAddress, type DecodeState, ErrIndex, failOuter } from './state.ts';
 
 /**
  * IPv6 header and its extension-header chain (hop-by-hop, routing, destination options, mobility,
@@ -19,13 +19,13 @@ export function decodeIpv6(s: DecodeState, c: PacketColumns): number {
   if (avail < 40) return failOuter(s, c, ErrIndex.truncIpv6);
   c.ipVersion[row] = 6;
   c.dscp[row] = (w0 >>> 22) & 0x3f;
+  // also ttlValid: the same array (packet-columns.ts, "Shared validity")
   c.dscpValid[row] = 1;
   c.flowLabel[row] = w0 & 0xfffff;
   c.flowLabelValid[row] = 1;
   c.ttl[row] = v.getUint8(at + 7);
-  c.ttlValid[row] = 1;
-  copy16(s.bytes, at + 8, c.srcIp6, 16 * row);
-  copy16(s.bytes, at + 24, c.dstIp6, 16 * row);
+  copyAddress(v, at + 8, s.srcIp6Words, row);
+  copyAddress(v, at + 24, s.dstIp6Words, row);
   let plen = v.getUint16(at + 4);
   // zero: a jumbogram or a GSO super-segment; the wire length is what we have
   if (plen === 0) plen = s.wireEnd - at - 40;
@@ -36,6 +36,8 @@ export function decodeIpv6(s: DecodeState, c: PacketColumns): number {
   let p = at + 40;
   let isFragment = false;
   let fragWord = 0;
+  let hasFragHeader = false;
+  let fragId = 0;
   for (;;) {
     if (IPV6_GENERIC_EXT[nh] === 1) {
       if (s.end - p < 2) return failOuter(s, c, ErrIndex.truncIpv6);
@@ -47,11 +49,12 @@ export function decodeIpv6(s: DecodeState, c: PacketColumns): number {
       if (s.end - p < 8) return failOuter(s, c, ErrIndex.truncIpv6);
       const fo = v.getUint16(p + 2);
       c.fragOffset[row] = fo >>> 3;
-      c.fragOffsetValid[row] = 1;
       c.moreFragments[row] = fo & 1;
-      c.moreFragmentsValid[row] = 1;
-      c.ipId[row] = v.getUint32(p + 4);
+      fragId = v.getUint32(p + 4);
+      c.ipId[row] = fragId;
+      // also fragOffsetValid and moreFragmentsValid: the same array
       c.ipIdValid[row] = 1;
+      hasFragHeader = true;
       isFragment = fo >>> 3 !== 0;
       fragWord = ((fo >>> 3) << 1) | (fo & 1);
       nh = v.getUint8(p);
@@ -75,14 +78,13 @@ export function decodeIpv6(s: DecodeState, c: PacketColumns): number {
   c.ipProtoValid[row] = 1;
   s.at = p;
   s.l4Len = l4Len;
-  s.proto = nh;
   s.payloadAt = p;
   s.payloadLen = l4Len;
   s.payloadEnd = s.end;
   s.fpOk = 1;
   const fp = s.fpWords;
-  fp[0] = (6 << 28) | (nh << 20) | (c.fragOffsetValid[row] === 1 ? fragWord : 0);
-  fp[1] = c.ipIdValid[row] === 1 ? (c.ipId[row] ?? 0) : 0xffffffff;
+  fp[0] = (6 << 28) | (nh << 20) | fragWord;
+  fp[1] = hasFragHeader ? fragId : 0xffffffff;
   fp[2] = plen;
   s.fpN = 3;
   if (isFragment) return Layer.Fragment;
