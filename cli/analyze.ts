@@ -21,17 +21,32 @@ import {
   type Warning,
 } from '../analyzers/verdicts.ts';
 import { writeAnalysisTables } from '../analyzers/write-analysis.ts';
-import { ingestToDataset } from '../ingest/dataset/write-dataset.ts';
+import { findBundles, planBundles } from '../ingest/dataset/bundle-tree.ts';
+import { writeViewsSql } from '../ingest/dataset/views.ts';
+import {
+  commitDir,
+  type IngestProgress,
+  Interrupted,
+  ingestToDataset,
+  sweepStale,
+} from '../ingest/dataset/write-dataset.ts';
 import { reportFromAnalysisDir, writeAnalysisJson } from '../reports/analysis-dir.ts';
 import { junitXml } from '../reports/junit.ts';
 import { summaryText } from '../reports/summary.ts';
 import { writeVerdictsJson } from '../reports/verdicts-json.ts';
 import { ExitCode } from './exit-codes.ts';
+import { INTERRUPTED_EXIT, ProgressLine, progressWanted, withInterrupt } from './ingest.ts';
+import { parseCount } from './parse-flags.ts';
 import { UsageError } from './usage-error.ts';
 
 export interface AnalyzeOptions extends RuleSelection {
   strict?: boolean;
   keepGoing?: boolean;
+  /** ingest worker threads (write-dataset.ts); default one per core for large inputs */
+  jobs?: number;
+  onProgress?: (p: IngestProgress) => void;
+  /** aborting stops the run; the output folder keeps what it had before (Interrupted is thrown) */
+  signal?: AbortSignal;
 }
 
 export interface AnalyzeResult {
@@ -50,7 +65,7 @@ export function exitCodeOf(doc: VerdictsDocument, faults: number, opts: AnalyzeO
   return ExitCode.ok;
 }
 
-/** The analyze stage over one bundle; throws UsageError for unusable rule sets. */
+/** The analyze stage over one bundle; throws UsageError for unusable rule sets, Interrupted when aborted. */
 export async function analyzeBundle(
   bundle: string,
   outDir: string,
@@ -62,29 +77,151 @@ export async function analyzeBundle(
   if (rules.rules.length === 0) throw new UsageError('no rules loaded');
   await fs.mkdir(outDir, { recursive: true });
   const dataset = path.join(outDir, 'dataset');
-  const ingest = await ingestToDataset([bundle], { outDir: dataset });
-  const input = await analysisWithCoverage(bundle);
-  await writeAnalysisTables(dataset, input.analysis.tables);
-  const faults = [...new Set([...ingest.faults.map((f) => f.line()), ...input.analysis.faults])];
-  const extra: Warning[] = faults.map((message) => ({ code: 'input.container-fault', message }));
-  const { document } = verdictsFromFlows(input, rules.rules, opts, extra);
+  // everything is built under a staging name and moved into place complete (see commitOutputs)
+  const stagingBase = path.join(outDir, '.staging');
+  await sweepStale(stagingBase);
+  await sweepStale(dataset);
+  const stage = `${stagingBase}.partial-${process.pid}`;
+  const staged = path.join(stage, 'dataset');
+  let result: Omit<AnalyzeResult, 'outputs'> & { reportDir: string };
+  try {
+    const ingest = await ingestToDataset([bundle], {
+      outDir: staged,
+      ...(opts.jobs ? { jobs: opts.jobs } : {}),
+      ...(opts.onProgress ? { onProgress: opts.onProgress } : {}),
+      ...(opts.signal ? { signal: opts.signal } : {}),
+    });
+    const input = await analysisWithCoverage(bundle);
+    stopIfAborted(opts.signal);
+    await writeAnalysisTables(staged, input.analysis.tables);
+    const faults = [...new Set([...ingest.faults.map((f) => f.line()), ...input.analysis.faults])];
+    const extra: Warning[] = faults.map((message) => ({ code: 'input.container-fault', message }));
+    const { document } = verdictsFromFlows(input, rules.rules, opts, extra);
+    await writeReportInputs(staged, document, input.analysis.topology);
+    await writeVerdictsTable(staged, document);
+    await writeViewsSql(staged);
+    await writeAnalysisJson(stage, input.analysis, bundle);
+    stopIfAborted(opts.signal);
+    result = {
+      document,
+      exitCode: exitCodeOf(document, faults.length, opts),
+      faults,
+      reportDir: path.join(dataset, 'report'),
+    };
+  } catch (e) {
+    await fs.rm(stage, { recursive: true, force: true });
+    throw e;
+  }
   const outputs = {
     verdicts: path.join(outDir, 'verdicts.json'),
     junit: path.join(outDir, 'junit.xml'),
     dataset,
-    report: await writeReportInputs(dataset, document, input.analysis.topology),
+    report: result.reportDir,
   };
-  await writeVerdictsJson(outputs.verdicts, document);
-  await fs.writeFile(outputs.junit, junitXml(document));
-  await writeVerdictsTable(dataset, document);
-  await writeAnalysisJson(outDir, input.analysis, bundle);
+  // the old top-level files go first: a verdicts.json next to a newer dataset would not match it
+  for (const f of [outputs.verdicts, outputs.junit, path.join(outDir, 'report.html')])
+    await fs.rm(f, { force: true });
+  await commitDir(staged, dataset);
+  await fs.rm(stage, { recursive: true, force: true });
+  await writeVerdictsJson(outputs.verdicts, result.document);
+  await fs.writeFile(outputs.junit, junitXml(result.document));
   const html = (await reportFromAnalysisDir(outDir)).out;
   return {
-    document,
-    exitCode: exitCodeOf(document, faults.length, opts),
-    faults,
+    document: result.document,
+    exitCode: result.exitCode,
+    faults: result.faults,
     outputs: { ...outputs, html },
   };
+}
+
+function stopIfAborted(signal: AbortSignal | undefined): void {
+  if (signal?.aborted) throw new Interrupted();
+}
+
+export interface BatchEntry {
+  /** bundle label (bundle-tree.ts): its path in the tree */
+  bundle: string;
+  out: string;
+  exit_code: number;
+  flows: number;
+  pass: number;
+  fail: number;
+  inconclusive: number;
+  faults: string[];
+  /** why the bundle could not be analyzed at all (an internal error), else null */
+  error: string | null;
+}
+
+/** The worst exit code wins: 2 (input fault or a bundle not analyzed) > 1 (a check failed) > 0. */
+export function batchExitCode(entries: readonly BatchEntry[]): number {
+  return entries.reduce<number>((worst, e) => Math.max(worst, e.exit_code), ExitCode.ok);
+}
+
+/**
+ * A tree of bundles: each bundle analyzed on its own (topology, clocks and flows are per capture
+ * session) into `<out>/<label>/`, one after the other (each already uses the cores through --jobs), and
+ * `<out>/batch.json` listing them. A bundle that cannot be analyzed is reported and the rest go on.
+ */
+export async function analyzeTree(
+  bundles: readonly { dir: string; label: string }[],
+  outDir: string,
+  opts: AnalyzeOptions & { onBundle?: (label: string, i: number) => void } = {},
+): Promise<{ entries: BatchEntry[]; exitCode: number; index: string }> {
+  const entries: BatchEntry[] = [];
+  for (const [i, b] of bundles.entries()) {
+    opts.onBundle?.(b.label, i);
+    const out = path.join(outDir, ...b.label.split('/'));
+    try {
+      const r = await analyzeBundle(b.dir, out, opts);
+      const count = (s: string) => r.document.flows.filter((f) => f.status === s).length;
+      entries.push({
+        bundle: b.label,
+        out: path.relative(outDir, out).split(path.sep).join('/'),
+        exit_code: r.exitCode,
+        flows: r.document.flows.length,
+        pass: count('pass'),
+        fail: count('fail'),
+        inconclusive: count('inconclusive'),
+        faults: r.faults,
+        error: null,
+      });
+    } catch (e) {
+      // rule-set errors and interrupts concern every bundle: stop the batch
+      if (e instanceof UsageError || e instanceof Interrupted) throw e;
+      entries.push({
+        bundle: b.label,
+        out: path.relative(outDir, out).split(path.sep).join('/'),
+        exit_code: ExitCode.input,
+        flows: 0,
+        pass: 0,
+        fail: 0,
+        inconclusive: 0,
+        faults: [],
+        error: e instanceof Error ? e.message : String(e),
+      });
+    }
+  }
+  const index = path.join(outDir, 'batch.json');
+  const exitCode = batchExitCode(entries);
+  await fs.writeFile(
+    `${index}.tmp`,
+    `${JSON.stringify({ exit_code: exitCode, bundles: entries }, null, 2)}\n`,
+  );
+  await fs.rename(`${index}.tmp`, index);
+  return { entries, exitCode, index };
+}
+
+/** The batch table printed after a tree: one line per bundle. */
+export function batchText(entries: readonly BatchEntry[]): string {
+  const width = Math.max(6, ...entries.map((e) => e.bundle.length));
+  const head = `${'bundle'.padEnd(width)}  exit  flows  pass  fail  inconclusive  faults\n`;
+  const rows = entries.map(
+    (e) =>
+      `${e.bundle.padEnd(width)}  ${String(e.exit_code).padStart(4)}  ${String(e.flows).padStart(5)}  ` +
+      `${String(e.pass).padStart(4)}  ${String(e.fail).padStart(4)}  ${String(e.inconclusive).padStart(12)}  ` +
+      `${e.error ? `not analyzed: ${e.error}` : String(e.faults.length).padStart(6)}\n`,
+  );
+  return head + rows.join('');
 }
 
 function kernelFlag(value: string): string {
@@ -93,12 +230,17 @@ function kernelFlag(value: string): string {
   return value;
 }
 
+type AnalyzeFlags = AnalyzeOptions & { out: string; rules?: string; quiet?: boolean };
+
 export const analyzeCommand = new Command('analyze')
   .description(
-    'analyze a capture bundle: paths, rewrites and rule verdicts (verdicts.json, junit.xml, dataset)',
+    'analyze a capture bundle, or every bundle of a tree: paths, rewrites and rule verdicts (verdicts.json, junit.xml, dataset)',
   )
-  .argument('<bundle>', 'capture bundle folder (bundle.json, nodes/, pods/, k8s/)')
-  .requiredOption('-o, --out <dir>', 'output folder')
+  .argument(
+    '<bundle>',
+    'capture bundle folder (bundle.json, nodes/, pods/, k8s/), or a folder of bundles at any depth',
+  )
+  .requiredOption('-o, --out <dir>', 'output folder (a tree: one sub-folder per bundle, and batch.json)')
   .option('--rules <folder>', 'judge every node with this rule set folder')
   .addOption(
     new Option('--datapath <datapath>', 'judge every node as running this datapath').choices(
@@ -106,15 +248,52 @@ export const analyzeCommand = new Command('analyze')
     ),
   )
   .option('--kernel <version>', 'use this kernel for every node instead of the recorded one', kernelFlag)
+  .option(
+    '-j, --jobs <n>',
+    'worker threads reading capture files (default: one per core for large inputs)',
+    parseCount,
+  )
   .option('--strict', 'exit 1 when a flow is inconclusive or unclassified')
   .option('--keep-going', 'report container faults in captures as warnings instead of exiting 2')
   .option('-q, --quiet', 'print only the output locations')
-  .action(async (bundle: string, opts: AnalyzeOptions & { out: string; rules?: string; quiet?: boolean }) => {
-    const r = await analyzeBundle(bundle, opts.out, { ...opts, rulesDir: opts.rules });
-    for (const f of r.faults) process.stderr.write(`hoptrace: ${f}\n`);
-    if (!opts.quiet) process.stdout.write(summaryText(r.document));
-    process.stdout.write(
-      `\nreport:   ${r.outputs.html}\nverdicts: ${r.outputs.verdicts}\njunit:    ${r.outputs.junit}\ndataset:  ${r.outputs.dataset}\n`,
-    );
-    process.exitCode = r.exitCode;
+  .action(async (bundle: string, opts: AnalyzeFlags) => {
+    const roots = await findBundles(bundle);
+    if (roots.length === 0)
+      throw new UsageError(`${bundle}: no capture bundle (bundle.json) in this folder or below`);
+    const line = new ProgressLine(progressWanted(opts.quiet), 'analyze');
+    const base = { ...opts, rulesDir: opts.rules, onProgress: line.update };
+    try {
+      await withInterrupt(async (signal) => {
+        if (roots.length === 1 && roots[0] === path.resolve(bundle)) {
+          const r = await analyzeBundle(bundle, opts.out, { ...base, signal });
+          line.clear();
+          for (const f of r.faults) process.stderr.write(`hoptrace: ${f}\n`);
+          if (!opts.quiet) process.stdout.write(summaryText(r.document));
+          process.stdout.write(
+            `\nreport:   ${r.outputs.html}\nverdicts: ${r.outputs.verdicts}\njunit:    ${r.outputs.junit}\ndataset:  ${r.outputs.dataset}\n`,
+          );
+          process.exitCode = r.exitCode;
+          return;
+        }
+        const bundles = planBundles(bundle, roots);
+        const r = await analyzeTree(bundles, opts.out, {
+          ...base,
+          signal,
+          onBundle: (label, i) => {
+            line.clear();
+            if (!opts.quiet) process.stderr.write(`analyze ${i + 1}/${bundles.length}: ${label}\n`);
+          },
+        });
+        line.clear();
+        for (const e of r.entries)
+          for (const f of e.faults) process.stderr.write(`hoptrace: ${e.bundle}: ${f}\n`);
+        process.stdout.write(`${batchText(r.entries)}\nbatch:    ${r.index}\n`);
+        process.exitCode = r.exitCode;
+      });
+    } catch (e) {
+      line.clear();
+      if (!(e instanceof Interrupted)) throw e;
+      process.stderr.write(`hoptrace: interrupted; ${opts.out} keeps the outputs of earlier runs\n`);
+      process.exitCode = INTERRUPTED_EXIT;
+    }
   });

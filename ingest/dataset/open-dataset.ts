@@ -9,41 +9,13 @@ import type { DuckDBConnection, DuckDBInstance } from '@duckdb/node-api';
 import { UsageError } from '../../cli/usage-error.ts';
 import { openDuckDb, sqlString } from './duckdb.ts';
 import { macroStatements } from './sql-macros.ts';
-import { viewStatements } from './write-dataset.ts';
+import { datasetViewStatements, presentTables } from './views.ts';
 
 export interface OpenDataset {
   db: DuckDBInstance;
   con: DuckDBConnection;
   root: string;
   close(): void;
-}
-
-/**
- * Tables the later stages add (`<name>/<name>.parquet`): a view for each one present. Only these
- * known names become views; nothing found in the folder is turned into SQL.
- */
-export const LATER_TABLES = [
-  'sightings',
-  'flows',
-  'flow_hops',
-  'clock_offsets',
-  'flow_coverage',
-  'verdicts',
-] as const;
-
-async function tableViewStatements(root: string, posixRoot: string): Promise<string[]> {
-  const present: string[] = [];
-  for (const name of LATER_TABLES) {
-    const ok = await fs.stat(path.join(root, name, `${name}.parquet`)).then(
-      (s) => s.isFile(),
-      () => false,
-    );
-    if (ok) {
-      const file = sqlString(path.posix.join(posixRoot, name, `${name}.parquet`));
-      present.push(`CREATE OR REPLACE VIEW ${name} AS SELECT * FROM read_parquet(${file})`);
-    }
-  }
-  return present;
 }
 
 export async function openDataset(
@@ -59,8 +31,9 @@ export async function openDataset(
   try {
     for (const sql of macroStatements) await con.run(sql);
     const posixRoot = root.split(path.sep).join('/');
-    for (const sql of viewStatements(posixRoot)) await con.run(sql);
-    for (const sql of await tableViewStatements(root, posixRoot)) await con.run(sql);
+    // views (and the table macros over them) for the tables present; nothing found in the folder
+    // becomes SQL except through the fixed table list in views.ts
+    for (const sql of datasetViewStatements(posixRoot, await presentTables(root))) await con.run(sql);
     await con.run(`SET allowed_directories = [${sqlString(`${root}/`)}]`);
     await con.run('SET enable_external_access = false');
     await con.run('SET lock_configuration = true');

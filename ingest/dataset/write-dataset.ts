@@ -1,26 +1,57 @@
 /**
- * `hoptrace ingest`: capture files -> a dataset folder of Hive-partitioned Parquet
- * (`packets/node=<node>/hour=<UTC hour>/*.parquet`, `captures/captures.parquet`) plus `dataset.json`
- * and the SQL that opens it. Written under a temporary name and moved into place when complete, so an
- * interrupted run never leaves a dataset that reads as complete.
+ * `hoptrace ingest`: capture files, bundles or trees of bundles -> a dataset folder of Hive-partitioned
+ * Parquet (`packets/node=<node>/hour=<UTC hour>/*.parquet`, `captures/captures.parquet`) plus
+ * `dataset.json` and the SQL that opens it.
+ *
+ * Parallel and bounded: files are spread over lanes (ingest-worker.ts), one per worker thread, biggest
+ * file first; each lane streams its files through its own Parquet writer with a fixed buffer bound, so
+ * memory is lanes x bound whatever the input size. The main thread only hands out files, moves the
+ * lanes' part files into place and writes the small `captures` table and `dataset.json`.
+ *
+ * Never half-written: everything goes to `<out>.partial-<pid>` and is renamed into place when complete.
+ * An interrupt (AbortSignal) stops the lanes and removes the partial folder; a run killed outright
+ * leaves only `<out>.partial-<pid>` (never read as a dataset: wrong name) or, in the instant of the swap,
+ * `<out>.old-<pid>`: the next run removes the first and restores the second when `<out>` is missing.
  */
-import { createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
 import fs from 'node:fs/promises';
+import os from 'node:os';
 import path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import type { DuckDBConnection } from '@duckdb/node-api';
-import { type FilePlace, kindOf, placeOf, pointId } from '../capture-points.ts';
-import { PacketColumns } from '../columns/packet-columns.ts';
-import { packetFields } from '../columns/packets-schema.ts';
 import type { InputError } from '../errors.ts';
-import { type InterfaceSummary, PacketBatchSink } from '../packets-from-capture.ts';
-import { readCapture } from '../read-capture.ts';
+import { type InputPlan, type PlannedFile, planInputs } from './bundle-tree.ts';
 import { openDuckDb, sqlString } from './duckdb.ts';
-import { type CapturePointEntry, PacketsDatasetWriter } from './parquet/packets-dataset.ts';
+import {
+  type CaptureRow,
+  type FileDone,
+  type FileProgress,
+  type FileTask,
+  type FromLane,
+  faultOf,
+  IngestLane,
+  Interrupted,
+  type LaneOptions,
+  type LaneWorkerData,
+} from './ingest-worker.ts';
+import { PacketsDatasetWriter } from './parquet/packets-dataset.ts';
 import { macroStatements } from './sql-macros.ts';
+import { baseViewStatements } from './views.ts';
+
+export type { CaptureRow } from './ingest-worker.ts';
+export { Interrupted } from './ingest-worker.ts';
 
 export const DATASET_SCHEMA_VERSION = 1;
+
+export interface IngestProgress {
+  filesDone: number;
+  filesTotal: number;
+  /** bytes on disk of finished files, plus how far into unfinished uncompressed files the readers are */
+  bytesDone: number;
+  bytesTotal: number;
+  packets: number;
+  elapsedMs: number;
+  jobs: number;
+}
 
 export interface IngestOptions {
   outDir: string;
@@ -29,27 +60,15 @@ export interface IngestOptions {
   /** rows per Parquet row group (each partition's file gets one when it has this many) */
   rowGroupRows?: number;
   batchRows?: number;
+  /**
+   * worker threads reading files in parallel; default one per core when the input is at least
+   * MIN_BYTES_FOR_WORKERS and has several files, else 1 (inline: no worker start-up)
+   */
+  jobs?: number;
   onFileDone?: (file: FileSummary) => void;
-}
-
-export interface CaptureRow {
-  capture_point: string;
-  node: string | null;
-  pod: string | null;
-  iface: string;
-  kind: string;
-  link_type: number;
-  ts_resolution: string;
-  snaplen: number;
-  packets: number;
-  bytes: number;
-  decode_errors: number;
-  drops: number | null;
-  start_ns: bigint | null;
-  end_ns: bigint | null;
-  file: string;
-  sha256: string;
-  clock_offset_ns: bigint;
+  onProgress?: (p: IngestProgress) => void;
+  /** aborting stops the run: lanes end, the partial folder is removed, the promise rejects with Interrupted */
+  signal?: AbortSignal;
 }
 
 export interface FileSummary {
@@ -65,139 +84,276 @@ export interface IngestSummary {
   files: FileSummary[];
   packets: number;
   faults: InputError[];
+  /** lanes used (1: inline) */
+  jobs: number;
+  bytes: number;
+  bundles: string[];
+  /** node or pod names prefixed because several bundles used them */
+  renamed: InputPlan['renamed'];
 }
 
-interface InputFile {
-  abs: string;
-  /** as shown in outputs: relative to the bundle root when there is one */
-  display: string;
+/** Below this many input bytes, one inline lane: a worker's start-up (tsx included) costs ~0.3 s. */
+export const MIN_BYTES_FOR_WORKERS = 64 << 20;
+
+/** Files and folders -> capture files, as named in outputs (see bundle-tree.ts for trees of bundles). */
+export async function expandInputs(inputs: readonly string[]): Promise<{ abs: string; display: string }[]> {
+  return (await planInputs(inputs)).files.map((f) => ({ abs: f.abs, display: f.display }));
 }
 
-/** Files and folders -> capture files. In a folder, only files whose first bytes are a known magic. */
-export async function expandInputs(inputs: readonly string[]): Promise<InputFile[]> {
-  const out: InputFile[] = [];
-  for (const input of inputs) {
-    const st = await fs.stat(input).catch(() => null);
-    if (!st) {
-      out.push({ abs: path.resolve(input), display: input });
-      continue;
-    }
-    if (st.isFile()) {
-      out.push({ abs: path.resolve(input), display: displayName(path.resolve(input), input) });
-      continue;
-    }
-    const root = path.resolve(input);
-    const entries = await fs.readdir(root, { recursive: true, withFileTypes: true });
-    const files = entries
-      .filter((e) => e.isFile())
-      .map((e) => path.join(e.parentPath, e.name))
-      .sort();
-    for (const abs of files) {
-      if (await looksLikeCapture(abs))
-        out.push({ abs, display: path.relative(root, abs).split(path.sep).join('/') });
-    }
-  }
-  return out;
-}
-
-function displayName(abs: string, given: string): string {
-  // inside a bundle, name files from the bundle root so capture points and evidence match bundle.json
-  const parts = abs.split(path.sep);
-  for (let i = parts.length - 1; i >= 0; i--) {
-    if ((parts[i] === 'nodes' || parts[i] === 'pods') && parts.includes('captures')) {
-      return parts.slice(i).join('/');
-    }
-  }
-  return given;
-}
-
-const MAGICS = [
-  0xa1b2c3d4, 0xd4c3b2a1, 0xa1b23c4d, 0x4d3cb2a1, 0xa1b2cd34, 0x34cdb2a1, 0x0a0d0d0a, 0x28b52ffd,
-];
-
-async function looksLikeCapture(abs: string): Promise<boolean> {
-  const fh = await fs.open(abs, 'r').catch(() => null);
-  if (!fh) return false;
-  try {
-    const buf = Buffer.alloc(4);
-    const { bytesRead } = await fh.read(buf, 0, 4, 0);
-    if (bytesRead < 4) return false;
-    if (buf[0] === 0x1f && buf[1] === 0x8b) return true;
-    return MAGICS.includes(buf.readUInt32BE(0));
-  } finally {
-    await fh.close();
-  }
+function laneCount(requested: number | undefined, files: readonly PlannedFile[]): number {
+  const bytes = files.reduce((a, f) => a + f.size, 0);
+  const wanted = requested ?? (bytes >= MIN_BYTES_FOR_WORKERS ? os.availableParallelism() : 1);
+  return Math.max(1, Math.min(wanted, files.length));
 }
 
 export async function ingestToDataset(
   inputs: readonly string[],
   opts: IngestOptions,
 ): Promise<IngestSummary> {
-  const files = await expandInputs(inputs);
+  const plan = await planInputs(inputs);
   const outDir = path.resolve(opts.outDir);
+  await sweepStale(outDir);
   const work = `${outDir}.partial-${process.pid}`;
   await fs.rm(work, { recursive: true, force: true });
   await fs.mkdir(path.join(work, 'packets'), { recursive: true });
   await fs.mkdir(path.join(work, 'captures'), { recursive: true });
-
-  const summary: IngestSummary = { outDir, files: [], packets: 0, faults: [] };
-  // packets go straight to Parquet; DuckDB is opened only for the small captures table at the end
-  const points: CapturePointEntry[] = [];
-  const fileNames: string[] = [];
-  const writer = new PacketsDatasetWriter({
-    dir: path.join(work, 'packets'),
-    points,
-    files: fileNames,
+  const jobs = laneCount(opts.jobs, plan.files);
+  const progress = new ProgressTracker(plan.files, jobs, opts.onProgress);
+  const done: (FileDone | null)[] = plan.files.map(() => null);
+  const onDone = (d: FileDone) => {
+    done[d.index] = d;
+    progress.done(d);
+    opts.onFileDone?.(fileSummary(d));
+  };
+  const summary: IngestSummary = {
+    outDir,
+    files: [],
+    packets: 0,
+    faults: [],
+    jobs,
+    bytes: progress.bytesTotal,
+    bundles: plan.bundles.map((b) => b.label),
+    renamed: plan.renamed,
+  };
+  const lane: Omit<LaneOptions, 'packetsDir'> = {
     ...(opts.rowGroupRows ? { rowGroupRows: opts.rowGroupRows } : {}),
-  });
-  const batch = new PacketColumns(opts.batchRows ?? 65536);
-  const pointIds = new Map<string, number>();
+    ...(opts.batchRows ? { batchRows: opts.batchRows } : {}),
+    // lanes x bound stays near what one writer alone would buffer
+    maxBufferedBytes: Math.max(48 << 20, Math.min(160 << 20, Math.floor((320 << 20) / jobs))),
+  };
   try {
-    for (let fileId = 0; fileId < files.length; fileId++) {
-      const input = files[fileId]!;
-      fileNames.push(input.display);
-      const place = placeOf(input.display);
-      const sink = new PacketBatchSink(
-        {
-          fileId,
-          pointFor: (info) => {
-            const point = pointId(place, info.section > 0 && info.name ? info.name : null);
-            let id = pointIds.get(point);
-            if (id === undefined) {
-              id = points.length;
-              pointIds.set(point, id);
-              points.push({ name: point, node: place.node ?? '-' });
-            }
-            return id;
-          },
-          onBatch: (b) => writer.write(b),
-        },
-        batch,
-      );
-      const [result, sha256] = await Promise.all([
-        readCapture(input.abs, sink, { file: input.display }),
-        sha256File(input.abs),
-      ]);
-      const interfaces = sink.finish();
-      const captures = interfaces.map((s) => captureRow(s, place, input.display, sha256 ?? ''));
-      const fileSummary: FileSummary = {
-        file: input.display,
-        records: result.records,
-        error: result.error,
-        warnings: result.warnings.length,
-        captures,
-      };
-      if (result.error) summary.faults.push(result.error);
-      summary.files.push(fileSummary);
-      summary.packets += result.records;
-      opts.onFileDone?.(fileSummary);
+    const run: RunContext = { plan, work, lane, onDone, progress, signal: opts.signal };
+    const rows = jobs <= 1 ? await runInline(run) : await runWorkers(run, jobs);
+    if (rows === 0) {
+      // a dataset without rows still gets one (empty) packets file, so the views open
+      await new PacketsDatasetWriter({ dir: path.join(work, 'packets'), points: [], files: [] }).close();
     }
+    for (const d of done) {
+      if (!d) throw new Error('ingest: a file was not read');
+      const f = fileSummary(d);
+      if (f.error) summary.faults.push(f.error);
+      summary.files.push(f);
+      summary.packets += f.records;
+    }
+    throwIfAborted(opts.signal);
+    await writeSmallTables(work, summary, opts);
+    throwIfAborted(opts.signal);
   } catch (e) {
-    writer.abort();
+    await fs.rm(work, { recursive: true, force: true });
     throw e;
   }
-  await writer.close();
+  await commitDir(work, outDir);
+  return summary;
+}
 
+function throwIfAborted(signal: AbortSignal | undefined): void {
+  if (signal?.aborted) throw new Interrupted();
+}
+
+function fileSummary(d: FileDone): FileSummary {
+  const error = d.error ? faultOf(d.error) : null;
+  return { file: d.file, records: d.records, error, warnings: d.warnings, captures: d.captures };
+}
+
+function taskOf(plan: InputPlan, index: number): FileTask {
+  const f = plan.files[index]!;
+  return { index, abs: f.abs, display: f.display, place: f.place, bundle: f.bundle };
+}
+
+/** What both ways of running the lanes need. */
+interface RunContext {
+  plan: InputPlan;
+  work: string;
+  lane: Omit<LaneOptions, 'packetsDir'>;
+  onDone: (d: FileDone) => void;
+  progress: ProgressTracker;
+  signal: AbortSignal | undefined;
+}
+
+async function runInline({ plan, work, lane, onDone, progress, signal }: RunContext): Promise<number> {
+  const inline = new IngestLane(
+    { ...lane, packetsDir: path.join(work, 'packets') },
+    () => signal?.aborted === true,
+  );
+  try {
+    for (let i = 0; i < plan.files.length; i++) {
+      throwIfAborted(signal);
+      onDone(await inline.ingest(taskOf(plan, i), (p) => progress.update(p)));
+    }
+    throwIfAborted(signal);
+    return await inline.close();
+  } catch (e) {
+    inline.abort();
+    throw e;
+  }
+}
+
+/**
+ * The worker's entry: the sources are TypeScript run through tsx (no build step), and a worker thread
+ * does not inherit the main thread's loader, so it registers tsx itself before importing the module
+ * (as analyzers/correlate/parallel-slabs.ts does).
+ */
+const LANE_BOOT = `import(${JSON.stringify(import.meta.resolve('tsx/esm/api'))})
+  .then((tsx) => { tsx.register(); return import(${JSON.stringify(new URL('./ingest-worker.ts', import.meta.url).href)}); })
+  .catch((err) => { throw err; });`;
+
+async function runWorkers(
+  { plan, work, lane, onDone, progress, signal }: RunContext,
+  jobs: number,
+): Promise<number> {
+  // biggest first, so that one large file does not start last and run alone at the end
+  const order = plan.files
+    .map((_, i) => i)
+    .sort((a, b) => plan.files[b]!.size - plan.files[a]!.size || a - b);
+  let next = 0;
+  const nextTask = (): FileTask | null => (next < order.length ? taskOf(plan, order[next++]!) : null);
+  const dirs = Array.from({ length: jobs }, (_, k) => path.join(work, '.lanes', `w${k}`));
+  const workers = dirs.map((packetsDir) => {
+    const data: LaneWorkerData = { role: 'hoptrace-ingest-lane', lane: { ...lane, packetsDir } };
+    return new Worker(LANE_BOOT, { eval: true, workerData: data });
+  });
+  let rows = 0;
+  try {
+    const counts = await Promise.all(workers.map((w) => driveLane(w, nextTask, onDone, progress, signal)));
+    rows = counts.reduce((a, b) => a + b, 0);
+  } finally {
+    await Promise.all(workers.map((w) => w.terminate()));
+  }
+  // part files move into the one packets tree; the lane number keeps their names apart
+  for (const [k, dir] of dirs.entries()) await moveParts(dir, path.join(work, 'packets'), `w${k}-`);
+  await fs.rm(path.join(work, '.lanes'), { recursive: true, force: true });
+  return rows;
+}
+
+function driveLane(
+  w: Worker,
+  nextTask: () => FileTask | null,
+  onDone: (d: FileDone) => void,
+  progress: ProgressTracker,
+  signal: AbortSignal | undefined,
+): Promise<number> {
+  return new Promise((resolve, reject) => {
+    if (signal?.aborted) return reject(new Interrupted());
+    const onAbort = () => reject(new Interrupted());
+    signal?.addEventListener('abort', onAbort, { once: true });
+    const settle = () => signal?.removeEventListener('abort', onAbort);
+    const send = () => {
+      if (signal?.aborted) return reject(new Interrupted());
+      const task = nextTask();
+      w.postMessage(task ? { type: 'file', task } : { type: 'close' });
+    };
+    w.on('message', (m: FromLane) => {
+      switch (m.type) {
+        case 'progress':
+          progress.update(m.progress);
+          break;
+        case 'done':
+          onDone(m.done);
+          send();
+          break;
+        case 'closed':
+          settle();
+          resolve(m.rows);
+          break;
+        case 'failed':
+          settle();
+          reject(new Error(`ingest worker: ${m.message}`));
+          break;
+      }
+    });
+    w.once('error', (err) => {
+      settle();
+      reject(err);
+    });
+    // after `closed` this is a no-op (the promise is settled); before it, a lane died
+    w.once('exit', (code) => reject(new Error(`ingest worker exited with code ${code}`)));
+    send();
+  });
+}
+
+/** Moves `<from>/node=X/hour=Y/<name>` to `<to>/node=X/hour=Y/<prefix><name>`. */
+async function moveParts(from: string, to: string, prefix: string): Promise<void> {
+  const entries = await fs.readdir(from, { recursive: true, withFileTypes: true }).catch(() => []);
+  for (const e of entries) {
+    if (!e.isFile()) continue;
+    const rel = path.relative(from, e.parentPath);
+    await fs.mkdir(path.join(to, rel), { recursive: true });
+    await fs.rename(path.join(e.parentPath, e.name), path.join(to, rel, `${prefix}${e.name}`));
+  }
+}
+
+class ProgressTracker {
+  readonly bytesTotal: number;
+  private filesDone = 0;
+  private bytesDone = 0;
+  private packetsDone = 0;
+  private readonly inflight = new Map<number, FileProgress>();
+  private readonly started = performance.now();
+
+  constructor(
+    private readonly files: readonly PlannedFile[],
+    private readonly jobs: number,
+    private readonly listener: ((p: IngestProgress) => void) | undefined,
+  ) {
+    this.bytesTotal = files.reduce((a, f) => a + f.size, 0);
+  }
+
+  update(p: FileProgress): void {
+    this.inflight.set(p.index, p);
+    this.emit();
+  }
+
+  done(d: FileDone): void {
+    this.inflight.delete(d.index);
+    this.filesDone++;
+    this.bytesDone += this.files[d.index]?.size ?? 0;
+    this.packetsDone += d.records;
+    this.emit();
+  }
+
+  private emit(): void {
+    if (!this.listener) return;
+    let bytes = this.bytesDone;
+    let packets = this.packetsDone;
+    for (const p of this.inflight.values()) {
+      const f = this.files[p.index];
+      // a compressed file's offsets are in the decompressed stream: it counts when it is done
+      if (f && f.compression === 'none') bytes += Math.min(p.offset, f.size);
+      packets += p.records;
+    }
+    this.listener({
+      filesDone: this.filesDone,
+      filesTotal: this.files.length,
+      bytesDone: bytes,
+      bytesTotal: this.bytesTotal,
+      packets,
+      elapsedMs: performance.now() - this.started,
+      jobs: this.jobs,
+    });
+  }
+}
+
+async function writeSmallTables(work: string, summary: IngestSummary, opts: IngestOptions): Promise<void> {
   const db = await openDuckDb({
     memoryLimit: opts.memoryLimit,
     threads: opts.threads,
@@ -207,7 +363,8 @@ export async function ingestToDataset(
   try {
     await writeCaptures(con, path.join(work, 'captures', 'captures.parquet'), summary.files);
     await fs.writeFile(path.join(work, 'macros.sql'), `${macroStatements.join(';\n\n')};\n`);
-    await fs.writeFile(path.join(work, 'views.sql'), viewStatements('.').join(';\n\n').concat(';\n'));
+    await fs.writeFile(path.join(work, 'views.sql'), `${baseViewStatements('.').join(';\n\n')};\n`);
+    // dataset.json last: it is what makes a folder a dataset (open-dataset.ts)
     await fs.writeFile(
       path.join(work, 'dataset.json'),
       `${JSON.stringify(datasetManifest(summary), null, 2)}\n`,
@@ -217,12 +374,45 @@ export async function ingestToDataset(
     db.closeSync();
     await fs.rm(path.join(work, '.duckdb-tmp'), { recursive: true, force: true });
   }
-  await replaceDir(work, outDir);
-  return summary;
 }
 
-/** Moves a finished dataset into place; an older dataset at that path is replaced whole. */
-async function replaceDir(work: string, outDir: string): Promise<void> {
+function pidAlive(pid: number): boolean {
+  if (pid === process.pid) return true;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/**
+ * Leftovers of runs that died (SIGKILL, power loss) next to `outDir`: partial folders are removed; an
+ * `.old-<pid>` folder is the previous dataset caught mid-swap, restored when `outDir` is missing.
+ */
+export async function sweepStale(outDir: string): Promise<void> {
+  const parent = path.dirname(outDir);
+  const base = path.basename(outDir);
+  const names = await fs.readdir(parent).catch(() => []);
+  const stale = new RegExp(`^${base.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}\\.(partial|old)-(\\d+)$`);
+  for (const name of names) {
+    const m = stale.exec(name);
+    if (!m || pidAlive(Number(m[2]))) continue;
+    const dir = path.join(parent, name);
+    const outExists = await fs.stat(outDir).then(
+      () => true,
+      () => false,
+    );
+    if (m[1] === 'old' && !outExists) await fs.rename(dir, outDir);
+    else await fs.rm(dir, { recursive: true, force: true });
+  }
+}
+
+/**
+ * Moves a finished folder into place; an older one at that path is replaced whole. Two renames: a
+ * folder cannot atomically replace a non-empty folder on Linux, so the old one steps aside first.
+ */
+export async function commitDir(work: string, outDir: string): Promise<void> {
   const old = `${outDir}.old-${process.pid}`;
   const existed = await fs.stat(outDir).then(
     () => true,
@@ -233,81 +423,6 @@ async function replaceDir(work: string, outDir: string): Promise<void> {
   if (existed) await fs.rm(old, { recursive: true, force: true });
 }
 
-/** Files at least this large are hashed on a worker thread; smaller ones are not worth its start-up. */
-const HASH_WORKER_MIN_BYTES = 16 << 20;
-
-/** Hashes a file on its own thread: plain CommonJS, so it needs no TypeScript loader. */
-const HASH_WORKER = `
-const { parentPort, workerData } = require('node:worker_threads');
-const { createHash } = require('node:crypto');
-const fs = require('node:fs');
-const hash = createHash('sha256');
-const buf = Buffer.allocUnsafe(1 << 22);
-const fd = fs.openSync(workerData, 'r');
-try {
-  for (;;) {
-    const n = fs.readSync(fd, buf, 0, buf.length, null);
-    if (n === 0) break;
-    hash.update(buf.subarray(0, n));
-  }
-} finally {
-  fs.closeSync(fd);
-}
-parentPort.postMessage(hash.digest('hex'));
-`;
-
-/**
- * SHA-256 of a file, or null when it cannot be read. Large captures are hashed on a worker thread:
- * hashing 1.7 GB takes ~1.4 s of CPU, which would otherwise sit on the thread that decodes.
- */
-async function sha256File(abs: string): Promise<string | null> {
-  const size = await fs.stat(abs).then(
-    (st) => st.size,
-    () => -1,
-  );
-  if (size < 0) return null;
-  if (size >= HASH_WORKER_MIN_BYTES) {
-    return new Promise((resolve) => {
-      const worker = new Worker(HASH_WORKER, { eval: true, workerData: abs });
-      worker.once('message', (hex: string) => resolve(hex));
-      worker.once('error', () => resolve(null));
-      worker.once('exit', () => resolve(null));
-    });
-  }
-  const hash = createHash('sha256');
-  try {
-    for await (const chunk of createReadStream(abs, { highWaterMark: 1 << 22 })) hash.update(chunk as Buffer);
-    return hash.digest('hex');
-  } catch {
-    return null;
-  }
-}
-
-function captureRow(s: InterfaceSummary, place: FilePlace, file: string, sha256: string): CaptureRow {
-  const iface = s.info.section > 0 && s.info.name ? s.info.name : place.iface;
-  const isbDrops = s.stats ? (s.stats.ifDrop ?? 0) + (s.stats.osDrop ?? 0) : null;
-  const drops = isbDrops === null && s.epbDrops === 0 ? null : (isbDrops ?? 0) + s.epbDrops;
-  return {
-    capture_point: pointId(place, s.info.section > 0 && s.info.name ? s.info.name : null),
-    node: place.node,
-    pod: place.pod,
-    iface,
-    kind: kindOf(place, iface),
-    link_type: s.info.linkType,
-    ts_resolution: s.info.tsResolution,
-    snaplen: s.info.snaplen,
-    packets: s.packets,
-    bytes: s.bytes,
-    decode_errors: s.decodeErrors,
-    drops,
-    start_ns: s.firstNs,
-    end_ns: s.lastNs,
-    file,
-    sha256,
-    clock_offset_ns: 0n,
-  };
-}
-
 async function writeCaptures(
   con: DuckDBConnection,
   file: string,
@@ -316,49 +431,44 @@ async function writeCaptures(
   await con.run(`CREATE TABLE captures (capture_point VARCHAR, node VARCHAR, pod VARCHAR, iface VARCHAR, kind VARCHAR,
     link_type USMALLINT, ts_resolution VARCHAR, snaplen UINTEGER, packets UBIGINT, bytes UBIGINT, decode_errors UBIGINT,
     drops UBIGINT, start_ns BIGINT, end_ns BIGINT, file VARCHAR, sha256 VARCHAR, clock_offset_ns BIGINT,
-    fault VARCHAR)`);
+    fault VARCHAR, bundle VARCHAR, ring_index INTEGER)`);
+  const a = await con.createAppender('captures');
+  const text = (v: string | null) => (v === null ? a.appendNull() : a.appendVarchar(v));
+  const big = (v: bigint | null) => (v === null ? a.appendNull() : a.appendBigInt(v));
   for (const f of files) {
     for (const c of f.captures) {
-      await con.run(
-        'INSERT INTO captures VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18)',
-        [
-          c.capture_point,
-          c.node,
-          c.pod,
-          c.iface,
-          c.kind,
-          c.link_type,
-          c.ts_resolution,
-          c.snaplen,
-          c.packets,
-          c.bytes,
-          c.decode_errors,
-          c.drops,
-          c.start_ns,
-          c.end_ns,
-          c.file,
-          c.sha256,
-          c.clock_offset_ns,
-          f.error ? f.error.line() : null,
-        ],
-      );
+      text(c.capture_point);
+      text(c.node);
+      text(c.pod);
+      text(c.iface);
+      text(c.kind);
+      a.appendUSmallInt(c.link_type);
+      text(c.ts_resolution);
+      a.appendUInteger(c.snaplen);
+      a.appendUBigInt(BigInt(c.packets));
+      a.appendUBigInt(BigInt(c.bytes));
+      a.appendUBigInt(BigInt(c.decode_errors));
+      if (c.drops === null) a.appendNull();
+      else a.appendUBigInt(BigInt(c.drops));
+      big(c.start_ns);
+      big(c.end_ns);
+      text(c.file);
+      text(c.sha256);
+      a.appendBigInt(c.clock_offset_ns);
+      text(f.error ? f.error.line() : null);
+      text(c.bundle);
+      if (c.ring_index === null) a.appendNull();
+      else a.appendInteger(c.ring_index);
+      a.endRow();
     }
   }
+  a.closeSync();
   await con.run(`COPY captures TO ${sqlString(file)} (FORMAT parquet)`);
 }
 
 /** Views over a dataset folder; `root` is a path DuckDB resolves (absolute, or relative to its cwd). */
 export function viewStatements(root: string): string[] {
-  const packets = path.posix.join(root, 'packets', '**', '*.parquet');
-  const captures = path.posix.join(root, 'captures', '*.parquet');
-  const view = packetFields
-    .filter((f) => f.view !== null)
-    .map((f) => (f.view ? `${f.view} AS ${f.name}` : f.name));
-  return [
-    `CREATE OR REPLACE VIEW packets_raw AS SELECT * FROM read_parquet(${sqlString(packets)}, hive_partitioning = true, union_by_name = true)`,
-    `CREATE OR REPLACE VIEW packets AS SELECT ${view.join(', ')}, node, hour FROM packets_raw`,
-    `CREATE OR REPLACE VIEW captures AS SELECT * FROM read_parquet(${sqlString(captures)})`,
-  ];
+  return baseViewStatements(root);
 }
 
 function datasetManifest(summary: IngestSummary): object {
@@ -370,6 +480,8 @@ function datasetManifest(summary: IngestSummary): object {
       packets: { path: 'packets', partitioning: ['node', 'hour'], rows: summary.packets },
       captures: { path: 'captures/captures.parquet' },
     },
+    bundles: summary.bundles,
+    renamed: summary.renamed,
     files: summary.files.map((f) => ({
       file: f.file,
       records: f.records,

@@ -1,0 +1,307 @@
+/**
+ * One ingest lane: capture files -> Parquet part files of the `packets` table, plus each file's
+ * `captures` rows. `ingestToDataset` (write-dataset.ts) runs one lane inline for small inputs and one
+ * per worker thread for large ones; each lane has its own Parquet writer (bounded buffers: memory does
+ * not grow with input size) and its own dictionaries, and writes into its own folder, so lanes share
+ * nothing and the main thread only moves finished part files and merges the small `captures` rows.
+ */
+import { createHash } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import fs from 'node:fs/promises';
+import { parentPort, Worker, workerData } from 'node:worker_threads';
+import { type FilePlace, kindOf, pointId } from '../capture-points.ts';
+import { PacketColumns } from '../columns/packet-columns.ts';
+import { type IngestErrorCode, InputError } from '../errors.ts';
+import { type InterfaceSummary, PacketBatchSink } from '../packets-from-capture.ts';
+import { readCapture } from '../read-capture.ts';
+import { type CapturePointEntry, PacketsDatasetWriter } from './parquet/packets-dataset.ts';
+
+export interface CaptureRow {
+  capture_point: string;
+  node: string | null;
+  pod: string | null;
+  iface: string;
+  kind: string;
+  link_type: number;
+  ts_resolution: string;
+  snaplen: number;
+  packets: number;
+  bytes: number;
+  decode_errors: number;
+  drops: number | null;
+  start_ns: bigint | null;
+  end_ns: bigint | null;
+  file: string;
+  sha256: string;
+  clock_offset_ns: bigint;
+  /** label of the bundle the file came from (bundle-tree.ts); null outside a bundle */
+  bundle: string | null;
+  /** ring-buffer sequence number from the file name (DESIGN §3), null for a single file */
+  ring_index: number | null;
+}
+
+export interface LaneOptions {
+  /** the folder this lane's `node=/hour=` partitions go to */
+  packetsDir: string;
+  rowGroupRows?: number;
+  batchRows?: number;
+  /** Parquet writer buffer bound of this lane */
+  maxBufferedBytes?: number;
+}
+
+export interface FileTask {
+  /** position in the plan: results are put back in plan order */
+  index: number;
+  abs: string;
+  display: string;
+  place: FilePlace;
+  bundle: string | null;
+}
+
+/** An InputError as it crosses a thread boundary (classes do not survive structured cloning). */
+export interface FaultData {
+  code: IngestErrorCode;
+  file: string;
+  offset: number;
+  detail: string;
+  recordsBefore: number;
+}
+
+export interface FileDone {
+  index: number;
+  /** as displayed (FileTask.display) */
+  file: string;
+  records: number;
+  error: FaultData | null;
+  warnings: number;
+  captures: CaptureRow[];
+}
+
+export interface FileProgress {
+  index: number;
+  /** records read from the file so far */
+  records: number;
+  /** byte offset (in the decompressed stream) of the last record read */
+  offset: number;
+}
+
+export function faultData(e: InputError): FaultData {
+  return { code: e.code, file: e.file, offset: e.offset, detail: e.detail, recordsBefore: e.recordsBefore };
+}
+
+export function faultOf(d: FaultData): InputError {
+  const e = new InputError(d.code, d.file, d.offset, d.detail);
+  e.recordsBefore = d.recordsBefore;
+  return e;
+}
+
+/** Thrown out of a lane's sink when the run is interrupted, so a long file stops within one batch. */
+export class Interrupted extends Error {
+  constructor() {
+    super('interrupted');
+    this.name = 'Interrupted';
+  }
+}
+
+export class IngestLane {
+  private readonly points: CapturePointEntry[] = [];
+  private readonly pointIds = new Map<string, number>();
+  private readonly files: string[] = [];
+  private readonly writer: PacketsDatasetWriter;
+  private readonly batch: PacketColumns;
+
+  constructor(
+    opts: LaneOptions,
+    /** checked once per batch; true stops the file being read (Interrupted) */
+    private readonly stopped: () => boolean = () => false,
+  ) {
+    this.writer = new PacketsDatasetWriter({
+      dir: opts.packetsDir,
+      points: this.points,
+      files: this.files,
+      ...(opts.rowGroupRows ? { rowGroupRows: opts.rowGroupRows } : {}),
+      ...(opts.maxBufferedBytes ? { maxBufferedBytes: opts.maxBufferedBytes } : {}),
+    });
+    this.batch = new PacketColumns(opts.batchRows ?? 65536);
+  }
+
+  get rows(): number {
+    return this.writer.rows;
+  }
+
+  async ingest(task: FileTask, onProgress?: (p: FileProgress) => void): Promise<FileDone> {
+    const fileId = this.files.length;
+    this.files.push(task.display);
+    const place = task.place;
+    let records = 0;
+    const sink = new PacketBatchSink(
+      {
+        fileId,
+        pointFor: (info) => {
+          const point = pointId(place, info.section > 0 && info.name ? info.name : null);
+          let id = this.pointIds.get(point);
+          if (id === undefined) {
+            id = this.points.length;
+            this.pointIds.set(point, id);
+            this.points.push({ name: point, node: place.node ?? '-' });
+          }
+          return id;
+        },
+        onBatch: (b) => {
+          if (this.stopped()) throw new Interrupted();
+          this.writer.write(b);
+          records += b.length;
+          onProgress?.({ index: task.index, records, offset: b.fileOffset[b.length - 1] ?? 0 });
+        },
+      },
+      this.batch,
+    );
+    const [result, sha256] = await Promise.all([
+      readCapture(task.abs, sink, { file: task.display }),
+      sha256File(task.abs),
+    ]);
+    const interfaces = sink.finish();
+    return {
+      index: task.index,
+      file: task.display,
+      records: result.records,
+      error: result.error ? faultData(result.error) : null,
+      warnings: result.warnings.length,
+      captures: interfaces.map((s) => captureRow(s, task, sha256 ?? '')),
+    };
+  }
+
+  /** Writes the footers; returns the rows written. A lane that wrote nothing leaves no file. */
+  async close(): Promise<number> {
+    if (this.writer.rows === 0) {
+      this.writer.abort();
+      return 0;
+    }
+    await this.writer.close();
+    return this.writer.rows;
+  }
+
+  abort(): void {
+    this.writer.abort();
+  }
+}
+
+function captureRow(s: InterfaceSummary, task: FileTask, sha256: string): CaptureRow {
+  const place = task.place;
+  const iface = s.info.section > 0 && s.info.name ? s.info.name : place.iface;
+  const isbDrops = s.stats ? (s.stats.ifDrop ?? 0) + (s.stats.osDrop ?? 0) : null;
+  const drops = isbDrops === null && s.epbDrops === 0 ? null : (isbDrops ?? 0) + s.epbDrops;
+  return {
+    capture_point: pointId(place, s.info.section > 0 && s.info.name ? s.info.name : null),
+    node: place.node,
+    pod: place.pod,
+    iface,
+    kind: kindOf(place, iface),
+    link_type: s.info.linkType,
+    ts_resolution: s.info.tsResolution,
+    snaplen: s.info.snaplen,
+    packets: s.packets,
+    bytes: s.bytes,
+    decode_errors: s.decodeErrors,
+    drops,
+    start_ns: s.firstNs,
+    end_ns: s.lastNs,
+    file: task.display,
+    sha256,
+    clock_offset_ns: 0n,
+    bundle: task.bundle,
+    ring_index: place.ringIndex,
+  };
+}
+
+/** Files at least this large are hashed on a thread of their own; smaller ones are not worth its start-up. */
+const HASH_WORKER_MIN_BYTES = 16 << 20;
+
+/** Hashes a file on its own thread: plain CommonJS, so it needs no TypeScript loader. */
+const HASH_WORKER = `
+const { parentPort, workerData } = require('node:worker_threads');
+const { createHash } = require('node:crypto');
+const fs = require('node:fs');
+const hash = createHash('sha256');
+const buf = Buffer.allocUnsafe(1 << 22);
+const fd = fs.openSync(workerData, 'r');
+try {
+  for (;;) {
+    const n = fs.readSync(fd, buf, 0, buf.length, null);
+    if (n === 0) break;
+    hash.update(buf.subarray(0, n));
+  }
+} finally {
+  fs.closeSync(fd);
+}
+parentPort.postMessage(hash.digest('hex'));
+`;
+
+/**
+ * SHA-256 of a file, or null when it cannot be read. Large captures are hashed on a thread of their own:
+ * hashing 1.7 GB takes ~1.4 s of CPU, which would otherwise sit on the thread that decodes.
+ */
+async function sha256File(abs: string): Promise<string | null> {
+  const size = await fs.stat(abs).then(
+    (st) => st.size,
+    () => -1,
+  );
+  if (size < 0) return null;
+  if (size >= HASH_WORKER_MIN_BYTES) {
+    return new Promise((resolve) => {
+      const worker = new Worker(HASH_WORKER, { eval: true, workerData: abs });
+      worker.once('message', (hex: string) => resolve(hex));
+      worker.once('error', () => resolve(null));
+      worker.once('exit', () => resolve(null));
+    });
+  }
+  const hash = createHash('sha256');
+  try {
+    for await (const chunk of createReadStream(abs, { highWaterMark: 1 << 22 })) hash.update(chunk as Buffer);
+    return hash.digest('hex');
+  } catch {
+    return null;
+  }
+}
+
+/** Messages between write-dataset.ts and a lane on a worker thread. */
+export type ToLane = { type: 'file'; task: FileTask } | { type: 'close' };
+export type FromLane =
+  | { type: 'progress'; progress: FileProgress }
+  | { type: 'done'; done: FileDone }
+  | { type: 'closed'; rows: number }
+  | { type: 'failed'; message: string };
+
+export interface LaneWorkerData {
+  role: 'hoptrace-ingest-lane';
+  lane: LaneOptions;
+}
+
+const data = workerData as LaneWorkerData | null;
+if (parentPort && data?.role === 'hoptrace-ingest-lane') {
+  const port = parentPort;
+  const lane = new IngestLane(data.lane);
+  // progress at most every 100 ms per lane: enough for a display redrawn 4 times a second
+  let lastProgress = 0;
+  const progress = (p: FileProgress) => {
+    const now = performance.now();
+    if (now - lastProgress < 100) return;
+    lastProgress = now;
+    port.postMessage({ type: 'progress', progress: p } satisfies FromLane);
+  };
+  // one message at a time: the main thread sends the next file only after `done`
+  port.on('message', (msg: ToLane) => {
+    const work =
+      msg.type === 'file'
+        ? lane.ingest(msg.task, progress).then((done): FromLane => ({ type: 'done', done }))
+        : lane.close().then((rows): FromLane => ({ type: 'closed', rows }));
+    work.then(
+      (reply) => port.postMessage(reply),
+      (err: unknown) => {
+        lane.abort();
+        const message = err instanceof Error ? (err.stack ?? err.message) : String(err);
+        port.postMessage({ type: 'failed', message } satisfies FromLane);
+      },
+    );
+  });
+}
