@@ -12,10 +12,13 @@
  */
 
 import { spawnSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { DOUBLE, DuckDBDataChunk, UINTEGER, USMALLINT } from '@duckdb/node-api';
 import duckdb from '@duckdb/node-bindings';
+import { correlateSpool, FrameSpool } from '../analyzers/correlate/frame-spool.ts';
 import { FrameTable } from '../analyzers/correlate/frame-table.ts';
 import type { FrameSet } from '../analyzers/correlate/frames-from-bundle.ts';
 import { SightingsBuilder, SlabCorrelator, sightingsFromPackets } from '../analyzers/correlate/sightings.ts';
@@ -240,6 +243,49 @@ async function duckdbSessionWindows(set: FrameSet, windowNs: number): Promise<nu
   }
 }
 
+/**
+ * The bounded path end to end from a spool: frames written to a temporary file in chunks (as
+ * `framesFromBundle` with a FrameSpool does while decoding), read back slab by slab by `correlateSpool`,
+ * each slab's rows counted and dropped.
+ */
+export function spooledCorrelation(packets: number): {
+  packets: number;
+  frames: number;
+  offsetNs: number;
+  slabs: number;
+  spoolMb: number;
+} {
+  const topology = syntheticTopology();
+  const points = POINTS.map((p) => p[0]);
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'ht-bench-spool-'));
+  const spool = new FrameSpool(path.join(dir, 'frames.bin'));
+  try {
+    const perChunk = Math.floor(spool.chunkFrames / 6);
+    for (let from = 0; from < packets; from += perChunk) {
+      appendSyntheticPackets(spool.table, from, Math.min(packets, from + perChunk));
+      spool.flush();
+    }
+    const set: FrameSet = { frames: spool.table, points, files: points, coverage: new Map(), faults: [] };
+    let rows = 0;
+    let found = 0;
+    const r = correlateSpool(spool, set, topology, {}, (slab) => {
+      rows += slab.length;
+      found += slab.packets;
+    });
+    const byNode = new Map(r.clockOffsets.map((o) => [o.node, o.offsetNs]));
+    return {
+      packets: found,
+      frames: rows,
+      offsetNs: (byNode.get('node2') ?? 0) - (byNode.get('node1') ?? 0),
+      slabs: r.stats.slabs,
+      spoolMb: statSync(spool.file).size / 2 ** 20,
+    };
+  } finally {
+    spool.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 /** CPU seconds (user + system) and wall seconds of `fn`: other sessions load the machine, CPU time shows the work. */
 function measure<T>(fn: () => T): [T, number, number] {
   const cpu0 = process.cpuUsage();
@@ -301,19 +347,15 @@ function peakRssMb(): number {
   return process.resourceUsage().maxRSS / 1024;
 }
 
-/** One streaming run in a child process per size: peak RSS is per process. */
+/** One run in a child process per size and mode (streaming, spooled): peak RSS is per process. */
 export function streamingTrials(sizes: number[]): void {
-  for (const n of sizes) {
-    const child = spawnSync(
-      process.execPath,
-      [...process.execArgv, fileURLToPath(import.meta.url), '--stream', String(n)],
-      {
-        encoding: 'utf8',
-      },
-    );
-    process.stdout.write(child.stdout);
-    if (child.status !== 0) process.stderr.write(child.stderr);
-  }
+  for (const mode of ['--stream', '--spool'])
+    for (const n of sizes) {
+      const args = [...process.execArgv, fileURLToPath(import.meta.url), mode, String(n)];
+      const child = spawnSync(process.execPath, args, { encoding: 'utf8' });
+      process.stdout.write(child.stdout);
+      if (child.status !== 0) process.stderr.write(child.stderr);
+    }
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {
@@ -326,6 +368,15 @@ if (import.meta.url === `file://${process.argv[1]}`) {
       `correlate streaming ${String(n).padStart(8)} packets: ${(r.frames / wall / 1e6).toFixed(3)} M frames/s wall, ` +
         `${(r.frames / cpu / 1e6).toFixed(3)} CPU (${wall.toFixed(2)} s, ${r.frames} frames, ${r.handled} with overlaps, ${r.slabs} slabs); ` +
         `packets ${r.packets}, node2 offset ${r.offsetNs} ns; peak RSS ${peak.toFixed(0)} MB`,
+    );
+  } else if (process.argv.includes('--spool')) {
+    const n = Number(process.argv[process.argv.indexOf('--spool') + 1]);
+    const [r, wall, cpu] = measure(() => spooledCorrelation(n));
+    console.log(
+      `correlate spooled   ${String(n).padStart(8)} packets: ${(r.frames / wall / 1e6).toFixed(3)} M frames/s wall, ` +
+        `${(r.frames / cpu / 1e6).toFixed(3)} CPU (${wall.toFixed(2)} s incl. writing the spool, ${r.frames} frames, ` +
+        `${r.slabs} slabs, spool ${r.spoolMb.toFixed(0)} MB); packets ${r.packets}, node2 offset ${r.offsetNs} ns; ` +
+        `peak RSS ${peakRssMb().toFixed(0)} MB`,
     );
   } else {
     await correlateTrials(Number(process.env['BENCH_CORRELATE_PACKETS'] ?? 1_000_000));

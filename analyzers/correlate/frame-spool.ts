@@ -41,6 +41,7 @@ export class FrameSpool {
   private readonly fd: number;
   private offset = 0;
   private readonly scratch: FrameTable;
+  private readonly keep: Int32Array;
   frames = 0;
   /** frames without a fingerprint (spooled, but they take part in no packet) */
   withoutFingerprint = 0;
@@ -53,6 +54,7 @@ export class FrameSpool {
     this.fd = fs.openSync(file, 'w+');
     this.table = new FrameTable(chunkFrames);
     this.scratch = new FrameTable(16);
+    this.keep = new Int32Array(chunkFrames);
   }
 
   /** Called after every appended batch: writes the table out once it holds a chunk. */
@@ -94,38 +96,50 @@ export class FrameSpool {
    * The frames whose time, moved by their point's `shift` (clock offsets; none: raw), lies in
    * [from, to), and whose fingerprint has `sampleMask`'s bits clear, in chunk order.
    */
-  read(from: number, to: number, pointShift: Float64Array | null = null, sampleMask = 0): FrameTable {
-    const out = new FrameTable(1024);
+  read(
+    from: number,
+    to: number,
+    pointShift: Float64Array | null = null,
+    sampleMask = 0,
+    columns: readonly FrameColumn[] = FRAME_COLUMNS,
+    /** a table to refill (slab after slab: no regrowing and no garbage per slab) */
+    into: FrameTable = new FrameTable(1024),
+  ): FrameTable {
+    const out = into;
+    out.length = 0;
     out.adoptBase(this.table);
     out.shareIp6(this.table);
     // a chunk can hold frames of any point: its range moves by at most the extreme shifts
     const lo = pointShift ? Math.min(0, ...pointShift) : 0;
     const hi = pointShift ? Math.max(0, ...pointShift) : 0;
-    const keep = new Int32Array(this.chunkFrames);
+    const keep = this.keep;
     for (const ch of this.chunks) {
       if (ch.tMax + hi < from || ch.tMin + lo >= to) continue;
-      const s = this.load(ch);
+      const s = this.load(ch, columns);
       if (keep.length < ch.length) throw new Error('frame spool: chunk larger than its reader');
       let k = 0;
       for (let i = 0; i < ch.length; i++) {
         const t = s.t[i]! + (pointShift ? (pointShift[s.point[i]!] ?? 0) : 0);
         if (t >= from && t < to && s.fpValid[i] === 1 && (s.fpLo[i]! & sampleMask) === 0) keep[k++] = i;
       }
-      if (k > 0) out.copyRows(s, keep, 0, k, FRAME_COLUMNS, true);
+      if (k > 0) out.copyRows(s, keep, 0, k, columns, true);
     }
     return out;
   }
 
-  private load(ch: Chunk): FrameTable {
+  /** Reads a chunk's `columns` (only those: the clock pass needs less than the evidence). */
+  private load(ch: Chunk, columns: readonly FrameColumn[]): FrameTable {
     const s = this.scratch;
     s.adoptBase(this.table);
     s.length = 0;
     s.reserve(ch.length);
     let at = ch.offset;
     for (const c of FRAME_COLUMNS) {
-      const a = s[c];
       const bytes = ch.length * BYTES[c];
-      fs.readSync(this.fd, new Uint8Array(a.buffer, a.byteOffset, bytes), 0, bytes, at);
+      if (columns.includes(c)) {
+        const a = s[c];
+        fs.readSync(this.fd, new Uint8Array(a.buffer, a.byteOffset, bytes), 0, bytes, at);
+      }
       at += bytes;
     }
     s.length = ch.length;
@@ -138,6 +152,9 @@ export class FrameSpool {
   }
 }
 
+/** What the clock pass reads: time, point, direction and fingerprint. */
+const CLOCK_COLUMNS: readonly FrameColumn[] = ['point', 't', 'fpLo', 'fpHi', 'fpValid', 'dir'];
+
 export interface SpoolCorrelation {
   clockOffsets: ClockOffset[];
   stats: MatchStats & { frames: number; withoutFingerprint: number; offloadMerged: number; slabs: number };
@@ -147,8 +164,8 @@ export interface SpoolCorrelation {
 /**
  * Correlates a spooled capture slab by slab: the clock pass over a fingerprint sample of every slab
  * (raw clocks, wide overlap), then each slab on corrected clocks. `onSlab` gets each slab's sightings,
- * whose `frames` is the slab's own table (evidence columns included); its arrays are reused for the
- * next slab, so a caller writes them out or copies what it keeps before returning.
+ * whose `frames` is the slab's own table (evidence columns included); that table and the rows' arrays
+ * are reused for the next slab, so a caller writes them out or copies what it keeps before returning.
  */
 export function correlateSpool(
   spool: FrameSpool,
@@ -165,8 +182,10 @@ export function correlateSpool(
     while ((spool.frames - spool.withoutFingerprint) / (mask + 1) > (opts.clockSampleFrames ?? 500_000))
       mask = 2 * mask + 1;
     const step = Math.max(slabNs, c.wideWindowNs);
+    const sample = new FrameTable(1024);
     for (let from = range[0]; from <= range[1]; from += step) {
-      const local = spool.read(from - c.wideWindowNs, from + step + c.wideWindowNs, null, mask);
+      const w = c.wideWindowNs;
+      const local = spool.read(from - w, from + step + w, null, mask, CLOCK_COLUMNS, sample);
       if (local.length > 0) c.sampleClock(local, from, from + step);
     }
   }
@@ -181,8 +200,9 @@ export function correlateSpool(
     const lo = range[0] + Math.min(0, ...shift);
     const hi = range[1] + Math.max(0, ...shift);
     const ov = c.overlapNs;
+    const slab = new FrameTable(1024);
     for (let from = lo; from <= hi; from += slabNs) {
-      const local = spool.read(from - ov, from + slabNs + ov, shift);
+      const local = spool.read(from - ov, from + slabNs + ov, shift, 0, FRAME_COLUMNS, slab);
       if (local.length === 0) continue;
       out.clear();
       c.correlate(local, from, from + slabNs, out);
