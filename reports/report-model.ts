@@ -144,6 +144,8 @@ export interface ReportModel {
   nodes: NodeRow[];
   captures: ReportInput['captures'];
   missing: ReportInput['missing'];
+  /** capture points missing or cut short, and what that cost */
+  coverageGaps: CoverageGap[];
   warnings: Warning[];
   statusCounts: Record<RowStatus, number>;
   scenarios: ScenarioRow[];
@@ -152,6 +154,11 @@ export interface ReportModel {
   sampling: { total: number; detailed: number; failing: number; passingShown: number; passingTotal: number };
   latency: LatencyGroup[];
   ladderPackets: number;
+}
+
+export interface CoverageGap {
+  point: string;
+  text: string;
 }
 
 export interface ReportModelOptions {
@@ -509,6 +516,52 @@ function scenarioRows(rows: FlowRow[]): ScenarioRow[] {
     .filter((r) => r.flows > 0 || /^\d$/.test(r.key));
 }
 
+/** `node/<node>/<iface>` or `pod/<ns>/<name>/<iface>` (topology ids) as a point of unknown kind. */
+export function pointFromId(id: string): InputPoint {
+  const parts = id.split('/');
+  if (parts[0] === 'node' && parts.length === 3)
+    return { id, node: parts[1]!, pod: null, iface: parts[2]!, kind: 'no capture' };
+  if (parts[0] === 'pod' && parts.length === 4)
+    return { id, node: null, pod: `${parts[1]}/${parts[2]}`, iface: parts[3]!, kind: 'no capture' };
+  return { id, node: null, pod: null, iface: id, kind: 'no capture' };
+}
+
+/**
+ * Capture points whose absence or shortness cost the analysis: named by a verdict as not captured but
+ * without a capture in the bundle, or captured for a much shorter time than the others (stopped early).
+ */
+function coverageGaps(input: ReportInput, verdicts: Verdicts | null, endNs: string | null): CoverageGap[] {
+  const captured = new Set(input.captures.map((c) => c.point));
+  const flowsNaming = new Map<string, Set<number>>();
+  (verdicts?.flows ?? []).forEach((v, i) => {
+    for (const r of v.not_captured) flowsNaming.set(r.point, (flowsNaming.get(r.point) ?? new Set()).add(i));
+  });
+  const gaps: CoverageGap[] = [...flowsNaming]
+    .filter(([point]) => !captured.has(point))
+    .map(([point, flows]) => ({
+      point,
+      text: `no capture in the bundle: checks of ${flows.size} flow${flows.size === 1 ? '' : 's'} that need it are inconclusive`,
+    }));
+  if (endNs === null) return gaps;
+  const lengths = input.captures
+    .filter((c) => c.startNs !== null && c.endNs !== null)
+    .map((c) => Number(BigInt(c.endNs!) - BigInt(c.startNs!)));
+  const longest = Math.max(0, ...lengths);
+  for (const c of input.captures) {
+    if (c.startNs === null || c.endNs === null) continue;
+    const length = Number(BigInt(c.endNs) - BigInt(c.startNs));
+    // a tenth of the longest capture: rotation and start-up skew stay well above it
+    if (length < longest / 10) {
+      const n = flowsNaming.get(c.point)?.size ?? 0;
+      gaps.push({
+        point: c.point,
+        text: `captured for ${length / 1e6 < 1 ? `${Math.round(length / 1e3)} µs` : `${Math.round(length / 1e6)} ms`} only, stopped early: ${n} flow${n === 1 ? '' : 's'} outside its window are inconclusive there`,
+      });
+    }
+  }
+  return gaps;
+}
+
 /** The analysis and the evaluator may both report one problem: show it once. */
 function uniqueWarnings(list: Warning[]): Warning[] {
   const seen = new Set<string>();
@@ -528,6 +581,11 @@ export function reportModel(
   const analysisDir = opts.analysisDir ?? '<analysis-dir>';
   const dataset = `${analysisDir.replace(/\/+$/, '')}/dataset`;
   const points = new Map(input.points.map((p) => [p.id, p]));
+  // points the verdicts name that no capture in the bundle describes (a capture file removed): made
+  // from the id, so their lane is placed beside its node or pod and named by its interface
+  for (const v of verdicts?.flows ?? [])
+    for (const r of [...v.not_captured, ...v.skipped, ...v.unexpected])
+      if (!points.has(r.point)) points.set(r.point, pointFromId(r.point));
   const matched = matchVerdicts(input, verdicts);
   const baseRows = input.flows.map((f, i) => flowRow(f, matched[i]!));
   const detailed = detailSelection(baseRows, opts.passingDetail ?? 200);
@@ -581,6 +639,7 @@ export function reportModel(
     }),
     captures: input.captures,
     missing: input.missing,
+    coverageGaps: coverageGaps(input, verdicts, endNs),
     warnings: uniqueWarnings([...input.warnings, ...(verdicts?.warnings ?? [])]),
     statusCounts,
     scenarios: scenarioRows(rows),

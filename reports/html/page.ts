@@ -33,7 +33,7 @@ const scenarioName = (r: FlowRow) =>
       : `S${r.scenario}${r.variant ? ` ${r.variant}` : ''}`;
 const scenarioText = (r: FlowRow) => `${scenarioName(r)}${r.rule ? ` (${r.rule})` : ''}`;
 const scenarioCell = (r: FlowRow) =>
-  html`${scenarioName(r)}${r.rule ? html`<br><span class="muted mono small">${r.rule}</span>` : ''}`;
+  html`${scenarioName(r)}${r.rule ? html`<br><span class="muted mono small nowrap">${r.rule}</span>` : ''}`;
 
 function pathChips(path: string[]): SafeHtml {
   return html`<span class="chips">${path.map((p, i) => html`${i > 0 ? html`<span class="chip-sep">›</span>` : ''}<span class="chip">${p.replace(/^(node|pod)\//, '')}</span>`)}</span>`;
@@ -41,7 +41,11 @@ function pathChips(path: string[]): SafeHtml {
 
 /** Claimed names come from node_capabilities, observed ones from the evaluator; `ebpf` is DataPath V2's. */
 const sameDatapath = (claimed: string, observed: string) =>
-  claimed === 'unknown' || claimed === observed || (claimed === 'datapathv2' && observed === 'ebpf');
+  claimed === 'unknown' ||
+  claimed === observed ||
+  (claimed === 'datapathv2' && observed === 'ebpf') ||
+  // the captures could not tell (no pod flows, or a kernel where both paths look alike): no contradiction
+  observed === 'unknown';
 
 function summarySection(m: ReportModel): SafeHtml {
   const b = m.bundle;
@@ -56,10 +60,11 @@ function summarySection(m: ReportModel): SafeHtml {
   </dl></div>
   <div class="card"><h3>What was missing, and what it cost</h3>
     ${
-      m.missing.length === 0 && dropped.length === 0
+      m.missing.length === 0 && dropped.length === 0 && m.coverageGaps.length === 0
         ? html`<p class="muted">Nothing: every optional part of the bundle is present and no capture point lost packets.</p>`
         : html`<table><tbody>
       ${m.missing.map((x) => html`<tr><td class="mono">${x.what}</td><td>${x.cost}</td></tr>`)}
+      ${m.coverageGaps.map((g) => html`<tr><td class="mono">${g.point}</td><td>${g.text}</td></tr>`)}
       ${dropped.map((c) => html`<tr><td class="mono">${c.point}</td><td>${c.drops ? `${c.drops} packets dropped` : ''}${c.lateStart ? ' started late' : ''}${c.loss !== 'none' ? ` (loss: ${c.loss})` : ''}: checks in its window are inconclusive, never pass</td></tr>`)}
     </tbody></table>`
     }
@@ -103,8 +108,23 @@ function scenarioSection(m: ReportModel): SafeHtml {
 </section>`;
 }
 
+/**
+ * Rows in the table at once. Beyond this the rows wait in an inert <template> and the filter script
+ * moves a window of them into the table: laying out 10 000 rows took seconds on every filter reset.
+ */
+export const TABLE_WINDOW = 500;
+
+function flowRowHtml(f: FlowRow): SafeHtml {
+  return html`<tr data-flow="${f.id}"><td class="num">${f.hasDetail ? html`<a href="#${flowAnchor(f.id)}">${f.id}</a>` : f.id}</td>
+    <td>${statusPill(f.status)}</td><td>${scenarioCell(f)}</td><td>${f.proto}</td>
+    <td class="mono">${f.client}</td><td class="mono">${f.service ?? ''}</td><td class="mono">${f.server}</td>
+    <td>${f.datapath === 'not-evaluated' ? '' : f.datapath}</td><td class="num">${f.packets}</td><td>${pathChips(f.requestPath)}</td></tr>`;
+}
+
 function flowsSection(m: ReportModel): SafeHtml {
   const s = m.sampling;
+  const small = m.flows.length <= TABLE_WINDOW;
+  const rows = m.flows.map(flowRowHtml);
   const scenarios = ['1', '2', '3', '4', '5', '6', '7', '8', 'unclassified', 'not-evaluated'].filter((k) =>
     m.flows.some((f) => f.scenario === k),
   );
@@ -122,14 +142,10 @@ function flowsSection(m: ReportModel): SafeHtml {
     <span id="flow-count">${m.flows.length} flows</span>
   </div>
   <table id="flow-table"><thead><tr><th class="num">#</th><th>status</th><th>scenario</th><th>proto</th><th>client</th><th>service</th><th>server</th><th>datapath</th><th class="num">pkts</th><th>request path</th></tr></thead>
-  <tbody>${m.flows.map(
-    (
-      f,
-    ) => html`<tr data-flow="${f.id}"><td class="num">${f.hasDetail ? html`<a href="#${flowAnchor(f.id)}">${f.id}</a>` : f.id}</td>
-    <td>${statusPill(f.status)}</td><td>${scenarioCell(f)}</td><td>${f.proto}</td>
-    <td class="mono">${f.client}</td><td class="mono">${f.service ?? ''}</td><td class="mono">${f.server}</td>
-    <td>${f.datapath === 'not-evaluated' ? '' : f.datapath}</td><td class="num">${f.packets}</td><td>${pathChips(f.requestPath)}</td></tr>`,
-  )}</tbody></table>
+  <tbody>${small ? rows : ''}</tbody></table>
+  ${small ? '' : html`<template id="flow-rows">${rows}</template>`}
+  <button type="button" id="flow-more" class="no-print" hidden>more rows</button>
+  ${small ? '' : html`<p class="note">The table shows ${TABLE_WINDOW} rows at a time (search and filters cover all ${m.flows.length}); a printout has the rows shown.</p>`}
 </section>`;
 }
 
@@ -235,7 +251,7 @@ ${m.details.map(flowArticle)}
 </section>
 <footer>hoptrace report · everything is in this file: no network access · ladder bands are per packet, offsets inside a band are to scale</footer>
 </main>
-<script type="application/json" id="report-data">${raw(jsonForScript({ flows: index, evaluated: m.evaluated, sampling: m.sampling }))}</script>
+<script type="application/json" id="report-data">${raw(jsonForScript({ flows: index, evaluated: m.evaluated, sampling: m.sampling, window: TABLE_WINDOW }))}</script>
 <script>${raw(FILTER_SCRIPT)}</script>
 </body></html>
 `;

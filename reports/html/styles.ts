@@ -26,7 +26,7 @@ h2 { font-size: 17px; margin: 0 0 8px; border-bottom: 2px solid var(--line); pad
 h3 { font-size: 15px; margin: 0; }
 .muted { color: var(--muted); }
 .mono, code { font-family: var(--mono); font-size: 12.5px; overflow-wrap: anywhere; }
-.mono.small { font-size: 11px; }
+.mono.small { font-size: 11px; } .nowrap { white-space: nowrap; }
 .grid { display: grid; grid-template-columns: repeat(auto-fit, minmax(380px, 1fr)); gap: 14px; }
 .card { background: var(--card); border: 1px solid var(--line); border-radius: 8px; padding: 12px 14px; }
 .card h3 { margin-bottom: 6px; }
@@ -116,6 +116,7 @@ svg.latency-chart { background: #fff; max-width: 100%; height: auto; }
 .dp-notevaluated .median { stroke: var(--none); }
 .dp-unknown .box, .dp-unknown .sample, .dp-notevaluated .box, .dp-notevaluated .sample { fill: var(--none); }
 footer { color: var(--muted); font-size: 12px; margin-top: 32px; }
+#flow-more { margin-top: 8px; }
 @media print {
   body { background: #fff; font-size: 11px; }
   header.top { background: #fff; color: #000; border-bottom: 2px solid #000; }

@@ -14,6 +14,8 @@ import { exportCommand } from '../../cli/export.ts';
 import { openDataset } from '../../ingest/dataset/open-dataset.ts';
 import { runReadOnlyQuery } from '../../ingest/dataset/run-query.ts';
 import { analysisDirFromBundle, readAnalysisDir, reportFromAnalysisDir } from '../../reports/analysis-dir.ts';
+import { renderReportHtml, TABLE_WINDOW } from '../../reports/html/page.ts';
+import { reportModel } from '../../reports/report-model.ts';
 import { Browser, chromiumPath, type Page } from './chromium.ts';
 import { fixtureBundle } from './fixture-verdicts.ts';
 import { HOSTILE, hostileBundle } from './hostile-bundle.ts';
@@ -214,6 +216,40 @@ describe('HTML report in Chromium', { skip }, () => {
     assert.equal(
       await visibleRows(page),
       input.flows.filter((f) => f.server.node === 'node2' && f.client.pod && !f.service).length,
+    );
+  });
+
+  test('large table: a window of rows, more on request, search over every flow', async () => {
+    const { input, verdicts } = await readAnalysisDir(path.dirname(kernel));
+    const base = input.flows;
+    const flows = Array.from({ length: 1200 }, (_, i) => ({ ...base[i % base.length]!, id: i }));
+    const vflows = (verdicts?.flows ?? []).filter((v) => v.flow_id !== undefined);
+    const big = {
+      ...verdicts!,
+      flows: flows.map((f, i) => ({
+        ...vflows.find((v) => v.flow_id === base[i % base.length]!.id)!,
+        flow_id: f.id,
+      })),
+    };
+    const file = path.join(work, 'big.html');
+    fs.writeFileSync(file, renderReportHtml(reportModel({ ...input, flows }, big, { passingDetail: 10 })));
+    const page = await open(browser, file);
+    assert.equal(await visibleRows(page), TABLE_WINDOW);
+    await page.click('#flow-more');
+    assert.equal(await visibleRows(page), 2 * TABLE_WINDOW);
+    // flow 1199 is not in the table until searched for; the search covers every flow
+    await page.type('#flow-search', 'flow 1199');
+    assert.deepEqual(
+      await page.evaluate<string[]>(
+        `[...document.querySelectorAll('#flow-table tr[data-flow]')].map((r) => r.dataset.flow)`,
+      ),
+      ['1199'],
+    );
+    await page.click('#flow-reset');
+    assert.equal(await visibleRows(page), TABLE_WINDOW);
+    assert.match(
+      await page.evaluate<string>(`document.getElementById('flow-count').textContent`),
+      /^1200 of 1200 flows shown, \d+ with details \(table: first 500\)$/,
     );
   });
 

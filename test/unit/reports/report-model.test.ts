@@ -177,3 +177,21 @@ test('verdicts: warnings read as code and message (never raw JSON), rule ids sho
   assert.equal(s7.rule, 'terway-v2/svc-other-node');
   assert.ok(m.scenarios.find((s) => s.key === '7')!.rules.includes('terway-v2/svc-other-node'));
 });
+
+test('a capture removed from the bundle: named in the summary, its lane placed beside its node', () => {
+  const v = structuredClone(judged);
+  const f = v.flows.find((x) => x.client.port === 42071)!;
+  f.not_captured = [{ point: 'node/node2/cali-gone', dir: 'out', leg: 'request' }];
+  const m = reportModel(input, v);
+  assert.deepEqual(
+    m.coverageGaps.map((g) => [g.point, g.text]),
+    [['node/node2/cali-gone', 'no capture in the bundle: checks of 1 flow that need it are inconclusive']],
+  );
+  const d = m.details.find((x) => x.row.client.endsWith(':42071'))!;
+  const lanes = d.lanes.map((l) => l.point);
+  const gone = d.lanes.find((l) => l.point === 'node/node2/cali-gone')!;
+  assert.deepEqual([gone.owner, gone.iface, gone.state], ['node2', 'cali-gone', 'not-captured']);
+  // on node2, before the server's pod: not after the last lane
+  assert.ok(lanes.indexOf('node/node2/cali-gone') < lanes.indexOf('pod/default/web-3/eth0'));
+  assert.ok(lanes.indexOf('node/node2/cali-gone') > lanes.indexOf('node/node2/eth1'));
+});
