@@ -5,6 +5,7 @@ import { bundleCommand } from './bundle.ts';
 import { collectCommand } from './collect.ts';
 import { demoCommand } from './demo.ts';
 import { ExitCode } from './exit-codes.ts';
+import { exportCommand } from './export.ts';
 import { infoCommand } from './info.ts';
 import { ingestCommand } from './ingest.ts';
 import { labCommand } from './lab.ts';
@@ -25,6 +26,7 @@ const commands: Command[] = [
   demoCommand,
   analyzeCommand,
   reportCommand,
+  exportCommand,
   ingestCommand,
   sqlCommand,
   infoCommand,
