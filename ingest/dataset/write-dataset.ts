@@ -139,7 +139,7 @@ export async function ingestToDataset(
     ...(opts.rowGroupRows ? { rowGroupRows: opts.rowGroupRows } : {}),
     ...(opts.batchRows ? { batchRows: opts.batchRows } : {}),
     // lanes x bound stays near what one writer alone would buffer
-    maxBufferedBytes: Math.max(48 << 20, Math.min(160 << 20, Math.floor((320 << 20) / jobs))),
+    maxBufferedBytes: Math.max(48 << 20, Math.floor((160 << 20) / jobs)),
   };
   try {
     const run: RunContext = { plan, work, lane, onDone, progress, signal: opts.signal };
