@@ -57,11 +57,17 @@ export class PacketBatchSink implements RecordSink {
   private firstHi = new Uint32Array(16);
   private lastLo = new Uint32Array(16);
   private lastHi = new Uint32Array(16);
+  /** interfaceIndex of each row of the batch, for the tallies taken when the batch is handed on */
+  private rowInterface: Uint32Array;
+  /** first row of the batch that this sink wrote (a batch handed in may hold rows already) */
+  private start: number;
 
   constructor(opts: BatchSinkOptions, batch?: PacketColumns) {
     this.opts = opts;
     this.fileId = opts.fileId;
     this.batch = batch ?? new PacketColumns(opts.batchRows ?? 65536);
+    this.rowInterface = new Uint32Array(this.batch.capacity);
+    this.start = this.batch.length;
   }
 
   container(info: ContainerInfo): void {
@@ -97,11 +103,18 @@ export class PacketBatchSink implements RecordSink {
     };
   }
 
+  /**
+   * One record: the container columns, then the decoders. Only what differs per row is written here;
+   * the file column and the per-interface tallies are done once per batch in `tally` (a tight loop
+   * over the columns costs a fraction of the same work done here, where every typed-array access
+   * reloads and rechecks its array).
+   */
   packet(rec: PacketRecord): void {
     const c = this.batch;
     const row = c.length;
-    c.point[row] = this.pointOf[rec.interfaceIndex]!;
-    c.file[row] = this.fileId;
+    const i = rec.interfaceIndex;
+    this.rowInterface[row] = i;
+    c.point[row] = this.pointOf[i]!;
     c.frame[row] = rec.frame;
     c.fileOffset[row] = rec.fileOffset;
     if (rec.tsValid) {
@@ -124,39 +137,54 @@ export class PacketBatchSink implements RecordSink {
       if (dir === 1 || dir === 2) c.direction[row] = dir;
     }
     decodeFrame(this.state, rec, c, row);
-
-    // per-interface tallies in typed arrays: one store each, no object property traffic per packet
-    const i = rec.interfaceIndex;
-    this.packets[i]!++;
-    this.bytes[i]! += rec.wirelen;
-    if (c.decodeError[row] !== 0) this.errorsSeen[i]!++;
     if (rec.dropCount > 0) this.epbDrops[i]! += rec.dropCount;
-    if (rec.tsValid) {
-      // the coverage window is the earliest and latest time, records need not be in order
-      const lo = rec.tsLo >>> 0;
-      const hi = rec.tsHi | 0;
-      if (this.hasFirst[i] === 0) {
-        this.hasFirst[i] = 1;
-        this.firstLo[i] = lo;
-        this.firstHi[i] = hi;
-        this.lastLo[i] = lo;
-        this.lastHi[i] = hi;
-      } else {
-        const minHi = this.firstHi[i]! | 0;
-        if (hi < minHi || (hi === minHi && lo < this.firstLo[i]!)) {
-          this.firstLo[i] = lo;
-          this.firstHi[i] = hi;
-        }
-        const maxHi = this.lastHi[i]! | 0;
-        if (hi > maxHi || (hi === maxHi && lo > this.lastLo[i]!)) {
-          this.lastLo[i] = lo;
-          this.lastHi[i] = hi;
-        }
-      }
-    }
-
     c.length = row + 1;
     if (c.length >= c.capacity) this.flush();
+  }
+
+  /** File column and per-interface tallies (packets, bytes, decode errors, coverage window) of rows [start, length). */
+  private tally(c: PacketColumns): void {
+    const end = c.length;
+    const start = this.start;
+    c.file.fill(this.fileId, start, end);
+    const rowInterface = this.rowInterface;
+    const packets = this.packets;
+    const bytes = this.bytes;
+    const errorsSeen = this.errorsSeen;
+    const hasFirst = this.hasFirst;
+    const firstLo = this.firstLo;
+    const firstHi = this.firstHi;
+    const lastLo = this.lastLo;
+    const lastHi = this.lastHi;
+    const { wirelen, decodeError, tsValid, ts } = c;
+    for (let row = start; row < end; row++) {
+      const i = rowInterface[row]!;
+      packets[i]!++;
+      bytes[i]! += wirelen[row]!;
+      if (decodeError[row] !== 0) errorsSeen[i]!++;
+      if (tsValid[row] === 0) continue;
+      // the coverage window is the earliest and latest time, records need not be in order
+      const lo = ts[2 * row]!;
+      const hi = ts[2 * row + 1]! | 0;
+      if (hasFirst[i] === 0) {
+        hasFirst[i] = 1;
+        firstLo[i] = lo;
+        firstHi[i] = hi;
+        lastLo[i] = lo;
+        lastHi[i] = hi;
+        continue;
+      }
+      const minHi = firstHi[i]! | 0;
+      if (hi < minHi || (hi === minHi && lo < firstLo[i]!)) {
+        firstLo[i] = lo;
+        firstHi[i] = hi;
+      }
+      const maxHi = lastHi[i]! | 0;
+      if (hi > maxHi || (hi === maxHi && lo > lastLo[i]!)) {
+        lastLo[i] = lo;
+        lastHi[i] = hi;
+      }
+    }
   }
 
   stats(stats: InterfaceStats): void {
@@ -172,9 +200,15 @@ export class PacketBatchSink implements RecordSink {
   /** Hands on what is in the batch (also the partial last batch of a file). */
   flush(): void {
     if (this.batch.length === 0) return;
+    this.tally(this.batch);
     const next = this.opts.onBatch(this.batch);
-    if (next) this.batch = next;
-    else this.batch.reset();
+    if (next) {
+      this.batch = next;
+      if (next.capacity > this.rowInterface.length) this.rowInterface = new Uint32Array(next.capacity);
+    } else {
+      this.batch.reset();
+    }
+    this.start = this.batch.length;
   }
 
   /** Ends the file: flushes and fills the last timestamps. */

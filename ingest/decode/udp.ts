@@ -13,8 +13,10 @@ export function decodeUdp(s: DecodeState, c: PacketColumns): number {
   const row = s.row;
   const avail = s.end - at;
   if (avail < 4) return failOuter(s, c, ErrIndex.truncUdp);
-  const sport = v.getUint16(at);
-  const dport = v.getUint16(at + 2);
+  // both ports in one read, as in TCP
+  const ports = v.getUint32(at);
+  const sport = ports >>> 16;
+  const dport = ports & 0xffff;
   c.srcPort[row] = sport;
   c.dstPort[row] = dport;
   c.portsValid[row] = 1;
