@@ -14,7 +14,10 @@ import { packetsToArrow } from '../ingest/columns/to-arrow.ts';
 import { PacketBatchSink } from '../ingest/packets-from-capture.ts';
 import { readCapture } from '../ingest/read-capture.ts';
 import type { RecordSink } from '../ingest/record.ts';
+import { batchText, batchTrials } from './batch.ts';
+import { correlateTrials } from './correlate.ts';
 import { generateCaptures } from './generate-capture.ts';
+import { reportTrial } from './report.ts';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const dataDir = path.join(here, 'data');
@@ -205,7 +208,7 @@ async function main(): Promise<void> {
   console.log(
     `  ${'arrow_vs_raw_read'.padEnd(22)} ${ratios['arrow_vs_raw_read']!.toFixed(3)} (1.0 = as fast as reading the bytes)`,
   );
-  const targets = {
+  const targets: Record<string, { target: number; measured: number | undefined; met: boolean }> = {
     decode_to_arrow_pps: { target: 8e6, measured: arrow.pps, met: arrow.pps >= 8e6 },
     dataset_pps: { target: 3e6, measured: dataset.pps, met: dataset.pps >= 3e6 },
     dataset_peak_rss_mb: { target: 400, measured: dataset.peakRssMb, met: (dataset.peakRssMb ?? 1e9) <= 400 },
@@ -213,6 +216,36 @@ async function main(): Promise<void> {
   console.log('\ntargets:');
   for (const [k, v] of Object.entries(targets))
     console.log(`  ${k.padEnd(22)} ${v.met ? 'met' : 'NOT met'} (${v.measured?.toFixed(0)} vs ${v.target})`);
+  // correlation (issue 5): the same packets at 4-6 capture points on 2 nodes, NAT and a clock offset
+  console.log('\ncorrelation:');
+  const correlatePackets = Math.min(packets, Number(process.env['BENCH_CORRELATE_PACKETS'] ?? 1_000_000));
+  const correlation = await correlateTrials(correlatePackets);
+  const engine = correlation[0];
+  if (engine) {
+    targets.correlation_fps = {
+      target: 2e6,
+      measured: engine.framesPerSecond,
+      met: engine.framesPerSecond >= 2e6,
+    };
+    console.log(
+      `  ${'correlation_fps'.padEnd(22)} ${engine.framesPerSecond >= 2e6 ? 'met' : 'NOT met'} (${engine.framesPerSecond.toFixed(0)} vs 2000000)`,
+    );
+  }
+
+  // batch (issue 8): a tree of bundles with many files, 1 and 2 worker threads
+  console.log('\nbatch:');
+  const batch = batchTrials();
+  for (const t of batch) console.log(`  ${batchText(t)}`);
+
+  // the report (issue 7): a 10 000-flow page rendered, loaded and filtered in Chromium
+  console.log('\nreport (10 000 flows):');
+  const report = await reportTrial(10_000);
+  if (report) {
+    console.log(
+      `  render ${report.renderMs.toFixed(0)} ms, ${report.htmlMb.toFixed(1)} MB, load ${report.loadMs.toFixed(0)} ms, filter ${report.filterMs.toFixed(0)} ms, reset ${report.resetMs.toFixed(0)} ms`,
+    );
+  } else console.log('  skipped: chromium not installed');
+
   const results = {
     date: new Date().toISOString(),
     machine: { cores: os.cpus().length, cpu: os.cpus()[0]?.model, node: process.version },
@@ -228,6 +261,9 @@ async function main(): Promise<void> {
     trials,
     ratios,
     targets,
+    correlation,
+    batch,
+    report,
   };
   fs.writeFileSync(path.join(here, 'results.json'), `${JSON.stringify(results, null, 2)}\n`);
   console.log(`\nwrote ${path.join(here, 'results.json')}`);
