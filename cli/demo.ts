@@ -62,6 +62,6 @@ export const demoCommand = new Command('demo')
     const r = await analyzeBundle(opts.bundle, analysis);
     process.stdout.write(`\nhoptrace analyze ${opts.bundle} --out ${analysis}\n${summaryText(r.document)}`);
     process.stdout.write(
-      `\nverdicts: ${r.outputs.verdicts}\njunit:    ${r.outputs.junit}\ndataset:  ${r.outputs.dataset}\n`,
+      `\nreport:   ${r.outputs.html}   (open it in a browser)\nverdicts: ${r.outputs.verdicts}\njunit:    ${r.outputs.junit}\ndataset:  ${r.outputs.dataset}\n`,
     );
   });
