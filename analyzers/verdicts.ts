@@ -259,11 +259,6 @@ export function verdictsFromFlows(
       code: 'verdicts.drops-unknown',
       message: `${lossUnknown.length} capture point(s) do not say whether they dropped packets (${lossUnknown.slice(0, 5).join(', ')}${lossUnknown.length > 5 ? ', …' : ''}); their silence is taken at face value`,
     });
-  warnings.push({
-    code: 'verdicts.gateway-mac-not-checked',
-    message:
-      "rules' gateway_mac expectations are not evaluated yet: the correlation keeps no MAC addresses per sighting",
-  });
 
   const document: VerdictsDocument = {
     schema_version: VERDICTS_SCHEMA_VERSION,

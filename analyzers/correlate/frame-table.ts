@@ -1,6 +1,6 @@
 /**
  * The frames correlation works on: the few packet columns it needs, copied out of ingest's
- * `PacketColumns` batches into growable typed arrays (about 60 bytes a frame). Times are ns relative
+ * `PacketColumns` batches into growable typed arrays (about 80 bytes a frame, MACs included). Times are ns relative
  * to `baseNs` in a Float64Array (exact below 2^53 ns, 104 days), so the hot loops do no BigInt.
  * Addresses: IPv4 as the uint32 itself; IPv6 as an index into `ip6` (interned text), told apart by
  * `ipVersion`.
@@ -8,6 +8,9 @@
 import type { PacketColumns } from '../../ingest/columns/packet-columns.ts';
 import { DirCode, type DirectionResolver } from '../topology/direction.ts';
 import { ip4Text, ip6Text, macKeyFromLanes } from '../topology/ip-text.ts';
+
+/** Link-layer columns: read only by the rules' gateway MAC check (evidence), never by the matcher. */
+const LINK_COLUMNS = ['linkType', 'srcMac', 'dstMac'] as const;
 
 /** Every per-frame column (for copies). */
 export const FRAME_COLUMNS = [
@@ -35,13 +38,17 @@ export const FRAME_COLUMNS = [
   'icmpTypeCode',
   'icmpId',
   'icmpEcho',
+  ...LINK_COLUMNS,
 ] as const;
 export type FrameColumn = (typeof FRAME_COLUMNS)[number];
 
 /** The columns correlation reads (a slab copy needs no more; evidence columns are read by row later). */
+const EVIDENCE_COLUMNS: readonly string[] = [
+  ...['file', 'frame', 'dirInferred', 'ttl', 'tcpFlags', 'icmpTypeCode', 'icmpId', 'icmpEcho'],
+  ...LINK_COLUMNS,
+];
 export const CORRELATION_COLUMNS: readonly FrameColumn[] = FRAME_COLUMNS.filter(
-  (c) =>
-    !['file', 'frame', 'dirInferred', 'ttl', 'tcpFlags', 'icmpTypeCode', 'icmpId', 'icmpEcho'].includes(c),
+  (c) => !EVIDENCE_COLUMNS.includes(c),
 );
 
 function gather64(
@@ -113,6 +120,12 @@ export class FrameTable {
   icmpTypeCode!: Uint16Array;
   icmpId!: Uint16Array;
   icmpEcho!: Uint8Array;
+  /** the capture's link type (1 Ethernet, 276 SLL2...): says why a frame has no MAC (rules' gateway_mac) */
+  linkType!: Uint16Array;
+  /** MAC keys (`macKeyFromLanes`, 48 bits exact in a double); -1 when the link layer carries none (SLL2 `any`
+   * captures: the evaluator then cannot judge a gateway MAC and says so instead of guessing) */
+  srcMac!: Float64Array;
+  dstMac!: Float64Array;
 
   /** interned IPv6 text */
   ip6: string[] = [];
@@ -156,6 +169,9 @@ export class FrameTable {
     this.icmpTypeCode = grow(this.icmpTypeCode, (k) => new Uint16Array(k));
     this.icmpId = grow(this.icmpId, (k) => new Uint16Array(k));
     this.icmpEcho = grow(this.icmpEcho, (k) => new Uint8Array(k));
+    this.linkType = grow(this.linkType, (k) => new Uint16Array(k));
+    this.srcMac = grow(this.srcMac, (k) => new Float64Array(k));
+    this.dstMac = grow(this.dstMac, (k) => new Float64Array(k));
     this.capacity = n;
   }
 
@@ -318,12 +334,16 @@ export class FrameTable {
       this.icmpTypeCode[i] = icmp ? (c.icmpType[r]! << 8) | c.icmpCode[r]! : 0;
       this.icmpEcho[i] = c.icmpEchoValid[r]!;
       this.icmpId[i] = c.icmpEchoValid[r] === 1 ? c.icmpId[r]! : 0;
+      // Ethernet writes both MACs or neither (one shared validity lane)
+      const sm = c.srcMacValid[r] === 1 ? macKeyFromLanes(c.srcMac[2 * r]!, c.srcMac[2 * r + 1]!) : -1;
+      const dm = c.dstMacValid[r] === 1 ? macKeyFromLanes(c.dstMac[2 * r]!, c.dstMac[2 * r + 1]!) : -1;
+      this.srcMac[i] = sm;
+      this.dstMac[i] = dm;
+      this.linkType[i] = c.linkType[r]!;
       let d = c.direction[r]!;
       if (d === DirCode.unknown) {
         const res = resolverOf(p);
         if (res) {
-          const sm = c.srcMacValid[r] === 1 ? macKeyFromLanes(c.srcMac[2 * r]!, c.srcMac[2 * r + 1]!) : -1;
-          const dm = c.dstMacValid[r] === 1 ? macKeyFromLanes(c.dstMac[2 * r]!, c.dstMac[2 * r + 1]!) : -1;
           current = i;
           d = res.infer(sm, dm, srcText, dstText);
           this.dirInferred[i] = d === DirCode.unknown ? 0 : 1;

@@ -35,6 +35,7 @@ import {
 } from './load-rules.ts';
 import { Endpoint, endpointNode, type Role, type RoleFlow, resolveRole } from './roles.ts';
 import * as msg from './verdict-messages.ts';
+import { shortPoint as shortPointId } from './verdict-messages.ts';
 import {
   type CheckResult,
   Datapath,
@@ -67,6 +68,12 @@ export interface EvaluateContext {
   /** clock error bound of a node (ns); null when unbounded */
   clockErrorNs: (node: string | null) => number | null;
 }
+
+/**
+ * Alibaba Cloud VPC's gateway answers ARP with this MAC on every ENI (reference: Terway ENI routing); it is
+ * the expected next hop when the node's ip neigh does not name one.
+ */
+export const VPC_GATEWAY_MAC = 'ee:ff:ff:ff:ff:ff';
 
 /** Clock uncertainty beyond which hops on two nodes are not ordered by time (the narrow window). */
 const CLOCK_BOUND_NS = 50e6;
@@ -329,6 +336,7 @@ class LegEvaluator {
     this.bypassCheck();
     this.unexpectedCheck();
     this.ttlCheck();
+    this.gatewayMacCheck();
     this.rewriteChecks();
     return this.out;
   }
@@ -547,6 +555,78 @@ class LegEvaluator {
       bad ? Status.fail : Status.pass,
       bad ? Reason.ttlMismatch : null,
       bad ? lines.join('; ') : msg.ttlOk(this.leg, checked),
+      evidence,
+    );
+  }
+
+  /**
+   * The gateway MACs a frame at this point may go to (out) or come from (in), and where they come from:
+   * the ENI's own table's gateway neighbour, else the node's default gateways' neighbours, else the VPC's.
+   */
+  private gatewayMacsOf(point: string): { macs: string[]; source: string } {
+    const p = this.ctx.topology.points.get(point);
+    if (p?.peerMac) return { macs: [p.peerMac], source: `ip neigh of ${shortPointId(point)}'s gateway` };
+    const node = p?.node ? this.ctx.topology.nodes.get(p.node) : undefined;
+    if (node && node.gatewayMacs.length > 0)
+      return { macs: node.gatewayMacs, source: `ip neigh of ${node.name}'s default gateway` };
+    return { macs: [VPC_GATEWAY_MAC], source: 'the VPC gateway' };
+  }
+
+  /**
+   * Optional header invariant (issue 6): frames leaving through an ENI/primary hop the rule marks go to the
+   * gateway MAC, frames arriving there come from it. Every packet of the leg is judged (`LegFacts.macs`), so
+   * one misaddressed frame fails and is named. A capture without that MAC (SLL2 `any` has no destination
+   * MAC) is inconclusive, never pass. Omitted when no marked hop was seen (the path check covers absence).
+   */
+  private gatewayMacCheck(): void {
+    const lines: string[] = [];
+    const statuses: Status[] = [];
+    const evidence: Evidence[] = [];
+    const okPoints: string[] = [];
+    const okMacs = new Set<string>();
+    let reason: Reason | null = null;
+    for (const e of this.expected) {
+      if (e.eff.gatewayMac === false || e.seenAt < 0) continue;
+      const s = this.hops[e.seenAt]!;
+      if (e.eff.gatewayMac === null) {
+        statuses.push(Status.inconclusive);
+        reason ??= Reason.kernelUnknown;
+        lines.push(msg.gatewayMacKernelUnknown(s.point, e.eff.role.dir));
+        continue;
+      }
+      const dir = e.eff.role.dir;
+      const seen = this.facts[this.leg].macs.get(hopKey(s.point, s.dir)) ?? [];
+      const { macs, source } = this.gatewayMacsOf(s.point);
+      let hopOk = true;
+      for (const m of seen) {
+        const mac = dir === 'out' ? m.dst : m.src;
+        if (mac === null) {
+          hopOk = false;
+          statuses.push(Status.inconclusive);
+          if (reason === null || reason === Reason.kernelUnknown) reason = Reason.macNotCaptured;
+          lines.push(msg.gatewayMacUnknown(s.point, dir, m));
+          evidence.push({ point: s.point, file: m.file, frame: m.frame });
+        } else if (!macs.includes(mac)) {
+          hopOk = false;
+          statuses.push(Status.fail);
+          reason = Reason.gatewayMacMismatch;
+          lines.push(msg.gatewayMacWrong(s.point, dir, m, macs, source));
+          evidence.push({ point: s.point, file: m.file, frame: m.frame });
+        }
+      }
+      if (hopOk && seen.length > 0) {
+        statuses.push(Status.pass);
+        okPoints.push(s.point);
+        for (const m of macs) okMacs.add(m);
+      }
+    }
+    if (statuses.length === 0) return;
+    const status = worst(statuses);
+    this.check(
+      'gateway-mac',
+      status,
+      reason,
+      status === Status.pass ? msg.gatewayMacOk(this.leg, okPoints, [...okMacs]) : lines.join('; '),
       evidence,
     );
   }
@@ -909,8 +989,16 @@ export function evaluateFlow(facts: FlowFacts, ctx: EvaluateContext): EvaluatedF
   const na: RewriteLeg = { status: RewriteStatus.na, before: null, after: null, between: null };
   base.service_rewrite =
     dnat || rdnat || flow.service ? { ...(dnat?.result ?? na), reverse: rdnat?.result ?? na } : null;
-  base.status = worst(base.checks.map((c) => c.status));
+  // An optional header invariant the capture format cannot carry (SLL2 `any`: no destination MAC) stays an
+  // inconclusive check, shown in verdicts.json and JUnit, but does not hold the flow back: otherwise every
+  // cross-node flow of an `any`-only bundle would be inconclusive (and `--strict` fail) over a field no such
+  // capture has, while its path, bypass and rewrite evidence is complete. A gateway MAC that is seen and wrong
+  // still fails the flow.
+  const counted = base.checks.filter(
+    (c) => !(c.status === Status.inconclusive && c.reason === Reason.macNotCaptured),
+  );
+  base.status = worst(counted.map((c) => c.status));
   base.reason =
-    base.status === Status.pass ? null : (base.checks.find((c) => c.status === base.status)?.reason ?? null);
+    base.status === Status.pass ? null : (counted.find((c) => c.status === base.status)?.reason ?? null);
   return { verdict: base, classification, key };
 }

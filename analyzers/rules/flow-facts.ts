@@ -11,6 +11,7 @@ import type { ClassifyFlow } from '../classify.ts';
 import type { Coverage } from '../correlate/frames-from-bundle.ts';
 import type { Sightings } from '../correlate/sightings.ts';
 import type { Flow } from '../flows.ts';
+import { macTextFromKey } from '../topology/ip-text.ts';
 
 /** FrameTable direction codes, as the analyzers store them (0 unknown, 1 in, 2 out). */
 const DIR = ['unknown', 'in', 'out'] as const;
@@ -36,6 +37,20 @@ export interface Sighting {
   frame: number;
 }
 
+/** One (source MAC, destination MAC) pair seen at a point in one direction, with its first frame. */
+export interface MacSeen {
+  /** lowercase text; null when the link layer carries none (SLL2 `any` captures keep no destination MAC
+   * and the decoder keeps no SLL address either) */
+  src: string | null;
+  dst: string | null;
+  /** pcap link type of the frame (1 Ethernet, 276 Linux SLL2...) */
+  linkType: number;
+  file: string;
+  frame: number;
+  /** packets of the leg that showed this pair there */
+  packets: number;
+}
+
 export interface LegFacts {
   /** packets of the leg */
   packets: number;
@@ -48,6 +63,9 @@ export interface LegFacts {
   /** first and last sighting time of the leg, ns since the epoch; null without packets */
   firstNs: bigint | null;
   lastNs: bigint | null;
+  /** per `point:dir`, every distinct MAC pair any packet of the leg showed there: the gateway MAC check
+   * judges all packets, not only the modal path's first one (a single misaddressed frame must show) */
+  macs: ReadonlyMap<string, readonly MacSeen[]>;
 }
 
 export interface FlowFacts {
@@ -131,6 +149,9 @@ export function flowFactsFromAnalysis(
   const legOf = (packets: number[]): LegFacts => {
     const byKey = new Map<string, number[]>();
     const seen = new Set<string>();
+    const macs = new Map<string, MacSeen[]>();
+    // numeric keys beside each list, so the per-sighting lookup compares numbers, not text
+    const macKeys = new Map<string, number[]>();
     let first: bigint | null = null;
     let last: bigint | null = null;
     for (const p of packets) {
@@ -139,6 +160,35 @@ export function flowFactsFromAnalysis(
         const k = hopKey(s.points[s.point[r]!]!, DIR[f.dir[s.frame[r]!]!] ?? 'unknown');
         key += `${k} `;
         seen.add(k);
+        const fr = s.frame[r]!;
+        const sm = f.srcMac[fr]!;
+        const dm = f.dstMac[fr]!;
+        let keys = macKeys.get(k);
+        let list = macs.get(k);
+        if (!keys || !list) {
+          keys = [];
+          list = [];
+          macKeys.set(k, keys);
+          macs.set(k, list);
+        }
+        let at = -1;
+        for (let m = 0; m < list.length; m++)
+          if (keys[2 * m] === sm && keys[2 * m + 1] === dm) {
+            at = m;
+            break;
+          }
+        if (at >= 0) list[at]!.packets++;
+        else {
+          keys.push(sm, dm);
+          list.push({
+            src: macTextFromKey(sm),
+            dst: macTextFromKey(dm),
+            linkType: f.linkType[fr]!,
+            file: files[f.file[fr]!] ?? '?',
+            frame: f.frame[fr]!,
+            packets: 1,
+          });
+        }
         const t = f.absNs(s.t[r]!);
         if (first === null || t < first) first = t;
         if (last === null || t > last) last = t;
@@ -161,6 +211,7 @@ export function flowFactsFromAnalysis(
       seenAnywhere: seen,
       firstNs: first,
       lastNs: last,
+      macs,
     };
   };
   return flows.map((flow) => {

@@ -3,7 +3,7 @@
  * rule expected, and why that matters for the datapath. One sentence per finding; the checks join them.
  */
 import type { Scenario, ScenarioKey, Unclassified } from '../classify.ts';
-import type { FlowFacts, PointCoverage, Sighting } from './flow-facts.ts';
+import type { FlowFacts, MacSeen, PointCoverage, Sighting } from './flow-facts.ts';
 import type { EffectiveHop, RuleHop, RuleRewrite, RuleSkip } from './load-rules.ts';
 import type { Endpoint, Role, RoleFlow } from './roles.ts';
 import { endpointNode, resolveRole } from './roles.ts';
@@ -165,6 +165,42 @@ export function ttlMismatch(a: Sighting, b: Sighting, expected: number): string 
 
 export function ttlOk(leg: Leg, n: number): string {
   return `${leg} TTL changes match the rule at ${n} hop pair(s)`;
+}
+
+/** pcap link types a reader meets on these captures, by name (the rest by number). */
+function linkTypeWords(t: number): string {
+  return t === 1
+    ? 'Ethernet'
+    : t === 276
+      ? 'Linux SLL2 (`any`)'
+      : t === 113
+        ? 'Linux SLL (`any`)'
+        : `link type ${t}`;
+}
+
+const gatewaySide = (dir: string) => (dir === 'out' ? 'destination' : 'source');
+
+export function gatewayMacWrong(
+  point: string,
+  dir: string,
+  m: MacSeen,
+  expected: readonly string[],
+  source: string,
+): string {
+  const seen = dir === 'out' ? m.dst : m.src;
+  return `${hop(point, dir)}: ${m.packets} packet(s) carried ${gatewaySide(dir)} MAC ${seen}, not the gateway's ${expected.join(' or ')} (${source}) (${m.file} frame ${m.frame})`;
+}
+
+export function gatewayMacUnknown(point: string, dir: string, m: MacSeen): string {
+  return `${hop(point, dir)}: a ${linkTypeWords(m.linkType)} capture keeps no ${gatewaySide(dir)} MAC, so the gateway MAC cannot be checked there (${m.file} frame ${m.frame})`;
+}
+
+export function gatewayMacOk(leg: Leg, points: readonly string[], expected: readonly string[]): string {
+  return `${leg} frames at ${points.map((p) => shortPoint(p)).join(', ')} carry the gateway MAC ${expected.join(' or ')}`;
+}
+
+export function gatewayMacKernelUnknown(point: string, dir: string): string {
+  return `${hop(point, dir)}: whether the gateway MAC applies depends on the node's kernel, which is unknown`;
 }
 
 function rewriteWords(rw: RuleRewrite): string {

@@ -52,6 +52,10 @@ export const Reason = Object.freeze({
   noRule: 'no-rule',
   /** the only sighting is on an SLL v1 `any` capture, which does not name the device */
   deviceUnknown: 'device-unknown',
+  /** a frame on an ENI/primary hop went to (or came from) another MAC than the gateway's */
+  gatewayMacMismatch: 'gateway-mac-mismatch',
+  /** the capture keeps no MAC for that side (SLL2 `any`: no destination MAC), so the gateway MAC cannot be told */
+  macNotCaptured: 'mac-not-captured',
 } as const);
 export type Reason = (typeof Reason)[keyof typeof Reason];
 

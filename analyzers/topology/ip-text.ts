@@ -104,3 +104,9 @@ export function macKeyFromText(mac: string): number {
   const hex = mac.replaceAll(':', '');
   return Number.parseInt(hex, 16);
 }
+
+/** MAC text of a `macKeyFromLanes` key; null for the -1 "no MAC" key. */
+export function macTextFromKey(key: number): string | null {
+  if (key < 0) return null;
+  return macTextFromLanes(key % 2 ** 32, Math.floor(key / 2 ** 32));
+}

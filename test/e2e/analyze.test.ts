@@ -203,9 +203,31 @@ describe('hoptrace analyze on the lab fixtures (issue 6 acceptance)', () => {
               f.scenario?.rule === '8b' ? 'kernel' : 'ebpf',
               `flow ${f.flow_id} datapath`,
             );
-            assert.ok(f.checks.every((c) => c.status === 'pass'));
+            // SLL2 `any` captures keep no destination MAC: the gateway MAC check is inconclusive there
+            // (reported, but the flow stays pass: its path, bypass and rewrites are fully evidenced)
+            const macBlind = (c: { name: string; reason: string | null }) =>
+              mode === 'datapathv2+any' &&
+              c.name.startsWith('gateway-mac.') &&
+              c.reason === 'mac-not-captured';
+            assert.ok(
+              f.checks.every((c) => c.status === 'pass' || macBlind(c)),
+              JSON.stringify(f.checks.filter((c) => c.status !== 'pass')),
+            );
           }
           for (const n of doc.nodes) assert.deepEqual([n.claimed, n.observed], ['ebpf', 'ebpf']);
+          const gw = doc.flows.flatMap((f) => f.checks.filter((c) => c.name.startsWith('gateway-mac.')));
+          assert.ok(gw.length >= 8, `gateway MAC checks run (${gw.length})`);
+          if (mode === 'datapathv2')
+            assert.ok(
+              gw.every((c) => c.status === 'pass' && /carry the gateway MAC/.test(c.message)),
+              JSON.stringify(gw.filter((c) => c.status !== 'pass')),
+            );
+          else assert.ok(gw.every((c) => c.status === 'inconclusive' && /SLL2/.test(c.message)));
+          assert.ok(!doc.warnings.some((w) => w.code === 'verdicts.gateway-mac-not-checked'));
+        }
+        if (file.datapath === 'kernel' && !cfg.v2) {
+          const gw = doc.flows.flatMap((f) => f.checks.filter((c) => c.name.startsWith('gateway-mac.')));
+          assert.ok(gw.length >= 8 && gw.every((c) => c.status === 'pass'), `kernel routing gateway MACs`);
         }
         if (mode === 'datapathv2-legacy-kernel') {
           assert.ok(doc.flows.every((f) => f.status === 'pass'));
@@ -326,5 +348,68 @@ describe('capture points removed, lossy or cut short: affected checks inconclusi
           e.id,
         );
     }
+  });
+});
+
+/**
+ * Rewrites the Ethernet destination MAC of one record (1-based, counting packet blocks) of a pcapng file in
+ * place: a transformed copy with a wrong next hop on exactly one frame.
+ */
+function setDstMac(file: string, frame: number, mac: number[]): void {
+  const b = fs.readFileSync(file);
+  let le = true;
+  let n = 0;
+  for (let at = 0; at + 12 <= b.length; ) {
+    const type = b.readUInt32LE(at);
+    if (type === 0x0a0d0d0a) le = b.readUInt32LE(at + 8) === 0x1a2b3c4d;
+    const u32 = (o: number) => (le ? b.readUInt32LE(o) : b.readUInt32BE(o));
+    const len = u32(at + 4);
+    const t = u32(at);
+    // EPB (6) data at +28, SPB (3) at +12, obsolete packet block (2) at +28
+    const data = t === 6 || t === 2 ? at + 28 : t === 3 ? at + 12 : -1;
+    if (data >= 0 && ++n === frame) {
+      b.set(mac, data);
+      fs.writeFileSync(file, b);
+      return;
+    }
+    at += len;
+  }
+  throw new Error(`${file}: no frame ${frame}`);
+}
+
+describe('gateway MAC: one ENI frame sent to another MAC fails the check, naming the frame', () => {
+  const file = modes.includes('datapathv2') ? expectedOf('datapathv2') : null;
+  test('wrong gateway MAC on a client ENI egress frame', { skip: !file }, async () => {
+    const src = path.join(FIXTURES, 'datapathv2', 'bundle');
+    const base = (await analyze(src)).document;
+    // a flow whose rule marks the client's ENI egress with gateway_mac, and that hop's frame
+    const flow = base.flows.find((f) => f.checks.some((c) => c.name === 'gateway-mac.request'))!;
+    assert.ok(flow, 'a flow with a gateway MAC check');
+    const ev = flow.checks
+      .find((c) => c.name === 'path.request')!
+      .evidence.find((e) => /^node\/node\d\/eth[12]$/.test(e.point))!;
+    assert.ok(ev, 'an ENI hop on the request path');
+    const copy = path.join(tmp, 'wrong-gateway-mac');
+    fs.cpSync(src, copy, { recursive: true });
+    setDstMac(path.join(copy, ev.file), ev.frame, [0x02, 0, 0, 0, 0xbe, 0xef]);
+    const doc = (await analyze(copy)).document;
+    const v = doc.flows.find((f) => f.client.ip === flow.client.ip && f.client.port === flow.client.port)!;
+    const gw = v.checks.find((c) => c.name === 'gateway-mac.request')!;
+    assert.equal(gw.status, 'fail');
+    assert.equal(gw.reason, 'gateway-mac-mismatch');
+    assert.match(
+      gw.message,
+      /carried destination MAC 02:00:00:00:be:ef, not the gateway's ee:ff:ff:ff:ff:ff/,
+    );
+    assert.ok(gw.message.includes(`${ev.file} frame ${ev.frame}`), gw.message);
+    assert.deepEqual(gw.evidence, [ev]);
+    assert.equal(v.status, 'fail');
+    // only that flow changes
+    for (const f of doc.flows)
+      if (f.flow_id !== v.flow_id)
+        assert.equal(
+          f.status,
+          base.flows.find((b) => b.client.ip === f.client.ip && b.client.port === f.client.port)!.status,
+        );
   });
 });
