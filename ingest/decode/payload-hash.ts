@@ -8,6 +8,13 @@
  * when fewer than min(PAYLOAD_HASH_BYTES, payload length) bytes were captured the caller leaves the
  * hash NULL, never a hash of fewer bytes (that would differ from a point with a larger snaplen).
  * The number of hashed bytes is mixed in, so an empty payload has a hash of its own.
+ *
+ * Why 64 and not 32 (which would save up to four rounds, ~10 ns, on frames with 64+ payload bytes):
+ * in overlay traffic the outer UDP payload is the VXLAN/Geneve header (8), the inner Ethernet header
+ * (14) and the inner packet. 64 bytes cover an inner IPv4/TCP packet's addresses, ports, sequence and
+ * acknowledgement numbers (22 + 20 + 12 = 54); 32 bytes stop inside the inner IPv4 header, leaving
+ * the inner IP id as the only per-packet field, which RFC 6864 lets senders keep constant on
+ * unfragmentable (DF) packets.
  */
 export const PAYLOAD_HASH_BYTES = 64;
 
