@@ -155,14 +155,17 @@ function coverageGaps(
     // sweep the sorted windows: [from, reached) is covered so far
     let reached = from;
     let drops: number | null = null;
+    // `from` itself must lie in a window: a one-packet flow (from = to) outside every window is not covered
+    let startCovered = false;
     for (let k = 0; k < w.start.length; k++) {
       if (w.end[k]! < from || w.start[k]! > to) continue;
       const d = w.drops[k];
       if (d !== null && d !== undefined && d > 0) drops = (drops ?? 0) + d;
+      if (w.start[k]! <= from) startCovered = true;
       if (w.start[k]! <= reached && w.end[k]! > reached) reached = w.end[k]!;
     }
     const status: CoverageGap | null =
-      reached < to || w.start.length === 0 ? 'not_captured' : drops !== null ? 'capture_loss' : null;
+      reached < to || !startCovered ? 'not_captured' : drops !== null ? 'capture_loss' : null;
     if (status)
       gaps.push({
         point: w.point,

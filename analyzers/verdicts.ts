@@ -179,6 +179,7 @@ export function verdictsFromFlows(
       ...c,
       startNs: c.startNs === null ? null : c.startNs + off,
       endNs: c.endNs === null ? null : c.endNs + off,
+      windows: c.windows.map((w) => ({ ...w, startNs: w.startNs + off, endNs: w.endNs + off })),
     });
   }
   const ctx: EvaluateContext = {

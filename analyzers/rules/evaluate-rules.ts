@@ -21,7 +21,7 @@ import {
 } from '../classify.ts';
 import type { Topology } from '../topology/model.ts';
 import type { FlowFacts, LegFacts, PointCoverage, Sighting } from './flow-facts.ts';
-import { hopKey } from './flow-facts.ts';
+import { coverageOver, hopKey, insideWindows } from './flow-facts.ts';
 import {
   type EffectiveHop,
   type EffectiveLeg,
@@ -175,7 +175,10 @@ function legWindow(leg: LegFacts, facts: FlowFacts): [bigint, bigint] {
   return [leg.firstNs ?? facts.flow.firstNs, leg.lastNs ?? facts.flow.lastNs];
 }
 
-/** Whether a point could have seen the leg: coverage over its time, and no drops. */
+/**
+ * Whether a point could have seen the leg: each of its files' windows (corrected clock) together cover the
+ * leg's time, and no file overlapping it reported drops (DESIGN §3; the same judgement as Flow.coverage).
+ */
 export function visibility(
   point: string | null,
   window: [bigint, bigint],
@@ -185,17 +188,18 @@ export function visibility(
     return { status: Status.inconclusive, reason: Reason.roleUnresolved, why: 'no capture point' };
   const c = coverage.get(point);
   if (!c) return { status: Status.inconclusive, reason: Reason.pointNotCaptured, why: 'not captured' };
-  if (c.startNs === null || c.endNs === null || c.startNs > window[0] || c.endNs < window[1])
+  const over = coverageOver(c, window[0], window[1]);
+  if (over.status === 'gap')
     return {
       status: Status.inconclusive,
       reason: Reason.pointNotCaptured,
-      why: msg.coverageGap(c, window),
+      why: msg.coverageGap(c, window, [over.fromNs, over.toNs]),
     };
-  if (c.drops !== null && c.drops > 0)
+  if (over.status === 'lossy')
     return {
       status: Status.inconclusive,
       reason: Reason.captureLoss,
-      why: `its capture dropped ${c.drops} packet(s)`,
+      why: `its capture dropped ${over.drops} packet(s) (${over.files.join(', ')})`,
     };
   return { status: Status.pass, reason: null, why: 'captured without loss' };
 }
@@ -352,7 +356,7 @@ class LegEvaluator {
         // a sighting outside its point's window means the capture metadata and the packets disagree:
         // the hop was seen, but nothing about that capture can be trusted to pass (DESIGN §3)
         const c = this.ctx.coverage.get(s.point);
-        if (c && c.startNs !== null && c.endNs !== null && (s.tNs < c.startNs || s.tNs > c.endNs)) {
+        if (c && !insideWindows(c, s.tNs)) {
           results.push({
             status: Status.inconclusive,
             reason: Reason.pointNotCaptured,

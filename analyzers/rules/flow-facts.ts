@@ -75,15 +75,70 @@ export interface FlowFacts {
   reply: LegFacts;
 }
 
+/** One capture file's window at a point (ring-buffer sets leave gaps between files). */
+export interface PointWindow {
+  file: string;
+  /** ns since the epoch; on the corrected clock once the evaluator's context holds it */
+  startNs: bigint;
+  endNs: bigint;
+  /** packets this file dropped (when inside its window is not known); null: not said */
+  drops: number | null;
+}
+
 /** What a capture point could see (DESIGN §3): outside the window, or while dropping, absence proves nothing. */
 export interface PointCoverage {
   point: string;
+  /** hull of the windows (shown in messages and captures[]) */
   startNs: bigint | null;
   endNs: bigint | null;
-  /** packets the capture dropped; null when it did not say. bundle.json gives a count, not windows, so a
-   * point with drops is treated as lossy over its whole window (the safe side: inconclusive, never pass) */
+  /** packets the capture dropped over all its files; null when it did not say */
   drops: number | null;
   files: string[];
+  /** per file, sorted by start; a file without a known start or end proves nothing and is left out */
+  windows: readonly PointWindow[];
+}
+
+/** What a point's files say about [from, to]: a part no file covers, else the drops of files overlapping it. */
+export type CoverageOver =
+  | { status: 'gap' /** the first uncovered stretch */; fromNs: bigint; toNs: bigint }
+  | {
+      status: 'lossy';
+      drops: number;
+      /** the files overlapping [from, to] that reported drops */ files: string[];
+    }
+  | { status: 'covered' };
+
+/**
+ * The same sweep as flows.ts `coverageGaps` (Flow.coverage), on one leg's window instead of the flow's:
+ * per-file windows, so a gap between ring-buffer files is a gap, and only the files overlapping the window
+ * count their drops (a count is per file, not per moment, so the whole file's window is suspect).
+ */
+export function coverageOver(c: PointCoverage, from: bigint, to: bigint): CoverageOver {
+  let reached = from;
+  let gap: [bigint, bigint] | null = null;
+  let drops = 0;
+  const lossy: string[] = [];
+  // `started`: a window overlapped; without it even a zero-width window (a one-packet leg) is uncovered
+  let started = false;
+  for (const w of c.windows) {
+    if (w.endNs < from || w.startNs > to) continue;
+    if (w.drops !== null && w.drops > 0) {
+      drops += w.drops;
+      lossy.push(w.file);
+    }
+    if (w.startNs > reached && gap === null) gap = [reached, w.startNs];
+    started = true;
+    if (w.endNs > reached) reached = w.endNs;
+  }
+  if (!started) gap = [from, to];
+  else if (gap === null && reached < to) gap = [reached, to];
+  if (gap !== null) return { status: 'gap', fromNs: gap[0], toNs: gap[1] };
+  return lossy.length > 0 ? { status: 'lossy', drops, files: lossy } : { status: 'covered' };
+}
+
+/** Whether a time lies inside one of the point's file windows. */
+export function insideWindows(c: PointCoverage, t: bigint): boolean {
+  return c.windows.some((w) => w.startNs <= t && t <= w.endNs);
 }
 
 export const hopKey = (point: string, dir: string): string => `${point}:${dir}`;
@@ -105,7 +160,20 @@ export function protoName(proto: number): string {
 export function coverageFromFrames(coverage: ReadonlyMap<string, Coverage>): Map<string, PointCoverage> {
   const out = new Map<string, PointCoverage>();
   for (const [id, c] of coverage)
-    out.set(id, { point: id, startNs: c.startNs, endNs: c.endNs, drops: c.drops, files: [...c.files] });
+    out.set(id, {
+      point: id,
+      startNs: c.startNs,
+      endNs: c.endNs,
+      drops: c.drops,
+      files: [...c.files],
+      windows: c.windows
+        .flatMap((w) =>
+          w.startNs !== null && w.endNs !== null
+            ? [{ file: w.file, startNs: w.startNs, endNs: w.endNs, drops: w.drops }]
+            : [],
+        )
+        .sort((a, b) => (a.startNs < b.startNs ? -1 : a.startNs > b.startNs ? 1 : 0)),
+    });
   return out;
 }
 

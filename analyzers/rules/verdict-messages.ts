@@ -56,15 +56,19 @@ function ns(t: bigint): string {
   return `${t}`;
 }
 
-export function coverageGap(c: PointCoverage, window: [bigint, bigint]): string {
-  if (c.startNs === null || c.endNs === null) return 'its capture has no coverage window';
-  if (c.startNs > window[0])
-    return `its capture started at ${ns(c.startNs)} ns, after the flow (${ns(window[0])} ns)`;
-  return `its capture ended at ${ns(c.endNs)} ns, before the flow did (${ns(window[1])} ns)`;
+export function coverageGap(c: PointCoverage, window: [bigint, bigint], gap: [bigint, bigint]): string {
+  if (c.windows.length === 0) return 'its capture has no coverage window';
+  if (gap[0] === window[0] && gap[1] === window[1])
+    return `none of its capture files (${ns(c.startNs ?? 0n)}..${ns(c.endNs ?? 0n)} ns) covers the flow's time (${ns(window[0])}..${ns(window[1])} ns)`;
+  if (gap[0] === window[0])
+    return `its capture started at ${ns(gap[1])} ns, after the flow (${ns(window[0])} ns)`;
+  if (gap[1] === window[1])
+    return `its capture ended at ${ns(gap[0])} ns, before the flow did (${ns(window[1])} ns)`;
+  return `its capture files leave a gap from ${ns(gap[0])} to ${ns(gap[1])} ns during the flow`;
 }
 
 export function outsideWindow(s: Sighting, c: PointCoverage): string {
-  return `${hop(s.point, s.dir)} saw the packet at ${ns(s.tNs)} ns ${at(s)}, outside its capture window (${c.startNs ?? '?'}..${c.endNs ?? '?'} ns): the capture's metadata and its packets disagree`;
+  return `${hop(s.point, s.dir)} saw the packet at ${ns(s.tNs)} ns ${at(s)}, outside its capture files' windows (${c.startNs ?? '?'}..${c.endNs ?? '?'} ns, ${c.windows.length} file(s)): the capture's metadata and its packets disagree`;
 }
 
 export function noPackets(leg: Leg, facts: FlowFacts): string {
