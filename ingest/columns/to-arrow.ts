@@ -85,17 +85,39 @@ function dictionaryData(
   });
 }
 
-function validityBitmap(col: StageColumn, c: PacketColumns, n: number): Uint8Array | undefined {
+/**
+ * Packed validity of a column, or undefined when nothing is null. Columns that share a validity array
+ * (both ports, the TCP fields, aliased arrays) or an IP-version rule share one bitmap per batch.
+ */
+function validityBitmap(
+  col: StageColumn,
+  c: PacketColumns,
+  n: number,
+  cache: Map<unknown, Uint8Array | undefined>,
+): Uint8Array | undefined {
+  const key = col.valid
+    ? c[col.valid]
+    : col.whenIpVersion
+      ? `${col.whenIpVersion.column}=${col.whenIpVersion.version}`
+      : null;
+  if (key === null) return undefined;
+  if (cache.has(key)) return cache.get(key);
   const bits = new Uint8Array(Math.ceil(n / 8) + 8);
   let all: boolean;
   if (col.valid) all = packBits(c[col.valid], 0, n, bits);
-  else if (col.whenIpVersion)
-    all = packEquals(c[col.whenIpVersion.column], col.whenIpVersion.version, 0, n, bits);
-  else return undefined;
-  return all ? undefined : bits;
+  else all = packEquals(c[col.whenIpVersion!.column], col.whenIpVersion!.version, 0, n, bits);
+  const out = all ? undefined : bits;
+  cache.set(key, out);
+  return out;
 }
 
-function columnData(col: StageColumn, c: PacketColumns, n: number, dicts: ArrowDictionaries): Data {
+function columnData(
+  col: StageColumn,
+  c: PacketColumns,
+  n: number,
+  dicts: ArrowDictionaries,
+  cache: Map<unknown, Uint8Array | undefined>,
+): Data {
   const src = col.source;
   if (col.name === 'point_id') return dictionaryData(dicts.points, c.point, n);
   if (col.name === 'file_id') return dictionaryData(dicts.files, c.file, n);
@@ -118,7 +140,7 @@ function columnData(col: StageColumn, c: PacketColumns, n: number, dicts: ArrowD
     return dictionaryData(DIRECTIONS, idx, n, bits);
   }
   const type = arrowType(col);
-  const nullBitmap = validityBitmap(col, c, n);
+  const nullBitmap = validityBitmap(col, c, n, cache);
   const nulls = nullBitmap ? { nullBitmap, nullCount: -1 } : {};
   switch (src.kind) {
     case 'u8':
@@ -160,7 +182,8 @@ function packNonZero(values: Uint16Array, n: number, bits: Uint8Array): boolean 
 
 export function packetsToArrow(c: PacketColumns, dicts: ArrowDictionaries): RecordBatch {
   const n = c.length;
-  const children = stageColumns.map((col) => columnData(col, c, n, dicts));
+  const cache = new Map<unknown, Uint8Array | undefined>();
+  const children = stageColumns.map((col) => columnData(col, c, n, dicts, cache));
   const fields = stageColumns.map((col, i) => new Field(arrowName(col), children[i]!.type, true));
   const schema = new Schema(fields);
   const data = makeData({ type: new Struct(fields), length: n, children, nullCount: 0 });

@@ -76,21 +76,33 @@ async function* fileChunks(
   chunkSize: number,
   reuse: boolean,
 ): AsyncGenerator<Uint8Array> {
-  let buf = new Uint8Array(chunkSize);
+  // two buffers: the next read runs while the consumer parses the chunk it was given, so the parser is
+  // not left idle waiting for the kernel's copy (a chunk stays valid until the next one is requested)
+  const bufs = [new Uint8Array(chunkSize), new Uint8Array(chunkSize)];
+  const readInto = async (buf: Uint8Array): Promise<number> => {
+    try {
+      return (await fh.read(buf, 0, chunkSize, null)).bytesRead;
+    } catch (err) {
+      throw ioError(err, path);
+    }
+  };
+  let which = 0;
+  let pending: Promise<number> | null = readInto(bufs[0]!);
   try {
-    for (;;) {
-      let n: number;
-      try {
-        n = (await fh.read(buf, 0, chunkSize, null)).bytesRead;
-      } catch (err) {
-        throw ioError(err, path);
-      }
+    while (pending) {
+      const n = await pending;
+      pending = null;
       if (n === 0) return;
-      yield buf.subarray(0, n);
-      // A decompressor may keep a reference to its input: give it fresh memory each time.
-      if (!reuse) buf = new Uint8Array(chunkSize);
+      const current = bufs[which]!;
+      which ^= 1;
+      // a decompressor may keep a reference to its input: it gets fresh memory each time
+      if (!reuse) bufs[which] = new Uint8Array(chunkSize);
+      pending = readInto(bufs[which]!);
+      yield current.subarray(0, n);
     }
   } finally {
+    // a read still in flight must finish before its file is closed
+    if (pending) await pending.catch(() => 0);
     await fh.close();
   }
 }
