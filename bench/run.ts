@@ -16,6 +16,7 @@ import { readCapture } from '../ingest/read-capture.ts';
 import type { RecordSink } from '../ingest/record.ts';
 import { batchText, batchTrials } from './batch.ts';
 import { correlateTrials } from './correlate.ts';
+import { e2eText, e2eTrials } from './e2e.ts';
 import { generateCaptures } from './generate-capture.ts';
 import { reportTrial } from './report.ts';
 
@@ -237,6 +238,32 @@ async function main(): Promise<void> {
   const batch = batchTrials();
   for (const t of batch) console.log(`  ${batchText(t)}`);
 
+  // end to end (issue 8): synthetic bundles from files to verdicts.json and report, 5 M to 20 M frames
+  console.log('\nend to end (analyze, synthetic bundle, 2 nodes, 12 points):');
+  const e2eCap = Number(process.env['BENCH_E2E_FRAMES'] ?? 20_000_000);
+  const e2eSizes = [5_000_000, 10_000_000, 20_000_000].map((n) => Math.min(n, e2eCap));
+  const e2e = await e2eTrials([...new Set(e2eSizes)]);
+  for (const t of e2e) console.log(`  ${e2eText(t)}`);
+  console.log('  scaling (seconds per M frames, flat = linear):');
+  for (const t of e2e)
+    console.log(`    ${String(t.frames).padStart(9)}  ${(t.seconds / (t.frames / 1e6)).toFixed(2)} s/M`);
+  const e2eLargest = e2e[e2e.length - 1];
+  if (e2eLargest) {
+    targets.e2e_fps = {
+      target: 1.2e6,
+      measured: e2eLargest.framesPerSecond,
+      met: e2eLargest.framesPerSecond >= 1.2e6,
+    };
+    const peak = Math.max(...e2e.map((t) => t.peakRssMb));
+    targets.e2e_peak_rss_mb = { target: 2048, measured: peak, met: peak <= 2048 };
+    for (const k of ['e2e_fps', 'e2e_peak_rss_mb']) {
+      const v = targets[k]!;
+      console.log(
+        `  ${k.padEnd(22)} ${v.met ? 'met' : 'NOT met'} (${v.measured?.toFixed(0)} vs ${v.target})`,
+      );
+    }
+  }
+
   // the report (issue 7): a 10 000-flow page rendered, loaded and filtered in Chromium
   console.log('\nreport (10 000 flows):');
   const report = await reportTrial(10_000);
@@ -263,6 +290,7 @@ async function main(): Promise<void> {
     targets,
     correlation,
     batch,
+    e2e,
     report,
   };
   fs.writeFileSync(path.join(here, 'results.json'), `${JSON.stringify(results, null, 2)}\n`);

@@ -1,0 +1,153 @@
+/**
+ * End-to-end benchmark (issue 8): a synthetic bundle (bench/synthetic-bundle.ts: 2 nodes, 12 capture
+ * points, Service DNAT, GSO, node2's clock ahead) analyzed from files to verdicts.json, junit.xml and
+ * report.html by `analyzeBundle`, one child process per size (peak RSS is the child's VmHWM), beside
+ * the time `tshark -r -T fields` takes to merely read a slice of the largest capture, scaled per frame.
+ * Run alone: `node --import tsx bench/e2e.ts 5000000 10000000`.
+ */
+import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { writeSyntheticBundle } from './synthetic-bundle.ts';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const dataDir = path.join(here, 'data', 'e2e');
+const SLICE_FRAMES = 200_000;
+
+export interface E2eTrial {
+  frames: number;
+  flows: number;
+  points: number;
+  bundleMb: number;
+  generateSeconds: number;
+  seconds: number;
+  framesPerSecond: number;
+  peakRssMb: number;
+  /** flows by verdict status */
+  statuses: Record<string, number>;
+  /** tshark's estimated seconds for the same frames (slice, scaled), null when tshark is missing */
+  tsharkSeconds: number | null;
+  /** hoptrace end to end / tshark reading only, in frames per second (> 1: hoptrace is faster) */
+  tsharkRatio: number | null;
+}
+
+function peakRssMb(): number {
+  const m = /VmHWM:\s+(\d+) kB/.exec(fs.readFileSync('/proc/self/status', 'utf8'));
+  return m ? Number(m[1]) / 1024 : process.resourceUsage().maxRSS / 1024;
+}
+
+/** The first `n` EPBs of a one-section pcapng (SHB and IDB kept). */
+function slicePcapng(file: string, out: string, n: number): number {
+  const fd = fs.openSync(file, 'r');
+  const buf = Buffer.allocUnsafe(Math.min(fs.statSync(file).size, 256 << 20));
+  const len = fs.readSync(fd, buf, 0, buf.length, 0);
+  fs.closeSync(fd);
+  let at = 0;
+  let k = 0;
+  while (at + 12 <= len && k < n) {
+    const blen = buf.readUInt32LE(at + 4);
+    if (at + blen > len) break;
+    if (buf.readUInt32LE(at) === 6) k++;
+    at += blen;
+  }
+  fs.writeFileSync(out, buf.subarray(0, at));
+  return k;
+}
+
+function tsharkSecondsPerFrame(file: string): number | null {
+  if (spawnSync('sh', ['-c', 'command -v tshark']).status !== 0) return null;
+  const slice = path.join(dataDir, 'tshark-slice.pcapng');
+  const n = slicePcapng(file, slice, SLICE_FRAMES);
+  const start = performance.now();
+  const r = spawnSync(
+    'tshark',
+    [
+      '-n',
+      '-r',
+      slice,
+      '-T',
+      'fields',
+      '-e',
+      'frame.time_epoch',
+      '-e',
+      'ip.src',
+      '-e',
+      'ip.dst',
+      '-e',
+      'tcp.srcport',
+    ],
+    { stdio: ['ignore', 'ignore', 'ignore'] },
+  );
+  const seconds = (performance.now() - start) / 1000;
+  return r.status === 0 ? seconds / n : null;
+}
+
+export async function e2eTrials(frameCounts: number[]): Promise<E2eTrial[]> {
+  fs.mkdirSync(dataDir, { recursive: true });
+  const trials: E2eTrial[] = [];
+  let tsharkPerFrame: number | null | undefined;
+  for (const n of frameCounts) {
+    const dir = path.join(dataDir, `bundle-${n}`);
+    const g0 = performance.now();
+    const b = writeSyntheticBundle(dir, n);
+    const generateSeconds = (performance.now() - g0) / 1000;
+    if (tsharkPerFrame === undefined) tsharkPerFrame = tsharkSecondsPerFrame(b.largest);
+    const out = path.join(dataDir, `out-${n}`);
+    fs.rmSync(out, { recursive: true, force: true });
+    const child = spawnSync(
+      process.execPath,
+      [...process.execArgv, fileURLToPath(import.meta.url), '--child', dir, out],
+      { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 1 << 26 },
+    );
+    if (child.status !== 0) throw new Error(`e2e trial of ${n} frames failed (exit ${child.status})`);
+    const m = JSON.parse(child.stdout.trim().split('\n').pop() ?? '{}') as {
+      seconds: number;
+      peakRssMb: number;
+      statuses: Record<string, number>;
+    };
+    const tsharkSeconds = tsharkPerFrame === null ? null : tsharkPerFrame * b.frames;
+    trials.push({
+      frames: b.frames,
+      flows: b.flows,
+      points: b.points,
+      bundleMb: b.bytes / 2 ** 20,
+      generateSeconds,
+      seconds: m.seconds,
+      framesPerSecond: b.frames / m.seconds,
+      peakRssMb: m.peakRssMb,
+      statuses: m.statuses,
+      tsharkSeconds,
+      tsharkRatio: tsharkSeconds === null ? null : tsharkSeconds / m.seconds,
+    });
+    fs.rmSync(out, { recursive: true, force: true });
+  }
+  return trials;
+}
+
+export function e2eText(t: E2eTrial): string {
+  const tshark =
+    t.tsharkRatio === null
+      ? 'tshark n/a'
+      : `tshark read-only ${t.tsharkSeconds!.toFixed(1)} s, ratio ${t.tsharkRatio.toFixed(2)}x`;
+  return (
+    `e2e ${String(t.frames).padStart(9)} frames (${t.flows} flows, ${t.points} points, ${t.bundleMb.toFixed(0)} MiB): ` +
+    `${t.seconds.toFixed(1)} s, ${(t.framesPerSecond / 1e6).toFixed(3)} M frames/s, peak RSS ${t.peakRssMb.toFixed(0)} MB; ` +
+    `${tshark}; verdicts ${JSON.stringify(t.statuses)}`
+  );
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  if (process.argv[2] === '--child') {
+    const { analyzeBundle } = await import('../cli/analyze.ts');
+    const start = performance.now();
+    const r = await analyzeBundle(process.argv[3]!, process.argv[4]!, { datapath: 'datapathv2' });
+    const seconds = (performance.now() - start) / 1000;
+    const statuses: Record<string, number> = {};
+    for (const f of r.document.flows) statuses[f.status] = (statuses[f.status] ?? 0) + 1;
+    console.log(JSON.stringify({ seconds, peakRssMb: peakRssMb(), statuses }));
+  } else {
+    const sizes = process.argv.slice(2).map(Number);
+    for (const t of await e2eTrials(sizes.length ? sizes : [1_000_000])) console.log(e2eText(t));
+  }
+}

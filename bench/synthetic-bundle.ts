@@ -1,0 +1,393 @@
+/**
+ * A synthetic capture bundle for the end-to-end benchmark (issue 8), laid out as DESIGN §3 says and
+ * modelled on fixtures/datapathv2/bundle: its metadata (bundle.json, ip/*.json, os/, terway/, k8s/*.json)
+ * is copied, so the topology importers see the same pods, Services and ENIs, and its captured flows are
+ * the templates. Each template flow (pod -> pod on the other node, pod -> ClusterIP on the same and the
+ * other node, TCP and UDP, and the bulk TCP flow whose GSO super-segments are cut into MTU segments at
+ * the next point) is replayed many times with a new client port, IP id and TCP sequence numbers, every
+ * frame at every capture point of its path exactly as the lab captured it: the Service DNAT at the
+ * client's cali, TTL decrements at each routing hop, MACs of the real ENIs. Node2's clock runs
+ * `NODE2_SKEW_NS` ahead. 12 capture points over 2 nodes; each capture is a pcapng file written with
+ * one Enhanced Packet Block per frame.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+export const FIXTURE = path.join(here, '..', 'fixtures', 'datapathv2', 'bundle');
+export const NODE2_SKEW_NS = 3_700_000;
+
+/** The 12 capture points (fixture point ids). */
+const POINTS = [
+  'pod/default/client/eth0',
+  'node/node1/calia7a3e029a7b',
+  'node/node1/eth0',
+  'node/node1/eth1',
+  'node/node1/cali0761ccbeace',
+  'pod/default/web-1/eth0',
+  'node/node1/cali9fb0db7f13e',
+  'pod/default/web-2/eth0',
+  'node/node2/eth0',
+  'node/node2/eth1',
+  'node/node2/cali4448cbddedf',
+  'pod/default/web-3/eth0',
+];
+
+/** Template flows by their client port in the fixture, and the range their copies' client ports take. */
+const TEMPLATES: { port: number; base: number; weight: number }[] = [
+  { port: 30041, base: 30000, weight: 4 }, // s4-tcp: pod -> pod across nodes
+  { port: 30042, base: 30000, weight: 4 }, // s4-udp
+  { port: 40051, base: 40000, weight: 4 }, // s5-tcp: ClusterIP, backend web-1 (node1)
+  { port: 40052, base: 40000, weight: 4 }, // s5-udp
+  { port: 41061, base: 41000, weight: 4 }, // s6-tcp: ClusterIP, backend web-2 (node1)
+  { port: 41062, base: 41000, weight: 4 }, // s6-udp
+  { port: 42071, base: 42000, weight: 4 }, // s7-tcp: ClusterIP, backend web-3 (node2)
+  { port: 42072, base: 42000, weight: 4 }, // s7-udp
+  { port: 30049, base: 30000, weight: 1 }, // s4-bulk (one in every 33 flows): GSO super-segments at the client, MTU segments after
+];
+
+/** Gaps between consecutive template frames are shortened to at most this (the lab waited between steps). */
+const MAX_GAP_NS = 20_000;
+/** Between two flow copies. */
+const FLOW_GAP_NS = 30_000;
+
+interface Frame {
+  point: number;
+  t: number;
+  data: Uint8Array;
+  /** offset of the IPv4 header */
+  ip: number;
+  /** client port is the source port (request) or the destination port (reply) */
+  request: boolean;
+}
+
+interface Template {
+  port: number;
+  base: number;
+  proto: number;
+  frames: Frame[];
+  duration: number;
+}
+
+interface CaptureInfo {
+  point: string;
+  node: string;
+  path: string;
+}
+
+/** Every EPB of a pcapng file: time (ns), captured bytes. Little-endian, one section. */
+function readPcapng(file: string): { t: number; data: Uint8Array }[] {
+  const buf = fs.readFileSync(file);
+  const out: { t: number; data: Uint8Array }[] = [];
+  const tsres: number[] = [];
+  let at = 0;
+  while (at + 12 <= buf.length) {
+    const type = buf.readUInt32LE(at);
+    const len = buf.readUInt32LE(at + 4);
+    if (type === 1) {
+      let res = 1000; // default 10^-6
+      let o = at + 16;
+      while (o + 4 <= at + len - 4) {
+        const code = buf.readUInt16LE(o);
+        const olen = buf.readUInt16LE(o + 2);
+        if (code === 0) break;
+        if (code === 9) {
+          const v = buf[o + 4]!;
+          res = v & 0x80 ? 2 ** (v & 0x7f) : 10 ** (9 - v);
+        }
+        o += 4 + olen + ((4 - (olen % 4)) % 4);
+      }
+      tsres.push(res);
+    } else if (type === 6) {
+      const iface = buf.readUInt32LE(at + 8);
+      const ts = buf.readUInt32LE(at + 12) * 2 ** 32 + buf.readUInt32LE(at + 16);
+      const caplen = buf.readUInt32LE(at + 20);
+      const mult = tsres[iface] ?? 1000;
+      out.push({ t: ts * mult, data: buf.subarray(at + 28, at + 28 + caplen) });
+    }
+    at += len;
+  }
+  return out;
+}
+
+function fixtureCaptures(): CaptureInfo[] {
+  const b = JSON.parse(fs.readFileSync(path.join(FIXTURE, 'bundle.json'), 'utf8')) as {
+    captures: CaptureInfo[];
+  };
+  return POINTS.map((p) => {
+    const c = b.captures.find((x) => x.point === p);
+    if (!c) throw new Error(`fixture has no capture point ${p}`);
+    return c;
+  });
+}
+
+/** The template flows' frames out of the fixture's captures, times compressed, relative to each flow's start. */
+function loadTemplates(): Template[] {
+  const caps = fixtureCaptures();
+  const byPort = new Map<number, Frame[]>(TEMPLATES.map((t) => [t.port, []]));
+  const protoOf = new Map<number, number>();
+  caps.forEach((c, point) => {
+    for (const { t, data } of readPcapng(path.join(FIXTURE, c.path))) {
+      let ip = 14;
+      let etype = (data[12]! << 8) | data[13]!;
+      if (etype === 0x8100) {
+        ip = 18;
+        etype = (data[16]! << 8) | data[17]!;
+      }
+      if (etype !== 0x0800 || data.length < ip + 24) continue;
+      const proto = data[ip + 9]!;
+      if (proto !== 6 && proto !== 17) continue;
+      const l4 = ip + (data[ip]! & 0xf) * 4;
+      const sport = (data[l4]! << 8) | data[l4 + 1]!;
+      const dport = (data[l4 + 2]! << 8) | data[l4 + 3]!;
+      const request = byPort.has(sport);
+      const port = request ? sport : dport;
+      const list = byPort.get(port);
+      if (!list) continue;
+      protoOf.set(port, proto);
+      list.push({ point, t, data: Uint8Array.from(data), ip, request });
+    }
+  });
+  return TEMPLATES.map(({ port, base }) => {
+    const frames = byPort.get(port)!;
+    if (frames.length === 0) throw new Error(`fixture has no frames of client port ${port}`);
+    // compress time: every gap between consecutive distinct times is at most MAX_GAP_NS (monotone, so
+    // the order at each point and along the path is kept); node2's clock offset is added later
+    const times = [...new Set(frames.map((f) => f.t))].sort((a, b) => a - b);
+    const mapped = new Map<number, number>();
+    let acc = 0;
+    times.forEach((t, i) => {
+      if (i > 0) acc += Math.min(MAX_GAP_NS, t - times[i - 1]!);
+      mapped.set(t, acc);
+    });
+    for (const f of frames) f.t = mapped.get(f.t)!;
+    frames.sort((a, b) => a.t - b.t || a.point - b.point);
+    return { port, base, proto: protoOf.get(port)!, frames, duration: acc };
+  });
+}
+
+/** RFC 1624 incremental update of a one's complement checksum at `at` for a 16-bit word old -> new. */
+function adjust(d: Uint8Array, at: number, oldW: number, newW: number): void {
+  let sum = (~((d[at]! << 8) | d[at + 1]!) & 0xffff) + (~oldW & 0xffff) + newW;
+  sum = (sum & 0xffff) + (sum >>> 16);
+  sum = (sum & 0xffff) + (sum >>> 16);
+  const c = ~sum & 0xffff;
+  d[at] = c >>> 8;
+  d[at + 1] = c & 0xff;
+}
+
+function set16(d: Uint8Array, at: number, v: number, csum: number): void {
+  const old = (d[at]! << 8) | d[at + 1]!;
+  d[at] = (v >>> 8) & 0xff;
+  d[at + 1] = v & 0xff;
+  if (csum >= 0) adjust(d, csum, old, v & 0xffff);
+}
+
+function add32(d: Uint8Array, at: number, delta: number, csum: number): void {
+  const old = ((d[at]! << 24) | (d[at + 1]! << 16) | (d[at + 2]! << 8) | d[at + 3]!) >>> 0;
+  const v = (old + delta) >>> 0;
+  set16(d, at, v >>> 16, csum);
+  set16(d, at + 2, v & 0xffff, csum);
+}
+
+/** Buffered pcapng writer: SHB, one IDB (ns timestamps), EPBs without options. */
+class FastPcapng {
+  private readonly fd: number;
+  private buf = Buffer.allocUnsafe(8 << 20);
+  private at = 0;
+  packets = 0;
+  first = Number.POSITIVE_INFINITY;
+  last = 0;
+
+  constructor(file: string, iface: string) {
+    this.fd = fs.openSync(file, 'w');
+    const b = this.buf;
+    // SHB: no options
+    b.writeUInt32LE(0x0a0d0d0a, 0);
+    b.writeUInt32LE(28, 4);
+    b.writeUInt32LE(0x1a2b3c4d, 8);
+    b.writeUInt16LE(1, 12);
+    b.writeUInt16LE(0, 14);
+    b.writeBigInt64LE(-1n, 16);
+    b.writeUInt32LE(28, 24);
+    // IDB: Ethernet, if_name, if_tsresol 9
+    const name = Buffer.from(iface);
+    const namePad = name.length + ((4 - (name.length % 4)) % 4);
+    const idbLen = 16 + 4 + namePad + 8 + 4 + 4;
+    let o = 28;
+    b.writeUInt32LE(1, o);
+    b.writeUInt32LE(idbLen, o + 4);
+    b.writeUInt16LE(1, o + 8);
+    b.writeUInt16LE(0, o + 10);
+    b.writeUInt32LE(262144, o + 12);
+    o += 16;
+    b.writeUInt16LE(2, o);
+    b.writeUInt16LE(name.length, o + 2);
+    b.fill(0, o + 4, o + 4 + namePad);
+    name.copy(b, o + 4);
+    o += 4 + namePad;
+    b.writeUInt16LE(9, o);
+    b.writeUInt16LE(1, o + 2);
+    b.writeUInt32LE(9, o + 4);
+    o += 8;
+    b.writeUInt32LE(0, o);
+    o += 4;
+    b.writeUInt32LE(idbLen, o);
+    this.at = o + 4;
+  }
+
+  packet(tNs: number, data: Uint8Array): void {
+    const len = data.length;
+    const total = 32 + len + ((4 - (len % 4)) % 4);
+    if (this.at + total > this.buf.length) this.flush();
+    const b = this.buf;
+    let o = this.at;
+    b.writeUInt32LE(6, o);
+    b.writeUInt32LE(total, o + 4);
+    b.writeUInt32LE(0, o + 8);
+    b.writeUInt32LE(Math.floor(tNs / 2 ** 32), o + 12);
+    b.writeUInt32LE((tNs % 2 ** 32) >>> 0, o + 16);
+    b.writeUInt32LE(len, o + 20);
+    b.writeUInt32LE(len, o + 24);
+    b.set(data, o + 28);
+    o += 28 + len;
+    while (o % 4) b[o++] = 0;
+    b.writeUInt32LE(total, o);
+    this.at = o + 4;
+    this.packets++;
+    if (tNs < this.first) this.first = tNs;
+    this.last = tNs;
+  }
+
+  flush(): void {
+    let o = 0;
+    while (o < this.at) o += fs.writeSync(this.fd, this.buf, o, this.at - o);
+    this.at = 0;
+  }
+
+  close(): void {
+    this.flush();
+    fs.closeSync(this.fd);
+  }
+}
+
+export interface SyntheticBundle {
+  dir: string;
+  frames: number;
+  flows: number;
+  points: number;
+  bytes: number;
+  /** the largest capture file (for the tshark slice) */
+  largest: string;
+}
+
+/**
+ * Writes a bundle of at least `frames` frames to `dir` (reused when `dir/.done` says it was finished with
+ * the same count).
+ */
+export function writeSyntheticBundle(dir: string, frames: number): SyntheticBundle {
+  const done = path.join(dir, '.done');
+  if (fs.existsSync(done)) return JSON.parse(fs.readFileSync(done, 'utf8')) as SyntheticBundle;
+  fs.rmSync(dir, { recursive: true, force: true });
+  fs.mkdirSync(dir, { recursive: true });
+  // metadata: everything of the fixture but its captures
+  fs.cpSync(FIXTURE, dir, {
+    recursive: true,
+    filter: (src) => !src.endsWith('.pcapng') && path.basename(src) !== 'bundle.json',
+  });
+  const templates = loadTemplates();
+  const caps = fixtureCaptures();
+  const bundle = JSON.parse(fs.readFileSync(path.join(FIXTURE, 'bundle.json'), 'utf8')) as Record<
+    string,
+    unknown
+  > & { captures: Record<string, unknown>[]; start_ns: string };
+  const t0 = Number(BigInt(bundle.start_ns)) + 100e6;
+  const writers = caps.map((c) => {
+    fs.mkdirSync(path.dirname(path.join(dir, c.path)), { recursive: true });
+    return new FastPcapng(path.join(dir, c.path), c.point.split('/').pop()!);
+  });
+  const node2 = caps.map((c) => c.node === 'node2');
+  const schedule: number[] = [];
+  TEMPLATES.forEach((t, i) => {
+    for (let w = 0; w < t.weight; w++) schedule.push(i);
+  });
+  let written = 0;
+  let flows = 0;
+  let start = t0;
+  const perTemplate = new Array<number>(templates.length).fill(0);
+  while (written < frames) {
+    const k = schedule[flows % schedule.length]!;
+    const tpl = templates[k]!;
+    const copy = perTemplate[k]!++;
+    const port = tpl.base + (copy % 1000);
+    const idDelta = (copy * 7 + 1) & 0xffff;
+    const seqReq = Math.imul(copy + 1, 0x9e3779b1) >>> 0;
+    const seqRep = Math.imul(copy + 1, 0x85ebca77) >>> 0;
+    for (const f of tpl.frames) {
+      const d = Uint8Array.from(f.data);
+      const ip = f.ip;
+      const l4 = ip + (d[ip]! & 0xf) * 4;
+      const l4csum = tpl.proto === 6 ? l4 + 16 : l4 + 6;
+      // UDP checksum 0: not computed; leave it so
+      const csum = tpl.proto === 17 && d[l4csum] === 0 && d[l4csum + 1] === 0 ? -1 : l4csum;
+      const id = (d[ip + 4]! << 8) | d[ip + 5]!;
+      set16(d, ip + 4, (id + idDelta) & 0xffff, ip + 10);
+      set16(d, f.request ? l4 : l4 + 2, port, csum);
+      if (tpl.proto === 6) {
+        add32(d, l4 + 4, f.request ? seqReq : seqRep, csum);
+        // ACK only when the ACK flag is set (a SYN's ack field is 0)
+        if (d[l4 + 13]! & 0x10) add32(d, l4 + 8, f.request ? seqRep : seqReq, csum);
+      }
+      const t = start + f.t + (node2[f.point] ? NODE2_SKEW_NS : 0);
+      writers[f.point]!.packet(t, d);
+      written++;
+    }
+    start += tpl.duration + FLOW_GAP_NS;
+    flows++;
+  }
+  let bytes = 0;
+  let largest = '';
+  let largestSize = -1;
+  const end = start + NODE2_SKEW_NS + 1e6;
+  bundle.captures = caps.map((c, i) => {
+    const w = writers[i]!;
+    w.close();
+    const file = path.join(dir, c.path);
+    const size = fs.statSync(file).size;
+    bytes += size;
+    if (size > largestSize) {
+      largestSize = size;
+      largest = file;
+    }
+    const fixture = (bundle.captures as unknown as CaptureInfo[]).find(
+      (x) => x.point === c.point,
+    ) as unknown as Record<string, unknown> | undefined;
+    const skew = node2[i] ? NODE2_SKEW_NS : 0;
+    return {
+      ...fixture,
+      start_ns: String(t0 - 1e6 + skew),
+      end_ns: String(end + skew),
+      packets: w.packets,
+      engine_received: w.packets,
+      drops: 0,
+      loss: 'none',
+    };
+  });
+  bundle.start_ns = String(t0 - 2e6);
+  bundle.end_ns = String(end + NODE2_SKEW_NS + 1e6);
+  bundle['started_at'] = new Date((t0 - 2e6) / 1e6).toISOString();
+  bundle['stopped_at'] = new Date((end + NODE2_SKEW_NS + 1e6) / 1e6).toISOString();
+  bundle['command'] = ['bench', 'synthetic-bundle', String(frames)];
+  fs.writeFileSync(path.join(dir, 'bundle.json'), `${JSON.stringify(bundle, null, 2)}\n`);
+  const result: SyntheticBundle = { dir, frames: written, flows, points: caps.length, bytes, largest };
+  fs.writeFileSync(done, JSON.stringify(result));
+  return result;
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  const [dir, n] = process.argv.slice(2);
+  const start = performance.now();
+  const r = writeSyntheticBundle(path.resolve(dir ?? 'bench/data/e2e-test'), Number(n ?? 100_000));
+  console.log(JSON.stringify({ ...r, seconds: (performance.now() - start) / 1000 }));
+}
