@@ -32,6 +32,7 @@ import {
 } from '../ingest/dataset/write-dataset.ts';
 import { reportFromAnalysisDir, writeAnalysisJson } from '../reports/analysis-dir.ts';
 import { junitXml } from '../reports/junit.ts';
+import type { ReportInput } from '../reports/report-input.ts';
 import { summaryText } from '../reports/summary.ts';
 import { writeVerdictsJson } from '../reports/verdicts-json.ts';
 import { ExitCode } from './exit-codes.ts';
@@ -83,7 +84,7 @@ export async function analyzeBundle(
   await sweepStale(dataset);
   const stage = `${stagingBase}.partial-${process.pid}`;
   const staged = path.join(stage, 'dataset');
-  let result: Omit<AnalyzeResult, 'outputs'> & { reportDir: string };
+  let result: Omit<AnalyzeResult, 'outputs'> & { reportDir: string; reportInput: ReportInput };
   try {
     const ingest = await ingestToDataset([bundle], {
       outDir: staged,
@@ -100,13 +101,14 @@ export async function analyzeBundle(
     await writeReportInputs(staged, document, input.analysis.topology);
     await writeVerdictsTable(staged, document);
     await writeViewsSql(staged);
-    await writeAnalysisJson(stage, input.analysis, bundle);
+    const reportInput = await writeAnalysisJson(stage, input.analysis, bundle);
     stopIfAborted(opts.signal);
     result = {
       document,
       exitCode: exitCodeOf(document, faults.length, opts),
       faults,
       reportDir: path.join(dataset, 'report'),
+      reportInput,
     };
   } catch (e) {
     await fs.rm(stage, { recursive: true, force: true });
@@ -125,7 +127,7 @@ export async function analyzeBundle(
   await fs.rm(stage, { recursive: true, force: true });
   await writeVerdictsJson(outputs.verdicts, result.document);
   await fs.writeFile(outputs.junit, junitXml(result.document));
-  const html = (await reportFromAnalysisDir(outDir)).out;
+  const html = (await reportFromAnalysisDir(outDir, { input: result.reportInput })).out;
   return {
     document: result.document,
     exitCode: result.exitCode,

@@ -46,7 +46,7 @@ export async function analysisDirFromBundle(
   const ingest = await ingestToDataset([bundleDir], { outDir: dataset });
   const analysis = await analysisFromBundle(bundleDir);
   await writeAnalysisTables(dataset, analysis.tables);
-  const flows = await writeAnalysisJson(outDir, analysis, bundleDir, opts);
+  const flows = (await writeAnalysisJson(outDir, analysis, bundleDir, opts)).flows.length;
   return { outDir, flows, packets: ingest.packets };
 }
 
@@ -56,10 +56,10 @@ export async function writeAnalysisJson(
   analysis: Parameters<typeof reportInputFromAnalysis>[0],
   bundleDir: string,
   opts: ReportInputOptions = {},
-): Promise<number> {
+): Promise<ReportInput> {
   const input = reportInputFromAnalysis(analysis, bundleDir, opts);
   await writeAtomically(path.join(outDir, ANALYSIS_JSON), JSON.stringify(input));
-  return input.flows.length;
+  return input;
 }
 
 async function readJson(file: string): Promise<unknown | null> {
@@ -87,8 +87,12 @@ export async function readAnalysisDir(
     throw new UsageError(
       `${file}: schema_version ${String(input.schema_version)}, expected ${REPORT_INPUT_VERSION}`,
     );
+  return { input, verdicts: await readVerdictsFile(dir) };
+}
+
+async function readVerdictsFile(dir: string): Promise<Verdicts | null> {
   const verdicts = await readJson(path.join(dir, VERDICTS_JSON));
-  return { input, verdicts: verdicts === null ? null : normalizeVerdicts(verdicts) };
+  return verdicts === null ? null : normalizeVerdicts(verdicts);
 }
 
 async function writeAtomically(file: string, text: string): Promise<void> {
@@ -110,9 +114,12 @@ export interface ReportSummary {
 /** `hoptrace report`: analysis folder -> one HTML file (default `<dir>/report.html`). */
 export async function reportFromAnalysisDir(
   dir: string,
-  opts: ReportModelOptions & { out?: string } = {},
+  opts: ReportModelOptions & { out?: string; input?: ReportInput } = {},
 ): Promise<ReportSummary> {
-  const { input, verdicts } = await readAnalysisDir(dir);
+  // analyze hands over the input it just wrote: parsing that file again costs seconds on large bundles
+  const { input, verdicts } = opts.input
+    ? { input: opts.input, verdicts: await readVerdictsFile(dir) }
+    : await readAnalysisDir(dir);
   const model = reportModel(input, verdicts, { analysisDir: dir, ...opts });
   const page = renderReportHtml(model);
   const out = opts.out ?? path.join(dir, REPORT_HTML);
