@@ -10,6 +10,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { writeSyntheticBundle } from './synthetic-bundle.ts';
+import { tsharkFieldsArgs } from './tshark-args.ts';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const dataDir = path.join(here, 'data', 'e2e');
@@ -60,25 +61,7 @@ function tsharkSecondsPerFrame(file: string): number | null {
   const slice = path.join(dataDir, 'tshark-slice.pcapng');
   const n = slicePcapng(file, slice, SLICE_FRAMES);
   const start = performance.now();
-  const r = spawnSync(
-    'tshark',
-    [
-      '-n',
-      '-r',
-      slice,
-      '-T',
-      'fields',
-      '-e',
-      'frame.time_epoch',
-      '-e',
-      'ip.src',
-      '-e',
-      'ip.dst',
-      '-e',
-      'tcp.srcport',
-    ],
-    { stdio: ['ignore', 'ignore', 'ignore'] },
-  );
+  const r = spawnSync('tshark', tsharkFieldsArgs(slice), { stdio: ['ignore', 'ignore', 'ignore'] });
   const seconds = (performance.now() - start) / 1000;
   return r.status === 0 ? seconds / n : null;
 }

@@ -19,6 +19,7 @@ import { correlateTrials } from './correlate.ts';
 import { e2eText, e2eTrials } from './e2e.ts';
 import { generateCaptures } from './generate-capture.ts';
 import { reportTrial } from './report.ts';
+import { tsharkFieldsArgs } from './tshark-args.ts';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const dataDir = path.join(here, 'data');
@@ -171,26 +172,7 @@ async function main(): Promise<void> {
     ['-r', slice, '-n', '-q'],
     slicePackets,
   );
-  const tshark = external(
-    'tshark -T fields (1 M slice)',
-    'tshark',
-    [
-      '-n',
-      '-r',
-      slice,
-      '-T',
-      'fields',
-      '-e',
-      'frame.time_epoch',
-      '-e',
-      'ip.src',
-      '-e',
-      'ip.dst',
-      '-e',
-      'tcp.srcport',
-    ],
-    slicePackets,
-  );
+  const tshark = external('tshark -T fields (1 M slice)', 'tshark', tsharkFieldsArgs(slice), slicePackets);
 
   console.log('\nratios (hoptrace / other, packets per second):');
   const ratios: Record<string, number> = {};
