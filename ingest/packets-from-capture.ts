@@ -33,6 +33,7 @@ export interface BatchSinkOptions {
    * Called with a full batch. Return a fresh PacketColumns to continue in it (the caller keeps the
    * full one, e.g. as zero-copy Arrow); return nothing and the batch is reset and reused.
    */
+  // biome-ignore lint/suspicious/noConfusingVoidType: a callback that only consumes the batch returns nothing
   onBatch(batch: PacketColumns): PacketColumns | undefined | void;
   batchRows?: number;
 }
