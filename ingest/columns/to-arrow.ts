@@ -34,7 +34,8 @@ export interface ArrowDictionaries {
   files: readonly string[];
 }
 
-const DIRECTIONS = ['in', 'out'];
+/** Indexed by the storage code itself (0 unknown, 1 in, 2 out): the codes are the indices, no copy. */
+const DIRECTIONS = ['', 'in', 'out'];
 
 function arrowType(col: StageColumn): DataType {
   switch (col.type) {
@@ -93,7 +94,7 @@ function validityBitmap(
   col: StageColumn,
   c: PacketColumns,
   n: number,
-  cache: Map<unknown, Uint8Array | undefined>,
+  cache: Map<unknown, unknown>,
 ): Uint8Array | undefined {
   const key = col.valid
     ? c[col.valid]
@@ -101,7 +102,7 @@ function validityBitmap(
       ? `${col.whenIpVersion.column}=${col.whenIpVersion.version}`
       : null;
   if (key === null) return undefined;
-  if (cache.has(key)) return cache.get(key);
+  if (cache.has(key)) return cache.get(key) as Uint8Array | undefined;
   const bits = new Uint8Array(Math.ceil(n / 8) + 8);
   let all: boolean;
   if (col.valid) all = packBits(c[col.valid], 0, n, bits);
@@ -116,7 +117,7 @@ function columnData(
   c: PacketColumns,
   n: number,
   dicts: ArrowDictionaries,
-  cache: Map<unknown, Uint8Array | undefined>,
+  cache: Map<unknown, unknown>,
 ): Data {
   const src = col.source;
   if (col.name === 'point_id') return dictionaryData(dicts.points, c.point, n);
@@ -127,17 +128,10 @@ function columnData(
     return dictionaryData(c.errors, c.decodeError, n, none ? undefined : bits);
   }
   if (col.name === 'direction') {
-    // storage codes are 1 = in, 2 = out, 0 = unknown; the dictionary is 0-based
-    const idx = new Uint8Array(n);
+    // code 0 (unknown) is NULL; the codes themselves index the dictionary
     const bits = new Uint8Array(Math.ceil(n / 8) + 8);
-    for (let r = 0; r < n; r++) {
-      const d = c.direction[r]!;
-      if (d !== 0) {
-        idx[r] = d - 1;
-        bits[r >> 3]! |= 1 << (r & 7);
-      }
-    }
-    return dictionaryData(DIRECTIONS, idx, n, bits);
+    const none = packNonZero(c.direction, n, bits);
+    return dictionaryData(DIRECTIONS, c.direction, n, none ? undefined : bits);
   }
   const type = arrowType(col);
   const nullBitmap = validityBitmap(col, c, n, cache);
@@ -163,15 +157,45 @@ function columnData(
         data: c[src.data].subarray(0, 16 * n),
         ...nulls,
       });
-    case 'vlan': {
-      const ids = new Uint16Array(n);
-      for (let r = 0; r < n; r++) ids[r] = c.vlan[4 * r + src.index]!;
-      return makeData({ type: new Uint16(), length: n, data: ids });
-    }
+    case 'vlan':
+      return makeData({ type: new Uint16(), length: n, data: vlanPlanes(c, n, cache)[src.index]! });
   }
 }
 
-function packNonZero(values: Uint16Array, n: number, bits: Uint8Array): boolean {
+/**
+ * The four interleaved VLAN ids as four columns, de-interleaved once per batch; untagged batches (the
+ * common case) share one zero column instead of four copies.
+ */
+function vlanPlanes(c: PacketColumns, n: number, cache: Map<unknown, unknown>): Uint16Array[] {
+  const cached = cache.get(c.vlan) as Uint16Array[] | undefined;
+  if (cached) return cached;
+  let tagged = false;
+  for (let r = 0; r < n; r++) {
+    if (c.vlanCount[r] !== 0) {
+      tagged = true;
+      break;
+    }
+  }
+  let planes: Uint16Array[];
+  if (!tagged) {
+    const zero = new Uint16Array(n);
+    planes = [zero, zero, zero, zero];
+  } else {
+    planes = [new Uint16Array(n), new Uint16Array(n), new Uint16Array(n), new Uint16Array(n)];
+    const [p0, p1, p2, p3] = planes as [Uint16Array, Uint16Array, Uint16Array, Uint16Array];
+    const v = c.vlan;
+    for (let r = 0, i = 0; r < n; r++, i += 4) {
+      p0[r] = v[i]!;
+      p1[r] = v[i + 1]!;
+      p2[r] = v[i + 2]!;
+      p3[r] = v[i + 3]!;
+    }
+  }
+  cache.set(c.vlan, planes);
+  return planes;
+}
+
+function packNonZero(values: Uint8Array | Uint16Array, n: number, bits: Uint8Array): boolean {
   let all = true;
   for (let r = 0; r < n; r++) {
     if (values[r] !== 0) bits[r >> 3]! |= 1 << (r & 7);
@@ -182,7 +206,7 @@ function packNonZero(values: Uint16Array, n: number, bits: Uint8Array): boolean 
 
 export function packetsToArrow(c: PacketColumns, dicts: ArrowDictionaries): RecordBatch {
   const n = c.length;
-  const cache = new Map<unknown, Uint8Array | undefined>();
+  const cache = new Map<unknown, unknown>();
   const children = stageColumns.map((col) => columnData(col, c, n, dicts, cache));
   const fields = stageColumns.map((col, i) => new Field(arrowName(col), children[i]!.type, true));
   const schema = new Schema(fields);
