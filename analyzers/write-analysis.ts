@@ -4,7 +4,7 @@
  * `clock_offsets/`, `flow_coverage/`. Sightings go in by DataChunks filled from typed arrays (no per-value JS call);
  * the small tables by appenders. No value read from a capture is ever put into SQL text: strings travel
  * as appended values, and the only literals are numbers and paths this code made.
- * `analysisViewStatements` gives the views `hoptrace sql` needs over them.
+ * The views `hoptrace sql` opens over them come from ingest/dataset/views.ts.
  */
 import fs from 'node:fs/promises';
 import path from 'node:path';
@@ -364,15 +364,4 @@ export async function writeAnalysisTables(
     db.closeSync();
     await fs.rm(tmp, { recursive: true, force: true });
   }
-}
-
-/**
- * Views over the analyzers' tables, for `viewStatements` in ingest/dataset/write-dataset.ts to append:
- * one per table in `present` (tables missing from a dataset get no view: reading a missing file fails).
- */
-export function analysisViewStatements(root: string, present: readonly string[] = ANALYSIS_TABLES): string[] {
-  return ANALYSIS_TABLES.filter((t) => present.includes(t)).map(
-    (t) =>
-      `CREATE OR REPLACE VIEW ${t} AS SELECT * FROM read_parquet(${sqlString(path.posix.join(root, t, `${t}.parquet`))})`,
-  );
 }

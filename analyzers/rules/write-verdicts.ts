@@ -68,11 +68,6 @@ export async function writeVerdictsTable(
   return file;
 }
 
-/** The view `hoptrace sql` needs over the table (for the dataset's view list). */
-export function verdictsViewStatement(root: string): string {
-  return `CREATE OR REPLACE VIEW ${VERDICTS_TABLE} AS SELECT * FROM read_parquet(${sqlString(path.posix.join(root, VERDICTS_TABLE, `${VERDICTS_TABLE}.parquet`))})`;
-}
-
 /** Topology as JSON (Maps as objects), for a report rebuilt without the bundle. */
 function topologyJson(t: Topology): unknown {
   return {

@@ -4,8 +4,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
 import { analysisFromBundle } from '../../../analyzers/analysis-from-bundle.ts';
-import { analysisViewStatements, writeAnalysisTables } from '../../../analyzers/write-analysis.ts';
+import { writeAnalysisTables } from '../../../analyzers/write-analysis.ts';
 import { openDuckDb } from '../../../ingest/dataset/duckdb.ts';
+import { analysisViewStatements, presentTables } from '../../../ingest/dataset/views.ts';
 import { labBundles, requireBundles } from './lab-bundle.ts';
 
 test(
@@ -22,7 +23,7 @@ test(
       const db = await openDuckDb({ memoryLimit: '256MB', threads: 1 });
       const con = await db.connect();
       try {
-        for (const sql of analysisViewStatements(dir)) await con.run(sql);
+        for (const sql of analysisViewStatements(dir, await presentTables(dir))) await con.run(sql);
         const rows = async (sql: string) => (await con.runAndReadAll(sql)).getRowObjectsJson();
         const [count] = await rows('SELECT count(*) AS n, count(DISTINCT packet_id) AS p FROM sightings');
         assert.equal(Number(count?.['n']), a.correlation.sightings.length);
