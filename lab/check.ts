@@ -8,6 +8,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { ip4Text, ip6Text, macTextFromLanes } from '../analyzers/topology/ip-text.ts';
 import type { BundleManifest } from '../collectors/bundle-manifest.ts';
 import { Direction, PacketColumns } from '../ingest/columns/packet-columns.ts';
 import { createDecodeState, decodeFrame } from '../ingest/decode/decode-frame.ts';
@@ -38,29 +39,6 @@ interface Decoded {
   seen: Seen;
 }
 
-function macText(lanes: Uint32Array): string {
-  // two lanes per row: the high 16 bits at [1], the low 32 bits at [0]
-  const hi = lanes[1]!;
-  const lo = lanes[0]!;
-  const bytes = [hi >>> 8, hi & 0xff, lo >>> 24, (lo >>> 16) & 0xff, (lo >>> 8) & 0xff, lo & 0xff];
-  return bytes.map((x) => x.toString(16).padStart(2, '0')).join(':');
-}
-
-function ip4Text(v: number): string {
-  return [v >>> 24, (v >>> 16) & 0xff, (v >>> 8) & 0xff, v & 0xff].join('.');
-}
-
-function ip6Text(b: Uint8Array): string {
-  const groups: string[] = [];
-  for (let i = 0; i < 16; i += 2) groups.push(((b[i]! << 8) | b[i + 1]!).toString(16));
-  // Canonical compression of the longest zero run, enough for the lab's own addresses.
-  const text = groups.join(':');
-  const runs = [...text.matchAll(/(^|:)0(:0)+(:|$)/g)].sort((x, y) => y[0].length - x[0].length);
-  const longest = runs[0];
-  if (!longest || longest.index === undefined) return text;
-  return `${text.slice(0, longest.index)}::${text.slice(longest.index + longest[0].length)}`;
-}
-
 /** One decoder state and a one-row batch, reused for every frame (the lab's captures are small). */
 class FrameDecoder {
   private readonly state = createDecodeState();
@@ -72,8 +50,8 @@ class FrameDecoder {
     decodeFrame(this.state, rec, c, 0);
     const version = c.ipVersion[0];
     if (version !== 4 && version !== 6) return null;
-    let src = version === 4 ? ip4Text(c.srcIp4[0]!) : ip6Text(c.srcIp6.subarray(0, 16));
-    let dst = version === 4 ? ip4Text(c.dstIp4[0]!) : ip6Text(c.dstIp6.subarray(0, 16));
+    let src = version === 4 ? ip4Text(c.srcIp4[0]!) : ip6Text(c.srcIp6);
+    let dst = version === 4 ? ip4Text(c.dstIp4[0]!) : ip6Text(c.dstIp6);
     const proto = c.ipProtoValid[0] ? c.ipProto[0]! : 0;
     if ((proto === 6 || proto === 17) && c.portsValid[0]) {
       const wrap = (ip: string) => (version === 6 ? `[${ip}]` : ip);
@@ -83,7 +61,7 @@ class FrameDecoder {
     const d = c.direction[0];
     const header = LINK_HEADER[rec.linkType] ?? 14;
     return {
-      srcMac: c.srcMacValid[0] ? macText(c.srcMac.subarray(0, 2)) : null,
+      srcMac: c.srcMacValid[0] ? macTextFromLanes(c.srcMac[0]!, c.srcMac[1]!) : null,
       dir: d === Direction.in ? 'in' : d === Direction.out ? 'out' : null,
       ifindex: c.ifindexValid[0] ? c.ifindex[0]! : null,
       seen: {
