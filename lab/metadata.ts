@@ -88,23 +88,7 @@ export function k8sObjects(plan: LabPlan): Record<'pods' | 'services' | 'endpoin
   const self = plan.selfService;
   const np = plan.nodePortLb;
   const services = [
-    {
-      apiVersion: 'v1',
-      kind: 'Service',
-      metadata: { name: svc.name, namespace: svc.namespace, creationTimestamp: created },
-      spec: {
-        type: 'ClusterIP',
-        clusterIP: svc.clusterIp,
-        clusterIPs: [svc.clusterIp],
-        selector: { app: 'web' },
-        ports: svc.ports.map((p) => ({
-          name: p.name,
-          protocol: p.proto.toUpperCase(),
-          port: p.port,
-          targetPort: p.targetPort,
-        })),
-      },
-    },
+    clusterIpService(svc, 'web', created),
     {
       apiVersion: 'v1',
       kind: 'Service',
@@ -130,23 +114,7 @@ export function k8sObjects(plan: LabPlan): Record<'pods' | 'services' | 'endpoin
       },
       status: { loadBalancer: { ingress: [{ ip: lb.ip }] } },
     },
-    {
-      apiVersion: 'v1',
-      kind: 'Service',
-      metadata: { name: self.name, namespace: self.namespace, creationTimestamp: created },
-      spec: {
-        type: 'ClusterIP',
-        clusterIP: self.clusterIp,
-        clusterIPs: [self.clusterIp],
-        selector: { app: 'client' },
-        ports: self.ports.map((p) => ({
-          name: p.name,
-          protocol: p.proto.toUpperCase(),
-          port: p.port,
-          targetPort: p.targetPort,
-        })),
-      },
-    },
+    clusterIpService(self, 'client', created),
     {
       // ECS backend type (no backend-type annotation): the SLB sends to nodeIP:NodePort (S8b)
       apiVersion: 'v1',
@@ -238,5 +206,26 @@ export function k8sObjects(plan: LabPlan): Record<'pods' | 'services' | 'endpoin
     services: list(services),
     endpointslices: list(endpointslices),
     nodes: list(nodes),
+  };
+}
+
+/** A ClusterIP Service object as `kubectl get -o json` lists it. */
+function clusterIpService(svc: LabPlan['service'], app: string, created: string) {
+  return {
+    apiVersion: 'v1',
+    kind: 'Service',
+    metadata: { name: svc.name, namespace: svc.namespace, creationTimestamp: created },
+    spec: {
+      type: 'ClusterIP',
+      clusterIP: svc.clusterIp,
+      clusterIPs: [svc.clusterIp],
+      selector: { app },
+      ports: svc.ports.map((p) => ({
+        name: p.name,
+        protocol: p.proto.toUpperCase(),
+        port: p.port,
+        targetPort: p.targetPort,
+      })),
+    },
   };
 }
