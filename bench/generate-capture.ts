@@ -5,6 +5,7 @@
  * 12 IPv6 TCP, 8 VLAN-tagged IPv4 TCP.
  */
 import fs from 'node:fs';
+import { pcapngBytes } from '../reports/pcapng-writer.ts';
 
 /** mulberry32: a tiny seeded PRNG, so every run writes the same bytes */
 function prng(seed: number): () => number {
@@ -108,7 +109,8 @@ export interface GeneratedCaptures {
 export function generateCaptures(base: string, packets: number): GeneratedCaptures {
   const pcap = `${base}.pcap`;
   const pcapng = `${base}.pcapng`;
-  const done = `${base}.done`;
+  // versioned: files of an older generator are written again
+  const done = `${base}.done-v2`;
   if (fs.existsSync(done)) {
     return { pcap, pcapng, packets, bytes: fs.statSync(pcap).size };
   }
@@ -122,29 +124,8 @@ export function generateCaptures(base: string, packets: number): GeneratedCaptur
   header.writeUInt32LE(262144, 16);
   header.writeUInt32LE(1, 20);
   fs.writeSync(a, header);
-  const shb = Buffer.alloc(28);
-  shb.writeUInt32LE(0x0a0d0d0a, 0);
-  shb.writeUInt32LE(28, 4);
-  shb.writeUInt32LE(0x1a2b3c4d, 8);
-  shb.writeUInt16LE(1, 12);
-  shb.writeUInt16LE(0, 14);
-  shb.writeBigInt64LE(-1n, 16);
-  shb.writeUInt32LE(28, 24);
-  // IDB with if_tsresol = 9 (ns) and if_name = "eth0"
-  const idb = Buffer.alloc(40);
-  idb.writeUInt32LE(1, 0);
-  idb.writeUInt32LE(40, 4);
-  idb.writeUInt16LE(1, 8);
-  idb.writeUInt32LE(262144, 12);
-  idb.writeUInt16LE(2, 16);
-  idb.writeUInt16LE(4, 18);
-  idb.write('eth0', 20, 'latin1');
-  idb.writeUInt16LE(9, 24);
-  idb.writeUInt16LE(1, 26);
-  idb[28] = 9;
-  idb.writeUInt32LE(0, 32);
-  idb.writeUInt32LE(40, 36);
-  fs.writeSync(b, Buffer.concat([shb, idb]));
+  // SHB and one IDB (Ethernet, if_name eth0, ns timestamps) from the project's pcapng writer
+  fs.writeSync(b, pcapngBytes([{ name: 'eth0', linkType: 1, snaplen: 262144 }], [], 'hoptrace bench'));
 
   const chunk = Buffer.alloc(8 << 20);
   const ngChunk = Buffer.alloc(9 << 20);

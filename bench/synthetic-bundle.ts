@@ -13,6 +13,9 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { readCaptureBytes } from '../ingest/read-capture.ts';
+import { lanesToBigInt } from '../ingest/timestamp.ts';
+import { pcapngBytes } from '../reports/pcapng-writer.ts';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 export const FIXTURE = path.join(here, '..', 'fixtures', 'datapathv2', 'bundle');
@@ -76,38 +79,27 @@ interface CaptureInfo {
   path: string;
 }
 
-/** Every EPB of a pcapng file: time (ns), captured bytes. Little-endian, one section. */
-function readPcapng(file: string): { t: number; data: Uint8Array }[] {
-  const buf = fs.readFileSync(file);
+/**
+ * Every packet of a capture, read with the project's reader, its time in ns after `origin`: a small
+ * offset is exact in a double where an absolute ns time since 1970 is not (2^53 ns is 104 days).
+ */
+function readFrames(file: string, origin: bigint): { t: number; data: Uint8Array }[] {
   const out: { t: number; data: Uint8Array }[] = [];
-  const tsres: number[] = [];
-  let at = 0;
-  while (at + 12 <= buf.length) {
-    const type = buf.readUInt32LE(at);
-    const len = buf.readUInt32LE(at + 4);
-    if (type === 1) {
-      let res = 1000; // default 10^-6
-      let o = at + 16;
-      while (o + 4 <= at + len - 4) {
-        const code = buf.readUInt16LE(o);
-        const olen = buf.readUInt16LE(o + 2);
-        if (code === 0) break;
-        if (code === 9) {
-          const v = buf[o + 4]!;
-          res = v & 0x80 ? 2 ** (v & 0x7f) : 10 ** (9 - v);
-        }
-        o += 4 + olen + ((4 - (olen % 4)) % 4);
-      }
-      tsres.push(res);
-    } else if (type === 6) {
-      const iface = buf.readUInt32LE(at + 8);
-      const ts = buf.readUInt32LE(at + 12) * 2 ** 32 + buf.readUInt32LE(at + 16);
-      const caplen = buf.readUInt32LE(at + 20);
-      const mult = tsres[iface] ?? 1000;
-      out.push({ t: ts * mult, data: buf.subarray(at + 28, at + 28 + caplen) });
-    }
-    at += len;
-  }
+  const result = readCaptureBytes(
+    new Uint8Array(fs.readFileSync(file)),
+    {
+      container() {},
+      interface() {},
+      stats() {},
+      warning() {},
+      packet(r) {
+        const t = Number(lanesToBigInt(r.tsLo, r.tsHi) - origin);
+        out.push({ t, data: r.bytes.slice(r.at, r.at + r.caplen) });
+      },
+    },
+    file,
+  );
+  if (result.error) throw new Error(result.error.line());
   return out;
 }
 
@@ -125,10 +117,13 @@ function fixtureCaptures(): CaptureInfo[] {
 /** The template flows' frames out of the fixture's captures, times compressed, relative to each flow's start. */
 function loadTemplates(): Template[] {
   const caps = fixtureCaptures();
+  const origin = BigInt(
+    (JSON.parse(fs.readFileSync(path.join(FIXTURE, 'bundle.json'), 'utf8')) as { start_ns: string }).start_ns,
+  );
   const byPort = new Map<number, Frame[]>(TEMPLATES.map((t) => [t.port, []]));
   const protoOf = new Map<number, number>();
   caps.forEach((c, point) => {
-    for (const { t, data } of readPcapng(path.join(FIXTURE, c.path))) {
+    for (const { t, data } of readFrames(path.join(FIXTURE, c.path), origin)) {
       let ip = 14;
       let etype = (data[12]! << 8) | data[13]!;
       if (etype === 0x8100) {
@@ -200,44 +195,24 @@ class FastPcapng {
   first = Number.POSITIVE_INFINITY;
   last = 0;
 
-  constructor(file: string, iface: string) {
+  /** frame times are ns after `base`: an offset is exact in a double, an absolute ns time is not */
+  private readonly baseHi: number;
+  private readonly baseLo: number;
+
+  constructor(file: string, iface: string, base: bigint) {
     this.fd = fs.openSync(file, 'w');
-    const b = this.buf;
-    // SHB: no options
-    b.writeUInt32LE(0x0a0d0d0a, 0);
-    b.writeUInt32LE(28, 4);
-    b.writeUInt32LE(0x1a2b3c4d, 8);
-    b.writeUInt16LE(1, 12);
-    b.writeUInt16LE(0, 14);
-    b.writeBigInt64LE(-1n, 16);
-    b.writeUInt32LE(28, 24);
-    // IDB: Ethernet, if_name, if_tsresol 9
-    const name = Buffer.from(iface);
-    const namePad = name.length + ((4 - (name.length % 4)) % 4);
-    const idbLen = 16 + 4 + namePad + 8 + 4 + 4;
-    let o = 28;
-    b.writeUInt32LE(1, o);
-    b.writeUInt32LE(idbLen, o + 4);
-    b.writeUInt16LE(1, o + 8);
-    b.writeUInt16LE(0, o + 10);
-    b.writeUInt32LE(262144, o + 12);
-    o += 16;
-    b.writeUInt16LE(2, o);
-    b.writeUInt16LE(name.length, o + 2);
-    b.fill(0, o + 4, o + 4 + namePad);
-    name.copy(b, o + 4);
-    o += 4 + namePad;
-    b.writeUInt16LE(9, o);
-    b.writeUInt16LE(1, o + 2);
-    b.writeUInt32LE(9, o + 4);
-    o += 8;
-    b.writeUInt32LE(0, o);
-    o += 4;
-    b.writeUInt32LE(idbLen, o);
-    this.at = o + 4;
+    this.baseHi = Number(base >> 32n);
+    this.baseLo = Number(base & 0xffffffffn);
+    // SHB and one IDB (Ethernet, if_name, ns timestamps) from the project's pcapng writer
+    const head = pcapngBytes([{ name: iface, linkType: 1, snaplen: 262144 }], [], 'hoptrace bench');
+    this.buf.set(head, 0);
+    this.at = head.length;
   }
 
   packet(tNs: number, data: Uint8Array): void {
+    // base + offset in two exact 32-bit halves
+    const sum = this.baseLo + tNs;
+    const carry = Math.floor(sum / 2 ** 32);
     const len = data.length;
     const total = 32 + len + ((4 - (len % 4)) % 4);
     if (this.at + total > this.buf.length) this.flush();
@@ -246,8 +221,8 @@ class FastPcapng {
     b.writeUInt32LE(6, o);
     b.writeUInt32LE(total, o + 4);
     b.writeUInt32LE(0, o + 8);
-    b.writeUInt32LE(Math.floor(tNs / 2 ** 32), o + 12);
-    b.writeUInt32LE((tNs % 2 ** 32) >>> 0, o + 16);
+    b.writeUInt32LE(this.baseHi + carry, o + 12);
+    b.writeUInt32LE(sum - carry * 2 ** 32, o + 16);
     b.writeUInt32LE(len, o + 20);
     b.writeUInt32LE(len, o + 24);
     b.set(data, o + 28);
@@ -287,7 +262,8 @@ export interface SyntheticBundle {
  * the same count).
  */
 export function writeSyntheticBundle(dir: string, frames: number): SyntheticBundle {
-  const done = path.join(dir, '.done');
+  // versioned: a bundle written by an older generator (e.g. with float ns times) is written again
+  const done = path.join(dir, '.done-v2');
   if (fs.existsSync(done)) return JSON.parse(fs.readFileSync(done, 'utf8')) as SyntheticBundle;
   fs.rmSync(dir, { recursive: true, force: true });
   fs.mkdirSync(dir, { recursive: true });
@@ -302,10 +278,12 @@ export function writeSyntheticBundle(dir: string, frames: number): SyntheticBund
     string,
     unknown
   > & { captures: Record<string, unknown>[]; start_ns: string };
-  const t0 = Number(BigInt(bundle.start_ns)) + 100e6;
+  const base = BigInt(bundle.start_ns) + 100_000_000n;
+  const abs = (offsetNs: number) => base + BigInt(offsetNs);
+  const t0 = 0;
   const writers = caps.map((c) => {
     fs.mkdirSync(path.dirname(path.join(dir, c.path)), { recursive: true });
-    return new FastPcapng(path.join(dir, c.path), c.point.split('/').pop()!);
+    return new FastPcapng(path.join(dir, c.path), c.point.split('/').pop()!, base);
   });
   const node2 = caps.map((c) => c.node === 'node2');
   const schedule: number[] = [];
@@ -366,18 +344,18 @@ export function writeSyntheticBundle(dir: string, frames: number): SyntheticBund
     const skew = node2[i] ? NODE2_SKEW_NS : 0;
     return {
       ...fixture,
-      start_ns: String(t0 - 1e6 + skew),
-      end_ns: String(end + skew),
+      start_ns: String(abs(t0 - 1e6 + skew)),
+      end_ns: String(abs(end + skew)),
       packets: w.packets,
       engine_received: w.packets,
       drops: 0,
       loss: 'none',
     };
   });
-  bundle.start_ns = String(t0 - 2e6);
-  bundle.end_ns = String(end + NODE2_SKEW_NS + 1e6);
-  bundle['started_at'] = new Date((t0 - 2e6) / 1e6).toISOString();
-  bundle['stopped_at'] = new Date((end + NODE2_SKEW_NS + 1e6) / 1e6).toISOString();
+  bundle.start_ns = String(abs(t0 - 2e6));
+  bundle.end_ns = String(abs(end + NODE2_SKEW_NS + 1e6));
+  bundle['started_at'] = new Date(Number(abs(t0 - 2e6) / 1_000_000n)).toISOString();
+  bundle['stopped_at'] = new Date(Number(abs(end + NODE2_SKEW_NS + 1e6) / 1_000_000n)).toISOString();
   bundle['command'] = ['bench', 'synthetic-bundle', String(frames)];
   fs.writeFileSync(path.join(dir, 'bundle.json'), `${JSON.stringify(bundle, null, 2)}\n`);
   const result: SyntheticBundle = { dir, frames: written, flows, points: caps.length, bytes, largest };
