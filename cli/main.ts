@@ -17,10 +17,7 @@ import { UsageError } from './usage-error.ts';
 const program = new Command('hoptrace')
   .description('Which way did this packet really go? Path analysis of packet captures from Kubernetes nodes.')
   .version('0.1.0')
-  .option('--debug', 'print stack traces of internal errors')
-  .exitOverride()
-  .showSuggestionAfterError()
-  .configureOutput({ outputError: (text, write) => write(text) });
+  .option('--debug', 'print stack traces of internal errors');
 
 const commands: Command[] = [
   demoCommand,
@@ -36,6 +33,20 @@ const commands: Command[] = [
   rulesCommand,
 ];
 for (const command of commands) program.addCommand(command);
+boundary(program);
+
+/**
+ * Every command, subcommands included, reports usage errors through the one boundary below (exit 2)
+ * instead of exiting by itself: commander copies these settings only to commands made with .command(),
+ * not to those built in their own files and added with addCommand().
+ */
+function boundary(command: Command): void {
+  command
+    .exitOverride()
+    .showSuggestionAfterError()
+    .configureOutput({ outputError: (text, write) => write(`hoptrace: ${text.replace(/^error: /, '')}`) });
+  for (const sub of command.commands) boundary(sub);
+}
 
 try {
   await program.parseAsync(process.argv);

@@ -170,6 +170,12 @@ function listedNames(data: unknown, key: 'nodes' | 'pods'): string[] {
 export async function checkBundle(dir: string): Promise<CheckResult> {
   const r: CheckResult = { problems: [], warnings: [], present: [], missing: [], captures: [] };
   const root = path.resolve(dir);
+  // no folder at all: one line, not a list of every part it lacks
+  const st = await stat(root).catch(() => null);
+  if (!st?.isDirectory()) {
+    r.problems.push(`${dir}: no such bundle folder`);
+    return r;
+  }
   let data: unknown = null;
   try {
     data = JSON.parse(await readFile(path.join(root, 'bundle.json'), 'utf8'));

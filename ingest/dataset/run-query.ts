@@ -19,6 +19,8 @@ export async function prepareReadOnly(
   con: DuckDBConnection,
   sql: string,
 ): Promise<DuckDBPreparedStatement[]> {
+  // DuckDB's extractor fails on an empty script with an opaque native error
+  if (sql.trim() === '') throw new UsageError('SQL: no statement given');
   const extracted = await con.extractStatements(sql).catch((err: unknown) => {
     throw new UsageError(`SQL: ${firstLine(err)}`);
   });

@@ -18,6 +18,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import type { DuckDBConnection } from '@duckdb/node-api';
+import { UsageError } from '../../cli/usage-error.ts';
 import type { InputError } from '../errors.ts';
 import { type InputPlan, type PlannedFile, planInputs } from './bundle-tree.ts';
 import { openDuckDb, sqlString } from './duckdb.ts';
@@ -111,6 +112,11 @@ export async function ingestToDataset(
   opts: IngestOptions,
 ): Promise<IngestSummary> {
   const plan = await planInputs(inputs);
+  // an empty folder or a tree of non-captures is a mistake in the command, not an empty dataset
+  if (plan.files.length === 0)
+    throw new UsageError(
+      `${inputs.join(', ')}: no capture files (pcap or pcapng by magic number, or gzip/zstd of one)`,
+    );
   const outDir = path.resolve(opts.outDir);
   await sweepStale(outDir);
   const work = `${outDir}.partial-${process.pid}`;
