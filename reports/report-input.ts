@@ -9,6 +9,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { BundleAnalysis } from '../analyzers/analysis-from-bundle.ts';
+import type { ClockOffset } from '../analyzers/clock-offsets.ts';
 import type { Sightings } from '../analyzers/correlate/sightings.ts';
 import type { HopLatency, PathHop } from '../analyzers/flows.ts';
 
@@ -107,14 +108,7 @@ export interface ReportInput {
   nodes: { name: string; kernel: string | null; claimed: string }[];
   points: InputPoint[];
   captures: InputCapture[];
-  clockOffsets: {
-    node: string;
-    offsetNs: number;
-    errorNs: number | null;
-    reference: boolean;
-    matchedFrames: number;
-    via: string | null;
-  }[];
+  clockOffsets: Omit<ClockOffset, 'samples'>[];
   warnings: { code: string; message: string }[];
   /** optional bundle parts that are absent, and what that costs the analysis */
   missing: { what: string; cost: string }[];
