@@ -1,8 +1,20 @@
 /**
  * The analyzers' stages over one bundle, in data-flow order: topology -> frames -> sightings (with
  * clock offsets) -> flows. `hoptrace analyze` calls this, then `writeAnalysisTables`.
+ * Frames stay in memory while they fit `memoryBudgetBytes`; a larger capture is spooled to a temporary
+ * file while it is decoded and correlated slab by slab from there (`sightingsFromSpool`), so only the
+ * sightings and one slab are held: the same sightings and flows either way (tested on every fixture).
  */
-import { type Coverage, framesFromBundle } from './correlate/frames-from-bundle.ts';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { FrameSpool, sightingsFromSpool } from './correlate/frame-spool.ts';
+import {
+  type Coverage,
+  captureBytes,
+  type FrameSet,
+  framesFromBundle,
+} from './correlate/frames-from-bundle.ts';
 import { type ParallelOptions, sightingsFromPacketsParallel } from './correlate/parallel-slabs.ts';
 import type { CorrelateResult } from './correlate/sightings.ts';
 import { type FlowOptions, type FlowsResult, flowsFromSightings } from './flows.ts';
@@ -21,13 +33,47 @@ export interface BundleAnalysis {
   faults: string[];
 }
 
+export interface SpillOptions {
+  /**
+   * memory the frames may take before they are spooled to disk instead (default 1 GiB). Frames in
+   * memory cost about twice the capture files' bytes (80 bytes a frame, the slack of a growing table,
+   * correlation's per-frame arrays and the sightings), so captures above half the budget spill.
+   */
+  memoryBudgetBytes?: number;
+  /** where the spool file goes (default: the OS temporary directory); it is removed afterwards */
+  spoolDir?: string;
+  /** frames per spool chunk (tests use small ones so chunk boundaries fall inside flows) */
+  spoolChunkFrames?: number;
+}
+
+export const DEFAULT_MEMORY_BUDGET_BYTES = 2 ** 30;
+
+/** How much memory frames in memory take per byte of capture file (see `memoryBudgetBytes`). */
+const MEMORY_PER_CAPTURE_BYTE = 2;
+
 export async function analysisFromBundle(
   bundleDir: string,
-  opts: ParallelOptions & FlowOptions = {},
+  opts: ParallelOptions & FlowOptions & SpillOptions = {},
 ): Promise<BundleAnalysis> {
   const topology = await topologyFromBundle(bundleDir);
-  const set = await framesFromBundle(bundleDir, topology);
-  const correlation = await sightingsFromPacketsParallel(set, topology, opts);
+  const budget = opts.memoryBudgetBytes ?? DEFAULT_MEMORY_BUDGET_BYTES;
+  const spill = MEMORY_PER_CAPTURE_BYTE * (await captureBytes(bundleDir)) > budget;
+  let set: FrameSet;
+  let correlation: CorrelateResult;
+  if (spill) {
+    const dir = fs.mkdtempSync(path.join(opts.spoolDir ?? os.tmpdir(), 'hoptrace-spool-'));
+    const spool = new FrameSpool(path.join(dir, 'frames.bin'), opts.spoolChunkFrames);
+    try {
+      set = await framesFromBundle(bundleDir, topology, { spool });
+      correlation = sightingsFromSpool(spool, set, topology, opts);
+    } finally {
+      spool.close();
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  } else {
+    set = await framesFromBundle(bundleDir, topology);
+    correlation = await sightingsFromPacketsParallel(set, topology, opts);
+  }
   const flows = flowsFromSightings(correlation.sightings, topology, {
     ...opts,
     coverage: set.coverage,

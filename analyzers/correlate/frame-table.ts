@@ -131,54 +131,60 @@ export class FrameTable {
   ip6: string[] = [];
   private ip6Ids = new Map<string, number>();
 
-  constructor(capacity = 1 << 16) {
+  /** columns this table does not hold (zero-length arrays): a table of evidence rows needs no fingerprint */
+  private readonly omitted: ReadonlySet<FrameColumn>;
+
+  constructor(capacity = 1 << 16, omit: readonly FrameColumn[] = []) {
     this.capacity = capacity;
+    this.omitted = new Set(omit);
     this.allocate(capacity);
   }
 
   private allocate(n: number): void {
     const grow = <T extends Uint8Array | Uint16Array | Uint32Array | Float64Array>(
+      column: FrameColumn,
       old: T | undefined,
       make: (n: number) => T,
     ): T => {
-      const next = make(n);
-      if (old) next.set(old.subarray(0, this.length) as never);
+      const next = make(this.omitted.has(column) ? 0 : n);
+      if (old && next.length > 0) next.set(old.subarray(0, this.length) as never);
       return next;
     };
-    this.point = grow(this.point, (k) => new Uint16Array(k));
-    this.file = grow(this.file, (k) => new Uint16Array(k));
-    this.frame = grow(this.frame, (k) => new Uint32Array(k));
-    this.t = grow(this.t, (k) => new Float64Array(k));
-    this.fpLo = grow(this.fpLo, (k) => new Uint32Array(k));
-    this.fpHi = grow(this.fpHi, (k) => new Uint32Array(k));
-    this.fpValid = grow(this.fpValid, (k) => new Uint8Array(k));
-    this.dir = grow(this.dir, (k) => new Uint8Array(k));
-    this.dirInferred = grow(this.dirInferred, (k) => new Uint8Array(k));
-    this.ipVersion = grow(this.ipVersion, (k) => new Uint8Array(k));
-    this.proto = grow(this.proto, (k) => new Uint8Array(k));
-    this.src = grow(this.src, (k) => new Uint32Array(k));
-    this.dst = grow(this.dst, (k) => new Uint32Array(k));
-    this.srcPort = grow(this.srcPort, (k) => new Uint16Array(k));
-    this.dstPort = grow(this.dstPort, (k) => new Uint16Array(k));
-    this.ttl = grow(this.ttl, (k) => new Uint8Array(k));
-    this.tcpSeq = grow(this.tcpSeq, (k) => new Uint32Array(k));
-    this.tcpAck = grow(this.tcpAck, (k) => new Uint32Array(k));
-    this.tcpFlags = grow(this.tcpFlags, (k) => new Uint16Array(k));
-    this.payloadLen = grow(this.payloadLen, (k) => new Uint32Array(k));
-    this.wirelen = grow(this.wirelen, (k) => new Uint32Array(k));
-    this.icmpTypeCode = grow(this.icmpTypeCode, (k) => new Uint16Array(k));
-    this.icmpId = grow(this.icmpId, (k) => new Uint16Array(k));
-    this.icmpEcho = grow(this.icmpEcho, (k) => new Uint8Array(k));
-    this.linkType = grow(this.linkType, (k) => new Uint16Array(k));
-    this.srcMac = grow(this.srcMac, (k) => new Float64Array(k));
-    this.dstMac = grow(this.dstMac, (k) => new Float64Array(k));
+    this.point = grow('point', this.point, (k) => new Uint16Array(k));
+    this.file = grow('file', this.file, (k) => new Uint16Array(k));
+    this.frame = grow('frame', this.frame, (k) => new Uint32Array(k));
+    this.t = grow('t', this.t, (k) => new Float64Array(k));
+    this.fpLo = grow('fpLo', this.fpLo, (k) => new Uint32Array(k));
+    this.fpHi = grow('fpHi', this.fpHi, (k) => new Uint32Array(k));
+    this.fpValid = grow('fpValid', this.fpValid, (k) => new Uint8Array(k));
+    this.dir = grow('dir', this.dir, (k) => new Uint8Array(k));
+    this.dirInferred = grow('dirInferred', this.dirInferred, (k) => new Uint8Array(k));
+    this.ipVersion = grow('ipVersion', this.ipVersion, (k) => new Uint8Array(k));
+    this.proto = grow('proto', this.proto, (k) => new Uint8Array(k));
+    this.src = grow('src', this.src, (k) => new Uint32Array(k));
+    this.dst = grow('dst', this.dst, (k) => new Uint32Array(k));
+    this.srcPort = grow('srcPort', this.srcPort, (k) => new Uint16Array(k));
+    this.dstPort = grow('dstPort', this.dstPort, (k) => new Uint16Array(k));
+    this.ttl = grow('ttl', this.ttl, (k) => new Uint8Array(k));
+    this.tcpSeq = grow('tcpSeq', this.tcpSeq, (k) => new Uint32Array(k));
+    this.tcpAck = grow('tcpAck', this.tcpAck, (k) => new Uint32Array(k));
+    this.tcpFlags = grow('tcpFlags', this.tcpFlags, (k) => new Uint16Array(k));
+    this.payloadLen = grow('payloadLen', this.payloadLen, (k) => new Uint32Array(k));
+    this.wirelen = grow('wirelen', this.wirelen, (k) => new Uint32Array(k));
+    this.icmpTypeCode = grow('icmpTypeCode', this.icmpTypeCode, (k) => new Uint16Array(k));
+    this.icmpId = grow('icmpId', this.icmpId, (k) => new Uint16Array(k));
+    this.icmpEcho = grow('icmpEcho', this.icmpEcho, (k) => new Uint8Array(k));
+    this.linkType = grow('linkType', this.linkType, (k) => new Uint16Array(k));
+    this.srcMac = grow('srcMac', this.srcMac, (k) => new Float64Array(k));
+    this.dstMac = grow('dstMac', this.dstMac, (k) => new Float64Array(k));
     this.capacity = n;
   }
 
   reserve(extra: number): void {
     if (this.length + extra <= this.capacity) return;
+    // 1.5x, not 2x: a large table's slack and its transient copy are what bound peak memory
     let n = this.capacity;
-    while (n < this.length + extra) n *= 2;
+    while (n < this.length + extra) n = Math.ceil(1.5 * n) + 16;
     this.allocate(n);
   }
 
@@ -229,6 +235,7 @@ export class FrameTable {
     this.adoptBase(src);
     // one monomorphic gather per element type: a single loop over mixed typed arrays runs 3x slower
     for (const c of columns) {
+      if (this.omitted.has(c)) continue;
       const to = this[c];
       const from = src[c];
       if (to instanceof Float64Array) gather64(to, at, from as Float64Array, rows, a, b);

@@ -65,6 +65,30 @@ async function captureFiles(root: string, manifest: unknown): Promise<string[]> 
     .sort();
 }
 
+async function readManifest(root: string): Promise<unknown> {
+  return fs
+    .readFile(path.join(root, 'bundle.json'), 'utf8')
+    .then((t) => JSON.parse(t) as unknown)
+    .catch(() => undefined);
+}
+
+/**
+ * Bytes of the bundle's capture files as decoded (compressed files counted at 5x their size, a typical
+ * pcap ratio): what decides whether frames fit in memory before reading any.
+ */
+export async function captureBytes(bundleDir: string): Promise<number> {
+  const root = path.resolve(bundleDir);
+  let total = 0;
+  for (const rel of await captureFiles(root, await readManifest(root))) {
+    const size = await fs.stat(path.join(root, rel)).then(
+      (st) => st.size,
+      () => 0,
+    );
+    total += /\.(gz|zst)$/.test(rel) ? 5 * size : size;
+  }
+  return total;
+}
+
 /**
  * `spool`: frames go to it (written out chunk by chunk) instead of staying in memory; the FrameSet's
  * `frames` is then the spool's empty table (time base and IPv6 text) and slabs are read from the spool.
@@ -75,10 +99,7 @@ export async function framesFromBundle(
   opts: { spool?: FrameSpool } = {},
 ): Promise<FrameSet> {
   const root = path.resolve(bundleDir);
-  const manifest: unknown = await fs
-    .readFile(path.join(root, 'bundle.json'), 'utf8')
-    .then((t) => JSON.parse(t) as unknown)
-    .catch(() => undefined);
+  const manifest = await readManifest(root);
   const spool = opts.spool;
   const frames = spool ? spool.table : new FrameTable();
   const points: string[] = [];

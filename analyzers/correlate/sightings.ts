@@ -100,7 +100,7 @@ export interface CorrelateResult {
 }
 
 /** Per capture point: its node (index into `nodeNames`, -1 unknown), kind, and path rank per direction. */
-interface PointContext {
+export interface PointContext {
   nodeNames: string[];
   pointNode: Int32Array;
   pointKind: PointKind[];
@@ -131,7 +131,7 @@ function pointContext(points: string[], topology: Topology): PointContext {
 
 /** A slab's rows as a worker sends them back (the builder's arrays, frames numbered within the slab). */
 export type SlabRows = Pick<
-  SightingsBuilder,
+  Sightings,
   | 'length'
   | 'packets'
   | 'packet'
@@ -173,7 +173,8 @@ export class SightingsBuilder {
       make: (n: number) => T,
     ): T => {
       if (need <= a.length) return a;
-      const next = make(Math.max(need, 2 * a.length, 1024));
+      // 1.5x: the slack of a large builder is part of the peak
+      const next = make(Math.max(need, Math.ceil(1.5 * a.length), 1024));
       next.set(a as never);
       return next;
     };
@@ -191,15 +192,18 @@ export class SightingsBuilder {
     this.packetStart = grow(this.packetStart, this.packets + packets + 1, (n) => new Int32Array(n));
   }
 
-  /** Appends a slab's rows built elsewhere (a worker), their frames mapped through `rows[a + frame]`. */
-  append(part: SlabRows, rows: Int32Array, a: number): void {
+  /**
+   * Appends a slab's rows built elsewhere (a worker), their frames mapped through `rows[a + frame]`;
+   * `rows` null: row r's frame is `a + r` (its evidence copied out row by row, `sightingsFromSpool`).
+   */
+  append(part: SlabRows, rows: Int32Array | null, a: number): void {
     this.reserve(part.length, part.packets);
     const base = this.length;
     const packets = this.packets;
     this.packet.set(part.packet.subarray(0, part.length), base);
     for (let r = 0; r < part.length; r++) {
       this.packet[base + r]! += packets;
-      this.frame[base + r] = rows[a + part.frame[r]!]!;
+      this.frame[base + r] = rows ? rows[a + part.frame[r]!]! : a + r;
     }
     this.hop.set(part.hop.subarray(0, part.length), base);
     this.point.set(part.point.subarray(0, part.length), base);

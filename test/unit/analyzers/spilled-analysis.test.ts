@@ -1,0 +1,55 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { analysisFromBundle, type BundleAnalysis } from '../../../analyzers/analysis-from-bundle.ts';
+import { labBundles, requireBundles } from './lab-bundle.ts';
+
+/**
+ * Each packet as text: its evidence and flow, then every sighting with what the output stages read
+ * (point, direction, time, counts, roles, rewrites, addresses, ports, TTL, TCP fields, MACs), sorted:
+ * packet numbers may differ between the paths, nothing else may.
+ */
+function packetsOf(a: BundleAnalysis): string[] {
+  const s = a.correlation.sightings;
+  const f = s.frames;
+  const files = a.tables.files;
+  const out: string[] = [];
+  for (let p = 0; p < s.packets; p++) {
+    const first = s.frame[s.packetStart[p]!]!;
+    let text = `${files[f.file[first]!]}:${f.frame[first]} flow ${a.flows.flowOfPacket[p]}`;
+    for (let r = s.packetStart[p]!; r < s.packetStart[p + 1]!; r++) {
+      const fr = s.frame[r]!;
+      text +=
+        ` > ${s.points[s.point[r]!]}:${f.dir[fr]}${f.dirInferred[fr]} ${f.absNs(s.t[r]!)} hop ${s.hop[r]}` +
+        ` n${s.count[r]} b${s.bytes[r]} role${s.role[r]} rw${s.rewrite[r]} c${s.collided[r]}` +
+        ` ${files[f.file[fr]!]}:${f.frame[fr]} ${f.addrText(fr, 'src')}:${f.srcPort[fr]}` +
+        `-${f.addrText(fr, 'dst')}:${f.dstPort[fr]}/${f.proto[fr]} ttl${f.ttl[fr]}` +
+        ` tcp ${f.tcpSeq[fr]} ${f.tcpAck[fr]} ${f.tcpFlags[fr]} ${f.payloadLen[fr]}` +
+        ` icmp ${f.icmpTypeCode[fr]} ${f.icmpId[fr]} ${f.icmpEcho[fr]} mac ${f.linkType[fr]} ${f.srcMac[fr]} ${f.dstMac[fr]}`;
+    }
+    out.push(text);
+  }
+  return out.sort();
+}
+
+for (const lab of labBundles())
+  test(
+    `${lab.mode}: over a memory budget, frames spill to a spool and give the same sightings and flows`,
+    requireBundles(),
+    async () => {
+      const memory = await analysisFromBundle(lab.bundle);
+      // a budget nothing fits: the spool path, with chunk, file and slab boundaries inside flows
+      const spilled = await analysisFromBundle(lab.bundle, {
+        memoryBudgetBytes: 1,
+        spoolChunkFrames: 500,
+        slabNs: 200e6,
+      });
+      // the spilled table holds one evidence row per sighting, the in-memory one every frame
+      assert.equal(spilled.correlation.sightings.frames.length, spilled.correlation.sightings.length);
+      assert.ok(memory.correlation.sightings.frames.length > memory.correlation.sightings.length);
+      assert.ok(spilled.correlation.stats.slabs > memory.correlation.stats.slabs);
+      assert.deepEqual(spilled.correlation.clockOffsets, memory.correlation.clockOffsets);
+      assert.deepEqual(packetsOf(spilled), packetsOf(memory));
+      assert.deepEqual(spilled.flows.flows, memory.flows.flows);
+      assert.ok(memory.flows.flows.length > 0);
+    },
+  );
