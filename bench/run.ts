@@ -3,6 +3,7 @@
  * the same run, printed as packets/s and ratios, and written to bench/results.json.
  * BENCH_PACKETS (default 10 000 000) sets the size; the tshark/tcpdump trials read a 1 M-packet slice
  * and are scaled per packet (tshark would take the better part of an hour on 10 M).
+ * BENCH_ONLY=arrow stops after the reader and decode -> Arrow trials and leaves results.json alone.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -31,6 +32,10 @@ interface Trial {
   packets: number;
   seconds: number;
   pps: number;
+  /** CPU time of the whole process (every thread: the file reads run on libuv's pool), when measured */
+  cpuSeconds?: number;
+  /** packets per CPU second: what one core does, whatever else the machine is running */
+  cpuPps?: number;
   peakRssMb?: number;
 }
 
@@ -38,18 +43,27 @@ const trials: Trial[] = [];
 
 function record(name: string, n: number, seconds: number, extra: Partial<Trial> = {}): Trial {
   const t: Trial = { name, packets: n, seconds, pps: n / seconds, ...extra };
+  if (t.cpuSeconds !== undefined) t.cpuPps = n / t.cpuSeconds;
   trials.push(t);
   const rss = t.peakRssMb === undefined ? '' : `  peak RSS ${t.peakRssMb.toFixed(0)} MB`;
+  const cpu =
+    t.cpuSeconds === undefined || t.cpuPps === undefined
+      ? ''
+      : `, ${t.cpuSeconds.toFixed(2)} s CPU = ${(t.cpuPps / 1e6).toFixed(3)} M pkt/CPU-s`;
   console.log(
-    `${name.padEnd(44)} ${(t.pps / 1e6).toFixed(3).padStart(8)} M pkt/s  (${seconds.toFixed(2)} s)${rss}`,
+    `${name.padEnd(44)} ${(t.pps / 1e6).toFixed(3).padStart(8)} M pkt/s  (${seconds.toFixed(2)} s wall${cpu})${rss}`,
   );
   return t;
 }
 
-async function time<T>(fn: () => Promise<T>): Promise<[T, number]> {
+/** Wall and CPU seconds of `fn`. */
+async function time<T>(fn: () => Promise<T>): Promise<[T, number, number]> {
+  const cpu = process.cpuUsage();
   const start = performance.now();
   const value = await fn();
-  return [value, (performance.now() - start) / 1000];
+  const wall = (performance.now() - start) / 1000;
+  const used = process.cpuUsage(cpu);
+  return [value, wall, (used.user + used.system) / 1e6];
 }
 
 function countingSink(): RecordSink & { n: number } {
@@ -65,7 +79,10 @@ function countingSink(): RecordSink & { n: number } {
   };
 }
 
-/** Reader + decoders + Arrow record batches, one core, fresh batch memory per batch as a table would keep. */
+/**
+ * Reader + decoders + Arrow record batches, one core. A streaming consumer: each record batch is
+ * counted and dropped, and the sink reuses its batch memory for the next one.
+ */
 async function decodeToArrow(file: string): Promise<number> {
   let rows = 0;
   const sink = new PacketBatchSink({
@@ -134,20 +151,23 @@ async function main(): Promise<void> {
   const [, rawSeconds] = await time(async () => rawRead(gen.pcap));
   const raw = record('raw read (fs, 4 MiB chunks)', packets, rawSeconds);
 
-  const [count, readSeconds] = await time(async () => {
+  const [count, readSeconds, readCpu] = await time(async () => {
     const sink = countingSink();
     await readCapture(gen.pcap, sink);
     return sink.n;
   });
   if (count !== packets) throw new Error(`reader returned ${count} records, expected ${packets}`);
-  record('hoptrace reader only (pcap)', packets, readSeconds);
+  record('hoptrace reader only (pcap)', packets, readSeconds, { cpuSeconds: readCpu });
 
-  const [rows, arrowSeconds] = await time(() => decodeToArrow(gen.pcap));
+  const [rows, arrowSeconds, arrowCpu] = await time(() => decodeToArrow(gen.pcap));
   if (rows !== packets) throw new Error(`decode produced ${rows} rows, expected ${packets}`);
-  const arrow = record('hoptrace decode -> Arrow (pcap, full schema)', packets, arrowSeconds);
-  const [rowsNg, arrowNgSeconds] = await time(() => decodeToArrow(gen.pcapng));
+  const arrow = record('hoptrace decode -> Arrow (pcap, full schema)', packets, arrowSeconds, {
+    cpuSeconds: arrowCpu,
+  });
+  const [rowsNg, arrowNgSeconds, arrowNgCpu] = await time(() => decodeToArrow(gen.pcapng));
   if (rowsNg !== packets) throw new Error(`decode produced ${rowsNg} rows from pcapng, expected ${packets}`);
-  record('hoptrace decode -> Arrow (pcapng)', packets, arrowNgSeconds);
+  record('hoptrace decode -> Arrow (pcapng)', packets, arrowNgSeconds, { cpuSeconds: arrowNgCpu });
+  if (process.env['BENCH_ONLY'] === 'arrow') return;
 
   const dsDir = path.join(dataDir, 'dataset');
   const ingest = spawnSync(
