@@ -85,11 +85,13 @@ function countingSink(): RecordSink & { n: number } {
  */
 async function decodeToArrow(file: string): Promise<number> {
   let rows = 0;
+  // one dictionary object for the file, as an ingest keeps it: its batches share the Arrow dictionaries
+  const dicts = { points: ['file/bench'], files: [file] };
   const sink = new PacketBatchSink({
     fileId: 0,
     pointFor: () => 0,
     onBatch: (b: PacketColumns) => {
-      rows += packetsToArrow(b, { points: ['file/bench'], files: [file] }).numRows;
+      rows += packetsToArrow(b, dicts).numRows;
     },
   });
   const result = await readCapture(file, sink);

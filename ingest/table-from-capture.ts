@@ -23,6 +23,7 @@ export async function tableFromCapture(
   const file = opts.file ?? path;
   const place = placeOf(file);
   const points: string[] = [];
+  const dicts = { points, files: [file] };
   const batches: ReturnType<typeof packetsToArrow>[] = [];
   const rows = opts.batchRows ?? 65536;
   let current = new PacketColumns(rows);
@@ -37,7 +38,7 @@ export async function tableFromCapture(
         return points.length - 1;
       },
       onBatch: (b) => {
-        batches.push(packetsToArrow(b, { points, files: [file] }));
+        batches.push(packetsToArrow(b, dicts));
         current = new PacketColumns(rows);
         return current;
       },

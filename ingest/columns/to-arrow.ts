@@ -7,7 +7,7 @@
  */
 import {
   type Data,
-  type DataType,
+  DataType,
   Dictionary,
   Field,
   FixedSizeBinary,
@@ -22,11 +22,12 @@ import {
   Uint32,
   Uint64,
   Utf8,
+  type Vector,
   vectorFromArray,
 } from 'apache-arrow';
 import type { PacketColumns } from './packet-columns.ts';
 import { type StageColumn, stageColumns } from './packets-schema.ts';
-import { packBits, packEquals } from './validity.ts';
+import { packBits, packEquals, packNonZero, packNonZero16 } from './validity.ts';
 
 /** Dictionaries that turn ids into names. */
 export interface ArrowDictionaries {
@@ -66,22 +67,49 @@ function arrowName(col: StageColumn): string {
 
 let dictionaryIds = 0;
 
+/** A dictionary as Arrow holds it: its type (with its id) and its values. */
+interface ArrowDictionary {
+  /** how many strings the list had when this was built */
+  size: number;
+  type: Dictionary<Utf8, Uint8 | Uint16>;
+  vector: Vector<Utf8>;
+}
+
+/**
+ * Built dictionaries by string list. The lists only grow (capture points and decode errors are
+ * appended, never changed), so a list of the same length is the same dictionary: the next batch
+ * reuses its vector and its id instead of building both again (a dictionary vector and the schema
+ * around it cost more than a small batch's columns).
+ */
+const builtDictionaries = new WeakMap<readonly string[], ArrowDictionary>();
+const builtDictionaries8 = new WeakMap<readonly string[], ArrowDictionary>();
+
+function arrowDictionary(values: readonly string[], wide: boolean): ArrowDictionary {
+  const built = wide ? builtDictionaries : builtDictionaries8;
+  const known = built.get(values);
+  if (known && known.size === values.length) return known;
+  const index = wide ? new Uint16() : new Uint8();
+  const d: ArrowDictionary = {
+    size: values.length,
+    type: new Dictionary(new Utf8(), index, dictionaryIds++),
+    vector: vectorFromArray([...values], new Utf8()),
+  };
+  built.set(values, d);
+  return d;
+}
+
 function dictionaryData(
   values: readonly string[],
   indices: Uint8Array | Uint16Array,
   n: number,
   bitmap?: Uint8Array,
 ) {
-  const dictionary = vectorFromArray([...values], new Utf8());
-  const type =
-    indices instanceof Uint8Array
-      ? new Dictionary(new Utf8(), new Uint8(), dictionaryIds++)
-      : new Dictionary(new Utf8(), new Uint16(), dictionaryIds++);
+  const { type, vector } = arrowDictionary(values, !(indices instanceof Uint8Array));
   return makeData({
     type,
     length: n,
     data: indices.subarray(0, n),
-    dictionary,
+    dictionary: vector,
     ...(bitmap ? { nullBitmap: bitmap, nullCount: -1 } : {}),
   });
 }
@@ -124,7 +152,7 @@ function columnData(
   if (col.name === 'file_id') return dictionaryData(dicts.files, c.file, n);
   if (col.name === 'decode_error_id') {
     const bits = new Uint8Array(Math.ceil(n / 8) + 8);
-    const none = packNonZero(c.decodeError, n, bits);
+    const none = packNonZero16(c.decodeError, n, bits);
     return dictionaryData(c.errors, c.decodeError, n, none ? undefined : bits);
   }
   if (col.name === 'direction') {
@@ -163,53 +191,55 @@ function columnData(
 }
 
 /**
- * The four interleaved VLAN ids as four columns, de-interleaved once per batch; untagged batches (the
- * common case) share one zero column instead of four copies.
+ * The four interleaved VLAN ids as four columns, de-interleaved once per batch. Only the ids a row
+ * has (its first `vlan_count`, at most four) are copied: the rest of a row's slots may hold an
+ * earlier batch's ids when the batch memory is reused. Untagged batches share one zero column.
  */
 function vlanPlanes(c: PacketColumns, n: number, cache: Map<unknown, unknown>): Uint16Array[] {
   const cached = cache.get(c.vlan) as Uint16Array[] | undefined;
   if (cached) return cached;
-  let tagged = false;
-  for (let r = 0; r < n; r++) {
-    if (c.vlanCount[r] !== 0) {
-      tagged = true;
-      break;
-    }
-  }
+  const count = c.vlanCount;
+  let first = 0;
+  while (first < n && count[first] === 0) first++;
   let planes: Uint16Array[];
-  if (!tagged) {
+  if (first === n) {
     const zero = new Uint16Array(n);
     planes = [zero, zero, zero, zero];
   } else {
     planes = [new Uint16Array(n), new Uint16Array(n), new Uint16Array(n), new Uint16Array(n)];
-    const [p0, p1, p2, p3] = planes as [Uint16Array, Uint16Array, Uint16Array, Uint16Array];
     const v = c.vlan;
-    for (let r = 0, i = 0; r < n; r++, i += 4) {
-      p0[r] = v[i]!;
-      p1[r] = v[i + 1]!;
-      p2[r] = v[i + 2]!;
-      p3[r] = v[i + 3]!;
+    for (let r = first; r < n; r++) {
+      const k = count[r]!;
+      if (k === 0) continue;
+      const i = 4 * r;
+      planes[0]![r] = v[i]!;
+      if (k > 1) planes[1]![r] = v[i + 1]!;
+      if (k > 2) planes[2]![r] = v[i + 2]!;
+      if (k > 3) planes[3]![r] = v[i + 3]!;
     }
   }
   cache.set(c.vlan, planes);
   return planes;
 }
 
-function packNonZero(values: Uint8Array | Uint16Array, n: number, bits: Uint8Array): boolean {
-  let all = true;
-  for (let r = 0; r < n; r++) {
-    if (values[r] !== 0) bits[r >> 3]! |= 1 << (r & 7);
-    else all = false;
-  }
-  return all;
+/** The last schema built, by the dictionary ids it names: consecutive batches share one. */
+let lastSchema: { key: string; schema: Schema; struct: Struct } | null = null;
+
+function schemaOf(children: Data[]): { schema: Schema; struct: Struct } {
+  let key = '';
+  for (const child of children) if (DataType.isDictionary(child.type)) key += `${child.type.id},`;
+  if (lastSchema?.key === key) return lastSchema;
+  const fields = stageColumns.map((col, i) => new Field(arrowName(col), children[i]!.type, true));
+  const schema = new Schema(fields);
+  lastSchema = { key, schema, struct: new Struct(fields) };
+  return lastSchema;
 }
 
 export function packetsToArrow(c: PacketColumns, dicts: ArrowDictionaries): RecordBatch {
   const n = c.length;
   const cache = new Map<unknown, unknown>();
   const children = stageColumns.map((col) => columnData(col, c, n, dicts, cache));
-  const fields = stageColumns.map((col, i) => new Field(arrowName(col), children[i]!.type, true));
-  const schema = new Schema(fields);
-  const data = makeData({ type: new Struct(fields), length: n, children, nullCount: 0 });
+  const { schema, struct } = schemaOf(children);
+  const data = makeData({ type: struct, length: n, children, nullCount: 0 });
   return new RecordBatch(schema, data);
 }

@@ -52,7 +52,54 @@ function packBytes(valid: Uint8Array, start: number, whole: number, bits: Uint8A
   return o;
 }
 
-/** Like packBits, for "valid where values[row] === expected". */
+/** 0x80 in every byte of `w` whose byte is not zero, nothing else (no carry crosses a byte). */
+function nonZeroBytes(w: number): number {
+  return (((w & 0x7f7f7f7f) + 0x7f7f7f7f) | w) & 0x80808080;
+}
+
+/**
+ * Packs "byte r of `values` is `expected`" (`nonZero` false) or "byte r is not zero" (`nonZero`
+ * true) for rows [0, n) into `bits`, four rows a word; returns true when every row is set.
+ */
+function packBytesBy(
+  values: Uint8Array,
+  n: number,
+  bits: Uint8Array,
+  expected: number,
+  nonZero: boolean,
+): boolean {
+  const whole = n & ~7;
+  let all = 0xff;
+  let o = 0;
+  const flip = nonZero ? 0 : 0x80808080;
+  const pattern = Math.imul(expected, 0x01010101);
+  if ((values.byteOffset & 3) === 0) {
+    const words = new Uint32Array(values.buffer, values.byteOffset, whole >> 2);
+    for (let w = 0; w < words.length; w += 2, o++) {
+      const a = (nonZeroBytes(words[w]! ^ pattern) ^ flip) >>> 7;
+      const b = (nonZeroBytes(words[w + 1]! ^ pattern) ^ flip) >>> 7;
+      const byte = (Math.imul(a, GATHER) >>> 24) | ((Math.imul(b, GATHER) >>> 24) << 4);
+      bits[o] = byte;
+      all &= byte;
+    }
+  } else {
+    for (let r = 0; r < whole; r += 8, o++) {
+      let byte = 0;
+      for (let k = 0; k < 8; k++) if ((values[r + k]! === expected) !== nonZero) byte |= 1 << k;
+      bits[o] = byte;
+      all &= byte;
+    }
+  }
+  let tail = 0;
+  for (let r = whole; r < n; r++) if ((values[r]! === expected) !== nonZero) tail |= 1 << (r - whole);
+  if (whole < n) {
+    bits[o] = tail;
+    if (tail !== (1 << (n - whole)) - 1) all = 0;
+  }
+  return all === 0xff;
+}
+
+/** Like packBits, for "valid where values[row] === expected" over rows [start, start + n). */
 export function packEquals(
   values: Uint8Array,
   expected: number,
@@ -60,11 +107,45 @@ export function packEquals(
   n: number,
   bits: Uint8Array,
 ): boolean {
-  bits.fill(0, 0, Math.ceil(n / 8));
-  let all = true;
-  for (let r = 0; r < n; r++) {
-    if (values[start + r] === expected) bits[r >> 3]! |= 1 << (r & 7);
-    else all = false;
+  return packBytesBy(values.subarray(start, start + n), n, bits, expected & 0xff, false);
+}
+
+/** Like packBits, for "valid where values[row] !== 0" over rows [0, n). */
+export function packNonZero(values: Uint8Array, n: number, bits: Uint8Array): boolean {
+  return packBytesBy(values, n, bits, 0, true);
+}
+
+/** packNonZero over 16-bit values, two rows a word. */
+export function packNonZero16(values: Uint16Array, n: number, bits: Uint8Array): boolean {
+  const whole = n & ~7;
+  let all = 0xff;
+  let o = 0;
+  if ((values.byteOffset & 3) === 0) {
+    const words = new Uint32Array(values.buffer, values.byteOffset, whole >> 1);
+    for (let w = 0; w < words.length; w += 4, o++) {
+      let byte = 0;
+      for (let k = 0; k < 4; k++) {
+        const x = words[w + k]!;
+        // bit 15 / bit 31: the low / high half is not zero
+        const t = ((x & 0x7fff7fff) + 0x7fff7fff) | x;
+        byte |= (((t >>> 15) & 1) | ((t >>> 30) & 2)) << (2 * k);
+      }
+      bits[o] = byte;
+      all &= byte;
+    }
+  } else {
+    for (let r = 0; r < whole; r += 8, o++) {
+      let byte = 0;
+      for (let k = 0; k < 8; k++) if (values[r + k] !== 0) byte |= 1 << k;
+      bits[o] = byte;
+      all &= byte;
+    }
   }
-  return all;
+  if (whole < n) {
+    let tail = 0;
+    for (let r = whole; r < n; r++) if (values[r] !== 0) tail |= 1 << (r - whole);
+    bits[o] = tail;
+    if (tail !== (1 << (n - whole)) - 1) all = 0;
+  }
+  return all === 0xff;
 }

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import fc from 'fast-check';
-import { packBits } from '../../../ingest/columns/validity.ts';
+import { packBits, packEquals, packNonZero, packNonZero16 } from '../../../ingest/columns/validity.ts';
 
 /** Bit r of the result is byte r of the input, written the slow and obvious way. */
 function naive(valid: Uint8Array, start: number, n: number): { bits: number[]; all: boolean } {
@@ -25,6 +25,52 @@ test('packBits agrees with a bit-by-bit packing, aligned or not, any length', ()
         const want = naive(valid, start, n);
         assert.deepEqual([...bits.subarray(0, want.bits.length)], want.bits);
         assert.equal(all, want.all);
+      },
+    ),
+    { numRuns: 500 },
+  );
+});
+
+/** Bit r set where `keep(values[start + r])`, the slow and obvious way. */
+function naiveBy(values: ArrayLike<number>, start: number, n: number, keep: (v: number) => boolean) {
+  const bits = new Array<number>(Math.ceil(n / 8)).fill(0);
+  let all = true;
+  for (let r = 0; r < n; r++) {
+    if (keep(values[start + r]!)) bits[r >> 3]! |= 1 << (r & 7);
+    else all = false;
+  }
+  return { bits, all };
+}
+
+test('packEquals, packNonZero and packNonZero16 agree with a row-by-row packing', () => {
+  fc.assert(
+    fc.property(
+      // small values so that equal and zero bytes are common, 0xff/0xffff to catch carries
+      fc.array(fc.constantFrom(0, 1, 4, 6, 0x7f, 0x80, 0xff), { maxLength: 300 }),
+      fc.array(fc.constantFrom(0, 1, 0x7fff, 0x8000, 0xffff), { maxLength: 300 }),
+      fc.integer({ min: 0, max: 7 }),
+      fc.constantFrom(4, 6, 0, 0xff),
+      (bytes, halves, start, expected) => {
+        const values = new Uint8Array(bytes.length + start);
+        values.set(bytes, start);
+        const n = bytes.length;
+        const bits = new Uint8Array(Math.ceil(n / 8) + 8);
+        const eq = naiveBy(values, start, n, (v) => v === expected);
+        assert.equal(packEquals(values, expected, start, n, bits), eq.all);
+        assert.deepEqual([...bits.subarray(0, eq.bits.length)], eq.bits);
+        // a view that starts off a word boundary takes the byte-by-byte path
+        const view = values.subarray(start);
+        const nz = naiveBy(view, 0, n, (v) => v !== 0);
+        bits.fill(0);
+        assert.equal(packNonZero(view, n, bits), nz.all);
+        assert.deepEqual([...bits.subarray(0, nz.bits.length)], nz.bits);
+        const wide = new Uint16Array(halves.length + 1).subarray(start & 1);
+        wide.set(halves);
+        const m = halves.length;
+        const nz16 = naiveBy(wide, 0, m, (v) => v !== 0);
+        bits.fill(0);
+        assert.equal(packNonZero16(wide, m, bits), nz16.all);
+        assert.deepEqual([...bits.subarray(0, nz16.bits.length)], nz16.bits);
       },
     ),
     { numRuns: 500 },
