@@ -5,6 +5,7 @@
  * (no IP, truncated prefix) are in no group.
  */
 import type { FrameTable } from './frame-table.ts';
+import { Scratch } from './scratch.ts';
 
 export interface FingerprintGroups {
   count: number;
@@ -30,7 +31,8 @@ const PARTITION_BITS = 8;
  * frames spends its time waiting on memory (measured: 3x slower on 6 M frames), and so did linking the
  * groups by frame number (random writes over the whole slab).
  */
-export function groupByFingerprint(f: FrameTable): FingerprintGroups {
+/** The arrays returned are `scratch`'s: valid until its next grouping. */
+export function groupByFingerprint(f: FrameTable, scratch = new Scratch()): FingerprintGroups {
   const n = f.length;
   const { fpLo, fpHi, fpValid } = f;
   const parts = 1 << PARTITION_BITS;
@@ -43,9 +45,9 @@ export function groupByFingerprint(f: FrameTable): FingerprintGroups {
     start[p + 1]! += start[p]!;
   }
   const m = start[parts]!;
-  const order = new Int32Array(m);
-  const lo32 = new Uint32Array(m);
-  const hi32 = new Uint32Array(m);
+  const order = scratch.i32('fg.order', m);
+  const lo32 = scratch.u32('fg.lo', m);
+  const hi32 = scratch.u32('fg.hi', m);
   const fill = start.slice(0, parts);
   for (let i = 0; i < n; i++)
     if (fpValid[i] === 1) {
@@ -58,11 +60,11 @@ export function groupByFingerprint(f: FrameTable): FingerprintGroups {
   let size = 64;
   while (size < 2 * largest) size *= 2;
   // one slot = [lo, hi, group + 1, unused]: a probe touches one cache line
-  const table = new Uint32Array(4 * size);
-  const headAt = new Int32Array(m);
-  const tail = new Int32Array(m);
-  const groupSize = new Int32Array(m);
-  const next = new Int32Array(m).fill(-1);
+  const table = scratch.u32('fg.table', 4 * size);
+  const headAt = scratch.i32('fg.headAt', m);
+  const tail = scratch.i32('fg.tail', m);
+  const groupSize = scratch.i32('fg.groupSize', m);
+  const next = scratch.i32('fg.next', m, -1);
   let count = 0;
   for (let p = 0; p < parts; p++) {
     const a = start[p]!;
@@ -102,11 +104,11 @@ export function groupByFingerprint(f: FrameTable): FingerprintGroups {
   // number the groups by their first frame: on frames in time order (a slab), groups, then the
   // identities matched from them, then the sightings rows come out in time order and every stage walks
   // memory forwards instead of in hash order (the difference between cache hits and misses per frame)
-  const groupOfHead = new Int32Array(n).fill(-1);
+  const groupOfHead = scratch.i32('fg.groupOfHead', n, -1);
   for (let g = 0; g < count; g++) groupOfHead[order[headAt[g]!]!] = g;
-  const head = new Int32Array(count);
-  const sizeByTime = new Int32Array(count);
-  const headAtByTime = new Int32Array(count);
+  const head = scratch.i32('fg.head', count);
+  const sizeByTime = scratch.i32('fg.size', count);
+  const headAtByTime = scratch.i32('fg.headAtByTime', count);
   let k = 0;
   for (let i = 0; i < n; i++) {
     const g = groupOfHead[i]!;

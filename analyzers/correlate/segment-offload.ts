@@ -7,9 +7,11 @@
  * with equal ACKs), were seen at disjoint capture points (a retransmission seen at the same points
  * stays a packet of its own) and within the matching window.
  * Only identities longer than `mss` can be super-segments, so a capture without offload pays one loop.
- * Sequence numbers are compared modulo 2^32.
+ * Sequence numbers are compared modulo 2^32, so a super-segment whose range crosses 2^32 holds the
+ * segments on both sides of the wrap.
  */
 import type { FrameTable } from './frame-table.ts';
+import { Scratch } from './scratch.ts';
 
 export interface IdentityIndex {
   count: number;
@@ -41,23 +43,45 @@ export function mergeOffloadSegments(
   ids: IdentityIndex,
   windowNs: number,
   mss: number,
+  scratch = new Scratch(),
 ): SegmentMerge {
-  const parent = new Int32Array(ids.count);
+  const parent = scratch.i32('so.parent', ids.count);
   for (let i = 0; i < ids.count; i++) parent[i] = i;
-  const role = new Uint8Array(ids.count);
+  const role = scratch.u8('so.role', ids.count, 0);
   const rep = (i: number): number => ids.members[ids.start[i]!]!;
   const byAck = new Map<number, number[]>();
+  // super-segments whose range crosses 2^32: sorted by start they sit at the end of their list, while
+  // the segments after the wrap search near its beginning, so each list's wrapping ones are also tried
+  const wrapping = new Map<number, number[]>();
   for (let i = 0; i < ids.count; i++) {
     const r = rep(i);
     if (f.proto[r] === 6 && f.payloadLen[r]! > mss) {
-      const list = byAck.get(f.tcpAck[r]!);
+      const ack = f.tcpAck[r]!;
+      const list = byAck.get(ack);
       if (list) list.push(i);
-      else byAck.set(f.tcpAck[r]!, [i]);
+      else byAck.set(ack, [i]);
+      if (f.tcpSeq[r]! + f.payloadLen[r]! > 2 ** 32) {
+        const w = wrapping.get(ack);
+        if (w) w.push(i);
+        else wrapping.set(ack, [i]);
+      }
     }
   }
   if (byAck.size === 0) return { parent, role, merged: 0 };
   for (const list of byAck.values()) list.sort((a, b) => f.tcpSeq[rep(a)]! - f.tcpSeq[rep(b)]!);
 
+  /** Whether super-segment p holds segment c (range, window, disjoint points): then c merges into it. */
+  const absorbs = (p: number, c: number, seq: number, len: number): boolean => {
+    if (p === c) return false;
+    const rp = rep(p);
+    const plen = f.payloadLen[rp]!;
+    if (plen <= len) return false;
+    // modulo 2^32: a range crossing the wrap holds the numbers just past it
+    const rel = (seq - f.tcpSeq[rp]!) >>> 0;
+    if (rel + len > plen) return false;
+    if (Math.abs(ids.first[c]! - ids.first[p]!) > windowNs) return false;
+    return disjointPoints(f, ids, c, p);
+  };
   let merged = 0;
   for (let c = 0; c < ids.count; c++) {
     const rc = rep(c);
@@ -74,22 +98,16 @@ export function mergeOffloadSegments(
       if (f.tcpSeq[rep(list[mid]!)]! <= seq) lo = mid;
       else hi = mid - 1;
     }
-    for (let k = Math.max(0, lo - 1); k <= Math.min(list.length - 1, lo + 1); k++) {
-      const p = list[k]!;
-      if (p === c) continue;
-      const rp = rep(p);
-      const plen = f.payloadLen[rp]!;
-      if (plen <= len) continue;
-      const rel = (seq - f.tcpSeq[rp]!) >>> 0;
-      if (rel + len > plen) continue;
-      if (Math.abs(ids.first[c]! - ids.first[p]!) > windowNs) continue;
-      if (!disjointPoints(f, ids, c, p)) continue;
-      parent[c] = p;
-      role[c] = 2;
-      role[p] = 1;
-      merged++;
-      break;
-    }
+    let p = -1;
+    for (let k = Math.max(0, lo - 1); k <= Math.min(list.length - 1, lo + 1) && p < 0; k++)
+      if (absorbs(list[k]!, c, seq, len)) p = list[k]!;
+    for (const w of p < 0 ? (wrapping.get(f.tcpAck[rc]!) ?? []) : [])
+      if (p < 0 && absorbs(w, c, seq, len)) p = w;
+    if (p < 0) continue;
+    parent[c] = p;
+    role[c] = 2;
+    role[p] = 1;
+    merged++;
   }
   // a segment merged into a super-segment that was itself merged (partial GRO) joins the root
   for (let i = 0; i < ids.count; i++) {
@@ -108,17 +126,28 @@ function disjointPoints(f: FrameTable, ids: IdentityIndex, a: number, b: number)
   return true;
 }
 
-/** Members grouped by identity (a counting sort of the frames by `ident`; -1 = in none). */
-export function indexIdentities(ident: Int32Array, n: number, count: number, t: Float64Array): IdentityIndex {
-  const start = new Int32Array(count + 1);
+/**
+ * Members grouped by identity (a counting sort of the frames by `ident`; -1 = in none). The arrays are
+ * `scratch`'s, under `name`: valid until the next index of that name.
+ */
+export function indexIdentities(
+  ident: Int32Array,
+  n: number,
+  count: number,
+  t: Float64Array,
+  scratch = new Scratch(),
+  name = 'ids',
+): IdentityIndex {
+  const start = scratch.i32(`${name}.start`, count + 1, 0);
   for (let i = 0; i < n; i++) {
     const id = ident[i]!;
     if (id >= 0) start[id + 1]!++;
   }
   for (let i = 0; i < count; i++) start[i + 1]! += start[i]!;
-  const fill = start.slice(0, count);
-  const members = new Int32Array(start[count]!);
-  const first = new Float64Array(count).fill(Number.POSITIVE_INFINITY);
+  const fill = scratch.i32(`${name}.fill`, count);
+  fill.set(start.subarray(0, count));
+  const members = scratch.i32(`${name}.members`, start[count]!);
+  const first = scratch.f64(`${name}.first`, count, Number.POSITIVE_INFINITY);
   for (let i = 0; i < n; i++) {
     const id = ident[i]!;
     if (id < 0) continue;

@@ -29,6 +29,7 @@ import { CORRELATION_COLUMNS, FrameTable } from './frame-table.ts';
 import type { FrameSet } from './frames-from-bundle.ts';
 import { type MatchStats, matchGroups } from './match-groups.ts';
 import { pathRank } from './path-rank.ts';
+import { Scratch } from './scratch.ts';
 import { type IdentityIndex, indexIdentities, mergeOffloadSegments, SegmentRole } from './segment-offload.ts';
 
 export interface CorrelateOptions {
@@ -300,8 +301,11 @@ export class SlabCorrelator {
     return 3 * this.windowNs;
   }
 
+  /** per-slab working arrays, reused: see scratch.ts */
+  private readonly scratch = new Scratch();
+
   private ranks(f: FrameTable): Uint8Array {
-    const rank = new Uint8Array(f.length);
+    const rank = this.scratch.u8('rank', f.length);
     const { rankOf } = this.ctx;
     const { point, dir } = f;
     for (let i = 0; i < f.length; i++) rank[i] = rankOf[3 * point[i]! + dir[i]!]!;
@@ -323,7 +327,7 @@ export class SlabCorrelator {
     );
     matchGroups(
       {
-        groups: groupByFingerprint(f),
+        groups: groupByFingerprint(f, this.scratch),
         t: f.t,
         point: f.point,
         rank,
@@ -393,14 +397,14 @@ export class SlabCorrelator {
   ): void {
     const n = f.length;
     const rank = this.ranks(f);
-    const t = this.correctedTimes(f);
+    const t = this.correctedTimes(f, this.scratch.f64('t', n));
     const W = this.windowNs;
-    const ident = new Int32Array(n).fill(-1);
+    const ident = this.scratch.i32('ident', n, -1);
     const collidedId: number[] = [];
     let next = 0;
     const st = matchGroups(
       {
-        groups: groupByFingerprint(f),
+        groups: groupByFingerprint(f, this.scratch),
         t,
         point: f.point,
         rank,
@@ -415,13 +419,13 @@ export class SlabCorrelator {
         if (collided) collidedId.push(id);
       },
     );
-    const ids = indexIdentities(ident, n, next, t);
-    const merge = mergeOffloadSegments(f, ids, W, this.mss);
-    const collided = new Uint8Array(next);
+    const ids = indexIdentities(ident, n, next, t, this.scratch, 'ids');
+    const merge = mergeOffloadSegments(f, ids, W, this.mss, this.scratch);
+    const collided = this.scratch.u8('collided', next, 0);
     for (const id of collidedId) collided[merge.parent[id]!] = 1;
     for (let i = 0; i < n; i++) if (ident[i]! >= 0) ident[i] = merge.parent[ident[i]!]!;
-    const roots = indexIdentities(ident, n, next, t);
-    const owned = new Uint8Array(next);
+    const roots = indexIdentities(ident, n, next, t, this.scratch, 'roots');
+    const owned = this.scratch.u8('owned', next, 0);
     for (let id = 0; id < next; id++) {
       const first = roots.first[id]!;
       if (first >= ownFrom && first < ownTo) owned[id] = 1;
@@ -478,28 +482,35 @@ export function* slabsOf(
   if (kept === 0) return;
   const bin = Math.max(1, Math.min(overlapNs, 1e6));
   const overlapBins = Math.ceil(overlapNs / bin);
+  const perNs = 1 / bin;
   const keyOf = (x: number): number => {
-    let k = Math.floor((x - t0) / bin);
+    let k = Math.floor((x - t0) * perNs);
     // exact edges: ownership compares times with t0 + k * bin, so binning must agree with it
     while (k > 0 && x < t0 + k * bin) k--;
     while (x >= t0 + (k + 1) * bin) k++;
     return k;
   };
-  // keys as doubles: a stray timestamp can be more than 2^31 bins away
-  const slotOf = new Float64Array(n);
-  for (let i = 0; i < n; i++) if (keep[i] === 1) slotOf[i] = keyOf(t[i]!);
-  // bins: every bin from 0 to the last when that is few; else only the occupied ones (a stray
-  // timestamp years away must not allocate years of bins)
+  // bins: every bin from 0 to the last when that is few (the bin is the slot); else only the occupied
+  // ones, keys as doubles (a stray timestamp years away must not allocate years of bins, and can be more
+  // than 2^31 bins away), each frame's slot its key's index among them
+  const slotOf = new Int32Array(n);
   let binKey: Float64Array;
   const span = keyOf(t1) + 1;
-  if (span <= 4 * kept + 1024) binKey = Float64Array.from({ length: span }, (_, k) => k);
-  else {
+  if (span <= 4 * kept + 1024) {
+    binKey = Float64Array.from({ length: span }, (_, k) => k);
+    for (let i = 0; i < n; i++) if (keep[i] === 1) slotOf[i] = keyOf(t[i]!);
+  } else {
+    const keys = new Float64Array(n);
     const occupied = new Set<number>();
-    for (let i = 0; i < n; i++) if (keep[i] === 1) occupied.add(slotOf[i]!);
+    for (let i = 0; i < n; i++)
+      if (keep[i] === 1) {
+        keys[i] = keyOf(t[i]!);
+        occupied.add(keys[i]!);
+      }
     binKey = Float64Array.from(occupied).sort();
     const index = new Map<number, number>();
     for (let j = 0; j < binKey.length; j++) index.set(binKey[j]!, j);
-    for (let i = 0; i < n; i++) if (keep[i] === 1) slotOf[i] = index.get(slotOf[i]!)!;
+    for (let i = 0; i < n; i++) if (keep[i] === 1) slotOf[i] = index.get(keys[i]!)!;
   }
   const K = binKey.length;
   const binStart = new Int32Array(K + 1);
@@ -606,14 +617,20 @@ function buildRows(
   const segRank = new Int32Array(nodes);
   const segFirst = new Float64Array(nodes);
   const segStamp = new Int32Array(nodes).fill(-1);
+  const { start, members } = ids;
   let maxMembers = 1;
-  for (let id = 0; id < ids.count; id++)
-    maxMembers = Math.max(maxMembers, ids.start[id + 1]! - ids.start[id]!);
+  for (let id = 0; id < ids.count; id++) maxMembers = Math.max(maxMembers, start[id + 1]! - start[id]!);
+  // per row of the current packet, what ordering and emitting compare, so those loops read a few
+  // small arrays instead of chasing frame numbers into the slab's columns
   const rowFrame = new Int32Array(maxMembers);
+  const rowKey = new Int32Array(maxMembers);
+  const rowT = new Float64Array(maxMembers);
+  const rowRank = new Int32Array(maxMembers);
+  const rowNode = new Int32Array(maxMembers);
   const order = new Int32Array(maxMembers);
   const counts = new Uint32Array(maxMembers);
   const bytes = new Float64Array(maxMembers);
-  const { point, payloadLen, wirelen } = f;
+  const { point, payloadLen, wirelen, ipVersion, src, dst, srcPort, dstPort } = f;
   // the builder's arrays as locals: reserve() was called, and property loads per row cost more than the row
   const oPacket = s.packet;
   const oHop = s.hop;
@@ -628,54 +645,63 @@ function buildRows(
   const oStart = s.packetStart;
 
   for (let id = 0; id < ids.count; id++) {
-    const a = ids.start[id]!;
-    const b = ids.start[id + 1]!;
+    const a = start[id]!;
+    const b = start[id + 1]!;
     if (a === b || owned[id] !== 1) continue;
     const p = s.packets++;
     oStart[p] = s.length;
-    // one row per (point, direction): the earliest frame stands for it
+    // one row per (point, direction): the earliest frame stands for it; a hairpin crosses its pod's
+    // eth0 out and back in
     let rows = 0;
     let maxPayload = 0;
     for (let m = a; m < b; m++) {
-      const fr = ids.members[m]!;
+      const fr = members[m]!;
       if (payloadLen[fr]! > maxPayload) maxPayload = payloadLen[fr]!;
+      const key = (point[fr]! << 8) | rank[fr]!;
+      const tf = t[fr]!;
       let r = 0;
-      // one row per point and direction: a hairpin crosses its pod's eth0 out and back in
-      while (r < rows && (point[rowFrame[r]!] !== point[fr] || rank[rowFrame[r]!] !== rank[fr])) r++;
+      while (r < rows && rowKey[r] !== key) r++;
       if (r === rows) {
-        rowFrame[rows++] = fr;
+        rows++;
+        rowFrame[r] = fr;
+        rowKey[r] = key;
+        rowT[r] = tf;
         counts[r] = 0;
         bytes[r] = 0;
-      } else if (t[fr]! < t[rowFrame[r]!]!) rowFrame[r] = fr;
+      } else if (tf < rowT[r]!) {
+        rowFrame[r] = fr;
+        rowT[r] = tf;
+      }
       counts[r]!++;
       bytes[r]! += wirelen[fr]!;
     }
     // node segments: ordered by the earliest path rank they saw, then by corrected time
     for (let r = 0; r < rows; r++) {
-      const fr = rowFrame[r]!;
-      const node = pointNode[point[fr]!]! + 1;
+      const rk = rowKey[r]! & 255;
+      const node = pointNode[rowKey[r]! >>> 8]! + 1;
+      rowRank[r] = rk;
+      rowNode[r] = node;
       if (segStamp[node] !== id) {
         segStamp[node] = id;
-        segRank[node] = rank[fr]!;
-        segFirst[node] = t[fr]!;
+        segRank[node] = rk;
+        segFirst[node] = rowT[r]!;
       } else {
-        if (rank[fr]! < segRank[node]!) segRank[node] = rank[fr]!;
-        if (t[fr]! < segFirst[node]!) segFirst[node] = t[fr]!;
+        if (rk < segRank[node]!) segRank[node] = rk;
+        if (rowT[r]! < segFirst[node]!) segFirst[node] = rowT[r]!;
       }
       order[r] = r;
     }
     for (let i = 1; i < rows; i++) {
       const v = order[i]!;
       let j = i - 1;
-      while (
-        j >= 0 &&
-        hopBefore(rowFrame[v]!, rowFrame[order[j]!]!, point, pointNode, segRank, segFirst, t, rank)
-      ) {
+      while (j >= 0 && hopBefore(v, order[j]!, rowNode, rowT, rowRank, segRank, segFirst)) {
         order[j + 1] = order[j]!;
         j--;
       }
       order[j + 1] = v;
     }
+    const superId = role[id] === SegmentRole.super;
+    const collided = collidedById[id]!;
     let prev = -1;
     for (let h = 0; h < rows; h++) {
       const r = order[h]!;
@@ -683,52 +709,49 @@ function buildRows(
       const row = s.length + h;
       oPacket[row] = p;
       oHop[row] = h;
-      oPoint[row] = point[fr]!;
+      oPoint[row] = rowKey[r]! >>> 8;
       oFrame[row] = globalRow ? globalRow[rowBase + fr]! : fr;
       oCount[row] = counts[r]!;
       oBytes[row] = bytes[r]!;
-      oT[row] = t[fr]!;
+      oT[row] = rowT[r]!;
       // in a merged packet, the points that saw the whole range in one frame hold the super-segment
-      oRole[row] =
-        role[id] !== SegmentRole.super
-          ? SegmentRole.none
-          : payloadLen[fr]! < maxPayload
-            ? SegmentRole.segment
-            : SegmentRole.super;
-      oCollided[row] = collidedById[id]!;
-      oRewrite[row] = prev < 0 ? 0 : rewriteBits(f, prev, fr);
+      oRole[row] = !superId
+        ? SegmentRole.none
+        : payloadLen[fr]! < maxPayload
+          ? SegmentRole.segment
+          : SegmentRole.super;
+      oCollided[row] = collided;
+      let bits = 0;
+      if (prev >= 0) {
+        const v = ipVersion[prev] !== ipVersion[fr];
+        if (v || src[prev] !== src[fr]) bits |= Rewrite.srcIp;
+        if (v || dst[prev] !== dst[fr]) bits |= Rewrite.dstIp;
+        if (srcPort[prev] !== srcPort[fr]) bits |= Rewrite.srcPort;
+        if (dstPort[prev] !== dstPort[fr]) bits |= Rewrite.dstPort;
+      }
+      oRewrite[row] = bits;
       prev = fr;
     }
     s.length += rows;
   }
 }
 
-/** Whether frame x comes before frame y on the path (see the module comment). */
+/** Whether row x comes before row y on the path (see the module comment). */
 function hopBefore(
   x: number,
   y: number,
-  point: Uint16Array,
-  pointNode: Int32Array,
+  rowNode: Int32Array,
+  rowT: Float64Array,
+  rowRank: Int32Array,
   segRank: Int32Array,
   segFirst: Float64Array,
-  t: Float64Array,
-  rank: Uint8Array,
 ): boolean {
-  const nx = pointNode[point[x]!]! + 1;
-  const ny = pointNode[point[y]!]! + 1;
+  const nx = rowNode[x]!;
+  const ny = rowNode[y]!;
   if (nx !== ny) {
     if (segRank[nx] !== segRank[ny]) return segRank[nx]! < segRank[ny]!;
     return segFirst[nx]! < segFirst[ny]!;
   }
-  if (t[x] !== t[y]) return t[x]! < t[y]!;
-  return rank[x]! < rank[y]!;
-}
-
-function rewriteBits(f: FrameTable, a: number, b: number): number {
-  let bits = 0;
-  if (f.ipVersion[a] !== f.ipVersion[b] || f.src[a] !== f.src[b]) bits |= Rewrite.srcIp;
-  if (f.dst[a] !== f.dst[b] || f.ipVersion[a] !== f.ipVersion[b]) bits |= Rewrite.dstIp;
-  if (f.srcPort[a] !== f.srcPort[b]) bits |= Rewrite.srcPort;
-  if (f.dstPort[a] !== f.dstPort[b]) bits |= Rewrite.dstPort;
-  return bits;
+  if (rowT[x] !== rowT[y]) return rowT[x]! < rowT[y]!;
+  return rowRank[x]! < rowRank[y]!;
 }
