@@ -167,8 +167,17 @@ export function verdictsFromFlows(
   const override = sel.kernel !== undefined ? parseKernelVersion(sel.kernel) : null;
   const kernelText = (node: string | null): string | null =>
     sel.kernel ?? (node !== null ? (topo.nodes.get(node)?.kernel ?? null) : null);
-  const kernelOf = (node: string | null): KernelVersion | null =>
-    override ?? parseKernelVersion(kernelText(node));
+  // asked for every hop of every flow: each node's kernel is parsed once
+  const kernels = new Map<string | null, KernelVersion | null>();
+  const kernelOf = (node: string | null): KernelVersion | null => {
+    if (override !== null) return override;
+    let k = kernels.get(node);
+    if (k === undefined) {
+      k = parseKernelVersion(kernelText(node));
+      kernels.set(node, k);
+    }
+    return k;
+  };
   const clock = new Map(analysis.correlation.clockOffsets.map((o) => [o.node, o]));
   // coverage windows are on each capture's own clock; sightings are clock-corrected (ts + offset_ns)
   const corrected = new Map<string, PointCoverage>();

@@ -17,6 +17,7 @@ import {
   UINTEGER,
   USMALLINT,
   UTINYINT,
+  VARCHAR,
 } from '@duckdb/node-api';
 import duckdb from '@duckdb/node-bindings';
 import { openDuckDb, sqlString } from '../ingest/dataset/duckdb.ts';
@@ -43,11 +44,12 @@ export interface WriteOptions {
 }
 
 type Numeric = Uint8Array | Uint16Array | Uint32Array | Int32Array | Float64Array;
-interface StageCol {
+export interface StageCol {
   name: string;
   type: DuckDBType;
   sql: string;
-  data: Numeric;
+  /** numbers, copied to DuckDB a chunk at a time; or texts (never NULL), assigned one by one */
+  data: Numeric | readonly string[];
 }
 
 const CHUNK = 2048;
@@ -57,7 +59,11 @@ const CHUNK = 2048;
  */
 const PART_ROWS = 1 << 20;
 
-async function appendColumns(
+/**
+ * Creates `table` from typed-array columns and fills it by DataChunks copied straight from them (no
+ * per-value JS call); `columnsOf(from, to)` gives the columns of rows [from, to), `partRows` at a time.
+ */
+export async function appendColumns(
   con: DuckDBConnection,
   table: string,
   columnsOf: (from: number, to: number) => StageCol[],
@@ -76,8 +82,14 @@ async function appendColumns(
       duckdb.data_chunk_reset(chunk.chunk);
       cols.forEach((c, i) => {
         const v = duckdb.data_chunk_get_vector(chunk.chunk, i);
-        const w = c.data.BYTES_PER_ELEMENT;
-        duckdb.copy_data_to_vector(v, 0, c.data.buffer as ArrayBuffer, c.data.byteOffset + start * w, n * w);
+        const d = c.data;
+        if (Array.isArray(d)) {
+          for (let r = 0; r < n; r++) duckdb.vector_assign_string_element(v, r, d[start + r]!);
+          return;
+        }
+        const w = (d as Numeric).BYTES_PER_ELEMENT;
+        const a = d as Numeric;
+        duckdb.copy_data_to_vector(v, 0, a.buffer as ArrayBuffer, a.byteOffset + start * w, n * w);
       });
       duckdb.data_chunk_set_size(chunk.chunk, n);
       appender.appendDataChunk(chunk);
@@ -85,6 +97,22 @@ async function appendColumns(
   }
   appender.flushSync();
   appender.closeSync();
+}
+
+/** A stage column, its DuckDB type from its typed array's (VARCHAR for texts). */
+export function stageCol(name: string, data: Numeric | readonly string[]): StageCol {
+  const [type, sql] = Array.isArray(data)
+    ? [VARCHAR, 'VARCHAR']
+    : data instanceof Uint8Array
+      ? [UTINYINT, 'UTINYINT']
+      : data instanceof Uint16Array
+        ? [USMALLINT, 'USMALLINT']
+        : data instanceof Uint32Array
+          ? [UINTEGER, 'UINTEGER']
+          : data instanceof Int32Array
+            ? [INTEGER, 'INTEGER']
+            : [DOUBLE, 'DOUBLE'];
+  return { name, type, sql, data };
 }
 
 /** The stage columns of sightings rows [from, to): the row's own columns, then its frame's. */
@@ -102,48 +130,35 @@ function sightingColumns(s: Sightings, flowOfPacket: Int32Array, from: number, t
   const gather32 = (src: Uint32Array) => gather(src, (k) => new Uint32Array(k));
   const flow = new Int32Array(n);
   for (let r = 0; r < n; r++) flow[r] = flowOfPacket[s.packet[from + r]!] ?? -1;
-  const col = (name: string, data: Numeric): StageCol => {
-    const [type, sql] =
-      data instanceof Uint8Array
-        ? [UTINYINT, 'UTINYINT']
-        : data instanceof Uint16Array
-          ? [USMALLINT, 'USMALLINT']
-          : data instanceof Uint32Array
-            ? [UINTEGER, 'UINTEGER']
-            : data instanceof Int32Array
-              ? [INTEGER, 'INTEGER']
-              : [DOUBLE, 'DOUBLE'];
-    return { name, type, sql, data };
-  };
   return [
-    col('packet', s.packet.subarray(from, to)),
-    col('hop', s.hop.subarray(from, to)),
-    col('point', s.point.subarray(from, to)),
-    col('t', s.t.subarray(from, to)),
-    col('frames', s.count.subarray(from, to)),
-    col('bytes', s.bytes.subarray(from, to)),
-    col('role', s.role.subarray(from, to)),
-    col('rewrite', s.rewrite.subarray(from, to)),
-    col('collided', s.collided.subarray(from, to)),
-    col('flow', flow),
-    col('file', gather16(f.file)),
-    col('frame_no', gather32(f.frame)),
-    col('dir', gather8(f.dir)),
-    col('dir_inferred', gather8(f.dirInferred)),
-    col('ip_version', gather8(f.ipVersion)),
-    col('proto', gather8(f.proto)),
-    col('src', gather32(f.src)),
-    col('dst', gather32(f.dst)),
-    col('src_port', gather16(f.srcPort)),
-    col('dst_port', gather16(f.dstPort)),
-    col('ttl', gather8(f.ttl)),
-    col('tcp_seq', gather32(f.tcpSeq)),
-    col('tcp_ack', gather32(f.tcpAck)),
-    col('tcp_flags', gather16(f.tcpFlags)),
-    col('payload_len', gather32(f.payloadLen)),
-    col('icmp_type_code', gather16(f.icmpTypeCode)),
-    col('icmp_id', gather16(f.icmpId)),
-    col('icmp_echo', gather8(f.icmpEcho)),
+    stageCol('packet', s.packet.subarray(from, to)),
+    stageCol('hop', s.hop.subarray(from, to)),
+    stageCol('point', s.point.subarray(from, to)),
+    stageCol('t', s.t.subarray(from, to)),
+    stageCol('frames', s.count.subarray(from, to)),
+    stageCol('bytes', s.bytes.subarray(from, to)),
+    stageCol('role', s.role.subarray(from, to)),
+    stageCol('rewrite', s.rewrite.subarray(from, to)),
+    stageCol('collided', s.collided.subarray(from, to)),
+    stageCol('flow', flow),
+    stageCol('file', gather16(f.file)),
+    stageCol('frame_no', gather32(f.frame)),
+    stageCol('dir', gather8(f.dir)),
+    stageCol('dir_inferred', gather8(f.dirInferred)),
+    stageCol('ip_version', gather8(f.ipVersion)),
+    stageCol('proto', gather8(f.proto)),
+    stageCol('src', gather32(f.src)),
+    stageCol('dst', gather32(f.dst)),
+    stageCol('src_port', gather16(f.srcPort)),
+    stageCol('dst_port', gather16(f.dstPort)),
+    stageCol('ttl', gather8(f.ttl)),
+    stageCol('tcp_seq', gather32(f.tcpSeq)),
+    stageCol('tcp_ack', gather32(f.tcpAck)),
+    stageCol('tcp_flags', gather16(f.tcpFlags)),
+    stageCol('payload_len', gather32(f.payloadLen)),
+    stageCol('icmp_type_code', gather16(f.icmpTypeCode)),
+    stageCol('icmp_id', gather16(f.icmpId)),
+    stageCol('icmp_echo', gather8(f.icmpEcho)),
   ];
 }
 

@@ -16,6 +16,13 @@ const here = path.dirname(fileURLToPath(import.meta.url));
 const dataDir = path.join(here, 'data', 'e2e');
 const SLICE_FRAMES = 200_000;
 
+export interface StageTiming {
+  stage: string;
+  seconds: number;
+  cpuSeconds: number;
+  rssMb: number;
+}
+
 export interface E2eTrial {
   frames: number;
   flows: number;
@@ -27,6 +34,8 @@ export interface E2eTrial {
   peakRssMb: number;
   /** flows by verdict status */
   statuses: Record<string, number>;
+  /** per stage of analyzeBundle: wall and CPU seconds (all threads), RSS when it ended */
+  stages: StageTiming[];
   /** tshark's estimated seconds for the same frames (slice, scaled), null when tshark is missing */
   tsharkSeconds: number | null;
   /** hoptrace end to end / tshark reading only, in frames per second (> 1: hoptrace is faster) */
@@ -88,6 +97,7 @@ export async function e2eTrials(frameCounts: number[]): Promise<E2eTrial[]> {
       seconds: number;
       peakRssMb: number;
       statuses: Record<string, number>;
+      stages: StageTiming[];
     };
     const tsharkSeconds = tsharkPerFrame === null ? null : tsharkPerFrame * b.frames;
     trials.push({
@@ -100,6 +110,7 @@ export async function e2eTrials(frameCounts: number[]): Promise<E2eTrial[]> {
       framesPerSecond: b.frames / m.seconds,
       peakRssMb: m.peakRssMb,
       statuses: m.statuses,
+      stages: m.stages,
       tsharkSeconds,
       tsharkRatio: tsharkSeconds === null ? null : tsharkSeconds / m.seconds,
     });
@@ -113,24 +124,60 @@ export function e2eText(t: E2eTrial): string {
     t.tsharkRatio === null
       ? 'tshark n/a'
       : `tshark read-only ${t.tsharkSeconds!.toFixed(1)} s, ratio ${t.tsharkRatio.toFixed(2)}x`;
+  const stages = t.stages
+    .map(
+      (s) =>
+        `${s.stage} ${s.seconds.toFixed(2)} s (cpu ${s.cpuSeconds.toFixed(2)}, ${s.rssMb.toFixed(0)} MB)`,
+    )
+    .join(', ');
   return (
     `e2e ${String(t.frames).padStart(9)} frames (${t.flows} flows, ${t.points} points, ${t.bundleMb.toFixed(0)} MiB): ` +
     `${t.seconds.toFixed(1)} s, ${(t.framesPerSecond / 1e6).toFixed(3)} M frames/s, peak RSS ${t.peakRssMb.toFixed(0)} MB; ` +
-    `${tshark}; verdicts ${JSON.stringify(t.statuses)}`
+    `${tshark}; verdicts ${JSON.stringify(t.statuses)}\n    stages: ${stages}`
   );
+}
+
+/**
+ * Linear scaling: seconds per million frames of each trial against the smallest trial of at least 5 M
+ * frames (1.00 is linear; above 1 a larger input costs more per frame).
+ */
+export function e2eScalingText(trials: readonly E2eTrial[]): string | null {
+  const base = trials.find((t) => t.frames >= 5_000_000);
+  if (!base) return null;
+  const per = (t: E2eTrial) => t.seconds / t.frames;
+  return `e2e scaling (s per frame vs ${base.frames / 1e6} M): ${trials
+    .filter((t) => t.frames >= base.frames)
+    .map((t) => `${(t.frames / 1e6).toFixed(0)} M ${(per(t) / per(base)).toFixed(2)}`)
+    .join(', ')}`;
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {
   if (process.argv[2] === '--child') {
     const { analyzeBundle } = await import('../cli/analyze.ts');
     const start = performance.now();
-    const r = await analyzeBundle(process.argv[3]!, process.argv[4]!, { datapath: 'datapathv2' });
+    const stages: StageTiming[] = [];
+    let lap = { t: start, cpu: process.cpuUsage() };
+    const onStage = (stage: string) => {
+      const cpu = process.cpuUsage(lap.cpu);
+      const t = performance.now();
+      stages.push({
+        stage,
+        seconds: (t - lap.t) / 1000,
+        cpuSeconds: (cpu.user + cpu.system) / 1e6,
+        rssMb: process.memoryUsage.rss() / 2 ** 20,
+      });
+      lap = { t, cpu: process.cpuUsage() };
+    };
+    const r = await analyzeBundle(process.argv[3]!, process.argv[4]!, { datapath: 'datapathv2', onStage });
     const seconds = (performance.now() - start) / 1000;
     const statuses: Record<string, number> = {};
     for (const f of r.document.flows) statuses[f.status] = (statuses[f.status] ?? 0) + 1;
-    console.log(JSON.stringify({ seconds, peakRssMb: peakRssMb(), statuses }));
+    console.log(JSON.stringify({ seconds, peakRssMb: peakRssMb(), statuses, stages }));
   } else {
     const sizes = process.argv.slice(2).map(Number);
-    for (const t of await e2eTrials(sizes.length ? sizes : [1_000_000])) console.log(e2eText(t));
+    const trials = await e2eTrials(sizes.length ? sizes : [1_000_000]);
+    for (const t of trials) console.log(e2eText(t));
+    const scaling = e2eScalingText(trials);
+    if (scaling) console.log(scaling);
   }
 }

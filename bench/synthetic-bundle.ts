@@ -37,18 +37,31 @@ const POINTS = [
   'pod/default/web-3/eth0',
 ];
 
-/** Template flows by their client port in the fixture, and the range their copies' client ports take. */
-const TEMPLATES: { port: number; base: number; weight: number }[] = [
-  { port: 30041, base: 30000, weight: 4 }, // s4-tcp: pod -> pod across nodes
-  { port: 30042, base: 30000, weight: 4 }, // s4-udp
-  { port: 40051, base: 40000, weight: 4 }, // s5-tcp: ClusterIP, backend web-1 (node1)
-  { port: 40052, base: 40000, weight: 4 }, // s5-udp
-  { port: 41061, base: 41000, weight: 4 }, // s6-tcp: ClusterIP, backend web-2 (node1)
-  { port: 41062, base: 41000, weight: 4 }, // s6-udp
-  { port: 42071, base: 42000, weight: 4 }, // s7-tcp: ClusterIP, backend web-3 (node2)
-  { port: 42072, base: 42000, weight: 4 }, // s7-udp
-  { port: 30049, base: 30000, weight: 1 }, // s4-bulk (one in every 33 flows): GSO super-segments at the client, MTU segments after
+/** Template flows by their client port in the fixture, and how often each is copied. */
+const TEMPLATES: { port: number; weight: number }[] = [
+  { port: 30041, weight: 4 }, // s4-tcp: pod -> pod across nodes
+  { port: 30042, weight: 4 }, // s4-udp
+  { port: 40051, weight: 4 }, // s5-tcp: ClusterIP, backend web-1 (node1)
+  { port: 40052, weight: 4 }, // s5-udp
+  { port: 41061, weight: 4 }, // s6-tcp: ClusterIP, backend web-2 (node1)
+  { port: 41062, weight: 4 }, // s6-udp
+  { port: 42071, weight: 4 }, // s7-tcp: ClusterIP, backend web-3 (node2)
+  { port: 42072, weight: 4 }, // s7-udp
+  { port: 30049, weight: 1 }, // s4-bulk (one in every 33 flows): GSO super-segments at the client, MTU segments after
 ];
+
+/**
+ * Client ports: every template has its own range (the client pod and the Service or server are the same
+ * for several templates, so shared ports would make two copies one connection). Once a range is used up
+ * the ports are used again after `EPOCH_GAP_NS` of silence, longer than flows.ts's idle limit (120 s),
+ * so a reused port is a new connection there too.
+ */
+const FIRST_PORT = 1024;
+const PORTS_PER_TEMPLATE = Math.floor((65536 - FIRST_PORT) / TEMPLATES.length);
+const MAX_WEIGHT = Math.max(...TEMPLATES.map((t) => t.weight));
+/** rounds of the schedule (each template `weight` copies) before the busiest template's range is used up */
+const EPOCH_ROUNDS = Math.floor(PORTS_PER_TEMPLATE / MAX_WEIGHT);
+const EPOCH_GAP_NS = 121e9;
 
 /** Gaps between consecutive template frames are shortened to at most this (the lab waited between steps). */
 const MAX_GAP_NS = 20_000;
@@ -67,7 +80,6 @@ interface Frame {
 
 interface Template {
   port: number;
-  base: number;
   proto: number;
   frames: Frame[];
   duration: number;
@@ -144,7 +156,7 @@ function loadTemplates(): Template[] {
       list.push({ point, t, data: Uint8Array.from(data), ip, request });
     }
   });
-  return TEMPLATES.map(({ port, base }) => {
+  return TEMPLATES.map(({ port }) => {
     const frames = byPort.get(port)!;
     if (frames.length === 0) throw new Error(`fixture has no frames of client port ${port}`);
     // compress time: every gap between consecutive distinct times is at most MAX_GAP_NS (monotone, so
@@ -158,7 +170,7 @@ function loadTemplates(): Template[] {
     });
     for (const f of frames) f.t = mapped.get(f.t)!;
     frames.sort((a, b) => a.t - b.t || a.point - b.point);
-    return { port, base, proto: protoOf.get(port)!, frames, duration: acc };
+    return { port, proto: protoOf.get(port)!, frames, duration: acc };
   });
 }
 
@@ -263,7 +275,7 @@ export interface SyntheticBundle {
  */
 export function writeSyntheticBundle(dir: string, frames: number): SyntheticBundle {
   // versioned: a bundle written by an older generator (e.g. with float ns times) is written again
-  const done = path.join(dir, '.done-v2');
+  const done = path.join(dir, '.done-v3');
   if (fs.existsSync(done)) return JSON.parse(fs.readFileSync(done, 'utf8')) as SyntheticBundle;
   fs.rmSync(dir, { recursive: true, force: true });
   fs.mkdirSync(dir, { recursive: true });
@@ -296,9 +308,10 @@ export function writeSyntheticBundle(dir: string, frames: number): SyntheticBund
   const perTemplate = new Array<number>(templates.length).fill(0);
   while (written < frames) {
     const k = schedule[flows % schedule.length]!;
+    if (flows > 0 && flows % (schedule.length * EPOCH_ROUNDS) === 0) start += EPOCH_GAP_NS;
     const tpl = templates[k]!;
     const copy = perTemplate[k]!++;
-    const port = tpl.base + (copy % 1000);
+    const port = FIRST_PORT + k * PORTS_PER_TEMPLATE + (copy % PORTS_PER_TEMPLATE);
     const idDelta = (copy * 7 + 1) & 0xffff;
     const seqReq = Math.imul(copy + 1, 0x9e3779b1) >>> 0;
     const seqRep = Math.imul(copy + 1, 0x85ebca77) >>> 0;

@@ -1,7 +1,8 @@
 /**
  * `hoptrace analyze <bundle> --out <dir>`: ingest, correlation, flows and rules end to end (DESIGN §8).
  * Writes `<dir>/dataset/` (packets, captures, the analyzers' tables, the `verdicts` table and
- * `report/{verdicts,topology,warnings}.json`), `<dir>/verdicts.json` and `<dir>/junit.xml`, prints the
+ * `report/{verdicts,topology,warnings}.json`), `<dir>/verdicts.json` (a hard link to the dataset's
+ * copy), `<dir>/junit.xml` and `<dir>/report.html`, prints the
  * summary, and sets the exit code: 0 every check passed (inconclusive and unclassified flows reported;
  * `--strict` makes them 1), 1 a check failed, 2 a usage error or a container fault in a capture (records
  * before the fault are kept and analyzed; `--keep-going` turns faults into warnings).
@@ -31,8 +32,9 @@ import {
   sweepStale,
 } from '../ingest/dataset/write-dataset.ts';
 import { reportFromAnalysisDir, writeAnalysisJson } from '../reports/analysis-dir.ts';
-import { junitXml } from '../reports/junit.ts';
+import { writeJunitXml } from '../reports/junit.ts';
 import type { ReportInput } from '../reports/report-input.ts';
+import { detailedFlowIds } from '../reports/report-model.ts';
 import { summaryText } from '../reports/summary.ts';
 import { writeVerdictsJson } from '../reports/verdicts-json.ts';
 import { ExitCode } from './exit-codes.ts';
@@ -48,7 +50,19 @@ export interface AnalyzeOptions extends RuleSelection {
   onProgress?: (p: IngestProgress) => void;
   /** aborting stops the run; the output folder keeps what it had before (Interrupted is thrown) */
   signal?: AbortSignal;
+  /** called as each stage ends, with its name (the benchmark times the stages with it) */
+  onStage?: (stage: AnalyzeStage) => void;
 }
+
+export type AnalyzeStage =
+  | 'ingest+analysis'
+  | 'analysis tables'
+  | 'rules'
+  | 'verdicts.json'
+  | 'verdicts table'
+  | 'analysis.json'
+  | 'junit.xml'
+  | 'report.html';
 
 export interface AnalyzeResult {
   document: VerdictsDocument;
@@ -83,33 +97,44 @@ export async function analyzeBundle(
   await sweepStale(stagingBase);
   await sweepStale(dataset);
   const stage = `${stagingBase}.partial-${process.pid}`;
+  const done = (name: AnalyzeStage) => opts.onStage?.(name);
   const staged = path.join(stage, 'dataset');
-  let result: Omit<AnalyzeResult, 'outputs'> & { reportDir: string; reportInput: ReportInput };
+  let result: Omit<AnalyzeResult, 'outputs'> & { reportInput: ReportInput };
   try {
-    const ingest = await ingestToDataset([bundle], {
+    // ingest (worker threads for large inputs) and the analysis (which reads the captures itself, on
+    // this thread) run at the same time; the ingest is awaited first, so a failed analysis never
+    // removes the stage under a still-writing ingest
+    const ingestRun = ingestToDataset([bundle], {
       outDir: staged,
       ...(opts.jobs ? { jobs: opts.jobs } : {}),
       ...(opts.onProgress ? { onProgress: opts.onProgress } : {}),
       ...(opts.signal ? { signal: opts.signal } : {}),
     });
-    const input = await analysisWithCoverage(bundle);
+    const analysisRun = analysisWithCoverage(bundle);
+    // (its failure is reported once the ingest is done; an interrupted ingest leaves it unheard)
+    analysisRun.catch(() => undefined);
+    const ingest = await ingestRun;
+    const input = await analysisRun;
     stopIfAborted(opts.signal);
+    done('ingest+analysis');
     await writeAnalysisTables(staged, input.analysis.tables);
+    done('analysis tables');
     const faults = [...new Set([...ingest.faults.map((f) => f.line()), ...input.analysis.faults])];
     const extra: Warning[] = faults.map((message) => ({ code: 'input.container-fault', message }));
     const { document } = verdictsFromFlows(input, rules.rules, opts, extra);
+    done('rules');
+    writeVerdictsJson(path.join(staged, DATASET_VERDICTS), document);
+    done('verdicts.json');
     await writeReportInputs(staged, document, input.analysis.topology);
     await writeVerdictsTable(staged, document);
     await writeViewsSql(staged);
-    const reportInput = await writeAnalysisJson(stage, input.analysis, bundle);
+    done('verdicts table');
+    // ladders (the first packets of a flow at every point) only for the flows the report details
+    const ladderFlows = detailedFlowIds(input.analysis.flows.flows, document);
+    const reportInput = await writeAnalysisJson(stage, input.analysis, bundle, { ladderFlows });
+    done('analysis.json');
     stopIfAborted(opts.signal);
-    result = {
-      document,
-      exitCode: exitCodeOf(document, faults.length, opts),
-      faults,
-      reportDir: path.join(dataset, 'report'),
-      reportInput,
-    };
+    result = { document, exitCode: exitCodeOf(document, faults.length, opts), faults, reportInput };
   } catch (e) {
     await fs.rm(stage, { recursive: true, force: true });
     throw e;
@@ -118,22 +143,38 @@ export async function analyzeBundle(
     verdicts: path.join(outDir, 'verdicts.json'),
     junit: path.join(outDir, 'junit.xml'),
     dataset,
-    report: result.reportDir,
+    report: path.join(dataset, 'report'),
   };
   // the old top-level files go first: a verdicts.json next to a newer dataset would not match it
   for (const f of [outputs.verdicts, outputs.junit, path.join(outDir, 'report.html')])
     await fs.rm(f, { force: true });
   await commitDir(staged, dataset);
   await fs.rm(stage, { recursive: true, force: true });
-  await writeVerdictsJson(outputs.verdicts, result.document);
-  await fs.writeFile(outputs.junit, junitXml(result.document));
-  const html = (await reportFromAnalysisDir(outDir, { input: result.reportInput })).out;
+  // the dataset's copy and the top-level file are one file (tens of MB for a large bundle)
+  await linkOrCopy(path.join(dataset, DATASET_VERDICTS), outputs.verdicts);
+  writeJunitXml(outputs.junit, result.document);
+  done('junit.xml');
+  const html = (await reportFromAnalysisDir(outDir, { input: result.reportInput, verdicts: result.document }))
+    .out;
+  done('report.html');
   return {
     document: result.document,
     exitCode: result.exitCode,
     faults: result.faults,
     outputs: { ...outputs, html },
   };
+}
+
+/** verdicts.json inside the dataset (with report/topology.json and warnings.json). */
+const DATASET_VERDICTS = path.join('report', 'verdicts.json');
+
+async function linkOrCopy(from: string, to: string): Promise<void> {
+  try {
+    await fs.link(from, to);
+  } catch {
+    // a file system without hard links
+    await fs.copyFile(from, to);
+  }
 }
 
 function stopIfAborted(signal: AbortSignal | undefined): void {

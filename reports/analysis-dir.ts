@@ -25,6 +25,7 @@ import {
   reportInputFromAnalysis,
 } from './report-input.ts';
 import { type ReportModelOptions, reportModel } from './report-model.ts';
+import { writeTextFile } from './text-file.ts';
 
 export const ANALYSIS_JSON = path.join('dataset', 'analysis.json');
 export const VERDICTS_JSON = 'verdicts.json';
@@ -58,7 +59,14 @@ export async function writeAnalysisJson(
   opts: ReportInputOptions = {},
 ): Promise<ReportInput> {
   const input = reportInputFromAnalysis(analysis, bundleDir, opts);
-  await writeAtomically(path.join(outDir, ANALYSIS_JSON), JSON.stringify(input));
+  // flow by flow: the whole text of a large analysis is never one string
+  const { flows, ...head } = input;
+  writeTextFile(path.join(outDir, ANALYSIS_JSON), (out) => {
+    const text = JSON.stringify(head);
+    out.write(`${text.slice(0, -1)}${text.length > 2 ? ',' : ''}"flows":[`);
+    for (let i = 0; i < flows.length; i++) out.write(`${i > 0 ? ',' : ''}${JSON.stringify(flows[i])}`);
+    out.write(']}');
+  });
   return input;
 }
 
@@ -114,11 +122,12 @@ export interface ReportSummary {
 /** `hoptrace report`: analysis folder -> one HTML file (default `<dir>/report.html`). */
 export async function reportFromAnalysisDir(
   dir: string,
-  opts: ReportModelOptions & { out?: string; input?: ReportInput } = {},
+  opts: ReportModelOptions & { out?: string; input?: ReportInput; verdicts?: Verdicts } = {},
 ): Promise<ReportSummary> {
-  // analyze hands over the input it just wrote: parsing that file again costs seconds on large bundles
+  // analyze hands over the input and the verdicts it just wrote: parsing those files again costs
+  // seconds on large bundles (and what it wrote needs no defensive reading)
   const { input, verdicts } = opts.input
-    ? { input: opts.input, verdicts: await readVerdictsFile(dir) }
+    ? { input: opts.input, verdicts: opts.verdicts ?? (await readVerdictsFile(dir)) }
     : await readAnalysisDir(dir);
   const model = reportModel(input, verdicts, { analysisDir: dir, ...opts });
   const page = renderReportHtml(model);

@@ -151,7 +151,16 @@ export interface ReportModel {
   scenarios: ScenarioRow[];
   flows: FlowRow[];
   details: FlowDetail[];
-  sampling: { total: number; detailed: number; failing: number; passingShown: number; passingTotal: number };
+  sampling: {
+    /** flows of the analysis */
+    total: number;
+    /** flows in the table (`flows`): every failing or inconclusive one and a sample of the others */
+    listed: number;
+    detailed: number;
+    failing: number;
+    passingShown: number;
+    passingTotal: number;
+  };
   latency: LatencyGroup[];
   ladderPackets: number;
 }
@@ -164,6 +173,12 @@ export interface CoverageGap {
 export interface ReportModelOptions {
   /** passing (or not evaluated) flows embedded with full detail, at most; default 200 */
   passingDetail?: number;
+  /**
+   * passing (or not evaluated) flows listed in the table, at most; default 1000. A production bundle
+   * has hundreds of thousands: the page lists what a person reads (every failing or inconclusive flow,
+   * a sample of the others) and says where the rest are (verdicts.json, `hoptrace sql`).
+   */
+  passingRows?: number;
   /** the analysis folder as the user names it, for the commands printed on the page */
   analysisDir?: string;
   title?: string;
@@ -335,17 +350,29 @@ function flowSearch(f: InputFlow, v: VerdictFlow | null): string {
     .toLowerCase();
 }
 
-function matchVerdicts(input: ReportInput, verdicts: Verdicts | null): (VerdictFlow | null)[] {
-  if (!verdicts) return input.flows.map(() => null);
+/** What matches an analysis flow to its verdict. */
+type FlowIdentity = Pick<InputFlow, 'id' | 'proto' | 'client' | 'server'>;
+
+function matchVerdicts(flows: readonly FlowIdentity[], verdicts: Verdicts | null): (VerdictFlow | null)[] {
+  if (!verdicts) return flows.map(() => null);
   const byId = new Map<number, VerdictFlow>();
-  const byKey = new Map<string, VerdictFlow>();
-  for (const v of verdicts.flows) {
-    if (v.flow_id !== undefined) byId.set(v.flow_id, v);
-    const proto = protoNumber(v.proto);
-    if (proto !== null) byKey.set(flowKey(proto, v.client, v.server), v);
-  }
-  return input.flows.map((f) => byId.get(f.id) ?? byKey.get(flowKey(f.proto, f.client, f.server)) ?? null);
+  for (const v of verdicts.flows) if (v.flow_id !== undefined) byId.set(v.flow_id, v);
+  // the address key only for flows the ids do not match (files without flow_id): one string per flow otherwise
+  let byKey: Map<string, VerdictFlow> | undefined;
+  const keyed = () => {
+    byKey ??= new Map();
+    if (byKey.size === 0)
+      for (const v of verdicts.flows) {
+        const proto = protoNumber(v.proto);
+        if (proto !== null) byKey.set(flowKey(proto, v.client, v.server), v);
+      }
+    return byKey;
+  };
+  return flows.map((f) => byId.get(f.id) ?? keyed().get(flowKey(f.proto, f.client, f.server)) ?? null);
 }
+
+const scenarioKey = (v: VerdictFlow | null): string =>
+  v ? (v.scenario ? String(v.scenario.id) : 'unclassified') : 'not-evaluated';
 
 function flowRow(f: InputFlow, v: VerdictFlow | null): Omit<FlowRow, 'hasDetail'> {
   const svc = f.service
@@ -356,7 +383,7 @@ function flowRow(f: InputFlow, v: VerdictFlow | null): Omit<FlowRow, 'hasDetail'
     id: f.id,
     status: v ? v.status : 'not-evaluated',
     reason: v?.reason ?? null,
-    scenario: v ? (v.scenario ? String(v.scenario.id) : 'unclassified') : 'not-evaluated',
+    scenario: scenarioKey(v),
     variant: v?.scenario?.rule ?? null,
     rule: v?.rule_id ?? null,
     proto: `${PROTO_NAMES[f.proto] ?? `proto ${f.proto}`}${f.family === 6 ? ' (IPv6)' : ''}`,
@@ -438,26 +465,39 @@ function flowDetail(
   };
 }
 
+interface Judged {
+  status: RowStatus;
+  scenario: string;
+}
+
+const failing = (j: Judged) => j.status === 'fail' || j.status === 'inconclusive';
+
 /**
- * Flows embedded with full detail: every failing or inconclusive one, and at most `limit` of the
- * others, taken round-robin across scenarios so each scenario keeps examples.
+ * Of the flows `among` (indices into `judged`, ascending), every failing or inconclusive one and at
+ * most `limit` of the others, taken round-robin across scenarios so each scenario keeps examples;
+ * ascending. Sampling a sample with a smaller limit picks what sampling all of them would.
  */
-function detailSelection(rows: Omit<FlowRow, 'hasDetail'>[], limit: number): Set<number> {
-  const chosen = new Set<number>();
+function sample(judged: readonly Judged[], among: readonly number[], limit: number): number[] {
+  const chosen: number[] = [];
   const byScenario = new Map<string, number[]>();
-  for (const r of rows) {
-    if (r.status === 'fail' || r.status === 'inconclusive') chosen.add(r.id);
-    else byScenario.set(r.scenario, [...(byScenario.get(r.scenario) ?? []), r.id]);
+  for (const i of among) {
+    const j = judged[i]!;
+    if (failing(j)) chosen.push(i);
+    else {
+      const q = byScenario.get(j.scenario);
+      if (q) q.push(i);
+      else byScenario.set(j.scenario, [i]);
+    }
   }
   const queues = [...byScenario.values()];
   let taken = 0;
   for (let round = 0; taken < limit && queues.some((q) => q.length > round); round++)
     for (const q of queues)
       if (round < q.length && taken < limit) {
-        chosen.add(q[round]!);
+        chosen.push(q[round]!);
         taken++;
       }
-  return chosen;
+  return chosen.sort((a, b) => a - b);
 }
 
 function latencyGroups(
@@ -493,26 +533,51 @@ function latencyGroups(
     }));
 }
 
-function scenarioRows(rows: FlowRow[]): ScenarioRow[] {
+/** Counts over every flow; the links go to the first flows of each scenario the table lists. */
+function scenarioRows(
+  judged: readonly Judged[],
+  verdicts: readonly (VerdictFlow | null)[],
+  rows: readonly FlowRow[],
+): ScenarioRow[] {
   const keys = ['1', '2', '3', '4', '5', '6', '7', '8', 'unclassified', 'not-evaluated'];
-  return keys
-    .map((key) => {
-      const of = rows.filter((r) => r.scenario === key);
-      const count = (s: RowStatus) => of.filter((r) => r.status === s).length;
-      return {
+  const byKey = new Map(
+    keys.map((key) => [
+      key,
+      {
         key,
         title:
           SCENARIO_TITLES[Number(key)] ??
           (key === 'unclassified' ? 'no scenario applies (reason per flow)' : 'flows without verdicts'),
-        flows: of.length,
-        pass: count('pass'),
-        fail: count('fail'),
-        inconclusive: count('inconclusive'),
-        notEvaluated: count('not-evaluated'),
-        rules: [...new Set(of.map((r) => r.rule).filter((r): r is string => r !== null))].sort(),
-        flowIds: of.slice(0, 12).map((r) => r.id),
-      };
-    })
+        flows: 0,
+        pass: 0,
+        fail: 0,
+        inconclusive: 0,
+        notEvaluated: 0,
+        rules: new Set<string>(),
+        flowIds: [] as number[],
+      },
+    ]),
+  );
+  const field = {
+    pass: 'pass',
+    fail: 'fail',
+    inconclusive: 'inconclusive',
+    'not-evaluated': 'notEvaluated',
+  } as const;
+  judged.forEach((j, i) => {
+    const s = byKey.get(j.scenario);
+    if (!s) return;
+    s.flows++;
+    s[field[j.status]]++;
+    const rule = verdicts[i]?.rule_id;
+    if (rule) s.rules.add(rule);
+  });
+  for (const r of rows) {
+    const s = byKey.get(r.scenario);
+    if (s && s.flowIds.length < 12) s.flowIds.push(r.id);
+  }
+  return [...byKey.values()]
+    .map((s) => ({ ...s, rules: [...s.rules].sort() }))
     .filter((r) => r.flows > 0 || /^\d$/.test(r.key));
 }
 
@@ -573,6 +638,33 @@ function uniqueWarnings(list: Warning[]): Warning[] {
   });
 }
 
+/** Which flows the page lists and which it details (indices), from the flows' verdicts. */
+function selection(matched: readonly (VerdictFlow | null)[], opts: ReportModelOptions) {
+  const judged: Judged[] = matched.map((v) => ({
+    status: v ? v.status : 'not-evaluated',
+    scenario: scenarioKey(v),
+  }));
+  // rows and details only for the flows the page lists: aggregates cover all of them
+  const listed = sample(
+    judged,
+    judged.map((_, i) => i),
+    opts.passingRows ?? 1000,
+  );
+  return { judged, listed, detailed: new Set(sample(judged, listed, opts.passingDetail ?? 200)) };
+}
+
+/**
+ * Ids of the flows a report made with `opts` details: the flows whose ladders analysis.json keeps
+ * (report-input.ts `ladderFlows`).
+ */
+export function detailedFlowIds(
+  flows: readonly FlowIdentity[],
+  verdicts: Verdicts | null,
+  opts: ReportModelOptions = {},
+): Set<number> {
+  return new Set([...selection(matchVerdicts(flows, verdicts), opts).detailed].map((i) => flows[i]!.id));
+}
+
 export function reportModel(
   input: ReportInput,
   verdicts: Verdicts | null,
@@ -586,18 +678,22 @@ export function reportModel(
   for (const v of verdicts?.flows ?? [])
     for (const r of [...v.not_captured, ...v.skipped, ...v.unexpected])
       if (!points.has(r.point)) points.set(r.point, pointFromId(r.point));
-  const matched = matchVerdicts(input, verdicts);
-  const baseRows = input.flows.map((f, i) => flowRow(f, matched[i]!));
-  const detailed = detailSelection(baseRows, opts.passingDetail ?? 200);
-  const rows: FlowRow[] = baseRows.map((r) => ({ ...r, hasDetail: detailed.has(r.id) }));
-  const details = input.flows
-    .map((f, i) =>
-      detailed.has(f.id) ? flowDetail(f, matched[i]!, rows[i]!, points, dataset, analysisDir) : null,
+  const matched = matchVerdicts(input.flows, verdicts);
+  const { judged, listed, detailed } = selection(matched, opts);
+  const rows: FlowRow[] = listed.map((i) => ({
+    ...flowRow(input.flows[i]!, matched[i]!),
+    hasDetail: detailed.has(i),
+  }));
+  const details = listed
+    .map((i, k) =>
+      detailed.has(i)
+        ? flowDetail(input.flows[i]!, matched[i]!, rows[k]!, points, dataset, analysisDir)
+        : null,
     )
     .filter((d): d is FlowDetail => d !== null);
   const statusCounts: Record<RowStatus, number> = { pass: 0, fail: 0, inconclusive: 0, 'not-evaluated': 0 };
-  for (const r of rows) statusCounts[r.status] += 1;
-  const failing = rows.filter((r) => r.status === 'fail' || r.status === 'inconclusive').length;
+  for (const j of judged) statusCounts[j.status] += 1;
+  const failingCount = judged.filter(failing).length;
   const starts = input.captures.map((c) => c.startNs).filter((s): s is string => s !== null);
   const ends = input.captures.map((c) => c.endNs).filter((s): s is string => s !== null);
   const minBig = (xs: string[]) => xs.reduce((a, b) => (BigInt(b) < BigInt(a) ? b : a));
@@ -642,15 +738,16 @@ export function reportModel(
     coverageGaps: coverageGaps(input, verdicts, endNs),
     warnings: uniqueWarnings([...input.warnings, ...(verdicts?.warnings ?? [])]),
     statusCounts,
-    scenarios: scenarioRows(rows),
+    scenarios: scenarioRows(judged, matched, rows),
     flows: rows,
     details,
     sampling: {
-      total: rows.length,
+      total: judged.length,
+      listed: rows.length,
       detailed: details.length,
-      failing,
-      passingShown: details.length - failing,
-      passingTotal: rows.length - failing,
+      failing: failingCount,
+      passingShown: details.length - failingCount,
+      passingTotal: judged.length - failingCount,
     },
     latency: latencyGroups(input.flows, matched, points),
     ladderPackets: input.ladderPackets,

@@ -214,31 +214,63 @@ export function flowFactsFromAnalysis(
       frame: f.frame[fr]!,
     };
   };
+  // `point:dir` text made once per (point, direction code), not once per sighting: a sighting's hop is
+  // the number point * 3 + dir
+  const hopText = s.points.flatMap((id) => DIR.map((d) => hopKey(id, d)));
+  const hopOf = (r: number): number => {
+    const dir = f.dir[s.frame[r]!]!;
+    return s.point[r]! * 3 + (dir <= 2 ? dir : 0);
+  };
+  const samePath = (p: number, q: number): boolean => {
+    const a = s.packetStart[p]!;
+    const b = s.packetStart[q]!;
+    const n = s.packetStart[p + 1]! - a;
+    if (s.packetStart[q + 1]! - b !== n) return false;
+    for (let i = 0; i < n; i++) if (hopOf(a + i) !== hopOf(b + i)) return false;
+    return true;
+  };
+  // a bundle has few MACs, its legs many pairs: each MAC's text is made once
+  const macTexts = new Map<number, string | null>();
+  const macText = (key: number): string | null => {
+    let text = macTexts.get(key);
+    if (text === undefined) {
+      text = macTextFromKey(key);
+      macTexts.set(key, text);
+    }
+    return text;
+  };
+  // per leg, the slot of each hop seen (-1: not yet), reset after the leg
+  const slotOfHop = new Int32Array(hopText.length).fill(-1);
   const legOf = (packets: number[]): LegFacts => {
-    const byKey = new Map<string, number[]>();
-    const seen = new Set<string>();
-    const macs = new Map<string, MacSeen[]>();
-    // numeric keys beside each list, so the per-sighting lookup compares numbers, not text
-    const macKeys = new Map<string, number[]>();
-    let first: bigint | null = null;
-    let last: bigint | null = null;
+    // packets grouped by path (the hops in order), found by a hash of the path and checked hop by hop
+    const groups: number[][] = [];
+    const groupsOfHash = new Map<number, number[]>();
+    // hops in the order first seen, each with its MAC pairs (numeric keys beside the list, so the
+    // per-sighting lookup compares numbers, not text)
+    const order: number[] = [];
+    const macLists: MacSeen[][] = [];
+    const macKeys: number[][] = [];
+    // relative times: absNs is monotone, so the extremes convert once at the end
+    let first = Number.POSITIVE_INFINITY;
+    let last = Number.NEGATIVE_INFINITY;
     for (const p of packets) {
-      let key = '';
+      let hash = 0;
       for (let r = s.packetStart[p]!; r < s.packetStart[p + 1]!; r++) {
-        const k = hopKey(s.points[s.point[r]!]!, DIR[f.dir[s.frame[r]!]!] ?? 'unknown');
-        key += `${k} `;
-        seen.add(k);
         const fr = s.frame[r]!;
+        const hop = hopOf(r);
+        hash = (Math.imul(hash, 0x01000193) ^ (hop + 1)) | 0;
+        let slot = slotOfHop[hop]!;
+        if (slot < 0) {
+          slot = order.length;
+          slotOfHop[hop] = slot;
+          order.push(hop);
+          macLists.push([]);
+          macKeys.push([]);
+        }
         const sm = f.srcMac[fr]!;
         const dm = f.dstMac[fr]!;
-        let keys = macKeys.get(k);
-        let list = macs.get(k);
-        if (!keys || !list) {
-          keys = [];
-          list = [];
-          macKeys.set(k, keys);
-          macs.set(k, list);
-        }
+        const keys = macKeys[slot]!;
+        const list = macLists[slot]!;
         let at = -1;
         for (let m = 0; m < list.length; m++)
           if (keys[2 * m] === sm && keys[2 * m + 1] === dm) {
@@ -249,25 +281,31 @@ export function flowFactsFromAnalysis(
         else {
           keys.push(sm, dm);
           list.push({
-            src: macTextFromKey(sm),
-            dst: macTextFromKey(dm),
+            src: macText(sm),
+            dst: macText(dm),
             linkType: f.linkType[fr]!,
             file: files[f.file[fr]!] ?? '?',
             frame: f.frame[fr]!,
             packets: 1,
           });
         }
-        const t = f.absNs(s.t[r]!);
-        if (first === null || t < first) first = t;
-        if (last === null || t > last) last = t;
+        const t = s.t[r]!;
+        if (t < first) first = t;
+        if (t > last) last = t;
       }
-      const list = byKey.get(key);
-      if (list) list.push(p);
-      else byKey.set(key, [p]);
+      const candidates = groupsOfHash.get(hash);
+      const g = candidates?.find((k) => samePath(groups[k]![0]!, p));
+      if (g !== undefined) groups[g]!.push(p);
+      else {
+        if (candidates) candidates.push(groups.length);
+        else groupsOfHash.set(hash, [groups.length]);
+        groups.push([p]);
+      }
     }
+    for (const hop of order) slotOfHop[hop] = -1;
     // the same choice as flows.ts modalPath: the largest group, the earliest on a tie
     let best: number[] = [];
-    for (const list of byKey.values()) if (list.length > best.length) best = list;
+    for (const list of groups) if (list.length > best.length) best = list;
     const hops: Sighting[] = [];
     const p = best[0];
     if (p !== undefined)
@@ -276,19 +314,31 @@ export function flowFactsFromAnalysis(
       packets: packets.length,
       modalPackets: best.length,
       hops,
-      seenAnywhere: seen,
-      firstNs: first,
-      lastNs: last,
-      macs,
+      seenAnywhere: new Set(order.map((h) => hopText[h]!)),
+      firstNs: first <= last ? f.absNs(first) : null,
+      lastNs: first <= last ? f.absNs(last) : null,
+      macs: new Map(order.map((h, i) => [hopText[h]!, macLists[i]!])),
     };
   };
   return flows.map((flow) => {
     const packets = byFlow.get(flow.id) ?? [];
-    const head = (p: number) => s.frame[s.packetStart[p]!]!;
-    const isRequest = (p: number) =>
-      f.addrText(head(p), 'src') === flow.client.ip && portOf(head(p), 'src') === flow.client.port;
-    const request = legOf(packets.filter(isRequest));
-    const reply = legOf(packets.filter((p) => !isRequest(p)));
+    // a flow's packets come from two or three addresses: their text is made once each
+    const fromClient = new Map<number, boolean>();
+    const isRequest = (p: number) => {
+      const fr = s.frame[s.packetStart[p]!]!;
+      const addr = f.ipVersion[fr]! * 2 ** 32 + (f.src[fr] ?? 0);
+      let client = fromClient.get(addr);
+      if (client === undefined) {
+        client = f.addrText(fr, 'src') === flow.client.ip;
+        fromClient.set(addr, client);
+      }
+      return client && portOf(fr, 'src') === flow.client.port;
+    };
+    const requests: number[] = [];
+    const replies: number[] = [];
+    for (const p of packets) (isRequest(p) ? requests : replies).push(p);
+    const request = legOf(requests);
+    const reply = legOf(replies);
     const entryHop = request.hops[0];
     const classify: ClassifyFlow = {
       proto: protoName(flow.proto),

@@ -1,18 +1,147 @@
 /**
  * The `verdicts` table (DESIGN §4: one row per flow and check) as Parquet in the dataset, through DuckDB
  * with an explicit memory limit, as analyzers/write-analysis.ts writes its tables: values travel through
- * an appender, never into SQL text. Also the files `hoptrace report` rebuilds a report from without
- * re-running anything: `report/verdicts.json`, `report/topology.json`, `report/warnings.json`.
+ * an appender, never into SQL text. Also two of the files `hoptrace report` rebuilds a report from
+ * without re-running anything: `report/topology.json`, `report/warnings.json` (`report/verdicts.json`
+ * is streamed by reports/verdicts-json.ts).
  */
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { openDuckDb, sqlString } from '../../ingest/dataset/duckdb.ts';
 import type { Topology } from '../topology/model.ts';
 import type { VerdictsDocument } from '../verdicts.ts';
+import { appendColumns, stageCol } from '../write-analysis.ts';
 
 export const VERDICTS_TABLE = 'verdicts';
 
-/** Writes `<dataset>/verdicts/verdicts.parquet`, replacing an earlier one. */
+/** Text values as numbers: 0 is NULL, every other code one distinct string (written once). */
+class TextCodes {
+  readonly texts: string[] = [];
+  private readonly codes = new Map<string, number>();
+
+  code(text: string | null): number {
+    if (text === null) return 0;
+    let c = this.codes.get(text);
+    if (c === undefined) {
+      this.texts.push(text);
+      c = this.texts.length;
+      this.codes.set(text, c);
+    }
+    return c;
+  }
+}
+
+/** The text columns of the table, in its column order, and which are per flow or per check. */
+const FLOW_TEXT = [
+  'proto',
+  'client_ip',
+  'client_pod',
+  'server_ip',
+  'server_pod',
+  'service_ip',
+  'scenario_rule',
+  'rule_id',
+  'datapath',
+  'flow_status',
+  'flow_reason',
+] as const;
+const CHECK_TEXT = ['check_name', 'status', 'reason', 'message', 'evidence'] as const;
+/** Columns with few distinct values, staged as codes; message and evidence are staged as text. */
+const CODED = [...FLOW_TEXT, 'check_name', 'status', 'reason'] as const;
+
+/** Rows gathered per part (as analyzers/write-analysis.ts stages sightings). */
+const PART_ROWS = 1 << 18;
+
+/**
+ * The stage columns of check rows [from, to): numbers, with every text as a code into `texts`; the
+ * flow's own fields repeated on each of its checks, as the table has them.
+ */
+function checkColumns(doc: VerdictsDocument, texts: TextCodes, rows: CheckRows, from: number, to: number) {
+  const n = to - from;
+  const flowText = FLOW_TEXT.map(() => new Uint32Array(n));
+  const checkText = CHECK_TEXT.slice(0, 3).map(() => new Uint32Array(n));
+  const message: string[] = new Array(n);
+  const evidence: string[] = new Array(n);
+  const flowId = new Uint32Array(n);
+  const clientPort = new Uint16Array(n);
+  const serverPort = new Uint16Array(n);
+  // a Service port of 0 and scenario 0 stand for NULL (ports of Services and scenario ids are never 0)
+  const servicePort = new Uint16Array(n);
+  const scenario = new Uint8Array(n);
+  let lastFlow = -1;
+  const flowCodes = new Uint32Array(FLOW_TEXT.length);
+  for (let r = 0; r < n; r++) {
+    const fi = rows.flow[from + r]!;
+    const f = doc.flows[fi]!;
+    if (fi !== lastFlow) {
+      lastFlow = fi;
+      const values = [
+        f.proto,
+        f.client.ip,
+        f.client.pod,
+        f.server.ip,
+        f.server.pod,
+        f.service?.ip ?? null,
+        f.scenario?.rule ?? null,
+        f.rule_id,
+        f.datapath,
+        f.status,
+        f.reason,
+      ];
+      for (let k = 0; k < values.length; k++) flowCodes[k] = texts.code(values[k]!);
+    }
+    for (let k = 0; k < flowCodes.length; k++) flowText[k]![r] = flowCodes[k]!;
+    flowId[r] = f.flow_id;
+    clientPort[r] = f.client.port;
+    serverPort[r] = f.server.port;
+    servicePort[r] = f.service?.port ?? 0;
+    scenario[r] = f.scenario?.id ?? 0;
+    const c = f.checks[rows.check[from + r]!]!;
+    checkText[0]![r] = texts.code(c.name);
+    checkText[1]![r] = texts.code(c.status);
+    checkText[2]![r] = texts.code(c.reason);
+    message[r] = c.message;
+    // evidence as JSON text: a list of {point, file, frame}, readable with DuckDB's json functions
+    evidence[r] = c.evidence.length === 0 ? '[]' : JSON.stringify(c.evidence);
+  }
+  return [
+    stageCol('flow_id', flowId),
+    stageCol('client_port', clientPort),
+    stageCol('server_port', serverPort),
+    stageCol('service_port', servicePort),
+    stageCol('scenario', scenario),
+    ...FLOW_TEXT.map((name, k) => stageCol(name, flowText[k]!)),
+    ...CHECK_TEXT.slice(0, 3).map((name, k) => stageCol(name, checkText[k]!)),
+    stageCol('message', message),
+    stageCol('evidence', evidence),
+  ];
+}
+
+interface CheckRows {
+  /** per row: the flow's index in the document and the check's in the flow */
+  flow: Uint32Array;
+  check: Uint16Array;
+}
+
+function checkRows(doc: VerdictsDocument): CheckRows {
+  let n = 0;
+  for (const f of doc.flows) n += f.checks.length;
+  const rows = { flow: new Uint32Array(n), check: new Uint16Array(n) };
+  let r = 0;
+  doc.flows.forEach((f, i) => {
+    for (let k = 0; k < f.checks.length; k++, r++) {
+      rows.flow[r] = i;
+      rows.check[r] = k;
+    }
+  });
+  return rows;
+}
+
+/**
+ * Writes `<dataset>/verdicts/verdicts.parquet`, replacing an earlier one. Rows are staged as numbers
+ * (DataChunks copied from typed arrays) with each distinct text appended once to a `texts` table;
+ * DuckDB joins the texts back while it writes the Parquet file.
+ */
 export async function writeVerdictsTable(
   datasetDir: string,
   doc: VerdictsDocument,
@@ -24,43 +153,27 @@ export async function writeVerdictsTable(
   const db = await openDuckDb({ memoryLimit: opts.memoryLimit ?? '256MB', threads: opts.threads ?? 1 });
   const con = await db.connect();
   try {
-    await con.run(`CREATE TABLE verdicts (flow_id UINTEGER, proto VARCHAR, client_ip VARCHAR, client_port USMALLINT,
-      client_pod VARCHAR, server_ip VARCHAR, server_port USMALLINT, server_pod VARCHAR, service_ip VARCHAR,
-      service_port USMALLINT, scenario UTINYINT, scenario_rule VARCHAR, rule_id VARCHAR, datapath VARCHAR,
-      flow_status VARCHAR, flow_reason VARCHAR, check_name VARCHAR, status VARCHAR, reason VARCHAR,
-      message VARCHAR, evidence VARCHAR)`);
-    const a = await con.createAppender('verdicts');
-    const text = (v: string | null) => (v === null ? a.appendNull() : a.appendVarchar(v));
-    for (const f of doc.flows)
-      for (const c of f.checks) {
-        a.appendUInteger(f.flow_id);
-        a.appendVarchar(f.proto);
-        a.appendVarchar(f.client.ip);
-        a.appendUSmallInt(f.client.port);
-        text(f.client.pod);
-        a.appendVarchar(f.server.ip);
-        a.appendUSmallInt(f.server.port);
-        text(f.server.pod);
-        text(f.service?.ip ?? null);
-        if (f.service) a.appendUSmallInt(f.service.port);
-        else a.appendNull();
-        if (f.scenario) a.appendUTinyInt(f.scenario.id);
-        else a.appendNull();
-        text(f.scenario?.rule ?? null);
-        text(f.rule_id);
-        a.appendVarchar(f.datapath);
-        a.appendVarchar(f.status);
-        text(f.reason);
-        a.appendVarchar(c.name);
-        a.appendVarchar(c.status);
-        text(c.reason);
-        a.appendVarchar(c.message);
-        // evidence as JSON text: a list of {point, file, frame}, readable with DuckDB's json functions
-        a.appendVarchar(JSON.stringify(c.evidence));
-        a.endRow();
-      }
+    const texts = new TextCodes();
+    const rows = checkRows(doc);
+    const columnsOf = (from: number, to: number) => checkColumns(doc, texts, rows, from, to);
+    await appendColumns(con, 'stage', columnsOf, rows.flow.length, PART_ROWS);
+    await con.run('CREATE TABLE texts (code UINTEGER, text VARCHAR)');
+    const a = await con.createAppender('texts');
+    texts.texts.forEach((t, i) => {
+      a.appendUInteger(i + 1);
+      a.appendVarchar(t);
+      a.endRow();
+    });
     a.closeSync();
-    await con.run(`COPY verdicts TO ${sqlString(file)} (FORMAT parquet)`);
+    // each coded column joined to its few distinct strings (the hash tables are small)
+    const joins = CODED.map((c) => `LEFT JOIN texts t_${c} ON t_${c}.code = s.${c}`).join(' ');
+    const column = (c: string) =>
+      (CODED as readonly string[]).includes(c) ? `t_${c}.text AS ${c}` : `s.${c}`;
+    await con.run(`COPY (SELECT s.flow_id, ${column('proto')}, ${column('client_ip')}, s.client_port,
+      ${column('client_pod')}, ${column('server_ip')}, s.server_port, ${column('server_pod')}, ${column('service_ip')},
+      nullif(s.service_port, 0) AS service_port, nullif(s.scenario, 0) AS scenario,
+      ${[...FLOW_TEXT.slice(6), ...CHECK_TEXT].map(column).join(', ')}
+      FROM stage s ${joins} ORDER BY s.rowid) TO ${sqlString(file)} (FORMAT parquet)`);
   } finally {
     con.closeSync();
     db.closeSync();
@@ -79,7 +192,7 @@ function topologyJson(t: Topology): unknown {
   };
 }
 
-/** `<dataset>/report/{verdicts,topology,warnings}.json`: what `hoptrace report` needs besides the tables. */
+/** `<dataset>/report/{topology,warnings}.json`: what `hoptrace report` needs besides the tables and verdicts. */
 export async function writeReportInputs(
   datasetDir: string,
   doc: VerdictsDocument,
@@ -92,7 +205,6 @@ export async function writeReportInputs(
     await fs.writeFile(`${file}.tmp`, `${JSON.stringify(value, null, 2)}\n`);
     await fs.rename(`${file}.tmp`, file);
   };
-  await write('verdicts.json', doc);
   await write('topology.json', topologyJson(topology));
   await write('warnings.json', doc.warnings);
   return dir;

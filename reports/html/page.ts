@@ -7,7 +7,7 @@
 import { createHash } from 'node:crypto';
 import type { RewriteLeg } from '../read-verdicts.ts';
 import type { FlowDetail, FlowRow, ReportModel, RowStatus } from '../report-model.ts';
-import { SCENARIO_TITLES } from '../report-model.ts';
+import { SCENARIO_TITLES, shellWord } from '../report-model.ts';
 import { flowAnchor, html, jsonForScript, raw, type SafeHtml } from './escape.ts';
 import { FILTER_SCRIPT } from './filter-script.ts';
 import { formatEpochNs, formatNs, formatOffset, plural } from './format.ts';
@@ -56,7 +56,7 @@ function summarySection(m: ReportModel): SafeHtml {
     <dt>recorded</dt><dd>${b.startedAt ?? '?'} → ${b.stoppedAt ?? '?'}</dd>
     <dt>time span</dt><dd>${formatEpochNs(m.span.startNs)} · ${m.span.durationNs === null ? '?' : formatNs(m.span.durationNs)}</dd>
     <dt>by</dt><dd class="mono">${b.tool ?? '?'} ${b.command ? b.command.join(' ') : ''}</dd>
-    <dt>flows</dt><dd>${m.flows.length} · ${m.evaluated ? html`${m.statusCounts.pass} pass, <span class="${m.statusCounts.fail ? 'bad' : ''}">${m.statusCounts.fail} fail</span>, ${m.statusCounts.inconclusive} inconclusive` : html`<span class="warn">not evaluated</span>: no verdicts.json (rules not run)`}</dd>
+    <dt>flows</dt><dd>${m.sampling.total} · ${m.evaluated ? html`${m.statusCounts.pass} pass, <span class="${m.statusCounts.fail ? 'bad' : ''}">${m.statusCounts.fail} fail</span>, ${m.statusCounts.inconclusive} inconclusive` : html`<span class="warn">not evaluated</span>: no verdicts.json (rules not run)`}</dd>
   </dl></div>
   <div class="card"><h3>What was missing, and what it cost</h3>
     ${
@@ -130,8 +130,13 @@ function flowsSection(m: ReportModel): SafeHtml {
   );
   return html`<section id="flows"><h2>Flows</h2>
   ${
-    s.detailed < s.total
-      ? html`<p class="note">Large analysis: full detail is embedded for all ${plural(s.failing, 'failing or inconclusive flow')} and for a sample of ${s.passingShown} of ${s.passingTotal} other flows (spread across scenarios); every flow is listed in the table. <code>hoptrace sql</code> shows any flow's packets.</p>`
+    s.listed < s.total
+      ? html`<p class="note" id="flows-not-listed">${s.total - s.listed} more flows, all passing or not evaluated, are not listed here: the table has all ${plural(s.failing, 'failing or inconclusive flow')} and a sample of ${s.listed - s.failing} of the ${s.passingTotal} others (spread across scenarios); scenario and status counts above cover every flow. See <code>verdicts.json</code>, or <code>${notListedQuery(m)}</code>.</p>`
+      : ''
+  }
+  ${
+    s.detailed < s.listed
+      ? html`<p class="note">Large analysis: full detail is embedded for all ${plural(s.failing, 'failing or inconclusive flow')} and for a sample of ${s.passingShown} of ${s.passingTotal} other flows (spread across scenarios)${s.listed < s.total ? '' : '; every flow is listed in the table'}. <code>hoptrace sql</code> shows any flow's packets.</p>`
       : ''
   }
   <div class="filters" role="search">
@@ -147,6 +152,12 @@ function flowsSection(m: ReportModel): SafeHtml {
   <button type="button" id="flow-more" class="no-print" hidden>more rows</button>
   ${small ? '' : html`<p class="note">The table shows ${TABLE_WINDOW} rows at a time (search and filters cover all ${m.flows.length}); a printout has the rows shown.</p>`}
 </section>`;
+}
+
+/** The `hoptrace sql` command that lists every flow with its status (the ones the table leaves out included). */
+function notListedQuery(m: ReportModel): string {
+  const dataset = `${m.analysisDir.replace(/\/+$/, '')}/dataset`;
+  return `hoptrace sql ${shellWord(dataset)} ${shellWord('SELECT flow_id, status, scenario, client_ip, client_port, server_ip, server_port FROM flow_status ORDER BY flow_id')}`;
 }
 
 function rewriteLine(d: FlowDetail): SafeHtml | string {
@@ -203,7 +214,13 @@ function flowArticle(d: FlowDetail): SafeHtml {
   ${rewriteLine(d)}
   ${checksBlock(d)}
   <div class="ladder-wrap">${ladderSvg(d)}</div>
-  ${d.packets.length < d.totalPackets ? html`<p class="muted">Ladder: the first ${d.packets.length} of ${d.totalPackets} packets.</p>` : ''}
+  ${
+    d.packets.length === 0 && d.totalPackets > 0
+      ? html`<p class="muted">No ladder stored for this flow: analysis.json keeps the ladders of the flows <code>hoptrace analyze</code> details; the Wireshark export below has all its packets.</p>`
+      : d.packets.length < d.totalPackets
+        ? html`<p class="muted">Ladder: the first ${d.packets.length} of ${d.totalPackets} packets.</p>`
+        : ''
+  }
   <div class="commands"><span>Wireshark</span><code>${d.exportCommand}</code><span>SQL</span><code>${d.sqlCommand}</code></div>
 </article>`;
 }
@@ -239,7 +256,7 @@ ${ladderDefs()}
   <span class="counts">${
     m.evaluated
       ? html`<button type="button" class="pill st-fail" data-set-status="fail">${c.fail} fail</button><button type="button" class="pill st-inconclusive" data-set-status="inconclusive">${c.inconclusive} inconclusive</button><button type="button" class="pill st-pass" data-set-status="pass">${c.pass} pass</button>`
-      : html`<span class="pill st-not-evaluated">${m.flows.length} flows · not evaluated</span>`
+      : html`<span class="pill st-not-evaluated">${m.sampling.total} flows · not evaluated</span>`
   }</span></header>
 <main>
 ${summarySection(m)}

@@ -232,7 +232,10 @@ describe('HTML report in Chromium', { skip }, () => {
       })),
     };
     const file = path.join(work, 'big.html');
-    fs.writeFileSync(file, renderReportHtml(reportModel({ ...input, flows }, big, { passingDetail: 10 })));
+    fs.writeFileSync(
+      file,
+      renderReportHtml(reportModel({ ...input, flows }, big, { passingDetail: 10, passingRows: 2000 })),
+    );
     const page = await open(browser, file);
     assert.equal(await visibleRows(page), TABLE_WINDOW);
     await page.click('#flow-more');
