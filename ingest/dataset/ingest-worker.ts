@@ -14,6 +14,7 @@ import { PacketColumns } from '../columns/packet-columns.ts';
 import { type IngestErrorCode, InputError } from '../errors.ts';
 import { type InterfaceSummary, PacketBatchSink } from '../packets-from-capture.ts';
 import { readCapture } from '../read-capture.ts';
+import { EncodeThread } from './encode-thread.ts';
 import { type CapturePointEntry, PacketsDatasetWriter } from './parquet/packets-dataset.ts';
 
 export interface CaptureRow {
@@ -47,6 +48,8 @@ export interface LaneOptions {
   batchRows?: number;
   /** Parquet writer buffer bound of this lane */
   maxBufferedBytes?: number;
+  /** encode on a thread of its own (encode-thread.ts), beside the decoding one */
+  pipeline?: boolean;
 }
 
 export interface FileTask {
@@ -103,30 +106,74 @@ export class Interrupted extends Error {
   }
 }
 
+/** Where a lane's full batches go: encoded here, or handed to an encoder thread. */
+interface BatchOutput {
+  readonly rows: number;
+  /** takes a full batch; returns the batch to decode into next, or nothing to reuse this one */
+  write(b: PacketColumns): PacketColumns | undefined;
+  close(): Promise<number>;
+  abort(): Promise<void>;
+}
+
+class InlineOutput implements BatchOutput {
+  constructor(private readonly writer: PacketsDatasetWriter) {}
+  get rows(): number {
+    return this.writer.rows;
+  }
+  write(b: PacketColumns): undefined {
+    this.writer.write(b);
+  }
+  async close(): Promise<number> {
+    await this.writer.close();
+    return this.writer.rows;
+  }
+  async abort(): Promise<void> {
+    this.writer.abort();
+  }
+}
+
+class ThreadOutput implements BatchOutput {
+  constructor(private readonly thread: EncodeThread) {}
+  get rows(): number {
+    return this.thread.rows;
+  }
+  write(b: PacketColumns): PacketColumns {
+    return this.thread.send(b);
+  }
+  close(): Promise<number> {
+    return this.thread.close();
+  }
+  abort(): Promise<void> {
+    return this.thread.abort();
+  }
+}
+
 export class IngestLane {
   private readonly points: CapturePointEntry[] = [];
   private readonly pointIds = new Map<string, number>();
   private readonly files: string[] = [];
-  private readonly writer: PacketsDatasetWriter;
-  private readonly batch: PacketColumns;
+  private readonly output: BatchOutput;
+  /** the batch being decoded into (with an encoder thread, one of several that take turns) */
+  private batch: PacketColumns;
 
   constructor(
     opts: LaneOptions,
     /** checked once per batch; true stops the file being read (Interrupted) */
     private readonly stopped: () => boolean = () => false,
   ) {
-    this.writer = new PacketsDatasetWriter({
+    const writer = {
       dir: opts.packetsDir,
-      points: this.points,
-      files: this.files,
       ...(opts.rowGroupRows ? { rowGroupRows: opts.rowGroupRows } : {}),
       ...(opts.maxBufferedBytes ? { maxBufferedBytes: opts.maxBufferedBytes } : {}),
-    });
+    };
+    this.output = opts.pipeline
+      ? new ThreadOutput(new EncodeThread(writer, this.points, this.files))
+      : new InlineOutput(new PacketsDatasetWriter({ ...writer, points: this.points, files: this.files }));
     this.batch = new PacketColumns(opts.batchRows ?? 65536);
   }
 
   get rows(): number {
-    return this.writer.rows;
+    return this.output.rows;
   }
 
   async ingest(task: FileTask, onProgress?: (p: FileProgress) => void): Promise<FileDone> {
@@ -149,9 +196,12 @@ export class IngestLane {
         },
         onBatch: (b) => {
           if (this.stopped()) throw new Interrupted();
-          this.writer.write(b);
           records += b.length;
-          onProgress?.({ index: task.index, records, offset: b.fileOffset[b.length - 1] ?? 0 });
+          const offset = b.fileOffset[b.length - 1] ?? 0;
+          const next = this.output.write(b);
+          if (next) this.batch = next;
+          onProgress?.({ index: task.index, records, offset });
+          return next;
         },
       },
       this.batch,
@@ -173,16 +223,16 @@ export class IngestLane {
 
   /** Writes the footers; returns the rows written. A lane that wrote nothing leaves no file. */
   async close(): Promise<number> {
-    if (this.writer.rows === 0) {
-      this.writer.abort();
+    if (this.output.rows === 0) {
+      await this.output.abort();
       return 0;
     }
-    await this.writer.close();
-    return this.writer.rows;
+    return this.output.close();
   }
 
-  abort(): void {
-    this.writer.abort();
+  /** Stops writing; the files open are closed without footers (the temporary dataset is discarded). */
+  abort(): Promise<void> {
+    return this.output.abort();
   }
 }
 
@@ -297,8 +347,8 @@ if (parentPort && data?.role === 'hoptrace-ingest-lane') {
         : lane.close().then((rows): FromLane => ({ type: 'closed', rows }));
     work.then(
       (reply) => port.postMessage(reply),
-      (err: unknown) => {
-        lane.abort();
+      async (err: unknown) => {
+        await lane.abort().catch(() => {});
         const message = err instanceof Error ? (err.stack ?? err.message) : String(err);
         port.postMessage({ type: 'failed', message } satisfies FromLane);
       },

@@ -16,7 +16,7 @@
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { Worker } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
 import type { DuckDBConnection } from '@duckdb/node-api';
 import { UsageError } from '../../cli/usage-error.ts';
 import type { InputError } from '../errors.ts';
@@ -36,6 +36,7 @@ import {
 } from './ingest-worker.ts';
 import { PacketsDatasetWriter } from './parquet/packets-dataset.ts';
 import { macroStatements } from './sql-macros.ts';
+import { tsWorker } from './ts-worker.ts';
 import { baseViewStatements } from './views.ts';
 
 export type { CaptureRow } from './ingest-worker.ts';
@@ -66,6 +67,12 @@ export interface IngestOptions {
    * MIN_BYTES_FOR_WORKERS and has several files, else 1 (inline: no worker start-up)
    */
   jobs?: number;
+  /**
+   * encode Parquet on a thread of its own beside each lane's decoding (encode-thread.ts); default on
+   * when the lanes leave a core each for it (2 x lanes <= cores) and the input is worth a thread's
+   * start-up (MIN_BYTES_FOR_WORKERS)
+   */
+  pipeline?: boolean;
   onFileDone?: (file: FileSummary) => void;
   onProgress?: (p: IngestProgress) => void;
   /** aborting stops the run: lanes end, the partial folder is removed, the promise rejects with Interrupted */
@@ -96,15 +103,27 @@ export interface IngestSummary {
 /** Below this many input bytes, one inline lane: a worker's start-up (tsx included) costs ~0.3 s. */
 export const MIN_BYTES_FOR_WORKERS = 64 << 20;
 
+/** Rows per batch when a lane has an encoder thread (its batches are in flight several at a time). */
+const PIPELINE_BATCH_ROWS = 32768;
+
 /** Files and folders -> capture files, as named in outputs (see bundle-tree.ts for trees of bundles). */
 export async function expandInputs(inputs: readonly string[]): Promise<{ abs: string; display: string }[]> {
   return (await planInputs(inputs)).files.map((f) => ({ abs: f.abs, display: f.display }));
 }
 
 function laneCount(requested: number | undefined, files: readonly PlannedFile[]): number {
-  const bytes = files.reduce((a, f) => a + f.size, 0);
-  const wanted = requested ?? (bytes >= MIN_BYTES_FOR_WORKERS ? os.availableParallelism() : 1);
+  const wanted = requested ?? (inputBytes(files) >= MIN_BYTES_FOR_WORKERS ? os.availableParallelism() : 1);
   return Math.max(1, Math.min(wanted, files.length));
+}
+
+function inputBytes(files: readonly PlannedFile[]): number {
+  return files.reduce((a, f) => a + f.size, 0);
+}
+
+/** Lanes already busy every core: a second thread per lane would only take turns with the others. */
+function pipelined(requested: boolean | undefined, jobs: number, files: readonly PlannedFile[]): boolean {
+  if (requested !== undefined) return requested;
+  return 2 * jobs <= os.availableParallelism() && inputBytes(files) >= MIN_BYTES_FOR_WORKERS;
 }
 
 export async function ingestToDataset(
@@ -141,11 +160,14 @@ export async function ingestToDataset(
     bundles: plan.bundles.map((b) => b.label),
     renamed: plan.renamed,
   };
+  const pipeline = pipelined(opts.pipeline, jobs, plan.files);
   const lane: Omit<LaneOptions, 'packetsDir'> = {
     ...(opts.rowGroupRows ? { rowGroupRows: opts.rowGroupRows } : {}),
-    ...(opts.batchRows ? { batchRows: opts.batchRows } : {}),
+    // an encoder thread holds several batches: smaller ones keep that memory down
+    ...(opts.batchRows || pipeline ? { batchRows: opts.batchRows ?? PIPELINE_BATCH_ROWS } : {}),
     // lanes x bound stays near what one writer alone would buffer
-    maxBufferedBytes: Math.max(48 << 20, Math.floor((160 << 20) / jobs)),
+    maxBufferedBytes: Math.max(32 << 20, Math.floor((48 << 20) / jobs)),
+    pipeline,
   };
   try {
     const run: RunContext = { plan, work, lane, onDone, progress, signal: opts.signal };
@@ -209,19 +231,10 @@ async function runInline({ plan, work, lane, onDone, progress, signal }: RunCont
     throwIfAborted(signal);
     return await inline.close();
   } catch (e) {
-    inline.abort();
+    await inline.abort().catch(() => {});
     throw e;
   }
 }
-
-/**
- * The worker's entry: the sources are TypeScript run through tsx (no build step), and a worker thread
- * does not inherit the main thread's loader, so it registers tsx itself before importing the module
- * (as analyzers/correlate/parallel-slabs.ts does).
- */
-const LANE_BOOT = `import(${JSON.stringify(import.meta.resolve('tsx/esm/api'))})
-  .then((tsx) => { tsx.register(); return import(${JSON.stringify(new URL('./ingest-worker.ts', import.meta.url).href)}); })
-  .catch((err) => { throw err; });`;
 
 async function runWorkers(
   { plan, work, lane, onDone, progress, signal }: RunContext,
@@ -236,7 +249,7 @@ async function runWorkers(
   const dirs = Array.from({ length: jobs }, (_, k) => path.join(work, '.lanes', `w${k}`));
   const workers = dirs.map((packetsDir) => {
     const data: LaneWorkerData = { role: 'hoptrace-ingest-lane', lane: { ...lane, packetsDir } };
-    return new Worker(LANE_BOOT, { eval: true, workerData: data });
+    return tsWorker(new URL('./ingest-worker.ts', import.meta.url), data);
   });
   let rows = 0;
   try {

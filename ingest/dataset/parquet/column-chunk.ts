@@ -1,7 +1,10 @@
 /**
- * One column chunk being filled: its pages as byte segments (header, levels, values) that are written
- * out as they are, so encoding a page copies each value once and writing the chunk copies nothing.
+ * One column chunk being filled: its pages (header, levels, values) appended to one body buffer from
+ * body-pool.ts, written out as it is. The buffer is sized from the previous row group's chunk of the
+ * same column, so after the first row group it rarely grows.
  */
+
+import { releaseBody, takeBody } from './body-pool.ts';
 import {
   type ChunkStatistics,
   type ColumnChunkMeta,
@@ -47,9 +50,19 @@ function plainBound(hi: number, lo: number, type: PhysicalType): Uint8Array {
   return out;
 }
 
+export interface TakenChunk {
+  segments: Uint8Array[];
+  meta: ColumnChunkMeta;
+  /** the body buffer to give back (releaseBody) once the segments are written */
+  body: Uint8Array | null;
+}
+
 export class ChunkBuilder {
-  readonly segments: Uint8Array[] = [];
+  private body: Uint8Array | null = null;
+  /** bytes of data pages so far */
   size = 0;
+  /** the size this chunk reached in the previous row group: the next body buffer's size */
+  private lastSize = 0;
   /** level entries */
   numValues = 0;
   nullCount = 0;
@@ -83,19 +96,39 @@ export class ChunkBuilder {
       numValues,
       encoding,
     });
-    const header = headerWriter.bytes().slice();
-    this.segments.push(header);
-    for (const p of parts) if (p.length > 0) this.segments.push(p);
-    this.size += header.length + size;
+    const header = headerWriter.bytes();
+    const body = this.room(header.length + size);
+    let at = this.size;
+    body.set(header, at);
+    at += header.length;
+    for (const p of parts) {
+      body.set(p, at);
+      at += p.length;
+    }
+    this.size = at;
     this.numValues += numValues;
     this.nullCount += nulls;
+  }
+
+  /** The body buffer with room for `extra` more bytes. */
+  private room(extra: number): Uint8Array {
+    const need = this.size + extra;
+    const body = this.body;
+    if (body && body.length >= need) return body;
+    const grown = takeBody(Math.max(need, this.lastSize, body ? 2 * body.length : 0));
+    if (body) {
+      grown.set(body.subarray(0, this.size));
+      releaseBody(body);
+    }
+    this.body = grown;
+    return grown;
   }
 
   /**
    * Moves the pages out for writing at `offset`: returns the segments (a dictionary page first when
    * given) and the chunk's metadata, and leaves the builder empty for the next row group.
    */
-  take(offset: number, dictionary: Uint8Array | null, dictionaryEntries: number) {
+  take(offset: number, dictionary: Uint8Array | null, dictionaryEntries: number): TakenChunk {
     const segments: Uint8Array[] = [];
     let size = this.size;
     let dataPageOffset = offset;
@@ -107,7 +140,8 @@ export class ChunkBuilder {
       size += header.length + dictionary.length;
       dataPageOffset += header.length + dictionary.length;
     }
-    for (const s of this.segments) segments.push(s);
+    const body = this.body;
+    if (body && this.size > 0) segments.push(body.subarray(0, this.size));
     let stats: ChunkStatistics = { nullCount: this.nullCount };
     if (this.stats?.seen) {
       const s = this.stats;
@@ -129,12 +163,13 @@ export class ChunkBuilder {
       ...(dictionary ? { dictionaryPageOffset: offset } : {}),
       stats,
     };
-    this.segments.length = 0;
+    this.body = null;
+    this.lastSize = this.size;
     this.size = 0;
     this.numValues = 0;
     this.nullCount = 0;
     this.dictionaryMax = -1;
     this.stats?.reset();
-    return { segments, meta };
+    return { segments, meta, body };
   }
 }

@@ -235,6 +235,13 @@ export class EncodeScratch {
   readonly levelsRep: Uint8Array;
   readonly levelsDef: Uint8Array;
   readonly vlanValues: Uint32Array;
+  /**
+   * a page's values before ChunkBuilder.addPage copies them into the chunk (up to 16 bytes a row):
+   * one scratch for every column, as each page is copied out before the next is encoded
+   */
+  readonly words: Uint32Array;
+  /** dictionary index sections (bit width byte, run header, up to 2 bytes a value) */
+  readonly indices: Uint8Array;
   /** row sets of the batch being encoded, by validity */
   readonly sets = new Map<string, RowSet>();
   private readonly rowLists = new Map<string, Uint32Array>();
@@ -248,6 +255,8 @@ export class EncodeScratch {
     this.levelsRep = new Uint8Array(4 * capacity + 8);
     this.levelsDef = new Uint8Array(4 * capacity + 8);
     this.vlanValues = new Uint32Array(4 * capacity + 8);
+    this.words = new Uint32Array(4 * capacity + 8);
+    this.indices = new Uint8Array(2 * capacity + 16);
   }
 
   rowList(key: string): Uint32Array {
@@ -378,7 +387,7 @@ function encodeSmallInt(
   const maxId = data instanceof Uint8Array ? 255 : 65535;
   // a page of RLE_DICTIONARY needs a dictionary page before it, even when every row is NULL
   out.dictionaryMax = Math.max(out.dictionaryMax, m === 0 ? 0 : data instanceof Uint8Array ? 255 : hi);
-  const indices = m > 0 ? dictionaryIndices(vals, m, maxId) : NO_INDICES;
+  const indices = m > 0 ? dictionaryIndices(vals, m, maxId, s.indices) : NO_INDICES;
   out.addPage(set ? [set.levels, indices] : [indices], n, n - m, Encoding.RLE_DICTIONARY);
 }
 
@@ -396,7 +405,7 @@ function encodeInt32(
     return;
   }
   const m = set ? set.count : n;
-  const vals = new Uint32Array(m);
+  const vals = s.words.subarray(0, m);
   if (set?.rows) {
     if (data instanceof Uint8Array) gatherU8(data, set.rows, m, vals);
     else if (data instanceof Uint16Array) gatherU16(data, set.rows, m, vals);
@@ -425,7 +434,7 @@ function encodeInt64(
   const data = c[spec.data];
   const set = rowSet(spec.validity, spec.name, c, null, n, s);
   const m = set ? set.count : n;
-  const vals = new Uint32Array(2 * m);
+  const vals = s.words.subarray(0, 2 * m);
   if (set?.rows) {
     const rows = set.rows;
     for (let k = 0; k < m; k++) {
@@ -457,9 +466,9 @@ function encodeInt64(
   out.addPage(set ? [set.levels, asBytes(vals)] : [asBytes(vals)], n, n - m);
 }
 
-function encodeFileOffset(c: PacketColumns, n: number, out: ChunkBuilder): void {
+function encodeFileOffset(c: PacketColumns, n: number, s: EncodeScratch, out: ChunkBuilder): void {
   const src = c.fileOffset;
-  const vals = new Uint32Array(2 * n);
+  const vals = s.words.subarray(0, 2 * n);
   for (let r = 0; r < n; r++) {
     const x = src[r]!;
     // exact for integers below 2^53: ToUint32 is x mod 2^32
@@ -485,12 +494,12 @@ function encodeIp6(
     return;
   }
   if (!set.rows) {
-    out.addPage([set.levels, data.slice(0, 16 * n)], n, 0);
+    out.addPage([set.levels, data.subarray(0, 16 * n)], n, 0);
     return;
   }
   const rows = set.rows;
   const words = new Uint32Array(data.buffer, data.byteOffset, 4 * n);
-  const vals = new Uint32Array(4 * m);
+  const vals = s.words.subarray(0, 4 * m);
   for (let k = 0; k < m; k++) {
     const w = 4 * rows[k]!;
     const o = 4 * k;
@@ -536,7 +545,7 @@ function encodeDict(
   if (spec.source === 'point' || spec.source === 'file') {
     const ids = spec.source === 'point' ? c.point : c.file;
     const max = spec.source === 'point' ? ctx.maxPoint : ctx.maxFile;
-    out.addPage([dictionaryIndices(ids, n, max)], n, 0, Encoding.RLE_DICTIONARY);
+    out.addPage([dictionaryIndices(ids, n, max, s.indices)], n, 0, Encoding.RLE_DICTIONARY);
     return;
   }
   // direction: codes 1/2 -> entries 0/1; decode_error: batch ids -> writer ids; 0 is NULL in both
@@ -557,7 +566,7 @@ function encodeDict(
     for (let k = 0; k < m; k++) ids[k] = map[codes[rows ? rows[k]! : k]!]!;
   }
   const max = spec.source === 'direction' ? 1 : ctx.maxError;
-  out.addPage([set.levels, dictionaryIndices(ids, m, max)], n, n - m, Encoding.RLE_DICTIONARY);
+  out.addPage([set.levels, dictionaryIndices(ids, m, max, s.indices)], n, n - m, Encoding.RLE_DICTIONARY);
 }
 
 function encodeVlan(c: PacketColumns, n: number, s: EncodeScratch, out: ChunkBuilder): void {
@@ -591,7 +600,7 @@ function encodeVlan(c: PacketColumns, n: number, s: EncodeScratch, out: ChunkBui
     }
   }
   out.addPage(
-    [packLevels(rep, levels, 1), packLevels(def, levels, 2), asBytes(vals.slice(0, values))],
+    [packLevels(rep, levels, 1), packLevels(def, levels, 2), asBytes(vals.subarray(0, values))],
     levels,
     nulls,
   );
@@ -617,7 +626,7 @@ export function encodePacketPages(
         encodeInt64(spec, c, n, s, out);
         break;
       case 'fileOffset':
-        encodeFileOffset(c, n, out);
+        encodeFileOffset(c, n, s, out);
         break;
       case 'ip6':
         encodeIp6(spec, c, n, s, out);

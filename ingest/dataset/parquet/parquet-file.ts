@@ -7,6 +7,7 @@
  * which bounds memory without needing the caller (a synchronous batch callback) to wait.
  */
 import fs from 'node:fs';
+import { releaseBody } from './body-pool.ts';
 import { type ColumnChunkMeta, type RowGroupMeta, type SchemaNode, writeFileMetaData } from './format.ts';
 import { ThriftWriter } from './thrift-compact.ts';
 
@@ -30,6 +31,16 @@ interface QueuedWrite {
   group: Uint8Array[];
   at: number;
   total: number;
+  done: WriteDone;
+}
+
+/** Counts the pieces of one write call still in flight; runs `then` after the last. */
+class WriteDone {
+  pieces = 1;
+  constructor(private readonly then: (() => void) | null) {}
+  one(): void {
+    if (--this.pieces === 0) this.then?.();
+  }
 }
 const queue: QueuedWrite[] = [];
 let queueHead = 0;
@@ -45,6 +56,7 @@ function pump(): void {
     w.file.issue(w.group, w.at, w.total, () => {
       inFlight--;
       pendingBytes -= w.total;
+      w.done.one();
       pump();
     });
   }
@@ -53,6 +65,8 @@ function pump(): void {
 export interface WrittenChunk {
   segments: readonly Uint8Array[];
   meta: ColumnChunkMeta;
+  /** a buffer the segments are views of, given back to body-pool.ts once they are written */
+  body: Uint8Array | null;
 }
 
 export class ParquetFile {
@@ -93,13 +107,17 @@ export class ParquetFile {
     const metas: ColumnChunkMeta[] = [];
     let at = start;
     const segments: Uint8Array[] = [];
+    const bodies: Uint8Array[] = [];
     for (let i = 0; i < columns; i++) {
       const chunk = take(i, at);
       metas.push(chunk.meta);
       for (const s of chunk.segments) segments.push(s);
+      if (chunk.body) bodies.push(chunk.body);
       at += chunk.meta.size;
     }
-    this.write(segments);
+    this.write(segments, () => {
+      for (const b of bodies) releaseBody(b);
+    });
     if (this.offset !== at)
       throw new Error(`parquet: row group size ${this.offset - start} != ${at - start}`);
     this.rowGroups.push({ columns: metas, numRows, fileOffset: start, size: at - start });
@@ -128,8 +146,10 @@ export class ParquetFile {
     this.failure ??= new Error('parquet: file aborted');
   }
 
-  private write(segments: readonly Uint8Array[]): void {
+  /** Writes `segments` at the end of the file; `written` runs once every byte of them is written. */
+  private write(segments: readonly Uint8Array[], written: (() => void) | null = null): void {
     if (this.failure) throw this.failure;
+    const done = new WriteDone(written);
     let i = 0;
     while (i < segments.length) {
       const group: Uint8Array[] = [];
@@ -148,9 +168,11 @@ export class ParquetFile {
       }
       pendingBytes += total;
       this.inFlight++;
-      queue.push({ file: this, group, at, total });
+      done.pieces++;
+      queue.push({ file: this, group, at, total, done });
       pump();
     }
+    done.one();
   }
 
   /** Starts one queued write (called by the queue); `done` runs when it has completed. */

@@ -119,7 +119,13 @@ export function packLevels(levels: Uint8Array, n: number, bitWidth: 1 | 2): Uint
  * Integer columns of u8/u16 storage use their values as ids (the dictionary is 0..max), so their
  * indices are a plain copy of the column.
  */
-export function dictionaryIndices(ids: Uint8Array | Uint16Array, m: number, maxId: number): Uint8Array {
+export function dictionaryIndices(
+  ids: Uint8Array | Uint16Array,
+  m: number,
+  maxId: number,
+  /** where to build a bit-packed section (valid until the next call), else a new array */
+  scratch?: Uint8Array,
+): Uint8Array {
   const width = maxId < 256 ? 8 : 16;
   const first = ids[0] ?? 0;
   let same = true;
@@ -135,7 +141,8 @@ export function dictionaryIndices(ids: Uint8Array | Uint16Array, m: number, maxI
   const groups = (m + 7) >>> 3;
   const bytes = (groups * 8 * width) >>> 3;
   const headerLen = 1 + varintLength((groups << 1) | 1);
-  const out = new Uint8Array(headerLen + bytes + 1);
+  const size = headerLen + bytes + 1;
+  const out = scratch && scratch.length >= size ? scratch : new Uint8Array(size);
   out[0] = width;
   putVarint(out, 1, (groups << 1) | 1);
   if (width === 8 || ids instanceof Uint8Array) out.set(ids.subarray(0, m), headerLen);
@@ -143,5 +150,7 @@ export function dictionaryIndices(ids: Uint8Array | Uint16Array, m: number, maxI
     // a 16-bit bit-packed value is its little-endian bytes
     out.set(new Uint8Array(ids.buffer, ids.byteOffset, 2 * m), headerLen);
   }
+  // the last group's values past m are padding; a reused scratch must not leave old bytes there
+  out.fill(0, headerLen + ((m * width) >>> 3), headerLen + bytes);
   return out.subarray(0, headerLen + bytes);
 }
