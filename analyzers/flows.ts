@@ -143,12 +143,12 @@ function pointWindows(s: Sightings, opts: FlowOptions): PointWindows[] {
   return out;
 }
 
-/** The points that cannot vouch for [from, to] (corrected, relative ns); `seen` holds point indexes. */
+/** The points that cannot vouch for [from, to] (corrected, relative ns); `seen(point index)`: sighted. */
 function coverageGaps(
   windows: PointWindows[],
   from: number,
   to: number,
-  seen: Set<number>,
+  seen: (point: number) => boolean,
 ): FlowPointCoverage[] {
   const gaps: FlowPointCoverage[] = [];
   for (const w of windows) {
@@ -170,7 +170,7 @@ function coverageGaps(
       gaps.push({
         point: w.point,
         status,
-        seen: seen.has(w.index),
+        seen: w.index >= 0 && seen(w.index),
         drops: status === 'capture_loss' ? drops : null,
       });
   }
@@ -310,74 +310,188 @@ export function flowsFromSightings(s: Sightings, topology: Topology, opts: FlowO
     for (let r = a + 1; r < b; r++) if (s.rewrite[r] !== 0) uf.union(id, tupleOf(s.frame[r]!));
   }
 
-  const byConnection = new Map<number, number[]>();
+  // connections numbered in the order of their lowest-numbered packet, packets grouped by connection
+  // (a counting sort into typed arrays: no array, closure or key string per packet or flow)
+  const connOfRoot = new Int32Array(uf.parent.length).fill(-1);
+  const connOf = new Int32Array(s.packets).fill(-1);
+  let conns = 0;
   for (let p = 0; p < s.packets; p++) {
     if (packetTuple[p]! < 0) continue;
     const root = uf.find(packetTuple[p]!);
-    const list = byConnection.get(root);
-    if (list) list.push(p);
-    else byConnection.set(root, [p]);
+    if (connOfRoot[root]! < 0) connOfRoot[root] = conns++;
+    connOf[p] = connOfRoot[root]!;
   }
+  const connStart = new Int32Array(conns + 1);
+  for (let p = 0; p < s.packets; p++) if (connOf[p]! >= 0) connStart[connOf[p]! + 1]!++;
+  for (let c = 0; c < conns; c++) connStart[c + 1]! += connStart[c]!;
+  const fill = connStart.slice(0, conns);
+  const connPackets = new Int32Array(connStart[conns]!);
+  for (let p = 0; p < s.packets; p++) if (connOf[p]! >= 0) connPackets[fill[connOf[p]!]!++] = p;
+  const firstT = new Float64Array(s.packets);
+  for (let p = 0; p < s.packets; p++) firstT[p] = s.t[s.packetStart[p]!]!;
+  const byTime = (x: number, y: number) => firstT[x]! - firstT[y]! || x - y;
+  // connections by the time of their lowest-numbered packet, ties by its number
+  const connOrder = new Int32Array(conns);
+  for (let c = 0; c < conns; c++) connOrder[c] = c;
+  connOrder.sort((x, y) => byTime(connPackets[connStart[x]!]!, connPackets[connStart[y]!]!));
 
+  const ctx: FlowContext = {
+    s,
+    topology,
+    portOf,
+    flowOfPacket: new Int32Array(s.packets).fill(-1),
+    windows: pointWindows(s, opts),
+    paths: new PathIndex(s),
+    split: new Int32Array(0),
+    deltas: new Float64Array(0),
+    seenStamp: new Int32Array(s.points.length).fill(-1),
+  };
   const flows: Flow[] = [];
-  const flowOfPacket = new Int32Array(s.packets).fill(-1);
-  const windows = pointWindows(s, opts);
-  const firstT = (p: number): number => s.t[s.packetStart[p]!]!;
-  const connections = [...byConnection.values()].sort((x, y) => firstT(x[0]!) - firstT(y[0]!));
-  for (const packets of connections) {
-    packets.sort((x, y) => firstT(x) - firstT(y) || x - y);
-    let current: number[] = [];
+  for (let k = 0; k < conns; k++) {
+    const c = connOrder[k]!;
+    const packets = connPackets.subarray(connStart[c]!, connStart[c + 1]!);
+    sortPackets(packets, firstT, byTime);
+    let from = 0;
     let sawNonSyn = false;
-    const flush = () => {
-      if (current.length > 0)
-        flows.push(buildFlow(flows.length, current, s, topology, portOf, flowOfPacket, windows));
-      current = [];
-      sawNonSyn = false;
-    };
-    for (const p of packets) {
+    for (let i = 0; i < packets.length; i++) {
+      const p = packets[i]!;
       const fr = s.frame[s.packetStart[p]!]!;
       const flags = f.tcpFlags[fr]!;
       const isSyn = f.proto[fr] === 6 && (flags & SYN) !== 0 && (flags & ACK) === 0;
-      const last = current[current.length - 1];
-      if (last !== undefined && ((isSyn && sawNonSyn) || firstT(p) - firstT(last) > idle)) flush();
-      current.push(p);
+      if (i > from && ((isSyn && sawNonSyn) || firstT[p]! - firstT[packets[i - 1]!]! > idle)) {
+        flows.push(buildFlow(flows.length, packets.subarray(from, i), ctx));
+        from = i;
+        sawNonSyn = false;
+      }
       if (!isSyn) sawNonSyn = true;
     }
-    flush();
+    if (packets.length > from) flows.push(buildFlow(flows.length, packets.subarray(from), ctx));
   }
-  return { flows, flowOfPacket };
+  return { flows, flowOfPacket: ctx.flowOfPacket };
 }
 
-function buildFlow(
-  id: number,
-  packets: number[],
-  s: Sightings,
-  topology: Topology,
-  portOf: (fr: number, which: 'src' | 'dst') => number,
-  flowOfPacket: Int32Array,
-  windows: PointWindows[],
-): Flow {
+/** Packets of one connection in time order (then number): nearly sorted already, in slab order. */
+function sortPackets(
+  packets: Int32Array,
+  firstT: Float64Array,
+  byTime: (x: number, y: number) => number,
+): void {
+  if (packets.length > 32) {
+    packets.sort(byTime);
+    return;
+  }
+  for (let i = 1; i < packets.length; i++) {
+    const v = packets[i]!;
+    let j = i - 1;
+    while (
+      j >= 0 &&
+      (firstT[packets[j]!]! > firstT[v]! || (firstT[packets[j]!]! === firstT[v]! && packets[j]! > v))
+    )
+      packets[j + 1] = packets[j--]!;
+    packets[j + 1] = v;
+  }
+}
+
+/**
+ * Each packet's path (capture point and direction per hop) as a number: paths interned hop by hop
+ * (a path is its prefix's id plus one hop), so flows compare and count paths without building a key
+ * string per packet, and a path's hops are built once however many flows take it.
+ */
+class PathIndex {
+  /** path id per packet */
+  readonly of: Int32Array;
+  private readonly parent: number[] = [-1];
+  private readonly code: number[] = [0];
+  private readonly hops = new Map<number, PathHop[]>();
+
+  constructor(private readonly s: Sightings) {
+    const ids = new Map<number, number>();
+    this.of = new Int32Array(s.packets);
+    const dir = s.frames.dir;
+    for (let p = 0; p < s.packets; p++) {
+      let id = 0;
+      for (let r = s.packetStart[p]!; r < s.packetStart[p + 1]!; r++) {
+        // point x 4 + direction, below 2^18; ids stay far below 2^35, so the key is exact
+        const code = 4 * s.point[r]! + dir[s.frame[r]!]!;
+        const key = id * 262144 + code;
+        let next = ids.get(key);
+        if (next === undefined) {
+          next = this.parent.length;
+          this.parent.push(id);
+          this.code.push(code);
+          ids.set(key, next);
+        }
+        id = next;
+      }
+      this.of[p] = id;
+    }
+  }
+
+  /** The hops of path `id` (shared by every flow that reports it: read only). */
+  path(id: number): PathHop[] {
+    let hops = this.hops.get(id);
+    if (!hops) {
+      hops = [];
+      for (let at = id; at > 0; at = this.parent[at]!) {
+        const code = this.code[at]!;
+        hops.push({ point: this.s.points[code >> 2]!, dir: DIR[code & 3] ?? 'unknown' });
+      }
+      hops.reverse();
+      this.hops.set(id, hops);
+    }
+    return hops;
+  }
+}
+
+interface FlowContext {
+  s: Sightings;
+  topology: Topology;
+  portOf: (fr: number, which: 'src' | 'dst') => number;
+  flowOfPacket: Int32Array;
+  windows: PointWindows[];
+  paths: PathIndex;
+  /** reused buffers: a flow's packets split by leg, and one hop's latency samples */
+  split: Int32Array;
+  deltas: Float64Array;
+  /** flow id that last saw each point */
+  seenStamp: Int32Array;
+}
+
+function buildFlow(id: number, packets: Int32Array, ctx: FlowContext): Flow {
+  const { s, topology, portOf } = ctx;
   const f = s.frames;
   const head = (p: number) => s.frame[s.packetStart[p]!]!;
   const tail = (p: number) => s.frame[s.packetStart[p + 1]! - 1]!;
   // the client sent the SYN, else the first packet
-  const opener =
-    packets.find((p) => {
-      const fr = head(p);
-      return f.proto[fr] === 6 && (f.tcpFlags[fr]! & SYN) !== 0 && (f.tcpFlags[fr]! & ACK) === 0;
-    }) ?? packets[0]!;
+  let opener = packets[0]!;
+  for (const p of packets) {
+    const fr = head(p);
+    if (f.proto[fr] === 6 && (f.tcpFlags[fr]! & SYN) !== 0 && (f.tcpFlags[fr]! & ACK) === 0) {
+      opener = p;
+      break;
+    }
+  }
   const o = head(opener);
   const proto = f.proto[o]!;
   const icmp = proto === 1 || proto === 58;
   const clientIp = f.addrText(o, 'src') ?? '';
   const clientPort = portOf(o, 'src');
-  // the same address as the opener's sender: same version and the same number (IPv6: intern id)
-  const isRequest = (p: number) => {
+  // requests (the same address as the opener's sender: same version and number, IPv6 intern id, and
+  // port) to the front of the split buffer, replies to its back, each in time order
+  if (ctx.split.length < packets.length) ctx.split = new Int32Array(Math.ceil(1.5 * packets.length));
+  const split = ctx.split;
+  let nReq = 0;
+  let nRep = 0;
+  for (const p of packets) {
     const fr = head(p);
-    return f.ipVersion[fr] === f.ipVersion[o] && f.src[fr] === f.src[o] && portOf(fr, 'src') === clientPort;
-  };
-  const requests = packets.filter(isRequest);
-  const replies = packets.filter((p) => !isRequest(p));
+    const req =
+      f.ipVersion[fr] === f.ipVersion[o] && f.src[fr] === f.src[o] && portOf(fr, 'src') === clientPort;
+    if (req) split[nReq++] = p;
+    else split[packets.length - ++nRep] = p;
+  }
+  split.subarray(packets.length - nRep, packets.length).reverse();
+  const requests = split.subarray(0, nReq);
+  const replies = split.subarray(packets.length - nRep, packets.length);
 
   const last = tail(opener);
   const originDst = f.addrText(o, 'dst') ?? '';
@@ -403,21 +517,22 @@ function buildFlow(
         ? externalService(topology, server, proto)
         : null;
 
-  const [requestPath, requestPathPackets, requestModal] = modalPath(requests, s);
-  const [replyPath, replyPathPackets, replyModal] = modalPath(replies, s);
-  const hops = [...hopLatencies('request', requestModal, s), ...hopLatencies('reply', replyModal, s)];
+  const [requestPath, requestPathPackets] = modalPath(requests, ctx);
+  const requestHops = hopLatencies('request', requests, requestPath, ctx);
+  const [replyPath, replyPathPackets] = modalPath(replies, ctx);
+  const hops = [...requestHops, ...hopLatencies('reply', replies, replyPath, ctx)];
 
   let bytes = 0;
   let minT = Number.POSITIVE_INFINITY;
   let maxT = Number.NEGATIVE_INFINITY;
-  const seen = new Set<number>();
+  const stamp = ctx.seenStamp;
   for (const p of packets) {
-    flowOfPacket[p] = id;
+    ctx.flowOfPacket[p] = id;
     bytes += s.bytes[s.packetStart[p]!]!;
     for (let r = s.packetStart[p]!; r < s.packetStart[p + 1]!; r++) {
-      minT = Math.min(minT, s.t[r]!);
-      maxT = Math.max(maxT, s.t[r]!);
-      seen.add(s.point[r]!);
+      if (s.t[r]! < minT) minT = s.t[r]!;
+      if (s.t[r]! > maxT) maxT = s.t[r]!;
+      stamp[s.point[r]!] = id;
     }
   }
   // ICMP legs are identified by type/code, as the spec wants; the request's type names the exchange
@@ -447,12 +562,12 @@ function buildFlow(
       icmp ? sp : portOf(last, 'src'),
       cidPort(server.port),
     ),
-    requestPath,
-    replyPath,
+    requestPath: ctx.paths.path(requestPath).slice(),
+    replyPath: ctx.paths.path(replyPath).slice(),
     requestPathPackets,
     replyPathPackets,
     hops,
-    coverage: coverageGaps(windows, minT, maxT, seen),
+    coverage: coverageGaps(ctx.windows, minT, maxT, (point) => stamp[point] === id),
   };
 }
 
@@ -485,50 +600,81 @@ function externalService(topology: Topology, server: Endpoint, proto: number): F
   return null;
 }
 
-/** The hop sequence most packets of a leg followed, how many did, and which packets those are. */
-function modalPath(packets: number[], s: Sightings): [PathHop[], number, number[]] {
-  const byKey = new Map<string, number[]>();
-  for (const p of packets) {
-    // one character per hop (point x 4 + direction): a cheap exact key
-    let key = '';
-    for (let r = s.packetStart[p]!; r < s.packetStart[p + 1]!; r++)
-      key += String.fromCharCode(4 * s.point[r]! + s.frames.dir[s.frame[r]!]!);
-    const list = byKey.get(key);
-    if (list) list.push(p);
-    else byKey.set(key, [p]);
+/**
+ * The path id most packets of a leg followed (the earliest seen on a tie; 0, the empty path, for no
+ * packets) and how many did.
+ */
+function modalPath(packets: Int32Array, ctx: FlowContext): [number, number] {
+  const of = ctx.paths.of;
+  let best = 0;
+  let bestCount = 0;
+  if (packets.length > 64) {
+    // a Map iterates in first-seen order, which breaks ties as the scan below does
+    const counts = new Map<number, number>();
+    for (const p of packets) counts.set(of[p]!, (counts.get(of[p]!) ?? 0) + 1);
+    for (const [id, n] of counts)
+      if (n > bestCount) {
+        best = id;
+        bestCount = n;
+      }
+    return [best, bestCount];
   }
-  let best: number[] = [];
-  for (const list of byKey.values()) if (list.length > best.length) best = list;
-  if (best.length === 0) return [[], 0, []];
-  const p = best[0]!;
-  const path: PathHop[] = [];
-  for (let r = s.packetStart[p]!; r < s.packetStart[p + 1]!; r++)
-    path.push({ point: s.points[s.point[r]!]!, dir: DIR[s.frames.dir[s.frame[r]!]!] ?? 'unknown' });
-  return [path, best.length, best];
+  // a short leg: count each path at its first packet, in packet order, without a Map
+  for (let i = 0; i < packets.length; i++) {
+    const id = of[packets[i]!]!;
+    let first = true;
+    for (let j = 0; j < i && first; j++) if (of[packets[j]!] === id) first = false;
+    if (!first) continue;
+    let n = 0;
+    for (let j = i; j < packets.length; j++) if (of[packets[j]!] === id) n++;
+    if (n > bestCount) {
+      best = id;
+      bestCount = n;
+    }
+    if (bestCount > packets.length - i) break;
+  }
+  return [best, bestCount];
 }
 
-function hopLatencies(leg: 'request' | 'reply', packets: number[], s: Sightings): HopLatency[] {
-  if (packets.length === 0) return [];
-  const first = packets[0]!;
+/** Per hop of the leg's reported path: min, median and max latency over the packets that took it. */
+function hopLatencies(
+  leg: 'request' | 'reply',
+  packets: Int32Array,
+  path: number,
+  ctx: FlowContext,
+): HopLatency[] {
+  const { s } = ctx;
+  const of = ctx.paths.of;
+  let n = 0;
+  let first = -1;
+  for (const p of packets)
+    if (of[p] === path) {
+      n++;
+      if (first < 0) first = p;
+    }
+  if (n === 0) return [];
   const hops = s.packetStart[first + 1]! - s.packetStart[first]!;
+  if (ctx.deltas.length < n) ctx.deltas = new Float64Array(Math.ceil(1.5 * n));
   const out: HopLatency[] = [];
   for (let h = 0; h + 1 < hops; h++) {
-    // a typed array sorts numerically without a comparator call per pair
-    const d = new Float64Array(packets.length);
-    for (let k = 0; k < packets.length; k++) {
-      const r = s.packetStart[packets[k]!]! + h;
-      d[k] = s.t[r + 1]! - s.t[r]!;
+    const d = ctx.deltas.subarray(0, n);
+    let k = 0;
+    for (const p of packets) {
+      if (of[p] !== path) continue;
+      const r = s.packetStart[p]! + h;
+      d[k++] = s.t[r + 1]! - s.t[r]!;
     }
+    // a typed array sorts numerically without a comparator call per pair
     d.sort();
     out.push({
       leg,
       hop: h,
       from: s.points[s.point[s.packetStart[first]! + h]!]!,
       to: s.points[s.point[s.packetStart[first]! + h + 1]!]!,
-      samples: d.length,
+      samples: n,
       minNs: Math.round(d[0]!),
-      medianNs: Math.round(d[d.length >> 1]!),
-      maxNs: Math.round(d[d.length - 1]!),
+      medianNs: Math.round(d[n >> 1]!),
+      maxNs: Math.round(d[n - 1]!),
     });
   }
   return out;
