@@ -200,11 +200,12 @@ function sightingsSelect(baseNs: bigint): string {
     ORDER BY s.packet, s.hop`;
 }
 
-async function writeSightings(
+async function stageSightings(
   con: DuckDBConnection,
   t: AnalysisTables,
   file: string,
   partRows: number,
+  copies: string[],
 ): Promise<void> {
   const s = t.sightings;
   await con.run(
@@ -239,16 +240,17 @@ async function writeSightings(
   ip6.closeSync();
   const columnsOf = (from: number, to: number) => sightingColumns(s, t.flowOfPacket, from, to);
   await appendColumns(con, 'stage', columnsOf, s.length, Math.max(1, partRows));
-  await con.run(`COPY (${sightingsSelect(s.frames.baseNs ?? 0n)}) TO ${sqlString(file)} (FORMAT parquet)`);
+  copies.push(`COPY (${sightingsSelect(s.frames.baseNs ?? 0n)}) TO ${sqlString(file)} (FORMAT parquet)`);
 }
 
 const pathText = (p: Flow['requestPath']) => p.map((h) => `${h.point}:${h.dir}`).join(' > ');
 
-async function writeFlows(
+async function stageFlows(
   con: DuckDBConnection,
   flows: Flow[],
   file: string,
   hopsFile: string,
+  copies: string[],
 ): Promise<void> {
   await con.run(`CREATE TABLE flows (flow_id UINTEGER, ip_proto UTINYINT, ip_version UTINYINT,
     client_ip VARCHAR, client_port USMALLINT, client_pod VARCHAR, client_node VARCHAR,
@@ -292,7 +294,7 @@ async function writeFlows(
     a.endRow();
   }
   a.closeSync();
-  await con.run(`COPY flows TO ${sqlString(file)} (FORMAT parquet)`);
+  copies.push(`COPY flows TO ${sqlString(file)} (FORMAT parquet)`);
   await con.run(`CREATE TABLE flow_hops (flow_id UINTEGER, leg VARCHAR, hop USMALLINT, from_point VARCHAR,
     to_point VARCHAR, samples UBIGINT, min_ns BIGINT, median_ns BIGINT, max_ns BIGINT)`);
   const h = await con.createAppender('flow_hops');
@@ -310,11 +312,16 @@ async function writeFlows(
       h.endRow();
     }
   h.closeSync();
-  await con.run(`COPY flow_hops TO ${sqlString(hopsFile)} (FORMAT parquet)`);
+  copies.push(`COPY flow_hops TO ${sqlString(hopsFile)} (FORMAT parquet)`);
 }
 
 /** One row per (flow, point) that cannot vouch for the flow (flows.ts `Flow.coverage`). */
-async function writeFlowCoverage(con: DuckDBConnection, flows: Flow[], file: string): Promise<void> {
+async function stageFlowCoverage(
+  con: DuckDBConnection,
+  flows: Flow[],
+  file: string,
+  copies: string[],
+): Promise<void> {
   await con.run(`CREATE TABLE flow_coverage (flow_id UINTEGER, capture_point VARCHAR, status VARCHAR,
     seen BOOLEAN, drops UBIGINT)`);
   const a = await con.createAppender('flow_coverage');
@@ -329,10 +336,15 @@ async function writeFlowCoverage(con: DuckDBConnection, flows: Flow[], file: str
       a.endRow();
     }
   a.closeSync();
-  await con.run(`COPY flow_coverage TO ${sqlString(file)} (FORMAT parquet)`);
+  copies.push(`COPY flow_coverage TO ${sqlString(file)} (FORMAT parquet)`);
 }
 
-async function writeClockOffsets(con: DuckDBConnection, offsets: ClockOffset[], file: string): Promise<void> {
+async function stageClockOffsets(
+  con: DuckDBConnection,
+  offsets: ClockOffset[],
+  file: string,
+  copies: string[],
+): Promise<void> {
   await con.run(`CREATE TABLE clock_offsets (node VARCHAR, offset_ns BIGINT, error_ns BIGINT, reference BOOLEAN,
     matched_frames UBIGINT, via VARCHAR, packets_to_via UBIGINT, packets_from_via UBIGINT)`);
   const a = await con.createAppender('clock_offsets');
@@ -350,7 +362,7 @@ async function writeClockOffsets(con: DuckDBConnection, offsets: ClockOffset[], 
     a.endRow();
   }
   a.closeSync();
-  await con.run(`COPY clock_offsets TO ${sqlString(file)} (FORMAT parquet)`);
+  copies.push(`COPY clock_offsets TO ${sqlString(file)} (FORMAT parquet)`);
 }
 
 /** Writes the tables under `datasetDir/<table>/<table>.parquet`, replacing earlier ones. */
@@ -359,6 +371,19 @@ export async function writeAnalysisTables(
   t: AnalysisTables,
   opts: WriteOptions = {},
 ): Promise<void> {
+  await (await stageAnalysisTables(datasetDir, t, opts)).written;
+}
+
+/**
+ * `writeAnalysisTables` in two steps: this thread hands the rows to DuckDB (the promise resolves then),
+ * and DuckDB sorts and writes the Parquet files on its own threads (`written`), so the caller can
+ * judge the flows meanwhile. `written` must be awaited: it closes the database.
+ */
+export async function stageAnalysisTables(
+  datasetDir: string,
+  t: AnalysisTables,
+  opts: WriteOptions = {},
+): Promise<{ written: Promise<void> }> {
   const root = path.resolve(datasetDir);
   for (const table of ANALYSIS_TABLES) await fs.mkdir(path.join(root, table), { recursive: true });
   const tmp = path.join(root, `.analysis-tmp-${process.pid}`);
@@ -369,14 +394,25 @@ export async function writeAnalysisTables(
   });
   const con = await db.connect();
   const file = (table: string) => path.join(root, table, `${table}.parquet`);
-  try {
-    await writeSightings(con, t, file('sightings'), opts.partRows ?? PART_ROWS);
-    await writeFlows(con, t.flows, file('flows'), file('flow_hops'));
-    await writeClockOffsets(con, t.clockOffsets, file('clock_offsets'));
-    await writeFlowCoverage(con, t.flows, file('flow_coverage'));
-  } finally {
+  const close = async () => {
     con.closeSync();
     db.closeSync();
     await fs.rm(tmp, { recursive: true, force: true });
+  };
+  const copies: string[] = [];
+  try {
+    await stageSightings(con, t, file('sightings'), opts.partRows ?? PART_ROWS, copies);
+    await stageFlows(con, t.flows, file('flows'), file('flow_hops'), copies);
+    await stageClockOffsets(con, t.clockOffsets, file('clock_offsets'), copies);
+    await stageFlowCoverage(con, t.flows, file('flow_coverage'), copies);
+  } catch (e) {
+    await close();
+    throw e;
   }
+  // one statement list, one native call: the copies go on while this thread is busy elsewhere
+  const written = con.run(copies.join(';\n')).then(close, async (e: unknown) => {
+    await close();
+    throw e;
+  });
+  return { written };
 }

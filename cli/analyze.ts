@@ -11,7 +11,7 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { formatProblem, parseKernelVersion } from '../analyzers/rules/load-rules.ts';
-import { writeReportInputs, writeVerdictsTable } from '../analyzers/rules/write-verdicts.ts';
+import { stageVerdictsTable, writeReportInputs } from '../analyzers/rules/write-verdicts.ts';
 import {
   analysisWithCoverage,
   DATAPATH_SETS,
@@ -21,7 +21,7 @@ import {
   verdictsFromFlows,
   type Warning,
 } from '../analyzers/verdicts.ts';
-import { writeAnalysisTables } from '../analyzers/write-analysis.ts';
+import { stageAnalysisTables } from '../analyzers/write-analysis.ts';
 import { findBundles, planBundles } from '../ingest/dataset/bundle-tree.ts';
 import { writeViewsSql } from '../ingest/dataset/views.ts';
 import {
@@ -56,11 +56,13 @@ export interface AnalyzeOptions extends RuleSelection {
 
 export type AnalyzeStage =
   | 'ingest+analysis'
-  | 'analysis tables'
+  | 'tables staged'
   | 'rules'
   | 'verdicts.json'
-  | 'verdicts table'
+  | 'tables written'
+  | 'verdicts staged'
   | 'analysis.json'
+  | 'verdicts written'
   | 'junit.xml'
   | 'report.html';
 
@@ -117,22 +119,31 @@ export async function analyzeBundle(
     const input = await analysisRun;
     stopIfAborted(opts.signal);
     done('ingest+analysis');
-    await writeAnalysisTables(staged, input.analysis.tables);
-    done('analysis tables');
     const faults = [...new Set([...ingest.faults.map((f) => f.line()), ...input.analysis.faults])];
     const extra: Warning[] = faults.map((message) => ({ code: 'input.container-fault', message }));
-    const { document } = verdictsFromFlows(input, rules.rules, opts, extra);
-    done('rules');
-    writeVerdictsJson(path.join(staged, DATASET_VERDICTS), document);
-    done('verdicts.json');
-    await writeReportInputs(staged, document, input.analysis.topology);
-    await writeVerdictsTable(staged, document);
+    // DuckDB sorts and writes the tables on its own threads while this thread judges and writes JSON
+    const tables = await stageAnalysisTables(staged, input.analysis.tables);
+    done('tables staged');
+    const document = await alongside(tables.written, async () => {
+      const { document } = verdictsFromFlows(input, rules.rules, opts, extra);
+      done('rules');
+      writeVerdictsJson(path.join(staged, DATASET_VERDICTS), document);
+      done('verdicts.json');
+      return document;
+    });
+    done('tables written');
+    const verdictsTable = await stageVerdictsTable(staged, document);
+    done('verdicts staged');
+    const reportInput = await alongside(verdictsTable.written, async () => {
+      await writeReportInputs(staged, document, input.analysis.topology);
+      // ladders (the first packets of a flow at every point) only for the flows the report details
+      const ladderFlows = detailedFlowIds(input.analysis.flows.flows, document);
+      const reportInput = await writeAnalysisJson(stage, input.analysis, bundle, { ladderFlows });
+      done('analysis.json');
+      return reportInput;
+    });
+    done('verdicts written');
     await writeViewsSql(staged);
-    done('verdicts table');
-    // ladders (the first packets of a flow at every point) only for the flows the report details
-    const ladderFlows = detailedFlowIds(input.analysis.flows.flows, document);
-    const reportInput = await writeAnalysisJson(stage, input.analysis, bundle, { ladderFlows });
-    done('analysis.json');
     stopIfAborted(opts.signal);
     result = { document, exitCode: exitCodeOf(document, faults.length, opts), faults, reportInput };
   } catch (e) {
@@ -163,6 +174,17 @@ export async function analyzeBundle(
     faults: result.faults,
     outputs: { ...outputs, html },
   };
+}
+
+/**
+ * `work` while DuckDB writes a table (`written`); resolves when both are done, so a failure of either
+ * never leaves the other still writing into the stage that the caller then removes.
+ */
+async function alongside<T>(written: Promise<void>, work: () => Promise<T>): Promise<T> {
+  const [result, write] = await Promise.allSettled([work(), written]);
+  if (result.status === 'rejected') throw result.reason;
+  if (write.status === 'rejected') throw write.reason;
+  return result.value;
 }
 
 /** verdicts.json inside the dataset (with report/topology.json and warnings.json). */

@@ -147,11 +147,37 @@ export async function writeVerdictsTable(
   doc: VerdictsDocument,
   opts: { memoryLimit?: string; threads?: number } = {},
 ): Promise<string> {
-  const dir = path.join(path.resolve(datasetDir), VERDICTS_TABLE);
+  const staged = await stageVerdictsTable(datasetDir, doc, opts);
+  await staged.written;
+  return staged.file;
+}
+
+/**
+ * `writeVerdictsTable` in two steps, as analyzers/write-analysis.ts `stageAnalysisTables`: the promise
+ * resolves once DuckDB has the rows, and `written` (which must be awaited) once the file is written.
+ */
+export async function stageVerdictsTable(
+  datasetDir: string,
+  doc: VerdictsDocument,
+  opts: { memoryLimit?: string; threads?: number } = {},
+): Promise<{ file: string; written: Promise<void> }> {
+  const root = path.resolve(datasetDir);
+  const dir = path.join(root, VERDICTS_TABLE);
   await fs.mkdir(dir, { recursive: true });
   const file = path.join(dir, `${VERDICTS_TABLE}.parquet`);
-  const db = await openDuckDb({ memoryLimit: opts.memoryLimit ?? '256MB', threads: opts.threads ?? 1 });
+  // past the memory limit, the sort by row spills here
+  const tmp = path.join(root, `.verdicts-tmp-${process.pid}`);
+  const db = await openDuckDb({
+    memoryLimit: opts.memoryLimit ?? '256MB',
+    threads: opts.threads ?? 1,
+    tempDirectory: tmp,
+  });
   const con = await db.connect();
+  const close = async () => {
+    con.closeSync();
+    db.closeSync();
+    await fs.rm(tmp, { recursive: true, force: true });
+  };
   try {
     const texts = new TextCodes();
     const rows = checkRows(doc);
@@ -165,20 +191,24 @@ export async function writeVerdictsTable(
       a.endRow();
     });
     a.closeSync();
-    // each coded column joined to its few distinct strings (the hash tables are small)
-    const joins = CODED.map((c) => `LEFT JOIN texts t_${c} ON t_${c}.code = s.${c}`).join(' ');
-    const column = (c: string) =>
-      (CODED as readonly string[]).includes(c) ? `t_${c}.text AS ${c}` : `s.${c}`;
-    await con.run(`COPY (SELECT s.flow_id, ${column('proto')}, ${column('client_ip')}, s.client_port,
+  } catch (e) {
+    await close();
+    throw e;
+  }
+  // each coded column joined to its few distinct strings (the hash tables are small)
+  const joins = CODED.map((c) => `LEFT JOIN texts t_${c} ON t_${c}.code = s.${c}`).join(' ');
+  const column = (c: string) => ((CODED as readonly string[]).includes(c) ? `t_${c}.text AS ${c}` : `s.${c}`);
+  const written = con
+    .run(`COPY (SELECT s.flow_id, ${column('proto')}, ${column('client_ip')}, s.client_port,
       ${column('client_pod')}, ${column('server_ip')}, s.server_port, ${column('server_pod')}, ${column('service_ip')},
       nullif(s.service_port, 0) AS service_port, nullif(s.scenario, 0) AS scenario,
       ${[...FLOW_TEXT.slice(6), ...CHECK_TEXT].map(column).join(', ')}
-      FROM stage s ${joins} ORDER BY s.rowid) TO ${sqlString(file)} (FORMAT parquet)`);
-  } finally {
-    con.closeSync();
-    db.closeSync();
-  }
-  return file;
+      FROM stage s ${joins} ORDER BY s.rowid) TO ${sqlString(file)} (FORMAT parquet)`)
+    .then(close, async (e: unknown) => {
+      await close();
+      throw e;
+    });
+  return { file, written };
 }
 
 /** Topology as JSON (Maps as objects), for a report rebuilt without the bundle. */
