@@ -75,7 +75,8 @@ function tsharkSecondsPerFrame(file: string): number | null {
   return r.status === 0 ? seconds / n : null;
 }
 
-export async function e2eTrials(frameCounts: number[]): Promise<E2eTrial[]> {
+/** One trial per frame count; `onTrial` hears each as it ends (a 20 M trial takes many minutes). */
+export async function e2eTrials(frameCounts: number[], onTrial?: (t: E2eTrial) => void): Promise<E2eTrial[]> {
   fs.mkdirSync(dataDir, { recursive: true });
   const trials: E2eTrial[] = [];
   let tsharkPerFrame: number | null | undefined;
@@ -100,7 +101,7 @@ export async function e2eTrials(frameCounts: number[]): Promise<E2eTrial[]> {
       stages: StageTiming[];
     };
     const tsharkSeconds = tsharkPerFrame === null ? null : tsharkPerFrame * b.frames;
-    trials.push({
+    const trial: E2eTrial = {
       frames: b.frames,
       flows: b.flows,
       points: b.points,
@@ -113,7 +114,9 @@ export async function e2eTrials(frameCounts: number[]): Promise<E2eTrial[]> {
       stages: m.stages,
       tsharkSeconds,
       tsharkRatio: tsharkSeconds === null ? null : tsharkSeconds / m.seconds,
-    });
+    };
+    trials.push(trial);
+    onTrial?.(trial);
     fs.rmSync(out, { recursive: true, force: true });
   }
   return trials;
@@ -175,8 +178,7 @@ if (import.meta.url === `file://${process.argv[1]}`) {
     console.log(JSON.stringify({ seconds, peakRssMb: peakRssMb(), statuses, stages }));
   } else {
     const sizes = process.argv.slice(2).map(Number);
-    const trials = await e2eTrials(sizes.length ? sizes : [1_000_000]);
-    for (const t of trials) console.log(e2eText(t));
+    const trials = await e2eTrials(sizes.length ? sizes : [1_000_000], (t) => console.log(e2eText(t)));
     const scaling = e2eScalingText(trials);
     if (scaling) console.log(scaling);
   }

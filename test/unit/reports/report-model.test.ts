@@ -155,6 +155,43 @@ test('large analyses: every failing flow in detail, a bounded sample of the othe
   );
 });
 
+test('production scale: the table lists every failing flow and a bounded sample, counts cover all, the page says where the rest are', () => {
+  const kernel = structuredClone(judged);
+  for (const f of kernel.flows.slice(0, 3)) f.status = 'fail';
+  const m = reportModel(input, kernel, { passingDetail: 2, passingRows: 4, analysisDir: 'out' });
+  assert.equal(m.flows.length, 7);
+  assert.equal(m.flows.filter((r) => r.status === 'fail').length, 3);
+  assert.deepEqual(
+    m.flows.map((r) => r.id),
+    [...m.flows.map((r) => r.id)].sort((a, b) => a - b),
+    'listed in flow order',
+  );
+  assert.ok(m.details.every((d) => m.flows.some((r) => r.id === d.row.id && r.hasDetail)));
+  assert.equal(m.details.length, 5);
+  assert.deepEqual(m.sampling, {
+    total: 26,
+    listed: 7,
+    detailed: 5,
+    failing: 3,
+    passingShown: 2,
+    passingTotal: 23,
+  });
+  assert.equal(m.statusCounts.pass + m.statusCounts.fail + m.statusCounts.inconclusive, 26);
+  assert.equal(
+    m.scenarios.reduce((n, s) => n + s.flows, 0),
+    26,
+  );
+  const page = renderReportHtml(m);
+  assert.match(page, /19 more flows, all passing or not evaluated, are not listed here/);
+  assert.match(
+    page,
+    /hoptrace sql out\/dataset &quot;SELECT flow_id, status, scenario, .* FROM flow_status ORDER BY flow_id&quot;/,
+  );
+  assert.match(page, /<dt>flows<\/dt><dd>26 ·/);
+  // the default keeps every flow of a fixture in the table
+  assert.equal(reportModel(input, kernel).flows.length, 26);
+});
+
 test('verdicts: warnings read as code and message (never raw JSON), rule ids shown with the scenario', () => {
   const v = normalizeVerdicts({
     flows: [],

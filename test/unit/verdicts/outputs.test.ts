@@ -3,14 +3,17 @@
  * failure vs skipped), the terminal summary and the exit codes of DESIGN §8.
  */
 import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { test } from 'node:test';
 import { combineDatapath } from '../../../analyzers/rules/evaluate-rules.ts';
 import type { FlowVerdict } from '../../../analyzers/rules/verdict-types.ts';
 import type { VerdictsDocument } from '../../../analyzers/verdicts.ts';
 import { exitCodeOf } from '../../../cli/analyze.ts';
-import { junitXml } from '../../../reports/junit.ts';
+import { junitXml, writeJunitXml } from '../../../reports/junit.ts';
 import { summaryText } from '../../../reports/summary.ts';
-import { verdictsSchemaErrors } from '../../../reports/verdicts-json.ts';
+import { verdictsSchemaErrors, writeVerdictsJson } from '../../../reports/verdicts-json.ts';
 
 function flow(id: number, status: FlowVerdict['status'], message = 'ok'): FlowVerdict {
   const reason = status === 'pass' ? null : status === 'fail' ? 'unexpected-hop' : 'capture-loss';
@@ -95,4 +98,27 @@ test('datapath of a flow from what each node showed', () => {
   assert.equal(combineDatapath(['ebpf', 'unknown']), 'ebpf');
   assert.equal(combineDatapath(['kernel', 'kernel']), 'kernel');
   assert.equal(combineDatapath(['ebpf', 'kernel']), 'mixed');
+});
+
+test('streamed files: verdicts.json is JSON.stringify(doc, null, 2) byte for byte, junit.xml is junitXml', () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'hoptrace-outputs-'));
+  try {
+    const odd = flow(2, 'fail', 'quote " backslash \\ newline\n tab\t <&> \u2028 ünï');
+    odd.service = { ip: '172.21.0.10', port: 80, name: null };
+    const docs = [
+      doc([]),
+      { ...doc([flow(1, 'pass'), odd, flow(3, 'inconclusive')]), warnings: [{ code: 'w', message: 'x' }] },
+    ];
+    for (const d of docs) {
+      const file = path.join(dir, 'verdicts.json');
+      writeVerdictsJson(file, d);
+      assert.equal(fs.readFileSync(file, 'utf8'), `${JSON.stringify(d, null, 2)}\n`);
+      const junit = path.join(dir, 'junit.xml');
+      writeJunitXml(junit, d);
+      assert.equal(fs.readFileSync(junit, 'utf8'), junitXml(d));
+    }
+    assert.deepEqual(fs.readdirSync(dir).sort(), ['junit.xml', 'verdicts.json'], 'no temporary file left');
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
 });
