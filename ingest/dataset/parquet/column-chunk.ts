@@ -115,7 +115,7 @@ export class ChunkBuilder {
     const need = this.size + extra;
     const body = this.body;
     if (body && body.length >= need) return body;
-    const grown = takeBody(Math.max(need, this.lastSize, body ? 2 * body.length : 0));
+    const grown = takeBody(Math.max(need, this.lastSize, body ? body.length + (body.length >>> 1) : 0));
     if (body) {
       grown.set(body.subarray(0, this.size));
       releaseBody(body);

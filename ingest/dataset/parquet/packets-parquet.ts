@@ -15,7 +15,7 @@ import {
 } from '../../columns/packets-schema.ts';
 import { ChunkBuilder } from './column-chunk.ts';
 import { ConvertedType, Encoding, PhysicalType, Repetition, type SchemaNode } from './format.ts';
-import { bitLevels, dictionaryIndices, packLevels, rleLevels } from './rle-hybrid.ts';
+import { allZero, bitLevels, dictionaryIndices, packLevels, rleLevels, uniformBits } from './rle-hybrid.ts';
 
 /** Where a nullable column's validity comes from. */
 type Validity =
@@ -303,13 +303,19 @@ function rowSet(
   if (cached) return cached;
   let valid: Uint8Array;
   if (v.kind === 'bytes') valid = c[v.key];
-  else if (v.kind === 'nonZero') valid = nonZeroBytes(own!, n, s.valid);
-  else {
+  else if (v.kind === 'nonZero') {
+    // direction in a pcap, decode_error and the inner IP version are mostly all zero: all NULL
+    if (allZero(own!, n)) return cacheSet(s, key, { levels: rleLevels(0, n, 1), count: 0, rows: null });
+    valid = nonZeroBytes(own!, n, s.valid);
+  } else {
     const ver = c[v.column];
     const want = v.version;
     valid = s.valid;
     for (let r = 0; r < n; r++) valid[r] = ver[r] === want ? 1 : 0;
   }
+  // columns of a layer the traffic has everywhere or nowhere: one RLE run, no bit packing
+  const same = uniformBits(valid, n);
+  if (same >= 0) return cacheSet(s, key, { levels: rleLevels(same, n, 1), count: same * n, rows: null });
   const lv = bitLevels(valid, n);
   let rows: Uint32Array | null = null;
   if (lv.count > 0 && lv.count < n) {
@@ -321,7 +327,10 @@ function rowSet(
       k += valid[r]!;
     }
   }
-  const set: RowSet = { levels: lv.bytes, count: lv.count, rows };
+  return cacheSet(s, key, { levels: lv.bytes, count: lv.count, rows });
+}
+
+function cacheSet(s: EncodeScratch, key: string, set: RowSet): RowSet {
   s.sets.set(key, set);
   return set;
 }
@@ -405,11 +414,14 @@ function encodeInt32(
     return;
   }
   const m = set ? set.count : n;
-  const vals = s.words.subarray(0, m);
+  let vals = s.words.subarray(0, m);
   if (set?.rows) {
     if (data instanceof Uint8Array) gatherU8(data, set.rows, m, vals);
     else if (data instanceof Uint16Array) gatherU16(data, set.rows, m, vals);
     else gatherU32(data, set.rows, m, vals);
+  } else if (data instanceof Uint32Array) {
+    // every row or none: the column is the page (addPage copies it)
+    vals = data.subarray(0, m);
   } else if (m > 0) vals.set(data.subarray(0, n));
   if (out.stats && m > 0) {
     let lo = vals[0]!;
@@ -434,15 +446,16 @@ function encodeInt64(
   const data = c[spec.data];
   const set = rowSet(spec.validity, spec.name, c, null, n, s);
   const m = set ? set.count : n;
-  const vals = s.words.subarray(0, 2 * m);
+  let vals = data.subarray(0, 2 * m);
   if (set?.rows) {
+    vals = s.words.subarray(0, 2 * m);
     const rows = set.rows;
     for (let k = 0; k < m; k++) {
       const r = 2 * rows[k]!;
       vals[2 * k] = data[r]!;
       vals[2 * k + 1] = data[r + 1]!;
     }
-  } else if (m > 0) vals.set(data.subarray(0, 2 * n));
+  }
   if (out.stats && m > 0) {
     // signed: compare the high lanes as int32, then the low lanes as uint32
     let minHi = vals[1]! | 0;

@@ -63,6 +63,30 @@ export function bitLevels(valid: Uint8Array, n: number): PackedLevels {
   return { bytes: out.subarray(start, at), count };
 }
 
+/**
+ * 0 when the 0/1 bytes `valid[0..n)` are all 0, 1 when all 1, -1 when mixed. Four bytes a load:
+ * `valid` must start on a 4-byte boundary.
+ */
+export function uniformBits(valid: Uint8Array, n: number): number {
+  const first = valid[0] ?? 0;
+  if (first > 1) return -1;
+  const word = first * 0x01010101;
+  const words = new Uint32Array(valid.buffer, valid.byteOffset, n >>> 2);
+  for (let i = 0; i < words.length; i++) if (words[i] !== word) return -1;
+  for (let r = words.length << 2; r < n; r++) if (valid[r] !== first) return -1;
+  return first;
+}
+
+/** True when `a[0..n)` is all zero; reads 32-bit words (`a` starts on a 4-byte boundary). */
+export function allZero(a: Uint8Array | Uint16Array, n: number): boolean {
+  const bytes = a.BYTES_PER_ELEMENT * n;
+  const words = new Uint32Array(a.buffer, a.byteOffset, bytes >>> 2);
+  let any = 0;
+  for (let i = 0; i < words.length; i++) any |= words[i]!;
+  for (let i = (words.length << 2) / a.BYTES_PER_ELEMENT; i < n; i++) any |= a[i]!;
+  return any === 0;
+}
+
 export function varintLength(v: number): number {
   let n = 1;
   while (v >= 0x80) {
