@@ -10,13 +10,11 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { PacketColumns } from '../ingest/columns/packet-columns.ts';
-import { packetsToArrow } from '../ingest/columns/to-arrow.ts';
-import { PacketBatchSink } from '../ingest/packets-from-capture.ts';
 import { readCapture } from '../ingest/read-capture.ts';
 import type { RecordSink } from '../ingest/record.ts';
 import { batchText, batchTrials } from './batch.ts';
 import { correlateTrials } from './correlate.ts';
+import { arrowTrialArgs } from './decode-arrow.ts';
 import { e2eText, e2eTrials } from './e2e.ts';
 import { generateCaptures } from './generate-capture.ts';
 import { reportTrial } from './report.ts';
@@ -79,25 +77,19 @@ function countingSink(): RecordSink & { n: number } {
   };
 }
 
-/**
- * Reader + decoders + Arrow record batches, one core. A streaming consumer: each record batch is
- * counted and dropped, and the sink reuses its batch memory for the next one.
- */
-async function decodeToArrow(file: string): Promise<number> {
-  let rows = 0;
-  // one dictionary object for the file, as an ingest keeps it: its batches share the Arrow dictionaries
-  const dicts = { points: ['file/bench'], files: [file] };
-  const sink = new PacketBatchSink({
-    fileId: 0,
-    pointFor: () => 0,
-    onBatch: (b: PacketColumns) => {
-      rows += packetsToArrow(b, dicts).numRows;
-    },
+/** decode -> Arrow of `file` in a child process (bench/decode-arrow.ts says why). */
+function arrowTrial(file: string): { rows: number; seconds: number; cpuSeconds: number } {
+  const child = spawnSync(process.execPath, arrowTrialArgs(file), {
+    cwd: path.dirname(here),
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'inherit'],
   });
-  const result = await readCapture(file, sink);
-  sink.finish();
-  if (result.error) throw new Error(result.error.line());
-  return rows;
+  if (child.status !== 0) throw new Error(`decode -> Arrow trial failed on ${file}`);
+  return JSON.parse(child.stdout.trim().split('\n').pop() ?? '{}') as {
+    rows: number;
+    seconds: number;
+    cpuSeconds: number;
+  };
 }
 
 function rawRead(file: string): number {
@@ -161,14 +153,16 @@ async function main(): Promise<void> {
   if (count !== packets) throw new Error(`reader returned ${count} records, expected ${packets}`);
   record('hoptrace reader only (pcap)', packets, readSeconds, { cpuSeconds: readCpu });
 
-  const [rows, arrowSeconds, arrowCpu] = await time(() => decodeToArrow(gen.pcap));
-  if (rows !== packets) throw new Error(`decode produced ${rows} rows, expected ${packets}`);
-  const arrow = record('hoptrace decode -> Arrow (pcap, full schema)', packets, arrowSeconds, {
-    cpuSeconds: arrowCpu,
+  const pcapTrial = arrowTrial(gen.pcap);
+  if (pcapTrial.rows !== packets)
+    throw new Error(`decode produced ${pcapTrial.rows} rows, expected ${packets}`);
+  const arrow = record('hoptrace decode -> Arrow (pcap, full schema)', packets, pcapTrial.seconds, {
+    cpuSeconds: pcapTrial.cpuSeconds,
   });
-  const [rowsNg, arrowNgSeconds, arrowNgCpu] = await time(() => decodeToArrow(gen.pcapng));
-  if (rowsNg !== packets) throw new Error(`decode produced ${rowsNg} rows from pcapng, expected ${packets}`);
-  record('hoptrace decode -> Arrow (pcapng)', packets, arrowNgSeconds, { cpuSeconds: arrowNgCpu });
+  const ngTrial = arrowTrial(gen.pcapng);
+  if (ngTrial.rows !== packets)
+    throw new Error(`decode produced ${ngTrial.rows} rows from pcapng, expected ${packets}`);
+  record('hoptrace decode -> Arrow (pcapng)', packets, ngTrial.seconds, { cpuSeconds: ngTrial.cpuSeconds });
   if (process.env['BENCH_ONLY'] === 'arrow') return;
 
   const dsDir = path.join(dataDir, 'dataset');

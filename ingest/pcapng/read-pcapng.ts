@@ -1,5 +1,5 @@
 import { maxRecordSize } from '../pcap/read-pcap.ts';
-import { PushParser } from '../push-parser.ts';
+import { PushParser, type ReaderRecord } from '../push-parser.ts';
 import type { InterfaceStats } from '../record.ts';
 import {
   lanesToBigInt,
@@ -345,12 +345,7 @@ export class PcapngParser extends PushParser {
     const caplen = view.getUint32(pos + 20, le);
     if (caplen > len - 32 || caplen > this.recMaxRecord) return this.packet(view, pos, len, base, BT_EPB);
     if (this.recOptions) {
-      rec.flags = -1;
-      rec.dropCount = -1;
-      rec.packetIdLo = -1;
-      rec.packetIdHi = -1;
-      rec.hashAt = 0;
-      rec.hashLen = 0;
+      clearOptions(rec);
       this.recOptions = false;
     }
     const hi = view.getUint32(pos + 12, le);
@@ -456,12 +451,7 @@ export class PcapngParser extends PushParser {
       );
       return false;
     }
-    rec.flags = -1;
-    rec.dropCount = -1;
-    rec.packetIdLo = -1;
-    rec.packetIdHi = -1;
-    rec.hashAt = 0;
-    rec.hashLen = 0;
+    clearOptions(rec);
     // the PB's drop count and any block's options land in the record: the EPB fast path clears them
     this.recOptions = true;
     if (type === BT_SPB) {
@@ -601,6 +591,16 @@ export class PcapngParser extends PushParser {
     );
     return false;
   }
+}
+
+/** The record's option-borne fields as for a block without options. */
+function clearOptions(rec: ReaderRecord): void {
+  rec.flags = -1;
+  rec.dropCount = -1;
+  rec.packetIdLo = -1;
+  rec.packetIdHi = -1;
+  rec.hashAt = 0;
+  rec.hashLen = 0;
 }
 
 function hex2(b: number): string {
