@@ -21,7 +21,7 @@ import {
   type EvaluatedFlow,
   evaluateFlow,
 } from './rules/evaluate-rules.ts';
-import { coverageFromFrames, flowFactsFromAnalysis, type PointCoverage } from './rules/flow-facts.ts';
+import { coverageFromFrames, mapFlowFacts, type PointCoverage } from './rules/flow-facts.ts';
 import {
   type KernelVersion,
   type LoadResult,
@@ -205,13 +205,13 @@ export function verdictsFromFlows(
       return o ? (o.reference ? 0 : o.errorNs) : clock.size <= 1 ? 0 : null;
     },
   };
-  const facts = flowFactsFromAnalysis(
+  const evaluated = mapFlowFacts(
     analysis.tables.sightings,
     analysis.tables.flows,
     analysis.tables.flowOfPacket,
     analysis.tables.files,
+    (facts) => evaluateFlow(facts, ctx),
   );
-  const evaluated = facts.map((f) => evaluateFlow(f, ctx));
 
   const warnings: Warning[] = [
     ...topo.warnings.map((w) => ({ code: w.code, message: w.message })),

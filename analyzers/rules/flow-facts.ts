@@ -184,6 +184,20 @@ export function flowFactsFromAnalysis(
   flowOfPacket: Int32Array,
   files: readonly string[],
 ): FlowFacts[] {
+  return mapFlowFacts(s, flows, flowOfPacket, files, (facts) => facts);
+}
+
+/**
+ * `flowFactsFromAnalysis` handing each flow's facts to `use` as they are made and keeping only what it
+ * returns: the facts of a large bundle (every leg's sightings and MAC pairs) are never all alive at once.
+ */
+export function mapFlowFacts<T>(
+  s: Sightings,
+  flows: readonly Flow[],
+  flowOfPacket: Int32Array,
+  files: readonly string[],
+  use: (facts: FlowFacts) => T,
+): T[] {
   const f = s.frames;
   const byFlow = new Map<number, number[]>();
   for (let p = 0; p < s.packets; p++) {
@@ -351,6 +365,6 @@ export function flowFactsFromAnalysis(
       // a Service known from elsewhere (an SLB address, a host client's ClusterIP): the flows stage names it
       service: flow.service ? { ip: flow.service.ip, port: flow.service.port } : null,
     };
-    return { flow, classify, request, reply };
+    return use({ flow, classify, request, reply });
   });
 }
