@@ -185,7 +185,8 @@ export function correlateSpool(
     let mask = 0;
     while ((spool.frames - spool.withoutFingerprint) / (mask + 1) > (opts.clockSampleFrames ?? 500_000))
       mask = 2 * mask + 1;
-    const step = Math.max(slabNs, c.wideWindowNs);
+    // the sample is at most `clockSampleFrames` frames: one slab (as sightingsFromPackets)
+    const step = Number.POSITIVE_INFINITY;
     const sample = new FrameTable(1024);
     for (let from = range[0]; from <= range[1]; from += step) {
       const w = c.wideWindowNs;

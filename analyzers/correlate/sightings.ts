@@ -556,13 +556,14 @@ export function settleClockOf(
   local: FrameTable,
 ): number {
   const n = f.length;
-  const slabNs = opts.slabNs ?? DEFAULT_SLAB_NS;
   let withoutFingerprint = 0;
   for (let i = 0; i < n; i++) if (f.fpValid[i] !== 1) withoutFingerprint++;
   if (!opts.clockOffsets) {
     let mask = 0;
     while ((n - withoutFingerprint) / (mask + 1) > (opts.clockSampleFrames ?? 500_000)) mask = 2 * mask + 1;
-    for (const sl of slabsOf(f.t, n, f.fpValid, f.fpLo, mask, c.wideWindowNs, slabNs)) {
+    // the sample is at most `clockSampleFrames` frames: one slab, not slabs each reaching a wide window
+    // past both ends (with 1 s slabs and a 2 s window, that visited every sampled frame five times)
+    for (const sl of slabsOf(f.t, n, f.fpValid, f.fpLo, mask, c.wideWindowNs, Number.POSITIVE_INFINITY)) {
       local.copyRows(f, sl.rows, sl.a, sl.b, CORRELATION_COLUMNS);
       c.sampleClock(local, sl.ownFrom, sl.ownTo);
     }
