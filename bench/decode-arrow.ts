@@ -2,10 +2,12 @@
  * The decode -> Arrow trial in a process of its own, started the way bin/hoptrace.js starts (tsx's
  * ESM hooks only, see `arrowTrialArgs`): prints {rows, seconds, cpuSeconds} as JSON.
  *
- * Why not in the bench's own process: `node --import tsx` also installs tsx's CommonJS hook, which
- * compiles CommonJS files (tslib, under apache-arrow) with esbuild in the main thread, and that
- * detaches an ArrayBuffer; V8 then adds a detached-buffer check to every typed-array and DataView
- * access it compiles afterwards, process-wide (~15% of decode -> Arrow here). The CLI never pays it.
+ * Why not in the bench's own process: under `node --import tsx` (tsx's CommonJS hook too), loading a
+ * CommonJS file from ESM (tslib, under apache-arrow) detaches an ArrayBuffer in the main thread
+ * (`--trace-protector-invalidation` shows V8's ArrayBufferDetaching protector fall); V8 then adds a
+ * detached-buffer check to every typed-array and DataView access it compiles afterwards,
+ * process-wide (~15% of decode -> Arrow here). The CLI, which registers the ESM hooks only, keeps
+ * the protector.
  */
 import type { PacketColumns } from '../ingest/columns/packet-columns.ts';
 import { packetsToArrow } from '../ingest/columns/to-arrow.ts';

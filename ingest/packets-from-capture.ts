@@ -49,8 +49,15 @@ export class PacketBatchSink implements RecordSink {
   readonly warnings: { fileOffset: number; code: string; detail: string }[] = [];
   containerInfo: ContainerInfo | null = null;
   private readonly state: DecodeState = createDecodeState();
-  /** interfaceIndex -> point id, as a typed array so the hot loop does one load */
+  /**
+   * interfaceIndex -> the columns that are the same for every record of an interface (capture point,
+   * link type, pcapng section and interface id; section 0 = pcap, both NULL): written per batch in
+   * `tally` from `rowInterface`, not per record.
+   */
   private pointOf = new Uint16Array(16);
+  private linkTypeOf = new Uint16Array(16);
+  private sectionOf = new Uint32Array(16);
+  private interfaceIdOf = new Uint32Array(16);
   declare private readonly fileId: number;
   declare private readonly opts: BatchSinkOptions;
   // per interfaceIndex; grown in interface(), read out in finish()
@@ -85,6 +92,9 @@ export class PacketBatchSink implements RecordSink {
     if (info.interfaceIndex >= this.pointOf.length) {
       const n = Math.max(this.pointOf.length * 2, info.interfaceIndex + 1);
       this.pointOf = grow(this.pointOf, new Uint16Array(n));
+      this.linkTypeOf = grow(this.linkTypeOf, new Uint16Array(n));
+      this.sectionOf = grow(this.sectionOf, new Uint32Array(n));
+      this.interfaceIdOf = grow(this.interfaceIdOf, new Uint32Array(n));
       this.packets = grow(this.packets, new Float64Array(n));
       this.bytes = grow(this.bytes, new Float64Array(n));
       this.errorsSeen = grow(this.errorsSeen, new Float64Array(n));
@@ -96,6 +106,9 @@ export class PacketBatchSink implements RecordSink {
       this.lastHi = grow(this.lastHi, new Uint32Array(n));
     }
     this.pointOf[info.interfaceIndex] = pointId;
+    this.linkTypeOf[info.interfaceIndex] = info.linkType;
+    this.sectionOf[info.interfaceIndex] = info.section;
+    this.interfaceIdOf[info.interfaceIndex] = info.section > 0 ? info.interfaceId : 0;
     this.interfaces[info.interfaceIndex] = {
       info,
       pointId,
@@ -110,17 +123,15 @@ export class PacketBatchSink implements RecordSink {
   }
 
   /**
-   * One record: the container columns, then the decoders. Only what differs per row is written here;
-   * the file column and the per-interface tallies are done once per batch in `tally` (a tight loop
-   * over the columns costs a fraction of the same work done here, where every typed-array access
-   * reloads and rechecks its array).
+   * One record: the container columns, then the decoders. Only what differs per record is written
+   * here; the file column, the columns that follow from the interface and the per-interface tallies
+   * are done once per batch in `tally` (a tight loop over the columns costs a fraction of the same
+   * work done here, where every typed-array access reloads and rechecks its array).
    */
   packet(rec: PacketRecord): void {
     const c = this.batch;
     const row = c.length;
-    const i = rec.interfaceIndex;
-    this.rowInterface[row] = i;
-    c.point[row] = this.pointOf[i]!;
+    this.rowInterface[row] = rec.interfaceIndex;
     c.frame[row] = rec.frame;
     c.fileOffset[row] = rec.fileOffset;
     if (rec.tsValid) {
@@ -130,29 +141,26 @@ export class PacketBatchSink implements RecordSink {
     }
     c.caplen[row] = rec.caplen;
     c.wirelen[row] = rec.wirelen;
-    c.linkType[row] = rec.linkType;
-    if (rec.section > 0) {
-      c.section[row] = rec.section;
-      c.sectionValid[row] = 1;
-      c.interfaceId[row] = rec.interfaceId;
-      c.interfaceIdValid[row] = 1;
-    }
     if (rec.flags >= 0) {
       // epb_flags bits 0-1: 1 inbound, 2 outbound, 0 not recorded
       const dir = rec.flags & 3;
       if (dir === 1 || dir === 2) c.direction[row] = dir;
     }
     decodeFrame(this.state, rec, c, row);
-    if (rec.dropCount > 0) this.epbDrops[i]! += rec.dropCount;
+    if (rec.dropCount > 0) this.epbDrops[rec.interfaceIndex]! += rec.dropCount;
     c.length = row + 1;
     if (c.length >= c.capacity) this.flush();
   }
 
-  /** File column and per-interface tallies (packets, bytes, decode errors, coverage window) of rows [start, length). */
+  /**
+   * Rows [start, length): the file column, the columns that follow from the interface, and the
+   * per-interface tallies (packets, bytes, decode errors, coverage window).
+   */
   private tally(c: PacketColumns): void {
     const end = c.length;
     const start = this.start;
     c.file.fill(this.fileId, start, end);
+    this.interfaceColumns(c, start, end);
     const rowInterface = this.rowInterface;
     const packets = this.packets;
     const bytes = this.bytes;
@@ -190,6 +198,27 @@ export class PacketBatchSink implements RecordSink {
         lastLo[i] = lo;
         lastHi[i] = hi;
       }
+    }
+  }
+
+  /** Capture point, link type and (pcapng) section and interface id of rows [start, end). */
+  private interfaceColumns(c: PacketColumns, start: number, end: number): void {
+    const rowInterface = this.rowInterface;
+    const pointOf = this.pointOf;
+    const linkTypeOf = this.linkTypeOf;
+    const sectionOf = this.sectionOf;
+    const interfaceIdOf = this.interfaceIdOf;
+    const { point, linkType, section, sectionValid, interfaceId, interfaceIdValid } = c;
+    for (let row = start; row < end; row++) {
+      const i = rowInterface[row]!;
+      point[row] = pointOf[i]!;
+      linkType[row] = linkTypeOf[i]!;
+      const sec = sectionOf[i]!;
+      if (sec === 0) continue;
+      section[row] = sec;
+      sectionValid[row] = 1;
+      interfaceId[row] = interfaceIdOf[i]!;
+      interfaceIdValid[row] = 1;
     }
   }
 

@@ -1,0 +1,124 @@
+/**
+ * The batch sink's per-record columns that follow from the interface (capture point, link type,
+ * section, interface id), written once per batch from the interface of each row, and the reader's
+ * per-block option fields, cleared between EPBs of one interface.
+ */
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { PacketColumns } from '../../../ingest/columns/packet-columns.ts';
+import { PacketBatchSink } from '../../../ingest/packets-from-capture.ts';
+import { readCaptureBytes } from '../../../ingest/read-capture.ts';
+import { concat, epb, frame, idb, pb, pcapFile, shb, spb, u32opt, u64opt } from './capture-builder.ts';
+import { collector } from './reader-helpers.ts';
+
+interface Row {
+  point: number;
+  linkType: number;
+  section: number | null;
+  interfaceId: number | null;
+  frame: number;
+}
+
+/** Every row of every batch, read back through the validity arrays; batches of `rows` rows. */
+function rowsOf(bytes: Uint8Array, rows: number): Row[] {
+  const out: Row[] = [];
+  const sink = new PacketBatchSink(
+    {
+      fileId: 0,
+      // point ids that no column value could be by accident: 100 + the reader's interface index
+      pointFor: (info) => 100 + info.interfaceIndex,
+      onBatch: (c) => {
+        for (let r = 0; r < c.length; r++) {
+          out.push({
+            point: c.point[r]!,
+            linkType: c.linkType[r]!,
+            section: c.sectionValid[r] ? c.section[r]! : null,
+            interfaceId: c.interfaceIdValid[r] ? c.interfaceId[r]! : null,
+            frame: c.frame[r]!,
+          });
+        }
+      },
+    },
+    new PacketColumns(rows),
+  );
+  const res = readCaptureBytes(bytes, sink, 'f');
+  assert.equal(res.error, null);
+  sink.finish();
+  return out;
+}
+
+for (const le of [true, false]) {
+  test(`pcapng (${le ? 'LE' : 'BE'}): point, link type, section and interface id per row, across batches`, () => {
+    const bytes = concat(
+      shb(le),
+      idb(le, 1),
+      idb(le, 113),
+      epb(le, 0, 1n, frame(20)),
+      epb(le, 1, 2n, frame(21)),
+      epb(le, 1, 3n, frame(22)),
+      pb(le, 0, 0, 4n, frame(23)),
+      epb(le, 0, 5n, frame(24)),
+      shb(!le),
+      idb(!le, 101),
+      spb(!le, frame(25)),
+      epb(!le, 0, 6n, frame(26)),
+    );
+    // 2-row batches: interfaces change inside and across batches
+    const got = rowsOf(bytes, 2);
+    assert.deepEqual(
+      got.map((r) => [r.frame, r.point, r.linkType, r.section, r.interfaceId]),
+      [
+        [1, 100, 1, 1, 0],
+        [2, 101, 113, 1, 1],
+        [3, 101, 113, 1, 1],
+        [4, 100, 1, 1, 0],
+        [5, 100, 1, 1, 0],
+        [6, 102, 101, 2, 0],
+        [7, 102, 101, 2, 0],
+      ],
+    );
+  });
+}
+
+test('pcap: section and interface id NULL, link type from the file header', () => {
+  const recs = [1, 2, 3].map((i) => ({ sec: i, frac: 0, data: frame(30 + i) }));
+  const got = rowsOf(pcapFile(true, { link: 113 }, recs), 2);
+  assert.deepEqual(
+    got.map((r) => [r.frame, r.point, r.linkType, r.section, r.interfaceId]),
+    [
+      [1, 100, 113, null, null],
+      [2, 100, 113, null, null],
+      [3, 100, 113, null, null],
+    ],
+  );
+});
+
+test('EPB options of one block do not carry over to the next EPB of the same interface', () => {
+  const le = true;
+  const bytes = concat(
+    shb(le),
+    idb(le, 1),
+    epb(le, 0, 1n, frame(30), [
+      [2, u32opt(le, 1)],
+      [3, Uint8Array.of(2, 9, 9, 9, 9)],
+      [4, u64opt(le, 5n)],
+      [5, u64opt(le, 77n)],
+    ]),
+    epb(le, 0, 2n, frame(31)),
+    pb(le, 0, 3, 3n, frame(32)),
+    epb(le, 0, 4n, frame(33)),
+    epb(le, 0, 5n, frame(34), [[2, u32opt(le, 2)]]),
+  );
+  const { sink, got } = collector();
+  assert.equal(readCaptureBytes(bytes, sink, 'f').error, null);
+  assert.deepEqual(
+    got.records.map((r) => [r.frame, r.flags, r.dropCount, r.packetId, r.hashLen, r.ns]),
+    [
+      [1, 1, 5, 77n, 5, 1000n],
+      [2, -1, -1, null, 0, 2000n],
+      [3, -1, 3, null, 0, 3000n],
+      [4, -1, -1, null, 0, 4000n],
+      [5, 2, -1, null, 0, 5000n],
+    ],
+  );
+});
