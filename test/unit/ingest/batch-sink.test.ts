@@ -1,15 +1,13 @@
 /**
  * The batch sink's per-record columns that follow from the interface (capture point, link type,
- * section, interface id), written once per batch from the interface of each row, and the reader's
- * per-block option fields, cleared between EPBs of one interface.
+ * section, interface id), written once per batch from the interface of each row.
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { PacketColumns } from '../../../ingest/columns/packet-columns.ts';
 import { PacketBatchSink } from '../../../ingest/packets-from-capture.ts';
 import { readCaptureBytes } from '../../../ingest/read-capture.ts';
-import { concat, epb, frame, idb, pb, pcapFile, shb, spb, u32opt, u64opt } from './capture-builder.ts';
-import { collector } from './reader-helpers.ts';
+import { concat, epb, frame, idb, pb, pcapFile, shb, spb } from './capture-builder.ts';
 
 interface Row {
   point: number;
@@ -89,36 +87,6 @@ test('pcap: section and interface id NULL, link type from the file header', () =
       [1, 100, 113, null, null],
       [2, 100, 113, null, null],
       [3, 100, 113, null, null],
-    ],
-  );
-});
-
-test('EPB options of one block do not carry over to the next EPB of the same interface', () => {
-  const le = true;
-  const bytes = concat(
-    shb(le),
-    idb(le, 1),
-    epb(le, 0, 1n, frame(30), [
-      [2, u32opt(le, 1)],
-      [3, Uint8Array.of(2, 9, 9, 9, 9)],
-      [4, u64opt(le, 5n)],
-      [5, u64opt(le, 77n)],
-    ]),
-    epb(le, 0, 2n, frame(31)),
-    pb(le, 0, 3, 3n, frame(32)),
-    epb(le, 0, 4n, frame(33)),
-    epb(le, 0, 5n, frame(34), [[2, u32opt(le, 2)]]),
-  );
-  const { sink, got } = collector();
-  assert.equal(readCaptureBytes(bytes, sink, 'f').error, null);
-  assert.deepEqual(
-    got.records.map((r) => [r.frame, r.flags, r.dropCount, r.packetId, r.hashLen, r.ns]),
-    [
-      [1, 1, 5, 77n, 5, 1000n],
-      [2, -1, -1, null, 0, 2000n],
-      [3, -1, 3, null, 0, 3000n],
-      [4, -1, -1, null, 0, 4000n],
-      [5, 2, -1, null, 0, 5000n],
     ],
   );
 });

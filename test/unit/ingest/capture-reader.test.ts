@@ -484,6 +484,8 @@ test('the reused record object carries nothing from one packet to the next', () 
       [4, u64opt(le, 5n)],
       [5, u64opt(le, 77n)],
     ]),
+    // the same interface again: the EPB fast path keeps the interface, not the options
+    epb(le, 0, 2n, frame(29)),
     epb(le, 1, 2n, frame(31)),
     spb(le, frame(20)),
   );
@@ -499,6 +501,7 @@ test('the reused record object carries nothing from one packet to the next', () 
   readCaptureBytes(bytes, sink, 'f');
   assert.deepEqual(seen, [
     [0, 1, true, 2, 5, 77, 5],
+    [0, 1, true, -1, -1, -1, 0],
     [1, 113, true, -1, -1, -1, 0],
     [0, 1, false, -1, -1, -1, 0],
   ]);
