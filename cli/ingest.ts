@@ -76,9 +76,10 @@ export class ProgressLine {
 }
 
 /**
- * Runs `work` with Ctrl-C turned into an AbortSignal: the first SIGINT asks the run to stop (it removes
- * its partial output and rejects with Interrupted); a second one exits at once, leaving at most a
- * `*.partial-<pid>` folder that no reader takes for a dataset and the next run removes.
+ * Runs `work` with Ctrl-C turned into an AbortSignal: the first SIGINT asks the run to stop (it keeps
+ * the files finished so far in its `*.partial-<pid>` folder and rejects with Interrupted); a second one
+ * exits at once. No reader takes a partial folder for a dataset; the next ingest of the same output
+ * resumes from it (ingest/dataset/resume.ts).
  */
 export async function withInterrupt<T>(work: (signal: AbortSignal) => Promise<T>): Promise<T> {
   const controller = new AbortController();
@@ -118,7 +119,10 @@ interface IngestFlags {
 export const ingestCommand = new Command('ingest')
   .description('decode pcap/pcapng files (or bundles, trees of bundles, or folders) into a Parquet dataset')
   .argument('<inputs...>', 'capture files, bundles, trees of bundles or folders')
-  .requiredOption('-o, --out <dataset>', 'dataset folder to write (replaced when complete)')
+  .requiredOption(
+    '-o, --out <dataset>',
+    'dataset folder to write (replaced when complete; an interrupted run is resumed)',
+  )
   .option(
     '-j, --jobs <n>',
     'worker threads reading files in parallel (default: one per core for large inputs)',
@@ -146,7 +150,9 @@ export const ingestCommand = new Command('ingest')
     } catch (e) {
       line.clear();
       if (!(e instanceof Interrupted)) throw e;
-      process.stderr.write(`hoptrace: interrupted; ${opts.out} was left as it was before this run\n`);
+      process.stderr.write(
+        `hoptrace: interrupted; ${opts.out} was left as it was before this run (run again to resume)\n`,
+      );
       process.exitCode = INTERRUPTED_EXIT;
       return;
     }
@@ -161,6 +167,7 @@ export const ingestCommand = new Command('ingest')
       process.stdout.write(
         `${summary.files.length} file(s), ${summary.packets} packets in ${seconds.toFixed(2)} s ` +
           `(${(summary.packets / seconds / 1e6).toFixed(2)} M packets/s, ${summary.jobs} job(s)) -> ${summary.outDir}` +
+          `${summary.resumed ? `; ${summary.resumed} file(s) kept from the interrupted run` : ''}` +
           `${summary.faults.length ? `; ${summary.faults.length} file(s) with faults` : ''}\n`,
       );
     }

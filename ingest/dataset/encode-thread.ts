@@ -29,6 +29,7 @@ export interface EncodeThreadOptions {
   dir: string;
   rowGroupRows?: number;
   maxBufferedBytes?: number;
+  partPrefix?: string;
   /** batches in existence per lane, the one being decoded included (default 4) */
   slots?: number;
 }
@@ -44,9 +45,11 @@ type ToEncoder =
       errorsFrom: number;
       errors: string[];
     }
+  | { type: 'endFiles' }
   | { type: 'close' }
   | { type: 'abort' };
 type FromEncoder =
+  | { type: 'ended'; parts: string[] }
   | { type: 'closed'; rows: number }
   | { type: 'aborted' }
   | { type: 'failed'; message: string };
@@ -192,6 +195,13 @@ export class EncodeThread {
     });
   }
 
+  /** Waits for the encoder to finish the part files open (PacketsDatasetWriter.endFiles); returns their paths. */
+  async endFiles(): Promise<string[]> {
+    const reply = await this.request({ type: 'endFiles' });
+    if (reply.type !== 'ended') throw this.failure ?? new Error('parquet encoder did not end its files');
+    return reply.parts;
+  }
+
   /** Waits for the encoder to write everything and its footers; returns the rows written. */
   async close(): Promise<number> {
     const reply = await this.request({ type: 'close' });
@@ -255,7 +265,7 @@ if (parentPort && data?.role === 'hoptrace-parquet-encoder') {
     if (failed) {
       // the failure is reported already; a close or abort that follows still gets its answer
       if (m.type === 'abort') port.postMessage({ type: 'aborted' } satisfies FromEncoder);
-      if (m.type === 'close')
+      if (m.type === 'close' || m.type === 'endFiles')
         port.postMessage({ type: 'failed', message: 'encoding failed' } satisfies FromEncoder);
       return;
     }
@@ -263,6 +273,11 @@ if (parentPort && data?.role === 'hoptrace-parquet-encoder') {
       switch (m.type) {
         case 'batch':
           encode(m);
+          break;
+        case 'endFiles':
+          writer
+            .endFiles()
+            .then((parts) => port.postMessage({ type: 'ended', parts } satisfies FromEncoder), fail);
           break;
         case 'close':
           writer

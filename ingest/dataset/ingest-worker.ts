@@ -50,6 +50,8 @@ export interface LaneOptions {
   maxBufferedBytes?: number;
   /** encode on a thread of its own (encode-thread.ts), beside the decoding one */
   pipeline?: boolean;
+  /** before every part file's name */
+  partPrefix?: string;
 }
 
 export interface FileTask {
@@ -78,6 +80,8 @@ export interface FileDone {
   error: FaultData | null;
   warnings: number;
   captures: CaptureRow[];
+  /** the finished Parquet files holding this file's rows (absolute), for a resumed run to keep */
+  parts: string[];
 }
 
 export interface FileProgress {
@@ -111,6 +115,8 @@ interface BatchOutput {
   readonly rows: number;
   /** takes a full batch; returns the batch to decode into next, or nothing to reuse this one */
   write(b: PacketColumns): PacketColumns | undefined;
+  /** finishes the open part files; returns their paths */
+  endFiles(): Promise<string[]>;
   close(): Promise<number>;
   abort(): Promise<void>;
 }
@@ -122,6 +128,9 @@ class InlineOutput implements BatchOutput {
   }
   write(b: PacketColumns): undefined {
     this.writer.write(b);
+  }
+  endFiles(): Promise<string[]> {
+    return this.writer.endFiles();
   }
   async close(): Promise<number> {
     await this.writer.close();
@@ -139,6 +148,9 @@ class ThreadOutput implements BatchOutput {
   }
   write(b: PacketColumns): PacketColumns {
     return this.thread.send(b);
+  }
+  endFiles(): Promise<string[]> {
+    return this.thread.endFiles();
   }
   close(): Promise<number> {
     return this.thread.close();
@@ -165,6 +177,7 @@ export class IngestLane {
       dir: opts.packetsDir,
       ...(opts.rowGroupRows ? { rowGroupRows: opts.rowGroupRows } : {}),
       ...(opts.maxBufferedBytes ? { maxBufferedBytes: opts.maxBufferedBytes } : {}),
+      ...(opts.partPrefix ? { partPrefix: opts.partPrefix } : {}),
     };
     this.output = opts.pipeline
       ? new ThreadOutput(new EncodeThread(writer, this.points, this.files))
@@ -211,6 +224,8 @@ export class IngestLane {
       sha256File(task.abs),
     ]);
     const interfaces = sink.finish();
+    // the file's rows in finished Parquet files of their own: a resumed run keeps them as they are
+    const parts = await this.output.endFiles();
     return {
       index: task.index,
       file: task.display,
@@ -218,6 +233,7 @@ export class IngestLane {
       error: result.error ? faultData(result.error) : null,
       warnings: result.warnings.length,
       captures: interfaces.map((s) => captureRow(s, task, sha256 ?? '')),
+      parts,
     };
   }
 

@@ -35,6 +35,7 @@ import {
   type LaneWorkerData,
 } from './ingest-worker.ts';
 import { PacketsDatasetWriter } from './parquet/packets-dataset.ts';
+import { dropProgress, leftoverPartial, recordProgress, resumeIn } from './resume.ts';
 import { macroStatements } from './sql-macros.ts';
 import { tsWorker } from './ts-worker.ts';
 import { baseViewStatements } from './views.ts';
@@ -98,6 +99,8 @@ export interface IngestSummary {
   bundles: string[];
   /** node or pod names prefixed because several bundles used them */
   renamed: InputPlan['renamed'];
+  /** files whose rows an interrupted earlier run had written, kept instead of read again */
+  resumed: number;
 }
 
 /** Below this many input bytes, one inline lane: a worker's start-up (tsx included) costs ~0.3 s. */
@@ -137,18 +140,31 @@ export async function ingestToDataset(
       `${inputs.join(', ')}: no capture files (pcap or pcapng by magic number, or gzip/zstd of one)`,
     );
   const outDir = path.resolve(opts.outDir);
-  await sweepStale(outDir);
   const work = `${outDir}.partial-${process.pid}`;
-  await fs.rm(work, { recursive: true, force: true });
+  // an earlier run that was interrupted: its finished files are kept (resume.ts)
+  const leftover = await leftoverPartial(outDir, pidAlive);
+  if (leftover !== work) await fs.rm(work, { recursive: true, force: true });
+  if (leftover && leftover !== work) await fs.rename(leftover, work);
+  await sweepStale(outDir);
   await fs.mkdir(path.join(work, 'packets'), { recursive: true });
   await fs.mkdir(path.join(work, 'captures'), { recursive: true });
-  const jobs = laneCount(opts.jobs, plan.files);
+  const kept = leftover ? await resumeIn(work, plan.files) : new Map<number, FileDone>();
+  const todo = plan.files.map((_, i) => i).filter((i) => !kept.has(i));
+  const jobs = laneCount(
+    opts.jobs,
+    todo.map((i) => plan.files[i]!),
+  );
   const progress = new ProgressTracker(plan.files, jobs, opts.onProgress);
   const done: (FileDone | null)[] = plan.files.map(() => null);
-  const onDone = (d: FileDone) => {
+  const finished = (d: FileDone) => {
     done[d.index] = d;
     progress.done(d);
     opts.onFileDone?.(fileSummary(d));
+  };
+  for (const d of kept.values()) finished(d);
+  const onDone = (d: FileDone) => {
+    recordProgress(work, plan.files[d.index]!, d);
+    finished(d);
   };
   const summary: IngestSummary = {
     outDir,
@@ -159,8 +175,13 @@ export async function ingestToDataset(
     bytes: progress.bytesTotal,
     bundles: plan.bundles.map((b) => b.label),
     renamed: plan.renamed,
+    resumed: kept.size,
   };
-  const pipeline = pipelined(opts.pipeline, jobs, plan.files);
+  const pipeline = pipelined(
+    opts.pipeline,
+    jobs,
+    todo.map((i) => plan.files[i]!),
+  );
   const lane: Omit<LaneOptions, 'packetsDir'> = {
     ...(opts.rowGroupRows ? { rowGroupRows: opts.rowGroupRows } : {}),
     // an encoder thread holds several batches: smaller ones keep that memory down
@@ -170,9 +191,9 @@ export async function ingestToDataset(
     pipeline,
   };
   try {
-    const run: RunContext = { plan, work, lane, onDone, progress, signal: opts.signal };
-    const rows = jobs <= 1 ? await runInline(run) : await runWorkers(run, jobs);
-    if (rows === 0) {
+    const run: RunContext = { plan, todo, work, lane, onDone, progress, signal: opts.signal };
+    if (todo.length > 0) await (jobs <= 1 ? runInline(run) : runWorkers(run, jobs));
+    if (!(await hasParquet(path.join(work, 'packets')))) {
       // a dataset without rows still gets one (empty) packets file, so the views open
       await new PacketsDatasetWriter({ dir: path.join(work, 'packets'), points: [], files: [] }).close();
     }
@@ -186,8 +207,10 @@ export async function ingestToDataset(
     throwIfAborted(opts.signal);
     await writeSmallTables(work, summary, opts);
     throwIfAborted(opts.signal);
+    await dropProgress(work);
   } catch (e) {
-    await fs.rm(work, { recursive: true, force: true });
+    // interrupted: the files finished so far stay for the next run to keep (resume.ts)
+    if (!(e instanceof Interrupted)) await fs.rm(work, { recursive: true, force: true });
     throw e;
   }
   await commitDir(work, outDir);
@@ -211,6 +234,8 @@ function taskOf(plan: InputPlan, index: number): FileTask {
 /** What both ways of running the lanes need. */
 interface RunContext {
   plan: InputPlan;
+  /** plan indices of the files to read */
+  todo: readonly number[];
   work: string;
   lane: Omit<LaneOptions, 'packetsDir'>;
   onDone: (d: FileDone) => void;
@@ -218,13 +243,13 @@ interface RunContext {
   signal: AbortSignal | undefined;
 }
 
-async function runInline({ plan, work, lane, onDone, progress, signal }: RunContext): Promise<number> {
+async function runInline({ plan, todo, work, lane, onDone, progress, signal }: RunContext): Promise<number> {
   const inline = new IngestLane(
     { ...lane, packetsDir: path.join(work, 'packets') },
     () => signal?.aborted === true,
   );
   try {
-    for (let i = 0; i < plan.files.length; i++) {
+    for (const i of todo) {
       throwIfAborted(signal);
       onDone(await inline.ingest(taskOf(plan, i), (p) => progress.update(p)));
     }
@@ -237,13 +262,11 @@ async function runInline({ plan, work, lane, onDone, progress, signal }: RunCont
 }
 
 async function runWorkers(
-  { plan, work, lane, onDone, progress, signal }: RunContext,
+  { plan, todo, work, lane, onDone, progress, signal }: RunContext,
   jobs: number,
 ): Promise<number> {
   // biggest first, so that one large file does not start last and run alone at the end
-  const order = plan.files
-    .map((_, i) => i)
-    .sort((a, b) => plan.files[b]!.size - plan.files[a]!.size || a - b);
+  const order = [...todo].sort((a, b) => plan.files[b]!.size - plan.files[a]!.size || a - b);
   let next = 0;
   const nextTask = (): FileTask | null => (next < order.length ? taskOf(plan, order[next++]!) : null);
   const dirs = Array.from({ length: jobs }, (_, k) => path.join(work, '.lanes', `w${k}`));
@@ -393,6 +416,11 @@ async function writeSmallTables(work: string, summary: IngestSummary, opts: Inge
     db.closeSync();
     await fs.rm(path.join(work, '.duckdb-tmp'), { recursive: true, force: true });
   }
+}
+
+async function hasParquet(dir: string): Promise<boolean> {
+  const entries = await fs.readdir(dir, { recursive: true }).catch(() => []);
+  return entries.some((e) => e.endsWith('.parquet'));
 }
 
 function pidAlive(pid: number): boolean {

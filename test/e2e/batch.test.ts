@@ -1,7 +1,8 @@
 /**
  * Batch ingest and analysis (issue 8): a tree of bundles that reuse node and pod names, a ring-buffer
  * set with a compressed member and a damaged file; 1 and 2 worker lanes give the same rows; Ctrl-C in
- * the middle of an ingest leaves the old dataset and no partial one; `hoptrace analyze` over a tree.
+ * the middle of an ingest leaves the old dataset and a partial folder that the next run resumes from;
+ * `hoptrace analyze` over a tree.
  */
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
@@ -15,7 +16,7 @@ import { analyzeTree } from '../../cli/analyze.ts';
 import { planBundles } from '../../ingest/dataset/bundle-tree.ts';
 import { openDataset } from '../../ingest/dataset/open-dataset.ts';
 import { runReadOnlyQuery } from '../../ingest/dataset/run-query.ts';
-import { ingestToDataset, sweepStale } from '../../ingest/dataset/write-dataset.ts';
+import { Interrupted, ingestToDataset, sweepStale } from '../../ingest/dataset/write-dataset.ts';
 import { pcapFile } from '../unit/ingest/capture-builder.ts';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
@@ -177,7 +178,7 @@ describe('Ctrl-C in the middle of an ingest', () => {
     });
   });
 
-  test('SIGINT: exit 130, the old dataset intact, no partial one; a rerun replaces it whole', async () => {
+  test('SIGINT: exit 130, the old dataset intact, the partial folder kept; a rerun replaces the dataset whole', async () => {
     const before = fs.readFileSync(path.join(ds, 'dataset.json'), 'utf8');
     const child = spawn(process.execPath, [bin, 'ingest', ...inputs, '-o', ds, '--jobs', '2'], {
       stdio: ['ignore', 'pipe', 'pipe'],
@@ -198,11 +199,21 @@ describe('Ctrl-C in the middle of an ingest', () => {
     assert.match(stderr, /interrupted/);
     assert.equal(fs.readFileSync(path.join(ds, 'dataset.json'), 'utf8'), before, 'old dataset untouched');
     const left = fs.readdirSync(tmp).filter((n) => n.startsWith('sigint-ds.'));
-    assert.deepEqual(left, [], 'no partial or old folder left');
+    assert.deepEqual(
+      left,
+      [`sigint-ds.partial-${child.pid}`],
+      'only the partial folder (not a dataset) is left',
+    );
+    assert.ok(
+      !fs.existsSync(path.join(partial, 'dataset.json')),
+      'the partial folder never reads as a dataset',
+    );
     assert.deepEqual(await query(ds, 'SELECT count(*) AS n FROM packets'), [{ n: 5 }]);
     const again = await ingestToDataset(inputs.slice(0, 1), { outDir: ds });
     assert.equal(again.packets, 1_000_000);
     assert.deepEqual(await query(ds, 'SELECT count(*) AS n FROM packets'), [{ n: 1_000_000 }]);
+    const after = fs.readdirSync(tmp).filter((n) => n.startsWith('sigint-ds.'));
+    assert.deepEqual(after, [], 'the rerun took the partial folder over');
   });
 
   test('leftovers of a killed run: partial folders removed, a dataset caught mid-swap restored', async () => {
@@ -214,6 +225,77 @@ describe('Ctrl-C in the middle of an ingest', () => {
     assert.ok(!fs.existsSync(`${out}.partial-999999`));
     assert.equal(fs.readFileSync(path.join(out, 'dataset.json'), 'utf8'), '{}');
   });
+});
+
+describe('an interrupted ingest resumes', () => {
+  const sql = `SELECT count(*) AS n, sum(hash(COLUMNS(*))) FROM packets`;
+  const caps = path.join(tmp, 'resume-in');
+  let inputs: string[] = [];
+  before(() => {
+    fs.mkdirSync(caps);
+    const g = generateCaptures(path.join(caps, 'gen'), 30_000);
+    inputs = [g.pcap, path.join(tree, 'site-b'), g.pcapng, path.join(tree, 'ring')];
+  });
+
+  for (const pipeline of [false, true]) {
+    test(`files finished before the interrupt are kept, the rest read again (pipeline ${pipeline})`, async () => {
+      const whole = path.join(tmp, `resume-whole-${pipeline}`);
+      const ds = path.join(tmp, `resume-ds-${pipeline}`);
+      const small = {
+        jobs: 1,
+        pipeline,
+        batchRows: 1000,
+        rowGroupRows: 2000,
+        memoryLimit: '256MB',
+        threads: 1,
+      };
+      const full = await ingestToDataset(inputs, { ...small, outDir: whole });
+      // stop in the middle of a file, after two others are done, once it has written a row group or two
+      const controller = new AbortController();
+      let filesDone = 0;
+      let rowsDone = 0;
+      await assert.rejects(
+        ingestToDataset(inputs, {
+          ...small,
+          outDir: ds,
+          signal: controller.signal,
+          onFileDone: (f) => {
+            filesDone++;
+            rowsDone += f.records;
+          },
+          onProgress: (p) => {
+            if (filesDone >= 2 && p.packets > rowsDone + 5000) controller.abort();
+          },
+        }),
+        Interrupted,
+      );
+      assert.ok(!fs.existsSync(ds), 'no dataset yet');
+      const partial = `${ds}.partial-${process.pid}`;
+      assert.ok(
+        fs.existsSync(path.join(partial, 'progress.jsonl')),
+        'the partial folder records its progress',
+      );
+      const seen: string[] = [];
+      const resumed = await ingestToDataset(inputs, {
+        ...small,
+        outDir: ds,
+        onFileDone: (f) => seen.push(f.file),
+      });
+      assert.ok(resumed.resumed >= 2 && resumed.resumed < full.files.length, `${resumed.resumed} kept`);
+      assert.equal(resumed.packets, full.packets);
+      assert.deepEqual(
+        resumed.files.map((f) => [f.file, f.records, f.error?.code ?? null]),
+        full.files.map((f) => [f.file, f.records, f.error?.code ?? null]),
+      );
+      assert.ok(!fs.existsSync(partial), 'the partial folder became the dataset');
+      assert.deepEqual(await query(ds, sql), await query(whole, sql));
+      assert.deepEqual(
+        await query(ds, 'SELECT * FROM captures ORDER BY file, capture_point'),
+        await query(whole, 'SELECT * FROM captures ORDER BY file, capture_point'),
+      );
+      assert.equal(seen.length, full.files.length, 'every file reported, kept ones included');
+    });
+  }
 });
 
 describe('analyze a tree of bundles', () => {

@@ -42,6 +42,8 @@ export interface PacketsDatasetOptions {
   rowGroupBytes?: number;
   maxBufferedBytes?: number;
   maxOpenPartitions?: number;
+  /** put before every part file's name (runs that add to a folder keep their names apart) */
+  partPrefix?: string;
 }
 
 const CREATED_BY = 'hoptrace packets-parquet 1';
@@ -84,11 +86,13 @@ export class PacketsDatasetWriter {
   private keys = new Float64Array(0);
   private buffered = 0;
   private tick = 0;
-  private readonly dictionaryCache = new Map<string, { n: number; bytes: Uint8Array }>();
+  private readonly dictionaryCache = new Map<string, { n: number; entries: number; bytes: Uint8Array }>();
   /** the 0..max dictionaries of full u8 and u16 ranges, which most row groups use */
   private readonly ranges = new Map<number, Uint8Array>();
   /** files whose footer is written, waiting for their writes in flight */
   private readonly closing: Promise<void>[] = [];
+  /** paths of the files finished since the last `endFiles` */
+  private finished: string[] = [];
   /** rows written */
   rows = 0;
 
@@ -98,6 +102,7 @@ export class PacketsDatasetWriter {
       rowGroupBytes: 128 << 20,
       maxBufferedBytes: 160 << 20,
       maxOpenPartitions: 64,
+      partPrefix: '',
       ...opts,
     };
   }
@@ -130,6 +135,19 @@ export class PacketsDatasetWriter {
       );
     }
     await Promise.all(this.closing.splice(0));
+  }
+
+  /**
+   * Finishes every open part file (footers written) and returns the paths of the files finished since
+   * the last call: an input file's rows, complete on disk, that a resumed run can keep.
+   */
+  async endFiles(): Promise<string[]> {
+    for (const p of this.partitions.values()) this.closePartition(p);
+    this.partitions.clear();
+    await Promise.all(this.closing.splice(0));
+    const done = this.finished;
+    this.finished = [];
+    return done;
   }
 
   /** After a failure elsewhere: closes the files without footers (the temporary dataset is discarded). */
@@ -298,7 +316,7 @@ export class PacketsDatasetWriter {
     if (p.rows === 0) return;
     if (!p.file) {
       fs.mkdirSync(p.dir, { recursive: true });
-      const name = `part-${String(p.part).padStart(5, '0')}.parquet`;
+      const name = `${this.opts.partPrefix}part-${String(p.part).padStart(5, '0')}.parquet`;
       p.file = new ParquetFile(path.join(p.dir, name), packetsSchema, leafCount());
     }
     p.file.writeRowGroup(p.rows, p.chunks.length, (i, offset) => {
@@ -313,7 +331,10 @@ export class PacketsDatasetWriter {
   /** Writes the partition's last row group and footer; the file closes once its writes are done. */
   private closePartition(p: Partition): void {
     this.flushRowGroup(p);
-    if (p.file) this.closing.push(p.file.close(CREATED_BY));
+    if (p.file) {
+      this.closing.push(p.file.close(CREATED_BY));
+      this.finished.push(p.file.path);
+    }
     p.file = null;
   }
 
@@ -348,12 +369,14 @@ export class PacketsDatasetWriter {
         values = this.errors;
         break;
     }
+    // cached by the list's own length: the placeholder below must not pass for a one-entry list
+    const cached = this.dictionaryCache.get(spec.source);
+    if (cached && cached.n === values.length) return { bytes: cached.bytes, entries: cached.entries };
+    const n = values.length;
     // a dictionary page is never empty: readers differ on zero-entry dictionaries
     if (values.length === 0) values = [''];
-    const cached = this.dictionaryCache.get(spec.source);
-    if (cached && cached.n === values.length) return { bytes: cached.bytes, entries: cached.n };
     const bytes = plainStrings(values);
-    this.dictionaryCache.set(spec.source, { n: values.length, bytes });
+    this.dictionaryCache.set(spec.source, { n, entries: values.length, bytes });
     return { bytes, entries: values.length };
   }
 }

@@ -109,3 +109,26 @@ describe('ingest with an encoder thread', () => {
     assert.deepEqual(mine, await rows(plain, sql));
   });
 });
+
+describe('decode_error text when the first file has none', () => {
+  test('a file with one kind of damage after a clean one keeps its text', async () => {
+    // the clean file's part files are finished (and their decode_error dictionary written) first
+    const gen = generateCaptures(path.join(tmp, 'gen'), 5000);
+    const cut = path.join(tmp, 'cut.pcap');
+    const frames = Array.from({ length: 30 }, (_, i) => ({
+      sec: 1_700_000_000,
+      frac: i,
+      data: Uint8Array.from([...ETH_IPV4, 0x45, 0, 0, 40, 0, i]),
+    }));
+    fs.writeFileSync(cut, pcapFile(true, {}, frames));
+    const out = path.join(tmp, 'one-error');
+    await ingestToDataset([gen.pcap, cut], { outDir: out, jobs: 1, memoryLimit: '256MB', threads: 1 });
+    const errors = await rows(
+      out,
+      `SELECT decode_error, count(*) FROM packets WHERE decode_error IS NOT NULL GROUP BY 1`,
+    );
+    assert.equal(errors.length, 1);
+    assert.match(String(errors[0]![0]), /ipv4/i);
+    assert.equal(Number(errors[0]![1]), 30);
+  });
+});
