@@ -206,16 +206,20 @@ function vlanPlanes(c: PacketColumns, n: number, cache: Map<unknown, unknown>): 
     const zero = new Uint16Array(n);
     planes = [zero, zero, zero, zero];
   } else {
-    planes = [new Uint16Array(n), new Uint16Array(n), new Uint16Array(n), new Uint16Array(n)];
+    const p0 = new Uint16Array(n);
+    const p1 = new Uint16Array(n);
+    const p2 = new Uint16Array(n);
+    const p3 = new Uint16Array(n);
+    planes = [p0, p1, p2, p3];
     const v = c.vlan;
     for (let r = first; r < n; r++) {
       const k = count[r]!;
       if (k === 0) continue;
       const i = 4 * r;
-      planes[0]![r] = v[i]!;
-      if (k > 1) planes[1]![r] = v[i + 1]!;
-      if (k > 2) planes[2]![r] = v[i + 2]!;
-      if (k > 3) planes[3]![r] = v[i + 3]!;
+      p0[r] = v[i]!;
+      if (k > 1) p1[r] = v[i + 1]!;
+      if (k > 2) p2[r] = v[i + 2]!;
+      if (k > 3) p3[r] = v[i + 3]!;
     }
   }
   cache.set(c.vlan, planes);
