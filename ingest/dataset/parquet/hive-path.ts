@@ -18,15 +18,16 @@ export function hiveEscape(value: string): string {
 }
 
 /** Nanoseconds per hour = 2^13 * 439453125: dividing in two exact steps keeps lanes out of BigInt. */
-const HOUR_ODD = 439_453_125;
+export const HOUR_ODD = 439_453_125;
 
-/**
- * UTC hour number (hours since the epoch, floored) of an int64 ns timestamp given as lanes.
- * `ts >> 13` is below 2^51 in magnitude, so it and the division stay exact in doubles.
- */
+/** `ts >> 13` of an int64 ns timestamp given as lanes: below 2^51 in magnitude, exact in a double. */
+export function shiftedNs(lo: number, hi: number): number {
+  return (hi | 0) * 524288 + (lo >>> 13);
+}
+
+/** UTC hour number (hours since the epoch, floored) of an int64 ns timestamp given as lanes. */
 export function hourOfLanes(lo: number, hi: number): number {
-  const shifted = (hi | 0) * 524288 + (lo >>> 13);
-  return Math.floor(shifted / HOUR_ODD);
+  return Math.floor(shiftedNs(lo, hi) / HOUR_ODD);
 }
 
 /** `YYYY-MM-DDTHH` of an hour number, as `strftime(..., '%Y-%m-%dT%H')` prints it. */

@@ -12,7 +12,7 @@ import path from 'node:path';
 import { PacketColumns } from '../../columns/packet-columns.ts';
 import type { ChunkBuilder } from './column-chunk.ts';
 import { gatherRows } from './gather-rows.ts';
-import { hiveEscape, hourLabel, hourOfLanes } from './hive-path.ts';
+import { HOUR_ODD, hiveEscape, hourLabel, shiftedNs } from './hive-path.ts';
 import {
   type EncodeContext,
   EncodeScratch,
@@ -209,13 +209,26 @@ export class PacketsDatasetWriter {
     let nodeKey = 0;
     let first = -1;
     let mixed = false;
+    // the hour of the previous row, as a range of `ts >> 13`: most rows fall in it and skip the division
+    let hourFrom = 1;
+    let hourTo = 0;
+    let lastHour = 0;
     for (let r = 0; r < n; r++) {
       const p = point[r]!;
       if (p !== lastPoint) {
         lastPoint = p;
         nodeKey = this.nodeOfPoint(p) * KEY_NODE;
       }
-      const hour = tsValid[r] === 0 ? NO_HOUR : hourOfLanes(ts[2 * r]!, ts[2 * r + 1]!) + HOUR_BIAS;
+      let hour = NO_HOUR;
+      if (tsValid[r] !== 0) {
+        const shifted = shiftedNs(ts[2 * r]!, ts[2 * r + 1]!);
+        if (shifted < hourFrom || shifted >= hourTo) {
+          lastHour = Math.floor(shifted / HOUR_ODD);
+          hourFrom = lastHour * HOUR_ODD;
+          hourTo = hourFrom + HOUR_ODD;
+        }
+        hour = lastHour + HOUR_BIAS;
+      }
       const key = nodeKey + hour;
       keys[r] = key;
       if (first === -1) first = key;
