@@ -587,6 +587,12 @@ function viaOf(flow: ClassifyFlow, topo: ClassifyTopology, external: boolean, se
   return Via.unknown;
 }
 
+// a declaration, not a closure in factsFromFlow: it runs once per flow, and tsx's keepNames would rename a
+// fresh closure each time
+function nodeRelation(a: string | null, b: string | null): NodeRelation {
+  return a === null || b === null ? NodeRelation.unknown : a === b ? NodeRelation.same : NodeRelation.other;
+}
+
 export function factsFromFlow(flow: ClassifyFlow, topo: ClassifyTopology): ClassifyFacts {
   const noPods = topo.pods.size === 0;
   const c = sideOf(flow.client.ip, flow.client.pod, flow.client.node, topo);
@@ -608,11 +614,10 @@ export function factsFromFlow(flow: ClassifyFlow, topo: ClassifyTopology): Class
           ? ServerKind.unknown
           : ServerKind.outside;
   const via = viaOf(flow, topo, client === ClientKind.external, server === ServerKind.pod);
-  const relate = (a: string | null, b: string | null): NodeRelation =>
-    a === null || b === null ? NodeRelation.unknown : a === b ? NodeRelation.same : NodeRelation.other;
   let node: NodeRelation;
-  if (client !== ClientKind.external) node = relate(c.node, s.node);
-  else if (via === Via.nodePort) node = relate(topo.nodeByIp.get(targetOf(flow)?.ip ?? '') ?? null, s.node);
+  if (client !== ClientKind.external) node = nodeRelation(c.node, s.node);
+  else if (via === Via.nodePort)
+    node = nodeRelation(topo.nodeByIp.get(targetOf(flow)?.ip ?? '') ?? null, s.node);
   else node = NodeRelation.na;
   let eni: EniRelation = EniRelation.na;
   if (client === ClientKind.pod && server === ServerKind.pod && node === NodeRelation.same)

@@ -15,7 +15,6 @@ import {
   type ClassifyFacts,
   type ClassifyTopology,
   classifyFlow,
-  factsFromFlow,
   type ScenarioKey,
   serviceNodeOf,
 } from '../classify.ts';
@@ -87,6 +86,39 @@ export interface RuleChoice {
   label: string;
 }
 
+/** The first rule of a set that matches the flow's scenario. */
+function pickRule(
+  ctx: EvaluateContext,
+  set: string | null,
+  key: ScenarioKey,
+  facts: ClassifyFacts,
+): Rule | null {
+  if (set === null) return null;
+  for (const r of ctx.sets.get(set) ?? []) if (ruleMatches(r, key, facts)) return r;
+  return null;
+}
+
+const ENDPOINT_ORDER: Readonly<Record<Leg, readonly Endpoint[]>> = {
+  request: [Endpoint.client, Endpoint.service, Endpoint.backend],
+  reply: [Endpoint.backend, Endpoint.service, Endpoint.client],
+};
+
+/** One leg of a per-endpoint composite: each endpoint's hops, skips and rewrites from its own node's rule. */
+function mergedLeg(leg: Leg, base: Rule, byEndpoint: Record<Endpoint, Rule>): RuleLeg {
+  const order = ENDPOINT_ORDER[leg];
+  return {
+    path: order.flatMap((e) => byEndpoint[e][leg].path.filter((h) => h.role.endpoint === e)),
+    skipped: order.flatMap((e) => byEndpoint[e][leg].skipped.filter((s) => s.role.endpoint === e)),
+    // a rewrite belongs to the node where it happens: the endpoint of its `between` start
+    rewrites: [
+      ...base[leg].rewrites.filter((w) => w.between === null),
+      ...order.flatMap((e) =>
+        byEndpoint[e][leg].rewrites.filter((w) => w.between !== null && w.between[0].endpoint === e),
+      ),
+    ],
+  };
+}
+
 /**
  * The one rule that judges a flow. When the flow's nodes are judged by one set, its matching rule. When
  * they claim different datapaths (a DataPath V2 node talking to a kernel-routing node), each endpoint's
@@ -108,34 +140,22 @@ export function chooseRule(
   // the side that starts the datapath decides when the sets differ and the other set has no such rule
   const primary = setOf.client ?? setOf.service ?? setOf.backend;
   if (primary === null) return null;
-  const pick = (set: string | null): Rule | null =>
-    set === null ? null : ((ctx.sets.get(set) ?? []).find((r) => ruleMatches(r, key, facts)) ?? null);
-  const base = pick(primary);
+  const base = pickRule(ctx, primary, key, facts);
   if (base === null) return null;
   const used = [...new Set(Object.values(setOf).filter((s): s is string => s !== null))];
   if (used.length <= 1) return { rule: base, label: `${base.set}/${base.id}` };
   const byEndpoint = {} as Record<Endpoint, Rule>;
   for (const e of Object.values(Endpoint)) {
-    const r = pick(setOf[e]);
+    const r = pickRule(ctx, setOf[e], key, facts);
     byEndpoint[e] = r !== null && r.id === base.id ? r : base;
   }
-  const order: Record<Leg, Endpoint[]> = {
-    request: [Endpoint.client, Endpoint.service, Endpoint.backend],
-    reply: [Endpoint.backend, Endpoint.service, Endpoint.client],
-  };
-  const legOf = (leg: Leg): RuleLeg => ({
-    path: order[leg].flatMap((e) => byEndpoint[e][leg].path.filter((h) => h.role.endpoint === e)),
-    skipped: order[leg].flatMap((e) => byEndpoint[e][leg].skipped.filter((s) => s.role.endpoint === e)),
-    // a rewrite belongs to the node where it happens: the endpoint of its `between` start
-    rewrites: [
-      ...base[leg].rewrites.filter((w) => w.between === null),
-      ...order[leg].flatMap((e) =>
-        byEndpoint[e][leg].rewrites.filter((w) => w.between !== null && w.between[0].endpoint === e),
-      ),
-    ],
-  });
   return {
-    rule: { ...base, set: used.join('+'), request: legOf('request'), reply: legOf('reply') },
+    rule: {
+      ...base,
+      set: used.join('+'),
+      request: mergedLeg('request', base, byEndpoint),
+      reply: mergedLeg('reply', base, byEndpoint),
+    },
     label: `${used.join('+')}/${base.id}`,
   };
 }
@@ -210,42 +230,60 @@ function addressText(ip: string | null, port: number | null): string | null {
   return port === null ? `${host}:*` : `${host}:${port}`;
 }
 
-/** An address a rewrite goes from/to, resolved for this flow; `port: null` compares the IP only. */
+/**
+ * An address a rewrite goes from/to, resolved for this flow: `ip` with `port` (null: the IP only), or any
+ * node address (`ip` null). Plain data tested by `addressMatches`, not a closure: one is made per rewrite
+ * of every flow.
+ */
 interface AddressMatcher {
   text: string;
-  matches: (ip: string | null, port: number) => boolean;
+  ip: string | null;
+  port: number | null;
 }
 
-function rewriteAddress(
-  name: RuleRewrite['from'],
-  facts: FlowFacts,
-  topo: ClassifyTopology,
-  icmp: boolean,
-): AddressMatcher | null {
-  const exact = (ip: string, port: number): AddressMatcher => ({
-    text: addressText(ip, icmp ? null : port) ?? ip,
-    matches: (i, p) => i === ip && (icmp || p === port),
-  });
+const NODE_ADDRESS: AddressMatcher = { text: 'a node address', ip: null, port: null };
+const LOOPBACK_ADDRESS: AddressMatcher = {
+  text: `${SERVICE_LOOPBACK4}:*`,
+  ip: SERVICE_LOOPBACK4,
+  port: null,
+};
+
+function exactAddress(ip: string, port: number, icmp: boolean): AddressMatcher {
+  const p = icmp ? null : port;
+  return { text: addressText(ip, p) ?? ip, ip, port: p };
+}
+
+function rewriteAddress(name: RuleRewrite['from'], facts: FlowFacts, icmp: boolean): AddressMatcher | null {
   const f = facts.flow;
   switch (name) {
     case 'client':
-      return exact(f.client.ip, f.client.port);
+      return exactAddress(f.client.ip, f.client.port, icmp);
     case 'backend':
-      return exact(f.server.ip, f.server.port);
+      return exactAddress(f.server.ip, f.server.port, icmp);
     case 'service':
-      return f.service ? exact(f.service.ip, f.service.port) : null;
+      return f.service ? exactAddress(f.service.ip, f.service.port, icmp) : null;
     case 'node-port':
-      return facts.classify.entry ? exact(facts.classify.entry.ip, facts.classify.entry.port) : null;
+      return facts.classify.entry
+        ? exactAddress(facts.classify.entry.ip, facts.classify.entry.port, icmp)
+        : null;
     case 'node-ip':
       // kube-proxy MASQUERADE may change the port (--random-fully): any address of any node, IP only
-      return { text: 'a node address', matches: (i) => i !== null && topo.nodeByIp.has(i) };
+      return NODE_ADDRESS;
     case 'service-loopback':
-      return { text: `${SERVICE_LOOPBACK4}:*`, matches: (i) => i === SERVICE_LOOPBACK4 };
+      return LOOPBACK_ADDRESS;
   }
 }
 
-function fieldOf(s: Sighting, field: 'src' | 'dst'): [string | null, number] {
-  return field === 'src' ? [s.src, s.srcPort] : [s.dst, s.dstPort];
+/** Whether a sighting shows the address in the rewritten field. */
+function shows(s: Sighting, field: 'src' | 'dst', a: AddressMatcher, topo: ClassifyTopology): boolean {
+  const ip = field === 'src' ? s.src : s.dst;
+  if (a.ip === null) return ip !== null && topo.nodeByIp.has(ip);
+  return ip === a.ip && (a.port === null || (field === 'src' ? s.srcPort : s.dstPort) === a.port);
+}
+
+function fieldText(s: Sighting | undefined, field: 'src' | 'dst'): string | null {
+  if (s === undefined) return null;
+  return field === 'src' ? addressText(s.src, s.srcPort) : addressText(s.dst, s.dstPort);
 }
 
 class LegEvaluator {
@@ -636,12 +674,11 @@ class LegEvaluator {
   }
 
   private rewriteChecks(): void {
-    const topo = this.ctx.topology;
     const icmp = this.facts.flow.proto === 1 || this.facts.flow.proto === 58;
     for (const rw of this.ruleLeg.rewrites) {
       const name = `rewrite.${rw.kind}-${rw.field}`;
-      const from = rewriteAddress(rw.from, this.facts, topo, icmp);
-      const to = rewriteAddress(rw.to, this.facts, topo, icmp);
+      const from = rewriteAddress(rw.from, this.facts, icmp);
+      const to = rewriteAddress(rw.to, this.facts, icmp);
       if (rw.outside !== null || rw.between === null) {
         const result: RewriteLeg = {
           status: RewriteStatus.notObservable,
@@ -670,6 +707,25 @@ class LegEvaluator {
     }
   }
 
+  private expectedIndex(role: Role): number {
+    for (let i = 0; i < this.expected.length; i++)
+      if (this.expected[i]!.eff.role.text === role.text) return i;
+    return -1;
+  }
+
+  private record(
+    name: string,
+    rw: RuleRewrite,
+    result: RewriteLeg,
+    status: Status,
+    reason: Reason | null,
+    message: string,
+    ev: readonly Sighting[],
+  ): void {
+    this.out.rewrites.push({ rw, result });
+    this.check(name, status, reason, message, ev.map(evidenceOf));
+  }
+
   private rewriteBetween(
     name: string,
     rw: RuleRewrite,
@@ -677,35 +733,25 @@ class LegEvaluator {
     from: AddressMatcher,
     to: AddressMatcher,
   ): void {
-    const shows = (s: Sighting, a: AddressMatcher) => a.matches(...fieldOf(s, rw.field));
+    const topo = this.ctx.topology;
+    const field = rw.field;
+    const hops = this.hops;
     let last = -1;
-    this.hops.forEach((h, i) => {
-      if (shows(h, from)) last = i;
-    });
+    for (let i = 0; i < hops.length; i++) if (shows(hops[i]!, field, from, topo)) last = i;
     let first = -1;
-    for (let i = last + 1; i < this.hops.length; i++)
-      if (shows(this.hops[i]!, to)) {
+    for (let i = last + 1; i < hops.length; i++)
+      if (shows(hops[i]!, field, to, topo)) {
         first = i;
         break;
       }
-    const idx = (role: Role) => this.expected.findIndex((e) => e.eff.role.text === role.text);
-    const ia = idx(between[0]);
-    const ib = idx(between[1]);
+    const ia = this.expectedIndex(between[0]);
+    const ib = this.expectedIndex(between[1]);
     const ea = ia >= 0 ? this.expected[ia]! : null;
     const eb = ib >= 0 ? this.expected[ib]! : null;
-    const record = (
-      result: RewriteLeg,
-      status: Status,
-      reason: Reason | null,
-      message: string,
-      ev: Sighting[],
-    ) => {
-      this.out.rewrites.push({ rw, result });
-      this.check(name, status, reason, message, ev.map(evidenceOf));
-    };
-    const txt = (s: Sighting | undefined) => (s ? addressText(...fieldOf(s, rw.field)) : null);
     if (last < 0 && first < 0) {
-      record(
+      this.record(
+        name,
+        rw,
         { status: RewriteStatus.notObservable, before: from.text, after: to.text, between: null },
         Status.inconclusive,
         Reason.rewriteNotObserved,
@@ -721,10 +767,12 @@ class LegEvaluator {
       const blind = after.some(
         (e) => visibility(e.point, this.window, this.ctx.coverage).status !== Status.pass,
       );
-      record(
+      this.record(
+        name,
+        rw,
         {
           status: blind ? RewriteStatus.notObservable : RewriteStatus.missing,
-          before: txt(lastHop),
+          before: fieldText(lastHop, field),
           after: null,
           between: null,
         },
@@ -739,11 +787,13 @@ class LegEvaluator {
       // every sighting already shows `to`: the rewrite happened before the first one
       const firstHop = this.hops[first]!;
       const aSeen = ea !== null && ea.seenAt >= 0;
-      record(
+      this.record(
+        name,
+        rw,
         {
           status: aSeen ? RewriteStatus.elsewhere : RewriteStatus.notObservable,
           before: from.text,
-          after: txt(firstHop),
+          after: fieldText(firstHop, field),
           between: null,
         },
         aSeen ? Status.fail : Status.inconclusive,
@@ -756,10 +806,22 @@ class LegEvaluator {
     const a = this.hops[last]!;
     const b = this.hops[first]!;
     const pair: [string, string] = [a.point, b.point];
-    const reverted = this.hops.slice(first + 1).find((h) => shows(h, from));
+    let reverted: Sighting | undefined;
+    for (let i = first + 1; i < hops.length; i++)
+      if (shows(hops[i]!, field, from, topo)) {
+        reverted = hops[i];
+        break;
+      }
     if (reverted) {
-      record(
-        { status: RewriteStatus.elsewhere, before: txt(a), after: txt(b), between: pair },
+      this.record(
+        name,
+        rw,
+        {
+          status: RewriteStatus.elsewhere,
+          before: fieldText(a, field),
+          after: fieldText(b, field),
+          between: pair,
+        },
         Status.fail,
         Reason.rewriteReverted,
         msg.rewriteReverted(this.leg, rw, b, reverted),
@@ -772,8 +834,15 @@ class LegEvaluator {
     const atA = aIdx >= 0 && aIdx === ia;
     const byB = bIdx >= 0 && ib >= 0 && bIdx <= ib && bIdx > ia;
     if (atA && byB) {
-      record(
-        { status: RewriteStatus.atSource, before: txt(a), after: txt(b), between: pair },
+      this.record(
+        name,
+        rw,
+        {
+          status: RewriteStatus.atSource,
+          before: fieldText(a, field),
+          after: fieldText(b, field),
+          between: pair,
+        },
         Status.pass,
         null,
         msg.rewriteOk(this.leg, rw, a, b),
@@ -788,8 +857,15 @@ class LegEvaluator {
       ea.seenAt < 0 &&
       visibility(ea.point, this.window, this.ctx.coverage).status !== Status.pass
     ) {
-      record(
-        { status: RewriteStatus.notObservable, before: txt(a), after: txt(b), between: pair },
+      this.record(
+        name,
+        rw,
+        {
+          status: RewriteStatus.notObservable,
+          before: fieldText(a, field),
+          after: fieldText(b, field),
+          between: pair,
+        },
         Status.inconclusive,
         Reason.pointNotCaptured,
         msg.rewriteBlind(this.leg, rw, a, b, ea.point),
@@ -797,8 +873,15 @@ class LegEvaluator {
       );
       return;
     }
-    record(
-      { status: RewriteStatus.elsewhere, before: txt(a), after: txt(b), between: pair },
+    this.record(
+      name,
+      rw,
+      {
+        status: RewriteStatus.elsewhere,
+        before: fieldText(a, field),
+        after: fieldText(b, field),
+        between: pair,
+      },
       Status.fail,
       Reason.rewriteAtWrongPoint,
       msg.rewriteElsewhere(this.leg, rw, a, b, ea?.point ?? null, eb?.point ?? null, bIdx < 0, this.choice),
@@ -819,12 +902,14 @@ class LegEvaluator {
  *   kube-proxy's MASQUERADE (kernel).
  * Everything else (a source node's egress on >= 5.10: both paths decrement the TTL) proves nothing.
  */
+/** Below 5.10: DataPath V2 delivers with bpf_redirect, not bpf_redirect_peer. */
+function olderThan510(k: KernelVersion | null): boolean {
+  return k !== null && (k[0] < 5 || (k[0] === 5 && k[1] < 10));
+}
+
 export function nodeHandling(facts: FlowFacts, ctx: EvaluateContext): NodeHandling[] {
   const out: NodeHandling[] = [];
   const topo = ctx.topology;
-  const v510: KernelVersion = [5, 10, 0];
-  const older = (k: KernelVersion | null) =>
-    k !== null && (k[0] < v510[0] || (k[0] === v510[0] && k[1] < v510[1]));
   for (const leg of ['request', 'reply'] as const) {
     const lf = facts[leg];
     const window = legWindow(lf, facts);
@@ -841,8 +926,8 @@ export function nodeHandling(facts: FlowFacts, ctx: EvaluateContext): NodeHandli
           out.push({
             node: pod.node,
             leg,
-            by: older(k) || k === null ? Datapath.unknown : Datapath.kernel,
-            why: older(k)
+            by: olderThan510(k) || k === null ? Datapath.unknown : Datapath.kernel,
+            why: olderThan510(k)
               ? `${veth}:out seen; kernel < 5.10 crosses it under eBPF too (bpf_redirect)`
               : k === null
                 ? `${veth}:out seen; kernel unknown`
@@ -856,7 +941,7 @@ export function nodeHandling(facts: FlowFacts, ctx: EvaluateContext): NodeHandli
             why: `${veth}:out bypassed (bpf_redirect_peer)`,
           });
       }
-      if (point.kind === 'eni' && h.dir === 'out' && older(ctx.kernelOf(h.node))) {
+      if (point.kind === 'eni' && h.dir === 'out' && olderThan510(ctx.kernelOf(h.node))) {
         const before = lf.hops
           .slice(0, i)
           .reverse()
@@ -958,7 +1043,7 @@ export function evaluateFlow(facts: FlowFacts, ctx: EvaluateContext): EvaluatedF
     backend: endpointNode(Endpoint.backend, roleFlow, topo),
     service: roleFlow.serviceNode,
   };
-  const choice = chooseRule(key, factsFromFlow(facts.classify, topo), nodes, ctx);
+  const choice = chooseRule(key, classification.facts, nodes, ctx);
   if (choice === null) {
     base.reason = Reason.noRule;
     base.checks.push({

@@ -162,27 +162,30 @@ export function endpointNode(endpoint: Endpoint, flow: RoleFlow, topo: RoleTopol
   return side.pod !== null ? (topo.pods.get(side.pod)?.node ?? null) : null;
 }
 
+// a declaration, not a closure in resolveRole: roles resolve for every hop of every flow, and tsx's
+// keepNames would rename a fresh closure each call
+function resolvedPoint(id: string, n: string, topo: RoleTopology): RoleResolution {
+  const any = `node/${n}/any`;
+  return {
+    status: 'resolved',
+    point: id,
+    node: n,
+    captured: topo.points.has(id),
+    anyPoint: topo.points.has(any) ? any : null,
+  };
+}
+
 export function resolveRole(role: Role, flow: RoleFlow, topo: RoleTopology): RoleResolution {
   const node = endpointNode(role.endpoint, flow, topo);
   if (role.endpoint === Endpoint.service && node === null)
     return { status: 'unresolved', reason: Unresolved.noServiceNode, node };
-  const point = (id: string, n: string): RoleResolution => {
-    const any = `node/${n}/any`;
-    return {
-      status: 'resolved',
-      point: id,
-      node: n,
-      captured: topo.points.has(id),
-      anyPoint: topo.points.has(any) ? any : null,
-    };
-  };
   if (role.kind === RoleKind.primary || role.kind === RoleKind.any) {
     if (node === null) return { status: 'unresolved', reason: Unresolved.nodeUnknown, node };
-    if (role.kind === RoleKind.any) return point(`node/${node}/any`, node);
+    if (role.kind === RoleKind.any) return resolvedPoint(`node/${node}/any`, node, topo);
     const primary = topo.nodes.get(node)?.primary ?? null;
     return primary === null
       ? { status: 'unresolved', reason: Unresolved.primaryUnknown, node }
-      : point(`node/${node}/${primary}`, node);
+      : resolvedPoint(`node/${node}/${primary}`, node, topo);
   }
   // pod-eth0, veth, eni: the endpoint must be a pod with its own network namespace
   const side = role.endpoint === Endpoint.client ? flow.client : flow.server;
@@ -193,7 +196,7 @@ export function resolveRole(role: Role, flow: RoleFlow, topo: RoleTopology): Rol
   if (pod.hostNetwork) return { status: 'unresolved', reason: Unresolved.notAPod, node };
   if (role.kind === RoleKind.podEth0) {
     if (node === null) return { status: 'unresolved', reason: Unresolved.nodeUnknown, node };
-    return point(`pod/${pod.key}/eth0`, node);
+    return resolvedPoint(`pod/${pod.key}/eth0`, node, topo);
   }
   if (node === null) return { status: 'unresolved', reason: Unresolved.nodeUnknown, node };
   const iface = role.kind === RoleKind.veth ? pod.veth : pod.eni;
@@ -203,5 +206,5 @@ export function resolveRole(role: Role, flow: RoleFlow, topo: RoleTopology): Rol
       reason: role.kind === RoleKind.veth ? Unresolved.vethUnknown : Unresolved.eniUnknown,
       node,
     };
-  return point(`node/${node}/${iface}`, node);
+  return resolvedPoint(`node/${node}/${iface}`, node, topo);
 }
