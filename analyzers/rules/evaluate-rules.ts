@@ -29,7 +29,6 @@ import {
   type Rule,
   type RuleLeg,
   type RuleRewrite,
-  type RuleSkip,
   ruleMatches,
 } from './load-rules.ts';
 import { Endpoint, endpointNode, type Role, type RoleFlow, resolveRole } from './roles.ts';
@@ -232,7 +231,7 @@ function addressText(ip: string | null, port: number | null): string | null {
 
 /**
  * An address a rewrite goes from/to, resolved for this flow: `ip` with `port` (null: the IP only), or any
- * node address (`ip` null). Plain data tested by `addressMatches`, not a closure: one is made per rewrite
+ * node address (`ip` null). Plain data tested by `shows`, not a closure: one is made per rewrite
  * of every flow.
  */
 interface AddressMatcher {
@@ -286,9 +285,80 @@ function fieldText(s: Sighting | undefined, field: 'src' | 'dst'): string | null
   return field === 'src' ? addressText(s.src, s.srcPort) : addressText(s.dst, s.dstPort);
 }
 
+/**
+ * What a leg of a rule expects for one set of endpoints (pods and nodes): the hops in effect on their
+ * kernels, each role resolved to its point, and the texts that depend on nothing else. Many flows share
+ * their endpoints, so this is made once per (context, rule leg, endpoints), not per flow.
+ */
+interface LegPlan {
+  eff: EffectiveLeg;
+  /** per `eff.path` hop */
+  hops: readonly { point: string | null; unresolved: string | null; node: string | null }[];
+  /** per `eff.skipped` entry */
+  skips: readonly { point: string | null; why: string | null }[];
+  /** `point:dir` of each resolved undecided hop */
+  undecided: ReadonlySet<string>;
+  /** the path check's line for each undecided hop */
+  undecidedLines: readonly string[];
+  /** msg.kernelNotes of the path */
+  notes: readonly string[];
+}
+
+const planCache = new WeakMap<EvaluateContext, WeakMap<RuleLeg, Map<string, LegPlan>>>();
+
+function endpointsKey(f: RoleFlow): string {
+  // \u0001 stands for null: no pod or node name holds it
+  return `${f.client.pod ?? '\u0001'}\u0000${f.client.node ?? '\u0001'}\u0000${f.server.pod ?? '\u0001'}\u0000${f.server.node ?? '\u0001'}\u0000${f.serviceNode ?? '\u0001'}`;
+}
+
+function legPlan(ruleLeg: RuleLeg, roleFlow: RoleFlow, ctx: EvaluateContext): LegPlan {
+  let byLeg = planCache.get(ctx);
+  if (byLeg === undefined) {
+    byLeg = new WeakMap();
+    planCache.set(ctx, byLeg);
+  }
+  let byEndpoints = byLeg.get(ruleLeg);
+  if (byEndpoints === undefined) {
+    byEndpoints = new Map();
+    byLeg.set(ruleLeg, byEndpoints);
+  }
+  const key = endpointsKey(roleFlow);
+  let plan = byEndpoints.get(key);
+  if (plan === undefined) {
+    plan = makeLegPlan(ruleLeg, roleFlow, ctx);
+    byEndpoints.set(key, plan);
+  }
+  return plan;
+}
+
+function makeLegPlan(ruleLeg: RuleLeg, roleFlow: RoleFlow, ctx: EvaluateContext): LegPlan {
+  const topo = ctx.topology;
+  const eff = effectiveLeg(ruleLeg, (e) => ctx.kernelOf(endpointNode(e, roleFlow, topo)));
+  const hops = eff.path.map((h) => {
+    const r = resolveRole(h.role, roleFlow, topo);
+    return r.status === 'resolved'
+      ? { point: r.point, unresolved: null, node: r.node }
+      : { point: null, unresolved: r.reason, node: r.node };
+  });
+  const skips = eff.skipped.map((sk) => {
+    const r = resolveRole(sk.role, roleFlow, topo);
+    return r.status === 'resolved' ? { point: r.point, why: null } : { point: null, why: r.reason };
+  });
+  const undecided = new Set<string>();
+  const undecidedLines: string[] = [];
+  for (const u of eff.undecided) {
+    const r = resolveRole(u.role, roleFlow, topo);
+    if (r.status === 'resolved') undecided.add(hopKey(r.point, u.role.dir));
+    undecidedLines.push(msg.kernelUnknown(u, endpointNode(u.role.endpoint, roleFlow, topo)));
+  }
+  const notes = msg.kernelNotes(eff.path, ctx, roleFlow);
+  return { eff, hops, skips, undecided, undecidedLines, notes };
+}
+
 class LegEvaluator {
   readonly out: LegResult = { checks: [], skipped: [], unexpected: [], notCaptured: [], rewrites: [] };
   readonly expected: ExpectedHop[];
+  readonly plan: LegPlan;
   readonly eff: EffectiveLeg;
   readonly window: [bigint, bigint];
   readonly hops: Sighting[];
@@ -303,18 +373,26 @@ class LegEvaluator {
     readonly ctx: EvaluateContext,
     readonly choice: RuleChoice,
   ) {
-    const topo = ctx.topology;
-    this.eff = effectiveLeg(ruleLeg, (e) => ctx.kernelOf(endpointNode(e, roleFlow, topo)));
+    this.plan = legPlan(ruleLeg, roleFlow, ctx);
+    this.eff = this.plan.eff;
     const legFacts = facts[leg];
     this.window = legWindow(legFacts, facts);
     this.hops = legFacts.hops;
-    this.matchedTo = this.hops.map(() => -1);
-    this.expected = this.eff.path.map((eff) => {
-      const r = resolveRole(eff.role, roleFlow, topo);
-      return r.status === 'resolved'
-        ? { eff, point: r.point, unresolved: null, node: r.node, seenAt: -1, viaAny: false }
-        : { eff, point: null, unresolved: r.reason, node: r.node, seenAt: -1, viaAny: false };
-    });
+    this.matchedTo = new Array<number>(this.hops.length).fill(-1);
+    const path = this.eff.path;
+    const resolved = this.plan.hops;
+    this.expected = new Array<ExpectedHop>(path.length);
+    for (let i = 0; i < path.length; i++) {
+      const r = resolved[i]!;
+      this.expected[i] = {
+        eff: path[i]!,
+        point: r.point,
+        unresolved: r.unresolved,
+        node: r.node,
+        seenAt: -1,
+        viaAny: false,
+      };
+    }
     // match in path order; an observed hop serves one expected hop (a hairpin crosses one veth twice)
     for (let i = 0; i < this.expected.length; i++) {
       const e = this.expected[i]!;
@@ -435,14 +513,8 @@ class LegEvaluator {
       });
     }
     // undecided hops (kernel unknown): neither expected nor forbidden
-    for (const u of this.eff.undecided) {
-      const node = endpointNode(u.role.endpoint, this.roleFlow, this.ctx.topology);
-      results.push({
-        status: Status.inconclusive,
-        reason: Reason.kernelUnknown,
-        line: msg.kernelUnknown(u, node),
-      });
-    }
+    for (const line of this.plan.undecidedLines)
+      results.push({ status: Status.inconclusive, reason: Reason.kernelUnknown, line });
     // order: the seen expected hops must appear in rule order
     const seen = this.expected.filter((e) => e.seenAt >= 0);
     for (let i = 1; i < seen.length; i++) {
@@ -461,21 +533,12 @@ class LegEvaluator {
     }
     const status = worst(results.map((r) => r.status));
     const first = results.find((r) => r.status === status);
-    const notes = msg.kernelNotes(
-      this.expected.map((e) => e.eff),
-      this.ctx,
-      this.roleFlow,
-    );
+    const notes = this.plan.notes;
     const message =
       status === Status.pass
         ? msg.pathOk(this.leg, this.hops, notes)
         : [...results.filter((r) => r.status !== Status.pass).map((r) => r.line), ...notes].join('; ');
     this.check('path', status, first?.reason ?? null, message, evidence);
-  }
-
-  private resolveSkip(s: RuleSkip): { point: string | null; why: string | null } {
-    const r = resolveRole(s.role, this.roleFlow, this.ctx.topology);
-    return r.status === 'resolved' ? { point: r.point, why: null } : { point: null, why: r.reason };
   }
 
   /** Points this datapath bypasses: seen -> the slow path was taken; silent on a lossless capture -> skipped. */
@@ -485,8 +548,10 @@ class LegEvaluator {
     const statuses: Status[] = [];
     let reason: Reason | null = null;
     const evidence: Evidence[] = [];
-    for (const s of this.eff.skipped) {
-      const { point, why } = this.resolveSkip(s);
+    const skips = this.eff.skipped;
+    for (let i = 0; i < skips.length; i++) {
+      const s = skips[i]!;
+      const { point, why } = this.plan.skips[i]!;
       if (point === null) {
         statuses.push(Status.inconclusive);
         reason ??= Reason.roleUnresolved;
@@ -527,11 +592,7 @@ class LegEvaluator {
 
   private unexpectedCheck(): void {
     const skippedPoints = new Set(this.out.unexpected.map((r) => hopKey(r.point, r.dir)));
-    const undecided = new Set<string>();
-    for (const u of this.eff.undecided) {
-      const r = resolveRole(u.role, this.roleFlow, this.ctx.topology);
-      if (r.status === 'resolved') undecided.add(hopKey(r.point, u.role.dir));
-    }
+    const undecided = this.plan.undecided;
     const extra: Sighting[] = [];
     const undecidedSeen: Sighting[] = [];
     this.hops.forEach((h, i) => {

@@ -199,13 +199,20 @@ export function mapFlowFacts<T>(
   use: (facts: FlowFacts) => T,
 ): T[] {
   const f = s.frames;
-  const byFlow = new Map<number, number[]>();
+  // each flow's packets, in packet order, as one index array sliced by flow id (a counting sort)
+  let maxId = -1;
+  for (let p = 0; p < s.packets; p++) if ((flowOfPacket[p] ?? -1) > maxId) maxId = flowOfPacket[p]!;
+  const flowStart = new Int32Array(maxId + 2);
   for (let p = 0; p < s.packets; p++) {
     const id = flowOfPacket[p] ?? -1;
-    if (id < 0) continue;
-    const list = byFlow.get(id);
-    if (list) list.push(p);
-    else byFlow.set(id, [p]);
+    if (id >= 0) flowStart[id + 1]!++;
+  }
+  for (let id = 0; id <= maxId; id++) flowStart[id + 1]! += flowStart[id]!;
+  const packetsByFlow = new Int32Array(flowStart[maxId + 1] ?? 0);
+  const fill = flowStart.slice(0, maxId + 1);
+  for (let p = 0; p < s.packets; p++) {
+    const id = flowOfPacket[p] ?? -1;
+    if (id >= 0) packetsByFlow[fill[id]!++] = p;
   }
   const portOf = (fr: number, which: 'src' | 'dst'): number => {
     const proto = f.proto[fr]!;
@@ -255,10 +262,18 @@ export function mapFlowFacts<T>(
   };
   // per leg, the slot of each hop seen (-1: not yet), reset after the leg
   const slotOfHop = new Int32Array(hopText.length).fill(-1);
-  const legOf = (packets: number[]): LegFacts => {
-    // packets grouped by path (the hops in order), found by a hash of the path and checked hop by hop
-    const groups: number[][] = [];
-    const groupsOfHash = new Map<number, number[]>();
+  // per leg, packets grouped by path (the hops in order): each group's first packet and size, found by a
+  // hash of the path (first group of each hash, then a chain through the groups) and checked hop by hop.
+  // Reused from leg to leg.
+  const groupFirst: number[] = [];
+  const groupSize: number[] = [];
+  const groupNext: number[] = [];
+  const groupOfHash = new Map<number, number>();
+  const legOf = (packets: Int32Array): LegFacts => {
+    groupFirst.length = 0;
+    groupSize.length = 0;
+    groupNext.length = 0;
+    groupOfHash.clear();
     // hops in the order first seen, each with its MAC pairs (numeric keys beside the list, so the
     // per-sighting lookup compares numbers, not text)
     const order: number[] = [];
@@ -267,7 +282,8 @@ export function mapFlowFacts<T>(
     // relative times: absNs is monotone, so the extremes convert once at the end
     let first = Number.POSITIVE_INFINITY;
     let last = Number.NEGATIVE_INFINITY;
-    for (const p of packets) {
+    for (let i = 0; i < packets.length; i++) {
+      const p = packets[i]!;
       let hash = 0;
       for (let r = s.packetStart[p]!; r < s.packetStart[p + 1]!; r++) {
         const fr = s.frame[r]!;
@@ -307,52 +323,78 @@ export function mapFlowFacts<T>(
         if (t < first) first = t;
         if (t > last) last = t;
       }
-      const candidates = groupsOfHash.get(hash);
-      const g = candidates?.find((k) => samePath(groups[k]![0]!, p));
-      if (g !== undefined) groups[g]!.push(p);
+      const head = groupOfHash.get(hash);
+      let g = head ?? -1;
+      while (g >= 0 && !samePath(groupFirst[g]!, p)) g = groupNext[g]!;
+      if (g >= 0) groupSize[g]!++;
       else {
-        if (candidates) candidates.push(groups.length);
-        else groupsOfHash.set(hash, [groups.length]);
-        groups.push([p]);
+        // a new group goes to the chain's front: the chain is searched whole, so its order does not matter
+        groupNext.push(head ?? -1);
+        groupOfHash.set(hash, groupFirst.length);
+        groupFirst.push(p);
+        groupSize.push(1);
       }
     }
     for (const hop of order) slotOfHop[hop] = -1;
     // the same choice as flows.ts modalPath: the largest group, the earliest on a tie
-    let best: number[] = [];
-    for (const list of groups) if (list.length > best.length) best = list;
+    let best = -1;
+    let bestSize = 0;
+    for (let g = 0; g < groupSize.length; g++)
+      if (groupSize[g]! > bestSize) {
+        best = g;
+        bestSize = groupSize[g]!;
+      }
     const hops: Sighting[] = [];
-    const p = best[0];
-    if (p !== undefined)
+    if (best >= 0) {
+      const p = groupFirst[best]!;
       for (let r = s.packetStart[p]!; r < s.packetStart[p + 1]!; r++) hops.push(sighting(r));
+    }
+    const seenAnywhere = new Set<string>();
+    const macs = new Map<string, readonly MacSeen[]>();
+    for (let i = 0; i < order.length; i++) {
+      const text = hopText[order[i]!]!;
+      seenAnywhere.add(text);
+      macs.set(text, macLists[i]!);
+    }
     return {
       packets: packets.length,
-      modalPackets: best.length,
+      modalPackets: bestSize,
       hops,
-      seenAnywhere: new Set(order.map((h) => hopText[h]!)),
+      seenAnywhere,
       firstNs: first <= last ? f.absNs(first) : null,
       lastNs: first <= last ? f.absNs(last) : null,
-      macs: new Map(order.map((h, i) => [hopText[h]!, macLists[i]!])),
+      macs,
     };
   };
+  // per flow: its packets split into requests (from the front) and replies (from the back, reversed after)
+  let split = new Int32Array(64);
+  // a flow's packets come from two or three addresses: each one's text is compared once (address key ->
+  // whether it is the client's), in a list reset per flow
+  const addrKeys: number[] = [];
+  const addrIsClient: boolean[] = [];
   return flows.map((flow) => {
-    const packets = byFlow.get(flow.id) ?? [];
-    // a flow's packets come from two or three addresses: their text is made once each
-    const fromClient = new Map<number, boolean>();
-    const isRequest = (p: number) => {
+    const from = flow.id >= 0 && flow.id <= maxId ? flowStart[flow.id]! : 0;
+    const to = flow.id >= 0 && flow.id <= maxId ? flowStart[flow.id + 1]! : 0;
+    if (split.length < to - from) split = new Int32Array(2 * (to - from));
+    addrKeys.length = 0;
+    addrIsClient.length = 0;
+    let nRequests = 0;
+    let nReplies = 0;
+    for (let i = from; i < to; i++) {
+      const p = packetsByFlow[i]!;
       const fr = s.frame[s.packetStart[p]!]!;
       const addr = f.ipVersion[fr]! * 2 ** 32 + (f.src[fr] ?? 0);
-      let client = fromClient.get(addr);
-      if (client === undefined) {
-        client = f.addrText(fr, 'src') === flow.client.ip;
-        fromClient.set(addr, client);
+      let at = addrKeys.indexOf(addr);
+      if (at < 0) {
+        at = addrKeys.length;
+        addrKeys.push(addr);
+        addrIsClient.push(f.addrText(fr, 'src') === flow.client.ip);
       }
-      return client && portOf(fr, 'src') === flow.client.port;
-    };
-    const requests: number[] = [];
-    const replies: number[] = [];
-    for (const p of packets) (isRequest(p) ? requests : replies).push(p);
-    const request = legOf(requests);
-    const reply = legOf(replies);
+      if (addrIsClient[at] === true && portOf(fr, 'src') === flow.client.port) split[nRequests++] = p;
+      else split[split.length - 1 - nReplies++] = p;
+    }
+    const request = legOf(split.subarray(0, nRequests));
+    const reply = legOf(split.subarray(split.length - nReplies).reverse());
     const entryHop = request.hops[0];
     const classify: ClassifyFlow = {
       proto: protoName(flow.proto),

@@ -21,14 +21,61 @@ interface Choice {
   label: string;
 }
 
+// A bundle has a few dozen points and every flow's messages name them: their texts are made once per point
+// (and direction), and a path's text once per distinct path, instead of once per message.
+const shortPoints = new Map<string, string>();
+const hopTexts = new Map<string, Record<string, string>>();
+
 /** `node/node1/cali3f2a` -> `node1/cali3f2a`; `pod/default/web-1/eth0` -> `default/web-1 eth0`. */
 export function shortPoint(id: string): string {
-  if (id.startsWith('node/')) return id.slice(5);
-  const m = /^pod\/(.+)\/([^/]+)$/.exec(id);
-  return m ? `${m[1]} ${m[2]}` : id;
+  let short = shortPoints.get(id);
+  if (short === undefined) {
+    if (id.startsWith('node/')) short = id.slice(5);
+    else {
+      const m = /^pod\/(.+)\/([^/]+)$/.exec(id);
+      short = m ? `${m[1]} ${m[2]}` : id;
+    }
+    shortPoints.set(id, short);
+  }
+  return short;
 }
 
-const hop = (point: string, dir: string) => `${shortPoint(point)}:${dir}`;
+/** `<short point>:<dir>` */
+function hop(point: string, dir: string): string {
+  let byDir = hopTexts.get(point);
+  if (byDir === undefined) {
+    byDir = Object.create(null) as Record<string, string>;
+    hopTexts.set(point, byDir);
+  }
+  let text = byDir[dir];
+  if (text === undefined) {
+    text = `${shortPoint(point)}:${dir}`;
+    byDir[dir] = text;
+  }
+  return text;
+}
+
+/** A trie over hop texts: the joined text of a path, and each leg's pass message for it, made once. */
+interface PathText {
+  text: string;
+  next: Map<string, PathText>;
+  ok: Partial<Record<Leg, string>>;
+}
+const PATHS: PathText = { text: '', next: new Map(), ok: {} };
+
+function pathOf(hops: readonly Sighting[]): PathText {
+  let node = PATHS;
+  for (const h of hops) {
+    const t = hop(h.point, h.dir);
+    let next = node.next.get(t);
+    if (next === undefined) {
+      next = { text: node === PATHS ? t : `${node.text} > ${t}`, next: new Map(), ok: {} };
+      node.next.set(t, next);
+    }
+    node = next;
+  }
+  return node;
+}
 
 /** A rule set's datapath in words. */
 export function setWords(set: string): string {
@@ -45,7 +92,14 @@ function addr(ip: string | null, port: number): string {
   return `${ip.includes(':') ? `[${ip}]` : ip}:${port}`;
 }
 
-const at = (s: Sighting) => `(${s.file} frame ${s.frame})`;
+/** The address in the field a rewrite changes. */
+function fieldAddr(rw: RuleRewrite, s: Sighting): string {
+  return rw.field === 'dst' ? addr(s.dst, s.dstPort) : addr(s.src, s.srcPort);
+}
+
+function at(s: Sighting): string {
+  return `(${s.file} frame ${s.frame})`;
+}
 
 function towards(leg: Leg, facts: FlowFacts): string {
   const to = leg === 'request' ? facts.flow.server : facts.flow.client;
@@ -90,7 +144,7 @@ export function hopUnknown(leg: Leg, role: Role, point: string, why: string): st
 }
 
 export function hopMissing(leg: Leg, role: Role, point: string, hops: readonly Sighting[]): string {
-  const seen = hops.map((h) => hop(h.point, h.dir)).join(' > ') || 'nowhere';
+  const seen = pathOf(hops).text || 'nowhere';
   return `the ${leg} never reached ${hop(point, role.dir)} (${role.text}), which captured without loss; it was seen at ${seen}`;
 }
 
@@ -120,8 +174,13 @@ export function kernelNotes(hops: readonly EffectiveHop[], ctx: MessageContext, 
 }
 
 export function pathOk(leg: Leg, hops: readonly Sighting[], notes: readonly string[]): string {
-  const path = hops.map((h) => hop(h.point, h.dir)).join(' > ');
-  return [`${leg} followed the rule's path: ${path}`, ...notes].join('; ');
+  const path = pathOf(hops);
+  let ok = path.ok[leg];
+  if (ok === undefined) {
+    ok = `${leg} followed the rule's path: ${path.text}`;
+    path.ok[leg] = ok;
+  }
+  return notes.length === 0 ? ok : [ok, ...notes].join('; ');
 }
 
 export function seenOnSkipped(
@@ -182,7 +241,9 @@ function linkTypeWords(t: number): string {
         : `link type ${t}`;
 }
 
-const gatewaySide = (dir: string) => (dir === 'out' ? 'destination' : 'source');
+function gatewaySide(dir: string): string {
+  return dir === 'out' ? 'destination' : 'source';
+}
 
 export function gatewayMacWrong(
   point: string,
@@ -261,8 +322,7 @@ export function rewriteReverted(leg: Leg, rw: RuleRewrite, b: Sighting, again: S
 }
 
 export function rewriteOk(leg: Leg, rw: RuleRewrite, a: Sighting, b: Sighting): string {
-  const pick = (s: Sighting) => (rw.field === 'dst' ? addr(s.dst, s.dstPort) : addr(s.src, s.srcPort));
-  return `${rewriteWords(rw)} of the ${leg}: ${pick(a)} at ${hop(a.point, a.dir)} -> ${pick(b)} at ${hop(b.point, b.dir)}, where the rule puts it`;
+  return `${rewriteWords(rw)} of the ${leg}: ${fieldAddr(rw, a)} at ${hop(a.point, a.dir)} -> ${fieldAddr(rw, b)} at ${hop(b.point, b.dir)}, where the rule puts it`;
 }
 
 export function rewriteBlind(
@@ -285,12 +345,11 @@ export function rewriteElsewhere(
   bUnexpected: boolean,
   choice: Choice,
 ): string {
-  const pick = (s: Sighting) => (rw.field === 'dst' ? addr(s.dst, s.dstPort) : addr(s.src, s.srcPort));
   const expected = `${rw.between?.[0].text ?? '?'}${aPoint ? ` (${shortPoint(aPoint)})` : ''} and ${rw.between?.[1].text ?? '?'}${bPoint ? ` (${shortPoint(bPoint)})` : ''}`;
   const instead = bUnexpected
     ? `: ${hop(b.point, b.dir)} is a hop ${setWords(choice.rule.set)} bypasses, so the host stack (iptables/conntrack) translated it, not the eBPF program`
     : '';
-  return `${rewriteWords(rw)} of the ${leg} was seen between ${hop(a.point, a.dir)} (${pick(a)}) and ${hop(b.point, b.dir)} (${pick(b)}) ${at(b)} instead of between ${expected}${instead}`;
+  return `${rewriteWords(rw)} of the ${leg} was seen between ${hop(a.point, a.dir)} (${fieldAddr(rw, a)}) and ${hop(b.point, b.dir)} (${fieldAddr(rw, b)}) ${at(b)} instead of between ${expected}${instead}`;
 }
 
 export function unclassified(reason: Unclassified, why: string): string {
