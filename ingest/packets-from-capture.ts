@@ -154,72 +154,83 @@ export class PacketBatchSink implements RecordSink {
 
   /**
    * Rows [start, length): the file column, the columns that follow from the interface, and the
-   * per-interface tallies (packets, bytes, decode errors, coverage window).
+   * per-interface tallies (packets, bytes, decode errors, coverage window), a run of rows of the
+   * same interface at a time (a whole batch, in most files).
    */
   private tally(c: PacketColumns): void {
     const end = c.length;
-    const start = this.start;
-    c.file.fill(this.fileId, start, end);
-    this.interfaceColumns(c, start, end);
     const rowInterface = this.rowInterface;
-    const packets = this.packets;
-    const bytes = this.bytes;
-    const errorsSeen = this.errorsSeen;
-    const hasFirst = this.hasFirst;
-    const firstLo = this.firstLo;
-    const firstHi = this.firstHi;
-    const lastLo = this.lastLo;
-    const lastHi = this.lastHi;
-    const { wirelen, decodeError, tsValid, ts } = c;
-    for (let row = start; row < end; row++) {
+    c.file.fill(this.fileId, this.start, end);
+    let row = this.start;
+    while (row < end) {
       const i = rowInterface[row]!;
-      packets[i]!++;
-      bytes[i]! += wirelen[row]!;
-      if (decodeError[row] !== 0) errorsSeen[i]!++;
+      let runEnd = row + 1;
+      while (runEnd < end && rowInterface[runEnd] === i) runEnd++;
+      this.interfaceColumns(c, i, row, runEnd);
+      this.tallyRun(c, i, row, runEnd);
+      row = runEnd;
+    }
+  }
+
+  /**
+   * Rows [from, to) of interface `i` added to its tallies. Sums and the window are kept in locals
+   * and stored once: updating the per-interface arrays row by row chained every row's loads to the
+   * previous row's stores (~17 ns a row).
+   */
+  private tallyRun(c: PacketColumns, i: number, from: number, to: number): void {
+    const { wirelen, decodeError, tsValid, ts } = c;
+    let nBytes = 0;
+    let nErrors = 0;
+    let has = this.hasFirst[i] === 1;
+    let firstLo = this.firstLo[i]!;
+    let firstHi = this.firstHi[i]! | 0;
+    let lastLo = this.lastLo[i]!;
+    let lastHi = this.lastHi[i]! | 0;
+    for (let row = from; row < to; row++) {
+      nBytes += wirelen[row]!;
+      if (decodeError[row] !== 0) nErrors++;
       if (tsValid[row] === 0) continue;
       // the coverage window is the earliest and latest time, records need not be in order
       const lo = ts[2 * row]!;
       const hi = ts[2 * row + 1]! | 0;
-      if (hasFirst[i] === 0) {
-        hasFirst[i] = 1;
-        firstLo[i] = lo;
-        firstHi[i] = hi;
-        lastLo[i] = lo;
-        lastHi[i] = hi;
+      if (!has) {
+        has = true;
+        firstLo = lo;
+        firstHi = hi;
+        lastLo = lo;
+        lastHi = hi;
         continue;
       }
-      const minHi = firstHi[i]! | 0;
-      if (hi < minHi || (hi === minHi && lo < firstLo[i]!)) {
-        firstLo[i] = lo;
-        firstHi[i] = hi;
+      if (hi < firstHi || (hi === firstHi && lo < firstLo)) {
+        firstLo = lo;
+        firstHi = hi;
       }
-      const maxHi = lastHi[i]! | 0;
-      if (hi > maxHi || (hi === maxHi && lo > lastLo[i]!)) {
-        lastLo[i] = lo;
-        lastHi[i] = hi;
+      if (hi > lastHi || (hi === lastHi && lo > lastLo)) {
+        lastLo = lo;
+        lastHi = hi;
       }
     }
+    this.packets[i]! += to - from;
+    this.bytes[i]! += nBytes;
+    this.errorsSeen[i]! += nErrors;
+    if (!has) return;
+    this.hasFirst[i] = 1;
+    this.firstLo[i] = firstLo;
+    this.firstHi[i] = firstHi;
+    this.lastLo[i] = lastLo;
+    this.lastHi[i] = lastHi;
   }
 
-  /** Capture point, link type and (pcapng) section and interface id of rows [start, end). */
-  private interfaceColumns(c: PacketColumns, start: number, end: number): void {
-    const rowInterface = this.rowInterface;
-    const pointOf = this.pointOf;
-    const linkTypeOf = this.linkTypeOf;
-    const sectionOf = this.sectionOf;
-    const interfaceIdOf = this.interfaceIdOf;
-    const { point, linkType, section, sectionValid, interfaceId, interfaceIdValid } = c;
-    for (let row = start; row < end; row++) {
-      const i = rowInterface[row]!;
-      point[row] = pointOf[i]!;
-      linkType[row] = linkTypeOf[i]!;
-      const sec = sectionOf[i]!;
-      if (sec === 0) continue;
-      section[row] = sec;
-      sectionValid[row] = 1;
-      interfaceId[row] = interfaceIdOf[i]!;
-      interfaceIdValid[row] = 1;
-    }
+  /** Capture point, link type and (pcapng) section and interface id of rows [from, to) of interface `i`. */
+  private interfaceColumns(c: PacketColumns, i: number, from: number, to: number): void {
+    c.point.fill(this.pointOf[i]!, from, to);
+    c.linkType.fill(this.linkTypeOf[i]!, from, to);
+    const sec = this.sectionOf[i]!;
+    if (sec === 0) return;
+    c.section.fill(sec, from, to);
+    c.sectionValid.fill(1, from, to);
+    c.interfaceId.fill(this.interfaceIdOf[i]!, from, to);
+    c.interfaceIdValid.fill(1, from, to);
   }
 
   stats(stats: InterfaceStats): void {

@@ -2,6 +2,7 @@ import type { PacketColumns } from '../columns/packet-columns.ts';
 import type { PacketRecord } from '../record.ts';
 import { decodeAh } from './ah.ts';
 import { decodeChdlc } from './chdlc.ts';
+import { decodeCommonStack } from './common-stack.ts';
 import { decodeEthernet } from './ethernet.ts';
 import { writeHashes } from './fingerprint.ts';
 import { decodeGeneve } from './geneve.ts';
@@ -37,11 +38,30 @@ export function createDecodeState(): DecodeState {
  * Decode rec's frame (bytes[rec.at, rec.at+rec.caplen)) from its link layer up into row `row` of `c`.
  * Never throws; never allocates per packet on the normal path.
  *
- * Each decoder reads at `s.at`, writes its columns, moves `s.at` to its payload and returns the next
- * layer from a wire-code table (gopacket's `NextLayerType`); the loop stops at `Layer.Done`. Errors are
- * written to `decode_error` by the decoder that found them, which then returns `Layer.Done`.
+ * The common stack (Ethernet, IPv4, TCP/UDP) goes through `decodeCommonStack` in one function; what
+ * that declines, and every other stack, through the layered decoders (`decodeLayers`).
  */
 export function decodeFrame(s: DecodeState, rec: PacketRecord, c: PacketColumns, row: number): void {
+  const end = beginFrame(s, rec, c);
+  // LINKTYPE_ETHERNET; the fast path needs none of the cursor state `decodeLayers` sets
+  if (rec.linkType === 1) {
+    try {
+      if (decodeCommonStack(s, c, rec.view, rec.at, end, row)) return;
+    } catch {
+      // it reads nothing past `end` before its first write; were that wrong, the layered decoders
+      // take the frame from the start and report it
+    }
+  }
+  decodeLayers(s, rec, c, row, end);
+}
+
+/** `decodeFrame` without the common-stack fast path: the reference that path is tested against. */
+export function decodeFrameLayered(s: DecodeState, rec: PacketRecord, c: PacketColumns, row: number): void {
+  decodeLayers(s, rec, c, row, beginFrame(s, rec, c));
+}
+
+/** Binds the state to `c` and to rec's buffer; returns the end of the frame's captured bytes. */
+function beginFrame(s: DecodeState, rec: PacketRecord, c: PacketColumns): number {
   bindColumns(s, c);
   const bytes = rec.bytes;
   // the buffer changes once per reader chunk: storing a new young object into the long-lived state
@@ -51,13 +71,20 @@ export function decodeFrame(s: DecodeState, rec: PacketRecord, c: PacketColumns,
     s.bytes = bytes;
     s.view = view;
   }
-  const at = rec.at;
-  const caplen = rec.caplen;
-  const wirelen = rec.wirelen;
-  s.at = at;
   // a reader never hands over more than the buffer holds, but the cursor must not trust that blindly
-  s.end = Math.min(at + caplen, bytes.length);
-  s.wireEnd = at + Math.max(wirelen, caplen);
+  return Math.min(rec.at + rec.caplen, bytes.length);
+}
+
+/**
+ * Each decoder reads at `s.at`, writes its columns, moves `s.at` to its payload and returns the next
+ * layer from a wire-code table (gopacket's `NextLayerType`); the loop stops at `Layer.Done`. Errors are
+ * written to `decode_error` by the decoder that found them, which then returns `Layer.Done`.
+ */
+function decodeLayers(s: DecodeState, rec: PacketRecord, c: PacketColumns, row: number, end: number): void {
+  const at = rec.at;
+  s.at = at;
+  s.end = end;
+  s.wireEnd = at + Math.max(rec.wirelen, rec.caplen);
   s.row = row;
   s.l4Len = -1;
   // payloadAt/payloadEnd and fpN are only read once payloadLen >= 0 / fpOk = 1, which the layer that

@@ -12,12 +12,7 @@ export function decodeEthernet(s: DecodeState, c: PacketColumns): number {
   const at = s.at;
   const row = s.row;
   if (s.end - at < 14) return failOuter(s, c, ErrIndex.truncEthernet);
-  c.dstMac[2 * row + 1] = v.getUint16(at);
-  c.dstMac[2 * row] = v.getUint32(at + 2);
-  c.srcMac[2 * row + 1] = v.getUint16(at + 6);
-  c.srcMac[2 * row] = v.getUint32(at + 8);
-  // also dstMacValid: the same array (packet-columns.ts, "Shared validity")
-  c.srcMacValid[row] = 1;
+  writeMacs(c, row, v, at);
   const type = v.getUint16(at + 12);
   s.at = at + 14;
   return etherNext(s, c, type);
@@ -53,4 +48,14 @@ export function etherNext(s: DecodeState, c: PacketColumns, type: number): numbe
   const next = ETHERTYPE_NEXT[type] ?? Layer.Unsupported;
   if (next === Layer.Unsupported) return unsupportedEthertype(s, c, type);
   return next;
+}
+
+/** Both MACs of the header at `at`. Shared with common-stack.ts. */
+export function writeMacs(c: PacketColumns, row: number, v: DataView, at: number): void {
+  c.dstMac[2 * row + 1] = v.getUint16(at);
+  c.dstMac[2 * row] = v.getUint32(at + 2);
+  c.srcMac[2 * row + 1] = v.getUint16(at + 6);
+  c.srcMac[2 * row] = v.getUint32(at + 8);
+  // also dstMacValid: the same array (packet-columns.ts, "Shared validity")
+  c.srcMacValid[row] = 1;
 }

@@ -23,24 +23,9 @@ export function decodeIpv4(s: DecodeState, c: PacketColumns): number {
   const w2 = v.getUint32(at + 8);
   const ihl = (w0 >>> 22) & 0x3c;
   const totalLen = w0 & 0xffff;
-  const ipId = w1 >>> 16;
   const frag = w1 & 0x1fff;
-  const mf = (w1 >>> 13) & 1;
   const proto = (w2 >>> 16) & 0xff;
-  c.ipVersion[row] = 4;
-  c.dscp[row] = (w0 >>> 18) & 0x3f;
-  c.ttl[row] = w2 >>> 24;
-  // also ttlValid: the same array (packet-columns.ts, "Shared validity")
-  c.dscpValid[row] = 1;
-  c.ipId[row] = ipId;
-  c.fragOffset[row] = frag;
-  c.moreFragments[row] = mf;
-  // also fragOffsetValid and moreFragmentsValid: the same array
-  c.ipIdValid[row] = 1;
-  c.ipProto[row] = proto;
-  c.ipProtoValid[row] = 1;
-  c.srcIp4[row] = v.getUint32(at + 12);
-  c.dstIp4[row] = v.getUint32(at + 16);
+  writeIpv4Fixed(c, row, w0, w1, w2, v.getUint32(at + 12), v.getUint32(at + 16));
   if (ihl < 20) return failOuter(s, c, ErrIndex.ipv4BadIhl);
   let ipLen = totalLen;
   if (totalLen === 0) {
@@ -56,8 +41,7 @@ export function decodeIpv4(s: DecodeState, c: PacketColumns): number {
     s.end = end;
   }
   const l4Len = ipLen - ihl;
-  c.ipPayloadLen[row] = l4Len;
-  c.ipPayloadLenValid[row] = 1;
+  writeIpPayloadLen(c, row, l4Len);
   if (ihl > end - at) return failOuter(s, c, ErrIndex.truncIpv4);
   const next = at + ihl;
   s.at = next;
@@ -67,10 +51,7 @@ export function decodeIpv4(s: DecodeState, c: PacketColumns): number {
   s.payloadLen = l4Len;
   s.payloadEnd = end;
   s.fpOk = 1;
-  const fp = s.fpWords;
-  fp[0] = (4 << 28) | (proto << 20) | (frag << 1) | mf;
-  fp[1] = ipId;
-  fp[2] = l4Len;
+  ipv4FingerprintWords(s.fpWords, w1, proto, l4Len);
   s.fpN = 3;
   // only the first fragment carries the L4 header
   if (frag !== 0) return Layer.Fragment;
@@ -88,4 +69,45 @@ export function protoNext(s: DecodeState, c: PacketColumns, proto: number): numb
   const next = PROTO_NEXT[proto] ?? Layer.Unsupported;
   if (next === Layer.Unsupported) return unsupportedProto(s, c, proto);
   return next;
+}
+
+/**
+ * The columns of the fixed header, from its three first words and the addresses. Shared with the
+ * common-stack fast path (common-stack.ts), as are the two below.
+ */
+export function writeIpv4Fixed(
+  c: PacketColumns,
+  row: number,
+  w0: number,
+  w1: number,
+  w2: number,
+  src: number,
+  dst: number,
+): void {
+  c.ipVersion[row] = 4;
+  c.dscp[row] = (w0 >>> 18) & 0x3f;
+  c.ttl[row] = w2 >>> 24;
+  // also ttlValid: the same array (packet-columns.ts, "Shared validity")
+  c.dscpValid[row] = 1;
+  c.ipId[row] = w1 >>> 16;
+  c.fragOffset[row] = w1 & 0x1fff;
+  c.moreFragments[row] = (w1 >>> 13) & 1;
+  // also fragOffsetValid and moreFragmentsValid: the same array
+  c.ipIdValid[row] = 1;
+  c.ipProto[row] = (w2 >>> 16) & 0xff;
+  c.ipProtoValid[row] = 1;
+  c.srcIp4[row] = src;
+  c.dstIp4[row] = dst;
+}
+
+export function writeIpPayloadLen(c: PacketColumns, row: number, l4Len: number): void {
+  c.ipPayloadLen[row] = l4Len;
+  c.ipPayloadLenValid[row] = 1;
+}
+
+/** Fingerprint words 1-3 (fingerprint.ts) of an IPv4 packet; `w1` is the header's second word. */
+export function ipv4FingerprintWords(fp: Uint32Array, w1: number, proto: number, l4Len: number): void {
+  fp[0] = (4 << 28) | (proto << 20) | ((w1 & 0x1fff) << 1) | ((w1 >>> 13) & 1);
+  fp[1] = w1 >>> 16;
+  fp[2] = l4Len;
 }

@@ -16,27 +16,16 @@ export function decodeTcp(s: DecodeState, c: PacketColumns): number {
   const avail = s.end - at;
   if (avail < 4) return failOuter(s, c, ErrIndex.truncTcp);
   const ports = v.getUint32(at);
-  c.srcPort[row] = ports >>> 16;
-  c.dstPort[row] = ports & 0xffff;
-  c.portsValid[row] = 1;
+  writePorts(c, row, ports);
   if (avail < 20) return failOuter(s, c, ErrIndex.truncTcp);
   const seq = v.getUint32(at + 4);
   const ack = v.getUint32(at + 8);
   const w3 = v.getUint32(at + 12);
   const hdrLen = (w3 >>> 28) << 2;
-  const flags = (w3 >>> 16) & 0x0fff;
-  c.tcpSeq[row] = seq;
-  c.tcpAck[row] = ack;
-  c.tcpFlags[row] = flags;
-  c.tcpHdrLen[row] = hdrLen;
-  c.tcpWindow[row] = w3 & 0xffff;
-  c.tcpValid[row] = 1;
+  writeTcpFixed(c, row, seq, ack, w3);
   const segLen = s.l4Len - hdrLen;
   if (hdrLen < 20 || segLen < 0) return failOuter(s, c, ErrIndex.tcpBadDataOffset);
-  c.tcpPayloadLen[row] = segLen;
-  c.tcpPayloadLenValid[row] = 1;
-  c.payloadLen[row] = segLen;
-  c.payloadLenValid[row] = 1;
+  writeTcpPayloadLen(c, row, segLen);
   if (hdrLen > avail) return failOuter(s, c, ErrIndex.truncTcp);
   s.at = at + hdrLen;
   s.payloadAt = at + hdrLen;
@@ -45,7 +34,31 @@ export function decodeTcp(s: DecodeState, c: PacketColumns): number {
   const fp = s.fpWords;
   fp[3] = seq;
   fp[4] = ack;
-  fp[5] = flags;
+  fp[5] = (w3 >>> 16) & 0x0fff;
   s.fpN = 6;
   return Layer.Done;
+}
+
+/** Both ports from the first word of a TCP or UDP header. Shared with common-stack.ts, as are the two below. */
+export function writePorts(c: PacketColumns, row: number, ports: number): void {
+  c.srcPort[row] = ports >>> 16;
+  c.dstPort[row] = ports & 0xffff;
+  c.portsValid[row] = 1;
+}
+
+/** The fixed header's columns; `w3` is its fourth word (data offset, flags, window). */
+export function writeTcpFixed(c: PacketColumns, row: number, seq: number, ack: number, w3: number): void {
+  c.tcpSeq[row] = seq;
+  c.tcpAck[row] = ack;
+  c.tcpFlags[row] = (w3 >>> 16) & 0x0fff;
+  c.tcpHdrLen[row] = (w3 >>> 28) << 2;
+  c.tcpWindow[row] = w3 & 0xffff;
+  c.tcpValid[row] = 1;
+}
+
+export function writeTcpPayloadLen(c: PacketColumns, row: number, segLen: number): void {
+  c.tcpPayloadLen[row] = segLen;
+  c.tcpPayloadLenValid[row] = 1;
+  c.payloadLen[row] = segLen;
+  c.payloadLenValid[row] = 1;
 }

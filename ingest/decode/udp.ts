@@ -1,6 +1,7 @@
 import type { PacketColumns } from '../columns/packet-columns.ts';
 import { Layer, UDP_PORT_NEXT } from './layer.ts';
 import { type DecodeState, ErrIndex, failOuter } from './state.ts';
+import { writePorts } from './tcp.ts';
 
 /**
  * UDP header. The length field cuts the payload like IP's total length does. A zero length is only
@@ -17,9 +18,7 @@ export function decodeUdp(s: DecodeState, c: PacketColumns): number {
   const ports = v.getUint32(at);
   const sport = ports >>> 16;
   const dport = ports & 0xffff;
-  c.srcPort[row] = sport;
-  c.dstPort[row] = dport;
-  c.portsValid[row] = 1;
+  writePorts(c, row, ports);
   if (avail < 8) return failOuter(s, c, ErrIndex.truncUdp);
   let len = v.getUint16(at + 4);
   if (len === 0) len = s.l4Len;

@@ -1,0 +1,110 @@
+import type { PacketColumns } from '../columns/packet-columns.ts';
+import { writeMacs } from './ethernet.ts';
+import { ipv4FingerprintWords, writeIpPayloadLen, writeIpv4Fixed } from './ipv4.ts';
+import { UDP_PORT_NEXT } from './layer.ts';
+import { hashPacket, PAYLOAD_HASH_BYTES } from './payload-hash.ts';
+import type { DecodeState } from './state.ts';
+import { writePorts, writeTcpFixed, writeTcpPayloadLen } from './tcp.ts';
+
+/**
+ * The stack most frames are: Ethernet, at most one 802.1Q tag, IPv4 with a 20-byte header, not
+ * fragmented, then a whole TCP header or a UDP header on a port that names no tunnel. Decoded here in
+ * one function, with the cursor in locals, instead of one call per layer through `DecodeState`: the
+ * IPv4, TCP and UDP decoders are each over V8's inlining budget, so the layered path costs a call and
+ * a round trip of the cursor through memory per layer.
+ *
+ * Every check comes before the first write: anything else (options, fragments, TSO lengths, errors,
+ * truncation, tunnels, hashes over uncaptured bytes) returns false with the row untouched, and the
+ * layered decoders take the frame from the start. The columns written are exactly theirs (the writers
+ * are shared), which test/unit/decode/common-stack.test.ts checks frame by frame against them.
+ */
+export function decodeCommonStack(
+  s: DecodeState,
+  c: PacketColumns,
+  v: DataView,
+  at: number,
+  end: number,
+  row: number,
+): boolean {
+  if (end - at < 42) return false;
+  let type = v.getUint16(at + 12);
+  let ip = at + 14;
+  if (type === 0x8100) {
+    type = v.getUint16(at + 16);
+    ip = at + 18;
+  }
+  if (type !== 0x0800) return false;
+  if (end - ip < 28) return false;
+  const w0 = v.getUint32(ip);
+  // version 4, IHL 5
+  if (w0 >>> 24 !== 0x45) return false;
+  const totalLen = w0 & 0xffff;
+  const w1 = v.getUint32(ip + 4);
+  // 20 <= total length (0 is TSO's), neither MF nor an offset
+  if (totalLen < 20 || (w1 & 0x3fff) !== 0) return false;
+  const w2 = v.getUint32(ip + 8);
+  const proto = (w2 >>> 16) & 0xff;
+  // the IP total length cuts off Ethernet padding
+  const ipEnd = Math.min(end, ip + totalLen);
+  const l4 = ip + 20;
+  const l4Len = totalLen - 20;
+  const ports = v.getUint32(l4);
+  let payloadAt: number;
+  let payloadLen: number;
+  let payloadEnd = ipEnd;
+  let seq = 0;
+  let ack = 0;
+  let w3 = 0;
+  if (proto === 6) {
+    if (ipEnd - l4 < 20) return false;
+    w3 = v.getUint32(l4 + 12);
+    const hdrLen = (w3 >>> 28) << 2;
+    payloadLen = l4Len - hdrLen;
+    if (hdrLen < 20 || payloadLen < 0 || hdrLen > ipEnd - l4) return false;
+    seq = v.getUint32(l4 + 4);
+    ack = v.getUint32(l4 + 8);
+    payloadAt = l4 + hdrLen;
+  } else if (proto === 17) {
+    if (ipEnd - l4 < 8) return false;
+    let len = v.getUint16(l4 + 4);
+    if (len === 0) len = l4Len;
+    if (len < 8 || UDP_PORT_NEXT[ports & 0xffff] !== 0 || UDP_PORT_NEXT[ports >>> 16] !== 0) return false;
+    payloadAt = l4 + 8;
+    payloadLen = len - 8;
+    if (l4 + len < ipEnd) payloadEnd = l4 + len;
+  } else {
+    return false;
+  }
+  const n = Math.min(payloadLen, PAYLOAD_HASH_BYTES);
+  if (payloadAt + n > payloadEnd) return false;
+
+  writeMacs(c, row, v, at);
+  if (ip !== at + 14) {
+    c.vlan[4 * row] = v.getUint16(at + 14) & 0x0fff;
+    c.vlanCount[row] = 1;
+  }
+  c.ethertype[row] = 0x0800;
+  c.ethertypeValid[row] = 1;
+  writeIpv4Fixed(c, row, w0, w1, w2, v.getUint32(ip + 12), v.getUint32(ip + 16));
+  writeIpPayloadLen(c, row, l4Len);
+  writePorts(c, row, ports);
+  const fp = s.fpWords;
+  ipv4FingerprintWords(fp, w1, proto, l4Len);
+  let fpN = 4;
+  if (proto === 6) {
+    writeTcpFixed(c, row, seq, ack, w3);
+    writeTcpPayloadLen(c, row, payloadLen);
+    fp[3] = seq;
+    fp[4] = ack;
+    fp[5] = (w3 >>> 16) & 0x0fff;
+    fpN = 6;
+  } else {
+    c.payloadLen[row] = payloadLen;
+    c.payloadLenValid[row] = 1;
+    fp[3] = payloadLen + 8;
+  }
+  hashPacket(v, payloadAt, n, c.payloadHash, fp, fpN, c.fingerprint, 2 * row);
+  c.payloadHashValid[row] = 1;
+  c.fingerprintValid[row] = 1;
+  return true;
+}
