@@ -294,8 +294,8 @@ interface LegPlan {
   eff: EffectiveLeg;
   /** per `eff.path` hop */
   hops: readonly { point: string | null; unresolved: string | null; node: string | null }[];
-  /** per `eff.skipped` entry */
-  skips: readonly { point: string | null; why: string | null }[];
+  /** per `eff.skipped` entry; `bypassed`: the bypass check's line when the point is silent and captured */
+  skips: readonly { point: string | null; why: string | null; bypassed: string | null }[];
   /** `point:dir` of each resolved undecided hop */
   undecided: ReadonlySet<string>;
   /** the path check's line for each undecided hop */
@@ -342,7 +342,9 @@ function makeLegPlan(ruleLeg: RuleLeg, roleFlow: RoleFlow, ctx: EvaluateContext)
   });
   const skips = eff.skipped.map((sk) => {
     const r = resolveRole(sk.role, roleFlow, topo);
-    return r.status === 'resolved' ? { point: r.point, why: null } : { point: null, why: r.reason };
+    return r.status === 'resolved'
+      ? { point: r.point, why: null, bypassed: msg.bypassed(sk.role, r.point) }
+      : { point: null, why: r.reason, bypassed: null };
   });
   const undecided = new Set<string>();
   const undecidedLines: string[] = [];
@@ -353,6 +355,41 @@ function makeLegPlan(ruleLeg: RuleLeg, roleFlow: RoleFlow, ctx: EvaluateContext)
   }
   const notes = msg.kernelNotes(eff.path, ctx, roleFlow);
   return { eff, hops, skips, undecided, undecidedLines, notes };
+}
+
+interface GatewayMacs {
+  macs: readonly string[];
+  source: string;
+}
+
+/** Per topology and point: asked for every marked hop of every flow, and the same for all of them. */
+const gatewayMacCache = new WeakMap<Topology, Map<string, GatewayMacs>>();
+
+/**
+ * The gateway MACs a frame at this point may go to (out) or come from (in), and where they come from:
+ * the ENI's own table's gateway neighbour, else the node's default gateways' neighbours, else the VPC's.
+ */
+function gatewayMacsOf(topo: Topology, point: string): GatewayMacs {
+  let byPoint = gatewayMacCache.get(topo);
+  if (byPoint === undefined) {
+    byPoint = new Map();
+    gatewayMacCache.set(topo, byPoint);
+  }
+  let g = byPoint.get(point);
+  if (g === undefined) {
+    g = gatewayMacsFromTopology(topo, point);
+    byPoint.set(point, g);
+  }
+  return g;
+}
+
+function gatewayMacsFromTopology(topo: Topology, point: string): GatewayMacs {
+  const p = topo.points.get(point);
+  if (p?.peerMac) return { macs: [p.peerMac], source: `ip neigh of ${shortPointId(point)}'s gateway` };
+  const node = p?.node ? topo.nodes.get(p.node) : undefined;
+  if (node && node.gatewayMacs.length > 0)
+    return { macs: node.gatewayMacs, source: `ip neigh of ${node.name}'s default gateway` };
+  return { macs: [VPC_GATEWAY_MAC], source: 'the VPC gateway' };
 }
 
 class LegEvaluator {
@@ -551,7 +588,7 @@ class LegEvaluator {
     const skips = this.eff.skipped;
     for (let i = 0; i < skips.length; i++) {
       const s = skips[i]!;
-      const { point, why } = this.plan.skips[i]!;
+      const { point, why, bypassed } = this.plan.skips[i]!;
       if (point === null) {
         statuses.push(Status.inconclusive);
         reason ??= Reason.roleUnresolved;
@@ -584,7 +621,7 @@ class LegEvaluator {
       }
       statuses.push(Status.pass);
       this.out.skipped.push(this.ref(point, s.role.dir));
-      lines.push(msg.bypassed(s.role, point));
+      lines.push(bypassed ?? msg.bypassed(s.role, point));
     }
     const status = worst(statuses);
     this.check('bypass', status, reason, lines.join('; '), evidence);
@@ -666,14 +703,6 @@ class LegEvaluator {
    * The gateway MACs a frame at this point may go to (out) or come from (in), and where they come from:
    * the ENI's own table's gateway neighbour, else the node's default gateways' neighbours, else the VPC's.
    */
-  private gatewayMacsOf(point: string): { macs: string[]; source: string } {
-    const p = this.ctx.topology.points.get(point);
-    if (p?.peerMac) return { macs: [p.peerMac], source: `ip neigh of ${shortPointId(point)}'s gateway` };
-    const node = p?.node ? this.ctx.topology.nodes.get(p.node) : undefined;
-    if (node && node.gatewayMacs.length > 0)
-      return { macs: node.gatewayMacs, source: `ip neigh of ${node.name}'s default gateway` };
-    return { macs: [VPC_GATEWAY_MAC], source: 'the VPC gateway' };
-  }
 
   /**
    * Optional header invariant (issue 6): frames leaving through an ENI/primary hop the rule marks go to the
@@ -686,7 +715,7 @@ class LegEvaluator {
     const statuses: Status[] = [];
     const evidence: Evidence[] = [];
     const okPoints: string[] = [];
-    const okMacs = new Set<string>();
+    const okMacs: string[] = [];
     let reason: Reason | null = null;
     for (const e of this.expected) {
       if (e.eff.gatewayMac === false || e.seenAt < 0) continue;
@@ -699,7 +728,7 @@ class LegEvaluator {
       }
       const dir = e.eff.role.dir;
       const seen = this.facts[this.leg].macs.get(hopKey(s.point, s.dir)) ?? [];
-      const { macs, source } = this.gatewayMacsOf(s.point);
+      const { macs, source } = gatewayMacsOf(this.ctx.topology, s.point);
       let hopOk = true;
       for (const m of seen) {
         const mac = dir === 'out' ? m.dst : m.src;
@@ -720,7 +749,7 @@ class LegEvaluator {
       if (hopOk && seen.length > 0) {
         statuses.push(Status.pass);
         okPoints.push(s.point);
-        for (const m of macs) okMacs.add(m);
+        for (const m of macs) if (!okMacs.includes(m)) okMacs.push(m);
       }
     }
     if (statuses.length === 0) return;
@@ -729,7 +758,7 @@ class LegEvaluator {
       'gateway-mac',
       status,
       reason,
-      status === Status.pass ? msg.gatewayMacOk(this.leg, okPoints, [...okMacs]) : lines.join('; '),
+      status === Status.pass ? msg.gatewayMacOk(this.leg, okPoints, okMacs) : lines.join('; '),
       evidence,
     );
   }

@@ -59,7 +59,7 @@ export interface LegFacts {
   /** the most common path, as seen by its first packet; empty when the leg has no packets */
   hops: Sighting[];
   /** `point:dir` of every sighting of any packet of the leg (a hop seen by one packet is not bypassed) */
-  seenAnywhere: ReadonlySet<string>;
+  seenAnywhere: Pick<ReadonlySet<string>, 'has'>;
   /** first and last sighting time of the leg, ns since the epoch; null without packets */
   firstNs: bigint | null;
   lastNs: bigint | null;
@@ -141,7 +141,24 @@ export function insideWindows(c: PointCoverage, t: bigint): boolean {
   return c.windows.some((w) => w.startNs <= t && t <= w.endNs);
 }
 
-export const hopKey = (point: string, dir: string): string => `${point}:${dir}`;
+// Every flow looks hops up by `point:dir`; a bundle has few points, so each key is made once and the same
+// string instance is handed out each time (no concatenation, and a hash V8 keeps with the string)
+const hopKeys = new Map<string, Record<string, string>>();
+
+/** `point:dir` */
+export function hopKey(point: string, dir: string): string {
+  let byDir = hopKeys.get(point);
+  if (byDir === undefined) {
+    byDir = Object.create(null) as Record<string, string>;
+    hopKeys.set(point, byDir);
+  }
+  let key = byDir[dir];
+  if (key === undefined) {
+    key = `${point}:${dir}`;
+    byDir[dir] = key;
+  }
+  return key;
+}
 
 export function protoName(proto: number): string {
   return proto === 6
@@ -219,14 +236,26 @@ export function mapFlowFacts<T>(
     if (proto === 1 || proto === 58) return f.icmpEcho[fr] === 1 ? f.icmpId[fr]! : 0;
     return (which === 'src' ? f.srcPort : f.dstPort)[fr]!;
   };
+  // a bundle has few addresses and every sighting names two: each one's text is made once (by version and
+  // column value: an IPv4 address or an IPv6 id)
+  const addrTexts = new Map<number, string | null>();
+  const addrText = (version: number, value: number, fr: number, which: 'src' | 'dst'): string | null => {
+    const key = version * 2 ** 32 + value;
+    let text = addrTexts.get(key);
+    if (text === undefined) {
+      text = f.addrText(fr, which);
+      addrTexts.set(key, text);
+    }
+    return text;
+  };
   const sighting = (r: number): Sighting => {
     const fr = s.frame[r]!;
     return {
       point: s.points[s.point[r]!]!,
       node: s.pointNode[s.point[r]!] ?? null,
       dir: DIR[f.dir[fr]!] ?? 'unknown',
-      src: f.addrText(fr, 'src'),
-      dst: f.addrText(fr, 'dst'),
+      src: addrText(f.ipVersion[fr]!, f.src[fr]!, fr, 'src'),
+      dst: addrText(f.ipVersion[fr]!, f.dst[fr]!, fr, 'dst'),
       srcPort: portOf(fr, 'src'),
       dstPort: portOf(fr, 'dst'),
       ttl: f.ttl[fr]!,
@@ -260,25 +289,41 @@ export function mapFlowFacts<T>(
     }
     return text;
   };
-  // per leg, the slot of each hop seen (-1: not yet), reset after the leg
+  // Per leg, in buffers reused from leg to leg (sized for the largest flow seen so far):
+  // - the slot of each hop seen (-1: not yet), the hops in the order first seen, and per slot its MAC
+  //   pairs as a chain of entries (numeric keys, so the per-sighting lookup compares numbers, not text);
+  // - packets grouped by path (the hops in order): each group's first packet and size, found by a hash of
+  //   the path (the newest group of each hash, then a chain through the groups) and checked hop by hop.
   const slotOfHop = new Int32Array(hopText.length).fill(-1);
-  // per leg, packets grouped by path (the hops in order): each group's first packet and size, found by a
-  // hash of the path (first group of each hash, then a chain through the groups) and checked hop by hop.
-  // Reused from leg to leg.
-  const groupFirst: number[] = [];
-  const groupSize: number[] = [];
-  const groupNext: number[] = [];
+  const order = new Int32Array(hopText.length);
+  const slotHead = new Int32Array(hopText.length);
+  const slotTail = new Int32Array(hopText.length);
+  const slotCount = new Int32Array(hopText.length);
+  let entSrc = new Float64Array(64);
+  let entDst = new Float64Array(64);
+  let entNext = new Int32Array(64);
+  const entMac: MacSeen[] = [];
+  let groupFirst = new Int32Array(64);
+  let groupSize = new Int32Array(64);
+  let groupNext = new Int32Array(64);
   const groupOfHash = new Map<number, number>();
+  const reserve = (sightings: number, packets: number): void => {
+    if (entNext.length < sightings) {
+      entSrc = new Float64Array(2 * sightings);
+      entDst = new Float64Array(2 * sightings);
+      entNext = new Int32Array(2 * sightings);
+    }
+    if (groupFirst.length < packets) {
+      groupFirst = new Int32Array(2 * packets);
+      groupSize = new Int32Array(2 * packets);
+      groupNext = new Int32Array(2 * packets);
+    }
+  };
   const legOf = (packets: Int32Array): LegFacts => {
-    groupFirst.length = 0;
-    groupSize.length = 0;
-    groupNext.length = 0;
+    let slots = 0;
+    let entries = 0;
+    let groups = 0;
     groupOfHash.clear();
-    // hops in the order first seen, each with its MAC pairs (numeric keys beside the list, so the
-    // per-sighting lookup compares numbers, not text)
-    const order: number[] = [];
-    const macLists: MacSeen[][] = [];
-    const macKeys: number[][] = [];
     // relative times: absNs is monotone, so the extremes convert once at the end
     let first = Number.POSITIVE_INFINITY;
     let last = Number.NEGATIVE_INFINITY;
@@ -291,55 +336,66 @@ export function mapFlowFacts<T>(
         hash = (Math.imul(hash, 0x01000193) ^ (hop + 1)) | 0;
         let slot = slotOfHop[hop]!;
         if (slot < 0) {
-          slot = order.length;
+          slot = slots++;
           slotOfHop[hop] = slot;
-          order.push(hop);
-          macLists.push([]);
-          macKeys.push([]);
+          order[slot] = hop;
+          slotHead[slot] = -1;
+          slotTail[slot] = -1;
+          slotCount[slot] = 0;
         }
         const sm = f.srcMac[fr]!;
         const dm = f.dstMac[fr]!;
-        const keys = macKeys[slot]!;
-        const list = macLists[slot]!;
-        let at = -1;
-        for (let m = 0; m < list.length; m++)
-          if (keys[2 * m] === sm && keys[2 * m + 1] === dm) {
-            at = m;
-            break;
-          }
-        if (at >= 0) list[at]!.packets++;
+        let e = slotHead[slot]!;
+        while (e >= 0 && (entSrc[e] !== sm || entDst[e] !== dm)) e = entNext[e]!;
+        if (e >= 0) entMac[e]!.packets++;
         else {
-          keys.push(sm, dm);
-          list.push({
+          e = entries++;
+          entSrc[e] = sm;
+          entDst[e] = dm;
+          entNext[e] = -1;
+          entMac[e] = {
             src: macText(sm),
             dst: macText(dm),
             linkType: f.linkType[fr]!,
             file: files[f.file[fr]!] ?? '?',
             frame: f.frame[fr]!,
             packets: 1,
-          });
+          };
+          const tail = slotTail[slot]!;
+          if (tail >= 0) entNext[tail] = e;
+          else slotHead[slot] = e;
+          slotTail[slot] = e;
+          slotCount[slot]!++;
         }
         const t = s.t[r]!;
         if (t < first) first = t;
         if (t > last) last = t;
       }
-      const head = groupOfHash.get(hash);
-      let g = head ?? -1;
+      const head = groupOfHash.get(hash) ?? -1;
+      let g = head;
       while (g >= 0 && !samePath(groupFirst[g]!, p)) g = groupNext[g]!;
       if (g >= 0) groupSize[g]!++;
       else {
         // a new group goes to the chain's front: the chain is searched whole, so its order does not matter
-        groupNext.push(head ?? -1);
-        groupOfHash.set(hash, groupFirst.length);
-        groupFirst.push(p);
-        groupSize.push(1);
+        g = groups++;
+        groupNext[g] = head;
+        groupOfHash.set(hash, g);
+        groupFirst[g] = p;
+        groupSize[g] = 1;
       }
     }
-    for (const hop of order) slotOfHop[hop] = -1;
+    // each hop's MAC pairs, in the order first seen; the same map answers which hops any packet showed
+    const macs = new Map<string, readonly MacSeen[]>();
+    for (let slot = 0; slot < slots; slot++) {
+      const list = new Array<MacSeen>(slotCount[slot]!);
+      for (let e = slotHead[slot]!, k = 0; e >= 0; e = entNext[e]!) list[k++] = entMac[e]!;
+      macs.set(hopText[order[slot]!]!, list);
+      slotOfHop[order[slot]!] = -1;
+    }
     // the same choice as flows.ts modalPath: the largest group, the earliest on a tie
     let best = -1;
     let bestSize = 0;
-    for (let g = 0; g < groupSize.length; g++)
+    for (let g = 0; g < groups; g++)
       if (groupSize[g]! > bestSize) {
         best = g;
         bestSize = groupSize[g]!;
@@ -349,18 +405,11 @@ export function mapFlowFacts<T>(
       const p = groupFirst[best]!;
       for (let r = s.packetStart[p]!; r < s.packetStart[p + 1]!; r++) hops.push(sighting(r));
     }
-    const seenAnywhere = new Set<string>();
-    const macs = new Map<string, readonly MacSeen[]>();
-    for (let i = 0; i < order.length; i++) {
-      const text = hopText[order[i]!]!;
-      seenAnywhere.add(text);
-      macs.set(text, macLists[i]!);
-    }
     return {
       packets: packets.length,
       modalPackets: bestSize,
       hops,
-      seenAnywhere,
+      seenAnywhere: macs,
       firstNs: first <= last ? f.absNs(first) : null,
       lastNs: first <= last ? f.absNs(last) : null,
       macs,
@@ -376,6 +425,12 @@ export function mapFlowFacts<T>(
     const from = flow.id >= 0 && flow.id <= maxId ? flowStart[flow.id]! : 0;
     const to = flow.id >= 0 && flow.id <= maxId ? flowStart[flow.id + 1]! : 0;
     if (split.length < to - from) split = new Int32Array(2 * (to - from));
+    let sightings = 0;
+    for (let i = from; i < to; i++) {
+      const p = packetsByFlow[i]!;
+      sightings += s.packetStart[p + 1]! - s.packetStart[p]!;
+    }
+    reserve(sightings, to - from);
     addrKeys.length = 0;
     addrIsClient.length = 0;
     let nRequests = 0;

@@ -78,7 +78,18 @@ function pathOf(hops: readonly Sighting[]): PathText {
 }
 
 /** A rule set's datapath in words. */
+const setWordsCache = new Map<string, string>();
+
 export function setWords(set: string): string {
+  let words = setWordsCache.get(set);
+  if (words === undefined) {
+    words = setWordsOf(set);
+    setWordsCache.set(set, words);
+  }
+  return words;
+}
+
+function setWordsOf(set: string): string {
   return set
     .split('+')
     .map((s) =>
@@ -218,7 +229,23 @@ export function undecidedSeen(h: Sighting): string {
   return `${hop(h.point, h.dir)} ${at(h)} is on the path only for some kernels, and this node's kernel is unknown`;
 }
 
+const noUnexpectedCache = new Map<string, Partial<Record<Leg, string>>>();
+
 export function noUnexpected(leg: Leg, choice: Choice): string {
+  let byLeg = noUnexpectedCache.get(choice.label);
+  if (byLeg === undefined) {
+    byLeg = {};
+    noUnexpectedCache.set(choice.label, byLeg);
+  }
+  let text = byLeg[leg];
+  if (text === undefined) {
+    text = noUnexpectedText(leg, choice);
+    byLeg[leg] = text;
+  }
+  return text;
+}
+
+function noUnexpectedText(leg: Leg, choice: Choice): string {
   return `every ${leg} sighting is on the path of rule ${choice.label}`;
 }
 
