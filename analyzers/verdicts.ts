@@ -90,9 +90,16 @@ export interface VerdictCapture {
   files: string[];
 }
 
-export interface VerdictsDocument {
+export interface VerdictsDocument extends VerdictsTail {
   schema_version: number;
   flows: FlowVerdict[];
+}
+
+/**
+ * The fields of the document after `flows` (DESIGN §8 order): known once every flow is judged
+ * (`nodes[].observed` sums what the flows show), so a streamed verdicts.json writes them last.
+ */
+export interface VerdictsTail {
   nodes: VerdictNode[];
   clock_offsets: { node: string; offset_ns: number; error_ns: number | null }[];
   captures: VerdictCapture[];
@@ -140,12 +147,34 @@ export interface VerdictsResult {
   evaluated: EvaluatedFlow[];
 }
 
+/** The whole document in memory: for small bundles and tests (`hoptrace analyze` streams, `judgeFlows`). */
 export function verdictsFromFlows(
   input: AnalysisWithCoverage,
   rules: readonly Rule[],
   sel: RuleSelection = {},
   extraWarnings: readonly Warning[] = [],
 ): VerdictsResult {
+  const evaluated: EvaluatedFlow[] = [];
+  const tail = judgeFlows(input, rules, sel, extraWarnings, (e) => evaluated.push(e));
+  const document: VerdictsDocument = {
+    schema_version: VERDICTS_SCHEMA_VERSION,
+    flows: evaluated.map((e) => e.verdict),
+    ...tail,
+  };
+  return { document, evaluated };
+}
+
+/**
+ * Judges every flow, handing each to `onFlow` as it is made (in flow order) and keeping none: what
+ * the document needs besides the flows (the tail) is returned once all are judged.
+ */
+export function judgeFlows(
+  input: AnalysisWithCoverage,
+  rules: readonly Rule[],
+  sel: RuleSelection,
+  extraWarnings: readonly Warning[],
+  onFlow: (e: EvaluatedFlow) => void,
+): VerdictsTail {
   const { analysis, coverage } = input;
   const topo: Topology = analysis.topology;
   const sets = new Map<string, Rule[]>();
@@ -205,12 +234,26 @@ export function verdictsFromFlows(
       return o ? (o.reference ? 0 : o.errorNs) : clock.size <= 1 ? 0 : null;
     },
   };
-  const evaluated = mapFlowFacts(
+  // per node, the datapaths its pods' packets showed (what nodes[].observed combines)
+  const seenBy = new Map<string, Set<Datapath>>();
+  mapFlowFacts(
     analysis.tables.sightings,
     analysis.tables.flows,
     analysis.tables.flowOfPacket,
     analysis.tables.files,
-    (facts) => evaluateFlow(facts, ctx),
+    (facts) => {
+      const e = evaluateFlow(facts, ctx);
+      if (e.key !== null && POD_DATAPATH_KEYS.has(e.key))
+        for (const h of e.verdict.handled_by) {
+          let seen = seenBy.get(h.node);
+          if (seen === undefined) {
+            seen = new Set();
+            seenBy.set(h.node, seen);
+          }
+          seen.add(h.by);
+        }
+      onFlow(e);
+    },
   );
 
   const warnings: Warning[] = [
@@ -222,9 +265,7 @@ export function verdictsFromFlows(
     .map((n) => n.name)
     .sort()
     .map((name) => {
-      const seen = evaluated
-        .filter((e) => e.key !== null && POD_DATAPATH_KEYS.has(e.key))
-        .flatMap((e) => e.verdict.handled_by.filter((h) => h.node === name).map((h) => h.by));
+      const seen = [...(seenBy.get(name) ?? [])];
       const set = setOfNode(name);
       return {
         node: name,
@@ -270,9 +311,7 @@ export function verdictsFromFlows(
       message: `${lossUnknown.length} capture point(s) do not say whether they dropped packets (${lossUnknown.slice(0, 5).join(', ')}${lossUnknown.length > 5 ? ', …' : ''}); their silence is taken at face value`,
     });
 
-  const document: VerdictsDocument = {
-    schema_version: VERDICTS_SCHEMA_VERSION,
-    flows: evaluated.map((e) => e.verdict),
+  return {
     nodes,
     clock_offsets: analysis.correlation.clockOffsets.map((o) => ({
       node: o.node,
@@ -290,7 +329,6 @@ export function verdictsFromFlows(
       })),
     warnings,
   };
-  return { document, evaluated };
 }
 
 /** Counts by status, for exit codes and summaries. */

@@ -10,6 +10,7 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import {
   DOUBLE,
+  type DuckDBAppender,
   type DuckDBConnection,
   DuckDBDataChunk,
   type DuckDBType,
@@ -71,14 +72,37 @@ export async function appendColumns(
   partRows: number,
 ): Promise<void> {
   let cols = columnsOf(0, Math.min(rows, partRows));
-  await con.run(`CREATE TABLE ${table} (${cols.map((c) => `${c.name} ${c.sql}`).join(', ')})`);
-  const appender = await con.createAppender(table);
-  const chunk = DuckDBDataChunk.create(cols.map((c) => c.type));
+  const stage = await ColumnAppender.open(con, table, cols);
   for (let part = 0; part < rows; part += partRows) {
     if (part > 0) cols = columnsOf(part, Math.min(rows, part + partRows));
-    const m = Math.min(partRows, rows - part);
-    for (let start = 0; start < m; start += CHUNK) {
-      const n = Math.min(CHUNK, m - start);
+    stage.append(cols, Math.min(partRows, rows - part));
+  }
+  stage.close();
+}
+
+/** A table filled from typed-array columns by DataChunks, synchronously once open. */
+export class ColumnAppender {
+  private constructor(
+    private readonly appender: DuckDBAppender,
+    private readonly chunk: DuckDBDataChunk,
+  ) {}
+
+  /** Creates `table` with the columns' names and types (`cols` give them; their rows are not added). */
+  static async open(
+    con: DuckDBConnection,
+    table: string,
+    cols: readonly StageCol[],
+  ): Promise<ColumnAppender> {
+    await con.run(`CREATE TABLE ${table} (${cols.map((c) => `${c.name} ${c.sql}`).join(', ')})`);
+    const appender = await con.createAppender(table);
+    return new ColumnAppender(appender, DuckDBDataChunk.create(cols.map((c) => c.type)));
+  }
+
+  /** The first `rows` rows of `cols` (in the table's column order). */
+  append(cols: readonly StageCol[], rows: number): void {
+    const chunk = this.chunk;
+    for (let start = 0; start < rows; start += CHUNK) {
+      const n = Math.min(CHUNK, rows - start);
       duckdb.data_chunk_reset(chunk.chunk);
       cols.forEach((c, i) => {
         const v = duckdb.data_chunk_get_vector(chunk.chunk, i);
@@ -92,11 +116,14 @@ export async function appendColumns(
         duckdb.copy_data_to_vector(v, 0, a.buffer as ArrayBuffer, a.byteOffset + start * w, n * w);
       });
       duckdb.data_chunk_set_size(chunk.chunk, n);
-      appender.appendDataChunk(chunk);
+      this.appender.appendDataChunk(chunk);
     }
   }
-  appender.flushSync();
-  appender.closeSync();
+
+  close(): void {
+    this.appender.flushSync();
+    this.appender.closeSync();
+  }
 }
 
 /** A stage column, its DuckDB type from its typed array's (VARCHAR for texts). */

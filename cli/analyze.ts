@@ -11,14 +11,16 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { formatProblem, parseKernelVersion } from '../analyzers/rules/load-rules.ts';
-import { stageVerdictsTable, writeReportInputs } from '../analyzers/rules/write-verdicts.ts';
+import type { FlowVerdict } from '../analyzers/rules/verdict-types.ts';
+import { VerdictsTableStage, writeReportInputs } from '../analyzers/rules/write-verdicts.ts';
 import {
   analysisWithCoverage,
   DATAPATH_SETS,
+  judgeFlows,
   loadRuleSets,
   type RuleSelection,
+  VERDICTS_SCHEMA_VERSION,
   type VerdictsDocument,
-  verdictsFromFlows,
   type Warning,
 } from '../analyzers/verdicts.ts';
 import { stageAnalysisTables } from '../analyzers/write-analysis.ts';
@@ -32,11 +34,13 @@ import {
   sweepStale,
 } from '../ingest/dataset/write-dataset.ts';
 import { reportFromAnalysisDir, writeAnalysisJson } from '../reports/analysis-dir.ts';
-import { writeJunitXml } from '../reports/junit.ts';
+import { fileSuiteParts, JunitWriter } from '../reports/junit.ts';
 import type { ReportInput } from '../reports/report-input.ts';
 import { detailedFlowIds } from '../reports/report-model.ts';
+import { ReportVerdicts } from '../reports/report-verdicts.ts';
 import { summaryText } from '../reports/summary.ts';
-import { writeVerdictsJson } from '../reports/verdicts-json.ts';
+import { type TextFile, writeTextFile } from '../reports/text-file.ts';
+import { VerdictsJsonWriter } from '../reports/verdicts-json.ts';
 import { ExitCode } from './exit-codes.ts';
 import { INTERRUPTED_EXIT, ProgressLine, progressWanted, withInterrupt } from './ingest.ts';
 import { parseCount } from './parse-flags.ts';
@@ -67,6 +71,11 @@ export type AnalyzeStage =
   | 'report.html';
 
 export interface AnalyzeResult {
+  /**
+   * the verdicts with every flow's status, scenario, rule and datapath, but checks and paths only for
+   * the flows the report details (every failing or inconclusive one, a sample of the others): the
+   * whole document is verdicts.json
+   */
   document: VerdictsDocument;
   exitCode: number;
   /** container faults, one line each */
@@ -102,6 +111,7 @@ export async function analyzeBundle(
   const done = (name: AnalyzeStage) => opts.onStage?.(name);
   const staged = path.join(stage, 'dataset');
   let result: Omit<AnalyzeResult, 'outputs'> & { reportInput: ReportInput };
+  let sinks: FlowSinks | undefined;
   try {
     // ingest (worker threads for large inputs) and the analysis (which reads the captures itself, on
     // this thread) run at the same time; the ingest is awaited first, so a failed analysis never
@@ -121,18 +131,26 @@ export async function analyzeBundle(
     done('ingest+analysis');
     const faults = [...new Set([...ingest.faults.map((f) => f.line()), ...input.analysis.faults])];
     const extra: Warning[] = faults.map((message) => ({ code: 'input.container-fault', message }));
-    // DuckDB sorts and writes the tables on its own threads while this thread judges and writes JSON
+    // DuckDB sorts and writes the tables on its own threads while this thread judges the flows; each
+    // flow goes to every output as it is judged and only the report keeps (a part of) it
     const tables = await stageAnalysisTables(staged, input.analysis.tables);
     done('tables staged');
+    const out = await FlowSinks.open(stage, staged);
+    sinks = out;
     const document = await alongside(tables.written, async () => {
-      const { document } = verdictsFromFlows(input, rules.rules, opts, extra);
+      const tail = judgeFlows(input, rules.rules, opts, extra, (e) => out.add(e.verdict));
       done('rules');
-      writeVerdictsJson(path.join(staged, DATASET_VERDICTS), document);
+      out.verdictsJson.finish(tail);
       done('verdicts.json');
+      const document: VerdictsDocument = {
+        schema_version: VERDICTS_SCHEMA_VERSION,
+        flows: out.report.flows,
+        ...tail,
+      };
       return document;
     });
     done('tables written');
-    const verdictsTable = await stageVerdictsTable(staged, document);
+    const verdictsTable = await out.table.finish();
     done('verdicts staged');
     const reportInput = await alongside(verdictsTable.written, async () => {
       await writeReportInputs(staged, document, input.analysis.topology);
@@ -143,10 +161,12 @@ export async function analyzeBundle(
       return reportInput;
     });
     done('verdicts written');
+    out.finishJunit();
     await writeViewsSql(staged);
     stopIfAborted(opts.signal);
     result = { document, exitCode: exitCodeOf(document, faults.length, opts), faults, reportInput };
   } catch (e) {
+    await sinks?.discard();
     await fs.rm(stage, { recursive: true, force: true });
     throw e;
   }
@@ -160,10 +180,10 @@ export async function analyzeBundle(
   for (const f of [outputs.verdicts, outputs.junit, path.join(outDir, 'report.html')])
     await fs.rm(f, { force: true });
   await commitDir(staged, dataset);
+  await fs.rename(path.join(stage, STAGED_JUNIT), outputs.junit);
   await fs.rm(stage, { recursive: true, force: true });
   // the dataset's copy and the top-level file are one file (tens of MB for a large bundle)
   await linkOrCopy(path.join(dataset, DATASET_VERDICTS), outputs.verdicts);
-  writeJunitXml(outputs.junit, result.document);
   done('junit.xml');
   const html = (await reportFromAnalysisDir(outDir, { input: result.reportInput, verdicts: result.document }))
     .out;
@@ -189,6 +209,48 @@ async function alongside<T>(written: Promise<void>, work: () => Promise<T>): Pro
 
 /** verdicts.json inside the dataset (with report/topology.json and warnings.json). */
 const DATASET_VERDICTS = path.join('report', 'verdicts.json');
+/** junit.xml and its suites' parts in the staging folder, until the dataset is in place */
+const STAGED_JUNIT = 'junit.xml';
+const STAGED_JUNIT_PARTS = 'junit-suites';
+
+/** Where each flow's verdict goes as it is judged: nothing but the report's part of it stays in memory. */
+class FlowSinks {
+  readonly report = new ReportVerdicts();
+
+  private constructor(
+    private readonly stage: string,
+    readonly verdictsJson: VerdictsJsonWriter,
+    readonly table: VerdictsTableStage,
+    private readonly junit: JunitWriter<TextFile, TextFile>,
+  ) {}
+
+  static async open(stage: string, dataset: string): Promise<FlowSinks> {
+    const table = await VerdictsTableStage.open(dataset);
+    return new FlowSinks(
+      stage,
+      new VerdictsJsonWriter(path.join(dataset, DATASET_VERDICTS)),
+      table,
+      new JunitWriter(fileSuiteParts(path.join(stage, STAGED_JUNIT_PARTS))),
+    );
+  }
+
+  add(f: FlowVerdict): void {
+    this.verdictsJson.flow(f);
+    this.table.add(f);
+    this.junit.flow(f);
+    this.report.add(f);
+  }
+
+  finishJunit(): void {
+    writeTextFile(path.join(this.stage, STAGED_JUNIT), (out) => this.junit.finish(out));
+  }
+
+  /** After a failure (the staging folder, with every part, is removed by the caller). */
+  async discard(): Promise<void> {
+    this.verdictsJson.discard();
+    await this.table.discard();
+  }
+}
 
 async function linkOrCopy(from: string, to: string): Promise<void> {
   try {

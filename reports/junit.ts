@@ -6,9 +6,11 @@
  * thousands of flows, ten test cases each).
  */
 
+import fs from 'node:fs';
+import path from 'node:path';
 import type { FlowVerdict } from '../analyzers/rules/verdict-types.ts';
 import type { VerdictsDocument } from '../analyzers/verdicts.ts';
-import { writeTextFile } from './text-file.ts';
+import { TextFile, writeTextFile } from './text-file.ts';
 
 // biome-ignore lint/suspicious/noControlCharactersInRegex: characters XML cannot carry are looked for
 const NEEDS_ESCAPE = /[&<>"'\u0000-\u0008\u000b\u000c\u000e-\u001f\ufffe\uffff]/;
@@ -42,74 +44,126 @@ export function scenarioLabel(f: FlowVerdict): string {
   return `scenario ${f.scenario.id}${f.scenario.rule ? ` (${f.scenario.rule})` : ''}`;
 }
 
-interface Suite {
-  flows: FlowVerdict[];
+/** Where text goes: a file being written, or a list of strings. */
+export interface TextSink {
+  write(text: string): void;
+}
+
+/** How a suite's test cases are kept until every flow is judged, and put after its suite's header. */
+export interface SuiteParts<P extends TextSink, O extends TextSink> {
+  create(index: number): P;
+  /** `part`'s text to `out` (the part is done with afterwards) */
+  appendTo(out: O, part: P): void;
+}
+
+interface Suite<P> {
+  part: P;
   tests: number;
   failures: number;
   skipped: number;
 }
 
-const counts = (s: Suite) => `tests="${s.tests}" failures="${s.failures}" skipped="${s.skipped}" errors="0"`;
+type Counts = Omit<Suite<unknown>, 'part'>;
 
-/** The document's JUnit text, line by line (each with its newline), to `write`. */
-function junitLines(doc: VerdictsDocument, name: string, write: (line: string) => void): void {
-  const suites = new Map<string, Suite>();
-  const all: Suite = { flows: doc.flows, tests: 0, failures: 0, skipped: 0 };
-  for (const f of doc.flows) {
+const counts = (s: Counts) => `tests="${s.tests}" failures="${s.failures}" skipped="${s.skipped}" errors="0"`;
+
+/**
+ * JUnit XML as the flows come: each flow's test cases go to its suite's part at once (and the flow
+ * is dropped), the counts are kept; `finish` writes the suites, sorted by name, each with its part.
+ */
+export class JunitWriter<P extends TextSink, O extends TextSink> {
+  private readonly suites = new Map<string, Suite<P>>();
+  private readonly all: Counts = { tests: 0, failures: 0, skipped: 0 };
+
+  constructor(private readonly parts: SuiteParts<P, O>) {}
+
+  flow(f: FlowVerdict): void {
     const key = scenarioLabel(f);
-    let suite = suites.get(key);
+    let suite = this.suites.get(key);
     if (suite === undefined) {
-      suite = { flows: [], tests: 0, failures: 0, skipped: 0 };
-      suites.set(key, suite);
+      suite = { part: this.parts.create(this.suites.size), tests: 0, failures: 0, skipped: 0 };
+      this.suites.set(key, suite);
     }
-    suite.flows.push(f);
+    const classname = xml(flowLabel(f));
     for (const c of f.checks) {
       const fail = c.status === 'fail' ? 1 : 0;
       const skip = c.status === 'inconclusive' ? 1 : 0;
       suite.tests++;
       suite.failures += fail;
       suite.skipped += skip;
-      all.tests++;
-      all.failures += fail;
-      all.skipped += skip;
+      this.all.tests++;
+      this.all.failures += fail;
+      this.all.skipped += skip;
+      const head = `    <testcase classname="${classname}" name="${xml(c.name)}"`;
+      if (c.status === 'pass') suite.part.write(`${head}/>\n`);
+      else if (c.status === 'fail') {
+        const evidence = c.evidence.map((e) => `${e.point} ${e.file}#${e.frame}`).join('\n');
+        const body = evidence ? `${c.message}\nevidence:\n${evidence}` : c.message;
+        suite.part.write(
+          `${head}>\n      <failure type="${xml(c.reason ?? 'fail')}" message="${xml(c.message)}">${xml(body)}</failure>\n    </testcase>\n`,
+        );
+      } else
+        suite.part.write(
+          `${head}>\n      <skipped message="${xml(`${c.reason ?? 'inconclusive'}: ${c.message}`)}"/>\n    </testcase>\n`,
+        );
     }
   }
-  write('<?xml version="1.0" encoding="UTF-8"?>\n');
-  write(`<testsuites name="${xml(name)}" ${counts(all)}>\n`);
-  for (const [label, suite] of [...suites].sort((a, b) => a[0].localeCompare(b[0]))) {
-    write(`  <testsuite name="${xml(label)}" ${counts(suite)}>\n`);
-    for (const f of suite.flows) {
-      const classname = xml(flowLabel(f));
-      for (const c of f.checks) {
-        const head = `    <testcase classname="${classname}" name="${xml(c.name)}"`;
-        if (c.status === 'pass') {
-          write(`${head}/>\n`);
-          continue;
-        }
-        if (c.status === 'fail') {
-          const evidence = c.evidence.map((e) => `${e.point} ${e.file}#${e.frame}`).join('\n');
-          const body = evidence ? `${c.message}\nevidence:\n${evidence}` : c.message;
-          write(
-            `${head}>\n      <failure type="${xml(c.reason ?? 'fail')}" message="${xml(c.message)}">${xml(body)}</failure>\n    </testcase>\n`,
-          );
-        } else
-          write(
-            `${head}>\n      <skipped message="${xml(`${c.reason ?? 'inconclusive'}: ${c.message}`)}"/>\n    </testcase>\n`,
-          );
-      }
+
+  finish(out: O, name = 'hoptrace'): void {
+    out.write('<?xml version="1.0" encoding="UTF-8"?>\n');
+    out.write(`<testsuites name="${xml(name)}" ${counts(this.all)}>\n`);
+    for (const [label, suite] of [...this.suites].sort((a, b) => a[0].localeCompare(b[0]))) {
+      out.write(`  <testsuite name="${xml(label)}" ${counts(suite)}>\n`);
+      this.parts.appendTo(out, suite.part);
+      out.write('  </testsuite>\n');
     }
-    write('  </testsuite>\n');
+    out.write('</testsuites>\n');
   }
-  write('</testsuites>\n');
 }
 
+/** Suites' parts as lists of strings (a document in memory). */
+class StringPart implements TextSink {
+  readonly texts: string[] = [];
+  write(text: string): void {
+    this.texts.push(text);
+  }
+}
+const STRING_PARTS: SuiteParts<StringPart, StringPart> = {
+  create: () => new StringPart(),
+  appendTo: (out, part) => out.texts.push(...part.texts),
+};
+
 export function junitXml(doc: VerdictsDocument, name = 'hoptrace'): string {
-  const parts: string[] = [];
-  junitLines(doc, name, (line) => parts.push(line));
-  return parts.join('');
+  const w = new JunitWriter(STRING_PARTS);
+  for (const f of doc.flows) w.flow(f);
+  const out = new StringPart();
+  w.finish(out, name);
+  return out.texts.join('');
+}
+
+/**
+ * Suites' parts as files `<dir>/suite-<i>` (hundreds of thousands of flows, ten test cases each, do not
+ * wait in memory); each is copied into the document and removed.
+ */
+export function fileSuiteParts(dir: string): SuiteParts<TextFile, TextFile> {
+  return {
+    create: (i) => new TextFile(path.join(dir, `suite-${i}`)),
+    appendTo: (out, part) => {
+      part.commit();
+      out.append(part.file);
+      fs.rmSync(part.file, { force: true });
+    },
+  };
 }
 
 /** `junitXml` streamed to `file` (temporary name, then renamed). */
 export function writeJunitXml(file: string, doc: VerdictsDocument, name = 'hoptrace'): void {
-  writeTextFile(file, (out) => junitLines(doc, name, (line) => out.write(line)));
+  const parts = `${file}.parts-${process.pid}`;
+  try {
+    const w = new JunitWriter(fileSuiteParts(parts));
+    for (const f of doc.flows) w.flow(f);
+    writeTextFile(file, (out) => w.finish(out, name));
+  } finally {
+    fs.rmSync(parts, { recursive: true, force: true });
+  }
 }

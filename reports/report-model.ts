@@ -371,7 +371,10 @@ function matchVerdicts(flows: readonly FlowIdentity[], verdicts: Verdicts | null
   return flows.map((f) => byId.get(f.id) ?? keyed().get(flowKey(f.proto, f.client, f.server)) ?? null);
 }
 
-const scenarioKey = (v: VerdictFlow | null): string =>
+/** Passing flows the page details at most, by default. */
+export const DEFAULT_PASSING_DETAIL = 200;
+
+export const scenarioKey = (v: Pick<VerdictFlow, 'scenario'> | null): string =>
   v ? (v.scenario ? String(v.scenario.id) : 'unclassified') : 'not-evaluated';
 
 function flowRow(f: InputFlow, v: VerdictFlow | null): Omit<FlowRow, 'hasDetail'> {
@@ -650,7 +653,11 @@ function selection(matched: readonly (VerdictFlow | null)[], opts: ReportModelOp
     judged.map((_, i) => i),
     opts.passingRows ?? 1000,
   );
-  return { judged, listed, detailed: new Set(sample(judged, listed, opts.passingDetail ?? 200)) };
+  return {
+    judged,
+    listed,
+    detailed: new Set(sample(judged, listed, opts.passingDetail ?? DEFAULT_PASSING_DETAIL)),
+  };
 }
 
 /**

@@ -15,6 +15,7 @@ export class TextFile {
   private readonly tmp: string;
   private parts: string[] = [];
   private chars = 0;
+  private closed = false;
 
   constructor(readonly file: string) {
     fs.mkdirSync(path.dirname(file), { recursive: true });
@@ -35,20 +36,31 @@ export class TextFile {
     this.chars = 0;
   }
 
+  /** Appends the bytes of `file` (a part written beside this one), a megabyte at a time. */
+  append(file: string): void {
+    this.flush();
+    const fd = fs.openSync(file, 'r');
+    try {
+      const buf = Buffer.allocUnsafe(FLUSH_CHARS);
+      for (let n = fs.readSync(fd, buf); n > 0; n = fs.readSync(fd, buf)) fs.writeSync(this.fd, buf, 0, n);
+    } finally {
+      fs.closeSync(fd);
+    }
+  }
+
   /** Writes what is left and gives the file its name. */
   commit(): void {
     this.flush();
+    this.closed = true;
     fs.closeSync(this.fd);
     fs.renameSync(this.tmp, this.file);
   }
 
-  /** Closes and removes the temporary file (after a failure). */
+  /** Closes and removes the temporary file (after a failure); nothing once committed. */
   discard(): void {
-    try {
-      fs.closeSync(this.fd);
-    } catch {
-      // already closed
-    }
+    if (this.closed) return;
+    this.closed = true;
+    fs.closeSync(this.fd);
     fs.rmSync(this.tmp, { force: true });
   }
 }
@@ -65,31 +77,7 @@ export function writeTextFile(file: string, fill: (out: TextFile) => void): void
   out.commit();
 }
 
-/**
- * The bytes of `JSON.stringify(object, null, 2)` for a plain object, written key by key, with the
- * array under `streamed` written element by element: the whole document is never one string.
- */
-export function writeIndentedJson<T extends object>(
-  out: TextFile,
-  object: T,
-  streamed: keyof T & string,
-): void {
-  const entries = Object.entries(object).filter(([, v]) => v !== undefined && typeof v !== 'function');
-  out.write('{');
-  entries.forEach(([key, value], i) => {
-    out.write(`${i > 0 ? ',' : ''}\n  ${JSON.stringify(key)}: `);
-    if (key !== streamed || !Array.isArray(value) || value.length === 0) {
-      out.write(atDepth1(value));
-      return;
-    }
-    out.write('[');
-    for (let j = 0; j < value.length; j++) out.write(`${j > 0 ? ',' : ''}\n    ${atDepth2(value[j])}`);
-    out.write('\n  ]');
-  });
-  out.write(entries.length > 0 ? '\n}' : '}');
-}
-
 // a value stringified inside one or two arrays comes out indented as deep as it sits in the document
 // (cheaper than re-indenting every line); the slices drop the arrays' own brackets
-const atDepth1 = (value: unknown): string => JSON.stringify([value], null, 2).slice(4, -2);
-const atDepth2 = (value: unknown): string => JSON.stringify([[value]], null, 2).slice(10, -6);
+export const atDepth1 = (value: unknown): string => JSON.stringify([value], null, 2).slice(4, -2);
+export const atDepth2 = (value: unknown): string => JSON.stringify([[value]], null, 2).slice(10, -6);

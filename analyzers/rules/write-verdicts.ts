@@ -7,10 +7,12 @@
  */
 import fs from 'node:fs/promises';
 import path from 'node:path';
+import type { DuckDBConnection } from '@duckdb/node-api';
 import { openDuckDb, sqlString } from '../../ingest/dataset/duckdb.ts';
 import type { Topology } from '../topology/model.ts';
-import type { VerdictsDocument } from '../verdicts.ts';
-import { appendColumns, stageCol } from '../write-analysis.ts';
+import type { VerdictsDocument, VerdictsTail } from '../verdicts.ts';
+import { ColumnAppender, stageCol } from '../write-analysis.ts';
+import type { FlowVerdict } from './verdict-types.ts';
 
 export const VERDICTS_TABLE = 'verdicts';
 
@@ -49,166 +51,182 @@ const CHECK_TEXT = ['check_name', 'status', 'reason', 'message', 'evidence'] as 
 /** Columns with few distinct values, staged as codes; message and evidence are staged as text. */
 const CODED = [...FLOW_TEXT, 'check_name', 'status', 'reason'] as const;
 
-/** Rows gathered per part (as analyzers/write-analysis.ts stages sightings). */
-const PART_ROWS = 1 << 18;
+/** Check rows gathered before they are appended (a part's messages and evidence wait as strings). */
+const PART_ROWS = 1 << 14;
 
-/**
- * The stage columns of check rows [from, to): numbers, with every text as a code into `texts`; the
- * flow's own fields repeated on each of its checks, as the table has them.
- */
-function checkColumns(doc: VerdictsDocument, texts: TextCodes, rows: CheckRows, from: number, to: number) {
-  const n = to - from;
-  const flowText = FLOW_TEXT.map(() => new Uint32Array(n));
-  const checkText = CHECK_TEXT.slice(0, 3).map(() => new Uint32Array(n));
-  const message: string[] = new Array(n);
-  const evidence: string[] = new Array(n);
-  const flowId = new Uint32Array(n);
-  const clientPort = new Uint16Array(n);
-  const serverPort = new Uint16Array(n);
+/** One part of check rows: numbers, with every text as a code into `texts`, then message and evidence. */
+class CheckPart {
+  rows = 0;
+  readonly flowId = new Uint32Array(PART_ROWS);
+  readonly clientPort = new Uint16Array(PART_ROWS);
+  readonly serverPort = new Uint16Array(PART_ROWS);
   // a Service port of 0 and scenario 0 stand for NULL (ports of Services and scenario ids are never 0)
-  const servicePort = new Uint16Array(n);
-  const scenario = new Uint8Array(n);
-  let lastFlow = -1;
-  const flowCodes = new Uint32Array(FLOW_TEXT.length);
-  for (let r = 0; r < n; r++) {
-    const fi = rows.flow[from + r]!;
-    const f = doc.flows[fi]!;
-    if (fi !== lastFlow) {
-      lastFlow = fi;
-      const values = [
-        f.proto,
-        f.client.ip,
-        f.client.pod,
-        f.server.ip,
-        f.server.pod,
-        f.service?.ip ?? null,
-        f.scenario?.rule ?? null,
-        f.rule_id,
-        f.datapath,
-        f.status,
-        f.reason,
-      ];
-      for (let k = 0; k < values.length; k++) flowCodes[k] = texts.code(values[k]!);
-    }
-    for (let k = 0; k < flowCodes.length; k++) flowText[k]![r] = flowCodes[k]!;
-    flowId[r] = f.flow_id;
-    clientPort[r] = f.client.port;
-    serverPort[r] = f.server.port;
-    servicePort[r] = f.service?.port ?? 0;
-    scenario[r] = f.scenario?.id ?? 0;
-    const c = f.checks[rows.check[from + r]!]!;
-    checkText[0]![r] = texts.code(c.name);
-    checkText[1]![r] = texts.code(c.status);
-    checkText[2]![r] = texts.code(c.reason);
-    message[r] = c.message;
-    // evidence as JSON text: a list of {point, file, frame}, readable with DuckDB's json functions
-    evidence[r] = c.evidence.length === 0 ? '[]' : JSON.stringify(c.evidence);
-  }
-  return [
-    stageCol('flow_id', flowId),
-    stageCol('client_port', clientPort),
-    stageCol('server_port', serverPort),
-    stageCol('service_port', servicePort),
-    stageCol('scenario', scenario),
-    ...FLOW_TEXT.map((name, k) => stageCol(name, flowText[k]!)),
-    ...CHECK_TEXT.slice(0, 3).map((name, k) => stageCol(name, checkText[k]!)),
-    stageCol('message', message),
-    stageCol('evidence', evidence),
+  readonly servicePort = new Uint16Array(PART_ROWS);
+  readonly scenario = new Uint8Array(PART_ROWS);
+  readonly flowText = FLOW_TEXT.map(() => new Uint32Array(PART_ROWS));
+  readonly checkText = CHECK_TEXT.slice(0, 3).map(() => new Uint32Array(PART_ROWS));
+  readonly message: string[] = new Array<string>(PART_ROWS).fill('');
+  readonly evidence: string[] = new Array<string>(PART_ROWS).fill('');
+  /** in the table's column order */
+  readonly columns = [
+    stageCol('flow_id', this.flowId),
+    stageCol('client_port', this.clientPort),
+    stageCol('server_port', this.serverPort),
+    stageCol('service_port', this.servicePort),
+    stageCol('scenario', this.scenario),
+    ...FLOW_TEXT.map((name, k) => stageCol(name, this.flowText[k]!)),
+    ...CHECK_TEXT.slice(0, 3).map((name, k) => stageCol(name, this.checkText[k]!)),
+    stageCol('message', this.message),
+    stageCol('evidence', this.evidence),
   ];
 }
 
-interface CheckRows {
-  /** per row: the flow's index in the document and the check's in the flow */
-  flow: Uint32Array;
-  check: Uint16Array;
-}
-
-function checkRows(doc: VerdictsDocument): CheckRows {
-  let n = 0;
-  for (const f of doc.flows) n += f.checks.length;
-  const rows = { flow: new Uint32Array(n), check: new Uint16Array(n) };
-  let r = 0;
-  doc.flows.forEach((f, i) => {
-    for (let k = 0; k < f.checks.length; k++, r++) {
-      rows.flow[r] = i;
-      rows.check[r] = k;
-    }
-  });
-  return rows;
-}
-
 /**
- * Writes `<dataset>/verdicts/verdicts.parquet`, replacing an earlier one. Rows are staged as numbers
- * (DataChunks copied from typed arrays) with each distinct text appended once to a `texts` table;
- * DuckDB joins the texts back while it writes the Parquet file.
+ * The `verdicts` table staged in DuckDB as the flows are judged: `add` takes each flow (its checks as
+ * rows, the flow's own fields repeated on each, as the table has them) and keeps nothing of it but
+ * codes; `finish` starts writing `<dataset>/verdicts/verdicts.parquet`. Each distinct text is appended
+ * once to a `texts` table, and DuckDB joins the texts back while it writes the Parquet file.
  */
+export class VerdictsTableStage {
+  private readonly texts = new TextCodes();
+  private readonly flowCodes = new Uint32Array(FLOW_TEXT.length);
+
+  private constructor(
+    readonly file: string,
+    private readonly con: DuckDBConnection,
+    private readonly part: CheckPart,
+    private readonly appender: ColumnAppender,
+    private readonly close: () => Promise<void>,
+  ) {}
+
+  static async open(
+    datasetDir: string,
+    opts: { memoryLimit?: string; threads?: number } = {},
+  ): Promise<VerdictsTableStage> {
+    const root = path.resolve(datasetDir);
+    const dir = path.join(root, VERDICTS_TABLE);
+    await fs.mkdir(dir, { recursive: true });
+    const file = path.join(dir, `${VERDICTS_TABLE}.parquet`);
+    // past the memory limit, the staged rows and the sort by row spill here
+    const tmp = path.join(root, `.verdicts-tmp-${process.pid}`);
+    const db = await openDuckDb({
+      memoryLimit: opts.memoryLimit ?? '256MB',
+      threads: opts.threads ?? 1,
+      tempDirectory: tmp,
+    });
+    const con = await db.connect();
+    let open = true;
+    // once: after the write, or after a failure (a caller may discard a stage already closed)
+    const close = async () => {
+      if (!open) return;
+      open = false;
+      con.closeSync();
+      db.closeSync();
+      await fs.rm(tmp, { recursive: true, force: true });
+    };
+    try {
+      const part = new CheckPart();
+      const appender = await ColumnAppender.open(con, 'stage', part.columns);
+      return new VerdictsTableStage(file, con, part, appender, close);
+    } catch (e) {
+      await close();
+      throw e;
+    }
+  }
+
+  add(f: FlowVerdict): void {
+    const p = this.part;
+    const texts = this.texts;
+    const codes = this.flowCodes;
+    const values = [
+      f.proto,
+      f.client.ip,
+      f.client.pod,
+      f.server.ip,
+      f.server.pod,
+      f.service?.ip ?? null,
+      f.scenario?.rule ?? null,
+      f.rule_id,
+      f.datapath,
+      f.status,
+      f.reason,
+    ];
+    for (let k = 0; k < values.length; k++) codes[k] = texts.code(values[k]!);
+    for (const c of f.checks) {
+      const r = p.rows;
+      for (let k = 0; k < codes.length; k++) p.flowText[k]![r] = codes[k]!;
+      p.flowId[r] = f.flow_id;
+      p.clientPort[r] = f.client.port;
+      p.serverPort[r] = f.server.port;
+      p.servicePort[r] = f.service?.port ?? 0;
+      p.scenario[r] = f.scenario?.id ?? 0;
+      p.checkText[0]![r] = texts.code(c.name);
+      p.checkText[1]![r] = texts.code(c.status);
+      p.checkText[2]![r] = texts.code(c.reason);
+      p.message[r] = c.message;
+      // evidence as JSON text: a list of {point, file, frame}, readable with DuckDB's json functions
+      p.evidence[r] = c.evidence.length === 0 ? '[]' : JSON.stringify(c.evidence);
+      if (++p.rows === PART_ROWS) this.flush();
+    }
+  }
+
+  private flush(): void {
+    this.appender.append(this.part.columns, this.part.rows);
+    this.part.rows = 0;
+  }
+
+  /** Resolves once DuckDB has every row; `written` (which must be awaited) once the file is written. */
+  async finish(): Promise<{ file: string; written: Promise<void> }> {
+    const con = this.con;
+    try {
+      this.flush();
+      this.appender.close();
+      await con.run('CREATE TABLE texts (code UINTEGER, text VARCHAR)');
+      const a = await con.createAppender('texts');
+      this.texts.texts.forEach((t, i) => {
+        a.appendUInteger(i + 1);
+        a.appendVarchar(t);
+        a.endRow();
+      });
+      a.closeSync();
+    } catch (e) {
+      await this.close();
+      throw e;
+    }
+    // each coded column joined to its few distinct strings (the hash tables are small)
+    const joins = CODED.map((c) => `LEFT JOIN texts t_${c} ON t_${c}.code = s.${c}`).join(' ');
+    const column = (c: string) =>
+      (CODED as readonly string[]).includes(c) ? `t_${c}.text AS ${c}` : `s.${c}`;
+    const written = con
+      .run(`COPY (SELECT s.flow_id, ${column('proto')}, ${column('client_ip')}, s.client_port,
+        ${column('client_pod')}, ${column('server_ip')}, s.server_port, ${column('server_pod')}, ${column('service_ip')},
+        nullif(s.service_port, 0) AS service_port, nullif(s.scenario, 0) AS scenario,
+        ${[...FLOW_TEXT.slice(6), ...CHECK_TEXT].map(column).join(', ')}
+        FROM stage s ${joins} ORDER BY s.rowid) TO ${sqlString(this.file)} (FORMAT parquet)`)
+      .then(this.close, async (e: unknown) => {
+        await this.close();
+        throw e;
+      });
+    return { file: this.file, written };
+  }
+
+  /** Closes DuckDB without writing (after a failure; nothing once closed). */
+  async discard(): Promise<void> {
+    await this.close();
+  }
+}
+
+/** Writes `<dataset>/verdicts/verdicts.parquet` for a document in memory, replacing an earlier one. */
 export async function writeVerdictsTable(
   datasetDir: string,
   doc: VerdictsDocument,
   opts: { memoryLimit?: string; threads?: number } = {},
 ): Promise<string> {
-  const staged = await stageVerdictsTable(datasetDir, doc, opts);
+  const stage = await VerdictsTableStage.open(datasetDir, opts);
+  for (const f of doc.flows) stage.add(f);
+  const staged = await stage.finish();
   await staged.written;
   return staged.file;
-}
-
-/**
- * `writeVerdictsTable` in two steps, as analyzers/write-analysis.ts `stageAnalysisTables`: the promise
- * resolves once DuckDB has the rows, and `written` (which must be awaited) once the file is written.
- */
-export async function stageVerdictsTable(
-  datasetDir: string,
-  doc: VerdictsDocument,
-  opts: { memoryLimit?: string; threads?: number } = {},
-): Promise<{ file: string; written: Promise<void> }> {
-  const root = path.resolve(datasetDir);
-  const dir = path.join(root, VERDICTS_TABLE);
-  await fs.mkdir(dir, { recursive: true });
-  const file = path.join(dir, `${VERDICTS_TABLE}.parquet`);
-  // past the memory limit, the sort by row spills here
-  const tmp = path.join(root, `.verdicts-tmp-${process.pid}`);
-  const db = await openDuckDb({
-    memoryLimit: opts.memoryLimit ?? '256MB',
-    threads: opts.threads ?? 1,
-    tempDirectory: tmp,
-  });
-  const con = await db.connect();
-  const close = async () => {
-    con.closeSync();
-    db.closeSync();
-    await fs.rm(tmp, { recursive: true, force: true });
-  };
-  try {
-    const texts = new TextCodes();
-    const rows = checkRows(doc);
-    const columnsOf = (from: number, to: number) => checkColumns(doc, texts, rows, from, to);
-    await appendColumns(con, 'stage', columnsOf, rows.flow.length, PART_ROWS);
-    await con.run('CREATE TABLE texts (code UINTEGER, text VARCHAR)');
-    const a = await con.createAppender('texts');
-    texts.texts.forEach((t, i) => {
-      a.appendUInteger(i + 1);
-      a.appendVarchar(t);
-      a.endRow();
-    });
-    a.closeSync();
-  } catch (e) {
-    await close();
-    throw e;
-  }
-  // each coded column joined to its few distinct strings (the hash tables are small)
-  const joins = CODED.map((c) => `LEFT JOIN texts t_${c} ON t_${c}.code = s.${c}`).join(' ');
-  const column = (c: string) => ((CODED as readonly string[]).includes(c) ? `t_${c}.text AS ${c}` : `s.${c}`);
-  const written = con
-    .run(`COPY (SELECT s.flow_id, ${column('proto')}, ${column('client_ip')}, s.client_port,
-      ${column('client_pod')}, ${column('server_ip')}, s.server_port, ${column('server_pod')}, ${column('service_ip')},
-      nullif(s.service_port, 0) AS service_port, nullif(s.scenario, 0) AS scenario,
-      ${[...FLOW_TEXT.slice(6), ...CHECK_TEXT].map(column).join(', ')}
-      FROM stage s ${joins} ORDER BY s.rowid) TO ${sqlString(file)} (FORMAT parquet)`)
-    .then(close, async (e: unknown) => {
-      await close();
-      throw e;
-    });
-  return { file, written };
 }
 
 /** Topology as JSON (Maps as objects), for a report rebuilt without the bundle. */
@@ -225,7 +243,7 @@ function topologyJson(t: Topology): unknown {
 /** `<dataset>/report/{topology,warnings}.json`: what `hoptrace report` needs besides the tables and verdicts. */
 export async function writeReportInputs(
   datasetDir: string,
-  doc: VerdictsDocument,
+  doc: Pick<VerdictsTail, 'warnings'>,
   topology: Topology,
 ): Promise<string> {
   const dir = path.join(path.resolve(datasetDir), 'report');

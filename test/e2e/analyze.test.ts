@@ -35,9 +35,22 @@ function expectedOf(mode: string): ExpectedFile {
 let runs = 0;
 async function analyze(bundle: string, opts: AnalyzeOptions = {}): Promise<AnalyzeResult> {
   const r = await analyzeBundle(bundle, path.join(tmp, `run-${runs++}`), opts);
-  assert.deepEqual(verdictsSchemaErrors(JSON.parse(fs.readFileSync(r.outputs.verdicts, 'utf8'))), []);
+  const doc = verdictsOf(r);
+  assert.deepEqual(verdictsSchemaErrors(doc), []);
+  // what analyze returns (checks only where the report details a flow) says what verdicts.json says
+  assert.deepEqual(
+    r.document.flows.map((f) => [f.flow_id, f.status, f.scenario, f.rule_id, f.datapath, f.reason]),
+    doc.flows.map((f) => [f.flow_id, f.status, f.scenario, f.rule_id, f.datapath, f.reason]),
+  );
+  const { flows: _, ...tail } = doc;
+  const { flows: __, ...returned } = r.document;
+  assert.deepEqual(returned, tail);
   return r;
 }
+
+/** The whole verdicts document: verdicts.json as written. */
+const verdictsOf = (r: AnalyzeResult): VerdictsDocument =>
+  JSON.parse(fs.readFileSync(r.outputs.verdicts, 'utf8')) as VerdictsDocument;
 
 function find(doc: VerdictsDocument, e: ExpectedFlow): FlowVerdict {
   const v = doc.flows.find(
@@ -177,7 +190,7 @@ describe('hoptrace analyze on the lab fixtures (issue 6 acceptance)', () => {
     for (const cfg of configs)
       test(`${mode}, ${cfg.name}: every flow as expected.json says`, async () => {
         const r = await analyze(bundle, cfg.opts);
-        const doc = r.document;
+        const doc = verdictsOf(r);
         const j: Judgement = { v2: cfg.v2, kernels: file.kernels };
         assert.equal(doc.flows.length, file.flows.length, 'one verdict per lab flow');
         for (const e of file.flows) checkFlow(find(doc, e), e, file, j, `${mode} [${cfg.name}]`);
@@ -307,8 +320,8 @@ describe('capture points removed, lossy or cut short: affected checks inconclusi
     const cut = manifest.captures.find((c) => c.point === 'node/node2/cali44da8f523e8')!;
     cut.end_ns = (BigInt(cut.start_ns) + 1_000_000n).toString();
     fs.writeFileSync(manifestFile, JSON.stringify(manifest));
-    doc = (await analyze(copy)).document;
-    base = (await analyze(src)).document;
+    doc = verdictsOf(await analyze(copy));
+    base = verdictsOf(await analyze(src));
   });
 
   test('flows touching a damaged point are not pass; the others are unchanged', { skip: !file }, () => {
@@ -381,7 +394,7 @@ describe('gateway MAC: one ENI frame sent to another MAC fails the check, naming
   const file = modes.includes('datapathv2') ? expectedOf('datapathv2') : null;
   test('wrong gateway MAC on a client ENI egress frame', { skip: !file }, async () => {
     const src = path.join(FIXTURES, 'datapathv2', 'bundle');
-    const base = (await analyze(src)).document;
+    const base = verdictsOf(await analyze(src));
     // a flow whose rule marks the client's ENI egress with gateway_mac, and that hop's frame
     const flow = base.flows.find((f) => f.checks.some((c) => c.name === 'gateway-mac.request'))!;
     assert.ok(flow, 'a flow with a gateway MAC check');
@@ -392,7 +405,7 @@ describe('gateway MAC: one ENI frame sent to another MAC fails the check, naming
     const copy = path.join(tmp, 'wrong-gateway-mac');
     fs.cpSync(src, copy, { recursive: true });
     setDstMac(path.join(copy, ev.file), ev.frame, [0x02, 0, 0, 0, 0xbe, 0xef]);
-    const doc = (await analyze(copy)).document;
+    const doc = verdictsOf(await analyze(copy));
     const v = doc.flows.find((f) => f.client.ip === flow.client.ip && f.client.port === flow.client.port)!;
     const gw = v.checks.find((c) => c.name === 'gateway-mac.request')!;
     assert.equal(gw.status, 'fail');

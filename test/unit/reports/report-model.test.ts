@@ -2,12 +2,14 @@ import assert from 'node:assert/strict';
 import path from 'node:path';
 import { before, test } from 'node:test';
 import { analysisFromBundle } from '../../../analyzers/analysis-from-bundle.ts';
+import { analysisWithCoverage, loadRuleSets, verdictsFromFlows } from '../../../analyzers/verdicts.ts';
 import { escapeHtml, html, jsonForScript } from '../../../reports/html/escape.ts';
 import { formatNs } from '../../../reports/html/format.ts';
 import { renderReportHtml } from '../../../reports/html/page.ts';
 import { normalizeVerdicts, type Verdicts } from '../../../reports/read-verdicts.ts';
 import { type ReportInput, reportInputFromAnalysis } from '../../../reports/report-input.ts';
-import { reportModel, shellWord } from '../../../reports/report-model.ts';
+import { detailedFlowIds, reportModel, shellWord } from '../../../reports/report-model.ts';
+import { ReportVerdicts } from '../../../reports/report-verdicts.ts';
 import { judgedFixture } from '../../browser/fixture-verdicts.ts';
 
 const fixture = (mode: string) =>
@@ -190,6 +192,27 @@ test('production scale: the table lists every failing flow and a bounded sample,
   assert.match(page, /<dt>flows<\/dt><dd>26 ·/);
   // the default keeps every flow of a fixture in the table
   assert.equal(reportModel(input, kernel).flows.length, 26);
+});
+
+test('streamed verdicts: the report of what analyze keeps of each flow is the report of every flow whole', async () => {
+  const analysis = await analysisWithCoverage(fixture('datapathv2'));
+  const { document } = verdictsFromFlows(analysis, loadRuleSets({}).rules);
+  const doc = structuredClone(document);
+  // failing and inconclusive flows among the passing ones, so the sample has to step over them
+  doc.flows[1]!.status = 'fail';
+  doc.flows[4]!.status = 'inconclusive';
+  const opts = { passingDetail: 2, passingRows: 4, analysisDir: 'out' };
+  const kept = new ReportVerdicts(opts);
+  for (const f of doc.flows) kept.add(f);
+  const slim = kept.flows.filter((f) => f.checks.length === 0 && f.status === 'pass');
+  assert.ok(
+    slim.length >= 10,
+    `passing flows past 2 a scenario are kept without checks (${slim.length} of 26)`,
+  );
+  assert.equal(kept.flows.filter((f) => f.status !== 'pass' && f.checks.length === 0).length, 0);
+  const streamed = { ...doc, flows: kept.flows };
+  assert.deepEqual(reportModel(input, streamed, opts), reportModel(input, doc, opts));
+  assert.deepEqual(detailedFlowIds(input.flows, streamed, opts), detailedFlowIds(input.flows, doc, opts));
 });
 
 test('verdicts: warnings read as code and message (never raw JSON), rule ids shown with the scenario', () => {
