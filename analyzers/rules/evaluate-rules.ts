@@ -141,7 +141,9 @@ export function chooseRule(
   if (primary === null) return null;
   const base = pickRule(ctx, primary, key, facts);
   if (base === null) return null;
-  const used = [...new Set(Object.values(setOf).filter((s): s is string => s !== null))];
+  const used: string[] = [];
+  for (const s of [setOf.client, setOf.backend, setOf.service])
+    if (s !== null && !used.includes(s)) used.push(s);
   if (used.length <= 1) return { rule: base, label: `${base.set}/${base.id}` };
   const byEndpoint = {} as Record<Endpoint, Rule>;
   for (const e of Object.values(Endpoint)) {
@@ -393,7 +395,8 @@ function gatewayMacsFromTopology(topo: Topology, point: string): GatewayMacs {
 }
 
 class LegEvaluator {
-  readonly out: LegResult = { checks: [], skipped: [], unexpected: [], notCaptured: [], rewrites: [] };
+  /** where this leg's entries of `out.unexpected` start (the request leg's come before) */
+  readonly unexpectedFrom: number;
   readonly expected: ExpectedHop[];
   readonly plan: LegPlan;
   readonly eff: EffectiveLeg;
@@ -409,7 +412,10 @@ class LegEvaluator {
     readonly roleFlow: RoleFlow,
     readonly ctx: EvaluateContext,
     readonly choice: RuleChoice,
+    /** the verdict's lists, appended to in check order, and this leg's own rewrites */
+    readonly out: LegResult,
   ) {
+    this.unexpectedFrom = out.unexpected.length;
     this.plan = legPlan(ruleLeg, roleFlow, ctx);
     this.eff = this.plan.eff;
     const legFacts = facts[leg];
@@ -627,15 +633,22 @@ class LegEvaluator {
     this.check('bypass', status, reason, lines.join('; '), evidence);
   }
 
+  /** Whether the bypass check of this leg already reported the point as seen. */
+  private failedAsSkipped(point: string, dir: string): boolean {
+    const u = this.out.unexpected;
+    for (let i = this.unexpectedFrom; i < u.length; i++)
+      if (u[i]!.point === point && u[i]!.dir === dir) return true;
+    return false;
+  }
+
   private unexpectedCheck(): void {
-    const skippedPoints = new Set(this.out.unexpected.map((r) => hopKey(r.point, r.dir)));
     const undecided = this.plan.undecided;
     const extra: Sighting[] = [];
     const undecidedSeen: Sighting[] = [];
     this.hops.forEach((h, i) => {
       if (this.matchedTo[i]! >= 0) return;
+      if (this.failedAsSkipped(h.point, h.dir)) return; // already failed by the bypass check
       const k = hopKey(h.point, h.dir);
-      if (skippedPoints.has(k)) return; // already failed by the bypass check
       if (undecided.has(k)) {
         undecidedSeen.push(h);
         return;
@@ -997,6 +1010,33 @@ function olderThan510(k: KernelVersion | null): boolean {
   return k !== null && (k[0] < 5 || (k[0] === 5 && k[1] < 10));
 }
 
+interface VethTexts {
+  node: string;
+  iface: string;
+  veth: string;
+  outKey: string;
+  bypassed: string;
+}
+
+/** A pod's host veth point and the texts about it, made once per pod (every flow into it asks). */
+const vethTextCache = new WeakMap<object, VethTexts>();
+
+function vethTexts(pod: object, node: string, iface: string): VethTexts {
+  let t = vethTextCache.get(pod);
+  if (t === undefined || t.node !== node || t.iface !== iface) {
+    const veth = `node/${node}/${iface}`;
+    t = {
+      node,
+      iface,
+      veth,
+      outKey: hopKey(veth, 'out'),
+      bypassed: `${veth}:out bypassed (bpf_redirect_peer)`,
+    };
+    vethTextCache.set(pod, t);
+  }
+  return t;
+}
+
 export function nodeHandling(facts: FlowFacts, ctx: EvaluateContext): NodeHandling[] {
   const out: NodeHandling[] = [];
   const topo = ctx.topology;
@@ -1009,8 +1049,8 @@ export function nodeHandling(facts: FlowFacts, ctx: EvaluateContext): NodeHandli
       if (point.kind === 'pod-eth0' && h.dir === 'in' && point.pod !== null) {
         const pod = topo.pods.get(point.pod);
         if (!pod?.veth || pod.node === null) return;
-        const veth = `node/${pod.node}/${pod.veth}`;
-        const seen = lf.seenAnywhere.has(hopKey(veth, 'out'));
+        const { veth, outKey, bypassed } = vethTexts(pod, pod.node, pod.veth);
+        const seen = lf.seenAnywhere.has(outKey);
         const k = ctx.kernelOf(pod.node);
         if (seen)
           out.push({
@@ -1028,7 +1068,7 @@ export function nodeHandling(facts: FlowFacts, ctx: EvaluateContext): NodeHandli
             node: pod.node,
             leg,
             by: Datapath.ebpf,
-            why: `${veth}:out bypassed (bpf_redirect_peer)`,
+            why: bypassed,
           });
       }
       if (point.kind === 'eni' && h.dir === 'out' && olderThan510(ctx.kernelOf(h.node))) {
@@ -1084,6 +1124,17 @@ export interface EvaluatedFlow {
   verdict: FlowVerdict;
   classification: Classification;
   key: ScenarioKey | null;
+}
+
+/** A leg's results go straight into the verdict's lists (request leg first); its rewrites stay its own. */
+function legOut(v: FlowVerdict): LegResult {
+  return {
+    checks: v.checks,
+    skipped: v.skipped,
+    unexpected: v.unexpected,
+    notCaptured: v.not_captured,
+    rewrites: [],
+  };
 }
 
 export function evaluateFlow(facts: FlowFacts, ctx: EvaluateContext): EvaluatedFlow {
@@ -1153,16 +1204,16 @@ export function evaluateFlow(facts: FlowFacts, ctx: EvaluateContext): EvaluatedF
     message: msg.classified(key, classification.scenario, choice),
     evidence: [],
   });
-  const legs = (['request', 'reply'] as const).map((leg) =>
-    new LegEvaluator(leg, choice.rule[leg], facts, roleFlow, ctx, choice).run(),
-  );
-  for (const r of legs) {
-    base.checks.push(...r.checks);
-    base.skipped.push(...r.skipped);
-    base.unexpected.push(...r.unexpected);
-    base.not_captured.push(...r.notCaptured);
-  }
-  const [req, rep] = legs as [LegResult, LegResult];
+  const req = new LegEvaluator(
+    'request',
+    choice.rule.request,
+    facts,
+    roleFlow,
+    ctx,
+    choice,
+    legOut(base),
+  ).run();
+  const rep = new LegEvaluator('reply', choice.rule.reply, facts, roleFlow, ctx, choice, legOut(base)).run();
   const dnat = req.rewrites.find((r) => r.rw.kind === 'dnat' && r.rw.to === 'backend');
   const rdnat = rep.rewrites.find((r) => r.rw.kind === 'reverse-dnat' && r.rw.from === 'backend');
   const na: RewriteLeg = { status: RewriteStatus.na, before: null, after: null, between: null };

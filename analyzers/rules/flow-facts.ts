@@ -138,7 +138,8 @@ export function coverageOver(c: PointCoverage, from: bigint, to: bigint): Covera
 
 /** Whether a time lies inside one of the point's file windows. */
 export function insideWindows(c: PointCoverage, t: bigint): boolean {
-  return c.windows.some((w) => w.startNs <= t && t <= w.endNs);
+  for (const w of c.windows) if (w.startNs <= t && t <= w.endNs) return true;
+  return false;
 }
 
 // Every flow looks hops up by `point:dir`; a bundle has few points, so each key is made once and the same
@@ -319,7 +320,7 @@ export function mapFlowFacts<T>(
       groupNext = new Int32Array(2 * packets);
     }
   };
-  const legOf = (packets: Int32Array): LegFacts => {
+  const legOf = (packets: Int32Array, count: number): LegFacts => {
     let slots = 0;
     let entries = 0;
     let groups = 0;
@@ -327,7 +328,7 @@ export function mapFlowFacts<T>(
     // relative times: absNs is monotone, so the extremes convert once at the end
     let first = Number.POSITIVE_INFINITY;
     let last = Number.NEGATIVE_INFINITY;
-    for (let i = 0; i < packets.length; i++) {
+    for (let i = 0; i < count; i++) {
       const p = packets[i]!;
       let hash = 0;
       for (let r = s.packetStart[p]!; r < s.packetStart[p + 1]!; r++) {
@@ -400,13 +401,15 @@ export function mapFlowFacts<T>(
         best = g;
         bestSize = groupSize[g]!;
       }
-    const hops: Sighting[] = [];
+    let hops: Sighting[] = [];
     if (best >= 0) {
       const p = groupFirst[best]!;
-      for (let r = s.packetStart[p]!; r < s.packetStart[p + 1]!; r++) hops.push(sighting(r));
+      const a = s.packetStart[p]!;
+      hops = new Array<Sighting>(s.packetStart[p + 1]! - a);
+      for (let k = 0; k < hops.length; k++) hops[k] = sighting(a + k);
     }
     return {
-      packets: packets.length,
+      packets: count,
       modalPackets: bestSize,
       hops,
       seenAnywhere: macs,
@@ -415,8 +418,9 @@ export function mapFlowFacts<T>(
       macs,
     };
   };
-  // per flow: its packets split into requests (from the front) and replies (from the back, reversed after)
-  let split = new Int32Array(64);
+  // per flow: its packets split into requests and replies
+  let requests = new Int32Array(64);
+  let replies = new Int32Array(64);
   // a flow's packets come from two or three addresses: each one's text is compared once (address key ->
   // whether it is the client's), in a list reset per flow
   const addrKeys: number[] = [];
@@ -424,7 +428,10 @@ export function mapFlowFacts<T>(
   return flows.map((flow) => {
     const from = flow.id >= 0 && flow.id <= maxId ? flowStart[flow.id]! : 0;
     const to = flow.id >= 0 && flow.id <= maxId ? flowStart[flow.id + 1]! : 0;
-    if (split.length < to - from) split = new Int32Array(2 * (to - from));
+    if (requests.length < to - from) {
+      requests = new Int32Array(2 * (to - from));
+      replies = new Int32Array(2 * (to - from));
+    }
     let sightings = 0;
     for (let i = from; i < to; i++) {
       const p = packetsByFlow[i]!;
@@ -445,11 +452,11 @@ export function mapFlowFacts<T>(
         addrKeys.push(addr);
         addrIsClient.push(f.addrText(fr, 'src') === flow.client.ip);
       }
-      if (addrIsClient[at] === true && portOf(fr, 'src') === flow.client.port) split[nRequests++] = p;
-      else split[split.length - 1 - nReplies++] = p;
+      if (addrIsClient[at] === true && portOf(fr, 'src') === flow.client.port) requests[nRequests++] = p;
+      else replies[nReplies++] = p;
     }
-    const request = legOf(split.subarray(0, nRequests));
-    const reply = legOf(split.subarray(split.length - nReplies).reverse());
+    const request = legOf(requests, nRequests);
+    const reply = legOf(replies, nReplies);
     const entryHop = request.hops[0];
     const classify: ClassifyFlow = {
       proto: protoName(flow.proto),
