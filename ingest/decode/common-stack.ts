@@ -1,6 +1,7 @@
 import type { PacketColumns } from '../columns/packet-columns.ts';
 import { writeMacs } from './ethernet.ts';
 import { ipv4FingerprintWords, writeIpPayloadLen, writeIpv4Fixed } from './ipv4.ts';
+import { writeIpv6Fixed } from './ipv6.ts';
 import { UDP_PORT_NEXT } from './layer.ts';
 import { hashPacket, PAYLOAD_HASH_BYTES } from './payload-hash.ts';
 import type { DecodeState } from './state.ts';
@@ -8,7 +9,8 @@ import { writePorts, writeTcpFixed, writeTcpPayloadLen } from './tcp.ts';
 
 /**
  * The stack most frames are: Ethernet, at most one 802.1Q tag, IPv4 with a 20-byte header, not
- * fragmented, then a whole TCP header or a UDP header on a port that names no tunnel. Decoded here in
+ * fragmented, or IPv6 without extension headers, then a whole TCP header or a UDP header on a port
+ * that names no tunnel. Decoded here in
  * one function, with the cursor in locals, instead of one call per layer through `DecodeState`: the
  * IPv4, TCP and UDP decoders are each over V8's inlining budget, so the layered path costs a call and
  * a round trip of the cursor through memory per layer.
@@ -33,21 +35,38 @@ export function decodeCommonStack(
     type = v.getUint16(at + 16);
     ip = at + 18;
   }
-  if (type !== 0x0800) return false;
-  if (end - ip < 28) return false;
-  const w0 = v.getUint32(ip);
-  // version 4, IHL 5
-  if (w0 >>> 24 !== 0x45) return false;
-  const totalLen = w0 & 0xffff;
-  const w1 = v.getUint32(ip + 4);
-  // 20 <= total length (0 is TSO's), neither MF nor an offset
-  if (totalLen < 20 || (w1 & 0x3fff) !== 0) return false;
-  const w2 = v.getUint32(ip + 8);
-  const proto = (w2 >>> 16) & 0xff;
-  // the IP total length cuts off Ethernet padding
-  const ipEnd = Math.min(end, ip + totalLen);
-  const l4 = ip + 20;
-  const l4Len = totalLen - 20;
+  let w0: number;
+  let w1 = 0;
+  let w2 = 0;
+  let proto: number;
+  let l4Len: number;
+  let ipEnd: number;
+  if (type === 0x0800) {
+    if (end - ip < 28) return false;
+    w0 = v.getUint32(ip);
+    // version 4, IHL 5
+    if (w0 >>> 24 !== 0x45) return false;
+    const totalLen = w0 & 0xffff;
+    w1 = v.getUint32(ip + 4);
+    // 20 <= total length (0 is TSO's), neither MF nor an offset
+    if (totalLen < 20 || (w1 & 0x3fff) !== 0) return false;
+    w2 = v.getUint32(ip + 8);
+    proto = (w2 >>> 16) & 0xff;
+    // the IP total length cuts off Ethernet padding
+    ipEnd = Math.min(end, ip + totalLen);
+    l4Len = totalLen - 20;
+  } else if (type === 0x86dd) {
+    if (end - ip < 48) return false;
+    w0 = v.getUint32(ip);
+    l4Len = v.getUint16(ip + 4);
+    proto = v.getUint8(ip + 6);
+    // no extension headers; a zero payload length is a jumbogram's or GSO's
+    if (w0 >>> 28 !== 6 || l4Len === 0 || (proto !== 6 && proto !== 17)) return false;
+    ipEnd = Math.min(end, ip + 40 + l4Len);
+  } else {
+    return false;
+  }
+  const l4 = type === 0x0800 ? ip + 20 : ip + 40;
   const ports = v.getUint32(l4);
   let payloadAt: number;
   let payloadLen: number;
@@ -83,13 +102,22 @@ export function decodeCommonStack(
     c.vlan[4 * row] = v.getUint16(at + 14) & 0x0fff;
     c.vlanCount[row] = 1;
   }
-  c.ethertype[row] = 0x0800;
+  c.ethertype[row] = type;
   c.ethertypeValid[row] = 1;
-  writeIpv4Fixed(c, row, w0, w1, w2, v.getUint32(ip + 12), v.getUint32(ip + 16));
+  const fp = s.fpWords;
+  if (type === 0x0800) {
+    writeIpv4Fixed(c, row, w0, w1, w2, v.getUint32(ip + 12), v.getUint32(ip + 16));
+    ipv4FingerprintWords(fp, w1, proto, l4Len);
+  } else {
+    writeIpv6Fixed(s, c, row, v, ip, w0);
+    c.ipProto[row] = proto;
+    c.ipProtoValid[row] = 1;
+    fp[0] = (6 << 28) | (proto << 20);
+    fp[1] = 0xffffffff;
+    fp[2] = l4Len;
+  }
   writeIpPayloadLen(c, row, l4Len);
   writePorts(c, row, ports);
-  const fp = s.fpWords;
-  ipv4FingerprintWords(fp, w1, proto, l4Len);
   let fpN = 4;
   if (proto === 6) {
     writeTcpFixed(c, row, seq, ack, w3);

@@ -17,15 +17,7 @@ export function decodeIpv6(s: DecodeState, c: PacketColumns): number {
   const w0 = avail >= 4 ? v.getUint32(at) : v.getUint8(at) << 24;
   if (w0 >>> 28 !== 6) return failOuter(s, c, ErrIndex.ipv6BadVersion);
   if (avail < 40) return failOuter(s, c, ErrIndex.truncIpv6);
-  c.ipVersion[row] = 6;
-  c.dscp[row] = (w0 >>> 22) & 0x3f;
-  // also ttlValid: the same array (packet-columns.ts, "Shared validity")
-  c.dscpValid[row] = 1;
-  c.flowLabel[row] = w0 & 0xfffff;
-  c.flowLabelValid[row] = 1;
-  c.ttl[row] = v.getUint8(at + 7);
-  copyAddress(v, at + 8, s.srcIp6Words, row);
-  copyAddress(v, at + 24, s.dstIp6Words, row);
+  writeIpv6Fixed(s, c, row, v, at, w0);
   let plen = v.getUint16(at + 4);
   // zero: a jumbogram or a GSO super-segment; the wire length is what we have
   if (plen === 0) plen = s.wireEnd - at - 40;
@@ -89,4 +81,24 @@ export function decodeIpv6(s: DecodeState, c: PacketColumns): number {
   s.fpN = 3;
   if (isFragment) return Layer.Fragment;
   return protoNext(s, c, nh);
+}
+
+/** The columns of the fixed header at `at`, whose first word is `w0`. Shared with common-stack.ts. */
+export function writeIpv6Fixed(
+  s: DecodeState,
+  c: PacketColumns,
+  row: number,
+  v: DataView,
+  at: number,
+  w0: number,
+): void {
+  c.ipVersion[row] = 6;
+  c.dscp[row] = (w0 >>> 22) & 0x3f;
+  // also ttlValid: the same array (packet-columns.ts, "Shared validity")
+  c.dscpValid[row] = 1;
+  c.flowLabel[row] = w0 & 0xfffff;
+  c.flowLabelValid[row] = 1;
+  c.ttl[row] = v.getUint8(at + 7);
+  copyAddress(v, at + 8, s.srcIp6Words, row);
+  copyAddress(v, at + 24, s.dstIp6Words, row);
 }

@@ -1,6 +1,6 @@
 /**
  * The common-stack fast path (decodeCommonStack) against the layered decoders it stands in for:
- * Ethernet/IPv4/TCP-UDP frames, each header byte set to values that push it off the common case
+ * Ethernet/IPv4-IPv6/TCP-UDP frames, each header byte set to values that push it off the common case
  * (options, fragments, TSO lengths, other versions and protocols, tunnels, bad lengths), every
  * capture length, must decode to the same columns, error and hashes through `decodeFrame` (fast path
  * first) as through `decodeFrameLayered`.
@@ -15,7 +15,7 @@ import {
   decodeFrame,
   decodeFrameLayered,
 } from '../../../ingest/decode/decode-frame.ts';
-import { bytes, eth, frame, ipv4, record, tcp, udp, vlanTag } from './build-frames.ts';
+import { bytes, eth, frame, ipv4, ipv6, record, tcp, udp, vlanTag } from './build-frames.ts';
 
 type Decode = typeof decodeFrame;
 
@@ -51,7 +51,17 @@ const paddedAckFrame = frame(
   tcp({ flags: 0x010 }),
   [0, 0, 0, 0, 0, 0],
 );
+const ipv6TcpFrame = frame(eth(0x86dd), ipv6(6, 20 + 33, 57, 0xabcde), tcp({ flags: 0x011 }), bytes(33, 3));
+const vlanIpv6UdpFrame = frame(
+  eth(0x8100),
+  vlanTag(7, 0x86dd),
+  ipv6(17, 8 + 90),
+  udp(5353, 5353, 90),
+  bytes(90, 5),
+);
 const BASES: [string, Uint8Array][] = [
+  ['ipv6/tcp', ipv6TcpFrame],
+  ['vlan/ipv6/udp', vlanIpv6UdpFrame],
   ['ipv4/tcp', tcpFrame],
   ['vlan/ipv4/udp', vlanUdpFrame],
   ['padded ack', paddedAckFrame],
@@ -72,7 +82,7 @@ test('common stack: same columns as the layered decoders, every header byte muta
   const layered = createDecodeState();
   let compared = 0;
   for (const [name, base] of BASES) {
-    const headerEnd = Math.min(base.length, 62);
+    const headerEnd = Math.min(base.length, 82);
     for (let at = 0; at < headerEnd; at++) {
       const orig = base[at] ?? 0;
       for (const value of [0x00, 0xff, orig ^ 0x01, orig ^ 0x10, orig ^ 0x40, 0x45, 0x06, 0x11, 0x12, 0xb5]) {
