@@ -133,7 +133,9 @@ export async function analyzeBundle(
     const extra: Warning[] = faults.map((message) => ({ code: 'input.container-fault', message }));
     // DuckDB sorts and writes the tables on its own threads while this thread judges the flows; each
     // flow goes to every output as it is judged and only the report keeps (a part of) it
-    const tables = await stageAnalysisTables(staged, input.analysis.tables);
+    const tables = await stageAnalysisTables(staged, input.analysis.tables, {
+      memoryLimit: ANALYSIS_TABLES_MEMORY,
+    });
     done('tables staged');
     const out = await FlowSinks.open(stage, staged);
     sinks = out;
@@ -144,7 +146,7 @@ export async function analyzeBundle(
       done('verdicts.json');
       const document: VerdictsDocument = {
         schema_version: VERDICTS_SCHEMA_VERSION,
-        flows: out.report.flows,
+        flows: out.report.flows(),
         ...tail,
       };
       return document;
@@ -206,6 +208,12 @@ async function alongside<T>(written: Promise<void>, work: () => Promise<T>): Pro
   if (write.status === 'rejected') throw write.reason;
   return result.value;
 }
+
+/**
+ * DuckDB's memory for the analysis tables while the rules run beside it: past it the staged rows spill
+ * to the dataset's temporary folder (5 M frames: RSS once staged 1729 -> 1198 MB with 1 GB -> 256 MB)
+ */
+const ANALYSIS_TABLES_MEMORY = '256MB';
 
 /** verdicts.json inside the dataset (with report/topology.json and warnings.json). */
 const DATASET_VERDICTS = path.join('report', 'verdicts.json');

@@ -2,45 +2,125 @@
  * What the report keeps of each flow's verdict while the rules stream them to the outputs: the flows
  * it may detail (every failing or inconclusive one, and the first `passingDetail` others of each
  * scenario, which the sample of report-model.ts draws from) whole; of every other flow only what the
- * table, the aggregates and the coverage gaps read (status, scenario, rule, datapath, reason, points
- * not captured). Its checks, paths and evidence are in verdicts.json and the `verdicts` table.
+ * table, the aggregates and the coverage gaps read (identity, status, scenario, rule, datapath, reason,
+ * points not captured), as numbers in columns. Its checks, paths and evidence are in verdicts.json and
+ * the `verdicts` table. Objects kept one per flow while the rules allocate and drop ~20 KB a flow
+ * would be promoted among that garbage and spread the heap: the columns are made into flows once, at
+ * the end (`flows()`).
  */
-import type { FlowVerdict } from '../analyzers/rules/verdict-types.ts';
+import type { Datapath, FlowVerdict, PointRef, Reason, Status } from '../analyzers/rules/verdict-types.ts';
 import { DEFAULT_PASSING_DETAIL, type ReportModelOptions, scenarioKey } from './report-model.ts';
+
+/** Values as small numbers: each distinct value stored once. */
+class Interned<T> {
+  readonly values: T[] = [];
+  private readonly codes = new Map<T, number>();
+
+  code(v: T): number {
+    let c = this.codes.get(v);
+    if (c === undefined) {
+      c = this.values.length;
+      this.values.push(v);
+      this.codes.set(v, c);
+    }
+    return c;
+  }
+}
 
 const NONE: never[] = [];
 
 export class ReportVerdicts {
-  /** every flow in order: whole where the report may detail it, else without checks and paths */
-  readonly flows: FlowVerdict[] = [];
-  private readonly others = new Map<string, number>();
   private readonly passingDetail: number;
+  private readonly passingSeen = new Map<string, number>();
+  /** per flow: its index in `whole`, or -1 when only its columns are kept */
+  private readonly wholeAt: number[] = [];
+  private readonly whole: FlowVerdict[] = [];
+  private readonly text = new Interned<string | null>();
+  private readonly status = new Interned<Status>();
+  private readonly datapath = new Interned<Datapath>();
+  private readonly reason = new Interned<Reason | null>();
+  /** per flow not kept whole: `FIELDS` numbers */
+  private readonly cols: number[] = [];
+  /** the flows not kept whole that name points not captured (few) */
+  private readonly notCaptured = new Map<number, PointRef[]>();
 
   constructor(opts: Pick<ReportModelOptions, 'passingDetail'> = {}) {
     this.passingDetail = opts.passingDetail ?? DEFAULT_PASSING_DETAIL;
   }
 
   add(f: FlowVerdict): void {
-    if (f.status !== 'pass') {
-      this.flows.push(f);
+    const i = this.wholeAt.length;
+    if (f.status !== 'pass' || this.passingCount(f) <= this.passingDetail) {
+      this.wholeAt.push(this.whole.length);
+      this.whole.push(f);
       return;
     }
-    const key = scenarioKey(f);
-    const seen = this.others.get(key) ?? 0;
-    this.others.set(key, seen + 1);
-    this.flows.push(
-      seen < this.passingDetail
-        ? f
-        : {
-            ...f,
-            request_path: NONE,
-            reply_path: NONE,
-            skipped: NONE,
-            unexpected: NONE,
-            service_rewrite: null,
-            checks: NONE,
-            handled_by: NONE,
-          },
+    this.wholeAt.push(-1);
+    const t = (v: string | null) => this.text.code(v);
+    this.cols.push(
+      f.flow_id,
+      t(f.proto),
+      t(f.client.ip),
+      f.client.port,
+      t(f.client.pod),
+      t(f.client.node),
+      t(f.server.ip),
+      f.server.port,
+      t(f.server.pod),
+      t(f.server.node),
+      f.service === null ? -1 : f.service.port,
+      t(f.service?.ip ?? null),
+      t(f.service?.name ?? null),
+      f.scenario === null ? -1 : f.scenario.id,
+      t(f.scenario?.rule ?? null),
+      t(f.rule_id),
+      this.datapath.code(f.datapath),
+      this.status.code(f.status),
+      this.reason.code(f.reason),
     );
+    if (f.not_captured.length > 0) this.notCaptured.set(i, f.not_captured);
+  }
+
+  /** how many passing flows of `f`'s scenario so far, `f` included */
+  private passingCount(f: FlowVerdict): number {
+    const key = scenarioKey(f);
+    const n = (this.passingSeen.get(key) ?? 0) + 1;
+    this.passingSeen.set(key, n);
+    return n;
+  }
+
+  /** Every flow in order: whole where the report may detail it, else without checks and paths. */
+  flows(): FlowVerdict[] {
+    const t = this.text.values;
+    const c = this.cols;
+    let at = 0;
+    return this.wholeAt.map((w, i): FlowVerdict => {
+      if (w >= 0) return this.whole[w]!;
+      const k = at;
+      at += FIELDS;
+      return {
+        flow_id: c[k]!,
+        proto: t[c[k + 1]!]!,
+        client: { ip: t[c[k + 2]!]!, port: c[k + 3]!, pod: t[c[k + 4]!]!, node: t[c[k + 5]!]! },
+        service: c[k + 10]! < 0 ? null : { ip: t[c[k + 11]!]!, port: c[k + 10]!, name: t[c[k + 12]!]! },
+        server: { ip: t[c[k + 6]!]!, port: c[k + 7]!, pod: t[c[k + 8]!]!, node: t[c[k + 9]!]! },
+        scenario: c[k + 13]! < 0 ? null : { id: c[k + 13]!, rule: t[c[k + 14]!]! },
+        rule_id: t[c[k + 15]!]!,
+        datapath: this.datapath.values[c[k + 16]!]!,
+        request_path: NONE,
+        reply_path: NONE,
+        skipped: NONE,
+        unexpected: NONE,
+        not_captured: this.notCaptured.get(i) ?? NONE,
+        service_rewrite: null,
+        status: this.status.values[c[k + 17]!]!,
+        reason: this.reason.values[c[k + 18]!]!,
+        checks: NONE,
+        handled_by: NONE,
+      };
+    });
   }
 }
+
+/** numbers per flow in `cols` */
+const FIELDS = 19;

@@ -8,7 +8,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 
-const FLUSH_CHARS = 1 << 20;
+const FLUSH_CHARS = 1 << 16;
 
 export class TextFile {
   private readonly fd: number;

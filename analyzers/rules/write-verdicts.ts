@@ -52,7 +52,7 @@ const CHECK_TEXT = ['check_name', 'status', 'reason', 'message', 'evidence'] as 
 const CODED = [...FLOW_TEXT, 'check_name', 'status', 'reason'] as const;
 
 /** Check rows gathered before they are appended (a part's messages and evidence wait as strings). */
-const PART_ROWS = 1 << 14;
+const PART_ROWS = 1 << 11;
 
 /** One part of check rows: numbers, with every text as a code into `texts`, then message and evidence. */
 class CheckPart {
