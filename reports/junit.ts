@@ -54,6 +54,8 @@ export interface SuiteParts<P extends TextSink, O extends TextSink> {
   create(index: number): P;
   /** `part`'s text to `out` (the part is done with afterwards) */
   appendTo(out: O, part: P): void;
+  /** `part` dropped unfinished (after a failure) */
+  discard(part: P): void;
 }
 
 interface Suite<P> {
@@ -119,6 +121,11 @@ export class JunitWriter<P extends TextSink, O extends TextSink> {
     }
     out.write('</testsuites>\n');
   }
+
+  /** After a failure: every suite's part dropped (a part's file is closed, not left open). */
+  discard(): void {
+    for (const suite of this.suites.values()) this.parts.discard(suite.part);
+  }
 }
 
 /** Suites' parts as lists of strings (a document in memory). */
@@ -131,6 +138,7 @@ class StringPart implements TextSink {
 const STRING_PARTS: SuiteParts<StringPart, StringPart> = {
   create: () => new StringPart(),
   appendTo: (out, part) => out.texts.push(...part.texts),
+  discard: () => {},
 };
 
 export function junitXml(doc: VerdictsDocument, name = 'hoptrace'): string {
@@ -153,16 +161,20 @@ export function fileSuiteParts(dir: string): SuiteParts<TextFile, TextFile> {
       out.append(part.file);
       fs.rmSync(part.file, { force: true });
     },
+    discard: (part) => part.discard(),
   };
 }
 
 /** `junitXml` streamed to `file` (temporary name, then renamed). */
 export function writeJunitXml(file: string, doc: VerdictsDocument, name = 'hoptrace'): void {
   const parts = `${file}.parts-${process.pid}`;
+  const w = new JunitWriter(fileSuiteParts(parts));
   try {
-    const w = new JunitWriter(fileSuiteParts(parts));
     for (const f of doc.flows) w.flow(f);
     writeTextFile(file, (out) => w.finish(out, name));
+  } catch (e) {
+    w.discard();
+    throw e;
   } finally {
     fs.rmSync(parts, { recursive: true, force: true });
   }
