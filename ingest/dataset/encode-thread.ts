@@ -61,7 +61,7 @@ interface Returned {
 interface EncoderData {
   role: 'hoptrace-parquet-encoder';
   writer: Omit<EncodeThreadOptions, 'slots'>;
-  /** [0] batches given back so far, [1] 1 once the encoder failed */
+  /** [0] batches given back so far, [1] 1 once the encoder failed or its thread ended */
   control: SharedArrayBuffer;
   returns: MessagePort;
 }
@@ -227,6 +227,12 @@ if (parentPort && data?.role === 'hoptrace-parquet-encoder') {
   const writer = new PacketsDatasetWriter({ ...data.writer, points, files });
   /** per slot, the decode_error list of the instance last sent from it */
   const errorLists: string[][] = [];
+  // a thread that ends any other way (an uncaught error, out of memory) still wakes a waiting decoder:
+  // its 'error' and 'exit' events cannot reach a lane blocked in Atomics.wait
+  process.on('exit', () => {
+    Atomics.store(control, FAILED, 1);
+    Atomics.notify(control, RETURNED);
+  });
   const fail = (err: unknown) => {
     Atomics.store(control, FAILED, 1);
     Atomics.notify(control, RETURNED);
