@@ -62,13 +62,18 @@ export async function analysisFromBundle(
   let correlation: CorrelateResult;
   if (spill) {
     const dir = fs.mkdtempSync(path.join(opts.spoolDir ?? os.tmpdir(), 'hoptrace-spool-'));
-    const spool = new FrameSpool(path.join(dir, 'frames.bin'), opts.spoolChunkFrames);
+    // the directory goes whatever fails, the spool's own construction included
+    let spool: FrameSpool | undefined;
     try {
+      spool = new FrameSpool(path.join(dir, 'frames.bin'), opts.spoolChunkFrames);
       set = await framesFromBundle(bundleDir, topology, { spool });
       correlation = sightingsFromSpool(spool, set, topology, opts);
     } finally {
-      spool.close();
-      fs.rmSync(dir, { recursive: true, force: true });
+      try {
+        spool?.close();
+      } finally {
+        fs.rmSync(dir, { recursive: true, force: true });
+      }
     }
   } else {
     set = await framesFromBundle(bundleDir, topology);

@@ -52,11 +52,12 @@ export class FrameSpool {
     readonly file: string,
     readonly chunkFrames = 1 << 18,
   ) {
-    fs.mkdirSync(path.dirname(file), { recursive: true });
-    this.fd = fs.openSync(file, 'w+');
+    // the tables first: when they cannot be allocated, no file is left open or behind
     this.table = new FrameTable(chunkFrames);
     this.scratch = new FrameTable(16);
     this.keep = new Int32Array(chunkFrames);
+    fs.mkdirSync(path.dirname(file), { recursive: true });
+    this.fd = fs.openSync(file, 'w+');
   }
 
   /** Called after every appended batch: writes the table out once it holds a chunk. */
@@ -148,9 +149,13 @@ export class FrameSpool {
     return s;
   }
 
+  /** Closes and removes the spool file (removed even when closing fails). */
   close(): void {
-    fs.closeSync(this.fd);
-    fs.rmSync(this.file, { force: true });
+    try {
+      fs.closeSync(this.fd);
+    } finally {
+      fs.rmSync(this.file, { force: true });
+    }
   }
 }
 

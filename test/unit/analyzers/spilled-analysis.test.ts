@@ -1,4 +1,7 @@
 import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { test } from 'node:test';
 import { analysisFromBundle, type BundleAnalysis } from '../../../analyzers/analysis-from-bundle.ts';
 import { labBundles, requireBundles } from './lab-bundle.ts';
@@ -53,3 +56,23 @@ for (const lab of labBundles())
       assert.ok(memory.flows.flows.length > 0);
     },
   );
+
+test(
+  'the spool directory is removed after a spilled analysis, and when it fails',
+  requireBundles(),
+  async () => {
+    const lab = labBundles()[0]!;
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ht-spill-'));
+    try {
+      await analysisFromBundle(lab.bundle, { memoryBudgetBytes: 1, spoolChunkFrames: 500, spoolDir: dir });
+      assert.deepEqual(fs.readdirSync(dir), []);
+      // a spool that cannot be built (no room for a chunk) fails before a frame is read: nothing stays behind
+      await assert.rejects(
+        analysisFromBundle(lab.bundle, { memoryBudgetBytes: 1, spoolChunkFrames: -1, spoolDir: dir }),
+      );
+      assert.deepEqual(fs.readdirSync(dir), []);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  },
+);
