@@ -29,6 +29,7 @@ import {
   parseKernelVersion,
   type Rule,
 } from './rules/load-rules.ts';
+import { forgetPointTexts } from './rules/verdict-messages.ts';
 import { type Datapath, type FlowVerdict, Status } from './rules/verdict-types.ts';
 import type { Topology } from './topology/model.ts';
 
@@ -236,25 +237,29 @@ export function judgeFlows(
   };
   // per node, the datapaths its pods' packets showed (what nodes[].observed combines)
   const seenBy = new Map<string, Set<Datapath>>();
-  mapFlowFacts(
-    analysis.tables.sightings,
-    analysis.tables.flows,
-    analysis.tables.flowOfPacket,
-    analysis.tables.files,
-    (facts) => {
-      const e = evaluateFlow(facts, ctx);
-      if (e.key !== null && POD_DATAPATH_KEYS.has(e.key))
-        for (const h of e.verdict.handled_by) {
-          let seen = seenBy.get(h.node);
-          if (seen === undefined) {
-            seen = new Set();
-            seenBy.set(h.node, seen);
+  try {
+    mapFlowFacts(
+      analysis.tables.sightings,
+      analysis.tables.flows,
+      analysis.tables.flowOfPacket,
+      analysis.tables.files,
+      (facts) => {
+        const e = evaluateFlow(facts, ctx);
+        if (e.key !== null && POD_DATAPATH_KEYS.has(e.key))
+          for (const h of e.verdict.handled_by) {
+            let seen = seenBy.get(h.node);
+            if (seen === undefined) {
+              seen = new Set();
+              seenBy.set(h.node, seen);
+            }
+            seen.add(h.by);
           }
-          seen.add(h.by);
-        }
-      onFlow(e);
-    },
-  );
+        onFlow(e);
+      },
+    );
+  } finally {
+    forgetPointTexts();
+  }
 
   const warnings: Warning[] = [
     ...topo.warnings.map((w) => ({ code: w.code, message: w.message })),

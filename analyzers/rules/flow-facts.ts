@@ -142,23 +142,42 @@ export function insideWindows(c: PointCoverage, t: bigint): boolean {
   return false;
 }
 
-// Every flow looks hops up by `point:dir`; a bundle has few points, so each key is made once and the same
-// string instance is handed out each time (no concatenation, and a hash V8 keeps with the string)
-const hopKeys = new Map<string, Record<string, string>>();
+/**
+ * Texts made once per (point, dir) while a bundle is judged: a bundle has few points and every flow asks,
+ * so the same string instance is handed out each time. Dropped by `clear` once the bundle is judged (a
+ * batch judges bundle after bundle in one process, each with its own points).
+ */
+export class PointDirTexts {
+  private readonly byPoint = new Map<string, Record<string, string>>();
+
+  constructor(private readonly make: (point: string, dir: string) => string) {}
+
+  get(point: string, dir: string): string {
+    let byDir = this.byPoint.get(point);
+    if (byDir === undefined) {
+      byDir = Object.create(null) as Record<string, string>;
+      this.byPoint.set(point, byDir);
+    }
+    let text = byDir[dir];
+    if (text === undefined) {
+      text = this.make(point, dir);
+      byDir[dir] = text;
+    }
+    return text;
+  }
+
+  clear(): void {
+    this.byPoint.clear();
+  }
+}
+
+// Every flow looks hops up by `point:dir`: each key is made once (no concatenation, and a hash V8 keeps
+// with the string)
+export const hopKeys = new PointDirTexts((point, dir) => `${point}:${dir}`);
 
 /** `point:dir` */
 export function hopKey(point: string, dir: string): string {
-  let byDir = hopKeys.get(point);
-  if (byDir === undefined) {
-    byDir = Object.create(null) as Record<string, string>;
-    hopKeys.set(point, byDir);
-  }
-  let key = byDir[dir];
-  if (key === undefined) {
-    key = `${point}:${dir}`;
-    byDir[dir] = key;
-  }
-  return key;
+  return hopKeys.get(point, dir);
 }
 
 export function protoName(proto: number): string {

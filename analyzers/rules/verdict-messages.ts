@@ -4,6 +4,7 @@
  */
 import type { Scenario, ScenarioKey, Unclassified } from '../classify.ts';
 import type { FlowFacts, MacSeen, PointCoverage, Sighting } from './flow-facts.ts';
+import { hopKeys, PointDirTexts } from './flow-facts.ts';
 import type { EffectiveHop, RuleHop, RuleRewrite, RuleSkip } from './load-rules.ts';
 import type { Endpoint, Role, RoleFlow } from './roles.ts';
 import { endpointNode, resolveRole } from './roles.ts';
@@ -22,9 +23,9 @@ interface Choice {
 }
 
 // A bundle has a few dozen points and every flow's messages name them: their texts are made once per point
-// (and direction), and a path's text once per distinct path, instead of once per message.
+// (and direction), and a path's text once per distinct path, instead of once per message; dropped once the
+// bundle is judged (`forgetPointTexts`).
 const shortPoints = new Map<string, string>();
-const hopTexts = new Map<string, Record<string, string>>();
 
 /** `node/node1/cali3f2a` -> `node1/cali3f2a`; `pod/default/web-1/eth0` -> `default/web-1 eth0`. */
 export function shortPoint(id: string): string {
@@ -41,18 +42,10 @@ export function shortPoint(id: string): string {
 }
 
 /** `<short point>:<dir>` */
+const hopTexts = new PointDirTexts((point, dir) => `${shortPoint(point)}:${dir}`);
+
 function hop(point: string, dir: string): string {
-  let byDir = hopTexts.get(point);
-  if (byDir === undefined) {
-    byDir = Object.create(null) as Record<string, string>;
-    hopTexts.set(point, byDir);
-  }
-  let text = byDir[dir];
-  if (text === undefined) {
-    text = `${shortPoint(point)}:${dir}`;
-    byDir[dir] = text;
-  }
-  return text;
+  return hopTexts.get(point, dir);
 }
 
 /** A trie over hop texts: the joined text of a path, and each leg's pass message for it, made once. */
@@ -75,6 +68,17 @@ function pathOf(hops: readonly Sighting[]): PathText {
     node = next;
   }
   return node;
+}
+
+/**
+ * Drops the texts made per point and per path (and the hop keys): they name one bundle's points, and a
+ * batch judges bundle after bundle in one process.
+ */
+export function forgetPointTexts(): void {
+  shortPoints.clear();
+  hopTexts.clear();
+  PATHS.next.clear();
+  hopKeys.clear();
 }
 
 /** A rule set's datapath in words. */
