@@ -79,12 +79,18 @@ async function* fileChunks(
   // two buffers: the next read runs while the consumer parses the chunk it was given, so the parser is
   // not left idle waiting for the kernel's copy (a chunk stays valid until the next one is requested)
   const bufs = [new Uint8Array(chunkSize), new Uint8Array(chunkSize)];
-  const readInto = async (buf: Uint8Array): Promise<number> => {
-    try {
-      return (await fh.read(buf, 0, chunkSize, null)).bytesRead;
-    } catch (err) {
-      throw ioError(err, path);
-    }
+  const readInto = (buf: Uint8Array): Promise<number> => {
+    const read = fh.read(buf, 0, chunkSize, null).then(
+      (r) => r.bytesRead,
+      (err: unknown) => {
+        throw ioError(err, path);
+      },
+    );
+    // handled now, awaited later: a read ahead that fails while the consumer is busy elsewhere (gunzip,
+    // an awaited batch) must reach it as a SourceError after the last good chunk, not end the process
+    // as an unhandled rejection
+    read.catch(() => {});
+    return read;
   };
   let which = 0;
   let pending: Promise<number> | null = readInto(bufs[0]!);
