@@ -103,13 +103,6 @@ async function readVerdictsFile(dir: string): Promise<Verdicts | null> {
   return verdicts === null ? null : normalizeVerdicts(verdicts);
 }
 
-async function writeAtomically(file: string, text: string): Promise<void> {
-  await fs.mkdir(path.dirname(file), { recursive: true });
-  const tmp = `${file}.tmp-${process.pid}`;
-  await fs.writeFile(tmp, text);
-  await fs.rename(tmp, file);
-}
-
 export interface ReportSummary {
   out: string;
   flows: number;
@@ -132,7 +125,7 @@ export async function reportFromAnalysisDir(
   const model = reportModel(input, verdicts, { analysisDir: dir, ...opts });
   const page = renderReportHtml(model);
   const out = opts.out ?? path.join(dir, REPORT_HTML);
-  await writeAtomically(out, page);
+  writeTextFile(out, (o) => o.write(page));
   return {
     out,
     flows: model.flows.length,

@@ -2,8 +2,8 @@
  * A text file written piece by piece and moved into place whole: outputs of hundreds of thousands of
  * flows (verdicts.json, junit.xml, analysis.json) are streamed flow by flow instead of being built as
  * one string first, so memory holds one buffer, not the file. Pieces are gathered up to `FLUSH_CHARS`
- * and written synchronously (one syscall per megabyte); the file gets its name only on `commit`, so a
- * reader never sees half of it.
+ * and written synchronously (one syscall per 64 K characters); the file gets its name only on
+ * `commit`, so a reader never sees half of it.
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -36,7 +36,7 @@ export class TextFile {
     this.chars = 0;
   }
 
-  /** Appends the bytes of `file` (a part written beside this one), a megabyte at a time. */
+  /** Appends the bytes of `file` (a part written beside this one), 64 KiB at a time. */
   append(file: string): void {
     this.flush();
     const fd = fs.openSync(file, 'r');
@@ -53,7 +53,12 @@ export class TextFile {
     this.flush();
     this.closed = true;
     fs.closeSync(this.fd);
-    fs.renameSync(this.tmp, this.file);
+    try {
+      fs.renameSync(this.tmp, this.file);
+    } catch (e) {
+      fs.rmSync(this.tmp, { force: true });
+      throw e;
+    }
   }
 
   /** Closes and removes the temporary file (after a failure); nothing once committed. */
@@ -70,11 +75,11 @@ export function writeTextFile(file: string, fill: (out: TextFile) => void): void
   const out = new TextFile(file);
   try {
     fill(out);
+    out.commit();
   } catch (e) {
     out.discard();
     throw e;
   }
-  out.commit();
 }
 
 // a value stringified inside one or two arrays comes out indented as deep as it sits in the document

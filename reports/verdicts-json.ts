@@ -60,9 +60,9 @@ export function writeVerdictsJson(file: string, doc: VerdictsDocument): void {
   const w = new VerdictsJsonWriter(file, doc.schema_version);
   try {
     for (const f of doc.flows) w.flow(f);
+    w.finish(doc);
   } catch (e) {
     w.discard();
     throw e;
   }
-  w.finish(doc);
 }
