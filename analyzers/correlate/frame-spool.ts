@@ -16,6 +16,7 @@ import type { MatchStats } from './match-groups.ts';
 import {
   type CorrelateOptions,
   type CorrelateResult,
+  clockSampleMask,
   DEFAULT_SLAB_NS,
   type PointContext,
   type Sightings,
@@ -187,17 +188,10 @@ export function correlateSpool(
   const slabNs = opts.slabNs ?? DEFAULT_SLAB_NS;
   const range = spool.range();
   if (range && !opts.clockOffsets) {
-    let mask = 0;
-    while ((spool.frames - spool.withoutFingerprint) / (mask + 1) > (opts.clockSampleFrames ?? 500_000))
-      mask = 2 * mask + 1;
-    // the sample is at most `clockSampleFrames` frames: one slab (as sightingsFromPackets)
-    const step = Number.POSITIVE_INFINITY;
-    const sample = new FrameTable(1024);
-    for (let from = range[0]; from <= range[1]; from += step) {
-      const w = c.wideWindowNs;
-      const local = spool.read(from - w, from + step + w, null, mask, CLOCK_COLUMNS, sample);
-      if (local.length > 0) c.sampleClock(local, from, from + step);
-    }
+    const mask = clockSampleMask(spool.frames - spool.withoutFingerprint, opts);
+    // the sample is at most `clockSampleFrames` frames: one slab of all of it (as settleClockOf)
+    const sample = spool.read(range[0], Number.POSITIVE_INFINITY, null, mask, CLOCK_COLUMNS);
+    if (sample.length > 0) c.sampleClock(sample, range[0], Number.POSITIVE_INFINITY);
   }
   const offsets = c.settleClock();
   const offsetOf = new Map(offsets.map((o) => [o.node, o.offsetNs]));

@@ -546,6 +546,16 @@ export function* slabsOf(
 }
 
 /**
+ * The clock pass's sample of `frames` fingerprinted frames: those whose fingerprint has these low bits
+ * clear, at most about `clockSampleFrames` of them (in memory and from a spool alike).
+ */
+export function clockSampleMask(frames: number, opts: CorrelateOptions): number {
+  let mask = 0;
+  while (frames / (mask + 1) > (opts.clockSampleFrames ?? 500_000)) mask = 2 * mask + 1;
+  return mask;
+}
+
+/**
  * Pass 1 over frames in memory: raw clocks, wide window, a sample of the frames -> offsets (settled in
  * `c`). Returns the frames without a fingerprint (they take part in nothing).
  */
@@ -559,8 +569,7 @@ export function settleClockOf(
   let withoutFingerprint = 0;
   for (let i = 0; i < n; i++) if (f.fpValid[i] !== 1) withoutFingerprint++;
   if (!opts.clockOffsets) {
-    let mask = 0;
-    while ((n - withoutFingerprint) / (mask + 1) > (opts.clockSampleFrames ?? 500_000)) mask = 2 * mask + 1;
+    const mask = clockSampleMask(n - withoutFingerprint, opts);
     // the sample is at most `clockSampleFrames` frames: one slab, not slabs each reaching a wide window
     // past both ends (with 1 s slabs and a 2 s window, that visited every sampled frame five times)
     for (const sl of slabsOf(f.t, n, f.fpValid, f.fpLo, mask, c.wideWindowNs, Number.POSITIVE_INFINITY)) {
