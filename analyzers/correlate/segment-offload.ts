@@ -101,8 +101,13 @@ export function mergeOffloadSegments(
     let p = -1;
     for (let k = Math.max(0, lo - 1); k <= Math.min(list.length - 1, lo + 1) && p < 0; k++)
       if (absorbs(list[k]!, c, seq, len)) p = list[k]!;
-    for (const w of p < 0 ? (wrapping.get(f.tcpAck[rc]!) ?? []) : [])
-      if (p < 0 && absorbs(w, c, seq, len)) p = w;
+    // wrapping super-segments are rare: no lookup (and no empty list) per segment without them
+    if (p < 0 && wrapping.size > 0)
+      for (const w of wrapping.get(f.tcpAck[rc]!) ?? [])
+        if (absorbs(w, c, seq, len)) {
+          p = w;
+          break;
+        }
     if (p < 0) continue;
     parent[c] = p;
     role[c] = 2;
