@@ -360,12 +360,14 @@ function matchVerdicts(flows: readonly FlowIdentity[], verdicts: Verdicts | null
   // the address key only for flows the ids do not match (files without flow_id): one string per flow otherwise
   let byKey: Map<string, VerdictFlow> | undefined;
   const keyed = () => {
-    byKey ??= new Map();
-    if (byKey.size === 0)
+    if (byKey === undefined) {
+      // built once, even when it comes out empty (else every unmatched flow would scan all verdicts)
+      byKey = new Map();
       for (const v of verdicts.flows) {
         const proto = protoNumber(v.proto);
         if (proto !== null) byKey.set(flowKey(proto, v.client, v.server), v);
       }
+    }
     return byKey;
   };
   return flows.map((f) => byId.get(f.id) ?? keyed().get(flowKey(f.proto, f.client, f.server)) ?? null);
