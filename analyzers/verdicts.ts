@@ -21,7 +21,7 @@ import {
   type EvaluatedFlow,
   evaluateFlow,
 } from './rules/evaluate-rules.ts';
-import { coverageFromFrames, mapFlowFacts, type PointCoverage } from './rules/flow-facts.ts';
+import { coverageFromFrames, forEachFlowFacts, type PointCoverage } from './rules/flow-facts.ts';
 import {
   type KernelVersion,
   type LoadResult,
@@ -238,7 +238,7 @@ export function judgeFlows(
   // per node, the datapaths its pods' packets showed (what nodes[].observed combines)
   const seenBy = new Map<string, Set<Datapath>>();
   try {
-    mapFlowFacts(
+    forEachFlowFacts(
       analysis.tables.sightings,
       analysis.tables.flows,
       analysis.tables.flowOfPacket,

@@ -214,27 +214,18 @@ export function coverageFromFrames(coverage: ReadonlyMap<string, Coverage>): Map
   return out;
 }
 
-/** Reads the sightings of every packet of every flow back into per-flow facts. */
-export function flowFactsFromAnalysis(
-  s: Sightings,
-  flows: readonly Flow[],
-  flowOfPacket: Int32Array,
-  files: readonly string[],
-): FlowFacts[] {
-  return mapFlowFacts(s, flows, flowOfPacket, files, (facts) => facts);
-}
-
 /**
- * `flowFactsFromAnalysis` handing each flow's facts to `use` as they are made and keeping only what it
- * returns: the facts of a large bundle (every leg's sightings and MAC pairs) are never all alive at once.
+ * Reads the sightings of every packet of every flow back into per-flow facts, handing each flow's facts to
+ * `use` as they are made and keeping none: the facts of a large bundle (every leg's sightings and MAC
+ * pairs) are never all alive at once.
  */
-export function mapFlowFacts<T>(
+export function forEachFlowFacts(
   s: Sightings,
   flows: readonly Flow[],
   flowOfPacket: Int32Array,
   files: readonly string[],
-  use: (facts: FlowFacts) => T,
-): T[] {
+  use: (facts: FlowFacts) => void,
+): void {
   const f = s.frames;
   // each flow's packets, in packet order, as one index array sliced by flow id (a counting sort)
   let maxId = -1;
@@ -444,7 +435,7 @@ export function mapFlowFacts<T>(
   // whether it is the client's), in a list reset per flow
   const addrKeys: number[] = [];
   const addrIsClient: boolean[] = [];
-  return flows.map((flow) => {
+  for (const flow of flows) {
     const from = flow.id >= 0 && flow.id <= maxId ? flowStart[flow.id]! : 0;
     const to = flow.id >= 0 && flow.id <= maxId ? flowStart[flow.id + 1]! : 0;
     if (requests.length < to - from) {
@@ -488,6 +479,6 @@ export function mapFlowFacts<T>(
       // a Service known from elsewhere (an SLB address, a host client's ClusterIP): the flows stage names it
       service: flow.service ? { ip: flow.service.ip, port: flow.service.port } : null,
     };
-    return use({ flow, classify, request, reply });
-  });
+    use({ flow, classify, request, reply });
+  }
 }
