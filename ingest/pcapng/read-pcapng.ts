@@ -341,7 +341,7 @@ export class PcapngParser extends PushParser {
     const le = this.le;
     const rec = this.rec;
     const id = view.getUint32(pos + 8, le);
-    if (id !== this.recId && !this.selectInterface(id, pos, base)) return false;
+    if (id !== this.recId && !this.selectInterface(id, pos, base, BT_EPB)) return false;
     const caplen = view.getUint32(pos + 20, le);
     if (caplen > len - 32 || caplen > this.recMaxRecord) return this.packet(view, pos, len, base, BT_EPB);
     if (this.recOptions) {
@@ -376,14 +376,17 @@ export class PcapngParser extends PushParser {
     return true;
   }
 
-  /** Makes interface `id` of the section the record's; false (after the error) when there is none. */
-  private selectInterface(id: number, pos: number, base: number): boolean {
+  /**
+   * Makes interface `id` of the section the record's (a `type` block names it); false (after the error)
+   * when there is none.
+   */
+  private selectInterface(id: number, pos: number, base: number, type: number): boolean {
     const f = this.ifaces;
     if (id >= f.index.length) {
       this.fail(
         'pcapng.unknown-interface',
         base + pos + 8,
-        `EPB names interface ${id}, but section ${this.section} describes ${f.index.length}`,
+        `${blockName(type)} names interface ${id}, but section ${this.section} describes ${f.index.length}`,
       );
       return false;
     }
@@ -418,14 +421,7 @@ export class PcapngParser extends PushParser {
       caplen = view.getUint32(pos + 20, le);
       wirelen = view.getUint32(pos + 24, le);
     }
-    if (id >= f.index.length) {
-      this.fail(
-        'pcapng.unknown-interface',
-        base + pos + 8,
-        `${blockName(type)} names interface ${id}, but section ${this.section} describes ${f.index.length}`,
-      );
-      return false;
-    }
+    if (id !== this.recId && !this.selectInterface(id, pos, base, type)) return false;
     const room = len - (dataAt - pos) - 4;
     if (type === BT_SPB) {
       // SPB has no captured length: the smaller of the wire length and the snaplen (0 = unlimited).
@@ -477,10 +473,6 @@ export class PcapngParser extends PushParser {
     rec.at = dataAt;
     rec.caplen = caplen;
     rec.wirelen = wirelen;
-    rec.linkType = f.linkType[id]!;
-    rec.interfaceIndex = f.index[id]!;
-    rec.interfaceId = id;
-    this.recId = -1;
     rec.fileOffset = base + pos;
     rec.frame = ++this.records;
     this.sink.packet(rec);

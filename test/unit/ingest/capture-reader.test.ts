@@ -507,6 +507,40 @@ test('the reused record object carries nothing from one packet to the next', () 
   ]);
 });
 
+test('EPB, PB and SPB in turn on two interfaces: each record names its own interface', () => {
+  const le = true;
+  const bytes = concat(
+    shb(le),
+    idb(le, 1),
+    idb(le, 113),
+    epb(le, 1, 1n, frame(30)),
+    // the slow path (SPB, PB) between EPBs: the next EPB must not keep the interface of the one before
+    spb(le, frame(20)),
+    epb(le, 1, 2n, frame(31)),
+    pb(le, 0, 3, 3n, frame(32)),
+    epb(le, 1, 4n, frame(33)),
+    pb(le, 1, 4, 5n, frame(34)),
+    epb(le, 0, 6n, frame(35)),
+    // an EPB whose captured length is over its interface's maximum goes the slow way, with the error
+    epb(le, 1, 7n, frame(300_000)),
+  );
+  const { sink, got } = collector();
+  const res = readCaptureBytes(bytes, sink, 'f');
+  assert.deepEqual(
+    got.records.map((r) => [r.interfaceId, r.linkType, r.dropCount, r.caplen]),
+    [
+      [1, 113, -1, 30],
+      [0, 1, -1, 20],
+      [1, 113, -1, 31],
+      [0, 1, 3, 32],
+      [1, 113, -1, 33],
+      [1, 113, 4, 34],
+      [0, 1, -1, 35],
+    ],
+  );
+  assert.equal(res.error?.code, 'pcapng.block-too-large');
+});
+
 function big(_k: string, v: unknown): unknown {
   return typeof v === 'bigint' ? v.toString() : v;
 }
