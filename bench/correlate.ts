@@ -21,7 +21,12 @@ import duckdb from '@duckdb/node-bindings';
 import { correlateSpool, FrameSpool } from '../analyzers/correlate/frame-spool.ts';
 import { FrameTable } from '../analyzers/correlate/frame-table.ts';
 import type { FrameSet } from '../analyzers/correlate/frames-from-bundle.ts';
-import { SightingsBuilder, SlabCorrelator, sightingsFromPackets } from '../analyzers/correlate/sightings.ts';
+import {
+  clockSampleMask,
+  SightingsBuilder,
+  SlabCorrelator,
+  sightingsFromPackets,
+} from '../analyzers/correlate/sightings.ts';
 import { DirCode } from '../analyzers/topology/direction.ts';
 import { emptyTopology, type Point, PointKind, type Topology } from '../analyzers/topology/model.ts';
 import { openDuckDb } from '../ingest/dataset/duckdb.ts';
@@ -167,8 +172,7 @@ export function streamingCorrelation(
   // pass 1 on the first slab and its overlap (raw clocks), sampled to at most 500 000 frames like
   // sightingsFromPackets, in a table of its own that is dropped afterwards
   const first = Math.min(packets, perSlab + Math.ceil(c.wideWindowNs / PACKET_SPACING_NS));
-  let mask = 0;
-  while ((6 * first) / (mask + 1) > 500_000) mask = 2 * mask + 1;
+  const mask = clockSampleMask(6 * first, {});
   const sample = new FrameTable(1 << 16);
   appendSyntheticPackets(sample, 0, first, mask);
   c.sampleClock(sample, Number.NEGATIVE_INFINITY, Number.POSITIVE_INFINITY);
