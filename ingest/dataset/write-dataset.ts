@@ -310,7 +310,14 @@ function driveLane(
           progress.update(m.progress);
           break;
         case 'done':
-          onDone(m.done);
+          try {
+            // recording progress can fail (a full disk): the run fails, not the process
+            onDone(m.done);
+          } catch (e) {
+            settle();
+            reject(e);
+            break;
+          }
           send();
           break;
         case 'closed':
