@@ -64,7 +64,7 @@ const PART_ROWS = 1 << 20;
  * Creates `table` from typed-array columns and fills it by DataChunks copied straight from them (no
  * per-value JS call); `columnsOf(from, to)` gives the columns of rows [from, to), `partRows` at a time.
  */
-export async function appendColumns(
+async function appendColumns(
   con: DuckDBConnection,
   table: string,
   columnsOf: (from: number, to: number) => StageCol[],

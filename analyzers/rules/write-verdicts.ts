@@ -10,7 +10,7 @@ import path from 'node:path';
 import type { DuckDBConnection } from '@duckdb/node-api';
 import { openDuckDb, sqlString } from '../../ingest/dataset/duckdb.ts';
 import type { Topology } from '../topology/model.ts';
-import type { VerdictsDocument, VerdictsTail } from '../verdicts.ts';
+import type { VerdictsTail } from '../verdicts.ts';
 import { ColumnAppender, stageCol } from '../write-analysis.ts';
 import type { FlowVerdict } from './verdict-types.ts';
 
@@ -214,19 +214,6 @@ export class VerdictsTableStage {
   async discard(): Promise<void> {
     await this.close();
   }
-}
-
-/** Writes `<dataset>/verdicts/verdicts.parquet` for a document in memory, replacing an earlier one. */
-export async function writeVerdictsTable(
-  datasetDir: string,
-  doc: VerdictsDocument,
-  opts: { memoryLimit?: string; threads?: number } = {},
-): Promise<string> {
-  const stage = await VerdictsTableStage.open(datasetDir, opts);
-  for (const f of doc.flows) stage.add(f);
-  const staged = await stage.finish();
-  await staged.written;
-  return staged.file;
 }
 
 /** Topology as JSON (Maps as objects), for a report rebuilt without the bundle. */
