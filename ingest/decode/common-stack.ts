@@ -1,7 +1,7 @@
 import type { PacketColumns } from '../columns/packet-columns.ts';
 import { writeMacs } from './ethernet.ts';
 import { ipv4FingerprintWords, writeIpPayloadLen, writeIpv4Fixed } from './ipv4.ts';
-import { writeIpv6Fixed } from './ipv6.ts';
+import { ipv6FingerprintWords, writeIpv6Fixed } from './ipv6.ts';
 import { UDP_PORT_NEXT } from './layer.ts';
 import { hashPacket, PAYLOAD_HASH_BYTES } from './payload-hash.ts';
 import type { DecodeState } from './state.ts';
@@ -112,9 +112,7 @@ export function decodeCommonStack(
     writeIpv6Fixed(s, c, row, v, ip, w0);
     c.ipProto[row] = proto;
     c.ipProtoValid[row] = 1;
-    fp[0] = (6 << 28) | (proto << 20);
-    fp[1] = 0xffffffff;
-    fp[2] = l4Len;
+    ipv6FingerprintWords(fp, proto, 0, 0xffffffff, l4Len);
   }
   writeIpPayloadLen(c, row, l4Len);
   writePorts(c, row, ports);

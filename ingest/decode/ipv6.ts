@@ -1,5 +1,5 @@
 import type { PacketColumns } from '../columns/packet-columns.ts';
-import { protoNext } from './ipv4.ts';
+import { protoNext, writeIpPayloadLen } from './ipv4.ts';
 import { IPV6_GENERIC_EXT, Layer } from './layer.ts';
 import { copyAddress, type DecodeState, ErrIndex, failOuter } from './state.ts';
 
@@ -21,8 +21,7 @@ export function decodeIpv6(s: DecodeState, c: PacketColumns): number {
   let plen = v.getUint16(at + 4);
   // zero: a jumbogram or a GSO super-segment; the wire length is what we have
   if (plen === 0) plen = s.wireEnd - at - 40;
-  c.ipPayloadLen[row] = plen;
-  c.ipPayloadLenValid[row] = 1;
+  writeIpPayloadLen(c, row, plen);
   if (at + 40 + plen < s.end) s.end = at + 40 + plen;
   let nh = v.getUint8(at + 6);
   let p = at + 40;
@@ -74,10 +73,7 @@ export function decodeIpv6(s: DecodeState, c: PacketColumns): number {
   s.payloadLen = l4Len;
   s.payloadEnd = s.end;
   s.fpOk = 1;
-  const fp = s.fpWords;
-  fp[0] = (6 << 28) | (nh << 20) | fragWord;
-  fp[1] = hasFragHeader ? fragId : 0xffffffff;
-  fp[2] = plen;
+  ipv6FingerprintWords(s.fpWords, nh, fragWord, hasFragHeader ? fragId : 0xffffffff, plen);
   s.fpN = 3;
   if (isFragment) return Layer.Fragment;
   return protoNext(s, c, nh);
@@ -101,4 +97,21 @@ export function writeIpv6Fixed(
   c.ttl[row] = v.getUint8(at + 7);
   copyAddress(v, at + 8, s.srcIp6Words, row);
   copyAddress(v, at + 24, s.dstIp6Words, row);
+}
+
+/**
+ * Fingerprint words 1-3 (fingerprint.ts) of an IPv6 packet: upper protocol, fragment offset and MF
+ * (`fragWord`), the fragment header's id (all ones without one), payload length. Shared with
+ * common-stack.ts.
+ */
+export function ipv6FingerprintWords(
+  fp: Uint32Array,
+  proto: number,
+  fragWord: number,
+  fragId: number,
+  plen: number,
+): void {
+  fp[0] = (6 << 28) | (proto << 20) | fragWord;
+  fp[1] = fragId;
+  fp[2] = plen;
 }
