@@ -139,7 +139,9 @@ class AllFramesRead extends Error {}
 async function readFrames(abs: string, display: string, wanted: Set<number>): Promise<Map<number, Frame>> {
   const got = new Map<number, Frame>();
   const ifaces = new Map<number, InterfaceInfo>();
-  const last = Math.max(...wanted);
+  // a loop, not Math.max(...wanted): a long flow's frames of one file overflow the call's arguments
+  let last = -1;
+  for (const f of wanted) if (f > last) last = f;
   const sink: RecordSink = {
     container() {},
     interface(info) {

@@ -137,7 +137,10 @@ class StringPart implements TextSink {
 }
 const STRING_PARTS: SuiteParts<StringPart, StringPart> = {
   create: () => new StringPart(),
-  appendTo: (out, part) => out.texts.push(...part.texts),
+  appendTo: (out, part) => {
+    // one push each: a suite's texts (ten a flow) spread into one call overflow the stack
+    for (const t of part.texts) out.texts.push(t);
+  },
   discard: () => {},
 };
 

@@ -1,6 +1,7 @@
 /**
- * writeJunitXml after a failure part-way: the suites' part files are closed (not left open), and
- * neither they nor the temporary junit.xml stay behind.
+ * JUnit suites' parts: writeJunitXml after a failure part-way closes the suites' part files (not left
+ * open) and leaves neither them nor the temporary junit.xml behind; a suite larger than a call's
+ * arguments is put together in memory.
  */
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
@@ -9,7 +10,7 @@ import path from 'node:path';
 import { test } from 'node:test';
 import type { FlowVerdict } from '../../../analyzers/rules/verdict-types.ts';
 import type { VerdictsDocument } from '../../../analyzers/verdicts.ts';
-import { writeJunitXml } from '../../../reports/junit.ts';
+import { junitXml, writeJunitXml } from '../../../reports/junit.ts';
 
 const openFds = () => fs.readdirSync('/proc/self/fd').length;
 
@@ -49,4 +50,11 @@ test('writeJunitXml: a flow that throws leaves no part open and no file behind',
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }
+});
+
+test('junitXml: one suite of 200 000 test cases (more than a call takes as arguments)', () => {
+  const flows = Array.from({ length: 200_000 }, (_, i) => flow(i, 1));
+  const x = junitXml({ flows } as unknown as VerdictsDocument);
+  assert.match(x, /<testsuite name="scenario 1" tests="200000" failures="0" skipped="0" errors="0">/);
+  assert.equal(x.split('<testcase ').length - 1, 200_000);
 });
