@@ -131,14 +131,16 @@ export async function analyzeBundle(
     done('ingest+analysis');
     const faults = [...new Set([...ingest.faults.map((f) => f.line()), ...input.analysis.faults])];
     const extra: Warning[] = faults.map((message) => ({ code: 'input.container-fault', message }));
-    // DuckDB sorts and writes the tables on its own threads while this thread judges the flows; each
-    // flow goes to every output as it is judged and only the report keeps (a part of) it
+    // each flow goes to every output as it is judged and only the report keeps (a part of) it; the sinks
+    // are open before the tables are staged, so nothing can fail between staging them and awaiting their
+    // writing (the catch would remove the stage under DuckDB, whose failure then went unheard)
+    const out = await FlowSinks.open(stage, staged);
+    sinks = out;
+    // DuckDB sorts and writes the tables on its own threads while this thread judges the flows
     const tables = await stageAnalysisTables(staged, input.analysis.tables, {
       memoryLimit: ANALYSIS_TABLES_MEMORY,
     });
     done('tables staged');
-    const out = await FlowSinks.open(stage, staged);
-    sinks = out;
     const document = await alongside(tables.written, async () => {
       const tail = judgeFlows(input, rules.rules, opts, extra, (e) => out.add(e.verdict));
       done('rules');
