@@ -90,3 +90,50 @@ test('pcap: section and interface id NULL, link type from the file header', () =
     ],
   );
 });
+
+test('per-interface tallies across batches, records out of time order, a batch handed in with rows', () => {
+  const le = true;
+  const bytes = concat(
+    shb(le),
+    idb(le, 1),
+    idb(le, 113),
+    epb(le, 0, 50n, frame(20)),
+    epb(le, 1, 7n, frame(21), [], 121),
+    epb(le, 0, 10n, frame(22)),
+    epb(le, 0, 90n, frame(23), [], 1000),
+    epb(le, 1, 3n, frame(24)),
+    // the same high lane, a lower and a higher low lane
+    epb(le, 0, (1n << 32n) + 5n, frame(25)),
+    epb(le, 0, 1n << 32n, frame(26)),
+    spb(le, frame(27)),
+  );
+  // one row already in the batch handed in: neither tallied nor given this file's columns
+  const first = new PacketColumns(3);
+  first.point[0] = 7;
+  first.file[0] = 9;
+  first.wirelen[0] = 5000;
+  first.length = 1;
+  const errors = [0, 0];
+  const seen: number[] = [];
+  const sink = new PacketBatchSink(
+    {
+      fileId: 3,
+      pointFor: (info) => 100 + info.interfaceIndex,
+      onBatch: (c) => {
+        for (let r = 0; r < c.length; r++) {
+          seen.push(c.point[r]!, c.file[r]!);
+          if (c.decodeError[r] !== 0) errors[c.point[r]! - 100]!++;
+        }
+      },
+    },
+    first,
+  );
+  assert.equal(readCaptureBytes(bytes, sink, 'f').error, null);
+  const got = sink.finish().map((s) => [s.pointId, s.packets, s.bytes, s.firstNs, s.lastNs, s.decodeErrors]);
+  assert.deepEqual(got, [
+    // microsecond timestamps (the IDB's default resolution)
+    [100, 6, 20 + 22 + 1000 + 25 + 26 + 27, 10_000n, ((1n << 32n) + 5n) * 1000n, errors[0]],
+    [101, 2, 121 + 24, 3000n, 7000n, errors[1]],
+  ]);
+  assert.deepEqual(seen.slice(0, 4), [7, 9, 100, 3]);
+});
