@@ -44,7 +44,8 @@ export class FrameSpool {
   private readonly fd: number;
   private offset = 0;
   private readonly scratch: FrameTable;
-  private readonly keep: Int32Array;
+  /** rows of a chunk that a read keeps; grows to the largest chunk (a batch can overshoot `chunkFrames`) */
+  private keep: Int32Array;
   frames = 0;
   /** frames without a fingerprint (spooled, but they take part in no packet) */
   withoutFingerprint = 0;
@@ -116,11 +117,11 @@ export class FrameSpool {
     // a chunk can hold frames of any point: its range moves by at most the extreme shifts
     const lo = pointShift ? Math.min(0, ...pointShift) : 0;
     const hi = pointShift ? Math.max(0, ...pointShift) : 0;
-    const keep = this.keep;
     for (const ch of this.chunks) {
       if (ch.tMax + hi < from || ch.tMin + lo >= to) continue;
       const s = this.load(ch, columns);
-      if (keep.length < ch.length) throw new Error('frame spool: chunk larger than its reader');
+      if (this.keep.length < ch.length) this.keep = new Int32Array(ch.length);
+      const keep = this.keep;
       let k = 0;
       for (let i = 0; i < ch.length; i++) {
         const t = s.t[i]! + (pointShift ? (pointShift[s.point[i]!] ?? 0) : 0);

@@ -55,3 +55,29 @@ for (const lab of labBundles())
       }
     },
   );
+
+test(
+  'a chunk may outgrow chunkFrames (a decoded batch lands whole): read back all the same',
+  requireBundles(),
+  async () => {
+    const lab = labBundles()[0]!;
+    const topology = await topologyFromBundle(lab.bundle);
+    const set = await framesFromBundle(lab.bundle, topology);
+    const whole: string[] = [];
+    packetsOf(sightingsFromPackets(set, topology).sightings, set.files, whole);
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ht-spool-'));
+    // 10 frames a chunk, while a batch of the decoder holds a whole fixture file
+    const spool = new FrameSpool(path.join(dir, 'frames.bin'), 10);
+    try {
+      const spooled = await framesFromBundle(lab.bundle, await topologyFromBundle(lab.bundle), { spool });
+      const sliced: string[] = [];
+      correlateSpool(spool, spooled, topology, { slabNs: 200e6 }, (slab) =>
+        packetsOf(slab, spooled.files, sliced),
+      );
+      assert.deepEqual(sliced.sort(), whole.sort());
+    } finally {
+      spool.close();
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  },
+);
