@@ -257,17 +257,9 @@ if (parentPort && data?.role === 'hoptrace-parquet-encoder') {
     Atomics.add(control, RETURNED, 1);
     Atomics.notify(control, RETURNED);
   };
-  /**
-   * One message per turn of the event loop: a port delivers up to 1000 queued messages in one go, and
-   * while batches keep coming the completions of the asynchronous writes (which give their buffers
-   * back to body-pool.ts) would wait behind all of them.
-   */
-  const queue: ToEncoder[] = [];
+  // writes are synchronous (parquet-file.ts): each message is handled as it comes
   let failed = false;
-  const next = () => {
-    const m = queue.shift();
-    if (!m) return;
-    if (queue.length > 0) setImmediate(next);
+  port.on('message', (m: ToEncoder) => {
     if (failed) {
       // the failure is reported already; a close or abort that follows still gets its answer
       if (m.type === 'abort') port.postMessage({ type: 'aborted' } satisfies FromEncoder);
@@ -299,9 +291,5 @@ if (parentPort && data?.role === 'hoptrace-parquet-encoder') {
       failed = true;
       fail(err);
     }
-  };
-  port.on('message', (m: ToEncoder) => {
-    queue.push(m);
-    if (queue.length === 1) setImmediate(next);
   });
 }
