@@ -80,12 +80,13 @@ async function* fileChunks(
   // not left idle waiting for the kernel's copy (a chunk stays valid until the next one is requested)
   const bufs = [new Uint8Array(chunkSize), new Uint8Array(chunkSize)];
   const readInto = (buf: Uint8Array): Promise<number> => {
-    const read = fh.read(buf, 0, chunkSize, null).then(
-      (r) => r.bytesRead,
-      (err: unknown) => {
+    const read = (async () => {
+      try {
+        return (await fh.read(buf, 0, chunkSize, null)).bytesRead;
+      } catch (err) {
         throw ioError(err, path);
-      },
-    );
+      }
+    })();
     // handled now, awaited later: a read ahead that fails while the consumer is busy elsewhere (gunzip,
     // an awaited batch) must reach it as a SourceError after the last good chunk, not end the process
     // as an unhandled rejection
