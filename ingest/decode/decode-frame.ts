@@ -38,8 +38,9 @@ export function createDecodeState(): DecodeState {
  * Decode rec's frame (bytes[rec.at, rec.at+rec.caplen)) from its link layer up into row `row` of `c`.
  * Never throws; never allocates per packet on the normal path.
  *
- * The common stack (Ethernet with at most one VLAN tag, IPv4 without options or fragments or IPv6 without extension headers, TCP/UDP) goes through `decodeCommonStack` in one function; what
- * that declines, and every other stack, through the layered decoders (`decodeLayers`).
+ * The common stack (Ethernet with at most one VLAN tag, IPv4 without options or fragments or IPv6
+ * without extension headers, TCP/UDP) goes through `decodeCommonStack` in one function; what that
+ * declines, and every other stack, through the layered decoders (`decodeLayers`).
  */
 export function decodeFrame(s: DecodeState, rec: PacketRecord, c: PacketColumns, row: number): void {
   const end = beginFrame(s, rec, c);
