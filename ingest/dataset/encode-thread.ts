@@ -29,7 +29,6 @@ export interface EncodeThreadOptions {
   dir: string;
   rowGroupRows?: number;
   maxBufferedBytes?: number;
-  partPrefix?: string;
   /** batches in existence per lane, the one being decoded included (default 4) */
   slots?: number;
 }

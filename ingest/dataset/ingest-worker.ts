@@ -50,8 +50,6 @@ export interface LaneOptions {
   maxBufferedBytes?: number;
   /** encode on a thread of its own (encode-thread.ts), beside the decoding one */
   pipeline?: boolean;
-  /** before every part file's name */
-  partPrefix?: string;
 }
 
 export interface FileTask {
@@ -177,7 +175,6 @@ export class IngestLane {
       dir: opts.packetsDir,
       ...(opts.rowGroupRows ? { rowGroupRows: opts.rowGroupRows } : {}),
       ...(opts.maxBufferedBytes ? { maxBufferedBytes: opts.maxBufferedBytes } : {}),
-      ...(opts.partPrefix ? { partPrefix: opts.partPrefix } : {}),
     };
     this.output = opts.pipeline
       ? new ThreadOutput(new EncodeThread(writer, this.points, this.files))

@@ -42,8 +42,6 @@ export interface PacketsDatasetOptions {
   rowGroupBytes?: number;
   maxBufferedBytes?: number;
   maxOpenPartitions?: number;
-  /** put before every part file's name (runs that add to a folder keep their names apart) */
-  partPrefix?: string;
 }
 
 const CREATED_BY = 'hoptrace packets-parquet 1';
@@ -102,7 +100,6 @@ export class PacketsDatasetWriter {
       rowGroupBytes: 128 << 20,
       maxBufferedBytes: 160 << 20,
       maxOpenPartitions: 64,
-      partPrefix: '',
       ...opts,
     };
   }
@@ -329,7 +326,7 @@ export class PacketsDatasetWriter {
     if (p.rows === 0) return;
     if (!p.file) {
       fs.mkdirSync(p.dir, { recursive: true });
-      const name = `${this.opts.partPrefix}part-${String(p.part).padStart(5, '0')}.parquet`;
+      const name = `part-${String(p.part).padStart(5, '0')}.parquet`;
       p.file = new ParquetFile(path.join(p.dir, name), packetsSchema, leafCount());
     }
     p.file.writeRowGroup(p.rows, p.chunks.length, (i, offset) => {
