@@ -67,28 +67,36 @@ export class FrameSpool {
     if (this.table.length >= this.chunkFrames) this.flush();
   }
 
-  /** Writes what the table holds (the end of a file: chunks never mix two files' time ranges). */
+  /**
+   * Writes what the table holds (the end of a file: chunks never mix two files' time ranges), in
+   * chunks of at most `chunkFrames`: a decoded batch lands whole and can overshoot it.
+   */
   flush(): void {
+    const n = this.table.length;
+    for (let a = 0; a < n; a += this.chunkFrames) this.writeChunk(a, Math.min(n, a + this.chunkFrames));
+    this.frames += n;
+    this.table.length = 0;
+  }
+
+  /** Writes the table's rows [a, b) as one chunk. */
+  private writeChunk(a: number, b: number): void {
     const f = this.table;
-    const n = f.length;
-    if (n === 0) return;
     let tMin = Number.POSITIVE_INFINITY;
     let tMax = Number.NEGATIVE_INFINITY;
-    for (let i = 0; i < n; i++) {
+    for (let i = a; i < b; i++) {
       if (f.t[i]! < tMin) tMin = f.t[i]!;
       if (f.t[i]! > tMax) tMax = f.t[i]!;
       if (f.fpValid[i] !== 1) this.withoutFingerprint++;
     }
     const start = this.offset;
     for (const c of FRAME_COLUMNS) {
-      const a = f[c];
-      const bytes = n * a.BYTES_PER_ELEMENT;
-      fs.writeSync(this.fd, new Uint8Array(a.buffer, a.byteOffset, bytes), 0, bytes, this.offset);
+      const col = f[c];
+      const bytes = (b - a) * col.BYTES_PER_ELEMENT;
+      const view = new Uint8Array(col.buffer, col.byteOffset + a * col.BYTES_PER_ELEMENT, bytes);
+      fs.writeSync(this.fd, view, 0, bytes, this.offset);
       this.offset += bytes;
     }
-    this.chunks.push({ offset: start, length: n, tMin, tMax });
-    this.frames += n;
-    f.length = 0;
+    this.chunks.push({ offset: start, length: b - a, tMin, tMax });
   }
 
   /** Time range of every frame spooled (raw clocks), or null when none. */
