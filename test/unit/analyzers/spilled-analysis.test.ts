@@ -43,7 +43,7 @@ for (const lab of labBundles())
       // a budget nothing fits: the spool path, with chunk, file and slab boundaries inside flows
       const spilled = await analysisFromBundle(lab.bundle, {
         memoryBudgetBytes: 1,
-        spoolChunkFrames: 500,
+        spoolChunkFrames: 50,
         slabNs: 200e6,
       });
       // the spilled table holds one evidence row per sighting, the in-memory one every frame
