@@ -282,6 +282,11 @@ function shows(s: Sighting, field: 'src' | 'dst', a: AddressMatcher, topo: Class
   return ip === a.ip && (a.port === null || (field === 'src' ? s.srcPort : s.dstPort) === a.port);
 }
 
+/** A rewrite's field as the hops on each side of the change show it. */
+function changedBetween(status: RewriteStatus, a: Sighting, b: Sighting, field: 'src' | 'dst'): RewriteLeg {
+  return { status, before: fieldText(a, field), after: fieldText(b, field), between: [a.point, b.point] };
+}
+
 function fieldText(s: Sighting | undefined, field: 'src' | 'dst'): string | null {
   if (s === undefined) return null;
   return field === 'src' ? addressText(s.src, s.srcPort) : addressText(s.dst, s.dstPort);
@@ -908,7 +913,6 @@ class LegEvaluator {
     }
     const a = this.hops[last]!;
     const b = this.hops[first]!;
-    const pair: [string, string] = [a.point, b.point];
     let reverted: Sighting | undefined;
     for (let i = first + 1; i < hops.length; i++)
       if (shows(hops[i]!, field, from, topo)) {
@@ -919,12 +923,7 @@ class LegEvaluator {
       this.record(
         name,
         rw,
-        {
-          status: RewriteStatus.elsewhere,
-          before: fieldText(a, field),
-          after: fieldText(b, field),
-          between: pair,
-        },
+        changedBetween(RewriteStatus.elsewhere, a, b, field),
         Status.fail,
         Reason.rewriteReverted,
         msg.rewriteReverted(this.leg, rw, b, reverted),
@@ -940,12 +939,7 @@ class LegEvaluator {
       this.record(
         name,
         rw,
-        {
-          status: RewriteStatus.atSource,
-          before: fieldText(a, field),
-          after: fieldText(b, field),
-          between: pair,
-        },
+        changedBetween(RewriteStatus.atSource, a, b, field),
         Status.pass,
         null,
         msg.rewriteOk(this.leg, rw, a, b),
@@ -963,12 +957,7 @@ class LegEvaluator {
       this.record(
         name,
         rw,
-        {
-          status: RewriteStatus.notObservable,
-          before: fieldText(a, field),
-          after: fieldText(b, field),
-          between: pair,
-        },
+        changedBetween(RewriteStatus.notObservable, a, b, field),
         Status.inconclusive,
         Reason.pointNotCaptured,
         msg.rewriteBlind(this.leg, rw, a, b, ea.point),
@@ -979,12 +968,7 @@ class LegEvaluator {
     this.record(
       name,
       rw,
-      {
-        status: RewriteStatus.elsewhere,
-        before: fieldText(a, field),
-        after: fieldText(b, field),
-        between: pair,
-      },
+      changedBetween(RewriteStatus.elsewhere, a, b, field),
       Status.fail,
       Reason.rewriteAtWrongPoint,
       msg.rewriteElsewhere(this.leg, rw, a, b, ea?.point ?? null, eb?.point ?? null, bIdx < 0, this.choice),
