@@ -41,16 +41,27 @@ const WORKER_BOOT = `import(${JSON.stringify(import.meta.resolve('tsx/esm/api'))
 
 function run(w: Worker, task: SlabTask): Promise<SlabDone> {
   return new Promise((resolve, reject) => {
-    const onError = (err: Error) => {
+    const settle = () => {
       w.off('message', onMessage);
+      w.off('error', onError);
+      w.off('exit', onExit);
+    };
+    const onError = (err: Error) => {
+      settle();
       reject(err);
     };
     const onMessage = (done: SlabDone) => {
-      w.off('error', onError);
+      settle();
       resolve(done);
+    };
+    // a worker that ends without answering (process.exit in it, out of memory) would leave us waiting forever
+    const onExit = (code: number) => {
+      settle();
+      reject(new Error(`correlation worker exited (code ${code}) before answering`));
     };
     w.once('message', onMessage);
     w.once('error', onError);
+    w.once('exit', onExit);
     const buffers = Object.values(task.columns).map((a) => a.buffer as ArrayBuffer);
     w.postMessage(task, buffers);
   });
