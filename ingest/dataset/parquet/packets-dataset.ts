@@ -87,8 +87,6 @@ export class PacketsDatasetWriter {
   private readonly dictionaryCache = new Map<string, { n: number; entries: number; bytes: Uint8Array }>();
   /** the 0..max dictionaries of full u8 and u16 ranges, which most row groups use */
   private readonly ranges = new Map<number, Uint8Array>();
-  /** files whose footer is written, waiting for their writes in flight */
-  private readonly closing: Promise<void>[] = [];
   /** paths of the files finished since the last `endFiles` */
   private finished: string[] = [];
   /** rows written */
@@ -127,11 +125,8 @@ export class PacketsDatasetWriter {
     if (this.nextPart.size === 0) {
       const dir = path.join(this.opts.dir, 'node=-', 'hour=none');
       fs.mkdirSync(dir, { recursive: true });
-      this.closing.push(
-        new ParquetFile(path.join(dir, 'part-empty.parquet'), packetsSchema, leafCount()).close(CREATED_BY),
-      );
+      new ParquetFile(path.join(dir, 'part-empty.parquet'), packetsSchema, leafCount()).close(CREATED_BY);
     }
-    await Promise.all(this.closing.splice(0));
   }
 
   /**
@@ -141,7 +136,6 @@ export class PacketsDatasetWriter {
   async endFiles(): Promise<string[]> {
     for (const p of this.partitions.values()) this.closePartition(p);
     this.partitions.clear();
-    await Promise.all(this.closing.splice(0));
     const done = this.finished;
     this.finished = [];
     return done;
@@ -338,11 +332,11 @@ export class PacketsDatasetWriter {
     p.bytes = 0;
   }
 
-  /** Writes the partition's last row group and footer; the file closes once its writes are done. */
+  /** Writes the partition's last row group and footer, and closes its file. */
   private closePartition(p: Partition): void {
     this.flushRowGroup(p);
     if (p.file) {
-      this.closing.push(p.file.close(CREATED_BY));
+      p.file.close(CREATED_BY);
       this.finished.push(p.file.path);
     }
     p.file = null;

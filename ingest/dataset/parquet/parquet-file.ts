@@ -76,7 +76,7 @@ export class ParquetFile {
   }
 
   /** Writes the footer and closes the file. */
-  async close(createdBy: string): Promise<void> {
+  close(createdBy: string): void {
     const w = new ThriftWriter();
     writeFileMetaData(w, this.schema, this.rowGroups, this.leafColumns, createdBy);
     const meta = w.bytes();
