@@ -191,6 +191,8 @@ function laddersFromSightings(
   }
   const base = s.frames.baseNs ?? 0n;
   return perFlow.map((packets, flow) => {
+    // flows without a ladder kept (most of a large bundle's): no sort, no BigInt
+    if (packets.length === 0) return [];
     const first = (p: number) => s.t[s.packetStart[p]!]!;
     packets.sort((x, y) => first(x) - first(y) || x - y);
     const shift = Number(base - firstNs[flow]!);
