@@ -259,6 +259,7 @@ class FlowSinks {
   /** After a failure (the staging folder, with every part, is removed by the caller). */
   async discard(): Promise<void> {
     this.verdictsJson.discard();
+    this.junit.discard();
     await this.table.discard();
   }
 }
