@@ -478,18 +478,17 @@ function cachedAddrText(f: Sightings['frames']): FlowContext['addrText'] {
 function buildFlow(id: number, packets: Int32Array, ctx: FlowContext): Flow {
   const { s, topology, portOf } = ctx;
   const f = s.frames;
-  const head = (p: number) => s.frame[s.packetStart[p]!]!;
-  const tail = (p: number) => s.frame[s.packetStart[p + 1]! - 1]!;
+  const { frame, packetStart } = s;
   // the client sent the SYN, else the first packet
   let opener = packets[0]!;
   for (const p of packets) {
-    const fr = head(p);
+    const fr = frame[packetStart[p]!]!;
     if (f.proto[fr] === 6 && (f.tcpFlags[fr]! & SYN) !== 0 && (f.tcpFlags[fr]! & ACK) === 0) {
       opener = p;
       break;
     }
   }
-  const o = head(opener);
+  const o = frame[packetStart[opener]!]!;
   const proto = f.proto[o]!;
   const icmp = proto === 1 || proto === 58;
   const clientIp = ctx.addrText(o, 'src') ?? '';
@@ -501,7 +500,7 @@ function buildFlow(id: number, packets: Int32Array, ctx: FlowContext): Flow {
   let nReq = 0;
   let nRep = 0;
   for (const p of packets) {
-    const fr = head(p);
+    const fr = frame[packetStart[p]!]!;
     const req =
       f.ipVersion[fr] === f.ipVersion[o] && f.src[fr] === f.src[o] && portOf(fr, 'src') === clientPort;
     if (req) split[nReq++] = p;
@@ -511,21 +510,16 @@ function buildFlow(id: number, packets: Int32Array, ctx: FlowContext): Flow {
   const requests = split.subarray(0, nReq);
   const replies = split.subarray(packets.length - nRep, packets.length);
 
-  const last = tail(opener);
+  const last = frame[packetStart[opener + 1]! - 1]!;
   const originDst = ctx.addrText(o, 'dst') ?? '';
   const finalDst = ctx.addrText(last, 'dst') ?? '';
   const originPort = icmp ? 0 : portOf(o, 'dst');
   const finalPort = icmp ? 0 : portOf(last, 'dst');
   const serviceKey = topology.serviceByIp.get(originDst) ?? null;
   const rewritten = originDst !== finalDst || originPort !== finalPort;
-  const endpoint = (ip: string, port: number): Endpoint => {
-    const pod = topology.podByIp.get(ip) ?? null;
-    const node = pod ? (topology.pods.get(pod)?.node ?? null) : (topology.nodeByIp.get(ip) ?? null);
-    return { ip, port, pod, node };
-  };
   const onWire = serviceKey !== null || rewritten;
-  const server = endpoint(onWire ? finalDst : originDst, onWire ? finalPort : originPort);
-  const client = endpoint(clientIp, clientPort);
+  const server = endpointOf(topology, onWire ? finalDst : originDst, onWire ? finalPort : originPort);
+  const client = endpointOf(topology, clientIp, clientPort);
   const nodePort = topology.nodeByIp.has(originDst) ? nodePortService(topology, originPort, proto) : null;
   const service = nodePort
     ? nodePort
@@ -555,7 +549,7 @@ function buildFlow(id: number, packets: Int32Array, ctx: FlowContext): Flow {
   }
   // ICMP legs are identified by type/code, as the spec wants; the request's type names the exchange
   const sp = icmp ? f.icmpTypeCode[o]! >> 8 : clientPort;
-  const cidPort = (port: number) => (icmp ? f.icmpTypeCode[o]! & 255 : port);
+  const icmpCode = f.icmpTypeCode[o]! & 255;
   const lastSrc = ctx.addrText(last, 'src') ?? clientIp;
   return {
     id,
@@ -571,14 +565,14 @@ function buildFlow(id: number, packets: Int32Array, ctx: FlowContext): Flow {
     firstNs: f.absNs(minT),
     lastNs: f.absNs(maxT),
     communityIdService: service
-      ? communityIdV1(clientIp, service.ip, proto, sp, cidPort(service.port))
+      ? communityIdV1(clientIp, service.ip, proto, sp, icmp ? icmpCode : service.port)
       : null,
     communityIdServer: communityIdV1(
       lastSrc,
       server.ip,
       proto,
       icmp ? sp : portOf(last, 'src'),
-      cidPort(server.port),
+      icmp ? icmpCode : server.port,
     ),
     requestPath: ctx.paths.path(requestPath).slice(),
     replyPath: ctx.paths.path(replyPath).slice(),
@@ -587,6 +581,12 @@ function buildFlow(id: number, packets: Int32Array, ctx: FlowContext): Flow {
     hops,
     coverage: coverageGaps(ctx.windows, minT, maxT, (point) => stamp[point] === id),
   };
+}
+
+function endpointOf(topology: Topology, ip: string, port: number): Endpoint {
+  const pod = topology.podByIp.get(ip) ?? null;
+  const node = pod ? (topology.pods.get(pod)?.node ?? null) : (topology.nodeByIp.get(ip) ?? null);
+  return { ip, port, pod, node };
 }
 
 /**
@@ -682,8 +682,7 @@ function hopLatencies(
       const r = s.packetStart[p]! + h;
       d[k++] = s.t[r + 1]! - s.t[r]!;
     }
-    // a typed array sorts numerically without a comparator call per pair
-    d.sort();
+    sortSamples(d);
     out.push({
       leg,
       hop: h,
@@ -696,4 +695,22 @@ function hopLatencies(
     });
   }
   return out;
+}
+
+/**
+ * Sorts latency samples ascending: most legs have a handful of packets, where an insertion sort in
+ * place beats the call into TypedArray.prototype.sort; a typed array sorts numerically without a
+ * comparator call per pair for the rest.
+ */
+function sortSamples(d: Float64Array): void {
+  if (d.length > 16) {
+    d.sort();
+    return;
+  }
+  for (let i = 1; i < d.length; i++) {
+    const v = d[i]!;
+    let j = i - 1;
+    while (j >= 0 && d[j]! > v) d[j + 1] = d[j--]!;
+    d[j + 1] = v;
+  }
 }
