@@ -27,7 +27,15 @@ import {
 } from 'apache-arrow';
 import type { PacketColumns } from './packet-columns.ts';
 import { type StageColumn, stageColumns } from './packets-schema.ts';
-import { packBits, packEquals, packNonZero, packNonZero16 } from './validity.ts';
+import {
+  allZero,
+  packBits,
+  packEquals,
+  packNonZero,
+  packNonZero16,
+  Validity,
+  validityKind,
+} from './validity.ts';
 
 /** Dictionaries that turn ids into names. */
 export interface ArrowDictionaries {
@@ -115,6 +123,59 @@ function dictionaryData(
 }
 
 /**
+ * Memory a batch's record batches reuse from one conversion to the next: bitmaps and VLAN planes
+ * allocated per batch cost more (allocation, zeroing, the external-memory GCs they bring on) than
+ * filling them. Kept per PacketColumns, so it lives exactly as long as the typed arrays the record
+ * batch already aliases: a batch that is converted again after a reset (a reused batch) overwrites
+ * them, as it overwrites its columns.
+ */
+class ArrowScratch {
+  /** bitmap by its key (a validity array, an IP-version rule, a column name) */
+  readonly bits = new Map<unknown, Uint8Array>();
+  /** every row NULL: shared by the columns that are absent from the whole batch, never written */
+  readonly noneValid: Uint8Array;
+  /** an all-zero VLAN column, shared by untagged batches, never written */
+  readonly zeroPlane: Uint16Array;
+  readonly planes: Uint16Array[];
+  /** true once the planes hold this conversion's VLAN ids (the four VLAN columns share them) */
+  planesReady = false;
+  constructor(readonly rows: number) {
+    this.noneValid = new Uint8Array(bitmapBytes(rows));
+    this.zeroPlane = new Uint16Array(rows);
+    this.planes = [
+      new Uint16Array(rows),
+      new Uint16Array(rows),
+      new Uint16Array(rows),
+      new Uint16Array(rows),
+    ];
+  }
+
+  bitmap(key: unknown): Uint8Array {
+    let bits = this.bits.get(key);
+    if (!bits) {
+      bits = new Uint8Array(bitmapBytes(this.rows));
+      this.bits.set(key, bits);
+    }
+    return bits;
+  }
+}
+
+function bitmapBytes(rows: number): number {
+  return Math.ceil(rows / 8) + 8;
+}
+
+const scratchOf = new WeakMap<PacketColumns, ArrowScratch>();
+
+function scratchFor(c: PacketColumns, n: number): ArrowScratch {
+  let s = scratchOf.get(c);
+  if (!s || s.rows < n) {
+    s = new ArrowScratch(Math.max(n, c.capacity));
+    scratchOf.set(c, s);
+  }
+  return s;
+}
+
+/**
  * Packed validity of a column, or undefined when nothing is null. Columns that share a validity array
  * (both ports, the TCP fields, aliased arrays) or an IP-version rule share one bitmap per batch.
  */
@@ -122,7 +183,8 @@ function validityBitmap(
   col: StageColumn,
   c: PacketColumns,
   n: number,
-  cache: Map<unknown, unknown>,
+  cache: Map<unknown, Uint8Array | undefined>,
+  scratch: ArrowScratch,
 ): Uint8Array | undefined {
   const key = col.valid
     ? c[col.valid]
@@ -130,14 +192,41 @@ function validityBitmap(
       ? `${col.whenIpVersion.column}=${col.whenIpVersion.version}`
       : null;
   if (key === null) return undefined;
-  if (cache.has(key)) return cache.get(key) as Uint8Array | undefined;
-  const bits = new Uint8Array(Math.ceil(n / 8) + 8);
-  let all: boolean;
-  if (col.valid) all = packBits(c[col.valid], 0, n, bits);
-  else all = packEquals(c[col.whenIpVersion!.column], col.whenIpVersion!.version, 0, n, bits);
-  const out = all ? undefined : bits;
+  if (cache.has(key)) return cache.get(key);
+  let out: Uint8Array | undefined;
+  if (col.valid) {
+    const valid = c[col.valid];
+    const kind = validityKind(valid, n);
+    if (kind === Validity.all) out = undefined;
+    else if (kind === Validity.none) out = scratch.noneValid;
+    else {
+      out = scratch.bitmap(key);
+      packBits(valid, 0, n, out);
+    }
+  } else {
+    const rule = col.whenIpVersion!;
+    const versions = c[rule.column];
+    if (allZero(versions, n)) out = scratch.noneValid;
+    else {
+      const bits = scratch.bitmap(key);
+      out = packEquals(versions, rule.version, 0, n, bits) ? undefined : bits;
+    }
+  }
   cache.set(key, out);
   return out;
+}
+
+/** Validity "value is not zero" of a dictionary-coded column, or undefined when no row is zero. */
+function nonZeroBitmap(
+  values: Uint8Array | Uint16Array,
+  n: number,
+  scratch: ArrowScratch,
+  key: string,
+): Uint8Array | undefined {
+  if (allZero(values, n)) return scratch.noneValid;
+  const bits = scratch.bitmap(key);
+  const none = values instanceof Uint8Array ? packNonZero(values, n, bits) : packNonZero16(values, n, bits);
+  return none ? undefined : bits;
 }
 
 function columnData(
@@ -145,24 +234,20 @@ function columnData(
   c: PacketColumns,
   n: number,
   dicts: ArrowDictionaries,
-  cache: Map<unknown, unknown>,
+  cache: Map<unknown, Uint8Array | undefined>,
+  scratch: ArrowScratch,
 ): Data {
   const src = col.source;
   if (col.name === 'point_id') return dictionaryData(dicts.points, c.point, n);
   if (col.name === 'file_id') return dictionaryData(dicts.files, c.file, n);
-  if (col.name === 'decode_error_id') {
-    const bits = new Uint8Array(Math.ceil(n / 8) + 8);
-    const none = packNonZero16(c.decodeError, n, bits);
-    return dictionaryData(c.errors, c.decodeError, n, none ? undefined : bits);
-  }
+  if (col.name === 'decode_error_id')
+    return dictionaryData(c.errors, c.decodeError, n, nonZeroBitmap(c.decodeError, n, scratch, col.name));
   if (col.name === 'direction') {
     // code 0 (unknown) is NULL; the codes themselves index the dictionary
-    const bits = new Uint8Array(Math.ceil(n / 8) + 8);
-    const none = packNonZero(c.direction, n, bits);
-    return dictionaryData(DIRECTIONS, c.direction, n, none ? undefined : bits);
+    return dictionaryData(DIRECTIONS, c.direction, n, nonZeroBitmap(c.direction, n, scratch, col.name));
   }
   const type = arrowType(col);
-  const nullBitmap = validityBitmap(col, c, n, cache);
+  const nullBitmap = validityBitmap(col, c, n, cache, scratch);
   const nulls = nullBitmap ? { nullBitmap, nullCount: -1 } : {};
   switch (src.kind) {
     case 'u8':
@@ -186,43 +271,52 @@ function columnData(
         ...nulls,
       });
     case 'vlan':
-      return makeData({ type: new Uint16(), length: n, data: vlanPlanes(c, n, cache)[src.index]! });
+      return makeData({
+        type: new Uint16(),
+        length: n,
+        data: vlanPlanes(c, n, scratch)[src.index]!.subarray(0, n),
+      });
   }
 }
 
 /**
- * The four interleaved VLAN ids as four columns, de-interleaved once per batch. Only the ids a row
- * has (its first `vlan_count`, at most four) are copied: the rest of a row's slots may hold an
- * earlier batch's ids when the batch memory is reused. Untagged batches share one zero column.
+ * The four interleaved VLAN ids as four columns, de-interleaved once per batch (the first call of
+ * the batch; the planes are the scratch's). Only the ids a row has (its first `vlan_count`, at most
+ * four) are copied: the rest of a row's slots may hold an earlier batch's ids when the batch memory
+ * is reused. Untagged batches share one zero column; untagged rows are skipped four at a time.
  */
-function vlanPlanes(c: PacketColumns, n: number, cache: Map<unknown, unknown>): Uint16Array[] {
-  const cached = cache.get(c.vlan) as Uint16Array[] | undefined;
-  if (cached) return cached;
+function vlanPlanes(c: PacketColumns, n: number, scratch: ArrowScratch): Uint16Array[] {
   const count = c.vlanCount;
-  let first = 0;
-  while (first < n && count[first] === 0) first++;
-  let planes: Uint16Array[];
-  if (first === n) {
-    const zero = new Uint16Array(n);
-    planes = [zero, zero, zero, zero];
-  } else {
-    const p0 = new Uint16Array(n);
-    const p1 = new Uint16Array(n);
-    const p2 = new Uint16Array(n);
-    const p3 = new Uint16Array(n);
-    planes = [p0, p1, p2, p3];
-    const v = c.vlan;
-    for (let r = first; r < n; r++) {
-      const k = count[r]!;
-      if (k === 0) continue;
-      const i = 4 * r;
-      p0[r] = v[i]!;
-      if (k > 1) p1[r] = v[i + 1]!;
-      if (k > 2) p2[r] = v[i + 2]!;
-      if (k > 3) p3[r] = v[i + 3]!;
+  if (allZero(count, n)) return [scratch.zeroPlane, scratch.zeroPlane, scratch.zeroPlane, scratch.zeroPlane];
+  const planes = scratch.planes;
+  if (scratch.planesReady) return planes;
+  const [p0, p1, p2, p3] = planes as [Uint16Array, Uint16Array, Uint16Array, Uint16Array];
+  for (const p of planes) p.fill(0, 0, n);
+  const v = c.vlan;
+  const tagged = (r: number): void => {
+    const k = count[r]!;
+    if (k === 0) return;
+    const i = 4 * r;
+    p0[r] = v[i]!;
+    if (k > 1) p1[r] = v[i + 1]!;
+    if (k > 2) p2[r] = v[i + 2]!;
+    if (k > 3) p3[r] = v[i + 3]!;
+  };
+  let r = 0;
+  if ((count.byteOffset & 3) === 0) {
+    const words = new Uint32Array(count.buffer, count.byteOffset, n >> 2);
+    for (let w = 0; w < words.length; w++) {
+      if (words[w] === 0) continue;
+      const at = w << 2;
+      tagged(at);
+      tagged(at + 1);
+      tagged(at + 2);
+      tagged(at + 3);
     }
+    r = words.length << 2;
   }
-  cache.set(c.vlan, planes);
+  for (; r < n; r++) tagged(r);
+  scratch.planesReady = true;
   return planes;
 }
 
@@ -241,8 +335,10 @@ function schemaOf(children: Data[]): { schema: Schema; struct: Struct } {
 
 export function packetsToArrow(c: PacketColumns, dicts: ArrowDictionaries): RecordBatch {
   const n = c.length;
-  const cache = new Map<unknown, unknown>();
-  const children = stageColumns.map((col) => columnData(col, c, n, dicts, cache));
+  const cache = new Map<unknown, Uint8Array | undefined>();
+  const scratch = scratchFor(c, n);
+  scratch.planesReady = false;
+  const children = stageColumns.map((col) => columnData(col, c, n, dicts, cache, scratch));
   const { schema, struct } = schemaOf(children);
   const data = makeData({ type: struct, length: n, children, nullCount: 0 });
   return new RecordBatch(schema, data);

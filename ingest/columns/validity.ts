@@ -6,6 +6,61 @@
  */
 const GATHER = 0x01020408;
 
+/** What `validityKind` finds in a 0/1 validity array. */
+export const Validity = { none: 0, all: 1, some: 2 } as const;
+
+/**
+ * Whether rows [0, n) of a 0/1 validity array are all unset, all set or mixed, four rows a word,
+ * stopping at the first word that shows both. Cheaper than packing: a column that is never or always
+ * present (most of them in a batch) needs no bitmap of its own.
+ */
+export function validityKind(valid: Uint8Array, n: number): number {
+  if (n === 0) return Validity.all;
+  // bytes are 0 or 1: OR-ed words are 0 when no byte is set, AND-ed words 0x01010101 when all are
+  let or = 0;
+  let and = 0x01010101;
+  let r = 0;
+  if ((valid.byteOffset & 3) === 0) {
+    const words = new Uint32Array(valid.buffer, valid.byteOffset, n >> 2);
+    const whole = words.length & ~3;
+    for (let w = 0; w < whole; w += 4) {
+      const x0 = words[w]!;
+      const x1 = words[w + 1]!;
+      const x2 = words[w + 2]!;
+      const x3 = words[w + 3]!;
+      or |= x0 | x1 | x2 | x3;
+      and &= x0 & x1 & x2 & x3;
+      if (or !== 0 && and !== 0x01010101) return Validity.some;
+    }
+    for (let w = whole; w < words.length; w++) {
+      or |= words[w]!;
+      and &= words[w]!;
+    }
+    r = words.length << 2;
+  }
+  for (; r < n; r++) {
+    const b = valid[r]! * 0x01010101;
+    or |= b;
+    and &= b;
+  }
+  if (or === 0) return Validity.none;
+  return and === 0x01010101 ? Validity.all : Validity.some;
+}
+
+/** True when elements [0, n) of `values` are all zero, a 32-bit word at a time. */
+export function allZero(values: Uint8Array | Uint16Array, n: number): boolean {
+  const bytes = n * values.BYTES_PER_ELEMENT;
+  let acc = 0;
+  let i = 0;
+  if ((values.byteOffset & 3) === 0) {
+    const words = new Uint32Array(values.buffer, values.byteOffset, bytes >> 2);
+    for (let w = 0; w < words.length; w++) acc |= words[w]!;
+    i = (words.length << 2) / values.BYTES_PER_ELEMENT;
+  }
+  for (; i < n; i++) acc |= values[i]!;
+  return acc === 0;
+}
+
 /** Packs `valid[start..start+n)` (0/1 bytes) into `bits`; returns true when every row is valid. */
 export function packBits(valid: Uint8Array, start: number, n: number, bits: Uint8Array): boolean {
   let all = 0xff;
