@@ -1,7 +1,15 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import fc from 'fast-check';
-import { packBits, packEquals, packNonZero, packNonZero16 } from '../../../ingest/columns/validity.ts';
+import {
+  allZero,
+  packBits,
+  packEquals,
+  packNonZero,
+  packNonZero16,
+  Validity,
+  validityKind,
+} from '../../../ingest/columns/validity.ts';
 
 /** Bit r of the result is byte r of the input, written the slow and obvious way. */
 function naive(valid: Uint8Array, start: number, n: number): { bits: number[]; all: boolean } {
@@ -74,5 +82,34 @@ test('packEquals, packNonZero and packNonZero16 agree with a row-by-row packing'
       },
     ),
     { numRuns: 500 },
+  );
+});
+
+test('validityKind says none, all or some as a row-by-row count does; allZero as a row-by-row check', () => {
+  fc.assert(
+    fc.property(
+      // mostly runs of one value, so that all-set and all-clear arrays are common
+      fc.constantFrom('zeros', 'ones', 'mixed'),
+      fc.array(fc.constantFrom(0, 1), { maxLength: 300 }),
+      fc.integer({ min: 0, max: 7 }),
+      fc.array(fc.constantFrom(0, 1, 0x100, 0x8000), { maxLength: 80 }),
+      (shape, bits, start, halves) => {
+        const n = bits.length;
+        const buf = new Uint8Array(n + start);
+        const valid = buf.subarray(start);
+        valid.set(shape === 'zeros' ? bits.map(() => 0) : shape === 'ones' ? bits.map(() => 1) : bits);
+        const set = valid.reduce((a, b) => a + b, 0);
+        const want = n === 0 || set === n ? Validity.all : set === 0 ? Validity.none : Validity.some;
+        assert.equal(validityKind(valid, n), want);
+        assert.equal(allZero(valid, n), set === 0);
+        const wide = new Uint16Array(halves.length + 1).subarray(start & 1);
+        wide.set(halves);
+        assert.equal(
+          allZero(wide, halves.length),
+          halves.every((h) => h === 0),
+        );
+      },
+    ),
+    { numRuns: 1000 },
   );
 });
