@@ -1,7 +1,8 @@
 /**
  * End-to-end benchmark (issue 8): a synthetic bundle (bench/synthetic-bundle.ts: 2 nodes, 12 capture
  * points, Service DNAT, GSO, node2's clock ahead) analyzed from files to verdicts.json, junit.xml and
- * report.html by `analyzeBundle`, one child process per size (peak RSS is the child's VmHWM), beside
+ * report.html by `analyzeBundle`, one child process per size started as the CLI starts (peak RSS is the
+ * child's VmHWM), beside
  * the time `tshark -r -T fields` takes to merely read a slice of the largest capture, scaled per frame.
  * Run alone: `node --import tsx bench/e2e.ts 5000000 10000000`.
  */
@@ -75,6 +76,42 @@ function tsharkSecondsPerFrame(file: string): number | null {
   return r.status === 0 ? seconds / n : null;
 }
 
+/**
+ * `node` arguments that run one trial (`runChild`) in a process started as bin/hoptrace.js starts: tsx's
+ * ESM hooks only. Under `node --import tsx` (this bench's own flags) loading a CommonJS file detaches an
+ * ArrayBuffer, and V8 then checks for detached buffers on every typed-array access process-wide (see
+ * bench/decode-arrow.ts); the trial would measure that instead of the CLI.
+ */
+function childArgs(bundle: string, out: string): string[] {
+  const self = JSON.stringify(import.meta.url);
+  const main = `import { register } from 'tsx/esm/api'; register(); const m = await import(${self}); await m.runChild(process.argv[1], process.argv[2]);`;
+  return ['--input-type=module', '--eval', main, '--', bundle, out];
+}
+
+/** The child's side of a trial: analyze `bundle` into `out`, print {seconds, peakRssMb, statuses, stages}. */
+export async function runChild(bundle: string, out: string): Promise<void> {
+  const { analyzeBundle } = await import('../cli/analyze.ts');
+  const start = performance.now();
+  const stages: StageTiming[] = [];
+  let lap = { t: start, cpu: process.cpuUsage() };
+  const onStage = (stage: string) => {
+    const cpu = process.cpuUsage(lap.cpu);
+    const t = performance.now();
+    stages.push({
+      stage,
+      seconds: (t - lap.t) / 1000,
+      cpuSeconds: (cpu.user + cpu.system) / 1e6,
+      rssMb: process.memoryUsage.rss() / 2 ** 20,
+    });
+    lap = { t, cpu: process.cpuUsage() };
+  };
+  const r = await analyzeBundle(bundle, out, { datapath: 'datapathv2', onStage });
+  const seconds = (performance.now() - start) / 1000;
+  const statuses: Record<string, number> = {};
+  for (const f of r.document.flows) statuses[f.status] = (statuses[f.status] ?? 0) + 1;
+  console.log(JSON.stringify({ seconds, peakRssMb: peakRssMb(), statuses, stages }));
+}
+
 /** One trial per frame count; `onTrial` hears each as it ends (a 20 M trial takes many minutes). */
 export async function e2eTrials(frameCounts: number[], onTrial?: (t: E2eTrial) => void): Promise<E2eTrial[]> {
   fs.mkdirSync(dataDir, { recursive: true });
@@ -88,11 +125,11 @@ export async function e2eTrials(frameCounts: number[], onTrial?: (t: E2eTrial) =
     if (tsharkPerFrame === undefined) tsharkPerFrame = tsharkSecondsPerFrame(b.largest);
     const out = path.join(dataDir, `out-${n}`);
     fs.rmSync(out, { recursive: true, force: true });
-    const child = spawnSync(
-      process.execPath,
-      [...process.execArgv, fileURLToPath(import.meta.url), '--child', dir, out],
-      { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 1 << 26 },
-    );
+    const child = spawnSync(process.execPath, childArgs(dir, out), {
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'inherit'],
+      maxBuffer: 1 << 26,
+    });
     if (child.status !== 0) throw new Error(`e2e trial of ${n} frames failed (exit ${child.status})`);
     const m = JSON.parse(child.stdout.trim().split('\n').pop() ?? '{}') as {
       seconds: number;
@@ -155,31 +192,8 @@ export function e2eScalingText(trials: readonly E2eTrial[]): string | null {
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {
-  if (process.argv[2] === '--child') {
-    const { analyzeBundle } = await import('../cli/analyze.ts');
-    const start = performance.now();
-    const stages: StageTiming[] = [];
-    let lap = { t: start, cpu: process.cpuUsage() };
-    const onStage = (stage: string) => {
-      const cpu = process.cpuUsage(lap.cpu);
-      const t = performance.now();
-      stages.push({
-        stage,
-        seconds: (t - lap.t) / 1000,
-        cpuSeconds: (cpu.user + cpu.system) / 1e6,
-        rssMb: process.memoryUsage.rss() / 2 ** 20,
-      });
-      lap = { t, cpu: process.cpuUsage() };
-    };
-    const r = await analyzeBundle(process.argv[3]!, process.argv[4]!, { datapath: 'datapathv2', onStage });
-    const seconds = (performance.now() - start) / 1000;
-    const statuses: Record<string, number> = {};
-    for (const f of r.document.flows) statuses[f.status] = (statuses[f.status] ?? 0) + 1;
-    console.log(JSON.stringify({ seconds, peakRssMb: peakRssMb(), statuses, stages }));
-  } else {
-    const sizes = process.argv.slice(2).map(Number);
-    const trials = await e2eTrials(sizes.length ? sizes : [1_000_000], (t) => console.log(e2eText(t)));
-    const scaling = e2eScalingText(trials);
-    if (scaling) console.log(scaling);
-  }
+  const sizes = process.argv.slice(2).map(Number);
+  const trials = await e2eTrials(sizes.length ? sizes : [1_000_000], (t) => console.log(e2eText(t)));
+  const scaling = e2eScalingText(trials);
+  if (scaling) console.log(scaling);
 }
