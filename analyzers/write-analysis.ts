@@ -9,12 +9,15 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import {
+  BIGINT,
+  BOOLEAN,
   DOUBLE,
   type DuckDBAppender,
   type DuckDBConnection,
   DuckDBDataChunk,
   type DuckDBType,
   INTEGER,
+  UBIGINT,
   UINTEGER,
   USMALLINT,
   UTINYINT,
@@ -44,13 +47,22 @@ export interface WriteOptions {
   partRows?: number;
 }
 
-type Numeric = Uint8Array | Uint16Array | Uint32Array | Int32Array | Float64Array;
+type Numeric =
+  | Uint8Array
+  | Uint16Array
+  | Uint32Array
+  | Int32Array
+  | Float64Array
+  | BigInt64Array
+  | BigUint64Array;
 export interface StageCol {
   name: string;
   type: DuckDBType;
   sql: string;
-  /** numbers, copied to DuckDB a chunk at a time; or texts (never NULL), assigned one by one */
-  data: Numeric | readonly string[];
+  /** numbers, copied to DuckDB a chunk at a time; or texts, assigned one by one (null: NULL) */
+  data: Numeric | readonly (string | null)[];
+  /** for numbers: 0 where the value is NULL (absent: none is) */
+  valid?: Uint8Array | undefined;
 }
 
 const CHUNK = 2048;
@@ -82,6 +94,9 @@ async function appendColumns(
 
 /** A table filled from typed-array columns by DataChunks, synchronously once open. */
 export class ColumnAppender {
+  /** one validity mask, reused: a bit per row of a chunk */
+  private readonly mask = new Uint8Array(CHUNK / 8);
+
   private constructor(
     private readonly appender: DuckDBAppender,
     private readonly chunk: DuckDBDataChunk,
@@ -107,13 +122,36 @@ export class ColumnAppender {
       cols.forEach((c, i) => {
         const v = duckdb.data_chunk_get_vector(chunk.chunk, i);
         const d = c.data;
+        // a reset chunk's vectors are all valid; a mask is written only for a part with a NULL (the
+        // bindings hand out a copy of the mask, so it is built here and copied in)
+        const mask = this.mask;
+        let nulls = 0;
+        const setNull = (r: number) => {
+          if (nulls++ === 0) mask.fill(255);
+          mask[r >> 3]! &= ~(1 << (r & 7));
+        };
         if (Array.isArray(d)) {
-          for (let r = 0; r < n; r++) duckdb.vector_assign_string_element(v, r, d[start + r]!);
-          return;
+          for (let r = 0; r < n; r++) {
+            const text = d[start + r] as string | null;
+            if (text === null) setNull(r);
+            else duckdb.vector_assign_string_element(v, r, text);
+          }
+        } else {
+          const a = d as Numeric;
+          const w = a.BYTES_PER_ELEMENT;
+          duckdb.copy_data_to_vector(v, 0, a.buffer as ArrayBuffer, a.byteOffset + start * w, n * w);
+          if (c.valid) for (let r = 0; r < n; r++) if (c.valid[start + r] === 0) setNull(r);
         }
-        const w = (d as Numeric).BYTES_PER_ELEMENT;
-        const a = d as Numeric;
-        duckdb.copy_data_to_vector(v, 0, a.buffer as ArrayBuffer, a.byteOffset + start * w, n * w);
+        if (nulls > 0) {
+          duckdb.vector_ensure_validity_writable(v);
+          duckdb.copy_data_to_vector_validity(
+            v,
+            0,
+            mask.buffer as ArrayBuffer,
+            mask.byteOffset,
+            mask.byteLength,
+          );
+        }
       });
       duckdb.data_chunk_set_size(chunk.chunk, n);
       this.appender.appendDataChunk(chunk);
@@ -126,20 +164,34 @@ export class ColumnAppender {
   }
 }
 
-/** A stage column, its DuckDB type from its typed array's (VARCHAR for texts). */
-export function stageCol(name: string, data: Numeric | readonly string[]): StageCol {
+/**
+ * A stage column, its DuckDB type from its typed array's (VARCHAR for texts); `bool`: a Uint8Array of
+ * 0/1 as BOOLEAN (DuckDB stores a boolean in one byte).
+ */
+export function stageCol(
+  name: string,
+  data: Numeric | readonly (string | null)[],
+  valid?: Uint8Array,
+  bool = false,
+): StageCol {
   const [type, sql] = Array.isArray(data)
     ? [VARCHAR, 'VARCHAR']
     : data instanceof Uint8Array
-      ? [UTINYINT, 'UTINYINT']
+      ? bool
+        ? [BOOLEAN, 'BOOLEAN']
+        : [UTINYINT, 'UTINYINT']
       : data instanceof Uint16Array
         ? [USMALLINT, 'USMALLINT']
         : data instanceof Uint32Array
           ? [UINTEGER, 'UINTEGER']
           : data instanceof Int32Array
             ? [INTEGER, 'INTEGER']
-            : [DOUBLE, 'DOUBLE'];
-  return { name, type, sql, data };
+            : data instanceof BigInt64Array
+              ? [BIGINT, 'BIGINT']
+              : data instanceof BigUint64Array
+                ? [UBIGINT, 'UBIGINT']
+                : [DOUBLE, 'DOUBLE'];
+  return { name, type, sql, data, valid };
 }
 
 /** The stage columns of sightings rows [from, to): the row's own columns, then its frame's. */
@@ -147,14 +199,22 @@ function sightingColumns(s: Sightings, flowOfPacket: Int32Array, from: number, t
   const f = s.frames;
   const n = to - from;
   const rowFrame = s.frame.subarray(from, to);
-  const gather = <T extends Uint8Array | Uint16Array | Uint32Array>(src: T, make: (k: number) => T): T => {
-    const out = make(n);
+  // one loop per element type: a generic gather over all three was polymorphic and cost 5x as much
+  const gather8 = (src: Uint8Array) => {
+    const out = new Uint8Array(n);
     for (let r = 0; r < n; r++) out[r] = src[rowFrame[r]!]!;
     return out;
   };
-  const gather8 = (src: Uint8Array) => gather(src, (k) => new Uint8Array(k));
-  const gather16 = (src: Uint16Array) => gather(src, (k) => new Uint16Array(k));
-  const gather32 = (src: Uint32Array) => gather(src, (k) => new Uint32Array(k));
+  const gather16 = (src: Uint16Array) => {
+    const out = new Uint16Array(n);
+    for (let r = 0; r < n; r++) out[r] = src[rowFrame[r]!]!;
+    return out;
+  };
+  const gather32 = (src: Uint32Array) => {
+    const out = new Uint32Array(n);
+    for (let r = 0; r < n; r++) out[r] = src[rowFrame[r]!]!;
+    return out;
+  };
   const flow = new Int32Array(n);
   for (let r = 0; r < n; r++) flow[r] = flowOfPacket[s.packet[from + r]!] ?? -1;
   return [
@@ -272,98 +332,280 @@ async function stageSightings(
 
 const pathText = (p: Flow['requestPath']) => p.map((h) => `${h.point}:${h.dir}`).join(' > ');
 
-async function stageFlows(
-  con: DuckDBConnection,
-  flows: Flow[],
-  file: string,
-  hopsFile: string,
-  copies: string[],
-): Promise<void> {
-  await con.run(`CREATE TABLE flows (flow_id UINTEGER, ip_proto UTINYINT, ip_version UTINYINT,
-    client_ip VARCHAR, client_port USMALLINT, client_pod VARCHAR, client_node VARCHAR,
-    service_ip VARCHAR, service_port USMALLINT, service_name VARCHAR, service_seen BOOLEAN,
-    server_ip VARCHAR, server_port USMALLINT, server_pod VARCHAR, server_node VARCHAR,
-    packets UBIGINT, request_packets UBIGINT, reply_packets UBIGINT, bytes UBIGINT,
-    first_ns BIGINT, last_ns BIGINT, community_id_service VARCHAR, community_id_server VARCHAR,
-    request_path VARCHAR, reply_path VARCHAR, request_path_packets UBIGINT, reply_path_packets UBIGINT)`);
-  const a = await con.createAppender('flows');
-  const text = (v: string | null) => (v === null ? a.appendNull() : a.appendVarchar(v));
-  for (const f of flows) {
-    a.appendUInteger(f.id);
-    a.appendUTinyInt(f.proto);
-    a.appendUTinyInt(f.family);
-    text(f.client.ip);
-    a.appendUSmallInt(f.client.port);
-    text(f.client.pod);
-    text(f.client.node);
-    text(f.service?.ip ?? null);
-    if (f.service) a.appendUSmallInt(f.service.port);
-    else a.appendNull();
-    text(f.service?.name ?? null);
-    if (f.service) a.appendBoolean(f.service.seen);
-    else a.appendNull();
-    text(f.server.ip);
-    a.appendUSmallInt(f.server.port);
-    text(f.server.pod);
-    text(f.server.node);
-    a.appendUBigInt(BigInt(f.packets));
-    a.appendUBigInt(BigInt(f.requestPackets));
-    a.appendUBigInt(BigInt(f.replyPackets));
-    a.appendUBigInt(BigInt(f.bytes));
-    a.appendBigInt(f.firstNs);
-    a.appendBigInt(f.lastNs);
-    text(f.communityIdService);
-    text(f.communityIdServer);
-    text(pathText(f.requestPath));
-    text(pathText(f.replyPath));
-    a.appendUBigInt(BigInt(f.requestPathPackets));
-    a.appendUBigInt(BigInt(f.replyPathPackets));
-    a.endRow();
+/** Flows staged per part: the columns of this many flows are gathered in JS at a time. */
+const FLOW_PART = 1 << 16;
+
+/** The flows table's columns for flows [from, to), in its column order. */
+function flowColumns(flows: readonly Flow[], from: number, to: number): StageCol[] {
+  const n = to - from;
+  const u32 = () => new Uint32Array(n);
+  const [id, clientPort, servicePort, serverPort] = [
+    u32(),
+    new Uint16Array(n),
+    new Uint16Array(n),
+    new Uint16Array(n),
+  ];
+  const [proto, family, seen, hasService] = [
+    new Uint8Array(n),
+    new Uint8Array(n),
+    new Uint8Array(n),
+    new Uint8Array(n),
+  ];
+  const counts = Array.from({ length: 6 }, () => new BigUint64Array(n));
+  const [firstNs, lastNs] = [new BigInt64Array(n), new BigInt64Array(n)];
+  const texts = Array.from({ length: 13 }, () => new Array<string | null>(n));
+  for (let k = 0; k < n; k++) {
+    const f = flows[from + k]!;
+    id[k] = f.id;
+    proto[k] = f.proto;
+    family[k] = f.family;
+    clientPort[k] = f.client.port;
+    serverPort[k] = f.server.port;
+    hasService[k] = f.service ? 1 : 0;
+    servicePort[k] = f.service?.port ?? 0;
+    seen[k] = f.service?.seen ? 1 : 0;
+    counts[0]![k] = BigInt(f.packets);
+    counts[1]![k] = BigInt(f.requestPackets);
+    counts[2]![k] = BigInt(f.replyPackets);
+    counts[3]![k] = BigInt(f.bytes);
+    counts[4]![k] = BigInt(f.requestPathPackets);
+    counts[5]![k] = BigInt(f.replyPathPackets);
+    firstNs[k] = f.firstNs;
+    lastNs[k] = f.lastNs;
+    const t = [
+      f.client.ip,
+      f.client.pod,
+      f.client.node,
+      f.service?.ip ?? null,
+      f.service?.name ?? null,
+      f.server.ip,
+      f.server.pod,
+      f.server.node,
+      f.communityIdService,
+      f.communityIdServer,
+      pathText(f.requestPath),
+      pathText(f.replyPath),
+    ];
+    for (let j = 0; j < t.length; j++) texts[j]![k] = t[j]!;
   }
-  a.closeSync();
-  copies.push(`COPY flows TO ${sqlString(file)} (FORMAT parquet)`);
-  await con.run(`CREATE TABLE flow_hops (flow_id UINTEGER, leg VARCHAR, hop USMALLINT, from_point VARCHAR,
-    to_point VARCHAR, samples UBIGINT, min_ns BIGINT, median_ns BIGINT, max_ns BIGINT)`);
-  const h = await con.createAppender('flow_hops');
-  for (const f of flows)
-    for (const hop of f.hops) {
-      h.appendUInteger(f.id);
-      h.appendVarchar(hop.leg);
-      h.appendUSmallInt(hop.hop);
-      h.appendVarchar(hop.from);
-      h.appendVarchar(hop.to);
-      h.appendUBigInt(BigInt(hop.samples));
-      h.appendBigInt(BigInt(hop.minNs));
-      h.appendBigInt(BigInt(hop.medianNs));
-      h.appendBigInt(BigInt(hop.maxNs));
-      h.endRow();
+  const [clientIp, clientPod, clientNode, serviceIp, serviceName, serverIp, serverPod, serverNode] = texts;
+  return [
+    stageCol('flow_id', id),
+    stageCol('ip_proto', proto),
+    stageCol('ip_version', family),
+    stageCol('client_ip', clientIp!),
+    stageCol('client_port', clientPort),
+    stageCol('client_pod', clientPod!),
+    stageCol('client_node', clientNode!),
+    stageCol('service_ip', serviceIp!),
+    stageCol('service_port', servicePort, hasService),
+    stageCol('service_name', serviceName!),
+    stageCol('service_seen', seen, hasService, true),
+    stageCol('server_ip', serverIp!),
+    stageCol('server_port', serverPort),
+    stageCol('server_pod', serverPod!),
+    stageCol('server_node', serverNode!),
+    stageCol('packets', counts[0]!),
+    stageCol('request_packets', counts[1]!),
+    stageCol('reply_packets', counts[2]!),
+    stageCol('bytes', counts[3]!),
+    stageCol('first_ns', firstNs),
+    stageCol('last_ns', lastNs),
+    stageCol('community_id_service', texts[8]!),
+    stageCol('community_id_server', texts[9]!),
+    stageCol('request_path', texts[10]!),
+    stageCol('reply_path', texts[11]!),
+    stageCol('request_path_packets', counts[4]!),
+    stageCol('reply_path_packets', counts[5]!),
+  ];
+}
+
+/**
+ * Rows of a per-flow list (hops, coverage) flattened: `count(flow)` rows of each flow in
+ * [from, to), their flows' ids and the flow and item of each row.
+ */
+function flatten<T>(
+  flows: readonly Flow[],
+  from: number,
+  to: number,
+  items: (f: Flow) => readonly T[],
+): { id: Uint32Array; item: T[] } {
+  let n = 0;
+  for (let k = from; k < to; k++) n += items(flows[k]!).length;
+  const id = new Uint32Array(n);
+  const item = new Array<T>(n);
+  let r = 0;
+  for (let k = from; k < to; k++)
+    for (const x of items(flows[k]!)) {
+      id[r] = flows[k]!.id;
+      item[r++] = x;
     }
-  h.closeSync();
-  copies.push(`COPY flow_hops TO ${sqlString(hopsFile)} (FORMAT parquet)`);
+  return { id, item };
+}
+
+function hopColumns(flows: readonly Flow[], from: number, to: number): StageCol[] {
+  const { id, item } = flatten(flows, from, to, (f) => f.hops);
+  const n = item.length;
+  const hop = new Uint16Array(n);
+  const [samples, min, median, max] = [
+    new BigUint64Array(n),
+    new BigInt64Array(n),
+    new BigInt64Array(n),
+    new BigInt64Array(n),
+  ];
+  for (let r = 0; r < n; r++) {
+    const h = item[r]!;
+    hop[r] = h.hop;
+    samples[r] = BigInt(h.samples);
+    min[r] = BigInt(h.minNs);
+    median[r] = BigInt(h.medianNs);
+    max[r] = BigInt(h.maxNs);
+  }
+  return [
+    stageCol('flow_id', id),
+    stageCol(
+      'leg',
+      item.map((h) => h.leg),
+    ),
+    stageCol('hop', hop),
+    stageCol(
+      'from_point',
+      item.map((h) => h.from),
+    ),
+    stageCol(
+      'to_point',
+      item.map((h) => h.to),
+    ),
+    stageCol('samples', samples),
+    stageCol('min_ns', min),
+    stageCol('median_ns', median),
+    stageCol('max_ns', max),
+  ];
 }
 
 /** One row per (flow, point) that cannot vouch for the flow (flows.ts `Flow.coverage`). */
-async function stageFlowCoverage(
+function coverageColumns(flows: readonly Flow[], from: number, to: number): StageCol[] {
+  const { id, item } = flatten(flows, from, to, (f) => f.coverage);
+  const n = item.length;
+  const seen = new Uint8Array(n);
+  const drops = new BigUint64Array(n);
+  const hasDrops = new Uint8Array(n);
+  for (let r = 0; r < n; r++) {
+    const c = item[r]!;
+    seen[r] = c.seen ? 1 : 0;
+    hasDrops[r] = c.drops === null ? 0 : 1;
+    drops[r] = BigInt(c.drops ?? 0);
+  }
+  return [
+    stageCol('flow_id', id),
+    stageCol(
+      'capture_point',
+      item.map((c) => c.point),
+    ),
+    stageCol(
+      'status',
+      item.map((c) => c.status),
+    ),
+    stageCol('seen', seen, undefined, true),
+    stageCol('drops', drops, hasDrops),
+  ];
+}
+
+/**
+ * The texts of the per-flow tables, each staged once: a text column is staged as ids into it, since a
+ * native call per string value (1.2 M of them for 28 k flows' hops) cost more than the rest of staging.
+ */
+class TextDict {
+  private readonly ids = new Map<string, number>();
+  readonly texts: string[] = [];
+
+  /** ids of `values` (0 where null, which `valid` marks) */
+  encode(values: readonly (string | null)[]): { ids: Uint32Array; valid: Uint8Array } {
+    const ids = new Uint32Array(values.length);
+    const valid = new Uint8Array(values.length);
+    for (let r = 0; r < values.length; r++) {
+      const v = values[r];
+      if (v === null || v === undefined) continue;
+      let id = this.ids.get(v);
+      if (id === undefined) {
+        id = this.texts.length;
+        this.texts.push(v);
+        this.ids.set(v, id);
+      }
+      ids[r] = id;
+      valid[r] = 1;
+    }
+    return { ids, valid };
+  }
+
+  /** Stages the texts as one list in `texts_list` (read by `textOf`). */
+  async stage(con: DuckDBConnection): Promise<void> {
+    const stage = await ColumnAppender.open(con, 'texts_stage', [stageCol('text', [])]);
+    if (this.texts.length > 0) stage.append([stageCol('text', this.texts)], this.texts.length);
+    stage.close();
+    await con.run('CREATE TABLE texts_list AS SELECT list(text) AS l FROM texts_stage');
+  }
+}
+
+/**
+ * A table of per-flow rows, staged by DataChunks a part of FLOW_PART flows at a time (a row-by-row
+ * appender made one native call per value), its texts as ids into `dict`; the COPY that writes it
+ * turns them back into texts (a list lookup per value, on DuckDB's threads) and keeps the rows in the
+ * order given. A part may give no rows; the table is created from the first part's columns either way.
+ */
+async function stagePerFlow(
   con: DuckDBConnection,
-  flows: Flow[],
+  table: string,
+  flows: readonly Flow[],
+  columnsOf: (flows: readonly Flow[], from: number, to: number) => StageCol[],
+  dict: TextDict,
   file: string,
   copies: string[],
 ): Promise<void> {
-  await con.run(`CREATE TABLE flow_coverage (flow_id UINTEGER, capture_point VARCHAR, status VARCHAR,
-    seen BOOLEAN, drops UBIGINT)`);
-  const a = await con.createAppender('flow_coverage');
-  for (const f of flows)
-    for (const c of f.coverage) {
-      a.appendUInteger(f.id);
-      a.appendVarchar(c.point);
-      a.appendVarchar(c.status);
-      a.appendBoolean(c.seen);
-      if (c.drops === null) a.appendNull();
-      else a.appendUBigInt(BigInt(c.drops));
-      a.endRow();
-    }
-  a.closeSync();
-  copies.push(`COPY flow_coverage TO ${sqlString(file)} (FORMAT parquet)`);
+  let rowBase = 0;
+  const encode = (cols: StageCol[]): StageCol[] => {
+    const rows = cols[0]!.data.length;
+    const ord = new Uint32Array(rows);
+    for (let r = 0; r < rows; r++) ord[r] = rowBase + r;
+    rowBase += rows;
+    return [
+      stageCol('ord', ord),
+      ...cols.map((c) => {
+        if (!Array.isArray(c.data)) return c;
+        const { ids, valid } = dict.encode(c.data);
+        return stageCol(c.name, ids, valid);
+      }),
+    ];
+  };
+  const first = columnsOf(flows, 0, Math.min(flows.length, FLOW_PART));
+  const texts = new Set(first.filter((c) => Array.isArray(c.data)).map((c) => c.name));
+  const staged = encode(first);
+  const stage = await ColumnAppender.open(con, `${table}_stage`, staged);
+  for (let from = 0; from < flows.length; from += FLOW_PART) {
+    const cols =
+      from === 0 ? staged : encode(columnsOf(flows, from, Math.min(flows.length, from + FLOW_PART)));
+    const rows = cols[0]!.data.length;
+    if (rows > 0) stage.append(cols, rows);
+  }
+  stage.close();
+  // names and the list index are this code's own; no value from a capture is in the SQL
+  const select = first.map((c) => (texts.has(c.name) ? `t.l[s.${c.name} + 1] AS ${c.name}` : `s.${c.name}`));
+  copies.push(
+    `COPY (SELECT ${select.join(', ')} FROM ${table}_stage s, texts_list t ORDER BY s.ord) TO ${sqlString(file)} (FORMAT parquet)`,
+  );
+}
+
+async function stageFlows(
+  con: DuckDBConnection,
+  flows: Flow[],
+  file: (table: string) => string,
+  copies: string[],
+): Promise<void> {
+  const dict = new TextDict();
+  await stagePerFlow(con, 'flows', flows, flowColumns, dict, file('flows'), copies);
+  await stagePerFlow(con, 'flow_hops', flows, hopColumns, dict, file('flow_hops'), copies);
+  await stagePerFlow(con, 'flow_coverage', flows, coverageColumns, dict, file('flow_coverage'), copies);
+  await dict.stage(con);
 }
 
 async function stageClockOffsets(
@@ -429,9 +671,8 @@ export async function stageAnalysisTables(
   const copies: string[] = [];
   try {
     await stageSightings(con, t, file('sightings'), opts.partRows ?? PART_ROWS, copies);
-    await stageFlows(con, t.flows, file('flows'), file('flow_hops'), copies);
+    await stageFlows(con, t.flows, file, copies);
     await stageClockOffsets(con, t.clockOffsets, file('clock_offsets'), copies);
-    await stageFlowCoverage(con, t.flows, file('flow_coverage'), copies);
   } catch (e) {
     await close();
     throw e;

@@ -4,6 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
 import { analysisFromBundle } from '../../../analyzers/analysis-from-bundle.ts';
+import type { Flow } from '../../../analyzers/flows.ts';
 import { writeAnalysisTables } from '../../../analyzers/write-analysis.ts';
 import { openDuckDb } from '../../../ingest/dataset/duckdb.ts';
 import { analysisViewStatements, presentTables } from '../../../ingest/dataset/views.ts';
@@ -59,6 +60,129 @@ test(
         // the lab captured every point over the whole run without loss: no coverage gap
         const gaps = await rows('SELECT count(*) AS n FROM flow_coverage');
         assert.equal(Number(gaps[0]?.['n']), 0);
+      } finally {
+        con.closeSync();
+        db.closeSync();
+      }
+    } finally {
+      await fs.rm(dir, { recursive: true, force: true });
+    }
+  },
+);
+
+test(
+  'flows, flow_hops and flow_coverage hold every field of every flow, NULLs included',
+  requireBundles(),
+  async () => {
+    const lab = labBundles().find((l) => l.mode === 'datapathv2') ?? labBundles()[0]!;
+    const a = await analysisFromBundle(lab.bundle);
+    const base = a.tables.flows[0]!;
+    // two flows made here for the values the lab does not produce: no Service, nulls everywhere they
+    // are allowed, coverage gaps with and without drops, and a Service seen only through the topology
+    const extra: Flow[] = [
+      {
+        ...base,
+        id: a.tables.flows.length,
+        service: null,
+        client: { ip: '10.9.9.9', port: 1, pod: null, node: null },
+        server: { ip: '10.9.9.8', port: 2, pod: null, node: null },
+        communityIdService: null,
+        communityIdServer: null,
+        hops: [],
+        coverage: [
+          { point: 'p1', status: 'not_captured', seen: false, drops: null },
+          { point: 'p2', status: 'capture_loss', seen: true, drops: 7 },
+        ],
+        firstNs: -5n,
+        lastNs: 2n ** 62n,
+      },
+      {
+        ...base,
+        id: a.tables.flows.length + 1,
+        service: { ip: '1.2.3.4', port: 443, name: null, seen: false },
+        bytes: 2 ** 40,
+      },
+    ];
+    const flows = [...a.tables.flows, ...extra];
+    const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'ht-analysis-'));
+    try {
+      await writeAnalysisTables(dir, { ...a.tables, flows }, { memoryLimit: '256MB', threads: 1 });
+      const db = await openDuckDb({ memoryLimit: '256MB', threads: 1 });
+      const con = await db.connect();
+      try {
+        for (const sql of analysisViewStatements(dir, await presentTables(dir))) await con.run(sql);
+        const rows = async (sql: string) => (await con.runAndReadAll(sql)).getRowObjectsJson();
+        const path = (p: Flow['requestPath']) => p.map((h) => `${h.point}:${h.dir}`).join(' > ');
+        const big = (v: number | bigint) => String(v);
+        const wantFlows = flows.map((f) => ({
+          flow_id: f.id,
+          ip_proto: f.proto,
+          ip_version: f.family,
+          client_ip: f.client.ip,
+          client_port: f.client.port,
+          client_pod: f.client.pod,
+          client_node: f.client.node,
+          service_ip: f.service?.ip ?? null,
+          service_port: f.service?.port ?? null,
+          service_name: f.service?.name ?? null,
+          service_seen: f.service ? f.service.seen : null,
+          server_ip: f.server.ip,
+          server_port: f.server.port,
+          server_pod: f.server.pod,
+          server_node: f.server.node,
+          packets: big(f.packets),
+          request_packets: big(f.requestPackets),
+          reply_packets: big(f.replyPackets),
+          bytes: big(f.bytes),
+          first_ns: big(f.firstNs),
+          last_ns: big(f.lastNs),
+          community_id_service: f.communityIdService,
+          community_id_server: f.communityIdServer,
+          request_path: path(f.requestPath),
+          reply_path: path(f.replyPath),
+          request_path_packets: big(f.requestPathPackets),
+          reply_path_packets: big(f.replyPathPackets),
+        }));
+        const gotFlows = await rows('SELECT * FROM flows ORDER BY flow_id');
+        assert.deepEqual(
+          gotFlows.map((r) => Object.keys(r)),
+          wantFlows.map((r) => Object.keys(r)),
+        );
+        assert.deepEqual(gotFlows, wantFlows);
+        const wantHops = flows.flatMap((f) =>
+          f.hops.map((h) => ({
+            flow_id: f.id,
+            leg: h.leg,
+            hop: h.hop,
+            from_point: h.from,
+            to_point: h.to,
+            samples: big(h.samples),
+            min_ns: big(h.minNs),
+            median_ns: big(h.medianNs),
+            max_ns: big(h.maxNs),
+          })),
+        );
+        assert.ok(wantHops.length > 0);
+        assert.deepEqual(
+          await rows(
+            'SELECT flow_id, leg, hop, from_point, to_point, samples, min_ns, median_ns, max_ns FROM flow_hops ORDER BY flow_id, leg DESC, hop',
+          ),
+          wantHops,
+        );
+        assert.deepEqual(
+          await rows(
+            'SELECT flow_id, capture_point, status, seen, drops FROM flow_coverage ORDER BY flow_id, capture_point',
+          ),
+          flows.flatMap((f) =>
+            f.coverage.map((c) => ({
+              flow_id: f.id,
+              capture_point: c.point,
+              status: c.status,
+              seen: c.seen,
+              drops: c.drops === null ? null : big(c.drops),
+            })),
+          ),
+        );
       } finally {
         con.closeSync();
         db.closeSync();
