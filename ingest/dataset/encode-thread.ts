@@ -1,27 +1,25 @@
 /**
  * A lane's Parquet encoding on a thread of its own, so that decoding (the lane's thread) and encoding
- * (this one) run on two cores. Batches go over without copies: their buffers are transferred
- * (column-transfer.ts), encoded, and transferred back for the decoder to fill again. At most `slots`
- * batches' memory exists per lane, so memory stays bounded: when all of it is in flight the decoder
- * waits (Atomics.wait; it runs inside a synchronous batch callback) until the encoder gives some back.
+ * (this one) run on two cores. Batches live in shared memory (shared-batch.ts): a batch message names
+ * its slot, the encoder writes it and marks the slot free again, and the decoder fills it anew. At most
+ * `slots` batches exist per lane, so memory stays bounded: when all of them are in flight the decoder
+ * waits (Atomics.wait; it runs inside a synchronous batch callback) until the encoder frees one.
  *
- * Memory that comes back gets a new PacketColumns around it (a few small objects): the decoders keep
- * caches keyed by the batch instance (address views, interned error ids), which a batch whose arrays
- * were swapped underneath would leave stale. The decoder side owns the point and file dictionaries
- * (it assigns the ids); each batch message carries the entries the encoder has not seen yet, and the
- * decode_error strings of its instance that the encoder's copy of the list lacks.
+ * Each side keeps one PacketColumns per slot, so the decoders' caches keyed by the batch instance
+ * (address views, interned error ids) stay valid. The decoder side owns the point and file
+ * dictionaries (it assigns the ids); each batch message carries the entries the encoder has not seen
+ * yet, and the decode_error strings of its slot's instance that the encoder's copy of the list lacks.
  */
-import {
-  MessageChannel,
-  type MessagePort,
-  parentPort,
-  receiveMessageOnPort,
-  type Worker,
-  workerData,
-} from 'node:worker_threads';
-import { PacketColumns } from '../columns/packet-columns.ts';
-import { adoptBuffers, type ColumnBuffers, columnBuffers, emptyColumns } from './column-transfer.ts';
+import { parentPort, type Worker, workerData } from 'node:worker_threads';
+import type { PacketColumns } from '../columns/packet-columns.ts';
 import { type CapturePointEntry, PacketsDatasetWriter } from './parquet/packets-dataset.ts';
+import {
+  columnsOver,
+  copyRows,
+  resetShared,
+  type SharedBatchMemory,
+  sharedBatchMemory,
+} from './shared-batch.ts';
 import { tsWorker } from './ts-worker.ts';
 
 export interface EncodeThreadOptions {
@@ -37,10 +35,12 @@ type ToEncoder =
   | {
       type: 'batch';
       slot: number;
-      columns: ColumnBuffers;
+      /** the slot's memory, on its first batch */
+      memory: SharedBatchMemory | null;
+      length: number;
       points: CapturePointEntry[];
       files: string[];
-      /** the batch's decode_error strings from index `errorsFrom` on (earlier ones were sent) */
+      /** the slot's decode_error strings from index `errorsFrom` on (earlier ones were sent) */
       errorsFrom: number;
       errors: string[];
     }
@@ -52,34 +52,39 @@ type FromEncoder =
   | { type: 'closed'; rows: number }
   | { type: 'aborted' }
   | { type: 'failed'; message: string };
-interface Returned {
-  slot: number;
-  columns: ColumnBuffers;
-}
 
 interface EncoderData {
   role: 'hoptrace-parquet-encoder';
   writer: Omit<EncodeThreadOptions, 'slots'>;
-  /** [0] batches given back so far, [1] 1 once the encoder failed or its thread ended */
+  /** CONTROL_WORDS + one word per slot: see RETURNED, FAILED, BUSY */
   control: SharedArrayBuffer;
-  returns: MessagePort;
 }
 
+/** batches freed so far: the word the decoder waits on */
 const RETURNED = 0;
+/** 1 once the encoder failed or its thread ended */
 const FAILED = 1;
+const CONTROL_WORDS = 2;
+/** per slot, from CONTROL_WORDS on: 1 while the encoder has the slot's batch */
+const BUSY = CONTROL_WORDS;
 /** how long the decoder sleeps between checks while waiting for a batch (it is woken sooner) */
 const WAIT_MS = 200;
 
+interface Slot {
+  memory: SharedBatchMemory;
+  columns: PacketColumns;
+  /** how many of the instance's decode_error strings the encoder has */
+  errorsSent: number;
+  /** the encoder has seen the memory */
+  announced: boolean;
+}
+
 export class EncodeThread {
   private readonly worker: Worker;
-  private readonly returns: MessagePort;
   private readonly control: Int32Array;
-  /** the memory slot each batch instance lives in */
+  private readonly slots: Slot[] = [];
+  /** the slot of each batch instance handed out */
   private readonly slotOf = new WeakMap<PacketColumns, number>();
-  /** per slot: how many of its instance's decode_error strings the encoder has */
-  private readonly errorsSent: number[] = [];
-  /** batches given back, ready to decode into */
-  private readonly free: PacketColumns[] = [];
   private readonly maxSlots: number;
   private pointsSent = 0;
   private filesSent = 0;
@@ -96,12 +101,10 @@ export class EncodeThread {
   ) {
     this.maxSlots = Math.max(2, opts.slots ?? 4);
     const { slots: _slots, ...writer } = opts;
-    const channel = new MessageChannel();
-    const control = new SharedArrayBuffer(8);
+    const control = new SharedArrayBuffer(4 * (CONTROL_WORDS + this.maxSlots));
     this.control = new Int32Array(control);
-    this.returns = channel.port1;
-    const data: EncoderData = { role: 'hoptrace-parquet-encoder', writer, control, returns: channel.port2 };
-    this.worker = tsWorker(new URL(import.meta.url), data, [channel.port2]);
+    const data: EncoderData = { role: 'hoptrace-parquet-encoder', writer, control };
+    this.worker = tsWorker(new URL(import.meta.url), data);
     this.worker.on('message', (m: FromEncoder) => this.settle(m));
     this.worker.on('error', (err) => this.settle({ type: 'failed', message: err.stack ?? err.message }));
     this.worker.on('exit', (code) => {
@@ -117,73 +120,87 @@ export class EncodeThread {
     settled?.(m);
   }
 
+  private throwIfFailed(): void {
+    if (Atomics.load(this.control, FAILED) !== 0 || this.failure)
+      throw this.failure ?? new Error('parquet encoder failed');
+  }
+
+  /** An empty batch in shared memory to decode into (blocks while every batch is in flight). */
+  batch(capacity: number): PacketColumns {
+    return this.slots[this.freeSlot(capacity, -1)]!.columns;
+  }
+
   /**
    * Hands a full batch to the encoder and returns an empty batch (reset) to decode into next: the
-   * caller must not touch `b` again. Blocks while every batch of the lane is in flight.
+   * caller must not touch `b` again. A batch not from this thread is copied into one that is. Blocks
+   * while every batch of the lane is in flight.
    */
   send(b: PacketColumns): PacketColumns {
-    if (Atomics.load(this.control, FAILED) !== 0) throw this.failure ?? new Error('parquet encoder failed');
-    let slot = this.slotOf.get(b);
-    if (slot === undefined) slot = this.newSlot(b);
-    const errorsFrom = this.errorsSent[slot]!;
-    this.errorsSent[slot] = b.errors.length;
-    const columns = columnBuffers(b);
+    this.throwIfFailed();
+    let index = this.slotOf.get(b);
+    let errorsFrom: number;
+    let errors: string[];
+    if (index === undefined) {
+      index = this.freeSlot(b.capacity, -1);
+      copyRows(b, this.slots[index]!.columns);
+      // the copy's error ids are `b`'s: its list replaces the slot's, which starts over afterwards
+      errorsFrom = 1;
+      errors = b.errors.slice(1);
+      this.slots[index]!.errorsSent = 1;
+    } else {
+      const slot = this.slots[index]!;
+      errorsFrom = slot.errorsSent;
+      errors = b.errors.slice(errorsFrom);
+      slot.errorsSent = b.errors.length;
+    }
+    const slot = this.slots[index]!;
     const msg: ToEncoder = {
       type: 'batch',
-      slot,
-      columns,
+      slot: index,
+      memory: slot.announced ? null : slot.memory,
+      length: slot.columns.length,
       points: this.points.slice(this.pointsSent),
       files: this.files.slice(this.filesSent),
       errorsFrom,
-      errors: b.errors.slice(errorsFrom),
+      errors,
     };
+    slot.announced = true;
     this.pointsSent = this.points.length;
     this.filesSent = this.files.length;
-    this.worker.postMessage(msg, columns.buffers);
-    this.rows += b.length;
-    return this.nextBatch(b.capacity);
+    Atomics.store(this.control, BUSY + index, 1);
+    this.worker.postMessage(msg);
+    this.rows += msg.length;
+    return this.slots[this.freeSlot(b.capacity, index)]!.columns;
   }
 
-  private newSlot(b: PacketColumns): number {
-    const slot = this.errorsSent.length;
-    this.slotOf.set(b, slot);
-    // every instance's list starts with the unused entry 0
-    this.errorsSent.push(1);
-    return slot;
-  }
-
-  private nextBatch(capacity: number): PacketColumns {
-    this.takeReturned();
-    let c = this.free.pop();
-    if (!c && this.errorsSent.length < this.maxSlots) {
-      c = new PacketColumns(capacity);
-      this.newSlot(c);
-      return c;
-    }
-    while (!c) {
+  /**
+   * A slot the encoder does not hold, other than `not`, reset for decoding: a free one, else a new one
+   * while fewer than maxSlots exist, else the first one the encoder frees.
+   */
+  private freeSlot(capacity: number, not: number): number {
+    for (;;) {
       const seen = Atomics.load(this.control, RETURNED);
-      this.takeReturned();
-      c = this.free.pop();
-      if (c) break;
-      if (Atomics.load(this.control, FAILED) !== 0 || this.failure)
-        throw this.failure ?? new Error('parquet encoder failed');
+      for (let i = 0; i < this.slots.length; i++) {
+        if (i === not || Atomics.load(this.control, BUSY + i) !== 0) continue;
+        const slot = this.slots[i]!;
+        if (slot.memory.capacity < capacity) continue;
+        resetShared(slot.columns, slot.memory);
+        return i;
+      }
+      if (this.slots.length < this.maxSlots) return this.newSlot(capacity);
+      this.throwIfFailed();
       Atomics.wait(this.control, RETURNED, seen, WAIT_MS);
     }
-    c.reset();
-    return c;
   }
 
-  private takeReturned(): void {
-    for (;;) {
-      const got = receiveMessageOnPort(this.returns);
-      if (!got) return;
-      const r = got.message as Returned;
-      const c = emptyColumns();
-      adoptBuffers(c, r.columns);
-      this.slotOf.set(c, r.slot);
-      this.errorsSent[r.slot] = 1;
-      this.free.push(c);
-    }
+  private newSlot(capacity: number): number {
+    const memory = sharedBatchMemory(capacity);
+    const columns = columnsOver(memory);
+    const index = this.slots.length;
+    // every instance's list starts with the unused entry 0
+    this.slots.push({ memory, columns, errorsSent: 1, announced: false });
+    this.slotOf.set(columns, index);
+    return index;
   }
 
   private request(m: ToEncoder): Promise<FromEncoder> {
@@ -220,12 +237,11 @@ const data = workerData as EncoderData | null;
 if (parentPort && data?.role === 'hoptrace-parquet-encoder') {
   const port = parentPort;
   const control = new Int32Array(data.control);
-  const returns = data.returns;
   const points: CapturePointEntry[] = [];
   const files: string[] = [];
   const writer = new PacketsDatasetWriter({ ...data.writer, points, files });
-  /** per slot, the decode_error list of the instance last sent from it */
-  const errorLists: string[][] = [];
+  /** per slot, this side's instance over its memory */
+  const batches: PacketColumns[] = [];
   // a thread that ends any other way (an uncaught error, out of memory) still wakes a waiting decoder:
   // its 'error' and 'exit' events cannot reach a lane blocked in Atomics.wait
   process.on('exit', () => {
@@ -242,17 +258,15 @@ if (parentPort && data?.role === 'hoptrace-parquet-encoder') {
   const encode = (m: ToEncoder & { type: 'batch' }) => {
     for (const p of m.points) points.push(p);
     for (const f of m.files) files.push(f);
-    const errors = errorLists[m.slot] ?? [];
-    errorLists[m.slot] = errors;
-    errors.length = m.errorsFrom;
-    for (const e of m.errors) errors.push(e);
-    // a new instance each time: the writer maps error ids per instance
-    const c = emptyColumns();
-    adoptBuffers(c, m.columns);
-    for (let i = 1; i < errors.length; i++) c.errors.push(errors[i]!);
+    if (m.memory) batches[m.slot] = columnsOver(m.memory);
+    const c = batches[m.slot]!;
+    c.length = m.length;
+    // a list that starts over (a batch copied in) is a new list to the writer, which maps ids per list
+    if (m.errorsFrom === 1 && c.errors.length > 1) writer.forgetErrors(c);
+    c.errors.length = m.errorsFrom;
+    for (const e of m.errors) c.errors.push(e);
     writer.write(c);
-    const back = columnBuffers(c);
-    returns.postMessage({ slot: m.slot, columns: back } satisfies Returned, back.buffers);
+    Atomics.store(control, BUSY + m.slot, 0);
     Atomics.add(control, RETURNED, 1);
     Atomics.notify(control, RETURNED);
   };

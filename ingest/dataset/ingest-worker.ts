@@ -111,6 +111,8 @@ export class Interrupted extends Error {
 /** Where a lane's full batches go: encoded here, or handed to an encoder thread. */
 interface BatchOutput {
   readonly rows: number;
+  /** the batch to decode into first */
+  firstBatch(capacity: number): PacketColumns;
   /** takes a full batch; returns the batch to decode into next, or nothing to reuse this one */
   write(b: PacketColumns): PacketColumns | undefined;
   /** finishes the open part files; returns their paths */
@@ -123,6 +125,9 @@ class InlineOutput implements BatchOutput {
   constructor(private readonly writer: PacketsDatasetWriter) {}
   get rows(): number {
     return this.writer.rows;
+  }
+  firstBatch(capacity: number): PacketColumns {
+    return new PacketColumns(capacity);
   }
   write(b: PacketColumns): undefined {
     this.writer.write(b);
@@ -143,6 +148,9 @@ class ThreadOutput implements BatchOutput {
   constructor(private readonly thread: EncodeThread) {}
   get rows(): number {
     return this.thread.rows;
+  }
+  firstBatch(capacity: number): PacketColumns {
+    return this.thread.batch(capacity);
   }
   write(b: PacketColumns): PacketColumns {
     return this.thread.send(b);
@@ -179,7 +187,7 @@ export class IngestLane {
     this.output = opts.pipeline
       ? new ThreadOutput(new EncodeThread(writer, this.points, this.files))
       : new InlineOutput(new PacketsDatasetWriter({ ...writer, points: this.points, files: this.files }));
-    this.batch = new PacketColumns(opts.batchRows ?? 65536);
+    this.batch = this.output.firstBatch(opts.batchRows ?? 65536);
   }
 
   get rows(): number {

@@ -50,6 +50,14 @@ const NO_HOUR = 0;
 const HOUR_BIAS = 1 << 22;
 const KEY_NODE = 2 ** 23;
 
+interface ErrorMap {
+  ids: Uint16Array;
+  /** entries of the batch's list mapped so far */
+  mapped: number;
+}
+
+const NO_ERRORS = new Uint16Array(1);
+
 interface Partition {
   key: number;
   dir: string;
@@ -75,10 +83,10 @@ export class PacketsDatasetWriter {
     maxPoint: 0,
     maxFile: 0,
     maxError: 0,
-    errorMap: new Uint16Array(65536),
+    errorMap: NO_ERRORS,
   };
-  private errorsBatch: PacketColumns | null = null;
-  private errorsMapped = 1;
+  /** per batch instance (each has its own interned list): its ids -> this writer's */
+  private readonly errorMaps = new WeakMap<PacketColumns, ErrorMap>();
   private scratch: EncodeScratch | null = null;
   private gathered: PacketColumns | null = null;
   private keys = new Float64Array(0);
@@ -147,22 +155,32 @@ export class PacketsDatasetWriter {
     this.partitions.clear();
   }
 
+  /**
+   * Forgets what `batch`'s decode_error ids were mapped to: its list starts over (an instance whose
+   * list was replaced, encode-thread.ts).
+   */
+  forgetErrors(batch: PacketColumns): void {
+    this.errorMaps.delete(batch);
+  }
+
   /** Maps the batch's decode_error ids to this writer's dictionary (only ids not seen before). */
   private syncErrors(batch: PacketColumns): void {
-    if (batch !== this.errorsBatch) {
-      this.errorsBatch = batch;
-      this.errorsMapped = 1;
+    let m = this.errorMaps.get(batch);
+    if (!m) {
+      m = { ids: new Uint16Array(65536), mapped: 1 };
+      this.errorMaps.set(batch, m);
     }
-    for (; this.errorsMapped < batch.errors.length; this.errorsMapped++) {
-      const message = batch.errors[this.errorsMapped]!;
+    for (; m.mapped < batch.errors.length; m.mapped++) {
+      const message = batch.errors[m.mapped]!;
       let id = this.errorIds.get(message);
       if (id === undefined) {
         id = this.errors.length;
         this.errors.push(message);
         this.errorIds.set(message, id);
       }
-      this.ctx.errorMap[this.errorsMapped] = id;
+      m.ids[m.mapped] = id;
     }
+    this.ctx.errorMap = m.ids;
   }
 
   private nodeOfPoint(point: number): number {
