@@ -291,72 +291,104 @@ export class FrameTable {
     let current = 0;
     const srcText = () => this.addrText(current, 'src');
     const dstText = () => this.addrText(current, 'dst');
+    // columns as locals: reserve() ran, and a property load per column per row cost as much as the row
+    const { point, file, frame, t, fpValid, fpLo, fpHi, ipVersion, proto, src, dst, srcPort, dstPort } = this;
+    const { ttl, tcpSeq, tcpAck, tcpFlags, payloadLen, wirelen, icmpTypeCode, icmpEcho, icmpId } = this;
+    const { srcMac, dstMac, linkType, dir, dirInferred } = this;
+    const { ts, tsValid, fingerprint, fingerprintValid, srcIp4, dstIp4, srcIp6, dstIp6 } = c;
+    const { ipProto, ipProtoValid, portsValid, tcpValid, icmpValid, icmpType, icmpCode } = c;
+    const cIpVersion = c.ipVersion;
+    const cSrcPort = c.srcPort;
+    const cDstPort = c.dstPort;
+    const cTtl = c.ttl;
+    const cTcpSeq = c.tcpSeq;
+    const cTcpAck = c.tcpAck;
+    const cTcpFlags = c.tcpFlags;
+    const cWirelen = c.wirelen;
+    const cPoint = c.point;
+    const cFile = c.file;
+    const cFrame = c.frame;
+    const cLinkType = c.linkType;
+    const cDirection = c.direction;
+    const cPayloadLen = c.payloadLen;
+    const cTcpPayloadLen = c.tcpPayloadLen;
+    const cIcmpEchoValid = c.icmpEchoValid;
+    const cIcmpId = c.icmpId;
+    const cSrcMac = c.srcMac;
+    const cDstMac = c.dstMac;
+    const cSrcMacValid = c.srcMacValid;
+    const cDstMacValid = c.dstMacValid;
+    const cIfindex = c.ifindex;
+    const cIfindexValid = c.ifindexValid;
+    let i = this.length;
     for (let r = 0; r < n; r++) {
-      if (c.tsValid[r] !== 1) continue;
-      const i = this.length++;
-      const lo = c.ts[2 * r]!;
-      const hi = c.ts[2 * r + 1]!;
+      if (tsValid[r] !== 1) continue;
+      const lo = ts[2 * r]!;
+      const hi = ts[2 * r + 1]!;
       if (this.baseNs === null) {
         this.baseNs = (BigInt(hi >>> 0) << 32n) | BigInt(lo >>> 0);
         this.baseHi = hi;
         this.baseLo = lo;
       }
       // relative time from lanes without BigInt: exact while |t| < 2^53
-      this.t[i] = (hi - this.baseHi) * 4294967296 + (lo - this.baseLo);
-      let p = pointMap[c.point[r]!]!;
-      if (devicePoint && c.ifindexValid[r] === 1) {
-        const d = devicePoint(p, c.ifindex[r]!);
+      t[i] = (hi - this.baseHi) * 4294967296 + (lo - this.baseLo);
+      let p = pointMap[cPoint[r]!]!;
+      if (devicePoint && cIfindexValid[r] === 1) {
+        const d = devicePoint(p, cIfindex[r]!);
         if (d >= 0) p = d;
       }
-      this.point[i] = p;
-      this.file[i] = c.file[r]!;
-      this.frame[i] = c.frame[r]!;
-      this.fpValid[i] = c.fingerprintValid[r]!;
-      this.fpLo[i] = c.fingerprint[2 * r]!;
-      this.fpHi[i] = c.fingerprint[2 * r + 1]!;
-      const v = c.ipVersion[r]!;
-      this.ipVersion[i] = v;
-      this.proto[i] = c.ipProtoValid[r] === 1 ? c.ipProto[r]! : 0;
+      point[i] = p;
+      file[i] = cFile[r]!;
+      frame[i] = cFrame[r]!;
+      fpValid[i] = fingerprintValid[r]!;
+      fpLo[i] = fingerprint[2 * r]!;
+      fpHi[i] = fingerprint[2 * r + 1]!;
+      const v = cIpVersion[r]!;
+      ipVersion[i] = v;
+      proto[i] = ipProtoValid[r] === 1 ? ipProto[r]! : 0;
       if (v === 4) {
-        this.src[i] = c.srcIp4[r]!;
-        this.dst[i] = c.dstIp4[r]!;
+        src[i] = srcIp4[r]!;
+        dst[i] = dstIp4[r]!;
       } else if (v === 6) {
-        this.src[i] = this.intern6(ip6Text(c.srcIp6, 16 * r));
-        this.dst[i] = this.intern6(ip6Text(c.dstIp6, 16 * r));
+        src[i] = this.intern6(ip6Text(srcIp6, 16 * r));
+        dst[i] = this.intern6(ip6Text(dstIp6, 16 * r));
       } else {
-        this.src[i] = 0;
-        this.dst[i] = 0;
+        src[i] = 0;
+        dst[i] = 0;
       }
-      const ports = c.portsValid[r] === 1;
-      this.srcPort[i] = ports ? c.srcPort[r]! : 0;
-      this.dstPort[i] = ports ? c.dstPort[r]! : 0;
-      this.ttl[i] = c.ttl[r]!;
-      const tcp = c.tcpValid[r] === 1;
-      this.tcpSeq[i] = tcp ? c.tcpSeq[r]! : 0;
-      this.tcpAck[i] = tcp ? c.tcpAck[r]! : 0;
-      this.tcpFlags[i] = tcp ? c.tcpFlags[r]! : 0;
-      this.payloadLen[i] = tcp ? c.tcpPayloadLen[r]! : c.payloadLen[r]!;
-      this.wirelen[i] = c.wirelen[r]!;
-      const icmp = c.icmpValid[r] === 1;
-      this.icmpTypeCode[i] = icmp ? (c.icmpType[r]! << 8) | c.icmpCode[r]! : 0;
-      this.icmpEcho[i] = c.icmpEchoValid[r]!;
-      this.icmpId[i] = c.icmpEchoValid[r] === 1 ? c.icmpId[r]! : 0;
+      const ports = portsValid[r] === 1;
+      srcPort[i] = ports ? cSrcPort[r]! : 0;
+      dstPort[i] = ports ? cDstPort[r]! : 0;
+      ttl[i] = cTtl[r]!;
+      const tcp = tcpValid[r] === 1;
+      tcpSeq[i] = tcp ? cTcpSeq[r]! : 0;
+      tcpAck[i] = tcp ? cTcpAck[r]! : 0;
+      tcpFlags[i] = tcp ? cTcpFlags[r]! : 0;
+      payloadLen[i] = tcp ? cTcpPayloadLen[r]! : cPayloadLen[r]!;
+      wirelen[i] = cWirelen[r]!;
+      const icmp = icmpValid[r] === 1;
+      icmpTypeCode[i] = icmp ? (icmpType[r]! << 8) | icmpCode[r]! : 0;
+      const echo = cIcmpEchoValid[r]!;
+      icmpEcho[i] = echo;
+      icmpId[i] = echo === 1 ? cIcmpId[r]! : 0;
       // Ethernet writes both MACs or neither (one shared validity lane)
-      const sm = c.srcMacValid[r] === 1 ? macKeyFromLanes(c.srcMac[2 * r]!, c.srcMac[2 * r + 1]!) : -1;
-      const dm = c.dstMacValid[r] === 1 ? macKeyFromLanes(c.dstMac[2 * r]!, c.dstMac[2 * r + 1]!) : -1;
-      this.srcMac[i] = sm;
-      this.dstMac[i] = dm;
-      this.linkType[i] = c.linkType[r]!;
-      let d = c.direction[r]!;
+      const sm = cSrcMacValid[r] === 1 ? macKeyFromLanes(cSrcMac[2 * r]!, cSrcMac[2 * r + 1]!) : -1;
+      const dm = cDstMacValid[r] === 1 ? macKeyFromLanes(cDstMac[2 * r]!, cDstMac[2 * r + 1]!) : -1;
+      srcMac[i] = sm;
+      dstMac[i] = dm;
+      linkType[i] = cLinkType[r]!;
+      let d = cDirection[r]!;
       if (d === DirCode.unknown) {
         const res = resolverOf(p);
         if (res) {
           current = i;
           d = res.infer(sm, dm, srcText, dstText);
-          this.dirInferred[i] = d === DirCode.unknown ? 0 : 1;
+          dirInferred[i] = d === DirCode.unknown ? 0 : 1;
         }
-      } else this.dirInferred[i] = 0;
-      this.dir[i] = d;
+      } else dirInferred[i] = 0;
+      dir[i] = d;
+      i++;
     }
+    this.length = i;
   }
 }
