@@ -256,7 +256,8 @@ function sightingsSelect(baseNs: bigint): string {
   const rewrite = ['src_ip', 'src_port', 'dst_ip', 'dst_port']
     .map((name, bit) => `CASE WHEN s.rewrite & ${1 << bit} <> 0 THEN '${name}' END`)
     .join(', ');
-  return `SELECT s.packet AS packet_id, s.hop, p.capture_point, p.node, p.kind AS point_kind,
+  return `SELECT s.packet AS packet_id, s.hop, getvariable('point_ids')[s.point + 1] AS capture_point,
+      getvariable('point_nodes')[s.point + 1] AS node, getvariable('point_kinds')[s.point + 1] AS point_kind,
       CASE s.dir WHEN 1 THEN 'in' WHEN 2 THEN 'out' ELSE 'unknown' END AS direction,
       s.dir_inferred = 1 AS direction_inferred,
       ${baseNs}::BIGINT + CAST(round(s.t) AS BIGINT) AS ts_ns,
@@ -265,10 +266,10 @@ function sightingsSelect(baseNs: bigint): string {
       nullif(concat_ws(',', ${rewrite}), '') AS rewrite,
       s.collided = 1 AS collided,
       nullif(s.flow, -1) AS flow_id,
-      fl.file, s.frame_no AS frame,
+      getvariable('files')[s.file + 1] AS file, s.frame_no AS frame,
       nullif(s.ip_version, 0) AS ip_version, s.proto AS ip_proto,
-      CASE s.ip_version WHEN 4 THEN ${ip4Text('s.src')} WHEN 6 THEN a6.addr END AS src_ip,
-      CASE s.ip_version WHEN 4 THEN ${ip4Text('s.dst')} WHEN 6 THEN b6.addr END AS dst_ip,
+      CASE s.ip_version WHEN 4 THEN ${ip4Text('s.src')} WHEN 6 THEN getvariable('ip6')[s.src + 1] END AS src_ip,
+      CASE s.ip_version WHEN 4 THEN ${ip4Text('s.dst')} WHEN 6 THEN getvariable('ip6')[s.dst + 1] END AS dst_ip,
       CASE WHEN s.proto IN (6, 17, 132) THEN s.src_port END AS src_port,
       CASE WHEN s.proto IN (6, 17, 132) THEN s.dst_port END AS dst_port,
       s.ttl,
@@ -279,12 +280,7 @@ function sightingsSelect(baseNs: bigint): string {
       CASE WHEN s.proto IN (1, 58) THEN s.icmp_type_code >> 8 END AS icmp_type,
       CASE WHEN s.proto IN (1, 58) THEN s.icmp_type_code & 255 END AS icmp_code,
       CASE WHEN s.icmp_echo = 1 THEN s.icmp_id END AS icmp_id
-    FROM stage s
-    JOIN points p ON p.point_id = s.point
-    LEFT JOIN files fl ON fl.file_id = s.file
-    LEFT JOIN ip6 a6 ON s.ip_version = 6 AND a6.id = s.src
-    LEFT JOIN ip6 b6 ON s.ip_version = 6 AND b6.id = s.dst
-    ORDER BY s.packet, s.hop`;
+    FROM stage s`;
 }
 
 async function stageSightings(
@@ -325,6 +321,14 @@ async function stageSightings(
     ip6.endRow();
   });
   ip6.closeSync();
+  // lists the sightings' SELECT indexes: a projection of one table keeps the staged order (packet, hop:
+  // the order SightingsBuilder made), where joins needed an ORDER BY, a sort of every row on DuckDB's
+  // threads while this one judges the flows
+  await con.run(`SET VARIABLE point_ids = (SELECT list(capture_point ORDER BY point_id) FROM points);
+    SET VARIABLE point_nodes = (SELECT list(node ORDER BY point_id) FROM points);
+    SET VARIABLE point_kinds = (SELECT list(kind ORDER BY point_id) FROM points);
+    SET VARIABLE files = (SELECT list(file ORDER BY file_id) FROM files);
+    SET VARIABLE ip6 = (SELECT list(addr ORDER BY id) FROM ip6)`);
   const columnsOf = (from: number, to: number) => sightingColumns(s, t.flowOfPacket, from, to);
   await appendColumns(con, 'stage', columnsOf, s.length, Math.max(1, partRows));
   copies.push(`COPY (${sightingsSelect(s.frames.baseNs ?? 0n)}) TO ${sqlString(file)} (FORMAT parquet)`);
@@ -538,20 +542,20 @@ class TextDict {
     return { ids, valid };
   }
 
-  /** Stages the texts as one list in `texts_list` (read by `textOf`). */
+  /** Stages the texts as one list in the variable `texts`. */
   async stage(con: DuckDBConnection): Promise<void> {
     const stage = await ColumnAppender.open(con, 'texts_stage', [stageCol('text', [])]);
     if (this.texts.length > 0) stage.append([stageCol('text', this.texts)], this.texts.length);
     stage.close();
-    await con.run('CREATE TABLE texts_list AS SELECT list(text) AS l FROM texts_stage');
+    await con.run('SET VARIABLE texts = (SELECT list(text) FROM texts_stage)');
   }
 }
 
 /**
  * A table of per-flow rows, staged by DataChunks a part of FLOW_PART flows at a time (a row-by-row
  * appender made one native call per value), its texts as ids into `dict`; the COPY that writes it
- * turns them back into texts (a list lookup per value, on DuckDB's threads) and keeps the rows in the
- * order given. A part may give no rows; the table is created from the first part's columns either way.
+ * turns them back into texts (a list lookup per value, on DuckDB's threads), a projection of one table,
+ * which keeps the order the rows were staged in. A part may give no rows; the table is created from the first part's columns either way.
  */
 async function stagePerFlow(
   con: DuckDBConnection,
@@ -562,21 +566,12 @@ async function stagePerFlow(
   file: string,
   copies: string[],
 ): Promise<void> {
-  let rowBase = 0;
-  const encode = (cols: StageCol[]): StageCol[] => {
-    const rows = cols[0]!.data.length;
-    const ord = new Uint32Array(rows);
-    for (let r = 0; r < rows; r++) ord[r] = rowBase + r;
-    rowBase += rows;
-    return [
-      stageCol('ord', ord),
-      ...cols.map((c) => {
-        if (!Array.isArray(c.data)) return c;
-        const { ids, valid } = dict.encode(c.data);
-        return stageCol(c.name, ids, valid);
-      }),
-    ];
-  };
+  const encode = (cols: StageCol[]): StageCol[] =>
+    cols.map((c) => {
+      if (!Array.isArray(c.data)) return c;
+      const { ids, valid } = dict.encode(c.data);
+      return stageCol(c.name, ids, valid);
+    });
   const first = columnsOf(flows, 0, Math.min(flows.length, FLOW_PART));
   const texts = new Set(first.filter((c) => Array.isArray(c.data)).map((c) => c.name));
   const staged = encode(first);
@@ -589,9 +584,11 @@ async function stagePerFlow(
   }
   stage.close();
   // names and the list index are this code's own; no value from a capture is in the SQL
-  const select = first.map((c) => (texts.has(c.name) ? `t.l[s.${c.name} + 1] AS ${c.name}` : `s.${c.name}`));
+  const select = first.map((c) =>
+    texts.has(c.name) ? `getvariable('texts')[s.${c.name} + 1] AS ${c.name}` : `s.${c.name}`,
+  );
   copies.push(
-    `COPY (SELECT ${select.join(', ')} FROM ${table}_stage s, texts_list t ORDER BY s.ord) TO ${sqlString(file)} (FORMAT parquet)`,
+    `COPY (SELECT ${select.join(', ')} FROM ${table}_stage s) TO ${sqlString(file)} (FORMAT parquet)`,
   );
 }
 

@@ -29,6 +29,13 @@ test(
         const [count] = await rows('SELECT count(*) AS n, count(DISTINCT packet_id) AS p FROM sightings');
         assert.equal(Number(count?.['n']), a.correlation.sightings.length);
         assert.equal(Number(count?.['p']), a.correlation.sightings.packets);
+        // the file holds the rows by packet, then hop (a scan reads them in that order, without a sort)
+        const order = await rows('SELECT packet_id, hop FROM sightings');
+        for (let k = 1; k < order.length; k++) {
+          const [p0, h0] = [Number(order[k - 1]!['packet_id']), Number(order[k - 1]!['hop'])];
+          const [p1, h1] = [Number(order[k]!['packet_id']), Number(order[k]!['hop'])];
+          assert.ok(p0 < p1 || (p0 === p1 && h0 < h1), `row ${k}: ${p0}/${h0} before ${p1}/${h1}`);
+        }
         // the Service rewrite of s7-tcp: the VIP at the client's veth, the backend on the ENI
         const s7 = await rows(`SELECT capture_point, direction, dst_ip, dst_port, rewrite FROM sightings
         WHERE packet_id = (SELECT min(packet_id) FROM sightings WHERE src_port = 42071 AND ip_proto = 6)
