@@ -4,7 +4,8 @@
  * facts the `captures` table needs (counts, coverage window, drops).
  */
 import { PacketColumns } from './columns/packet-columns.ts';
-import { createDecodeState, type DecodeState, decodeFrame } from './decode/decode-frame.ts';
+import { createDecodeState, type DecodeState, decodeFrameDeferred } from './decode/decode-frame.ts';
+import { completeFastRows } from './decode/fast-rows.ts';
 import type { ContainerInfo, InterfaceInfo, InterfaceStats, PacketRecord, RecordSink } from './record.ts';
 import { lanesToBigInt } from './timestamp.ts';
 
@@ -72,6 +73,8 @@ export class PacketBatchSink implements RecordSink {
   private lastHi = new Uint32Array(16);
   /** interfaceIndex of each row of the batch, for the tallies taken when the batch is handed on */
   declare private rowInterface: Uint32Array;
+  /** fast-path kind of each row of the batch (decode/fast-rows.ts), completed when it is handed on */
+  declare private rowKind: Uint8Array;
   /** first row of the batch that this sink wrote (a batch handed in may hold rows already) */
   declare private start: number;
 
@@ -80,6 +83,7 @@ export class PacketBatchSink implements RecordSink {
     this.fileId = opts.fileId;
     this.batch = batch ?? new PacketColumns(opts.batchRows ?? 65536);
     this.rowInterface = new Uint32Array(this.batch.capacity);
+    this.rowKind = new Uint8Array(this.batch.capacity);
     this.start = this.batch.length;
   }
 
@@ -146,7 +150,7 @@ export class PacketBatchSink implements RecordSink {
       const dir = rec.flags & 3;
       if (dir === 1 || dir === 2) c.direction[row] = dir;
     }
-    decodeFrame(this.state, rec, c, row);
+    this.rowKind[row] = decodeFrameDeferred(this.state, rec, c, row);
     if (rec.dropCount > 0) this.epbDrops[rec.interfaceIndex]! += rec.dropCount;
     c.length = row + 1;
     if (c.length >= c.capacity) this.flush();
@@ -160,6 +164,7 @@ export class PacketBatchSink implements RecordSink {
   private tally(c: PacketColumns): void {
     const end = c.length;
     const rowInterface = this.rowInterface;
+    completeFastRows(c, this.rowKind, this.start, end);
     c.file.fill(this.fileId, this.start, end);
     let row = this.start;
     while (row < end) {
@@ -250,7 +255,10 @@ export class PacketBatchSink implements RecordSink {
     const next = this.opts.onBatch(this.batch);
     if (next) {
       this.batch = next;
-      if (next.capacity > this.rowInterface.length) this.rowInterface = new Uint32Array(next.capacity);
+      if (next.capacity > this.rowInterface.length) {
+        this.rowInterface = new Uint32Array(next.capacity);
+        this.rowKind = new Uint8Array(next.capacity);
+      }
     } else {
       this.batch.reset();
     }

@@ -1,11 +1,12 @@
 import type { PacketColumns } from '../columns/packet-columns.ts';
-import { writeMacs } from './ethernet.ts';
-import { ipv4FingerprintWords, writeIpPayloadLen, writeIpv4Fixed } from './ipv4.ts';
-import { ipv6FingerprintWords, writeIpv6Fixed } from './ipv6.ts';
+import { writeMacValues } from './ethernet.ts';
+import { completeFastRow, FastRow } from './fast-rows.ts';
+import { ipv4FingerprintWords, writeIpv4Values } from './ipv4.ts';
+import { ipv6FingerprintWords, writeIpv6Values } from './ipv6.ts';
 import { UDP_PORT_NEXT } from './layer.ts';
 import { hashPacket, PAYLOAD_HASH_BYTES } from './payload-hash.ts';
 import type { DecodeState } from './state.ts';
-import { writePorts, writeTcpFixed, writeTcpPayloadLen } from './tcp.ts';
+import { writePortValues, writeTcpValues } from './tcp.ts';
 
 /**
  * The stack most frames are: Ethernet, at most one 802.1Q tag, IPv4 with a 20-byte header, not
@@ -17,8 +18,9 @@ import { writePorts, writeTcpFixed, writeTcpPayloadLen } from './tcp.ts';
  *
  * Every check comes before the first write: anything else (options, fragments, TSO lengths, errors,
  * truncation, tunnels, hashes over uncaptured bytes) returns false with the row untouched, and the
- * layered decoders take the frame from the start. The columns written are exactly theirs (the writers
- * are shared), which test/unit/decode/common-stack.test.ts checks frame by frame against them.
+ * layered decoders take the frame from the start. The columns written are exactly theirs (the value
+ * writers are shared, `completeFastRow` writes the rest), which test/unit/decode/common-stack.test.ts
+ * checks frame by frame against them.
  */
 export function decodeCommonStack(
   s: DecodeState,
@@ -28,7 +30,25 @@ export function decodeCommonStack(
   end: number,
   row: number,
 ): boolean {
-  if (end - at < 42) return false;
+  const kind = decodeCommonValues(s, c, v, at, end, row);
+  if (kind === 0) return false;
+  completeFastRow(c, row, kind);
+  return true;
+}
+
+/**
+ * `decodeCommonStack` without `completeFastRow`: the row's kind (fast-rows.ts), or 0 (row untouched)
+ * when the frame is not the common stack. The caller completes the row, at once or with its batch.
+ */
+export function decodeCommonValues(
+  s: DecodeState,
+  c: PacketColumns,
+  v: DataView,
+  at: number,
+  end: number,
+  row: number,
+): number {
+  if (end - at < 42) return 0;
   let type = v.getUint16(at + 12);
   let ip = at + 14;
   if (type === 0x8100) {
@@ -42,29 +62,29 @@ export function decodeCommonStack(
   let l4Len: number;
   let ipEnd: number;
   if (type === 0x0800) {
-    if (end - ip < 28) return false;
+    if (end - ip < 28) return 0;
     w0 = v.getUint32(ip);
     // version 4, IHL 5
-    if (w0 >>> 24 !== 0x45) return false;
+    if (w0 >>> 24 !== 0x45) return 0;
     const totalLen = w0 & 0xffff;
     w1 = v.getUint32(ip + 4);
     // 20 <= total length (0 is TSO's), neither MF nor an offset
-    if (totalLen < 20 || (w1 & 0x3fff) !== 0) return false;
+    if (totalLen < 20 || (w1 & 0x3fff) !== 0) return 0;
     w2 = v.getUint32(ip + 8);
     proto = (w2 >>> 16) & 0xff;
     // the IP total length cuts off Ethernet padding
     ipEnd = Math.min(end, ip + totalLen);
     l4Len = totalLen - 20;
   } else if (type === 0x86dd) {
-    if (end - ip < 48) return false;
+    if (end - ip < 48) return 0;
     w0 = v.getUint32(ip);
     l4Len = v.getUint16(ip + 4);
     proto = v.getUint8(ip + 6);
     // no extension headers; a zero payload length is a jumbogram's or GSO's
-    if (w0 >>> 28 !== 6 || l4Len === 0 || (proto !== 6 && proto !== 17)) return false;
+    if (w0 >>> 28 !== 6 || l4Len === 0 || (proto !== 6 && proto !== 17)) return 0;
     ipEnd = Math.min(end, ip + 40 + l4Len);
   } else {
-    return false;
+    return 0;
   }
   const l4 = type === 0x0800 ? ip + 20 : ip + 40;
   const ports = v.getUint32(l4);
@@ -75,62 +95,58 @@ export function decodeCommonStack(
   let ack = 0;
   let w3 = 0;
   if (proto === 6) {
-    if (ipEnd - l4 < 20) return false;
+    if (ipEnd - l4 < 20) return 0;
     w3 = v.getUint32(l4 + 12);
     const hdrLen = (w3 >>> 28) << 2;
     payloadLen = l4Len - hdrLen;
-    if (hdrLen < 20 || payloadLen < 0 || hdrLen > ipEnd - l4) return false;
+    if (hdrLen < 20 || payloadLen < 0 || hdrLen > ipEnd - l4) return 0;
     seq = v.getUint32(l4 + 4);
     ack = v.getUint32(l4 + 8);
     payloadAt = l4 + hdrLen;
   } else if (proto === 17) {
-    if (ipEnd - l4 < 8) return false;
+    if (ipEnd - l4 < 8) return 0;
     let len = v.getUint16(l4 + 4);
     if (len === 0) len = l4Len;
-    if (len < 8 || UDP_PORT_NEXT[ports & 0xffff] !== 0 || UDP_PORT_NEXT[ports >>> 16] !== 0) return false;
+    if (len < 8 || UDP_PORT_NEXT[ports & 0xffff] !== 0 || UDP_PORT_NEXT[ports >>> 16] !== 0) return 0;
     payloadAt = l4 + 8;
     payloadLen = len - 8;
     if (l4 + len < ipEnd) payloadEnd = l4 + len;
   } else {
-    return false;
+    return 0;
   }
   const n = Math.min(payloadLen, PAYLOAD_HASH_BYTES);
-  if (payloadAt + n > payloadEnd) return false;
+  if (payloadAt + n > payloadEnd) return 0;
 
-  writeMacs(c, row, v, at);
+  writeMacValues(c, row, v, at);
   if (ip !== at + 14) {
     c.vlan[4 * row] = v.getUint16(at + 14) & 0x0fff;
     c.vlanCount[row] = 1;
   }
-  c.ethertype[row] = type;
-  c.ethertypeValid[row] = 1;
   const fp = s.fpWords;
+  let kind: number = FastRow.fast;
   if (type === 0x0800) {
-    writeIpv4Fixed(c, row, w0, w1, w2, v.getUint32(ip + 12), v.getUint32(ip + 16));
+    writeIpv4Values(c, row, w0, w1, w2, v.getUint32(ip + 12), v.getUint32(ip + 16));
     ipv4FingerprintWords(fp, w1, proto, l4Len);
   } else {
-    writeIpv6Fixed(s, c, row, v, ip, w0);
-    c.ipProto[row] = proto;
-    c.ipProtoValid[row] = 1;
+    writeIpv6Values(s, c, row, v, ip, w0);
     ipv6FingerprintWords(fp, proto, 0, 0xffffffff, l4Len);
+    kind |= FastRow.ipv6;
   }
-  writeIpPayloadLen(c, row, l4Len);
-  writePorts(c, row, ports);
+  c.ipPayloadLen[row] = l4Len;
+  writePortValues(c, row, ports);
+  c.payloadLen[row] = payloadLen;
   let fpN = 4;
   if (proto === 6) {
-    writeTcpFixed(c, row, seq, ack, w3);
-    writeTcpPayloadLen(c, row, payloadLen);
+    writeTcpValues(c, row, seq, ack, w3);
+    c.tcpPayloadLen[row] = payloadLen;
     fp[3] = seq;
     fp[4] = ack;
     fp[5] = (w3 >>> 16) & 0x0fff;
     fpN = 6;
   } else {
-    c.payloadLen[row] = payloadLen;
-    c.payloadLenValid[row] = 1;
     fp[3] = payloadLen + 8;
+    kind |= FastRow.udp;
   }
   hashPacket(v, payloadAt, n, c.payloadHash, fp, fpN, c.fingerprint, 2 * row);
-  c.payloadHashValid[row] = 1;
-  c.fingerprintValid[row] = 1;
-  return true;
+  return kind;
 }

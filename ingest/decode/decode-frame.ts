@@ -2,8 +2,9 @@ import type { PacketColumns } from '../columns/packet-columns.ts';
 import type { PacketRecord } from '../record.ts';
 import { decodeAh } from './ah.ts';
 import { decodeChdlc } from './chdlc.ts';
-import { decodeCommonStack } from './common-stack.ts';
+import { decodeCommonValues } from './common-stack.ts';
 import { decodeEthernet } from './ethernet.ts';
+import { completeFastRow } from './fast-rows.ts';
 import { writeHashes } from './fingerprint.ts';
 import { decodeGeneve } from './geneve.ts';
 import { decodeGre } from './gre.ts';
@@ -43,17 +44,34 @@ export function createDecodeState(): DecodeState {
  * declines, and every other stack, through the layered decoders (`decodeLayers`).
  */
 export function decodeFrame(s: DecodeState, rec: PacketRecord, c: PacketColumns, row: number): void {
+  const kind = decodeFrameDeferred(s, rec, c, row);
+  if (kind !== 0) completeFastRow(c, row, kind);
+}
+
+/**
+ * `decodeFrame` that leaves a common-stack row incomplete: returns its kind (fast-rows.ts), which
+ * the caller must hand to `completeFastRow(s)` before the row is read, or 0 for a row written whole.
+ * For batch sinks, which complete a batch's rows in one loop.
+ */
+export function decodeFrameDeferred(
+  s: DecodeState,
+  rec: PacketRecord,
+  c: PacketColumns,
+  row: number,
+): number {
   const end = beginFrame(s, rec, c);
   // LINKTYPE_ETHERNET; the fast path needs none of the cursor state `decodeLayers` sets
   if (rec.linkType === 1) {
     try {
-      if (decodeCommonStack(s, c, rec.view, rec.at, end, row)) return;
+      const kind = decodeCommonValues(s, c, rec.view, rec.at, end, row);
+      if (kind !== 0) return kind;
     } catch {
       // it reads nothing past `end` before its first write; were that wrong, the layered decoders
       // take the frame from the start and report it
     }
   }
   decodeLayers(s, rec, c, row, end);
+  return 0;
 }
 
 /** `decodeFrame` without the common-stack fast path: the reference that path is tested against. */

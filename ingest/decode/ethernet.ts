@@ -50,12 +50,17 @@ export function etherNext(s: DecodeState, c: PacketColumns, type: number): numbe
   return next;
 }
 
-/** Both MACs of the header at `at`. Shared with common-stack.ts. */
+/** Both MACs of the header at `at`, and their validity. */
 export function writeMacs(c: PacketColumns, row: number, v: DataView, at: number): void {
+  writeMacValues(c, row, v, at);
+  // also dstMacValid: the same array (packet-columns.ts, "Shared validity")
+  c.srcMacValid[row] = 1;
+}
+
+/** The MAC lanes alone: the common-stack fast path leaves the validity to `completeFastRow`. */
+export function writeMacValues(c: PacketColumns, row: number, v: DataView, at: number): void {
   c.dstMac[2 * row + 1] = v.getUint16(at);
   c.dstMac[2 * row] = v.getUint32(at + 2);
   c.srcMac[2 * row + 1] = v.getUint16(at + 6);
   c.srcMac[2 * row] = v.getUint32(at + 8);
-  // also dstMacValid: the same array (packet-columns.ts, "Shared validity")
-  c.srcMacValid[row] = 1;
 }

@@ -71,10 +71,7 @@ export function protoNext(s: DecodeState, c: PacketColumns, proto: number): numb
   return next;
 }
 
-/**
- * The columns of the fixed header, from its three first words and the addresses. Shared with the
- * common-stack fast path (common-stack.ts), as are the two below.
- */
+/** The columns of the fixed header, from its three first words and the addresses. */
 export function writeIpv4Fixed(
   c: PacketColumns,
   row: number,
@@ -84,18 +81,34 @@ export function writeIpv4Fixed(
   src: number,
   dst: number,
 ): void {
+  writeIpv4Values(c, row, w0, w1, w2, src, dst);
   c.ipVersion[row] = 4;
-  c.dscp[row] = (w0 >>> 18) & 0x3f;
-  c.ttl[row] = w2 >>> 24;
   // also ttlValid: the same array (packet-columns.ts, "Shared validity")
   c.dscpValid[row] = 1;
-  c.ipId[row] = w1 >>> 16;
   c.fragOffset[row] = w1 & 0x1fff;
   c.moreFragments[row] = (w1 >>> 13) & 1;
   // also fragOffsetValid and moreFragmentsValid: the same array
   c.ipIdValid[row] = 1;
   c.ipProto[row] = (w2 >>> 16) & 0xff;
   c.ipProtoValid[row] = 1;
+}
+
+/**
+ * The fixed header's columns that differ from packet to packet even on the common stack; the
+ * common-stack fast path writes only these and leaves the rest to `completeFastRow`.
+ */
+export function writeIpv4Values(
+  c: PacketColumns,
+  row: number,
+  w0: number,
+  w1: number,
+  w2: number,
+  src: number,
+  dst: number,
+): void {
+  c.dscp[row] = (w0 >>> 18) & 0x3f;
+  c.ttl[row] = w2 >>> 24;
+  c.ipId[row] = w1 >>> 16;
   c.srcIp4[row] = src;
   c.dstIp4[row] = dst;
 }

@@ -79,7 +79,7 @@ export function decodeIpv6(s: DecodeState, c: PacketColumns): number {
   return protoNext(s, c, nh);
 }
 
-/** The columns of the fixed header at `at`, whose first word is `w0`. Shared with common-stack.ts. */
+/** The columns of the fixed header at `at`, whose first word is `w0`. */
 export function writeIpv6Fixed(
   s: DecodeState,
   c: PacketColumns,
@@ -88,12 +88,24 @@ export function writeIpv6Fixed(
   at: number,
   w0: number,
 ): void {
+  writeIpv6Values(s, c, row, v, at, w0);
   c.ipVersion[row] = 6;
-  c.dscp[row] = (w0 >>> 22) & 0x3f;
   // also ttlValid: the same array (packet-columns.ts, "Shared validity")
   c.dscpValid[row] = 1;
-  c.flowLabel[row] = w0 & 0xfffff;
   c.flowLabelValid[row] = 1;
+}
+
+/** The fixed header's per-packet values alone, as `writeIpv4Values` (the common-stack fast path). */
+export function writeIpv6Values(
+  s: DecodeState,
+  c: PacketColumns,
+  row: number,
+  v: DataView,
+  at: number,
+  w0: number,
+): void {
+  c.dscp[row] = (w0 >>> 22) & 0x3f;
+  c.flowLabel[row] = w0 & 0xfffff;
   c.ttl[row] = v.getUint8(at + 7);
   copyAddress(v, at + 8, s.srcIp6Words, row);
   copyAddress(v, at + 24, s.dstIp6Words, row);

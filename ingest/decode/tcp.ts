@@ -39,21 +39,30 @@ export function decodeTcp(s: DecodeState, c: PacketColumns): number {
   return Layer.Done;
 }
 
-/** Both ports from the first word of a TCP or UDP header. Shared with common-stack.ts, as are the two below. */
+/** Both ports from the first word of a TCP or UDP header. */
 export function writePorts(c: PacketColumns, row: number, ports: number): void {
+  writePortValues(c, row, ports);
+  c.portsValid[row] = 1;
+}
+
+/** The ports alone: the common-stack fast path leaves the validity to `completeFastRow`, as below. */
+export function writePortValues(c: PacketColumns, row: number, ports: number): void {
   c.srcPort[row] = ports >>> 16;
   c.dstPort[row] = ports & 0xffff;
-  c.portsValid[row] = 1;
 }
 
 /** The fixed header's columns; `w3` is its fourth word (data offset, flags, window). */
 export function writeTcpFixed(c: PacketColumns, row: number, seq: number, ack: number, w3: number): void {
+  writeTcpValues(c, row, seq, ack, w3);
+  c.tcpValid[row] = 1;
+}
+
+export function writeTcpValues(c: PacketColumns, row: number, seq: number, ack: number, w3: number): void {
   c.tcpSeq[row] = seq;
   c.tcpAck[row] = ack;
   c.tcpFlags[row] = (w3 >>> 16) & 0x0fff;
   c.tcpHdrLen[row] = (w3 >>> 28) << 2;
   c.tcpWindow[row] = w3 & 0xffff;
-  c.tcpValid[row] = 1;
 }
 
 export function writeTcpPayloadLen(c: PacketColumns, row: number, segLen: number): void {
