@@ -21,40 +21,45 @@ function packetsOf(s: Sightings, files: string[], into: string[]): void {
   }
 }
 
+// whole chunks, and chunks of many blocks (a slab then reads only the blocks it overlaps)
 for (const lab of labBundles())
-  test(
-    `${lab.mode}: a spooled capture read back slab by slab gives the same packets as frames in memory`,
-    requireBundles(),
-    async () => {
-      const topology = await topologyFromBundle(lab.bundle);
-      const set = await framesFromBundle(lab.bundle, topology);
-      const whole: string[] = [];
-      const r = sightingsFromPackets(set, topology);
-      packetsOf(r.sightings, set.files, whole);
+  for (const [chunkFrames, blockFrames] of [
+    [500, 4096],
+    [2000, 16],
+  ] as const)
+    test(
+      `${lab.mode}: a spooled capture read back slab by slab gives the same packets as frames in memory (chunks ${chunkFrames}, blocks ${blockFrames})`,
+      requireBundles(),
+      async () => {
+        const topology = await topologyFromBundle(lab.bundle);
+        const set = await framesFromBundle(lab.bundle, topology);
+        const whole: string[] = [];
+        const r = sightingsFromPackets(set, topology);
+        packetsOf(r.sightings, set.files, whole);
 
-      const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ht-spool-'));
-      // small chunks and slabs: chunk, file and slab boundaries all fall inside flows
-      const spool = new FrameSpool(path.join(dir, 'frames.bin'), 500);
-      try {
-        const spooled = await framesFromBundle(lab.bundle, await topologyFromBundle(lab.bundle), { spool });
-        assert.equal(spooled.frames.length, 0);
-        assert.equal(spool.frames, set.frames.length);
-        const sliced: string[] = [];
-        const c = correlateSpool(spool, spooled, topology, { slabNs: 200e6 }, (slab) =>
-          packetsOf(slab, spooled.files, sliced),
-        );
-        assert.ok(c.stats.slabs > 3, `slabs ${c.stats.slabs}`);
-        assert.deepEqual(
-          c.clockOffsets.map((o) => [o.node, o.offsetNs]),
-          r.clockOffsets.map((o) => [o.node, o.offsetNs]),
-        );
-        assert.deepEqual(sliced.sort(), whole.sort());
-      } finally {
-        spool.close();
-        fs.rmSync(dir, { recursive: true, force: true });
-      }
-    },
-  );
+        const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ht-spool-'));
+        // small chunks and slabs: chunk, file and slab boundaries all fall inside flows
+        const spool = new FrameSpool(path.join(dir, 'frames.bin'), chunkFrames, blockFrames);
+        try {
+          const spooled = await framesFromBundle(lab.bundle, await topologyFromBundle(lab.bundle), { spool });
+          assert.equal(spooled.frames.length, 0);
+          assert.equal(spool.frames, set.frames.length);
+          const sliced: string[] = [];
+          const c = correlateSpool(spool, spooled, topology, { slabNs: 200e6 }, (slab) =>
+            packetsOf(slab, spooled.files, sliced),
+          );
+          assert.ok(c.stats.slabs > 3, `slabs ${c.stats.slabs}`);
+          assert.deepEqual(
+            c.clockOffsets.map((o) => [o.node, o.offsetNs]),
+            r.clockOffsets.map((o) => [o.node, o.offsetNs]),
+          );
+          assert.deepEqual(sliced.sort(), whole.sort());
+        } finally {
+          spool.close();
+          fs.rmSync(dir, { recursive: true, force: true });
+        }
+      },
+    );
 
 test(
   'a decoded batch larger than chunkFrames is spooled in several chunks, boundaries inside files: same packets',
