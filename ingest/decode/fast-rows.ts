@@ -16,44 +16,60 @@ export const FastRow = {
   udp: 4,
 } as const;
 
+const one = new Uint8Array(1);
+
 /** Writes what the fast path left out of row `row` of kind `kind` (not 0). */
 export function completeFastRow(c: PacketColumns, row: number, kind: number): void {
-  // also dstMacValid, ttlValid: the same arrays (packet-columns.ts, "Shared validity")
-  c.srcMacValid[row] = 1;
-  c.ethertypeValid[row] = 1;
-  c.dscpValid[row] = 1;
-  c.ipProtoValid[row] = 1;
-  c.ipPayloadLenValid[row] = 1;
-  c.portsValid[row] = 1;
-  c.payloadLenValid[row] = 1;
-  c.payloadHashValid[row] = 1;
-  c.fingerprintValid[row] = 1;
-  if ((kind & FastRow.ipv6) === 0) {
-    c.ipVersion[row] = 4;
-    c.ethertype[row] = 0x0800;
-    // neither MF nor an offset: the fast path takes no fragment
-    c.fragOffset[row] = 0;
-    c.moreFragments[row] = 0;
-    // also fragOffsetValid and moreFragmentsValid
-    c.ipIdValid[row] = 1;
-  } else {
-    c.ipVersion[row] = 6;
-    c.ethertype[row] = 0x86dd;
-    c.flowLabelValid[row] = 1;
-  }
-  if ((kind & FastRow.udp) === 0) {
-    c.ipProto[row] = 6;
-    c.tcpValid[row] = 1;
-    c.tcpPayloadLenValid[row] = 1;
-  } else {
-    c.ipProto[row] = 17;
-  }
+  one[0] = kind;
+  completeFastRows(c, one, row, row + 1, 0);
 }
 
-/** `completeFastRow` for every row in [from, to) whose kind in `kinds` is not 0. */
-export function completeFastRows(c: PacketColumns, kinds: Uint8Array, from: number, to: number): void {
-  for (let row = from; row < to; row++) {
-    const kind = kinds[row]!;
-    if (kind !== 0) completeFastRow(c, row, kind);
+/**
+ * Completes every row in [from, to) whose kind is not 0; row r's kind is `kinds[r - from + kindsAt]`.
+ * The columns are taken out of `c` once: in the loop each store is then a bounds check and a store.
+ */
+export function completeFastRows(
+  c: PacketColumns,
+  kinds: Uint8Array,
+  from: number,
+  to: number,
+  kindsAt = from,
+): void {
+  // srcMacValid is also dstMacValid, dscpValid ttlValid, ipIdValid the fragment fields' validity
+  // (packet-columns.ts, "Shared validity")
+  const { srcMacValid, ethertypeValid, dscpValid, ipProtoValid, ipPayloadLenValid, portsValid } = c;
+  const { payloadLenValid, payloadHashValid, fingerprintValid, ipVersion, ethertype, ipProto } = c;
+  const { fragOffset, moreFragments, ipIdValid, flowLabelValid, tcpValid, tcpPayloadLenValid } = c;
+  for (let row = from, k = kindsAt; row < to; row++, k++) {
+    const kind = kinds[k]!;
+    if (kind === 0) continue;
+    srcMacValid[row] = 1;
+    ethertypeValid[row] = 1;
+    dscpValid[row] = 1;
+    ipProtoValid[row] = 1;
+    ipPayloadLenValid[row] = 1;
+    portsValid[row] = 1;
+    payloadLenValid[row] = 1;
+    payloadHashValid[row] = 1;
+    fingerprintValid[row] = 1;
+    if ((kind & FastRow.ipv6) === 0) {
+      ipVersion[row] = 4;
+      ethertype[row] = 0x0800;
+      // neither MF nor an offset: the fast path takes no fragment
+      fragOffset[row] = 0;
+      moreFragments[row] = 0;
+      ipIdValid[row] = 1;
+    } else {
+      ipVersion[row] = 6;
+      ethertype[row] = 0x86dd;
+      flowLabelValid[row] = 1;
+    }
+    if ((kind & FastRow.udp) === 0) {
+      ipProto[row] = 6;
+      tcpValid[row] = 1;
+      tcpPayloadLenValid[row] = 1;
+    } else {
+      ipProto[row] = 17;
+    }
   }
 }
