@@ -8,7 +8,7 @@
 
 import fs from 'node:fs';
 import path from 'node:path';
-import type { FlowVerdict } from '../analyzers/rules/verdict-types.ts';
+import type { CheckResult, FlowVerdict } from '../analyzers/rules/verdict-types.ts';
 import type { VerdictsDocument } from '../analyzers/verdicts.ts';
 import { TextFile, writeTextFile } from './text-file.ts';
 
@@ -31,10 +31,11 @@ function xml(text: string): string {
 
 const hostPort = (ip: string, port: number) => `${ip.includes(':') ? `[${ip}]` : ip}:${port}`;
 
+const who = (e: FlowVerdict['client']) =>
+  e.pod !== null ? `${e.pod} ${hostPort(e.ip, e.port)}` : hostPort(e.ip, e.port);
+
 /** A flow's name in reports: `tcp default/client 10.0.1.101:40051 -> 172.21.0.10:80 -> default/web-1`. */
 export function flowLabel(f: FlowVerdict): string {
-  const who = (e: FlowVerdict['client']) =>
-    e.pod !== null ? `${e.pod} ${hostPort(e.ip, e.port)}` : hostPort(e.ip, e.port);
   const via = f.service ? ` -> ${hostPort(f.service.ip, f.service.port)}` : '';
   return `#${f.flow_id} ${f.proto} ${who(f.client)}${via} -> ${who(f.server)}`;
 }
@@ -69,6 +70,19 @@ type Counts = Omit<Suite<unknown>, 'part'>;
 
 const counts = (s: Counts) => `tests="${s.tests}" failures="${s.failures}" skipped="${s.skipped}" errors="0"`;
 
+const TESTCASE = '    <testcase classname="';
+
+function caseRestOf(c: CheckResult): string {
+  const head = `" name="${xml(c.name)}"`;
+  if (c.status === 'pass') return `${head}/>\n`;
+  if (c.status === 'fail') {
+    const evidence = c.evidence.map((e) => `${e.point} ${e.file}#${e.frame}`).join('\n');
+    const body = evidence ? `${c.message}\nevidence:\n${evidence}` : c.message;
+    return `${head}>\n      <failure type="${xml(c.reason ?? 'fail')}" message="${xml(c.message)}">${xml(body)}</failure>\n    </testcase>\n`;
+  }
+  return `${head}>\n      <skipped message="${xml(`${c.reason ?? 'inconclusive'}: ${c.message}`)}"/>\n    </testcase>\n`;
+}
+
 /**
  * JUnit XML as the flows come: each flow's test cases go to its suite's part at once (and the flow
  * is dropped), the counts are kept; `finish` writes the suites, sorted by name, each with its part.
@@ -76,6 +90,7 @@ const counts = (s: Counts) => `tests="${s.tests}" failures="${s.failures}" skipp
 export class JunitWriter<P extends TextSink, O extends TextSink> {
   private readonly suites = new Map<string, Suite<P>>();
   private readonly all: Counts = { tests: 0, failures: 0, skipped: 0 };
+  private readonly caseTexts = new WeakMap<CheckResult, string>();
 
   constructor(private readonly parts: SuiteParts<P, O>) {}
 
@@ -96,19 +111,20 @@ export class JunitWriter<P extends TextSink, O extends TextSink> {
       this.all.tests++;
       this.all.failures += fail;
       this.all.skipped += skip;
-      const head = `    <testcase classname="${classname}" name="${xml(c.name)}"`;
-      if (c.status === 'pass') suite.part.write(`${head}/>\n`);
-      else if (c.status === 'fail') {
-        const evidence = c.evidence.map((e) => `${e.point} ${e.file}#${e.frame}`).join('\n');
-        const body = evidence ? `${c.message}\nevidence:\n${evidence}` : c.message;
-        suite.part.write(
-          `${head}>\n      <failure type="${xml(c.reason ?? 'fail')}" message="${xml(c.message)}">${xml(body)}</failure>\n    </testcase>\n`,
-        );
-      } else
-        suite.part.write(
-          `${head}>\n      <skipped message="${xml(`${c.reason ?? 'inconclusive'}: ${c.message}`)}"/>\n    </testcase>\n`,
-        );
+      suite.part.write(TESTCASE);
+      suite.part.write(classname);
+      suite.part.write(this.caseRest(c));
     }
+  }
+
+  /** A test case after its class name; a frozen check's (one many flows share) is made once. */
+  private caseRest(c: CheckResult): string {
+    let text = this.caseTexts.get(c);
+    if (text === undefined) {
+      text = caseRestOf(c);
+      if (Object.isFrozen(c)) this.caseTexts.set(c, text);
+    }
+    return text;
   }
 
   finish(out: O, name = 'hoptrace'): void {

@@ -32,6 +32,7 @@ import {
   ruleMatches,
 } from './load-rules.ts';
 import { Endpoint, endpointNode, type Role, type RoleFlow, resolveRole } from './roles.ts';
+import { checkName, SharedChecks } from './shared-checks.ts';
 import * as msg from './verdict-messages.ts';
 import { shortPoint as shortPointId } from './verdict-messages.ts';
 import {
@@ -399,9 +400,22 @@ function gatewayMacsFromTopology(topo: Topology, point: string): GatewayMacs {
   return { macs: [VPC_GATEWAY_MAC], source: 'the VPC gateway' };
 }
 
+const sharedChecks = new WeakMap<EvaluateContext, SharedChecks>();
+
+/** The checks without evidence of one context's flows, shared between them. */
+function sharedChecksOf(ctx: EvaluateContext): SharedChecks {
+  let shared = sharedChecks.get(ctx);
+  if (shared === undefined) {
+    shared = new SharedChecks();
+    sharedChecks.set(ctx, shared);
+  }
+  return shared;
+}
+
 class LegEvaluator {
   /** where this leg's entries of `out.unexpected` start (the request leg's come before) */
   readonly unexpectedFrom: number;
+  readonly shared: SharedChecks;
   readonly expected: ExpectedHop[];
   readonly plan: LegPlan;
   readonly eff: EffectiveLeg;
@@ -421,6 +435,7 @@ class LegEvaluator {
     readonly out: LegResult,
   ) {
     this.unexpectedFrom = out.unexpected.length;
+    this.shared = sharedChecksOf(ctx);
     this.plan = legPlan(ruleLeg, roleFlow, ctx);
     this.eff = this.plan.eff;
     const legFacts = facts[leg];
@@ -485,13 +500,13 @@ class LegEvaluator {
     message: string,
     evidence: Evidence[],
   ): void {
-    this.out.checks.push({
-      name: `${name}.${this.leg}`,
-      status,
-      reason: status === Status.pass ? null : reason,
-      message,
-      evidence,
-    });
+    const full = checkName(name, this.leg);
+    const why = status === Status.pass ? null : reason;
+    this.out.checks.push(
+      evidence.length === 0
+        ? this.shared.get(full, status, why, message)
+        : { name: full, status, reason: why, message, evidence },
+    );
   }
 
   run(): LegResult {
@@ -1129,9 +1144,10 @@ export function evaluateFlow(facts: FlowFacts, ctx: EvaluateContext): EvaluatedF
   const base: FlowVerdict = {
     flow_id: flow.id,
     proto: facts.classify.proto,
-    client: { ...flow.client },
+    // field by field: the verdict's shape is its own, whatever else the analyzers' endpoints carry
+    client: { ip: flow.client.ip, port: flow.client.port, pod: flow.client.pod, node: flow.client.node },
     service: flow.service ? { ip: flow.service.ip, port: flow.service.port, name: flow.service.name } : null,
-    server: { ...flow.server },
+    server: { ip: flow.server.ip, port: flow.server.port, pod: flow.server.pod, node: flow.server.node },
     scenario: classification.status === 'classified' ? classification.scenario : null,
     rule_id: null,
     datapath: combineDatapath(handled.map((h) => h.by)),
@@ -1148,13 +1164,14 @@ export function evaluateFlow(facts: FlowFacts, ctx: EvaluateContext): EvaluatedF
   };
   if (classification.status !== 'classified') {
     base.reason = Reason.unclassified;
-    base.checks.push({
-      name: 'classification',
-      status: Status.inconclusive,
-      reason: Reason.unclassified,
-      message: msg.unclassified(classification.reason, classification.message),
-      evidence: [],
-    });
+    base.checks.push(
+      sharedChecksOf(ctx).get(
+        'classification',
+        Status.inconclusive,
+        Reason.unclassified,
+        msg.unclassified(classification.reason, classification.message),
+      ),
+    );
     return { verdict: base, classification, key: null };
   }
   const key = classification.key;
@@ -1171,23 +1188,25 @@ export function evaluateFlow(facts: FlowFacts, ctx: EvaluateContext): EvaluatedF
   const choice = chooseRule(key, classification.facts, nodes, ctx);
   if (choice === null) {
     base.reason = Reason.noRule;
-    base.checks.push({
-      name: 'classification',
-      status: Status.inconclusive,
-      reason: Reason.noRule,
-      message: msg.noRule(key, nodes, ctx),
-      evidence: [],
-    });
+    base.checks.push(
+      sharedChecksOf(ctx).get(
+        'classification',
+        Status.inconclusive,
+        Reason.noRule,
+        msg.noRule(key, nodes, ctx),
+      ),
+    );
     return { verdict: base, classification, key };
   }
   base.rule_id = choice.label;
-  base.checks.push({
-    name: 'classification',
-    status: Status.pass,
-    reason: null,
-    message: msg.classified(key, classification.scenario, choice),
-    evidence: [],
-  });
+  base.checks.push(
+    sharedChecksOf(ctx).get(
+      'classification',
+      Status.pass,
+      null,
+      msg.classified(key, classification.scenario, choice),
+    ),
+  );
   const req = new LegEvaluator(
     'request',
     choice.rule.request,

@@ -20,6 +20,8 @@ export const VERDICTS_TABLE = 'verdicts';
 class TextCodes {
   readonly texts: string[] = [];
   private readonly codes = new Map<string, number>();
+  /** messages coded so far (see `message`) */
+  private messages = 0;
 
   code(text: string | null): number {
     if (text === null) return 0;
@@ -31,7 +33,22 @@ class TextCodes {
     }
     return c;
   }
+
+  /**
+   * The code of a shared check's message (analyzers/rules/shared-checks.ts: the same message for many
+   * flows), or 0 once `MAX_MESSAGE_CODES` are taken: a shared check may still name times or frames
+   * that never repeat, and the codes stay in memory until the table is written.
+   */
+  message(text: string): number {
+    const c = this.codes.get(text);
+    if (c !== undefined) return c;
+    if (this.messages >= MAX_MESSAGE_CODES) return 0;
+    this.messages++;
+    return this.code(text);
+  }
 }
+
+const MAX_MESSAGE_CODES = 1 << 16;
 
 /** The text columns of the table, in its column order, and which are per flow or per check. */
 const FLOW_TEXT = [
@@ -49,7 +66,7 @@ const FLOW_TEXT = [
 ] as const;
 const CHECK_TEXT = ['check_name', 'status', 'reason', 'message', 'evidence'] as const;
 /** Columns with few distinct values, staged as codes; message and evidence are staged as text. */
-const CODED = [...FLOW_TEXT, 'check_name', 'status', 'reason'] as const;
+const CODED = [...FLOW_TEXT, 'check_name', 'status', 'reason', 'message_code'] as const;
 
 /** Check rows gathered before they are appended (a part's messages and evidence wait as strings). */
 const PART_ROWS = 1 << 11;
@@ -65,8 +82,12 @@ class CheckPart {
   readonly scenario = new Uint8Array(PART_ROWS);
   readonly flowText = FLOW_TEXT.map(() => new Uint32Array(PART_ROWS));
   readonly checkText = CHECK_TEXT.slice(0, 3).map(() => new Uint32Array(PART_ROWS));
-  readonly message: string[] = new Array<string>(PART_ROWS).fill('');
-  readonly evidence: string[] = new Array<string>(PART_ROWS).fill('');
+  /** a shared check's message as a code (0: in `message`) */
+  readonly messageCode = new Uint32Array(PART_ROWS);
+  /** NULL where `messageCode` holds the message */
+  readonly message = new Array<string | null>(PART_ROWS).fill(null);
+  /** NULL for no evidence (`[]`) */
+  readonly evidence = new Array<string | null>(PART_ROWS).fill(null);
   /** in the table's column order */
   readonly columns = [
     stageCol('flow_id', this.flowId),
@@ -76,6 +97,7 @@ class CheckPart {
     stageCol('scenario', this.scenario),
     ...FLOW_TEXT.map((name, k) => stageCol(name, this.flowText[k]!)),
     ...CHECK_TEXT.slice(0, 3).map((name, k) => stageCol(name, this.checkText[k]!)),
+    stageCol('message_code', this.messageCode),
     stageCol('message', this.message),
     stageCol('evidence', this.evidence),
   ];
@@ -163,9 +185,12 @@ export class VerdictsTableStage {
       p.checkText[0]![r] = texts.code(c.name);
       p.checkText[1]![r] = texts.code(c.status);
       p.checkText[2]![r] = texts.code(c.reason);
-      p.message[r] = c.message;
+      // a frozen check is shared by many flows: its message is staged once, as a code
+      const code = Object.isFrozen(c) ? texts.message(c.message) : 0;
+      p.messageCode[r] = code;
+      p.message[r] = code === 0 ? c.message : null;
       // evidence as JSON text: a list of {point, file, frame}, readable with DuckDB's json functions
-      p.evidence[r] = c.evidence.length === 0 ? '[]' : JSON.stringify(c.evidence);
+      p.evidence[r] = c.evidence.length === 0 ? null : JSON.stringify(c.evidence);
       if (++p.rows === PART_ROWS) this.flush();
     }
   }
@@ -196,7 +221,13 @@ export class VerdictsTableStage {
     // each coded column joined to its few distinct strings (the hash tables are small)
     const joins = CODED.map((c) => `LEFT JOIN texts t_${c} ON t_${c}.code = s.${c}`).join(' ');
     const column = (c: string) =>
-      (CODED as readonly string[]).includes(c) ? `t_${c}.text AS ${c}` : `s.${c}`;
+      c === 'message'
+        ? 'coalesce(s.message, t_message_code.text) AS message'
+        : c === 'evidence'
+          ? `coalesce(s.evidence, '[]') AS evidence`
+          : (CODED as readonly string[]).includes(c)
+            ? `t_${c}.text AS ${c}`
+            : `s.${c}`;
     const written = con
       .run(`COPY (SELECT s.flow_id, ${column('proto')}, ${column('client_ip')}, s.client_port,
         ${column('client_pod')}, ${column('server_ip')}, s.server_port, ${column('server_pod')}, ${column('service_ip')},

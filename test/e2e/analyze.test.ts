@@ -19,6 +19,7 @@ import { after, before, describe, test } from 'node:test';
 import type { FlowVerdict } from '../../analyzers/rules/verdict-types.ts';
 import type { VerdictsDocument } from '../../analyzers/verdicts.ts';
 import { type AnalyzeOptions, type AnalyzeResult, analyzeBundle } from '../../cli/analyze.ts';
+import { openDuckDb, sqlString } from '../../ingest/dataset/duckdb.ts';
 import type { ExpectedFile, ExpectedFlow, ExpectedLeg } from '../../lab/expected.ts';
 import { caliName } from '../../lab/plan.ts';
 import { verdictsSchemaErrors } from '../../reports/verdicts-json.ts';
@@ -46,6 +47,31 @@ async function analyze(bundle: string, opts: AnalyzeOptions = {}): Promise<Analy
   const { flows: __, ...returned } = r.document;
   assert.deepEqual(returned, tail);
   return r;
+}
+
+/** The `verdicts` table's check columns, in its row order. */
+async function verdictRows(r: AnalyzeResult): Promise<unknown[][]> {
+  const db = await openDuckDb({ memoryLimit: '256MB', threads: 1 });
+  const con = await db.connect();
+  try {
+    const file = path.join(r.outputs.dataset, 'verdicts', 'verdicts.parquet');
+    const rows = await con.runAndReadAll(
+      `SELECT flow_id, check_name, status, reason, message, evidence FROM read_parquet(${sqlString(file)})`,
+    );
+    return rows
+      .getRows()
+      .map(([id, name, status, reason, message, evidence]) => [
+        Number(id),
+        name,
+        status,
+        reason,
+        message,
+        JSON.parse(String(evidence)),
+      ]);
+  } finally {
+    con.closeSync();
+    db.closeSync();
+  }
 }
 
 /** The whole verdicts document: verdicts.json as written. */
@@ -205,7 +231,13 @@ describe('hoptrace analyze on the lab fixtures (issue 6 acceptance)', () => {
           (junit.match(/<failure /g) ?? []).length,
           doc.flows.reduce((n, f) => n + f.checks.filter((c) => c.status === 'fail').length, 0),
         );
-        assert.ok(fs.statSync(path.join(r.outputs.dataset, 'verdicts', 'verdicts.parquet')).size > 0);
+        assert.deepEqual(
+          await verdictRows(r),
+          doc.flows.flatMap((f) =>
+            f.checks.map((c) => [f.flow_id, c.name, c.status, c.reason, c.message, c.evidence]),
+          ),
+          'the verdicts table: a row per check, as verdicts.json has it',
+        );
 
         if (mode === 'datapathv2' || mode === 'datapathv2+any') {
           for (const f of doc.flows) {
