@@ -72,6 +72,8 @@ export class ChunkBuilder {
    * RLE_DICTIONARY page so far (the dictionary page is 0..max), -1 while every page is PLAIN.
    */
   dictionaryMax = -1;
+  /** some data page of this row group is DELTA_BINARY_PACKED */
+  private delta = false;
   private readonly type: PhysicalType;
   private readonly path: readonly string[];
 
@@ -106,6 +108,7 @@ export class ChunkBuilder {
       at += p.length;
     }
     this.size = at;
+    if (encoding === Encoding.DELTA_BINARY_PACKED) this.delta = true;
     this.numValues += numValues;
     this.nullCount += nulls;
   }
@@ -151,11 +154,12 @@ export class ChunkBuilder {
         max: plainBound(s.maxHi, s.maxLo, this.type),
       };
     }
+    const encodings: number[] = [Encoding.PLAIN, Encoding.RLE];
+    if (dictionary) encodings.push(Encoding.RLE_DICTIONARY);
+    if (this.delta) encodings.push(Encoding.DELTA_BINARY_PACKED);
     const meta: ColumnChunkMeta = {
       type: this.type,
-      encodings: dictionary
-        ? [Encoding.PLAIN, Encoding.RLE, Encoding.RLE_DICTIONARY]
-        : [Encoding.PLAIN, Encoding.RLE],
+      encodings,
       path: this.path,
       numValues: this.numValues,
       size,
@@ -169,6 +173,7 @@ export class ChunkBuilder {
     this.numValues = 0;
     this.nullCount = 0;
     this.dictionaryMax = -1;
+    this.delta = false;
     this.stats?.reset();
     return { segments, meta, body };
   }

@@ -30,7 +30,7 @@ export const ConvertedType = {
 } as const;
 
 /** parquet.thrift `Encoding` */
-export const Encoding = { PLAIN: 0, RLE: 3, RLE_DICTIONARY: 8 } as const;
+export const Encoding = { PLAIN: 0, RLE: 3, DELTA_BINARY_PACKED: 5, RLE_DICTIONARY: 8 } as const;
 
 /** parquet.thrift `PageType` */
 export const PageType = { DATA_PAGE: 0, DICTIONARY_PAGE: 2 } as const;

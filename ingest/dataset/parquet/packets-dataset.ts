@@ -118,7 +118,7 @@ export class PacketsDatasetWriter {
     this.ctx.maxPoint = this.opts.points.length - 1;
     this.ctx.maxFile = this.opts.files.length - 1;
     this.ctx.maxError = this.errors.length - 1;
-    if (!this.scratch || this.scratch.valid.length < batch.capacity + 8)
+    if (!this.scratch || this.scratch.capacity < batch.capacity)
       this.scratch = new EncodeScratch(batch.capacity);
     const first = this.routeRows(batch);
     if (first !== null) this.encodeInto(this.partition(first), batch, n);

@@ -14,6 +14,7 @@ import {
   type U32Key,
 } from '../../columns/packets-schema.ts';
 import { ChunkBuilder } from './column-chunk.ts';
+import { type Deltas, deltaBinaryPacked, deltaPackedBound, exactDeltas } from './delta-binary-packed.ts';
 import { ConvertedType, Encoding, PhysicalType, Repetition, type SchemaNode } from './format.ts';
 import { allZero, bitLevels, dictionaryIndices, packLevels, rleLevels, uniformBits } from './rle-hybrid.ts';
 
@@ -35,8 +36,17 @@ export type PacketColumnSpec =
       source: StageColumn['source'] & { kind: 'u8' | 'u16' | 'u32' };
       validity: Validity;
       stats: boolean;
+      delta: boolean;
     }
-  | { kind: 'int64'; name: string; data: U32Key; validity: Validity; signed: boolean; stats: boolean }
+  | {
+      kind: 'int64';
+      name: string;
+      data: U32Key;
+      validity: Validity;
+      signed: boolean;
+      stats: boolean;
+      delta: boolean;
+    }
   | { kind: 'fileOffset'; name: string }
   | { kind: 'ip6'; name: string; data: U8Key; validity: Validity }
   | { kind: 'bool'; name: string; data: U8Key; validity: Validity }
@@ -45,6 +55,12 @@ export type PacketColumnSpec =
 
 /** Columns whose min/max go into the footer so that engines skip row groups on range filters. */
 const WITH_STATS = new Set(['ts_ns', 'frame', 'src_ip4', 'dst_ip4', 'src_port', 'dst_port', 'ip_proto']);
+
+/**
+ * Integer columns whose neighbouring values are close, stored DELTA_BINARY_PACKED in long pages
+ * (file_offset always is): frame numbers count up by one, capture times by micro- to milliseconds.
+ */
+const DELTA = new Set(['frame', 'ts_ns']);
 
 const SPECIAL: Record<string, PacketColumnSpec> = {
   capture_point: { kind: 'dict', name: 'capture_point', source: 'point' },
@@ -82,7 +98,14 @@ function specOf(name: string): PacketColumnSpec {
     case 'u8':
     case 'u16':
     case 'u32':
-      return { kind: 'int32', name, source: src, validity, stats: WITH_STATS.has(name) };
+      return {
+        kind: 'int32',
+        name,
+        source: src,
+        validity,
+        stats: WITH_STATS.has(name),
+        delta: DELTA.has(name),
+      };
     case 'u64':
       return {
         kind: 'int64',
@@ -91,6 +114,7 @@ function specOf(name: string): PacketColumnSpec {
         validity,
         signed: col.type === 'BIGINT',
         stats: WITH_STATS.has(name),
+        delta: DELTA.has(name),
       };
     case 'ip6':
       return { kind: 'ip6', name, data: src.data, validity };
@@ -225,11 +249,12 @@ export interface RowSet {
   count: number;
   /** the non-null rows in order, when some but not all rows are */
   rows: Uint32Array | null;
+  /** the 0/1 validity bytes the set was made from, when some but not all rows are */
+  valid: Uint8Array | null;
 }
 
 /** Per-writer scratch, allocated once per batch capacity and reused for every batch. */
 export class EncodeScratch {
-  readonly valid: Uint8Array;
   readonly ids: Uint16Array;
   readonly bytes: Uint8Array;
   readonly levelsRep: Uint8Array;
@@ -242,14 +267,20 @@ export class EncodeScratch {
   readonly words: Uint32Array;
   /** dictionary index sections (bit width byte, run header, up to 2 bytes a value) */
   readonly indices: Uint8Array;
+  /** deltas of a DELTA_BINARY_PACKED page (int32, or exact doubles), and the page's values section */
+  readonly deltas32: Deltas & { kind: 'int32' };
+  readonly deltas: Deltas & { kind: 'double' };
+  readonly packed: Uint8Array;
   /** row sets of the batch being encoded, by validity */
   readonly sets = new Map<string, RowSet>();
+  /** the sets of the batch with some but not all rows valid: equal validity bytes share one */
+  readonly mixed: RowSet[] = [];
   private readonly rowLists = new Map<string, Uint32Array>();
-  private readonly capacity: number;
+  private readonly validLists = new Map<string, Uint8Array>();
+  readonly capacity: number;
 
   constructor(capacity: number) {
     this.capacity = capacity;
-    this.valid = new Uint8Array(capacity + 8);
     this.ids = new Uint16Array(capacity + 8);
     this.bytes = new Uint8Array(capacity + 8);
     this.levelsRep = new Uint8Array(4 * capacity + 8);
@@ -257,16 +288,34 @@ export class EncodeScratch {
     this.vlanValues = new Uint32Array(4 * capacity + 8);
     this.words = new Uint32Array(4 * capacity + 8);
     this.indices = new Uint8Array(2 * capacity + 16);
+    this.deltas32 = { kind: 'int32', d: new Int32Array(capacity) };
+    this.deltas = { kind: 'double', d: new Float64Array(capacity) };
+    this.packed = new Uint8Array(deltaPackedBound(capacity));
+  }
+
+  /** Starts a new batch: its row sets are its own. */
+  clear(): void {
+    this.sets.clear();
+    this.mixed.length = 0;
   }
 
   rowList(key: string): Uint32Array {
-    let list = this.rowLists.get(key);
-    if (!list) {
-      list = new Uint32Array(this.capacity + 1);
-      this.rowLists.set(key, list);
-    }
-    return list;
+    return listFor(this.rowLists, key, () => new Uint32Array(this.capacity + 1));
   }
+
+  /** 0/1 bytes computed for a validity that is no array of the batch (kept while the batch is encoded) */
+  validList(key: string): Uint8Array {
+    return listFor(this.validLists, key, () => new Uint8Array(this.capacity + 8));
+  }
+}
+
+function listFor<T>(lists: Map<string, T>, key: string, make: () => T): T {
+  let list = lists.get(key);
+  if (list === undefined) {
+    list = make();
+    lists.set(key, list);
+  }
+  return list;
 }
 
 function validityKey(v: Validity, column: string): string {
@@ -282,13 +331,17 @@ function validityKey(v: Validity, column: string): string {
   }
 }
 
-/** 0/1 bytes of "value at row !== 0" into the scratch. */
+/** 0/1 bytes of "value at row !== 0" into `out`. */
 function nonZeroBytes(x: Uint8Array | Uint16Array, n: number, out: Uint8Array): Uint8Array {
   for (let r = 0; r < n; r++) out[r] = x[r] !== 0 ? 1 : 0;
   return out;
 }
 
-/** The row set of a validity for rows [0, n) of `c` (computed once per batch), or null for a required column. */
+/**
+ * The row set of a validity for rows [0, n) of `c`, or null for a required column. Computed once per
+ * batch and validity; validities with equal bytes (shared arrays, and arrays that the traffic fills
+ * alike: the IPv4 fields and "IP version is 4", the TCP fields...) share one set.
+ */
 function rowSet(
   v: Validity,
   column: string,
@@ -305,29 +358,43 @@ function rowSet(
   if (v.kind === 'bytes') valid = c[v.key];
   else if (v.kind === 'nonZero') {
     // direction in a pcap, decode_error and the inner IP version are mostly all zero: all NULL
-    if (allZero(own!, n)) return cacheSet(s, key, { levels: rleLevels(0, n, 1), count: 0, rows: null });
-    valid = nonZeroBytes(own!, n, s.valid);
+    if (allZero(own!, n)) return cacheSet(s, key, uniformSet(0, n));
+    valid = nonZeroBytes(own!, n, s.validList(key));
   } else {
     const ver = c[v.column];
     const want = v.version;
-    valid = s.valid;
+    valid = s.validList(key);
     for (let r = 0; r < n; r++) valid[r] = ver[r] === want ? 1 : 0;
   }
   // columns of a layer the traffic has everywhere or nowhere: one RLE run, no bit packing
   const same = uniformBits(valid, n);
-  if (same >= 0) return cacheSet(s, key, { levels: rleLevels(same, n, 1), count: same * n, rows: null });
+  if (same >= 0) return cacheSet(s, key, uniformSet(same, n));
+  for (const other of s.mixed) if (sameBytes(other.valid!, valid, n)) return cacheSet(s, key, other);
   const lv = bitLevels(valid, n);
-  let rows: Uint32Array | null = null;
-  if (lv.count > 0 && lv.count < n) {
-    // one spare slot: the branch-free loop stores every row and advances only past valid ones
-    rows = s.rowList(key);
-    let k = 0;
-    for (let r = 0; r < n; r++) {
-      rows[k] = r;
-      k += valid[r]!;
-    }
+  // one spare slot: the branch-free loop stores every row and advances only past valid ones
+  const rows = s.rowList(key);
+  let k = 0;
+  for (let r = 0; r < n; r++) {
+    rows[k] = r;
+    k += valid[r]!;
   }
-  return cacheSet(s, key, { levels: lv.bytes, count: lv.count, rows });
+  const set = { levels: lv.bytes, count: lv.count, rows, valid };
+  s.mixed.push(set);
+  return cacheSet(s, key, set);
+}
+
+function uniformSet(value: number, n: number): RowSet {
+  return { levels: rleLevels(value, n, 1), count: value * n, rows: null, valid: null };
+}
+
+/** True when a[0..n) equals b[0..n); four bytes a load (both start on a 4-byte boundary). */
+function sameBytes(a: Uint8Array, b: Uint8Array, n: number): boolean {
+  if (a === b) return true;
+  const wa = new Uint32Array(a.buffer, a.byteOffset, n >>> 2);
+  const wb = new Uint32Array(b.buffer, b.byteOffset, n >>> 2);
+  for (let i = 0; i < wa.length; i++) if (wa[i] !== wb[i]) return false;
+  for (let r = wa.length << 2; r < n; r++) if (a[r] !== b[r]) return false;
+  return true;
 }
 
 function cacheSet(s: EncodeScratch, key: string, set: RowSet): RowSet {
@@ -354,8 +421,12 @@ function gatherU32(src: Uint32Array, rows: Uint32Array, m: number, out: Uint32Ar
  * Pages at least this long store u8/u16 columns as RLE_DICTIONARY over the dictionary 0..max, so a
  * value costs 1 or 2 bytes (a copy of the column) instead of 4, and a constant page a few bytes.
  * Shorter pages stay PLAIN INT32, where a dictionary of up to 65536 entries would not pay for itself.
+ * u32 columns whose page holds no value above 65535 (lengths, IPv4 ids) are stored the same way.
  */
-const DICTIONARY_MIN_ROWS = { u8: 256, u16: 16384, u32: Number.POSITIVE_INFINITY } as const;
+const DICTIONARY_MIN_ROWS = { u8: 256, u16: 16384, u32: 16384 } as const;
+/** DELTA_BINARY_PACKED pages have at least this many values (shorter ones are PLAIN) */
+const DELTA_MIN_VALUES = 256;
+const TWO_32 = 4294967296;
 
 function gatherBytes(src: Uint8Array, rows: Uint32Array, m: number, out: Uint8Array): void {
   for (let k = 0; k < m; k++) out[k] = src[rows[k]!]!;
@@ -393,10 +464,25 @@ function encodeSmallInt(
     }
   } else hi = 255;
   if (out.stats && m > 0) out.stats.add(0, lo, 0, hi);
-  const maxId = data instanceof Uint8Array ? 255 : 65535;
-  // a page of RLE_DICTIONARY needs a dictionary page before it, even when every row is NULL
-  out.dictionaryMax = Math.max(out.dictionaryMax, m === 0 ? 0 : data instanceof Uint8Array ? 255 : hi);
-  const indices = m > 0 ? dictionaryIndices(vals, m, maxId, s.indices) : NO_INDICES;
+  addIndexPage(vals, m, data instanceof Uint8Array ? 255 : hi, set, n, s, out);
+}
+
+/**
+ * A RLE_DICTIONARY page of integers that are their own ids (`vals[0..m)`, at most `max`), and the
+ * dictionary 0..max it needs. A page of RLE_DICTIONARY needs a dictionary page before it, even when
+ * every row is NULL.
+ */
+function addIndexPage(
+  vals: Uint8Array | Uint16Array,
+  m: number,
+  max: number,
+  set: RowSet | null,
+  n: number,
+  s: EncodeScratch,
+  out: ChunkBuilder,
+): void {
+  out.dictionaryMax = Math.max(out.dictionaryMax, m === 0 ? 0 : max);
+  const indices = m > 0 ? dictionaryIndices(vals, m, max, s.indices) : NO_INDICES;
   out.addPage(set ? [set.levels, indices] : [indices], n, n - m, Encoding.RLE_DICTIONARY);
 }
 
@@ -409,9 +495,11 @@ function encodeInt32(
 ): void {
   const data = c[spec.source.data];
   const set = rowSet(spec.validity, spec.name, c, data instanceof Uint32Array ? null : data, n, s);
-  if (!(data instanceof Uint32Array) && n >= DICTIONARY_MIN_ROWS[spec.source.kind]) {
-    encodeSmallInt(data, set, n, s, out);
-    return;
+  if (!(data instanceof Uint32Array)) {
+    if (n >= DICTIONARY_MIN_ROWS[spec.source.kind]) {
+      encodeSmallInt(data, set, n, s, out);
+      return;
+    }
   }
   const m = set ? set.count : n;
   let vals = s.words.subarray(0, m);
@@ -423,17 +511,82 @@ function encodeInt32(
     // every row or none: the column is the page (addPage copies it)
     vals = data.subarray(0, m);
   } else if (m > 0) vals.set(data.subarray(0, n));
-  if (out.stats && m > 0) {
-    let lo = vals[0]!;
-    let hi = lo;
-    for (let i = 1; i < m; i++) {
-      const x = vals[i]!;
-      if (x < lo) lo = x;
-      else if (x > hi) hi = x;
-    }
-    out.stats.add(0, lo, 0, hi);
+  if (m === 0) {
+    out.addPage(set ? [set.levels] : [], n, n);
+    return;
   }
-  out.addPage(set ? [set.levels, asBytes(vals)] : [asBytes(vals)], n, n - m);
+  let lo = vals[0]!;
+  let hi = lo;
+  for (let i = 1; i < m; i++) {
+    const x = vals[i]!;
+    if (x < lo) lo = x;
+    else if (x > hi) hi = x;
+  }
+  if (out.stats) out.stats.add(0, lo, 0, hi);
+  const levels = set ? [set.levels] : [];
+  if (spec.delta && m >= DELTA_MIN_VALUES && hi < 2 ** 31) {
+    // below 2^31 the values read the same as INT32, and every delta fits an int32
+    const d = s.deltas32.d;
+    for (let i = 0; i + 1 < m; i++) d[i] = vals[i + 1]! - vals[i]!;
+    addDeltaPage(s.deltas32, 0, vals[0]!, m, levels, n, s, out);
+    return;
+  }
+  if (data instanceof Uint32Array && hi <= 0xffff && n >= DICTIONARY_MIN_ROWS.u32) {
+    const ids = s.ids.subarray(0, m);
+    ids.set(vals);
+    addIndexPage(ids, m, hi, set, n, s, out);
+    return;
+  }
+  out.addPage([...levels, asBytes(vals)], n, n - m);
+}
+
+/** A DELTA_BINARY_PACKED page of m values: the first `firstHi:firstLo`, then the m - 1 `deltas`. */
+function addDeltaPage(
+  deltas: Deltas,
+  firstHi: number,
+  firstLo: number,
+  m: number,
+  levels: Uint8Array[],
+  n: number,
+  s: EncodeScratch,
+  out: ChunkBuilder,
+): void {
+  const end = deltaBinaryPacked(firstHi, firstLo, deltas, m, s.packed, 0);
+  out.addPage([...levels, s.packed.subarray(0, end)], n, n - m, Encoding.DELTA_BINARY_PACKED);
+}
+
+/**
+ * The deltas of m exact doubles `src[0..m)`: in s.deltas32 when they all fit, else in s.deltas when
+ * they are exact, else null (the page stays PLAIN).
+ */
+function doubleDeltas(src: Float64Array, m: number, s: EncodeScratch): Deltas | null {
+  const d32 = s.deltas32.d;
+  let fits = true;
+  for (let i = 0; i + 1 < m; i++) {
+    const x = src[i + 1]! - src[i]!;
+    d32[i] = x;
+    if ((x | 0) !== x) fits = false;
+  }
+  if (fits) return s.deltas32;
+  const d = s.deltas.d;
+  for (let i = 0; i + 1 < m; i++) d[i] = src[i + 1]! - src[i]!;
+  return exactDeltas(d, m - 1) ? s.deltas : null;
+}
+
+/** As doubleDeltas, for m signed 64-bit lane pairs. */
+function laneDeltas(vals: Uint32Array, m: number, s: EncodeScratch): Deltas | null {
+  const d32 = s.deltas32.d;
+  let fits = true;
+  for (let i = 1; i < m; i++) {
+    const x = ((vals[2 * i + 1]! | 0) - (vals[2 * i - 1]! | 0)) * TWO_32 + (vals[2 * i]! - vals[2 * i - 2]!);
+    d32[i - 1] = x;
+    if ((x | 0) !== x) fits = false;
+  }
+  if (fits) return s.deltas32;
+  const d = s.deltas.d;
+  for (let i = 1; i < m; i++)
+    d[i - 1] = ((vals[2 * i + 1]! | 0) - (vals[2 * i - 1]! | 0)) * TWO_32 + (vals[2 * i]! - vals[2 * i - 2]!);
+  return exactDeltas(d, m - 1) ? s.deltas : null;
 }
 
 function encodeInt64(
@@ -476,18 +629,31 @@ function encodeInt64(
     }
     out.stats.add(minHi, minLo, maxHi, maxLo);
   }
-  out.addPage(set ? [set.levels, asBytes(vals)] : [asBytes(vals)], n, n - m);
+  const levels = set ? [set.levels] : [];
+  const deltas = spec.delta && m >= DELTA_MIN_VALUES ? laneDeltas(vals, m, s) : null;
+  if (deltas) {
+    addDeltaPage(deltas, vals[1]! | 0, vals[0]!, m, levels, n, s, out);
+    return;
+  }
+  out.addPage([...levels, asBytes(vals)], n, n - m);
 }
 
 function encodeFileOffset(c: PacketColumns, n: number, s: EncodeScratch, out: ChunkBuilder): void {
   const src = c.fileOffset;
+  const deltas = n >= DELTA_MIN_VALUES ? doubleDeltas(src, n, s) : null;
+  if (deltas) {
+    const first = src[0]!;
+    const hi = Math.floor(first / TWO_32);
+    addDeltaPage(deltas, hi, (first - hi * TWO_32) >>> 0, n, [], n, s, out);
+    return;
+  }
   const vals = s.words.subarray(0, 2 * n);
   for (let r = 0; r < n; r++) {
     const x = src[r]!;
     // exact for integers below 2^53: ToUint32 is x mod 2^32
     const lo = x >>> 0;
     vals[2 * r] = lo;
-    vals[2 * r + 1] = (x - lo) / 4294967296;
+    vals[2 * r + 1] = (x - lo) / TWO_32;
   }
   out.addPage([asBytes(vals)], n, 0);
 }
@@ -627,7 +793,7 @@ export function encodePacketPages(
   ctx: EncodeContext,
   chunks: readonly ChunkBuilder[],
 ): void {
-  s.sets.clear();
+  s.clear();
   for (let i = 0; i < packetColumnSpecs.length; i++) {
     const spec = packetColumnSpecs[i]!;
     const out = chunks[i]!;

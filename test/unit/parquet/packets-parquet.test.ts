@@ -225,6 +225,56 @@ describe('packets Parquet files read back by DuckDB', () => {
     assert.ok(enc!.every((e) => e['col'] !== 'frame' || !String(e['encodings']).includes('DICTIONARY')));
   });
 
+  test('long pages: close values DELTA_BINARY_PACKED (narrow and wide), small u32 values as 8- and 16-bit ids', async () => {
+    const rand = rng(11);
+    // gaps from nothing to 10 s (deltas past 32 bits), backwards steps, and a run of equal times
+    let ns = BASE_NS;
+    const ts = (r: number) => {
+      const k = r % 500;
+      if (k === 7) ns += 10_000_000_000n;
+      else if (k === 8) ns -= 123_456_789n;
+      else if (k < 100) ns += 0n;
+      else ns += BigInt(Math.floor(rand() * 2 ** (r % 30)));
+      return ns;
+    };
+    const batch = fillBatch(20_000, 'random', 12, 1, ts);
+    let offset = 24;
+    for (let r = 0; r < batch.length; r++) {
+      batch.point[r] = 0;
+      batch.fileOffset[r] = offset;
+      offset += 16 + Math.floor(rand() * 1500);
+      batch.caplen[r] = Math.floor(rand() * 1515);
+      batch.wirelen[r] = Math.floor(rand() * 256);
+      batch.ipId[r] = Math.floor(rand() * 65536);
+    }
+    // a frame number jump (a second file's rows) and one past 2^31, where INT32 deltas could overflow
+    batch.frame[15_000] = 7;
+    const past = fillBatch(300, 'all-valid', 13, 2 ** 31 + 5);
+    // int32 deltas whose spread per 128-row block goes through every width, both signs
+    let t = BASE_NS + 2_000_000_000_000n;
+    const tight = fillBatch(5000, 'all-valid', 14, 30_000, (r) => {
+      const k = Math.floor(r / 128) % 31;
+      t += BigInt(Math.floor((rand() - 0.5) * 2 ** k));
+      return t;
+    });
+    for (const b of [past, tight]) b.point.fill(0);
+    const dir = dirFor();
+    const got = await writeAndRead(dir, [batch, past, tight]);
+    assertSameRows(
+      got,
+      expectedRows([batch, past, tight]).sort((a, b) => Number(a['frame']) - Number(b['frame'])),
+    );
+    const [enc] = await duckRows(
+      `SELECT path_in_schema AS col, string_agg(DISTINCT encodings) AS enc FROM parquet_metadata(${sqlString(`${dir}/**/*.parquet`)})
+       WHERE path_in_schema IN ('ts_ns', 'frame', 'file_offset', 'caplen', 'wirelen', 'ip_id', 'tcp_seq') GROUP BY 1 ORDER BY 1`,
+    );
+    const encodings = Object.fromEntries(enc!.map((e) => [e['col'], String(e['enc'])]));
+    for (const col of ['ts_ns', 'frame', 'file_offset'])
+      assert.match(encodings[col]!, /DELTA_BINARY_PACKED/, col);
+    for (const col of ['caplen', 'wirelen', 'ip_id']) assert.match(encodings[col]!, /RLE_DICTIONARY/, col);
+    assert.doesNotMatch(encodings['tcp_seq']!, /DICTIONARY|DELTA/);
+  });
+
   test('bounded memory: with one open partition, evicted partitions come back as new parts', async () => {
     const batches = [1, 2, 3, 4].map((k) => fillBatch(400, 'random', 20 + k, k * 1000));
     const dir = dirFor();
