@@ -86,3 +86,4 @@ export function writeTextFile(file: string, fill: (out: TextFile) => void): void
 // (cheaper than re-indenting every line); the slices drop the arrays' own brackets
 export const atDepth1 = (value: unknown): string => JSON.stringify([value], null, 2).slice(4, -2);
 export const atDepth2 = (value: unknown): string => JSON.stringify([[value]], null, 2).slice(10, -6);
+export const atDepth4 = (value: unknown): string => JSON.stringify([[[[value]]]], null, 2).slice(28, -20);

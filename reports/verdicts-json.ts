@@ -6,9 +6,9 @@
  * complete; the bytes are `JSON.stringify(doc, null, 2)`.
  */
 import { Ajv } from 'ajv';
-import type { FlowVerdict } from '../analyzers/rules/verdict-types.ts';
+import type { CheckResult, FlowVerdict } from '../analyzers/rules/verdict-types.ts';
 import { VERDICTS_SCHEMA_VERSION, type VerdictsDocument, type VerdictsTail } from '../analyzers/verdicts.ts';
-import { atDepth1, atDepth2, TextFile } from './text-file.ts';
+import { atDepth1, atDepth2, atDepth4, TextFile } from './text-file.ts';
 import schema from './verdicts.schema.json' with { type: 'json' };
 
 const ajv = new Ajv({ allErrors: true, strict: false });
@@ -20,10 +20,23 @@ export function verdictsSchemaErrors(doc: unknown): string[] {
   return (validate.errors ?? []).map((e) => `${e.instancePath || '/'}: ${e.message ?? 'invalid'}`);
 }
 
-/** verdicts.json written as the flows come: `flow` for each in order, then `finish` with the tail. */
+/** Stands for a shared check in a flow's checks while the flow is stringified: `"\u0000"` there. */
+const SHARED = '\u0000';
+/** A shared check's place in a flow stringified at depth 2 (flows[i]): an element of its checks. */
+const SHARED_AT = `\n        ${JSON.stringify(SHARED)}`;
+/** the newline and indent before the placeholder, kept */
+const SHARED_INDENT = SHARED_AT.length - JSON.stringify(SHARED).length;
+const CHECKS_AT = '\n      "checks": [';
+
+/**
+ * verdicts.json written as the flows come: `flow` for each in order, then `finish` with the tail. A
+ * frozen check (one object many flows share, analyzers/rules/shared-checks.ts) is stringified once:
+ * in each flow it is a placeholder, replaced by that text.
+ */
 export class VerdictsJsonWriter {
   private readonly out: TextFile;
   private flows = 0;
+  private readonly checkTexts = new WeakMap<CheckResult, string>();
 
   constructor(file: string, schemaVersion = VERDICTS_SCHEMA_VERSION) {
     this.out = new TextFile(file);
@@ -31,8 +44,37 @@ export class VerdictsJsonWriter {
   }
 
   flow(f: FlowVerdict): void {
-    this.out.write(`${this.flows > 0 ? ',' : ''}\n    ${atDepth2(f)}`);
+    const out = this.out;
+    out.write(this.flows > 0 ? ',\n    ' : '\n    ');
     this.flows++;
+    const checks = f.checks.map((c) => (this.sharedText(c) === undefined ? c : SHARED));
+    if (!checks.includes(SHARED)) {
+      out.write(atDepth2(f));
+      return;
+    }
+    const text = atDepth2({ ...f, checks });
+    // no string holds a raw newline, so only the flow's own checks start a line with these indents
+    let from = 0;
+    let at = text.indexOf(CHECKS_AT);
+    for (let i = 0; i < checks.length; i++) {
+      if (checks[i] !== SHARED) continue;
+      at = text.indexOf(SHARED_AT, at);
+      out.write(text.slice(from, at + SHARED_INDENT));
+      out.write(this.sharedText(f.checks[i]!)!);
+      at += SHARED_AT.length;
+      from = at;
+    }
+    out.write(text.slice(from));
+  }
+
+  /** A frozen check's text at its depth (flows[i].checks[j]), made once; undefined for another check. */
+  private sharedText(c: CheckResult): string | undefined {
+    let text = this.checkTexts.get(c);
+    if (text === undefined && Object.isFrozen(c)) {
+      text = atDepth4(c);
+      this.checkTexts.set(c, text);
+    }
+    return text;
   }
 
   finish(tail: VerdictsTail): void {

@@ -8,6 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
 import { combineDatapath } from '../../../analyzers/rules/evaluate-rules.ts';
+import { SharedChecks } from '../../../analyzers/rules/shared-checks.ts';
 import type { FlowVerdict } from '../../../analyzers/rules/verdict-types.ts';
 import type { VerdictsDocument } from '../../../analyzers/verdicts.ts';
 import { exitCodeOf } from '../../../cli/analyze.ts';
@@ -105,9 +106,22 @@ test('streamed files: verdicts.json is JSON.stringify(doc, null, 2) byte for byt
   try {
     const odd = flow(2, 'fail', 'quote " backslash \\ newline\n tab\t <&> \u2028 ünï');
     odd.service = { ip: '172.21.0.10', port: 80, name: null };
+    // checks shared between flows (frozen, written from one text) among each flow's own, one of them
+    // with the placeholder the writer puts in a shared check's place inside its message
+    const shared = new SharedChecks();
+    const withShared = (f: FlowVerdict): FlowVerdict => ({
+      ...f,
+      checks: [
+        shared.get('classification', 'pass', null, 'scenario 2'),
+        ...f.checks,
+        shared.get('bypass.request', 'fail', 'seen-on-skipped-point', 'line\n        "\u0000" ü'),
+        shared.get('ttl.request', 'pass', null, 'TTL ok'),
+      ],
+    });
     const docs = [
       doc([]),
       { ...doc([flow(1, 'pass'), odd, flow(3, 'inconclusive')]), warnings: [{ code: 'w', message: 'x' }] },
+      doc([withShared(flow(4, 'pass')), withShared(odd), flow(5, 'pass'), withShared(flow(6, 'fail'))]),
     ];
     for (const d of docs) {
       const file = path.join(dir, 'verdicts.json');
