@@ -107,7 +107,7 @@ class CheckPart {
  * The `verdicts` table staged in DuckDB as the flows are judged: `add` takes each flow (its checks as
  * rows, the flow's own fields repeated on each, as the table has them) and keeps nothing of it but
  * codes; `finish` starts writing `<dataset>/verdicts/verdicts.parquet`. Each distinct text is appended
- * once to a `texts` table, and DuckDB joins the texts back while it writes the Parquet file.
+ * once to a `texts` table, and DuckDB looks the texts up while it writes the Parquet file.
  */
 export class VerdictsTableStage {
   private readonly texts = new TextCodes();
@@ -214,26 +214,28 @@ export class VerdictsTableStage {
         a.endRow();
       });
       a.closeSync();
+      await con.run('SET VARIABLE texts = (SELECT list(text ORDER BY code) FROM texts)');
     } catch (e) {
       await this.close();
       throw e;
     }
-    // each coded column joined to its few distinct strings (the hash tables are small)
-    const joins = CODED.map((c) => `LEFT JOIN texts t_${c} ON t_${c}.code = s.${c}`).join(' ');
+    // each coded column looked up in the list of texts (code 0 is past its start: NULL); a projection
+    // of the stage, unlike a join, keeps the rows in the order they were staged (no sort)
+    const text = (code: string) => `getvariable('texts')[s.${code}]`;
     const column = (c: string) =>
       c === 'message'
-        ? 'coalesce(s.message, t_message_code.text) AS message'
+        ? `coalesce(s.message, ${text('message_code')}) AS message`
         : c === 'evidence'
           ? `coalesce(s.evidence, '[]') AS evidence`
           : (CODED as readonly string[]).includes(c)
-            ? `t_${c}.text AS ${c}`
+            ? `${text(c)} AS ${c}`
             : `s.${c}`;
     const written = con
       .run(`COPY (SELECT s.flow_id, ${column('proto')}, ${column('client_ip')}, s.client_port,
         ${column('client_pod')}, ${column('server_ip')}, s.server_port, ${column('server_pod')}, ${column('service_ip')},
         nullif(s.service_port, 0) AS service_port, nullif(s.scenario, 0) AS scenario,
         ${[...FLOW_TEXT.slice(6), ...CHECK_TEXT].map(column).join(', ')}
-        FROM stage s ${joins} ORDER BY s.rowid) TO ${sqlString(this.file)} (FORMAT parquet)`)
+        FROM stage s) TO ${sqlString(this.file)} (FORMAT parquet)`)
       .then(this.close, async (e: unknown) => {
         await this.close();
         throw e;
