@@ -119,6 +119,18 @@ function mergedLeg(leg: Leg, base: Rule, byEndpoint: Record<Endpoint, Rule>): Ru
   };
 }
 
+const ruleLabels = new WeakMap<Rule, string>();
+
+/** `<set>/<id>`, made once per rule (every flow it judges is labelled with it). */
+function ruleLabel(rule: Rule): string {
+  let label = ruleLabels.get(rule);
+  if (label === undefined) {
+    label = `${rule.set}/${rule.id}`;
+    ruleLabels.set(rule, label);
+  }
+  return label;
+}
+
 /**
  * The one rule that judges a flow. When the flow's nodes are judged by one set, its matching rule. When
  * they claim different datapaths (a DataPath V2 node talking to a kernel-routing node), each endpoint's
@@ -145,7 +157,7 @@ export function chooseRule(
   const used: string[] = [];
   for (const s of [setOf.client, setOf.backend, setOf.service])
     if (s !== null && !used.includes(s)) used.push(s);
-  if (used.length <= 1) return { rule: base, label: `${base.set}/${base.id}` };
+  if (used.length <= 1) return { rule: base, label: ruleLabel(base) };
   const byEndpoint = {} as Record<Endpoint, Rule>;
   for (const e of Object.values(Endpoint)) {
     const r = pickRule(ctx, setOf[e], key, facts);
@@ -398,6 +410,18 @@ function gatewayMacsFromTopology(topo: Topology, point: string): GatewayMacs {
   if (node && node.gatewayMacs.length > 0)
     return { macs: node.gatewayMacs, source: `ip neigh of ${node.name}'s default gateway` };
   return { macs: [VPC_GATEWAY_MAC], source: 'the VPC gateway' };
+}
+
+/** A rewrite's check name, made once per rule rewrite (every flow of the rule names it). */
+const rewriteCheckNames = new WeakMap<RuleRewrite, string>();
+
+function rewriteCheck(rw: RuleRewrite): string {
+  let name = rewriteCheckNames.get(rw);
+  if (name === undefined) {
+    name = `rewrite.${rw.kind}-${rw.field}`;
+    rewriteCheckNames.set(rw, name);
+  }
+  return name;
 }
 
 const sharedChecks = new WeakMap<EvaluateContext, SharedChecks>();
@@ -799,7 +823,7 @@ class LegEvaluator {
   private rewriteChecks(): void {
     const icmp = this.facts.flow.proto === 1 || this.facts.flow.proto === 58;
     for (const rw of this.ruleLeg.rewrites) {
-      const name = `rewrite.${rw.kind}-${rw.field}`;
+      const name = rewriteCheck(rw);
       const from = rewriteAddress(rw.from, this.facts, icmp);
       const to = rewriteAddress(rw.to, this.facts, icmp);
       if (rw.outside !== null || rw.between === null) {

@@ -257,8 +257,17 @@ export function ttlMismatch(a: Sighting, b: Sighting, expected: number): string 
   return `TTL went ${a.ttl} at ${hop(a.point, a.dir)} -> ${b.ttl} at ${hop(b.point, b.dir)} (lost ${a.ttl - b.ttl}, the rule says ${expected}) ${at(b)}`;
 }
 
+/** per leg, by hop pairs: every passing flow of a path says the same */
+const ttlOkTexts: Record<Leg, string[]> = { request: [], reply: [] };
+
 export function ttlOk(leg: Leg, n: number): string {
-  return `${leg} TTL changes match the rule at ${n} hop pair(s)`;
+  const texts = ttlOkTexts[leg];
+  let text = texts[n];
+  if (text === undefined) {
+    text = `${leg} TTL changes match the rule at ${n} hop pair(s)`;
+    texts[n] = text;
+  }
+  return text;
 }
 
 /** pcap link types a reader meets on these captures, by name (the rest by number). */
