@@ -15,7 +15,10 @@ import {
   type DuckDBAppender,
   type DuckDBConnection,
   DuckDBDataChunk,
+  type DuckDBEnumType,
   type DuckDBType,
+  DuckDBTypeId,
+  ENUM,
   INTEGER,
   UBIGINT,
   UINTEGER,
@@ -195,7 +198,13 @@ export function stageCol(
 }
 
 /** The stage columns of sightings rows [from, to): the row's own columns, then its frame's. */
-function sightingColumns(s: Sightings, flowOfPacket: Int32Array, from: number, to: number): StageCol[] {
+function sightingColumns(
+  s: Sightings,
+  flowOfPacket: Int32Array,
+  enums: SightingEnums,
+  from: number,
+  to: number,
+): StageCol[] {
   const f = s.frames;
   const n = to - from;
   const rowFrame = s.frame.subarray(from, to);
@@ -217,10 +226,39 @@ function sightingColumns(s: Sightings, flowOfPacket: Int32Array, from: number, t
   };
   const flow = new Int32Array(n);
   for (let r = 0; r < n; r++) flow[r] = flowOfPacket[s.packet[from + r]!] ?? -1;
+  // ENUM indexes: the point's own, its node's and kind's, the file's, and IPv6 addresses' intern ids
+  const point = enums.point.make(n);
+  const node = enums.node.make(n);
+  const nodeValid = new Uint8Array(n);
+  const kind = enums.kind.make(n);
+  const fileIx = enums.file.make(n);
+  const fileValid = new Uint8Array(n);
+  const src6 = enums.ip6.make(n);
+  const dst6 = enums.ip6.make(n);
+  const v6 = new Uint8Array(n);
+  for (let r = 0; r < n; r++) {
+    const p = s.point[from + r]!;
+    const fr = rowFrame[r]!;
+    point[r] = p;
+    const nd = enums.nodeOfPoint[p] ?? -1;
+    node[r] = Math.max(nd, 0);
+    nodeValid[r] = nd < 0 ? 0 : 1;
+    kind[r] = enums.kindOfPoint[p] ?? 0;
+    const fi = enums.fileIndex[f.file[fr]!] ?? -1;
+    fileIx[r] = Math.max(fi, 0);
+    fileValid[r] = fi < 0 ? 0 : 1;
+    if (f.ipVersion[fr] === 6) {
+      src6[r] = f.src[fr]!;
+      dst6[r] = f.dst[fr]!;
+      v6[r] = 1;
+    }
+  }
   return [
     stageCol('packet', s.packet.subarray(from, to)),
     stageCol('hop', s.hop.subarray(from, to)),
-    stageCol('point', s.point.subarray(from, to)),
+    enumCol('capture_point', enums.point, point),
+    enumCol('node', enums.node, node, nodeValid),
+    enumCol('point_kind', enums.kind, kind),
     stageCol('t', s.t.subarray(from, to)),
     stageCol('frames', s.count.subarray(from, to)),
     stageCol('bytes', s.bytes.subarray(from, to)),
@@ -228,7 +266,7 @@ function sightingColumns(s: Sightings, flowOfPacket: Int32Array, from: number, t
     stageCol('rewrite', s.rewrite.subarray(from, to)),
     stageCol('collided', s.collided.subarray(from, to)),
     stageCol('flow', flow),
-    stageCol('file', gather16(f.file)),
+    enumCol('file', enums.file, fileIx, fileValid),
     stageCol('frame_no', gather32(f.frame)),
     stageCol('dir', gather8(f.dir)),
     stageCol('dir_inferred', gather8(f.dirInferred)),
@@ -236,6 +274,8 @@ function sightingColumns(s: Sightings, flowOfPacket: Int32Array, from: number, t
     stageCol('proto', gather8(f.proto)),
     stageCol('src', gather32(f.src)),
     stageCol('dst', gather32(f.dst)),
+    enumCol('src6', enums.ip6, src6, v6),
+    enumCol('dst6', enums.ip6, dst6, v6),
     stageCol('src_port', gather16(f.srcPort)),
     stageCol('dst_port', gather16(f.dstPort)),
     stageCol('ttl', gather8(f.ttl)),
@@ -256,8 +296,8 @@ function sightingsSelect(baseNs: bigint): string {
   const rewrite = ['src_ip', 'src_port', 'dst_ip', 'dst_port']
     .map((name, bit) => `CASE WHEN s.rewrite & ${1 << bit} <> 0 THEN '${name}' END`)
     .join(', ');
-  return `SELECT s.packet AS packet_id, s.hop, getvariable('point_ids')[s.point + 1] AS capture_point,
-      getvariable('point_nodes')[s.point + 1] AS node, getvariable('point_kinds')[s.point + 1] AS point_kind,
+  return `SELECT s.packet AS packet_id, s.hop, s.capture_point::VARCHAR AS capture_point,
+      s.node::VARCHAR AS node, s.point_kind::VARCHAR AS point_kind,
       CASE s.dir WHEN 1 THEN 'in' WHEN 2 THEN 'out' ELSE 'unknown' END AS direction,
       s.dir_inferred = 1 AS direction_inferred,
       ${baseNs}::BIGINT + CAST(round(s.t) AS BIGINT) AS ts_ns,
@@ -266,10 +306,10 @@ function sightingsSelect(baseNs: bigint): string {
       nullif(concat_ws(',', ${rewrite}), '') AS rewrite,
       s.collided = 1 AS collided,
       nullif(s.flow, -1) AS flow_id,
-      getvariable('files')[s.file + 1] AS file, s.frame_no AS frame,
+      s.file::VARCHAR AS file, s.frame_no AS frame,
       nullif(s.ip_version, 0) AS ip_version, s.proto AS ip_proto,
-      CASE s.ip_version WHEN 4 THEN ${ip4Text('s.src')} WHEN 6 THEN getvariable('ip6')[s.src + 1] END AS src_ip,
-      CASE s.ip_version WHEN 4 THEN ${ip4Text('s.dst')} WHEN 6 THEN getvariable('ip6')[s.dst + 1] END AS dst_ip,
+      CASE s.ip_version WHEN 4 THEN ${ip4Text('s.src')} WHEN 6 THEN s.src6::VARCHAR END AS src_ip,
+      CASE s.ip_version WHEN 4 THEN ${ip4Text('s.dst')} WHEN 6 THEN s.dst6::VARCHAR END AS dst_ip,
       CASE WHEN s.proto IN (6, 17, 132) THEN s.src_port END AS src_port,
       CASE WHEN s.proto IN (6, 17, 132) THEN s.dst_port END AS dst_port,
       s.ttl,
@@ -283,6 +323,101 @@ function sightingsSelect(baseNs: bigint): string {
     FROM stage s`;
 }
 
+/**
+ * A text column's values as a DuckDB ENUM (dictionary-encoded text: DuckDB turns an ENUM into VARCHAR by
+ * a dictionary lookup). Its values are appended to `<name>_values` and the type made from that table, so
+ * no value read from a capture or bundle is ever SQL text. `values` must be distinct.
+ */
+interface TextEnum {
+  /** the SQL type name */
+  name: string;
+  type: DuckDBEnumType;
+  /** the typed array width an index takes (DuckDB's: by the number of values) */
+  make: (n: number) => Uint8Array | Uint16Array | Uint32Array;
+}
+
+async function createEnum(
+  con: DuckDBConnection,
+  name: string,
+  distinct: readonly string[],
+): Promise<TextEnum> {
+  // an ENUM needs a value; a column with no values holds only NULLs, and '' is never referenced
+  const values = distinct.length > 0 ? distinct : [''];
+  const stage = await ColumnAppender.open(con, `${name}_values`, [stageCol('v', [])]);
+  stage.append([stageCol('v', values)], values.length);
+  stage.close();
+  // a single-table SELECT keeps its order: the ENUM's indexes are the values' positions
+  await con.run(`CREATE TYPE ${name} AS ENUM (SELECT v FROM ${name}_values)`);
+  const type = ENUM(values);
+  const make =
+    type.internalTypeId === DuckDBTypeId.UTINYINT
+      ? (n: number) => new Uint8Array(n)
+      : type.internalTypeId === DuckDBTypeId.USMALLINT
+        ? (n: number) => new Uint16Array(n)
+        : (n: number) => new Uint32Array(n);
+  return { name, type, make };
+}
+
+/** A stage column of ENUM indexes (`valid` 0: NULL). */
+function enumCol(
+  name: string,
+  e: TextEnum,
+  ids: Uint8Array | Uint16Array | Uint32Array,
+  valid?: Uint8Array,
+): StageCol {
+  return { name, type: e.type, sql: e.name, data: ids, valid };
+}
+
+/** The distinct texts of `texts` and each one's index among them (null stays -1). */
+function distinctOf(texts: readonly (string | null)[]): { values: string[]; index: Int32Array } {
+  const ids = new Map<string, number>();
+  const values: string[] = [];
+  const index = new Int32Array(texts.length).fill(-1);
+  texts.forEach((t, i) => {
+    if (t === null) return;
+    let id = ids.get(t);
+    if (id === undefined) {
+      id = values.length;
+      values.push(t);
+      ids.set(t, id);
+    }
+    index[i] = id;
+  });
+  return { values, index };
+}
+
+/** The ENUMs of the sightings' text columns, and the per-point and per-file indexes into them. */
+interface SightingEnums {
+  point: TextEnum;
+  node: TextEnum;
+  /** node ENUM index per point (-1: none) */
+  nodeOfPoint: Int32Array;
+  kind: TextEnum;
+  kindOfPoint: Int32Array;
+  file: TextEnum;
+  fileIndex: Int32Array;
+  ip6: TextEnum;
+}
+
+async function sightingEnums(con: DuckDBConnection, t: AnalysisTables): Promise<SightingEnums> {
+  const s = t.sightings;
+  const points = distinctOf(s.points);
+  const nodes = distinctOf(s.points.map((_, i) => s.pointNode[i] ?? null));
+  const kinds = distinctOf(s.points.map((_, i) => s.pointKind[i] ?? 'other'));
+  const files = distinctOf(t.files);
+  return {
+    point: await createEnum(con, 'point_t', points.values),
+    node: await createEnum(con, 'node_t', nodes.values),
+    nodeOfPoint: nodes.index,
+    kind: await createEnum(con, 'kind_t', kinds.values),
+    kindOfPoint: kinds.index,
+    file: await createEnum(con, 'file_t', files.values),
+    fileIndex: files.index,
+    // the frame table interns each IPv6 text once: its ids are distinct texts already
+    ip6: await createEnum(con, 'ip6_t', distinctOf(s.frames.ip6).values),
+  };
+}
+
 async function stageSightings(
   con: DuckDBConnection,
   t: AnalysisTables,
@@ -291,45 +426,11 @@ async function stageSightings(
   copies: string[],
 ): Promise<void> {
   const s = t.sightings;
-  await con.run(
-    'CREATE TABLE points (point_id USMALLINT, capture_point VARCHAR, node VARCHAR, kind VARCHAR)',
-  );
-  const points = await con.createAppender('points');
-  s.points.forEach((id, i) => {
-    points.appendUSmallInt(i);
-    points.appendVarchar(id);
-    const node = s.pointNode[i];
-    if (node) points.appendVarchar(node);
-    else points.appendNull();
-    points.appendVarchar(s.pointKind[i] ?? 'other');
-    points.endRow();
-  });
-  points.closeSync();
-  await con.run('CREATE TABLE files (file_id USMALLINT, file VARCHAR)');
-  const files = await con.createAppender('files');
-  t.files.forEach((name, i) => {
-    files.appendUSmallInt(i);
-    files.appendVarchar(name);
-    files.endRow();
-  });
-  files.closeSync();
-  await con.run('CREATE TABLE ip6 (id UINTEGER, addr VARCHAR)');
-  const ip6 = await con.createAppender('ip6');
-  s.frames.ip6.forEach((addr, i) => {
-    ip6.appendUInteger(i);
-    ip6.appendVarchar(addr);
-    ip6.endRow();
-  });
-  ip6.closeSync();
-  // lists the sightings' SELECT indexes: a projection of one table keeps the staged order (packet, hop:
-  // the order SightingsBuilder made), where joins needed an ORDER BY, a sort of every row on DuckDB's
+  // texts as ENUMs: the COPY is then a projection of one table, which keeps the staged order (packet,
+  // hop: the order SightingsBuilder made); joins needed an ORDER BY, a sort of every row on DuckDB's
   // threads while this one judges the flows
-  await con.run(`SET VARIABLE point_ids = (SELECT list(capture_point ORDER BY point_id) FROM points);
-    SET VARIABLE point_nodes = (SELECT list(node ORDER BY point_id) FROM points);
-    SET VARIABLE point_kinds = (SELECT list(kind ORDER BY point_id) FROM points);
-    SET VARIABLE files = (SELECT list(file ORDER BY file_id) FROM files);
-    SET VARIABLE ip6 = (SELECT list(addr ORDER BY id) FROM ip6)`);
-  const columnsOf = (from: number, to: number) => sightingColumns(s, t.flowOfPacket, from, to);
+  const enums = await sightingEnums(con, t);
+  const columnsOf = (from: number, to: number) => sightingColumns(s, t.flowOfPacket, enums, from, to);
   await appendColumns(con, 'stage', columnsOf, s.length, Math.max(1, partRows));
   copies.push(`COPY (${sightingsSelect(s.frames.baseNs ?? 0n)}) TO ${sqlString(file)} (FORMAT parquet)`);
 }
@@ -542,20 +643,21 @@ class TextDict {
     return { ids, valid };
   }
 
-  /** Stages the texts as one list in the variable `texts`. */
+  /** Stages the texts as one list in `texts_list`. */
   async stage(con: DuckDBConnection): Promise<void> {
     const stage = await ColumnAppender.open(con, 'texts_stage', [stageCol('text', [])]);
     if (this.texts.length > 0) stage.append([stageCol('text', this.texts)], this.texts.length);
     stage.close();
-    await con.run('SET VARIABLE texts = (SELECT list(text) FROM texts_stage)');
+    await con.run('CREATE TABLE texts_list AS SELECT list(text) AS l FROM texts_stage');
   }
 }
 
 /**
  * A table of per-flow rows, staged by DataChunks a part of FLOW_PART flows at a time (a row-by-row
  * appender made one native call per value), its texts as ids into `dict`; the COPY that writes it
- * turns them back into texts (a list lookup per value, on DuckDB's threads), a projection of one table,
- * which keeps the order the rows were staged in. A part may give no rows; the table is created from the first part's columns either way.
+ * turns them back into texts (a list lookup per value, on DuckDB's threads) and keeps the rows in the
+ * order given (a list held in a variable instead cost 20x as much: DuckDB copies the constant list per
+ * vector). A part may give no rows; the table is created from the first part's columns either way.
  */
 async function stagePerFlow(
   con: DuckDBConnection,
@@ -566,12 +668,21 @@ async function stagePerFlow(
   file: string,
   copies: string[],
 ): Promise<void> {
-  const encode = (cols: StageCol[]): StageCol[] =>
-    cols.map((c) => {
-      if (!Array.isArray(c.data)) return c;
-      const { ids, valid } = dict.encode(c.data);
-      return stageCol(c.name, ids, valid);
-    });
+  let rowBase = 0;
+  const encode = (cols: StageCol[]): StageCol[] => {
+    const rows = cols[0]!.data.length;
+    const ord = new Uint32Array(rows);
+    for (let r = 0; r < rows; r++) ord[r] = rowBase + r;
+    rowBase += rows;
+    return [
+      stageCol('ord', ord),
+      ...cols.map((c) => {
+        if (!Array.isArray(c.data)) return c;
+        const { ids, valid } = dict.encode(c.data);
+        return stageCol(c.name, ids, valid);
+      }),
+    ];
+  };
   const first = columnsOf(flows, 0, Math.min(flows.length, FLOW_PART));
   const texts = new Set(first.filter((c) => Array.isArray(c.data)).map((c) => c.name));
   const staged = encode(first);
@@ -584,11 +695,9 @@ async function stagePerFlow(
   }
   stage.close();
   // names and the list index are this code's own; no value from a capture is in the SQL
-  const select = first.map((c) =>
-    texts.has(c.name) ? `getvariable('texts')[s.${c.name} + 1] AS ${c.name}` : `s.${c.name}`,
-  );
+  const select = first.map((c) => (texts.has(c.name) ? `t.l[s.${c.name} + 1] AS ${c.name}` : `s.${c.name}`));
   copies.push(
-    `COPY (SELECT ${select.join(', ')} FROM ${table}_stage s) TO ${sqlString(file)} (FORMAT parquet)`,
+    `COPY (SELECT ${select.join(', ')} FROM ${table}_stage s, texts_list t ORDER BY s.ord) TO ${sqlString(file)} (FORMAT parquet)`,
   );
 }
 

@@ -36,6 +36,33 @@ test(
           const [p1, h1] = [Number(order[k]!['packet_id']), Number(order[k]!['hop'])];
           assert.ok(p0 < p1 || (p0 === p1 && h0 < h1), `row ${k}: ${p0}/${h0} before ${p1}/${h1}`);
         }
+        // every row's texts (capture point, node, kind, file, addresses of both families) as the analysis has them
+        const s = a.correlation.sightings;
+        const f = s.frames;
+        const want = Array.from({ length: s.length }, (_, r) => {
+          const fr = s.frame[r]!;
+          return [
+            s.points[s.point[r]!],
+            s.pointNode[s.point[r]!] ?? null,
+            s.pointKind[s.point[r]!],
+            a.tables.files[f.file[fr]!],
+            f.addrText(fr, 'src'),
+            f.addrText(fr, 'dst'),
+          ].join(' ');
+        });
+        const texts = await rows(
+          'SELECT capture_point, node, point_kind, file, src_ip, dst_ip FROM sightings ORDER BY packet_id, hop',
+        );
+        assert.deepEqual(
+          texts.map((r) =>
+            [r['capture_point'], r['node'], r['point_kind'], r['file'], r['src_ip'], r['dst_ip']].join(' '),
+          ),
+          want,
+        );
+        assert.ok(
+          want.some((w) => w.includes('fd00:')),
+          'the fixture has IPv6 sightings',
+        );
         // the Service rewrite of s7-tcp: the VIP at the client's veth, the backend on the ENI
         const s7 = await rows(`SELECT capture_point, direction, dst_ip, dst_port, rewrite FROM sightings
         WHERE packet_id = (SELECT min(packet_id) FROM sightings WHERE src_port = 42071 AND ip_proto = 6)
