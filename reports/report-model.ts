@@ -212,17 +212,18 @@ function evidenceCommand(dataset: string, check: Check): string | null {
 }
 
 /** Which kind of hop a pair of consecutive capture points is, for the latency charts. */
+const pointKind = (p: InputPoint | undefined) =>
+  p === undefined
+    ? 'other'
+    : p.kind === 'pod-eth0'
+      ? 'pod'
+      : p.kind === 'eni' || p.kind === 'primary'
+        ? 'ENI'
+        : p.kind;
+
 export function hopKind(from: InputPoint | undefined, to: InputPoint | undefined): string {
-  const k = (p: InputPoint | undefined) =>
-    p === undefined
-      ? 'other'
-      : p.kind === 'pod-eth0'
-        ? 'pod'
-        : p.kind === 'eni' || p.kind === 'primary'
-          ? 'ENI'
-          : p.kind;
-  const a = k(from);
-  const b = k(to);
+  const a = pointKind(from);
+  const b = pointKind(to);
   if (a === 'ENI' && b === 'ENI')
     return from?.node !== to?.node ? 'ENI → ENI (VPC)' : 'ENI → ENI (same node)';
   return `${a} → ${b}`;
@@ -511,11 +512,22 @@ function latencyGroups(
   points: Map<string, InputPoint>,
 ): LatencyGroup[] {
   const groups = new Map<string, Map<string, { samples: number[]; flows: number }>>();
+  // a bundle has few (from, to) pairs and every flow's hops name them: each one's kind is found once
+  const kinds = new Map<string, Map<string, string>>();
   flows.forEach((f, i) => {
     const datapath = verdicts[i]?.datapath ?? 'not evaluated';
     for (const h of f.hops) {
       if (h.from === h.to) continue;
-      const kind = hopKind(points.get(h.from), points.get(h.to));
+      let byTo = kinds.get(h.from);
+      if (byTo === undefined) {
+        byTo = new Map();
+        kinds.set(h.from, byTo);
+      }
+      let kind = byTo.get(h.to);
+      if (kind === undefined) {
+        kind = hopKind(points.get(h.from), points.get(h.to));
+        byTo.set(h.to, kind);
+      }
       const series = groups.get(kind) ?? new Map();
       groups.set(kind, series);
       const s = series.get(datapath) ?? { samples: [], flows: 0 };

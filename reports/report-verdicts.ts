@@ -36,6 +36,7 @@ export class ReportVerdicts {
   private readonly wholeAt: number[] = [];
   private readonly whole: FlowVerdict[] = [];
   private readonly text = new Interned<string | null>();
+  private readonly code = (v: string | null): number => this.text.code(v);
   private readonly status = new Interned<Status>();
   private readonly datapath = new Interned<Datapath>();
   private readonly reason = new Interned<Reason | null>();
@@ -56,7 +57,7 @@ export class ReportVerdicts {
       return;
     }
     this.wholeAt.push(-1);
-    const t = (v: string | null) => this.text.code(v);
+    const t = this.code;
     this.cols.push(
       f.flow_id,
       t(f.proto),

@@ -1,14 +1,15 @@
 /** Number and time formatting shared by the page, the ladder and the charts. */
 
 /** A duration in ns as a person reads it: `850 ns`, `12.3 µs`, `4.56 ms`, `1.23 s`. */
+// 3 significant digits, trailing zeros of the fraction dropped (never those of the integer part)
+const sig = (v: number, digits = 3) =>
+  v
+    .toPrecision(digits)
+    .replace(/(\.\d*?)0+$/, '$1')
+    .replace(/\.$/, '');
+
 export function formatNs(ns: number): string {
   const a = Math.abs(ns);
-  // 3 significant digits, trailing zeros of the fraction dropped (never those of the integer part)
-  const sig = (v: number, digits = 3) =>
-    v
-      .toPrecision(digits)
-      .replace(/(\.\d*?)0+$/, '$1')
-      .replace(/\.$/, '');
   if (a < 1e3) return `${Math.round(ns)} ns`;
   if (a < 999.5e3) return `${sig(ns / 1e3)} µs`;
   if (a < 999.5e6) return `${sig(ns / 1e6)} ms`;
