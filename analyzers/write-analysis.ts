@@ -31,6 +31,7 @@ import { openDuckDb, sqlString } from '../ingest/dataset/duckdb.ts';
 import type { ClockOffset } from './clock-offsets.ts';
 import type { Sightings } from './correlate/sightings.ts';
 import type { Flow } from './flows.ts';
+import { ip4Text } from './topology/ip-text.ts';
 
 export const ANALYSIS_TABLES = ['sightings', 'flows', 'flow_hops', 'clock_offsets', 'flow_coverage'] as const;
 
@@ -233,9 +234,10 @@ function sightingColumns(
   const kind = enums.kind.make(n);
   const fileIx = enums.file.make(n);
   const fileValid = new Uint8Array(n);
-  const src6 = enums.ip6.make(n);
-  const dst6 = enums.ip6.make(n);
-  const v6 = new Uint8Array(n);
+  const srcAddr = enums.addr.make(n);
+  const dstAddr = enums.addr.make(n);
+  const hasAddr = new Uint8Array(n);
+  const v6Base = enums.v4.values.length;
   for (let r = 0; r < n; r++) {
     const p = s.point[from + r]!;
     const fr = rowFrame[r]!;
@@ -247,10 +249,15 @@ function sightingColumns(
     const fi = enums.fileIndex[f.file[fr]!] ?? -1;
     fileIx[r] = Math.max(fi, 0);
     fileValid[r] = fi < 0 ? 0 : 1;
-    if (f.ipVersion[fr] === 6) {
-      src6[r] = f.src[fr]!;
-      dst6[r] = f.dst[fr]!;
-      v6[r] = 1;
+    const v = f.ipVersion[fr];
+    if (v === 4) {
+      srcAddr[r] = enums.v4.id(f.src[fr]!);
+      dstAddr[r] = enums.v4.id(f.dst[fr]!);
+      hasAddr[r] = 1;
+    } else if (v === 6) {
+      srcAddr[r] = v6Base + f.src[fr]!;
+      dstAddr[r] = v6Base + f.dst[fr]!;
+      hasAddr[r] = 1;
     }
   }
   return [
@@ -262,20 +269,18 @@ function sightingColumns(
     stageCol('t', s.t.subarray(from, to)),
     stageCol('frames', s.count.subarray(from, to)),
     stageCol('bytes', s.bytes.subarray(from, to)),
-    stageCol('role', s.role.subarray(from, to)),
-    stageCol('rewrite', s.rewrite.subarray(from, to)),
+    enumCol('role', enums.offload, s.role.subarray(from, to)),
+    enumCol('rewrite', enums.rewrite, s.rewrite.subarray(from, to)),
     stageCol('collided', s.collided.subarray(from, to)),
     stageCol('flow', flow),
     enumCol('file', enums.file, fileIx, fileValid),
     stageCol('frame_no', gather32(f.frame)),
-    stageCol('dir', gather8(f.dir)),
+    enumCol('dir', enums.direction, gather8(f.dir)),
     stageCol('dir_inferred', gather8(f.dirInferred)),
     stageCol('ip_version', gather8(f.ipVersion)),
     stageCol('proto', gather8(f.proto)),
-    stageCol('src', gather32(f.src)),
-    stageCol('dst', gather32(f.dst)),
-    enumCol('src6', enums.ip6, src6, v6),
-    enumCol('dst6', enums.ip6, dst6, v6),
+    enumCol('src_addr', enums.addr, srcAddr, hasAddr),
+    enumCol('dst_addr', enums.addr, dstAddr, hasAddr),
     stageCol('src_port', gather16(f.srcPort)),
     stageCol('dst_port', gather16(f.dstPort)),
     stageCol('ttl', gather8(f.ttl)),
@@ -289,27 +294,21 @@ function sightingColumns(
   ];
 }
 
-const ip4Text = (c: string) =>
-  `concat_ws('.', (${c} >> 24) & 255, (${c} >> 16) & 255, (${c} >> 8) & 255, ${c} & 255)`;
-
 function sightingsSelect(baseNs: bigint): string {
-  const rewrite = ['src_ip', 'src_port', 'dst_ip', 'dst_port']
-    .map((name, bit) => `CASE WHEN s.rewrite & ${1 << bit} <> 0 THEN '${name}' END`)
-    .join(', ');
   return `SELECT s.packet AS packet_id, s.hop, s.capture_point::VARCHAR AS capture_point,
       s.node::VARCHAR AS node, s.point_kind::VARCHAR AS point_kind,
-      CASE s.dir WHEN 1 THEN 'in' WHEN 2 THEN 'out' ELSE 'unknown' END AS direction,
+      s.dir::VARCHAR AS direction,
       s.dir_inferred = 1 AS direction_inferred,
       ${baseNs}::BIGINT + CAST(round(s.t) AS BIGINT) AS ts_ns,
       s.frames, s.bytes::UBIGINT AS bytes,
-      CASE s.role WHEN 1 THEN 'super' WHEN 2 THEN 'segment' ELSE 'none' END AS offload,
-      nullif(concat_ws(',', ${rewrite}), '') AS rewrite,
+      s.role::VARCHAR AS offload,
+      nullif(s.rewrite::VARCHAR, '') AS rewrite,
       s.collided = 1 AS collided,
       nullif(s.flow, -1) AS flow_id,
       s.file::VARCHAR AS file, s.frame_no AS frame,
       nullif(s.ip_version, 0) AS ip_version, s.proto AS ip_proto,
-      CASE s.ip_version WHEN 4 THEN ${ip4Text('s.src')} WHEN 6 THEN s.src6::VARCHAR END AS src_ip,
-      CASE s.ip_version WHEN 4 THEN ${ip4Text('s.dst')} WHEN 6 THEN s.dst6::VARCHAR END AS dst_ip,
+      s.src_addr::VARCHAR AS src_ip,
+      s.dst_addr::VARCHAR AS dst_ip,
       CASE WHEN s.proto IN (6, 17, 132) THEN s.src_port END AS src_port,
       CASE WHEN s.proto IN (6, 17, 132) THEN s.dst_port END AS dst_port,
       s.ttl,
@@ -396,11 +395,66 @@ interface SightingEnums {
   kindOfPoint: Int32Array;
   file: TextEnum;
   fileIndex: Int32Array;
-  ip6: TextEnum;
+  /** every address text: the IPv4 ones first (ids from `v4`), then the IPv6 ones (their intern ids after those) */
+  addr: TextEnum;
+  v4: U32Ids;
+  direction: TextEnum;
+  offload: TextEnum;
+  rewrite: TextEnum;
 }
+
+/** Ids of distinct uint32 values (IPv4 addresses) in first-seen order: open addressing, no Map per value. */
+class U32Ids {
+  private keys = new Uint32Array(1024);
+  private ids = new Int32Array(1024).fill(-1);
+  readonly values: number[] = [];
+
+  id(v: number): number {
+    if (2 * (this.values.length + 1) > this.ids.length) this.grow();
+    const mask = this.ids.length - 1;
+    let slot = (Math.imul(v, 0x9e3779b1) >>> 0) & mask;
+    for (;;) {
+      const id = this.ids[slot]!;
+      if (id < 0) {
+        this.keys[slot] = v;
+        this.ids[slot] = this.values.length;
+        this.values.push(v);
+        return this.values.length - 1;
+      }
+      if (this.keys[slot] === v) return id;
+      slot = (slot + 1) & mask;
+    }
+  }
+
+  private grow(): void {
+    const values = this.values.slice();
+    this.keys = new Uint32Array(2 * this.keys.length);
+    this.ids = new Int32Array(2 * this.ids.length).fill(-1);
+    this.values.length = 0;
+    for (const v of values) this.id(v);
+  }
+}
+
+/** Enum texts of codes this code defines (the stage column holds the code itself). */
+const DIRECTION_TEXTS = ['unknown', 'in', 'out'];
+const OFFLOAD_TEXTS = ['none', 'super', 'segment'];
+/** rewrite bits (sightings.ts `Rewrite`) -> the changed fields, comma-separated ('' for none: NULL) */
+const REWRITE_TEXTS = Array.from({ length: 16 }, (_, bits) =>
+  ['src_ip', 'src_port', 'dst_ip', 'dst_port'].filter((_, k) => (bits & (1 << k)) !== 0).join(','),
+);
 
 async function sightingEnums(con: DuckDBConnection, t: AnalysisTables): Promise<SightingEnums> {
   const s = t.sightings;
+  const f = s.frames;
+  const v4 = new U32Ids();
+  for (let r = 0; r < s.length; r++) {
+    const fr = s.frame[r]!;
+    if (f.ipVersion[fr] !== 4) continue;
+    v4.id(f.src[fr]!);
+    v4.id(f.dst[fr]!);
+  }
+  // IPv4 text and IPv6 intern text are distinct (a dot against colons), and interned texts are distinct
+  const addrs = [...v4.values.map((a) => ip4Text(a)), ...f.ip6];
   const points = distinctOf(s.points);
   const nodes = distinctOf(s.points.map((_, i) => s.pointNode[i] ?? null));
   const kinds = distinctOf(s.points.map((_, i) => s.pointKind[i] ?? 'other'));
@@ -413,8 +467,11 @@ async function sightingEnums(con: DuckDBConnection, t: AnalysisTables): Promise<
     kindOfPoint: kinds.index,
     file: await createEnum(con, 'file_t', files.values),
     fileIndex: files.index,
-    // the frame table interns each IPv6 text once: its ids are distinct texts already
-    ip6: await createEnum(con, 'ip6_t', distinctOf(s.frames.ip6).values),
+    addr: await createEnum(con, 'addr_t', addrs),
+    v4,
+    direction: await createEnum(con, 'direction_t', DIRECTION_TEXTS),
+    offload: await createEnum(con, 'offload_t', OFFLOAD_TEXTS),
+    rewrite: await createEnum(con, 'rewrite_t', REWRITE_TEXTS),
   };
 }
 
