@@ -13,7 +13,7 @@ import {
   type U8Key,
   type U32Key,
 } from '../../columns/packets-schema.ts';
-import { ChunkBuilder } from './column-chunk.ts';
+import { ChunkBuilder, type MinMax } from './column-chunk.ts';
 import { type Deltas, deltaBinaryPacked, deltaPackedBound, exactDeltas } from './delta-binary-packed.ts';
 import { ConvertedType, Encoding, PhysicalType, Repetition, type SchemaNode } from './format.ts';
 import { allZero, bitLevels, dictionaryIndices, packLevels, rleLevels, uniformBits } from './rle-hybrid.ts';
@@ -271,6 +271,8 @@ export class EncodeScratch {
   readonly deltas32: Deltas & { kind: 'int32' };
   readonly deltas: Deltas & { kind: 'double' };
   readonly packed: Uint8Array;
+  /** smallest and largest offset from a page's first value (laneDeltas) */
+  readonly span = { lo: 0, hi: 0 };
   /** row sets of the batch being encoded, by validity */
   readonly sets = new Map<string, RowSet>();
   /** the sets of the batch with some but not all rows valid: equal validity bytes share one */
@@ -456,15 +458,17 @@ function encodeSmallInt(
   }
   let lo = 0xffff;
   let hi = 0;
+  let constant: boolean | undefined;
   if (data instanceof Uint16Array || out.stats) {
     for (let k = 0; k < m; k++) {
       const x = vals[k]!;
       if (x < lo) lo = x;
       if (x > hi) hi = x;
     }
+    constant = lo === hi;
   } else hi = 255;
   if (out.stats && m > 0) out.stats.add(0, lo, 0, hi);
-  addIndexPage(vals, m, data instanceof Uint8Array ? 255 : hi, set, n, s, out);
+  addIndexPage(vals, m, data instanceof Uint8Array ? 255 : hi, set, n, s, out, constant);
 }
 
 /**
@@ -480,9 +484,11 @@ function addIndexPage(
   n: number,
   s: EncodeScratch,
   out: ChunkBuilder,
+  /** every value is the same (undefined: not known) */
+  constant?: boolean,
 ): void {
   out.dictionaryMax = Math.max(out.dictionaryMax, m === 0 ? 0 : max);
-  const indices = m > 0 ? dictionaryIndices(vals, m, max, s.indices) : NO_INDICES;
+  const indices = m > 0 ? dictionaryIndices(vals, m, max, s.indices, constant) : NO_INDICES;
   out.addPage(set ? [set.levels, indices] : [indices], n, n - m, Encoding.RLE_DICTIONARY);
 }
 
@@ -534,7 +540,7 @@ function encodeInt32(
   if (data instanceof Uint32Array && hi <= 0xffff && n >= DICTIONARY_MIN_ROWS.u32) {
     const ids = s.ids.subarray(0, m);
     ids.set(vals);
-    addIndexPage(ids, m, hi, set, n, s, out);
+    addIndexPage(ids, m, hi, set, n, s, out, lo === hi);
     return;
   }
   out.addPage([...levels, asBytes(vals)], n, n - m);
@@ -574,19 +580,51 @@ function doubleDeltas(src: Float64Array, m: number, s: EncodeScratch): Deltas | 
 }
 
 /** As doubleDeltas, for m signed 64-bit lane pairs. */
+/**
+ * As doubleDeltas, for m signed 64-bit lane pairs, through each value's offset from the first (exact
+ * while the page spans less than 2^52: always within an hour's partition). Also leaves the smallest
+ * and largest offset in s.span for the statistics; null when the page spans more.
+ */
 function laneDeltas(vals: Uint32Array, m: number, s: EncodeScratch): Deltas | null {
+  const hi0 = vals[1]! | 0;
+  const lo0 = vals[0]!;
   const d32 = s.deltas32.d;
   let fits = true;
+  let prev = 0;
+  let lo = 0;
+  let hi = 0;
   for (let i = 1; i < m; i++) {
-    const x = ((vals[2 * i + 1]! | 0) - (vals[2 * i - 1]! | 0)) * TWO_32 + (vals[2 * i]! - vals[2 * i - 2]!);
+    const rel = ((vals[2 * i + 1]! | 0) - hi0) * TWO_32 + (vals[2 * i]! - lo0);
+    if (rel < lo) lo = rel;
+    else if (rel > hi) hi = rel;
+    const x = rel - prev;
     d32[i - 1] = x;
     if ((x | 0) !== x) fits = false;
+    prev = rel;
   }
+  if (lo < -MAX_SPAN || hi > MAX_SPAN) return null;
+  s.span.lo = lo;
+  s.span.hi = hi;
   if (fits) return s.deltas32;
   const d = s.deltas.d;
-  for (let i = 1; i < m; i++)
-    d[i - 1] = ((vals[2 * i + 1]! | 0) - (vals[2 * i - 1]! | 0)) * TWO_32 + (vals[2 * i]! - vals[2 * i - 2]!);
+  prev = 0;
+  for (let i = 1; i < m; i++) {
+    const rel = ((vals[2 * i + 1]! | 0) - hi0) * TWO_32 + (vals[2 * i]! - lo0);
+    d[i - 1] = rel - prev;
+    prev = rel;
+  }
   return exactDeltas(d, m - 1) ? s.deltas : null;
+}
+
+const MAX_SPAN = 2 ** 52;
+
+/** Adds min/max to `stats` as the value `hi0:lo0` plus the offsets s.span (see laneDeltas). */
+function addSpanStats(stats: MinMax, hi0: number, lo0: number, s: EncodeScratch): void {
+  const min = lo0 + s.span.lo;
+  const max = lo0 + s.span.hi;
+  const minCarry = Math.floor(min / TWO_32);
+  const maxCarry = Math.floor(max / TWO_32);
+  stats.add((hi0 + minCarry) | 0, min - minCarry * TWO_32, (hi0 + maxCarry) | 0, max - maxCarry * TWO_32);
 }
 
 function encodeInt64(
@@ -609,6 +647,13 @@ function encodeInt64(
       vals[2 * k + 1] = data[r + 1]!;
     }
   }
+  const levels = set ? [set.levels] : [];
+  const deltas = spec.delta && m >= DELTA_MIN_VALUES ? laneDeltas(vals, m, s) : null;
+  if (deltas) {
+    if (out.stats) addSpanStats(out.stats, vals[1]! | 0, vals[0]!, s);
+    addDeltaPage(deltas, vals[1]! | 0, vals[0]!, m, levels, n, s, out);
+    return;
+  }
   if (out.stats && m > 0) {
     // signed: compare the high lanes as int32, then the low lanes as uint32
     let minHi = vals[1]! | 0;
@@ -628,12 +673,6 @@ function encodeInt64(
       }
     }
     out.stats.add(minHi, minLo, maxHi, maxLo);
-  }
-  const levels = set ? [set.levels] : [];
-  const deltas = spec.delta && m >= DELTA_MIN_VALUES ? laneDeltas(vals, m, s) : null;
-  if (deltas) {
-    addDeltaPage(deltas, vals[1]! | 0, vals[0]!, m, levels, n, s, out);
-    return;
   }
   out.addPage([...levels, asBytes(vals)], n, n - m);
 }
@@ -757,10 +796,27 @@ function encodeVlan(c: PacketColumns, n: number, s: EncodeScratch, out: ChunkBui
     out.addPage([rleLevels(0, n, 1), rleLevels(0, n, 2)], n, n);
     return;
   }
-  const rep = s.levelsRep;
   const def = s.levelsDef;
   const vals = s.vlanValues;
   const vlan = c.vlan;
+  if ((tagged & ~1) === 0) {
+    // at most one tag a row (the usual 802.1Q): one level a row, no repetition; branch-free, so the
+    // slot after the last value is written too (the scratch has room)
+    let values = 0;
+    for (let r = 0; r < n; r++) {
+      const k = count[r]!;
+      def[r] = k << 1;
+      vals[values] = vlan[4 * r]!;
+      values += k;
+    }
+    out.addPage(
+      [rleLevels(0, n, 1), packLevels(def, n, 2), asBytes(vals.subarray(0, values))],
+      n,
+      n - values,
+    );
+    return;
+  }
+  const rep = s.levelsRep;
   let levels = 0;
   let values = 0;
   let nulls = 0;

@@ -39,10 +39,7 @@ export function bitLevels(valid: Uint8Array, n: number): PackedLevels {
   for (let g = 0; g < wholeGroups; g++) {
     const a = words[2 * g]!;
     const b = words[2 * g + 1]!;
-    // byte k of a word holds row k's 0/1: fold the four bytes' low bits into four adjacent bits
-    const lo = (a | (a >>> 7) | (a >>> 14) | (a >>> 21)) & 0xf;
-    const hi = (b | (b >>> 7) | (b >>> 14) | (b >>> 21)) & 0xf;
-    out[at++] = lo | (hi << 4);
+    out[at++] = fold4(a) | (fold4(b) << 4);
     count += (Math.imul(a, 0x01010101) >>> 24) + (Math.imul(b, 0x01010101) >>> 24);
   }
   if (wholeGroups < groups) {
@@ -63,6 +60,11 @@ export function bitLevels(valid: Uint8Array, n: number): PackedLevels {
   return { bytes: out.subarray(start, at), count };
 }
 
+/** Byte k of `a` holds a 0/1: the four bytes' low bits folded into bits 0..3. */
+function fold4(a: number): number {
+  return (a | (a >>> 7) | (a >>> 14) | (a >>> 21)) & 0xf;
+}
+
 /**
  * 0 when the 0/1 bytes `valid[0..n)` are all 0, 1 when all 1, -1 when mixed. Four bytes a load:
  * `valid` must start on a 4-byte boundary.
@@ -70,11 +72,7 @@ export function bitLevels(valid: Uint8Array, n: number): PackedLevels {
 export function uniformBits(valid: Uint8Array, n: number): number {
   const first = valid[0] ?? 0;
   if (first > 1) return -1;
-  const word = first * 0x01010101;
-  const words = new Uint32Array(valid.buffer, valid.byteOffset, n >>> 2);
-  for (let i = 0; i < words.length; i++) if (words[i] !== word) return -1;
-  for (let r = words.length << 2; r < n; r++) if (valid[r] !== first) return -1;
-  return first;
+  return uniformBytes(valid, n, first) ? first : -1;
 }
 
 /** True when `a[0..n)` is all zero; reads 32-bit words (`a` starts on a 4-byte boundary). */
@@ -108,33 +106,41 @@ export function rleLevels(value: number, n: number, bitWidth: number): Uint8Arra
 
 /**
  * Levels of width 1 or 2 from one byte per level (list columns), with the 4-byte length prefix.
- * One RLE run when all levels are equal.
+ * One RLE run when all levels are equal. Reads four levels a load: `levels` starts on a 4-byte
+ * boundary and has room to be read up to the next multiple of 8 past n.
  */
 export function packLevels(levels: Uint8Array, n: number, bitWidth: 1 | 2): Uint8Array {
   const first = levels[0] ?? 0;
-  let same = true;
-  for (let i = 1; i < n && same; i++) same = levels[i] === first;
-  if (same) return rleLevels(first, n, bitWidth);
+  if (uniformBytes(levels, n, first)) return rleLevels(first, n, bitWidth);
   const groups = (n + 7) >>> 3;
-  const body = groups * bitWidth;
-  const out = new Uint8Array(4 + 5 + body);
+  const out = new Uint8Array(4 + 5 + groups * bitWidth);
   let at = putVarint(out, 4, (groups << 1) | 1);
-  // values past n are zero padding, which readers ignore (the page says how many levels there are)
+  // levels past n are read as they are: padding, which readers ignore (the page says how many there are)
+  const words = new Uint32Array(levels.buffer, levels.byteOffset, 2 * groups);
   if (bitWidth === 1) {
     for (let g = 0; g < groups; g++) {
-      let b = 0;
-      for (let k = 0; k < 8; k++) b |= (levels[8 * g + k] ?? 0) << k;
-      out[at++] = b;
+      const a = words[2 * g]!;
+      const b = words[2 * g + 1]!;
+      out[at++] = fold4(a) | (fold4(b) << 4);
     }
   } else {
-    for (let q = 0; q < groups * 2; q++) {
-      let b = 0;
-      for (let k = 0; k < 4; k++) b |= (levels[4 * q + k] ?? 0) << (2 * k);
-      out[at++] = b;
+    // byte k of a word holds a level of 0..3: it moves from bit 8k to bit 2k
+    for (let q = 0; q < 2 * groups; q++) {
+      const w = words[q]!;
+      out[at++] = (w & 3) | ((w >>> 6) & 0xc) | ((w >>> 12) & 0x30) | ((w >>> 18) & 0xc0);
     }
   }
   new DataView(out.buffer).setUint32(0, at - 4, true);
   return out.subarray(0, at);
+}
+
+/** True when bytes[0..n) are all `value`; four bytes a load (`bytes` starts on a 4-byte boundary). */
+function uniformBytes(bytes: Uint8Array, n: number, value: number): boolean {
+  const word = value * 0x01010101;
+  const words = new Uint32Array(bytes.buffer, bytes.byteOffset, n >>> 2);
+  for (let i = 0; i < words.length; i++) if (words[i] !== word) return false;
+  for (let r = words.length << 2; r < n; r++) if (bytes[r] !== value) return false;
+  return true;
 }
 
 /**
@@ -149,11 +155,13 @@ export function dictionaryIndices(
   maxId: number,
   /** where to build a bit-packed section (valid until the next call), else a new array */
   scratch?: Uint8Array,
+  /** whether every id is the same, when the caller knows (its min and max): saves a pass */
+  constant?: boolean,
 ): Uint8Array {
   const width = maxId < 256 ? 8 : 16;
   const first = ids[0] ?? 0;
-  let same = true;
-  for (let i = 1; i < m && same; i++) same = ids[i] === first;
+  let same = constant ?? true;
+  if (constant === undefined) for (let i = 1; i < m && same; i++) same = ids[i] === first;
   if (same) {
     const out = new Uint8Array(1 + 5 + 2);
     out[0] = width;

@@ -247,6 +247,9 @@ describe('packets Parquet files read back by DuckDB', () => {
       batch.wirelen[r] = Math.floor(rand() * 256);
       batch.ipId[r] = Math.floor(rand() * 65536);
     }
+    // constant columns: one RLE run of ids
+    batch.linkType.fill(113);
+    batch.srcPort.fill(443);
     // a frame number jump (a second file's rows) and one past 2^31, where INT32 deltas could overflow
     batch.frame[15_000] = 7;
     const past = fillBatch(300, 'all-valid', 13, 2 ** 31 + 5);
@@ -258,6 +261,8 @@ describe('packets Parquet files read back by DuckDB', () => {
       return t;
     });
     for (const b of [past, tight]) b.point.fill(0);
+    // at most one VLAN tag a row: one level a row
+    for (let r = 0; r < tight.length; r++) tight.vlanCount[r] = r % 3 === 0 ? 1 : 0;
     const dir = dirFor();
     const got = await writeAndRead(dir, [batch, past, tight]);
     assertSameRows(
@@ -273,6 +278,13 @@ describe('packets Parquet files read back by DuckDB', () => {
       assert.match(encodings[col]!, /DELTA_BINARY_PACKED/, col);
     for (const col of ['caplen', 'wirelen', 'ip_id']) assert.match(encodings[col]!, /RLE_DICTIONARY/, col);
     assert.doesNotMatch(encodings['tcp_seq']!, /DICTIONARY|DELTA/);
+    // the footer's ts_ns bounds, which a delta page derives from its first value, are the data's
+    const times = got.map((r) => BigInt(String(r['ts_ns']))).sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+    const [bounds] = await duckRows(
+      `SELECT min(stats_min_value::BIGINT) AS lo, max(stats_max_value::BIGINT) AS hi FROM parquet_metadata(${sqlString(`${dir}/**/*.parquet`)}) WHERE path_in_schema = 'ts_ns'`,
+    );
+    assert.equal(BigInt(String(bounds![0]!['lo'])), times[0]);
+    assert.equal(BigInt(String(bounds![0]!['hi'])), times.at(-1));
   });
 
   test('bounded memory: with one open partition, evicted partitions come back as new parts', async () => {
