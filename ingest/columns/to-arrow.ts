@@ -137,8 +137,10 @@ class ArrowScratch {
   /** an all-zero VLAN column, shared by untagged batches, never written */
   readonly zeroPlane: Uint16Array;
   readonly planes: Uint16Array[];
-  /** true once the planes hold this conversion's VLAN ids (the four VLAN columns share them) */
-  planesReady = false;
+  /** this conversion's VLAN columns once made (the four VLAN columns share them), else null */
+  vlans: Uint16Array[] | null = null;
+  /** this conversion's `allZero` answers by array: IP versions are asked for twice (4 and 6) */
+  readonly zero = new Map<Uint8Array | Uint16Array, boolean>();
   constructor(readonly rows: number) {
     this.noneValid = new Uint8Array(bitmapBytes(rows));
     this.zeroPlane = new Uint16Array(rows);
@@ -148,6 +150,15 @@ class ArrowScratch {
       new Uint16Array(rows),
       new Uint16Array(rows),
     ];
+  }
+
+  allZero(values: Uint8Array | Uint16Array, n: number): boolean {
+    let zero = this.zero.get(values);
+    if (zero === undefined) {
+      zero = allZero(values, n);
+      this.zero.set(values, zero);
+    }
+    return zero;
   }
 
   bitmap(key: unknown): Uint8Array {
@@ -206,7 +217,7 @@ function validityBitmap(
   } else {
     const rule = col.whenIpVersion!;
     const versions = c[rule.column];
-    if (allZero(versions, n)) out = scratch.noneValid;
+    if (scratch.allZero(versions, n)) out = scratch.noneValid;
     else {
       const bits = scratch.bitmap(key);
       out = packEquals(versions, rule.version, 0, n, bits) ? undefined : bits;
@@ -223,7 +234,7 @@ function nonZeroBitmap(
   scratch: ArrowScratch,
   key: string,
 ): Uint8Array | undefined {
-  if (allZero(values, n)) return scratch.noneValid;
+  if (scratch.allZero(values, n)) return scratch.noneValid;
   const bits = scratch.bitmap(key);
   const none = values instanceof Uint8Array ? packNonZero(values, n, bits) : packNonZero16(values, n, bits);
   return none ? undefined : bits;
@@ -287,9 +298,12 @@ function columnData(
  */
 function vlanPlanes(c: PacketColumns, n: number, scratch: ArrowScratch): Uint16Array[] {
   const count = c.vlanCount;
-  if (allZero(count, n)) return [scratch.zeroPlane, scratch.zeroPlane, scratch.zeroPlane, scratch.zeroPlane];
+  if (scratch.vlans) return scratch.vlans;
+  if (scratch.allZero(count, n)) {
+    scratch.vlans = [scratch.zeroPlane, scratch.zeroPlane, scratch.zeroPlane, scratch.zeroPlane];
+    return scratch.vlans;
+  }
   const planes = scratch.planes;
-  if (scratch.planesReady) return planes;
   const [p0, p1, p2, p3] = planes as [Uint16Array, Uint16Array, Uint16Array, Uint16Array];
   for (const p of planes) p.fill(0, 0, n);
   const v = c.vlan;
@@ -316,7 +330,7 @@ function vlanPlanes(c: PacketColumns, n: number, scratch: ArrowScratch): Uint16A
     r = words.length << 2;
   }
   for (; r < n; r++) tagged(r);
-  scratch.planesReady = true;
+  scratch.vlans = planes;
   return planes;
 }
 
@@ -337,7 +351,8 @@ export function packetsToArrow(c: PacketColumns, dicts: ArrowDictionaries): Reco
   const n = c.length;
   const cache = new Map<unknown, Uint8Array | undefined>();
   const scratch = scratchFor(c, n);
-  scratch.planesReady = false;
+  scratch.vlans = null;
+  scratch.zero.clear();
   const children = stageColumns.map((col) => columnData(col, c, n, dicts, cache, scratch));
   const { schema, struct } = schemaOf(children);
   const data = makeData({ type: struct, length: n, children, nullCount: 0 });
