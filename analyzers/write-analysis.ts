@@ -209,18 +209,25 @@ function sightingColumns(
   const f = s.frames;
   const n = to - from;
   const rowFrame = s.frame.subarray(from, to);
-  // one loop per element type: a generic gather over all three was polymorphic and cost 5x as much
+  // a spilled analysis keeps one evidence row per sighting, in row order: its columns are the rows'
+  // own (views, no copy); else one monomorphic gather per element type (a generic one over all three
+  // was polymorphic and cost 5x as much)
+  let identity = true;
+  for (let r = 0; r < n && identity; r++) identity = rowFrame[r] === from + r;
   const gather8 = (src: Uint8Array) => {
+    if (identity) return src.subarray(from, to);
     const out = new Uint8Array(n);
     for (let r = 0; r < n; r++) out[r] = src[rowFrame[r]!]!;
     return out;
   };
   const gather16 = (src: Uint16Array) => {
+    if (identity) return src.subarray(from, to);
     const out = new Uint16Array(n);
     for (let r = 0; r < n; r++) out[r] = src[rowFrame[r]!]!;
     return out;
   };
   const gather32 = (src: Uint32Array) => {
+    if (identity) return src.subarray(from, to);
     const out = new Uint32Array(n);
     for (let r = 0; r < n; r++) out[r] = src[rowFrame[r]!]!;
     return out;
