@@ -14,6 +14,7 @@ import {
   writeDictionaryPageHeader,
 } from './format.ts';
 import { ThriftWriter } from './thrift-compact.ts';
+import { ValueDictionary } from './value-dictionary.ts';
 
 const headerWriter = new ThriftWriter();
 
@@ -74,13 +75,16 @@ export class ChunkBuilder {
   dictionaryMax = -1;
   /** some data page of this row group is DELTA_BINARY_PACKED */
   private delta = false;
+  /** for the MAC columns: the chunk's dictionary of values (see dictionaryMax for the others) */
+  readonly values: ValueDictionary | null;
   private readonly type: PhysicalType;
   private readonly path: readonly string[];
 
-  constructor(type: PhysicalType, path: readonly string[], opts: { stats: boolean }) {
+  constructor(type: PhysicalType, path: readonly string[], opts: { stats: boolean; values?: boolean }) {
     this.type = type;
     this.path = path;
     this.stats = opts.stats ? new MinMax() : null;
+    this.values = opts.values ? new ValueDictionary() : null;
   }
 
   /** Adds a data page made of `parts` (levels, then values), `numValues` level entries. */
@@ -174,6 +178,7 @@ export class ChunkBuilder {
     this.nullCount = 0;
     this.dictionaryMax = -1;
     this.delta = false;
+    this.values?.reset();
     this.stats?.reset();
     return { segments, meta, body };
   }

@@ -362,10 +362,12 @@ export class PacketsDatasetWriter {
 
   /**
    * The dictionary page body of column `i`: strings for a string column (cached while the list does
-   * not grow), 0..max for an integer column that has dictionary pages, else none.
+   * not grow), the values of an address column that has dictionary pages, 0..max for another integer
+   * column that has dictionary pages, else none.
    */
   private dictionaryOf(i: number, chunk: ChunkBuilder): { bytes: Uint8Array; entries: number } | null {
     const spec = packetColumnSpecs[i]!;
+    if (chunk.values?.used) return { bytes: chunk.values.page(), entries: chunk.values.size };
     if (chunk.dictionaryMax >= 0) {
       const max = chunk.dictionaryMax;
       let range = this.ranges.get(max);

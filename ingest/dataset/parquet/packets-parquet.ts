@@ -46,6 +46,8 @@ export type PacketColumnSpec =
       signed: boolean;
       stats: boolean;
       delta: boolean;
+      /** dictionary of values (ValueDictionary) */
+      values: boolean;
     }
   | { kind: 'fileOffset'; name: string }
   | { kind: 'ip6'; name: string; data: U8Key; validity: Validity }
@@ -61,6 +63,9 @@ const WITH_STATS = new Set(['ts_ns', 'frame', 'src_ip4', 'dst_ip4', 'src_port', 
  * (file_offset always is): frame numbers count up by one, capture times by micro- to milliseconds.
  */
 const DELTA = new Set(['frame', 'ts_ns']);
+
+/** MAC columns, which a capture repeats a lot: stored as ids into a dictionary of their values. */
+const VALUES = new Set(['src_mac', 'dst_mac']);
 
 const SPECIAL: Record<string, PacketColumnSpec> = {
   capture_point: { kind: 'dict', name: 'capture_point', source: 'point' },
@@ -115,6 +120,7 @@ function specOf(name: string): PacketColumnSpec {
         signed: col.type === 'BIGINT',
         stats: WITH_STATS.has(name),
         delta: DELTA.has(name),
+        values: VALUES.has(name),
       };
     case 'ip6':
       return { kind: 'ip6', name, data: src.data, validity };
@@ -222,6 +228,7 @@ export function packetChunkBuilders(): ChunkBuilder[] {
         spec.kind === 'vlan' ? [spec.name, 'list', 'element'] : [spec.name],
         {
           stats: (spec.kind === 'int32' || spec.kind === 'int64') && spec.stats,
+          values: spec.kind === 'int64' && spec.values,
         },
       ),
   );
@@ -426,6 +433,8 @@ function gatherU32(src: Uint32Array, rows: Uint32Array, m: number, out: Uint32Ar
  * u32 columns whose page holds no value above 65535 (lengths, IPv4 ids) are stored the same way.
  */
 const DICTIONARY_MIN_ROWS = { u8: 256, u16: 16384, u32: 16384 } as const;
+/** pages of a column with a dictionary of values use it from this many values on */
+const VALUE_IDS_MIN_VALUES = 256;
 /** DELTA_BINARY_PACKED pages have at least this many values (shorter ones are PLAIN) */
 const DELTA_MIN_VALUES = 256;
 const TWO_32 = 4294967296;
@@ -674,7 +683,27 @@ function encodeInt64(
     }
     out.stats.add(minHi, minLo, maxHi, maxLo);
   }
+  if (addValueIdPage(vals, m, set, n, s, out)) return;
   out.addPage([...levels, asBytes(vals)], n, n - m);
+}
+
+/**
+ * A page of a column with a dictionary of values (`out.values`): its m 64-bit values as ids. False when the column has none, the page is short, or the dictionary is full (PLAIN then).
+ */
+function addValueIdPage(
+  vals: Uint32Array,
+  m: number,
+  set: RowSet | null,
+  n: number,
+  s: EncodeScratch,
+  out: ChunkBuilder,
+): boolean {
+  const dict = out.values;
+  if (!dict || m < VALUE_IDS_MIN_VALUES || !dict.encode(vals, m, s.ids)) return false;
+  const ids = s.ids.subarray(0, m);
+  const indices = dictionaryIndices(ids, m, dict.size - 1, s.indices);
+  out.addPage(set ? [set.levels, indices] : [indices], n, n - m, Encoding.RLE_DICTIONARY);
+  return true;
 }
 
 function encodeFileOffset(c: PacketColumns, n: number, s: EncodeScratch, out: ChunkBuilder): void {

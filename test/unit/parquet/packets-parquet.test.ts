@@ -287,6 +287,57 @@ describe('packets Parquet files read back by DuckDB', () => {
     assert.equal(BigInt(String(bounds![0]!['hi'])), times.at(-1));
   });
 
+  test('MAC columns as ids into a dictionary of values: 8- then 16-bit ids, PLAIN past 65536 values', async () => {
+    const rand = rng(21);
+    const macs = Array.from({ length: 1000 }, () => Math.floor(rand() * 2 ** 32));
+    // the first page: 100 source MACs (8-bit ids), distinct destinations (16-bit ids); the second:
+    // 1000 source MACs (16-bit ids), 60 000 more destinations (past 65536: PLAIN)
+    const first = fillBatch(20_000, 'all-valid', 22, 1);
+    const second = fillBatch(60_000, 'all-valid', 23, 20_001);
+    for (const [b, macCount] of [
+      [first, 100],
+      [second, 1000],
+    ] as const) {
+      b.point.fill(0);
+      for (let r = 0; r < b.length; r++) {
+        // neighbours that differ only in the high word
+        b.srcMac[2 * r] = macs[Math.floor(r / 2) % macCount]!;
+        b.srcMac[2 * r + 1] = r % 7;
+        b.dstMac[2 * r] = Math.floor(rand() * 2 ** 32);
+        b.dstMac[2 * r + 1] = Math.floor(rand() * 65536);
+        // some rows without Ethernet (NULL MACs) between the ids
+        b.srcMacValid[r] = r % 10 === 3 ? 0 : 1;
+      }
+    }
+    const dir = dirFor();
+    const w = new PacketsDatasetWriter({ dir, points: POINTS, files: FILES });
+    w.write(first);
+    w.write(second);
+    await w.close();
+    const [rows] = await duckRows(
+      `SELECT frame, src_mac, dst_mac FROM read_parquet(${sqlString(`${dir}/**/*.parquet`)}) ORDER BY frame`,
+    );
+    assert.equal(rows!.length, 80_000);
+    const mac = (lanes: Uint32Array, r: number) =>
+      ((BigInt(lanes[2 * r + 1]!) << 32n) | BigInt(lanes[2 * r]!)).toString();
+    for (const [b, from] of [
+      [first, 0],
+      [second, 20_000],
+    ] as const) {
+      for (let r = 0; r < b.length; r++) {
+        const got = rows![from + r]!;
+        const valid = b.srcMacValid[r] === 1;
+        assert.equal(got['src_mac'], valid ? mac(b.srcMac, r) : null, `frame ${got['frame']} src_mac`);
+        assert.equal(got['dst_mac'], valid ? mac(b.dstMac, r) : null, `frame ${got['frame']} dst_mac`);
+      }
+    }
+    const [enc] = await duckRows(
+      `SELECT DISTINCT path_in_schema AS col, encodings FROM parquet_metadata(${sqlString(`${dir}/**/*.parquet`)}) WHERE path_in_schema IN ('src_mac', 'dst_mac')`,
+    );
+    assert.equal(enc!.length, 2);
+    for (const e of enc!) assert.match(String(e['encodings']), /RLE_DICTIONARY/, String(e['col']));
+  });
+
   test('bounded memory: with one open partition, evicted partitions come back as new parts', async () => {
     const batches = [1, 2, 3, 4].map((k) => fillBatch(400, 'random', 20 + k, k * 1000));
     const dir = dirFor();
