@@ -12,7 +12,7 @@ import { openDuckDb, sqlString } from '../../ingest/dataset/duckdb.ts';
 import type { Topology } from '../topology/model.ts';
 import type { VerdictsTail } from '../verdicts.ts';
 import { ColumnAppender, stageCol } from '../write-analysis.ts';
-import type { FlowVerdict } from './verdict-types.ts';
+import type { CheckResult, FlowVerdict } from './verdict-types.ts';
 
 export const VERDICTS_TABLE = 'verdicts';
 
@@ -112,6 +112,7 @@ class CheckPart {
 export class VerdictsTableStage {
   private readonly texts = new TextCodes();
   private readonly flowCodes = new Uint32Array(FLOW_TEXT.length);
+  private readonly messageCodes = new WeakMap<CheckResult, number>();
 
   private constructor(
     readonly file: string,
@@ -186,13 +187,24 @@ export class VerdictsTableStage {
       p.checkText[1]![r] = texts.code(c.status);
       p.checkText[2]![r] = texts.code(c.reason);
       // a frozen check is shared by many flows: its message is staged once, as a code
-      const code = Object.isFrozen(c) ? texts.message(c.message) : 0;
+      const code = this.messageCode(c);
       p.messageCode[r] = code;
       p.message[r] = code === 0 ? c.message : null;
       // evidence as JSON text: a list of {point, file, frame}, readable with DuckDB's json functions
       p.evidence[r] = c.evidence.length === 0 ? null : JSON.stringify(c.evidence);
       if (++p.rows === PART_ROWS) this.flush();
     }
+  }
+
+  /** A shared (frozen) check's message code, found once per check; 0 for the other checks. */
+  private messageCode(c: CheckResult): number {
+    let code = this.messageCodes.get(c);
+    if (code === undefined) {
+      if (!Object.isFrozen(c)) return 0;
+      code = this.texts.message(c.message);
+      this.messageCodes.set(c, code);
+    }
+    return code;
   }
 
   private flush(): void {
