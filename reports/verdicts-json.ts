@@ -6,7 +6,7 @@
  * complete; the bytes are `JSON.stringify(doc, null, 2)`.
  */
 import { Ajv } from 'ajv';
-import type { CheckResult, FlowVerdict } from '../analyzers/rules/verdict-types.ts';
+import type { CheckResult, Evidence, FlowVerdict } from '../analyzers/rules/verdict-types.ts';
 import { VERDICTS_SCHEMA_VERSION, type VerdictsDocument, type VerdictsTail } from '../analyzers/verdicts.ts';
 import { atDepth1, atDepth2, atDepth4, TextFile } from './text-file.ts';
 import schema from './verdicts.schema.json' with { type: 'json' };
@@ -20,23 +20,43 @@ export function verdictsSchemaErrors(doc: unknown): string[] {
   return (validate.errors ?? []).map((e) => `${e.instancePath || '/'}: ${e.message ?? 'invalid'}`);
 }
 
-/** Stands for a shared check in a flow's checks while the flow is stringified: `"\u0000"` there. */
-const SHARED = '\u0000';
-/** A shared check's place in a flow stringified at depth 2 (flows[i]): an element of its checks. */
-const SHARED_AT = `\n        ${JSON.stringify(SHARED)}`;
-/** the newline and indent before the placeholder, kept */
-const SHARED_INDENT = SHARED_AT.length - JSON.stringify(SHARED).length;
-const CHECKS_AT = '\n      "checks": [';
+const NO_CHECKS: CheckResult[] = [];
+const NO_EVIDENCE: CheckResult['evidence'] = [];
+/** A flow's checks when it has none, as the flow stringified at depth 2 (flows[i]) shows them. */
+const EMPTY_CHECKS = '\n      "checks": []';
+/** Evidence when there is none, and what closes a check, at the check's depth (flows[i].checks[j]). */
+const EMPTY_EVIDENCE_END = '[]\n        }';
+
+/** `K` when it names every key of `T` (else `never`: a field added to `T` must be written here too). */
+type EveryKey<T, K extends readonly (keyof T)[]> = [Exclude<keyof T, K[number]>] extends [never] ? K : never;
+/** An evidence object's keys in the order the evaluator makes them, which JSON.stringify keeps. */
+const EVIDENCE_KEYS: EveryKey<Evidence, readonly ['point', 'file', 'frame']> = ['point', 'file', 'frame'];
+// an evidence object at depth 6 (flows[i].checks[j].evidence[k]): its keys at depth 7
+const [POINT_KEY, FILE_KEY, FRAME_KEY] = EVIDENCE_KEYS.map((k) => `\n              "${k}": `);
+const EVIDENCE_SEP = '\n            ';
+const EVIDENCE_END = '\n            }';
+const EVIDENCE_LIST_END = '\n          ]\n        }';
+
+/** Texts made once and kept up to a bound (past it they start over: some never repeat). */
+const MAX_KEPT = 1 << 14;
 
 /**
- * verdicts.json written as the flows come: `flow` for each in order, then `finish` with the tail. A
- * frozen check (one object many flows share, analyzers/rules/shared-checks.ts) is stringified once:
- * in each flow it is a placeholder, replaced by that text.
+ * verdicts.json written as the flows come: `flow` for each in order, then `finish` with the tail. The
+ * bytes are JSON.stringify's, but not all made by it: a flow is stringified without its checks, which
+ * are written in their place, a frozen check (one object many flows share,
+ * analyzers/rules/shared-checks.ts) from its text made once, another from the text of its fields but
+ * evidence (made once per distinct name, status, reason and message) and its evidence entries (the
+ * text before the frame made once per point and file).
  */
 export class VerdictsJsonWriter {
   private readonly out: TextFile;
   private flows = 0;
-  private readonly checkTexts = new WeakMap<CheckResult, string>();
+  private readonly sharedTexts = new WeakMap<CheckResult, string>();
+  /** by message: a check's text up to its evidence */
+  private readonly heads = new Map<string, { check: CheckResult; text: string }[]>();
+  private headCount = 0;
+  /** by point, then file: an evidence entry's text up to its frame */
+  private readonly evidenceHeads = new Map<string, Map<string, string>>();
 
   constructor(file: string, schemaVersion = VERDICTS_SCHEMA_VERSION) {
     this.out = new TextFile(file);
@@ -47,32 +67,84 @@ export class VerdictsJsonWriter {
     const out = this.out;
     out.write(this.flows > 0 ? ',\n    ' : '\n    ');
     this.flows++;
-    const checks = f.checks.map((c) => (this.sharedText(c) === undefined ? c : SHARED));
-    if (!checks.includes(SHARED)) {
+    if (f.checks.length === 0) {
       out.write(atDepth2(f));
       return;
     }
-    const text = atDepth2({ ...f, checks });
-    // no string holds a raw newline, so only the flow's own checks start a line with these indents
-    let from = 0;
-    let at = text.indexOf(CHECKS_AT);
-    for (let i = 0; i < checks.length; i++) {
-      if (checks[i] !== SHARED) continue;
-      at = text.indexOf(SHARED_AT, at);
-      out.write(text.slice(from, at + SHARED_INDENT));
-      out.write(this.sharedText(f.checks[i]!)!);
-      at += SHARED_AT.length;
-      from = at;
+    const text = atDepth2({ ...f, checks: NO_CHECKS });
+    // no string holds a raw newline: only the flow's own `checks` starts a line with this indent
+    const at = text.indexOf(EMPTY_CHECKS) + EMPTY_CHECKS.length - 2;
+    out.write(text.slice(0, at));
+    for (let i = 0; i < f.checks.length; i++) {
+      out.write(i > 0 ? ',\n        ' : '[\n        ');
+      this.check(f.checks[i]!);
     }
-    out.write(text.slice(from));
+    out.write('\n      ]');
+    out.write(text.slice(at + 2));
   }
 
-  /** A frozen check's text at its depth (flows[i].checks[j]), made once; undefined for another check. */
-  private sharedText(c: CheckResult): string | undefined {
-    let text = this.checkTexts.get(c);
-    if (text === undefined && Object.isFrozen(c)) {
+  private check(c: CheckResult): void {
+    const out = this.out;
+    let text = this.sharedTexts.get(c);
+    if (text !== undefined) {
+      out.write(text);
+      return;
+    }
+    if (Object.isFrozen(c)) {
       text = atDepth4(c);
-      this.checkTexts.set(c, text);
+      this.sharedTexts.set(c, text);
+      out.write(text);
+      return;
+    }
+    out.write(this.head(c));
+    const evidence = c.evidence;
+    if (evidence.length === 0) {
+      out.write(EMPTY_EVIDENCE_END);
+      return;
+    }
+    for (let i = 0; i < evidence.length; i++) {
+      const e = evidence[i]!;
+      out.write(i > 0 ? `,${EVIDENCE_SEP}` : `[${EVIDENCE_SEP}`);
+      out.write(this.evidenceHead(e.point, e.file));
+      out.write(Number.isFinite(e.frame) ? `${e.frame}` : 'null');
+      out.write(EVIDENCE_END);
+    }
+    out.write(EVIDENCE_LIST_END);
+  }
+
+  /** A check's text up to its evidence (`... "evidence": `). */
+  private head(c: CheckResult): string {
+    let same = this.heads.get(c.message);
+    if (same !== undefined)
+      for (const h of same)
+        if (h.check.name === c.name && h.check.status === c.status && h.check.reason === c.reason)
+          return h.text;
+    const text = atDepth4({ ...c, evidence: NO_EVIDENCE }).slice(0, -EMPTY_EVIDENCE_END.length);
+    if (this.headCount >= MAX_KEPT) {
+      this.heads.clear();
+      this.headCount = 0;
+      same = undefined;
+    }
+    if (same === undefined) {
+      same = [];
+      this.heads.set(c.message, same);
+    }
+    same.push({ check: { ...c, evidence: NO_EVIDENCE }, text });
+    this.headCount++;
+    return text;
+  }
+
+  /** An evidence entry's text up to its frame (`{ "point": ..., "file": ..., "frame": `). */
+  private evidenceHead(point: string, file: string): string {
+    let byFile = this.evidenceHeads.get(point);
+    if (byFile === undefined) {
+      byFile = new Map();
+      this.evidenceHeads.set(point, byFile);
+    }
+    let text = byFile.get(file);
+    if (text === undefined) {
+      text = `{${POINT_KEY}${JSON.stringify(point)},${FILE_KEY}${JSON.stringify(file)},${FRAME_KEY}`;
+      byFile.set(file, text);
     }
     return text;
   }

@@ -116,12 +116,19 @@ test('streamed files: verdicts.json is JSON.stringify(doc, null, 2) byte for byt
         ...f.checks,
         shared.get('bypass.request', 'fail', 'seen-on-skipped-point', 'line\n        "\u0000" ü'),
         shared.get('ttl.request', 'pass', null, 'TTL ok'),
+        { name: 'ttl.reply', status: 'pass', reason: null, message: 'TTL ok', evidence: [] },
       ],
     });
     const docs = [
       doc([]),
       { ...doc([flow(1, 'pass'), odd, flow(3, 'inconclusive')]), warnings: [{ code: 'w', message: 'x' }] },
-      doc([withShared(flow(4, 'pass')), withShared(odd), flow(5, 'pass'), withShared(flow(6, 'fail'))]),
+      doc([
+        withShared(flow(4, 'pass')),
+        withShared(odd),
+        flow(5, 'pass'),
+        withShared(flow(6, 'fail')),
+        { ...flow(7, 'inconclusive'), checks: [] },
+      ]),
     ];
     for (const d of docs) {
       const file = path.join(dir, 'verdicts.json');
