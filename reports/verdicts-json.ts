@@ -6,6 +6,7 @@
  * complete; the bytes are `JSON.stringify(doc, null, 2)`.
  */
 import { Ajv } from 'ajv';
+import { ByCheckFields } from '../analyzers/rules/shared-checks.ts';
 import type { CheckResult, Evidence, FlowVerdict } from '../analyzers/rules/verdict-types.ts';
 import { VERDICTS_SCHEMA_VERSION, type VerdictsDocument, type VerdictsTail } from '../analyzers/verdicts.ts';
 import { atDepth1, atDepth2, atDepth4, TextFile } from './text-file.ts';
@@ -37,7 +38,7 @@ const EVIDENCE_SEP = '\n            ';
 const EVIDENCE_END = '\n            }';
 const EVIDENCE_LIST_END = '\n          ]\n        }';
 
-/** Texts made once and kept up to a bound (past it they start over: some never repeat). */
+/** Check texts made once and kept up to a bound (past it they start over: some never repeat). */
 const MAX_KEPT = 1 << 14;
 
 /**
@@ -52,9 +53,8 @@ export class VerdictsJsonWriter {
   private readonly out: TextFile;
   private flows = 0;
   private readonly sharedTexts = new WeakMap<CheckResult, string>();
-  /** by message: a check's text up to its evidence */
-  private readonly heads = new Map<string, { check: CheckResult; text: string }[]>();
-  private headCount = 0;
+  /** a check's text up to its evidence */
+  private readonly heads = new ByCheckFields<string>(MAX_KEPT);
   /** by point, then file: an evidence entry's text up to its frame */
   private readonly evidenceHeads = new Map<string, Map<string, string>>();
 
@@ -114,23 +114,11 @@ export class VerdictsJsonWriter {
 
   /** A check's text up to its evidence (`... "evidence": `). */
   private head(c: CheckResult): string {
-    let same = this.heads.get(c.message);
-    if (same !== undefined)
-      for (const h of same)
-        if (h.check.name === c.name && h.check.status === c.status && h.check.reason === c.reason)
-          return h.text;
-    const text = atDepth4({ ...c, evidence: NO_EVIDENCE }).slice(0, -EMPTY_EVIDENCE_END.length);
-    if (this.headCount >= MAX_KEPT) {
-      this.heads.clear();
-      this.headCount = 0;
-      same = undefined;
+    let text = this.heads.find(c.name, c.status, c.reason, c.message);
+    if (text === undefined) {
+      text = atDepth4({ ...c, evidence: NO_EVIDENCE }).slice(0, -EMPTY_EVIDENCE_END.length);
+      this.heads.add(c.name, c.status, c.reason, c.message, text);
     }
-    if (same === undefined) {
-      same = [];
-      this.heads.set(c.message, same);
-    }
-    same.push({ check: { ...c, evidence: NO_EVIDENCE }, text });
-    this.headCount++;
     return text;
   }
 

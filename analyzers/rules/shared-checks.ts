@@ -10,30 +10,54 @@ import type { CheckResult, Evidence, Leg, Reason, Status } from './verdict-types
 // frozen like the checks that hold it; typed as the mutable list CheckResult declares
 const NO_EVIDENCE = Object.freeze([]) as unknown as Evidence[];
 
-/** Distinct checks kept before the cache starts over (messages naming times or frames never repeat). */
-const MAX_SHARED = 1 << 14;
-
-export class SharedChecks {
-  private readonly byMessage = new Map<string, CheckResult[]>();
+/**
+ * A value per distinct (name, status, reason, message) of a check, kept up to `max` of them: past it
+ * the cache starts over (messages naming times or frames never repeat).
+ */
+export class ByCheckFields<T> {
+  private readonly byMessage = new Map<
+    string,
+    { name: string; status: Status; reason: Reason | null; value: T }[]
+  >();
   private size = 0;
 
-  /** The frozen check with these fields and no evidence. */
-  get(name: string, status: Status, reason: Reason | null, message: string): CheckResult {
-    let same = this.byMessage.get(message);
+  constructor(private readonly max: number) {}
+
+  find(name: string, status: Status, reason: Reason | null, message: string): T | undefined {
+    const same = this.byMessage.get(message);
     if (same !== undefined)
-      for (const c of same) if (c.name === name && c.status === status && c.reason === reason) return c;
-    const check: CheckResult = Object.freeze({ name, status, reason, message, evidence: NO_EVIDENCE });
-    if (this.size >= MAX_SHARED) {
+      for (const e of same) if (e.name === name && e.status === status && e.reason === reason) return e.value;
+    return undefined;
+  }
+
+  add(name: string, status: Status, reason: Reason | null, message: string, value: T): void {
+    if (this.size >= this.max) {
       this.byMessage.clear();
       this.size = 0;
-      same = undefined;
     }
+    let same = this.byMessage.get(message);
     if (same === undefined) {
       same = [];
       this.byMessage.set(message, same);
     }
-    same.push(check);
+    same.push({ name, status, reason, value });
     this.size++;
+  }
+}
+
+/** Distinct checks kept before the cache starts over. */
+const MAX_SHARED = 1 << 14;
+
+export class SharedChecks {
+  private readonly checks = new ByCheckFields<CheckResult>(MAX_SHARED);
+
+  /** The frozen check with these fields and no evidence. */
+  get(name: string, status: Status, reason: Reason | null, message: string): CheckResult {
+    let check = this.checks.find(name, status, reason, message);
+    if (check === undefined) {
+      check = Object.freeze({ name, status, reason, message, evidence: NO_EVIDENCE });
+      this.checks.add(name, status, reason, message, check);
+    }
     return check;
   }
 }
