@@ -377,15 +377,18 @@ export class FrameTable {
       srcMac[i] = sm;
       dstMac[i] = dm;
       linkType[i] = cLinkType[r]!;
+      // written on every row: a reused table (the spool's) still holds an earlier chunk's rows
       let d = cDirection[r]!;
+      let inferred = 0;
       if (d === DirCode.unknown) {
         const res = resolverOf(p);
         if (res) {
           current = i;
           d = res.infer(sm, dm, srcText, dstText);
-          dirInferred[i] = d === DirCode.unknown ? 0 : 1;
+          inferred = d === DirCode.unknown ? 0 : 1;
         }
-      } else dirInferred[i] = 0;
+      }
+      dirInferred[i] = inferred;
       dir[i] = d;
       i++;
     }
