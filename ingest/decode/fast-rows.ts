@@ -44,35 +44,78 @@ export function completeFastRows(
   const head = (from + 3) & ~3;
   const tail = to & ~3;
   completeRows(c, kinds, from, head, from);
+  // every view in a local: in the loop each store is then a bounds check and a store
+  const [
+    kw,
+    mac,
+    et,
+    dscp,
+    proto,
+    ipLen,
+    ports,
+    len,
+    hash,
+    fp,
+    version,
+    ethertype,
+    frag,
+    mf,
+    id,
+    flow,
+    ipProto,
+    tcp,
+    tcpLen,
+  ] = words;
   for (let row = head; row < tail; row += 4) {
-    const four = words.kinds[row >> 2]!;
+    const four = kw[row >> 2]!;
     if (four === 0) continue;
     const kind = four & 0xff;
     // the four rows are of one kind when the word is that byte four times
-    if (four === Math.imul(kind, 0x01010101) >>> 0) completeFastWords(words, row, kind);
-    else completeRows(c, kinds, row, row + 4, row);
+    if (four !== Math.imul(kind, 0x01010101) >>> 0) {
+      completeRows(c, kinds, row, row + 4, row);
+      continue;
+    }
+    const i = row >> 2;
+    mac[i] = 0x01010101;
+    et[i] = 0x01010101;
+    dscp[i] = 0x01010101;
+    proto[i] = 0x01010101;
+    ipLen[i] = 0x01010101;
+    ports[i] = 0x01010101;
+    len[i] = 0x01010101;
+    hash[i] = 0x01010101;
+    fp[i] = 0x01010101;
+    // two rows a word in the 16-bit columns
+    if ((kind & FastRow.ipv6) === 0) {
+      version[i] = 0x04040404;
+      ethertype[2 * i] = 0x08000800;
+      ethertype[2 * i + 1] = 0x08000800;
+      frag[2 * i] = 0;
+      frag[2 * i + 1] = 0;
+      mf[i] = 0;
+      id[i] = 0x01010101;
+    } else {
+      version[i] = 0x06060606;
+      ethertype[2 * i] = 0x86dd86dd;
+      ethertype[2 * i + 1] = 0x86dd86dd;
+      flow[i] = 0x01010101;
+    }
+    if ((kind & FastRow.udp) === 0) {
+      ipProto[i] = 0x06060606;
+      tcp[i] = 0x01010101;
+      tcpLen[i] = 0x01010101;
+    } else {
+      ipProto[i] = 0x11111111;
+    }
   }
   completeRows(c, kinds, tail, to, tail);
 }
 
-/** 32-bit views of the columns `completeFastRows` writes (and of the kinds), or null when one is unaligned. */
-interface FastWords {
-  kinds: Uint32Array;
-  /** the nine flags every fast row sets */
-  always: Uint32Array[];
-  ipVersion: Uint32Array;
-  /** two rows a word */
-  ethertype: Uint32Array;
-  fragOffset: Uint32Array;
-  moreFragments: Uint32Array;
-  ipIdValid: Uint32Array;
-  flowLabelValid: Uint32Array;
-  ipProto: Uint32Array;
-  tcpValid: Uint32Array;
-  tcpPayloadLenValid: Uint32Array;
-}
-
-function fastWords(c: PacketColumns, kinds: Uint8Array): FastWords | null {
+/**
+ * 32-bit views of the kinds and of the columns `completeFastRows` writes, in its order, or null when
+ * one of them does not start on a 4-byte boundary.
+ */
+function fastWords(c: PacketColumns, kinds: Uint8Array): FastWordViews | null {
   const arrays = [
     kinds,
     c.srcMacValid,
@@ -95,51 +138,31 @@ function fastWords(c: PacketColumns, kinds: Uint8Array): FastWords | null {
     c.tcpPayloadLenValid,
   ];
   if (arrays.some((a) => (a.byteOffset & 3) !== 0)) return null;
-  const [k, ...rest] = arrays.map((a) => new Uint32Array(a.buffer, a.byteOffset, a.byteLength >>> 2));
-  const [m, e, d, p, l, po, pl, h, f, version, ethertype, frag, mf, id, flow, proto, tcp, tcpLen] =
-    rest as Uint32Array[];
-  return {
-    kinds: k!,
-    always: [m!, e!, d!, p!, l!, po!, pl!, h!, f!],
-    ipVersion: version!,
-    ethertype: ethertype!,
-    fragOffset: frag!,
-    moreFragments: mf!,
-    ipIdValid: id!,
-    flowLabelValid: flow!,
-    ipProto: proto!,
-    tcpValid: tcp!,
-    tcpPayloadLenValid: tcpLen!,
-  };
+  return arrays.map((a) => new Uint32Array(a.buffer, a.byteOffset, a.byteLength >>> 2)) as FastWordViews;
 }
 
-/** `completeFastRow` for rows [row, row + 4) (row a multiple of 4), all of kind `kind`: one word a column. */
-function completeFastWords(w: FastWords, row: number, kind: number): void {
-  const i = row >> 2;
-  const always = w.always;
-  for (let a = 0; a < always.length; a++) always[a]![i] = 0x01010101;
-  if ((kind & FastRow.ipv6) === 0) {
-    w.ipVersion[i] = 0x04040404;
-    w.ethertype[2 * i] = 0x08000800;
-    w.ethertype[2 * i + 1] = 0x08000800;
-    w.fragOffset[2 * i] = 0;
-    w.fragOffset[2 * i + 1] = 0;
-    w.moreFragments[i] = 0;
-    w.ipIdValid[i] = 0x01010101;
-  } else {
-    w.ipVersion[i] = 0x06060606;
-    w.ethertype[2 * i] = 0x86dd86dd;
-    w.ethertype[2 * i + 1] = 0x86dd86dd;
-    w.flowLabelValid[i] = 0x01010101;
-  }
-  if ((kind & FastRow.udp) === 0) {
-    w.ipProto[i] = 0x06060606;
-    w.tcpValid[i] = 0x01010101;
-    w.tcpPayloadLenValid[i] = 0x01010101;
-  } else {
-    w.ipProto[i] = 0x11111111;
-  }
-}
+type U32 = Uint32Array;
+type FastWordViews = [
+  U32,
+  U32,
+  U32,
+  U32,
+  U32,
+  U32,
+  U32,
+  U32,
+  U32,
+  U32,
+  U32,
+  U32,
+  U32,
+  U32,
+  U32,
+  U32,
+  U32,
+  U32,
+  U32,
+];
 
 /** The row-by-row completion: the columns are taken out of `c` once, each store is then a bounds check and a store. */
 function completeRows(c: PacketColumns, kinds: Uint8Array, from: number, to: number, kindsAt: number): void {
