@@ -248,7 +248,7 @@ function sightingColumns(
   for (let r = 0; r < n; r++) {
     const p = s.point[from + r]!;
     const fr = rowFrame[r]!;
-    point[r] = p;
+    point[r] = enums.pointIndex[p]!;
     const nd = enums.nodeOfPoint[p] ?? -1;
     node[r] = Math.max(nd, 0);
     nodeValid[r] = nd < 0 ? 0 : 1;
@@ -395,6 +395,8 @@ function distinctOf(texts: readonly (string | null)[]): { values: string[]; inde
 /** The ENUMs of the sightings' text columns, and the per-point and per-file indexes into them. */
 interface SightingEnums {
   point: TextEnum;
+  /** point ENUM index per point (two numbers of one name share it) */
+  pointIndex: Int32Array;
   node: TextEnum;
   /** node ENUM index per point (-1: none) */
   nodeOfPoint: Int32Array;
@@ -468,6 +470,7 @@ async function sightingEnums(con: DuckDBConnection, t: AnalysisTables): Promise<
   const files = distinctOf(t.files);
   return {
     point: await createEnum(con, 'point_t', points.values),
+    pointIndex: points.index,
     node: await createEnum(con, 'node_t', nodes.values),
     nodeOfPoint: nodes.index,
     kind: await createEnum(con, 'kind_t', kinds.values),

@@ -1,0 +1,166 @@
+import assert from 'node:assert/strict';
+import fs from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { test } from 'node:test';
+import { FrameTable } from '../../../analyzers/correlate/frame-table.ts';
+import type { Sightings } from '../../../analyzers/correlate/sightings.ts';
+import { ip4Text } from '../../../analyzers/topology/ip-text.ts';
+import { PointKind } from '../../../analyzers/topology/model.ts';
+import { type AnalysisTables, writeAnalysisTables } from '../../../analyzers/write-analysis.ts';
+import { openDuckDb } from '../../../ingest/dataset/duckdb.ts';
+
+/** One frame of a synthetic sighting: its point, file, and addresses (a number: IPv4; a string: IPv6; null: no IP). */
+interface Row {
+  point: number;
+  file: number;
+  src: number | string | null;
+  dst: number | string | null;
+}
+
+/** Sightings of one row per packet, made by hand: the values the lab bundles do not produce. */
+function sightingsOf(rows: readonly Row[], points: string[], pointNode: (string | null)[]): Sightings {
+  const n = rows.length;
+  const f = new FrameTable(Math.max(16, n));
+  f.baseNs = 1_000n;
+  rows.forEach((r, i) => {
+    f.point[i] = r.point;
+    f.file[i] = r.file;
+    f.frame[i] = i + 1;
+    const v = r.src === null ? 0 : typeof r.src === 'number' ? 4 : 6;
+    f.ipVersion[i] = v;
+    f.proto[i] = 17;
+    if (v === 4) {
+      f.src[i] = r.src as number;
+      f.dst[i] = r.dst as number;
+    } else if (v === 6) {
+      f.src[i] = f.intern6(r.src as string);
+      f.dst[i] = f.intern6(r.dst as string);
+    }
+  });
+  f.length = n;
+  const seq = (k: number) => Uint32Array.from({ length: k }, (_, i) => i);
+  return {
+    frames: f,
+    points,
+    pointNode,
+    pointKind: points.map(() => PointKind.other),
+    length: n,
+    packet: seq(n),
+    hop: new Uint16Array(n),
+    point: Uint16Array.from(rows, (r) => r.point),
+    frame: Int32Array.from(seq(n)),
+    count: new Uint32Array(n).fill(1),
+    t: Float64Array.from(seq(n)),
+    bytes: new Float64Array(n).fill(60),
+    role: new Uint8Array(n),
+    rewrite: new Uint8Array(n),
+    collided: new Uint8Array(n),
+    packetStart: Int32Array.from(seq(n + 1)),
+    packets: n,
+  };
+}
+
+async function writtenSightings(
+  s: Sightings,
+  files: string[],
+): Promise<
+  {
+    capture_point: string;
+    node: string | null;
+    file: string | null;
+    src_ip: string | null;
+    dst_ip: string | null;
+  }[]
+> {
+  const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'ht-analysis-'));
+  try {
+    const t: AnalysisTables = {
+      sightings: s,
+      flows: [],
+      flowOfPacket: new Int32Array(s.packets).fill(-1),
+      clockOffsets: [],
+      files,
+    };
+    await writeAnalysisTables(dir, t, { memoryLimit: '256MB', threads: 1 });
+    const db = await openDuckDb({ memoryLimit: '256MB', threads: 1 });
+    const con = await db.connect();
+    try {
+      const file = path.join(dir, 'sightings', 'sightings.parquet');
+      const r = await con.runAndReadAll(
+        `SELECT capture_point, node, file, src_ip, dst_ip FROM read_parquet('${file}') ORDER BY packet_id`,
+      );
+      return r.getRowObjectsJson() as never;
+    } finally {
+      con.closeSync();
+      db.closeSync();
+    }
+  } finally {
+    await fs.rm(dir, { recursive: true, force: true });
+  }
+}
+
+const text = (a: number | string | null) => (a === null ? null : typeof a === 'number' ? ip4Text(a) : a);
+
+for (const [name, rows] of [
+  ['no sightings', []],
+  [
+    'IPv4 only, a point without a node, a file without a name',
+    [
+      { point: 0, file: 0, src: 0x0a000001, dst: 0x0a000002 },
+      { point: 1, file: 5, src: 0x0a000002, dst: 0x0a000001 },
+    ],
+  ],
+  [
+    'IPv6 only and frames without IP',
+    [
+      { point: 1, file: 1, src: 'fd00::1', dst: 'fd00::2' },
+      { point: 0, file: 0, src: null, dst: null },
+    ],
+  ],
+] as [string, Row[]][])
+  test(`sightings' texts: ${name}`, async () => {
+    const points = ['node/n1/eth0', 'pod/x/y/eth0'];
+    const files = ['a.pcap', 'b.pcap'];
+    const got = await writtenSightings(sightingsOf(rows, points, ['n1', null]), files);
+    assert.deepEqual(
+      got,
+      rows.map((r) => ({
+        capture_point: points[r.point],
+        node: r.point === 0 ? 'n1' : null,
+        file: files[r.file] ?? null,
+        src_ip: text(r.src),
+        dst_ip: text(r.dst),
+      })),
+    );
+  });
+
+// the ENUM's index width changes at 256 and 65536 values: around both, every address reads back
+for (const distinct of [255, 256, 257, 65535, 65536, 65537])
+  test(`sightings' addresses: an address ENUM of ${distinct} values`, async () => {
+    const rows: Row[] = [];
+    for (let a = 0; a < distinct; a += 2)
+      rows.push({
+        point: 0,
+        file: 0,
+        src: 0x0a000000 + a,
+        dst: a + 1 < distinct ? 0x0a000000 + a + 1 : 0x0a000000,
+      });
+    const got = await writtenSightings(sightingsOf(rows, ['p'], [null]), ['f']);
+    assert.equal(got.length, rows.length);
+    got.forEach((g, i) => {
+      assert.equal(g.src_ip, text(rows[i]!.src), `row ${i}`);
+      assert.equal(g.dst_ip, text(rows[i]!.dst), `row ${i}`);
+    });
+  });
+
+test("sightings' capture points: two point numbers of one name", async () => {
+  // one text, one ENUM value: a row reads its point's name whatever its number
+  const points = ['node/n1/eth0', 'node/n1/eth0', 'node/n1/eth1'];
+  const rows: Row[] = [0, 1, 2].map((point) => ({ point, file: 0, src: null, dst: null }));
+  const got = await writtenSightings(sightingsOf(rows, points, ['n1', 'n1', 'n1']), ['f']);
+  assert.deepEqual(
+    got.map((g) => g.capture_point),
+    points,
+  );
+});
