@@ -66,6 +66,9 @@ const layout: Layout = (() => {
   probe.length = PROBE_ROWS;
   probe.reset();
   const cleared = views.map((a) => a.every((x) => x === 0));
+  // resetShared can only clear to zero: a reset that sets anything else needs a change there
+  if (!views.every((a, i) => cleared[i] || a.every((x) => x === 1)))
+    throw new Error('shared-batch: PacketColumns.reset sets an array to something other than zeros');
   return { fields, cleared };
 })();
 
