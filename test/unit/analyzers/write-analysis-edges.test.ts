@@ -164,3 +164,19 @@ test("sightings' capture points: two point numbers of one name", async () => {
     points,
   );
 });
+
+test("sightings' addresses alike in their last octet (10.x.y.1) read back, through the id table's growths", async () => {
+  const rows: Row[] = [];
+  for (let k = 0; k < 5000; k++)
+    rows.push({
+      point: 0,
+      file: 0,
+      src: (0x0a000001 + 256 * k) >>> 0,
+      dst: (0x0a000001 + 256 * (k + 7)) >>> 0,
+    });
+  const got = await writtenSightings(sightingsOf(rows, ['p'], [null]), ['f']);
+  assert.deepEqual(
+    got.map((g) => [g.src_ip, g.dst_ip]),
+    rows.map((r) => [text(r.src), text(r.dst)]),
+  );
+});
