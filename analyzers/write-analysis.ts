@@ -374,22 +374,11 @@ function enumCol(
   return { name, type: e.type, sql: e.name, data: ids, valid };
 }
 
-/** The distinct texts of `texts` and each one's index among them (null stays -1). */
+/** The distinct texts of `texts` (a TextDict's) and each one's index among them (null: -1). */
 function distinctOf(texts: readonly (string | null)[]): { values: string[]; index: Int32Array } {
-  const ids = new Map<string, number>();
-  const values: string[] = [];
-  const index = new Int32Array(texts.length).fill(-1);
-  texts.forEach((t, i) => {
-    if (t === null) return;
-    let id = ids.get(t);
-    if (id === undefined) {
-      id = values.length;
-      values.push(t);
-      ids.set(t, id);
-    }
-    index[i] = id;
-  });
-  return { values, index };
+  const dict = new TextDict();
+  const { ids, valid } = dict.encode(texts);
+  return { values: dict.texts, index: Int32Array.from(ids, (id, i) => (valid[i] === 1 ? id : -1)) };
 }
 
 /** The ENUMs of the sightings' text columns, and the per-point and per-file indexes into them. */

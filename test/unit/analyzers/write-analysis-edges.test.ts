@@ -180,3 +180,13 @@ test("sightings' addresses alike in their last octet (10.x.y.1) read back, throu
     rows.map((r) => [text(r.src), text(r.dst)]),
   );
 });
+
+test("sightings' files: a file number whose name is missing from the list reads NULL, the others their names", async () => {
+  const files = ['a.pcap', undefined as unknown as string, 'c.pcap'];
+  const rows: Row[] = [0, 1, 2, 3].map((file) => ({ point: 0, file, src: null, dst: null }));
+  const got = await writtenSightings(sightingsOf(rows, ['p'], [null]), files);
+  assert.deepEqual(
+    got.map((g) => g.file),
+    ['a.pcap', null, 'c.pcap', null],
+  );
+});
