@@ -520,7 +520,7 @@ function flowColumns(flows: readonly Flow[], from: number, to: number): StageCol
   ];
   const counts = Array.from({ length: 6 }, () => new BigUint64Array(n));
   const [firstNs, lastNs] = [new BigInt64Array(n), new BigInt64Array(n)];
-  const texts = Array.from({ length: 13 }, () => new Array<string | null>(n));
+  const texts = Array.from({ length: 12 }, () => new Array<string | null>(n));
   for (let k = 0; k < n; k++) {
     const f = flows[from + k]!;
     id[k] = f.id;
