@@ -54,8 +54,8 @@ export class FrameSpool {
   private readonly fd: number;
   private offset = 0;
   private readonly scratch: FrameTable;
-  /** rows of a chunk that a read keeps; grows to the largest chunk (a batch can overshoot `chunkFrames`) */
-  private keep: Int32Array;
+  /** rows of a run of blocks that a read keeps (`flush` cuts chunks at `chunkFrames` rows, so a run fits) */
+  private readonly keep: Int32Array;
   frames = 0;
   /** frames without a fingerprint (spooled, but they take part in no packet) */
   withoutFingerprint = 0;
@@ -188,7 +188,6 @@ export class FrameSpool {
   ): void {
     const s = this.load(ch, a, b, columns);
     const n = b - a;
-    if (this.keep.length < n) this.keep = new Int32Array(n);
     const keep = this.keep;
     let k = 0;
     for (let i = 0; i < n; i++) {
