@@ -829,15 +829,17 @@ export async function stageAnalysisTables(
     threads: opts.threads,
     tempDirectory: tmp,
   });
-  const con = await db.connect();
   const file = (table: string) => path.join(root, table, `${table}.parquet`);
+  let con: DuckDBConnection | undefined;
+  // the database is closed and its spill folder removed whatever failed, the connection included
   const close = async () => {
-    con.closeSync();
+    con?.closeSync();
     db.closeSync();
     await fs.rm(tmp, { recursive: true, force: true });
   };
   const copies: string[] = [];
   try {
+    con = await db.connect();
     await stageSightings(con, t, file('sightings'), opts.partRows ?? PART_ROWS, copies);
     await stageFlows(con, t.flows, file, copies);
     await stageClockOffsets(con, t.clockOffsets, file('clock_offsets'), copies);
