@@ -64,6 +64,7 @@ function sightingsOf(rows: readonly Row[], points: string[], pointNode: (string 
 async function writtenSightings(
   s: Sightings,
   files: string[],
+  partRows?: number,
 ): Promise<
   {
     capture_point: string;
@@ -82,7 +83,7 @@ async function writtenSightings(
       clockOffsets: [],
       files,
     };
-    await writeAnalysisTables(dir, t, { memoryLimit: '256MB', threads: 1 });
+    await writeAnalysisTables(dir, t, { memoryLimit: '256MB', threads: 1, partRows });
     const db = await openDuckDb({ memoryLimit: '256MB', threads: 1 });
     const con = await db.connect();
     try {
@@ -188,5 +189,27 @@ test("sightings' files: a file number whose name is missing from the list reads 
   assert.deepEqual(
     got.map((g) => g.file),
     ['a.pcap', null, 'c.pcap', null],
+  );
+});
+
+test("sightings' NULLs across chunks and parts (3 000 rows a part, 2 048 a chunk): each row its own", async () => {
+  // node NULL at point 1, file NULL past the list, address NULL without IP: in runs that cross both cuts
+  const rows: Row[] = Array.from({ length: 7000 }, (_, k) => ({
+    point: (k >> 4) & 1,
+    file: (k >> 5) % 3,
+    src: k % 7 === 0 ? null : 0x0a000000 + (k % 300),
+    dst: k % 7 === 0 ? null : 0x0a000000 + (k % 11),
+  }));
+  const files = ['a.pcap', 'b.pcap'];
+  const got = await writtenSightings(sightingsOf(rows, ['p0', 'p1'], ['n0', null]), files, 3000);
+  assert.deepEqual(
+    got,
+    rows.map((r) => ({
+      capture_point: `p${r.point}`,
+      node: r.point === 0 ? 'n0' : null,
+      file: files[r.file] ?? null,
+      src_ip: text(r.src),
+      dst_ip: text(r.dst),
+    })),
   );
 });
