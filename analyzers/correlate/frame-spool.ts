@@ -43,6 +43,9 @@ interface Chunk {
  */
 const BLOCK_FRAMES = 4096;
 
+/** What `read` filters on: loaded whatever columns it returns (else it filtered on an earlier run's values). */
+const FILTER_COLUMNS: readonly FrameColumn[] = ['t', 'point', 'fpValid', 'fpLo'];
+
 const BYTES: Record<FrameColumn, number> = Object.fromEntries(
   FRAME_COLUMNS.map((c) => [c, new FrameTable(1)[c].BYTES_PER_ELEMENT]),
 ) as Record<FrameColumn, number>;
@@ -197,7 +200,7 @@ export class FrameSpool {
     if (k > 0) out.copyRows(s, keep, 0, k, columns, true);
   }
 
-  /** Reads rows [a, b) of a chunk's `columns` (only those: the clock pass needs less than the evidence). */
+  /** Reads rows [a, b) of a chunk's `columns` and FILTER_COLUMNS (no more: the clock pass needs less than the evidence). */
   private load(ch: Chunk, a: number, b: number, columns: readonly FrameColumn[]): FrameTable {
     const s = this.scratch;
     s.adoptBase(this.table);
@@ -205,7 +208,7 @@ export class FrameSpool {
     s.reserve(b - a);
     let at = ch.offset;
     for (const c of FRAME_COLUMNS) {
-      if (columns.includes(c)) {
+      if (columns.includes(c) || FILTER_COLUMNS.includes(c)) {
         const col = s[c];
         const bytes = (b - a) * BYTES[c];
         fs.readSync(this.fd, new Uint8Array(col.buffer, col.byteOffset, bytes), 0, bytes, at + a * BYTES[c]);
