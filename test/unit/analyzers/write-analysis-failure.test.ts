@@ -4,8 +4,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
 import { DuckDBInstance } from '@duckdb/node-api';
-import { FrameTable } from '../../../analyzers/correlate/frame-table.ts';
 import { stageAnalysisTables } from '../../../analyzers/write-analysis.ts';
+import { sightingsOf } from './hand-sightings.ts';
 
 test('a database whose connection fails is closed, and its temporary folder removed', async () => {
   const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'ht-analysis-'));
@@ -18,26 +18,7 @@ test('a database whose connection fails is closed, and its temporary folder remo
       closed++;
       closeSync.call(this);
     };
-    const frames = new FrameTable(16);
-    const sightings = {
-      frames,
-      points: [],
-      pointNode: [],
-      pointKind: [],
-      length: 0,
-      packet: new Uint32Array(0),
-      hop: new Uint16Array(0),
-      point: new Uint16Array(0),
-      frame: new Int32Array(0),
-      count: new Uint32Array(0),
-      t: new Float64Array(0),
-      bytes: new Float64Array(0),
-      role: new Uint8Array(0),
-      rewrite: new Uint8Array(0),
-      collided: new Uint8Array(0),
-      packetStart: Int32Array.of(0),
-      packets: 0,
-    };
+    const sightings = sightingsOf([], [], []);
     const tables = { sightings, flows: [], flowOfPacket: new Int32Array(0), clockOffsets: [], files: [] };
     await assert.rejects(
       stageAnalysisTables(dir, tables, { memoryLimit: '64MB', threads: 1 }),
