@@ -119,6 +119,12 @@ export class ColumnAppender {
 
   /** The first `rows` rows of `cols` (in the table's column order). */
   append(cols: readonly StageCol[], rows: number): void {
+    // copy_data_to_vector copies bytes: an array wider than the vector's values would write past it
+    for (const c of cols)
+      if (!Array.isArray(c.data) && (c.data as Numeric).BYTES_PER_ELEMENT !== valueBytes(c.type))
+        throw new Error(
+          `stage column ${c.name}: ${(c.data as Numeric).BYTES_PER_ELEMENT}-byte values for ${c.type.toString()}`,
+        );
     const chunk = this.chunk;
     for (let start = 0; start < rows; start += CHUNK) {
       const n = Math.min(CHUNK, rows - start);
@@ -165,6 +171,23 @@ export class ColumnAppender {
   close(): void {
     this.appender.flushSync();
     this.appender.closeSync();
+  }
+}
+
+/** Bytes of one value of a fixed-width DuckDB type as its vectors store it (ENUM: its index type). */
+function valueBytes(type: DuckDBType): number {
+  const id = type.typeId === DuckDBTypeId.ENUM ? type.internalTypeId : type.typeId;
+  switch (id) {
+    case DuckDBTypeId.BOOLEAN:
+    case DuckDBTypeId.UTINYINT:
+      return 1;
+    case DuckDBTypeId.USMALLINT:
+      return 2;
+    case DuckDBTypeId.INTEGER:
+    case DuckDBTypeId.UINTEGER:
+      return 4;
+    default:
+      return 8;
   }
 }
 
