@@ -30,6 +30,7 @@ import {
 import { DirCode } from '../analyzers/topology/direction.ts';
 import { emptyTopology, type Point, PointKind, type Topology } from '../analyzers/topology/model.ts';
 import { openDuckDb } from '../ingest/dataset/duckdb.ts';
+import { cliChildArgs } from './cli-child.ts';
 
 export interface CorrelateTrial {
   name: string;
@@ -340,9 +341,10 @@ export function hashJoinRun(packets: number): HashJoinRun {
  * heap of the trials before this one. `hoptrace analyze` correlates in a fresh process like this one.
  */
 function hashJoinInChild(packets: number): HashJoinRun {
-  const self = JSON.stringify(import.meta.url);
-  const main = `import { register } from 'tsx/esm/api'; register(); const m = await import(${self}); console.log(JSON.stringify(m.hashJoinRun(Number(process.argv[1]))));`;
-  const child = spawnSync(process.execPath, ['--input-type=module', '--eval', main, '--', String(packets)], {
+  const args = cliChildArgs(import.meta.url, 'console.log(JSON.stringify(m.hashJoinRun(Number(args[0]))))', [
+    String(packets),
+  ]);
+  const child = spawnSync(process.execPath, args, {
     encoding: 'utf8',
     stdio: ['ignore', 'pipe', 'inherit'],
   });

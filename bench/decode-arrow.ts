@@ -13,6 +13,7 @@ import type { PacketColumns } from '../ingest/columns/packet-columns.ts';
 import { packetsToArrow } from '../ingest/columns/to-arrow.ts';
 import { PacketBatchSink } from '../ingest/packets-from-capture.ts';
 import { readCapture } from '../ingest/read-capture.ts';
+import { cliChildArgs } from './cli-child.ts';
 
 /**
  * Reader + decoders + Arrow record batches, one core. A streaming consumer: each record batch is
@@ -45,9 +46,7 @@ export async function printTrial(capture: string): Promise<void> {
   console.log(JSON.stringify({ rows, seconds, cpuSeconds: (used.user + used.system) / 1e6 }));
 }
 
-/** `node` arguments that run `printTrial(capture)` in a process started as bin/hoptrace.js starts. */
+/** `node` arguments that run `printTrial(capture)` in a process started as the CLI starts (cli-child.ts). */
 export function arrowTrialArgs(capture: string): string[] {
-  const self = JSON.stringify(import.meta.url);
-  const main = `import { register } from 'tsx/esm/api'; register(); const m = await import(${self}); await m.printTrial(process.argv[1]);`;
-  return ['--input-type=module', '--eval', main, '--', capture];
+  return cliChildArgs(import.meta.url, 'await m.printTrial(args[0])', [capture]);
 }

@@ -10,6 +10,7 @@ import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { cliChildArgs } from './cli-child.ts';
 import { writeSyntheticBundle } from './synthetic-bundle.ts';
 import { tsharkFieldsArgs } from './tshark-args.ts';
 
@@ -76,16 +77,9 @@ function tsharkSecondsPerFrame(file: string): number | null {
   return r.status === 0 ? seconds / n : null;
 }
 
-/**
- * `node` arguments that run one trial (`runChild`) in a process started as bin/hoptrace.js starts: tsx's
- * ESM hooks only. Under `node --import tsx` (this bench's own flags) loading a CommonJS file detaches an
- * ArrayBuffer, and V8 then checks for detached buffers on every typed-array access process-wide (see
- * bench/decode-arrow.ts); the trial would measure that instead of the CLI.
- */
+/** `node` arguments that run one trial (`runChild`) in a process started as the CLI starts (cli-child.ts). */
 function childArgs(bundle: string, out: string): string[] {
-  const self = JSON.stringify(import.meta.url);
-  const main = `import { register } from 'tsx/esm/api'; register(); const m = await import(${self}); await m.runChild(process.argv[1], process.argv[2]);`;
-  return ['--input-type=module', '--eval', main, '--', bundle, out];
+  return cliChildArgs(import.meta.url, 'await m.runChild(args[0], args[1])', [bundle, out]);
 }
 
 /** The child's side of a trial: analyze `bundle` into `out`, print {seconds, peakRssMb, statuses, stages}. */

@@ -1,0 +1,26 @@
+/**
+ * `node` arguments that run an export of a bench module in a process started the way bin/hoptrace.js
+ * starts: the V8 flags of its `#!/usr/bin/env -S node ...` line, then tsx's ESM hooks only. The bench's
+ * own process runs under `node --import tsx`, whose CommonJS hook detaches an ArrayBuffer, after which
+ * V8 checks every typed-array access for a detached buffer process-wide (bench/decode-arrow.ts): a trial
+ * run there would measure that, and the heap of the trials before it, instead of the CLI.
+ */
+import { readFileSync } from 'node:fs';
+
+const CLI = new URL('../bin/hoptrace.js', import.meta.url);
+
+/** The node flags on bin/hoptrace.js's shebang line (`#!/usr/bin/env -S node <flags>`). */
+export function cliNodeFlags(): string[] {
+  const first = readFileSync(CLI, 'utf8').split('\n', 1)[0] ?? '';
+  const m = /^#!\S*env -S node(.*)$/.exec(first);
+  return m ? m[1]!.trim().split(/\s+/).filter(Boolean) : [];
+}
+
+/**
+ * Arguments that import `moduleUrl` and evaluate `call` (an expression over the module as `m` and the
+ * child's `args`), printing nothing itself; `args` follow as the child's arguments.
+ */
+export function cliChildArgs(moduleUrl: string, call: string, args: readonly string[]): string[] {
+  const main = `import { register } from 'tsx/esm/api'; register(); const m = await import(${JSON.stringify(moduleUrl)}); const args = process.argv.slice(1); ${call};`;
+  return [...cliNodeFlags(), '--input-type=module', '--eval', main, '--', ...args];
+}
