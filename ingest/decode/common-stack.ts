@@ -1,6 +1,6 @@
 import type { PacketColumns } from '../columns/packet-columns.ts';
 import { writeMacValues } from './ethernet.ts';
-import { completeFastRow, FastRow } from './fast-rows.ts';
+import { FastRow } from './fast-rows.ts';
 import { ipv4FingerprintWords, writeIpv4Values } from './ipv4.ts';
 import { ipv6FingerprintWords, writeIpv6Values } from './ipv6.ts';
 import { UDP_PORT_NEXT } from './layer.ts';
@@ -17,28 +17,11 @@ import { writePortValues, writeTcpValues } from './tcp.ts';
  * a round trip of the cursor through memory per layer.
  *
  * Every check comes before the first write: anything else (options, fragments, TSO lengths, errors,
- * truncation, tunnels, hashes over uncaptured bytes) returns false with the row untouched, and the
- * layered decoders take the frame from the start. The columns written are exactly theirs (the value
- * writers are shared, `completeFastRow` writes the rest), which test/unit/decode/common-stack.test.ts
- * checks frame by frame against them.
- */
-export function decodeCommonStack(
-  s: DecodeState,
-  c: PacketColumns,
-  v: DataView,
-  at: number,
-  end: number,
-  row: number,
-): boolean {
-  const kind = decodeCommonValues(s, c, v, at, end, row);
-  if (kind === 0) return false;
-  completeFastRow(c, row, kind);
-  return true;
-}
-
-/**
- * `decodeCommonStack` without `completeFastRow`: the row's kind (fast-rows.ts), or 0 (row untouched)
- * when the frame is not the common stack. The caller completes the row, at once or with its batch.
+ * truncation, tunnels, hashes over uncaptured bytes) returns 0 with the row untouched, and the
+ * layered decoders take the frame from the start. Else it returns the row's kind (fast-rows.ts),
+ * which the caller completes (`completeFastRow(s)`), at once or with its batch. The columns written
+ * are exactly the layered decoders' (the value writers are shared, `completeFastRow` writes the
+ * rest), which test/unit/decode/common-stack.test.ts checks frame by frame against them.
  */
 export function decodeCommonValues(
   s: DecodeState,

@@ -40,7 +40,7 @@ export function createDecodeState(): DecodeState {
  * Never throws; never allocates per packet on the normal path.
  *
  * The common stack (Ethernet with at most one VLAN tag, IPv4 without options or fragments or IPv6
- * without extension headers, TCP/UDP) goes through `decodeCommonStack` in one function; what that
+ * without extension headers, TCP/UDP) goes through `decodeCommonValues` in one function; what that
  * declines, and every other stack, through the layered decoders (`decodeLayers`).
  */
 export function decodeFrame(s: DecodeState, rec: PacketRecord, c: PacketColumns, row: number): void {
