@@ -9,11 +9,19 @@ import { readFileSync } from 'node:fs';
 
 const CLI = new URL('../bin/hoptrace.js', import.meta.url);
 
-/** The node flags on bin/hoptrace.js's shebang line (`#!/usr/bin/env -S node <flags>`). */
+/**
+ * The node flags on bin/hoptrace.js's shebang line (`#!/usr/bin/env -S node <flags>`, or none after
+ * `#!/usr/bin/env node`). Any other first line is refused: the trials would silently run without flags
+ * the CLI has, and measure something else.
+ */
 export function cliNodeFlags(): string[] {
   const first = readFileSync(CLI, 'utf8').split('\n', 1)[0] ?? '';
-  const m = /^#!\S*env -S node(.*)$/.exec(first);
-  return m ? m[1]!.trim().split(/\s+/).filter(Boolean) : [];
+  const m = /^#!\S*env (?:-S )?node(?:\s(.*))?$/.exec(first);
+  if (!m)
+    throw new Error(
+      `bin/hoptrace.js: a shebang '#!/usr/bin/env [-S] node [flags]' expected, not ${JSON.stringify(first)}`,
+    );
+  return (m[1] ?? '').trim().split(/\s+/).filter(Boolean);
 }
 
 /**
