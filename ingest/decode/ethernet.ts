@@ -51,7 +51,7 @@ export function etherNext(s: DecodeState, c: PacketColumns, type: number): numbe
 }
 
 /** Both MACs of the header at `at`, and their validity. */
-export function writeMacs(c: PacketColumns, row: number, v: DataView, at: number): void {
+function writeMacs(c: PacketColumns, row: number, v: DataView, at: number): void {
   writeMacValues(c, row, v, at);
   // also dstMacValid: the same array (packet-columns.ts, "Shared validity")
   c.srcMacValid[row] = 1;

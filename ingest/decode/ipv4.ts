@@ -72,7 +72,7 @@ export function protoNext(s: DecodeState, c: PacketColumns, proto: number): numb
 }
 
 /** The columns of the fixed header, from its three first words and the addresses. */
-export function writeIpv4Fixed(
+function writeIpv4Fixed(
   c: PacketColumns,
   row: number,
   w0: number,

@@ -80,7 +80,7 @@ export function decodeIpv6(s: DecodeState, c: PacketColumns): number {
 }
 
 /** The columns of the fixed header at `at`, whose first word is `w0`. */
-export function writeIpv6Fixed(
+function writeIpv6Fixed(
   s: DecodeState,
   c: PacketColumns,
   row: number,

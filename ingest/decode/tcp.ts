@@ -52,7 +52,7 @@ export function writePortValues(c: PacketColumns, row: number, ports: number): v
 }
 
 /** The fixed header's columns; `w3` is its fourth word (data offset, flags, window). */
-export function writeTcpFixed(c: PacketColumns, row: number, seq: number, ack: number, w3: number): void {
+function writeTcpFixed(c: PacketColumns, row: number, seq: number, ack: number, w3: number): void {
   writeTcpValues(c, row, seq, ack, w3);
   c.tcpValid[row] = 1;
 }
@@ -65,7 +65,7 @@ export function writeTcpValues(c: PacketColumns, row: number, seq: number, ack: 
   c.tcpWindow[row] = w3 & 0xffff;
 }
 
-export function writeTcpPayloadLen(c: PacketColumns, row: number, segLen: number): void {
+function writeTcpPayloadLen(c: PacketColumns, row: number, segLen: number): void {
   c.tcpPayloadLen[row] = segLen;
   c.tcpPayloadLenValid[row] = 1;
   c.payloadLen[row] = segLen;
