@@ -224,8 +224,8 @@ const DATASET_VERDICTS = path.join('report', 'verdicts.json');
 const STAGED_JUNIT = 'junit.xml';
 const STAGED_JUNIT_PARTS = 'junit-suites';
 
-/** Where each flow's verdict goes as it is judged: nothing but the report's part of it stays in memory. */
-class FlowSinks {
+/** Where each flow's verdict goes as it is judged: nothing but the report's part of it stays in memory (exported for tests). */
+export class FlowSinks {
   readonly report = new ReportVerdicts();
 
   private constructor(
@@ -237,12 +237,18 @@ class FlowSinks {
 
   static async open(stage: string, dataset: string): Promise<FlowSinks> {
     const table = await VerdictsTableStage.open(dataset);
-    return new FlowSinks(
-      stage,
-      new VerdictsJsonWriter(path.join(dataset, DATASET_VERDICTS)),
-      table,
-      new JunitWriter(fileSuiteParts(path.join(stage, STAGED_JUNIT_PARTS))),
-    );
+    try {
+      return new FlowSinks(
+        stage,
+        new VerdictsJsonWriter(path.join(dataset, DATASET_VERDICTS)),
+        table,
+        new JunitWriter(fileSuiteParts(path.join(stage, STAGED_JUNIT_PARTS))),
+      );
+    } catch (e) {
+      // the caller has no sinks to discard: DuckDB would stay open (and the stage be removed under it)
+      await table.discard();
+      throw e;
+    }
   }
 
   add(f: FlowVerdict): void {
