@@ -205,6 +205,30 @@ class UnionFind {
 }
 
 /**
+ * Indexes [0, n) grouped by `groupOf` (a group in [0, groups); -1: in none), each group's in index order,
+ * by a counting sort into typed arrays: group g's indexes are members[start[g], start[g + 1]).
+ */
+export function groupIndexes(
+  groupOf: Int32Array,
+  n: number,
+  groups: number,
+): { start: Int32Array; members: Int32Array } {
+  const start = new Int32Array(groups + 1);
+  for (let i = 0; i < n; i++) {
+    const g = groupOf[i] ?? -1;
+    if (g >= 0) start[g + 1]!++;
+  }
+  for (let g = 0; g < groups; g++) start[g + 1]! += start[g]!;
+  const fill = start.slice(0, groups);
+  const members = new Int32Array(start[groups]!);
+  for (let i = 0; i < n; i++) {
+    const g = groupOf[i] ?? -1;
+    if (g >= 0) members[fill[g]!++] = i;
+  }
+  return { start, members };
+}
+
+/**
  * Tuple -> union-find id without strings (a text key per packet cost more than correlating it). A tuple
  * is numbers only: IPv4 addresses as themselves, IPv6 ones as their FrameTable intern ids (the version
  * keeps the two apart), ports, protocol; direction-free (the lower endpoint first). Open addressing over
@@ -321,12 +345,7 @@ export function flowsFromSightings(s: Sightings, topology: Topology, opts: FlowO
     if (connOfRoot[root]! < 0) connOfRoot[root] = conns++;
     connOf[p] = connOfRoot[root]!;
   }
-  const connStart = new Int32Array(conns + 1);
-  for (let p = 0; p < s.packets; p++) if (connOf[p]! >= 0) connStart[connOf[p]! + 1]!++;
-  for (let c = 0; c < conns; c++) connStart[c + 1]! += connStart[c]!;
-  const fill = connStart.slice(0, conns);
-  const connPackets = new Int32Array(connStart[conns]!);
-  for (let p = 0; p < s.packets; p++) if (connOf[p]! >= 0) connPackets[fill[connOf[p]!]!++] = p;
+  const { start: connStart, members: connPackets } = groupIndexes(connOf, s.packets, conns);
   const firstT = new Float64Array(s.packets);
   for (let p = 0; p < s.packets; p++) firstT[p] = s.t[s.packetStart[p]!]!;
   const byTime = (x: number, y: number) => firstT[x]! - firstT[y]! || x - y;

@@ -10,7 +10,7 @@
 import type { ClassifyFlow } from '../classify.ts';
 import type { Coverage } from '../correlate/frames-from-bundle.ts';
 import type { Sightings } from '../correlate/sightings.ts';
-import type { Flow } from '../flows.ts';
+import { type Flow, groupIndexes } from '../flows.ts';
 import { macTextFromKey } from '../topology/ip-text.ts';
 
 /** FrameTable direction codes, as the analyzers store them (0 unknown, 1 in, 2 out). */
@@ -230,18 +230,7 @@ export function forEachFlowFacts(
   // each flow's packets, in packet order, as one index array sliced by flow id (a counting sort)
   let maxId = -1;
   for (let p = 0; p < s.packets; p++) if ((flowOfPacket[p] ?? -1) > maxId) maxId = flowOfPacket[p]!;
-  const flowStart = new Int32Array(maxId + 2);
-  for (let p = 0; p < s.packets; p++) {
-    const id = flowOfPacket[p] ?? -1;
-    if (id >= 0) flowStart[id + 1]!++;
-  }
-  for (let id = 0; id <= maxId; id++) flowStart[id + 1]! += flowStart[id]!;
-  const packetsByFlow = new Int32Array(flowStart[maxId + 1] ?? 0);
-  const fill = flowStart.slice(0, maxId + 1);
-  for (let p = 0; p < s.packets; p++) {
-    const id = flowOfPacket[p] ?? -1;
-    if (id >= 0) packetsByFlow[fill[id]!++] = p;
-  }
+  const { start: flowStart, members: packetsByFlow } = groupIndexes(flowOfPacket, s.packets, maxId + 1);
   const portOf = (fr: number, which: 'src' | 'dst'): number => {
     const proto = f.proto[fr]!;
     if (proto === 1 || proto === 58) return f.icmpEcho[fr] === 1 ? f.icmpId[fr]! : 0;
