@@ -125,10 +125,11 @@ export async function resumeIn(work: string, files: readonly PlannedFile[]): Pro
   for (const [index, f] of files.entries()) {
     const key = fileKey(f);
     const e = byKey.get(key);
-    if (!e || !(await allExist(work, e.done.parts))) continue;
+    const found = e ? await located(work, e.done.parts) : null;
+    if (!e || !found) continue;
     byKey.delete(key);
     const parts: string[] = [];
-    for (const rel of e.done.parts) {
+    for (const rel of found) {
       // `packets/node=X/hour=Y/name` or `.lanes/wK/node=X/hour=Y/name`: the last three parts
       const [node, hour, name] = rel.split(path.sep).slice(-3) as [string, string, string];
       const to = path.join(packets, node, hour, `k${process.pid}-${n++}-${name}`);
@@ -150,9 +151,32 @@ export async function resumeIn(work: string, files: readonly PlannedFile[]): Pro
   return kept;
 }
 
-async function allExist(work: string, parts: readonly string[]): Promise<boolean> {
-  for (const p of parts) if (!(await fs.stat(path.join(work, p)).catch(() => null))) return false;
-  return true;
+/** The name a lane's part `name` gets when write-dataset.ts moves it from the lane's folder `lane` into packets/. */
+export function lanePartName(lane: string, name: string): string {
+  return `${lane}-${name}`;
+}
+
+/**
+ * Where the recorded `parts` (relative to `work`) are now, or null when one is gone. A part recorded in
+ * a lane's folder `.lanes/wK/...` may have been moved into packets/ already: a run interrupted after
+ * its lanes finished (writing the small tables).
+ */
+async function located(work: string, parts: readonly string[]): Promise<string[] | null> {
+  const exists = async (rel: string) => (await fs.stat(path.join(work, rel)).catch(() => null)) !== null;
+  const out: string[] = [];
+  for (const rel of parts) {
+    if (await exists(rel)) {
+      out.push(rel);
+      continue;
+    }
+    const [top, lane, ...rest] = rel.split(path.sep);
+    const name = rest.pop();
+    if (top !== '.lanes' || !lane || !name) return null;
+    const moved = path.join('packets', ...rest, lanePartName(lane, name));
+    if (!(await exists(moved))) return null;
+    out.push(moved);
+  }
+  return out;
 }
 
 /** Removes the progress log once the dataset is complete (it is not part of a dataset). */

@@ -35,7 +35,7 @@ import {
   type LaneWorkerData,
 } from './ingest-worker.ts';
 import { PacketsDatasetWriter } from './parquet/packets-dataset.ts';
-import { dropProgress, leftoverPartial, recordProgress, resumeIn } from './resume.ts';
+import { dropProgress, lanePartName, leftoverPartial, recordProgress, resumeIn } from './resume.ts';
 import { macroStatements } from './sql-macros.ts';
 import { tsWorker } from './ts-worker.ts';
 import { baseViewStatements } from './views.ts';
@@ -282,7 +282,7 @@ async function runWorkers(
     await Promise.all(workers.map((w) => w.terminate()));
   }
   // part files move into the one packets tree; the lane number keeps their names apart
-  for (const [k, dir] of dirs.entries()) await moveParts(dir, path.join(work, 'packets'), `w${k}-`);
+  for (const dir of dirs) await moveParts(dir, path.join(work, 'packets'));
   await fs.rm(path.join(work, '.lanes'), { recursive: true, force: true });
   return rows;
 }
@@ -341,13 +341,14 @@ function driveLane(
 }
 
 /** Moves `<from>/node=X/hour=Y/<name>` to `<to>/node=X/hour=Y/<prefix><name>`. */
-async function moveParts(from: string, to: string, prefix: string): Promise<void> {
+async function moveParts(from: string, to: string): Promise<void> {
+  const lane = path.basename(from);
   const entries = await fs.readdir(from, { recursive: true, withFileTypes: true }).catch(() => []);
   for (const e of entries) {
     if (!e.isFile()) continue;
     const rel = path.relative(from, e.parentPath);
     await fs.mkdir(path.join(to, rel), { recursive: true });
-    await fs.rename(path.join(e.parentPath, e.name), path.join(to, rel, `${prefix}${e.name}`));
+    await fs.rename(path.join(e.parentPath, e.name), path.join(to, rel, lanePartName(lane, e.name)));
   }
 }
 
