@@ -32,3 +32,18 @@ export function cliChildArgs(moduleUrl: string, call: string, args: readonly str
   const main = `import { register } from 'tsx/esm/api'; register(); const m = await import(${JSON.stringify(moduleUrl)}); const args = process.argv.slice(1); ${call};`;
   return [...cliNodeFlags(), '--input-type=module', '--eval', main, '--', ...args];
 }
+
+/**
+ * Peak RSS of this process, MB. Linux's VmHWM belongs to the process image; `resourceUsage().maxRSS`
+ * carries over the parent's peak through fork + exec, so a child spawned by a large parent would report
+ * the parent's figure.
+ */
+export function peakRssMb(): number {
+  try {
+    const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync('/proc/self/status', 'utf8'));
+    if (m) return Number(m[1]) / 1024;
+  } catch {
+    // not Linux: fall back
+  }
+  return process.resourceUsage().maxRSS / 1024;
+}

@@ -12,7 +12,7 @@
  */
 
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -30,7 +30,7 @@ import {
 import { DirCode } from '../analyzers/topology/direction.ts';
 import { emptyTopology, type Point, PointKind, type Topology } from '../analyzers/topology/model.ts';
 import { openDuckDb } from '../ingest/dataset/duckdb.ts';
-import { cliChildArgs } from './cli-child.ts';
+import { cliChildArgs, peakRssMb } from './cli-child.ts';
 
 export interface CorrelateTrial {
   name: string;
@@ -382,21 +382,6 @@ export async function correlateTrials(packets: number): Promise<CorrelateTrial[]
     `  DuckDB identities ${sqlIds}; ratio hoptrace/DuckDB ${(trials[1]!.seconds / trials[0]!.seconds).toFixed(2)}x`,
   );
   return trials;
-}
-
-/**
- * Peak RSS of this process, MB. Linux's VmHWM belongs to the process image; `resourceUsage().maxRSS`
- * carries over the parent's peak through fork + exec, so a child spawned by a large parent would report
- * the parent's figure.
- */
-function peakRssMb(): number {
-  try {
-    const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync('/proc/self/status', 'utf8'));
-    if (m) return Number(m[1]) / 1024;
-  } catch {
-    // not Linux: fall back
-  }
-  return process.resourceUsage().maxRSS / 1024;
 }
 
 /** One run in a child process per size and mode (streaming, spooled): peak RSS is per process. */

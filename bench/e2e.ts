@@ -10,7 +10,7 @@ import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { cliChildArgs } from './cli-child.ts';
+import { cliChildArgs, peakRssMb } from './cli-child.ts';
 import { writeSyntheticBundle } from './synthetic-bundle.ts';
 import { tsharkFieldsArgs } from './tshark-args.ts';
 
@@ -42,11 +42,6 @@ export interface E2eTrial {
   tsharkSeconds: number | null;
   /** hoptrace end to end / tshark reading only, in frames per second (> 1: hoptrace is faster) */
   tsharkRatio: number | null;
-}
-
-function peakRssMb(): number {
-  const m = /VmHWM:\s+(\d+) kB/.exec(fs.readFileSync('/proc/self/status', 'utf8'));
-  return m ? Number(m[1]) / 1024 : process.resourceUsage().maxRSS / 1024;
 }
 
 /** The first `n` EPBs of a one-section pcapng (SHB and IDB kept). */
