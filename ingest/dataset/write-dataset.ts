@@ -243,7 +243,7 @@ interface RunContext {
   signal: AbortSignal | undefined;
 }
 
-async function runInline({ plan, todo, work, lane, onDone, progress, signal }: RunContext): Promise<number> {
+async function runInline({ plan, todo, work, lane, onDone, progress, signal }: RunContext): Promise<void> {
   const inline = new IngestLane(
     { ...lane, packetsDir: path.join(work, 'packets') },
     () => signal?.aborted === true,
@@ -254,7 +254,7 @@ async function runInline({ plan, todo, work, lane, onDone, progress, signal }: R
       onDone(await inline.ingest(taskOf(plan, i), (p) => progress.update(p)));
     }
     throwIfAborted(signal);
-    return await inline.close();
+    await inline.close();
   } catch (e) {
     await inline.abort().catch(() => {});
     throw e;
@@ -264,7 +264,7 @@ async function runInline({ plan, todo, work, lane, onDone, progress, signal }: R
 async function runWorkers(
   { plan, todo, work, lane, onDone, progress, signal }: RunContext,
   jobs: number,
-): Promise<number> {
+): Promise<void> {
   // biggest first, so that one large file does not start last and run alone at the end
   const order = [...todo].sort((a, b) => plan.files[b]!.size - plan.files[a]!.size || a - b);
   let next = 0;
@@ -274,17 +274,14 @@ async function runWorkers(
     const data: LaneWorkerData = { role: 'hoptrace-ingest-lane', lane: { ...lane, packetsDir } };
     return tsWorker(new URL('./ingest-worker.ts', import.meta.url), data);
   });
-  let rows = 0;
   try {
-    const counts = await Promise.all(workers.map((w) => driveLane(w, nextTask, onDone, progress, signal)));
-    rows = counts.reduce((a, b) => a + b, 0);
+    await Promise.all(workers.map((w) => driveLane(w, nextTask, onDone, progress, signal)));
   } finally {
     await Promise.all(workers.map((w) => w.terminate()));
   }
   // part files move into the one packets tree; the lane number keeps their names apart
   for (const dir of dirs) await moveParts(dir, path.join(work, 'packets'));
   await fs.rm(path.join(work, '.lanes'), { recursive: true, force: true });
-  return rows;
 }
 
 function driveLane(
