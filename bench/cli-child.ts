@@ -5,7 +5,9 @@
  * V8 checks every typed-array access for a detached buffer process-wide (bench/decode-arrow.ts): a trial
  * run there would measure that, and the heap of the trials before it, instead of the CLI.
  */
+import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 
 const CLI = new URL('../bin/hoptrace.js', import.meta.url);
 
@@ -31,6 +33,22 @@ export function cliNodeFlags(): string[] {
 export function cliChildArgs(moduleUrl: string, call: string, args: readonly string[]): string[] {
   const main = `import { register } from 'tsx/esm/api'; register(); const m = await import(${JSON.stringify(moduleUrl)}); const args = process.argv.slice(1); ${call};`;
   return [...cliNodeFlags(), '--input-type=module', '--eval', main, '--', ...args];
+}
+
+/**
+ * Runs `node` with `nodeArgs` (cliChildArgs) from the repository's root, where the child's bare imports
+ * (tsx) resolve, and parses the last line it prints as JSON; its stderr is the bench's. `what` names the
+ * trial when it fails.
+ */
+export function runCliChild<T>(nodeArgs: readonly string[], what: string): T {
+  const child = spawnSync(process.execPath, nodeArgs, {
+    cwd: fileURLToPath(new URL('..', import.meta.url)),
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'inherit'],
+    maxBuffer: 1 << 26,
+  });
+  if (child.status !== 0) throw new Error(`${what} failed (exit ${child.status})`);
+  return JSON.parse(child.stdout.trim().split('\n').pop() ?? '{}') as T;
 }
 
 /**

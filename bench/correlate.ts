@@ -30,7 +30,7 @@ import {
 import { DirCode } from '../analyzers/topology/direction.ts';
 import { emptyTopology, type Point, PointKind, type Topology } from '../analyzers/topology/model.ts';
 import { openDuckDb } from '../ingest/dataset/duckdb.ts';
-import { cliChildArgs, peakRssMb } from './cli-child.ts';
+import { cliChildArgs, peakRssMb, runCliChild } from './cli-child.ts';
 
 export interface CorrelateTrial {
   name: string;
@@ -344,12 +344,7 @@ function hashJoinInChild(packets: number): HashJoinRun {
   const args = cliChildArgs(import.meta.url, 'console.log(JSON.stringify(m.hashJoinRun(Number(args[0]))))', [
     String(packets),
   ]);
-  const child = spawnSync(process.execPath, args, {
-    encoding: 'utf8',
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  if (child.status !== 0) throw new Error(`correlation trial failed (exit ${child.status})`);
-  return JSON.parse(child.stdout.trim().split('\n').pop() ?? '{}') as HashJoinRun;
+  return runCliChild<HashJoinRun>(args, 'correlation trial');
 }
 
 export async function correlateTrials(packets: number): Promise<CorrelateTrial[]> {

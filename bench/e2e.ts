@@ -10,7 +10,7 @@ import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { cliChildArgs, peakRssMb } from './cli-child.ts';
+import { cliChildArgs, peakRssMb, runCliChild } from './cli-child.ts';
 import { writeSyntheticBundle } from './synthetic-bundle.ts';
 import { tsharkFieldsArgs } from './tshark-args.ts';
 
@@ -72,11 +72,6 @@ function tsharkSecondsPerFrame(file: string): number | null {
   return r.status === 0 ? seconds / n : null;
 }
 
-/** `node` arguments that run one trial (`runChild`) in a process started as the CLI starts (cli-child.ts). */
-function childArgs(bundle: string, out: string): string[] {
-  return cliChildArgs(import.meta.url, 'await m.runChild(args[0], args[1])', [bundle, out]);
-}
-
 /** The child's side of a trial: analyze `bundle` into `out`, print {seconds, peakRssMb, statuses, stages}. */
 export async function runChild(bundle: string, out: string): Promise<void> {
   const { analyzeBundle } = await import('../cli/analyze.ts');
@@ -132,18 +127,16 @@ export async function e2eTrials(frameCounts: number[], onTrial?: (t: E2eTrial) =
     // earlier run may have been evicted by the trials before it (its 5 M trial once read from disk and
     // took 44 s against 26 s)
     readThrough(dir);
-    const child = spawnSync(process.execPath, childArgs(dir, out), {
-      encoding: 'utf8',
-      stdio: ['ignore', 'pipe', 'inherit'],
-      maxBuffer: 1 << 26,
-    });
-    if (child.status !== 0) throw new Error(`e2e trial of ${n} frames failed (exit ${child.status})`);
-    const m = JSON.parse(child.stdout.trim().split('\n').pop() ?? '{}') as {
+    // one trial (`runChild`) in a process started as the CLI starts (cli-child.ts)
+    const m = runCliChild<{
       seconds: number;
       peakRssMb: number;
       statuses: Record<string, number>;
       stages: StageTiming[];
-    };
+    }>(
+      cliChildArgs(import.meta.url, 'await m.runChild(args[0], args[1])', [dir, out]),
+      `e2e trial of ${n} frames`,
+    );
     const tsharkSeconds = tsharkPerFrame === null ? null : tsharkPerFrame * b.frames;
     const trial: E2eTrial = {
       frames: b.frames,

@@ -13,6 +13,7 @@ import { fileURLToPath } from 'node:url';
 import { readCapture } from '../ingest/read-capture.ts';
 import type { RecordSink } from '../ingest/record.ts';
 import { batchText, batchTrials } from './batch.ts';
+import { runCliChild } from './cli-child.ts';
 import { correlateTrials } from './correlate.ts';
 import { arrowTrialArgs } from './decode-arrow.ts';
 import { e2eText, e2eTrials } from './e2e.ts';
@@ -79,17 +80,7 @@ function countingSink(): RecordSink & { n: number } {
 
 /** decode -> Arrow of `file` in a child process (bench/decode-arrow.ts says why). */
 function arrowTrial(file: string): { rows: number; seconds: number; cpuSeconds: number } {
-  const child = spawnSync(process.execPath, arrowTrialArgs(file), {
-    cwd: path.dirname(here),
-    encoding: 'utf8',
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  if (child.status !== 0) throw new Error(`decode -> Arrow trial failed on ${file}`);
-  return JSON.parse(child.stdout.trim().split('\n').pop() ?? '{}') as {
-    rows: number;
-    seconds: number;
-    cpuSeconds: number;
-  };
+  return runCliChild(arrowTrialArgs(file), `decode -> Arrow trial on ${file}`);
 }
 
 function rawRead(file: string): number {
