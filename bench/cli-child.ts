@@ -16,7 +16,7 @@ const CLI = new URL('../bin/hoptrace.js', import.meta.url);
  * `#!/usr/bin/env node`). Any other first line is refused: the trials would silently run without flags
  * the CLI has, and measure something else.
  */
-export function cliNodeFlags(): string[] {
+function cliNodeFlags(): string[] {
   const first = readFileSync(CLI, 'utf8').split('\n', 1)[0] ?? '';
   const m = /^#!\S*env (?:-S )?node(?:\s(.*))?$/.exec(first);
   if (!m)
