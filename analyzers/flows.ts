@@ -364,7 +364,6 @@ export function flowsFromSightings(s: Sightings, topology: Topology, opts: FlowO
     split: new Int32Array(0),
     deltas: new Float64Array(0),
     seenStamp: new Int32Array(s.points.length).fill(-1),
-    addrText: cachedAddrText(f),
   };
   const flows: Flow[] = [];
   for (let k = 0; k < conns; k++) {
@@ -475,23 +474,6 @@ interface FlowContext {
   deltas: Float64Array;
   /** flow id that last saw each point */
   seenStamp: Int32Array;
-  /** address text, one string per address for all flows (IPv6 text is interned by the frame table) */
-  addrText: (fr: number, which: 'src' | 'dst') => string | null;
-}
-
-/** `FrameTable.addrText` with IPv4 text cached: flows of one client share its address string. */
-function cachedAddrText(f: Sightings['frames']): FlowContext['addrText'] {
-  const v4 = new Map<number, string>();
-  return (fr, which) => {
-    if (f.ipVersion[fr] !== 4) return f.addrText(fr, which);
-    const a = (which === 'src' ? f.src : f.dst)[fr]!;
-    let text = v4.get(a);
-    if (text === undefined) {
-      text = f.addrText(fr, which) ?? '';
-      v4.set(a, text);
-    }
-    return text;
-  };
 }
 
 function buildFlow(id: number, packets: Int32Array, ctx: FlowContext): Flow {
@@ -510,7 +492,7 @@ function buildFlow(id: number, packets: Int32Array, ctx: FlowContext): Flow {
   const o = frame[packetStart[opener]!]!;
   const proto = f.proto[o]!;
   const icmp = proto === 1 || proto === 58;
-  const clientIp = ctx.addrText(o, 'src') ?? '';
+  const clientIp = f.addrText(o, 'src') ?? '';
   const clientPort = portOf(o, 'src');
   // requests (the same address as the opener's sender: same version and number, IPv6 intern id, and
   // port) to the front of the split buffer, replies to its back, each in time order
@@ -530,8 +512,8 @@ function buildFlow(id: number, packets: Int32Array, ctx: FlowContext): Flow {
   const replies = split.subarray(packets.length - nRep, packets.length);
 
   const last = frame[packetStart[opener + 1]! - 1]!;
-  const originDst = ctx.addrText(o, 'dst') ?? '';
-  const finalDst = ctx.addrText(last, 'dst') ?? '';
+  const originDst = f.addrText(o, 'dst') ?? '';
+  const finalDst = f.addrText(last, 'dst') ?? '';
   const originPort = icmp ? 0 : portOf(o, 'dst');
   const finalPort = icmp ? 0 : portOf(last, 'dst');
   const serviceKey = topology.serviceByIp.get(originDst) ?? null;
@@ -569,7 +551,7 @@ function buildFlow(id: number, packets: Int32Array, ctx: FlowContext): Flow {
   // ICMP legs are identified by type/code, as the spec wants; the request's type names the exchange
   const sp = icmp ? f.icmpTypeCode[o]! >> 8 : clientPort;
   const icmpCode = f.icmpTypeCode[o]! & 255;
-  const lastSrc = ctx.addrText(last, 'src') ?? clientIp;
+  const lastSrc = f.addrText(last, 'src') ?? clientIp;
   return {
     id,
     proto,

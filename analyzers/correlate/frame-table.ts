@@ -9,6 +9,9 @@ import type { PacketColumns } from '../../ingest/columns/packet-columns.ts';
 import { DirCode, type DirectionResolver } from '../topology/direction.ts';
 import { ip4Text, ip6Text, macKeyFromLanes } from '../topology/ip-text.ts';
 
+/** IPv4 texts a table keeps (FrameTable.addrText) before it starts over. */
+const IP4_TEXTS_MAX = 1 << 16;
+
 /** Link-layer columns: read only by the rules' gateway MAC check (evidence), never by the matcher. */
 const LINK_COLUMNS = ['linkType', 'srcMac', 'dstMac'] as const;
 
@@ -129,6 +132,8 @@ export class FrameTable {
 
   /** interned IPv6 text */
   ip6: string[] = [];
+  /** IPv4 text by address, made by `addrText` as asked */
+  private readonly ip4Texts = new Map<number, string>();
   private ip6Ids = new Map<string, number>();
 
   /** columns this table does not hold (zero-length arrays): a table of evidence rows needs no fingerprint */
@@ -259,11 +264,23 @@ export class FrameTable {
     this.ip6Ids = other.ip6Ids;
   }
 
-  /** Address text of a frame's source or destination; null without an IP layer. */
+  /**
+   * Address text of a frame's source or destination; null without an IP layer. IPv4 text is made once
+   * per address (IPv6 text is interned): a capture has few addresses and its flows ask for them per
+   * packet. The cache is cleared when full, so a capture of many addresses cannot grow it unbounded.
+   */
   addrText(i: number, which: 'src' | 'dst'): string | null {
     const v = this.ipVersion[i];
     const a = (which === 'src' ? this.src : this.dst)[i] ?? 0;
-    if (v === 4) return ip4Text(a);
+    if (v === 4) {
+      let text = this.ip4Texts.get(a);
+      if (text === undefined) {
+        text = ip4Text(a);
+        if (this.ip4Texts.size >= IP4_TEXTS_MAX) this.ip4Texts.clear();
+        this.ip4Texts.set(a, text);
+      }
+      return text;
+    }
     if (v === 6) return this.ip6[a] ?? null;
     return null;
   }

@@ -236,26 +236,14 @@ export function forEachFlowFacts(
     if (proto === 1 || proto === 58) return f.icmpEcho[fr] === 1 ? f.icmpId[fr]! : 0;
     return (which === 'src' ? f.srcPort : f.dstPort)[fr]!;
   };
-  // a bundle has few addresses and every sighting names two: each one's text is made once (by version and
-  // column value: an IPv4 address or an IPv6 id)
-  const addrTexts = new Map<number, string | null>();
-  const addrText = (version: number, value: number, fr: number, which: 'src' | 'dst'): string | null => {
-    const key = version * 2 ** 32 + value;
-    let text = addrTexts.get(key);
-    if (text === undefined) {
-      text = f.addrText(fr, which);
-      addrTexts.set(key, text);
-    }
-    return text;
-  };
   const sighting = (r: number): Sighting => {
     const fr = s.frame[r]!;
     return {
       point: s.points[s.point[r]!]!,
       node: s.pointNode[s.point[r]!] ?? null,
       dir: DIR[f.dir[fr]!] ?? 'unknown',
-      src: addrText(f.ipVersion[fr]!, f.src[fr]!, fr, 'src'),
-      dst: addrText(f.ipVersion[fr]!, f.dst[fr]!, fr, 'dst'),
+      src: f.addrText(fr, 'src'),
+      dst: f.addrText(fr, 'dst'),
       srcPort: portOf(fr, 'src'),
       dstPort: portOf(fr, 'dst'),
       ttl: f.ttl[fr]!,

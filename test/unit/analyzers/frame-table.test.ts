@@ -28,3 +28,24 @@ test('a reused table keeps no inferred direction of an earlier batch where no re
   assert.deepEqual([...t.dir.subarray(0, 4)], [0, 0, 0, 0]);
   assert.deepEqual([...t.dirInferred.subarray(0, 4)], [0, 0, 0, 0]);
 });
+
+test('addrText: IPv4 text made once per address, right past the cache clearing, v6 interned, none null', () => {
+  const n = 70_000; // past the 65 536 texts a table keeps before it starts over
+  const t = new FrameTable(n + 2);
+  for (let i = 0; i < n; i++) {
+    t.ipVersion[i] = 4;
+    t.src[i] = (10 << 24) | i;
+    t.dst[i] = (192 << 24) | (168 << 16) | 1;
+  }
+  t.ip6.push('fd00::1');
+  t.ipVersion[n] = 6;
+  t.src[n] = 0;
+  t.ipVersion[n + 1] = 0;
+  t.length = n + 2;
+  for (let i = 0; i < n; i++)
+    assert.equal(t.addrText(i, 'src'), `10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}`);
+  assert.equal(t.addrText(0, 'src'), '10.0.0.0');
+  assert.equal(t.addrText(n - 1, 'dst'), '192.168.0.1');
+  assert.equal(t.addrText(n, 'src'), 'fd00::1');
+  assert.equal(t.addrText(n + 1, 'src'), null);
+});
