@@ -7,9 +7,19 @@
  */
 import { Ajv } from 'ajv';
 import { ByCheckFields } from '../analyzers/rules/shared-checks.ts';
-import type { CheckResult, Evidence, FlowVerdict } from '../analyzers/rules/verdict-types.ts';
+import type {
+  CheckResult,
+  Evidence,
+  FlowVerdict,
+  NodeHandling,
+  PointRef,
+  RewriteLeg,
+  ServiceRewrite,
+  VerdictEndpoint,
+} from '../analyzers/rules/verdict-types.ts';
 import { VERDICTS_SCHEMA_VERSION, type VerdictsDocument, type VerdictsTail } from '../analyzers/verdicts.ts';
-import { atDepth1, atDepth2, atDepth4, TextFile } from './text-file.ts';
+import { ByteFile, utf8 } from './byte-file.ts';
+import { atDepth1, atDepth4 } from './text-file.ts';
 import schema from './verdicts.schema.json' with { type: 'json' };
 
 const ajv = new Ajv({ allErrors: true, strict: false });
@@ -21,124 +31,448 @@ export function verdictsSchemaErrors(doc: unknown): string[] {
   return (validate.errors ?? []).map((e) => `${e.instancePath || '/'}: ${e.message ?? 'invalid'}`);
 }
 
-const NO_CHECKS: CheckResult[] = [];
-const NO_EVIDENCE: CheckResult['evidence'] = [];
-/** A flow's checks when it has none, as the flow stringified at depth 2 (flows[i]) shows them. */
-const EMPTY_CHECKS = '\n      "checks": []';
-/** Evidence when there is none, and what closes a check, at the check's depth (flows[i].checks[j]). */
-const EMPTY_EVIDENCE_END = '[]\n        }';
-
 /** `K` when it names every key of `T` (else `never`: a field added to `T` must be written here too). */
 type EveryKey<T, K extends readonly (keyof T)[]> = [Exclude<keyof T, K[number]>] extends [never] ? K : never;
-/** An evidence object's keys in the order the evaluator makes them, which JSON.stringify keeps. */
+// The keys in the order the evaluator makes them (analyzers/rules/evaluate-rules.ts), which is the order
+// JSON.stringify writes them in and the order the writer below writes them in
+const FLOW_KEYS: EveryKey<
+  FlowVerdict,
+  readonly [
+    'flow_id',
+    'proto',
+    'client',
+    'service',
+    'server',
+    'scenario',
+    'rule_id',
+    'datapath',
+    'request_path',
+    'reply_path',
+    'skipped',
+    'unexpected',
+    'not_captured',
+    'service_rewrite',
+    'status',
+    'reason',
+    'checks',
+    'handled_by',
+  ]
+> = [
+  'flow_id',
+  'proto',
+  'client',
+  'service',
+  'server',
+  'scenario',
+  'rule_id',
+  'datapath',
+  'request_path',
+  'reply_path',
+  'skipped',
+  'unexpected',
+  'not_captured',
+  'service_rewrite',
+  'status',
+  'reason',
+  'checks',
+  'handled_by',
+];
+const ENDPOINT_KEYS: EveryKey<VerdictEndpoint, readonly ['ip', 'port', 'pod', 'node']> = [
+  'ip',
+  'port',
+  'pod',
+  'node',
+];
+const SERVICE_KEYS: EveryKey<NonNullable<FlowVerdict['service']>, readonly ['ip', 'port', 'name']> = [
+  'ip',
+  'port',
+  'name',
+];
+const SCENARIO_KEYS: EveryKey<NonNullable<FlowVerdict['scenario']>, readonly ['id', 'rule']> = ['id', 'rule'];
+const REF_KEYS: EveryKey<PointRef, readonly ['point', 'dir', 'leg']> = ['point', 'dir', 'leg'];
+const REWRITE_KEYS: EveryKey<ServiceRewrite, readonly ['status', 'before', 'after', 'between', 'reverse']> = [
+  'status',
+  'before',
+  'after',
+  'between',
+  'reverse',
+];
+const HANDLING_KEYS: EveryKey<NodeHandling, readonly ['node', 'leg', 'by', 'why']> = [
+  'node',
+  'leg',
+  'by',
+  'why',
+];
 const EVIDENCE_KEYS: EveryKey<Evidence, readonly ['point', 'file', 'frame']> = ['point', 'file', 'frame'];
-// an evidence object at depth 6 (flows[i].checks[j].evidence[k]): its keys at depth 7
-const [POINT_KEY, FILE_KEY, FRAME_KEY] = EVIDENCE_KEYS.map((k) => `\n              "${k}": `);
-const EVIDENCE_SEP = '\n            ';
-const EVIDENCE_END = '\n            }';
-const EVIDENCE_LIST_END = '\n          ]\n        }';
 
-/** Check texts made once and kept up to a bound (past it they start over: some never repeat). */
+/** A line break and the indent of a value `depth` levels deep in the document. */
+const line = (depth: number): string => `\n${'  '.repeat(depth)}`;
+/** `"key": ` on its own line at `depth`, after the separator `sep` (`{` for the first key, else `,`). */
+const keyAt = (sep: string, key: string, depth: number): string =>
+  `${sep}${line(depth)}${JSON.stringify(key)}: `;
+
+/** Distinct values a field keeps the bytes of before it starts over (some, like messages, never repeat). */
 const MAX_KEPT = 1 << 14;
 
-/**
- * verdicts.json written as the flows come: `flow` for each in order, then `finish` with the tail. The
- * bytes are JSON.stringify's, but not all made by it: a flow is stringified without its checks, which
- * are written in their place, a frozen check (one object many flows share,
- * analyzers/rules/shared-checks.ts) from its text made once, another from the text of its fields but
- * evidence (made once per distinct name, status, reason and message) and its evidence entries (the
- * text before the frame made once per point and file).
- */
-export class VerdictsJsonWriter {
-  private readonly out: TextFile;
-  private flows = 0;
-  private readonly sharedTexts = new WeakMap<CheckResult, string>();
-  /** a check's text up to its evidence */
-  private readonly heads = new ByCheckFields<string>(MAX_KEPT);
-  /** by point, then file: an evidence entry's text up to its frame */
-  private readonly evidenceHeads = new Map<string, Map<string, string>>();
+/** A string (or null) field: `before` + the value as JSON + `after`, as bytes made once per value. */
+class Field {
+  private readonly byText = new Map<string, Uint8Array>();
+  private readonly nullBytes: Uint8Array;
 
-  constructor(file: string, schemaVersion = VERDICTS_SCHEMA_VERSION) {
-    this.out = new TextFile(file);
-    this.out.write(`{\n  "schema_version": ${JSON.stringify(schemaVersion)},\n  "flows": [`);
+  constructor(
+    private readonly before: string,
+    private readonly after = '',
+  ) {
+    this.nullBytes = utf8(`${before}null${after}`);
   }
 
-  flow(f: FlowVerdict): void {
-    const out = this.out;
-    out.write(this.flows > 0 ? ',\n    ' : '\n    ');
-    this.flows++;
-    if (f.checks.length === 0) {
-      out.write(atDepth2(f));
+  write(out: ByteFile, text: string | null): void {
+    if (text === null) {
+      out.bytes(this.nullBytes);
       return;
     }
-    const text = atDepth2({ ...f, checks: NO_CHECKS });
-    // no string holds a raw newline: only the flow's own `checks` starts a line with this indent
-    const at = text.indexOf(EMPTY_CHECKS) + EMPTY_CHECKS.length - 2;
-    out.write(text.slice(0, at));
-    for (let i = 0; i < f.checks.length; i++) {
-      out.write(i > 0 ? ',\n        ' : '[\n        ');
-      this.check(f.checks[i]!);
+    let b = this.byText.get(text);
+    if (b === undefined) {
+      if (this.byText.size >= MAX_KEPT) this.byText.clear();
+      b = utf8(`${this.before}${JSON.stringify(text)}${this.after}`);
+      this.byText.set(text, b);
     }
-    out.write('\n      ]');
-    out.write(text.slice(at + 2));
+    out.bytes(b);
+  }
+}
+
+/** A list of strings `depth` deep (a path, a rewrite's `between`). */
+class StringList {
+  private readonly first: Field;
+  private readonly next: Field;
+  private readonly end: Uint8Array;
+  private readonly empty = utf8('[]');
+
+  constructor(depth: number) {
+    this.first = new Field(`[${line(depth + 1)}`);
+    this.next = new Field(`,${line(depth + 1)}`);
+    this.end = utf8(`${line(depth)}]`);
   }
 
-  private check(c: CheckResult): void {
-    const out = this.out;
-    let text = this.sharedTexts.get(c);
-    if (text !== undefined) {
-      out.write(text);
+  write(out: ByteFile, items: readonly string[] | null): void {
+    if (items === null) {
+      out.bytes(NULL);
+      return;
+    }
+    if (items.length === 0) {
+      out.bytes(this.empty);
+      return;
+    }
+    for (let i = 0; i < items.length; i++) (i === 0 ? this.first : this.next).write(out, items[i]!);
+    out.bytes(this.end);
+  }
+}
+
+const NULL = utf8('null');
+const EMPTY_LIST = utf8('[]');
+
+/** A list of objects `depth` deep: `[`, each item between its opening and closing, `]`. */
+class ObjectList<T> {
+  private readonly end: Uint8Array;
+  private readonly close: Uint8Array;
+
+  constructor(
+    depth: number,
+    /** writes an item's fields, from its first key (which opens with `{`) to its last value */
+    private readonly fields: (out: ByteFile, item: T, first: boolean) => void,
+  ) {
+    this.end = utf8(`${line(depth)}]`);
+    this.close = utf8(`${line(depth + 1)}}`);
+  }
+
+  write(out: ByteFile, items: readonly T[]): void {
+    if (items.length === 0) {
+      out.bytes(EMPTY_LIST);
+      return;
+    }
+    for (let i = 0; i < items.length; i++) {
+      this.fields(out, items[i]!, i === 0);
+      out.bytes(this.close);
+    }
+    out.bytes(this.end);
+  }
+}
+
+/** `[` + the first item's opening, or `,` + a later one's, `depth` deep. */
+const itemOpen = (first: boolean, depth: number): string => `${first ? '[' : ','}${line(depth)}`;
+
+/** A rewrite leg `depth` deep (without `reverse`): its fields, from `{`. */
+class RewriteFields {
+  private readonly status: Field;
+  private readonly before: Uint8Array;
+  private readonly after: Uint8Array;
+  private readonly between: Uint8Array;
+  private readonly list: StringList;
+
+  constructor(depth: number) {
+    const [status, before, after, between] = REWRITE_KEYS;
+    this.status = new Field(keyAt('{', status, depth + 1));
+    this.before = utf8(keyAt(',', before, depth + 1));
+    this.after = utf8(keyAt(',', after, depth + 1));
+    this.between = utf8(keyAt(',', between, depth + 1));
+    this.list = new StringList(depth + 1);
+  }
+
+  write(out: ByteFile, r: RewriteLeg): void {
+    this.status.write(out, r.status);
+    // `ip:port` texts with a client's port: rarely the same twice, so written as they come
+    out.bytes(this.before);
+    out.text(JSON.stringify(r.before));
+    out.bytes(this.after);
+    out.text(JSON.stringify(r.after));
+    out.bytes(this.between);
+    this.list.write(out, r.between);
+  }
+}
+
+/** The bytes of a flow at depth 2 (`flows[i]`), written field by field from fragments made once. */
+class FlowBytes {
+  private readonly k = FLOW_KEYS;
+  private readonly flowId = utf8(keyAt('{', this.k[0], 3));
+  private readonly proto = new Field(keyAt(',', this.k[1], 3));
+  private readonly clientIp = new Field(
+    `${keyAt(',', this.k[2], 3)}{${line(4)}${JSON.stringify(ENDPOINT_KEYS[0])}: `,
+  );
+  private readonly serverIp = new Field(
+    `${keyAt(',', this.k[4], 3)}{${line(4)}${JSON.stringify(ENDPOINT_KEYS[0])}: `,
+  );
+  private readonly port = utf8(keyAt(',', ENDPOINT_KEYS[1], 4));
+  private readonly pod = new Field(keyAt(',', ENDPOINT_KEYS[2], 4));
+  private readonly node = new Field(keyAt(',', ENDPOINT_KEYS[3], 4), `${line(3)}}`);
+  private readonly noService = utf8(`${keyAt(',', this.k[3], 3)}null`);
+  private readonly serviceIp = new Field(
+    `${keyAt(',', this.k[3], 3)}{${line(4)}${JSON.stringify(SERVICE_KEYS[0])}: `,
+  );
+  private readonly servicePort = utf8(keyAt(',', SERVICE_KEYS[1], 4));
+  private readonly serviceName = new Field(keyAt(',', SERVICE_KEYS[2], 4), `${line(3)}}`);
+  private readonly noScenario = utf8(`${keyAt(',', this.k[5], 3)}null`);
+  private readonly scenarioId = utf8(
+    `${keyAt(',', this.k[5], 3)}{${line(4)}${JSON.stringify(SCENARIO_KEYS[0])}: `,
+  );
+  private readonly scenarioRule = new Field(keyAt(',', SCENARIO_KEYS[1], 4), `${line(3)}}`);
+  private readonly ruleId = new Field(keyAt(',', this.k[6], 3));
+  private readonly datapath = new Field(keyAt(',', this.k[7], 3));
+  private readonly requestPath = utf8(keyAt(',', this.k[8], 3));
+  private readonly replyPath = utf8(keyAt(',', this.k[9], 3));
+  private readonly path = new StringList(3);
+  private readonly skipped = utf8(keyAt(',', this.k[10], 3));
+  private readonly unexpected = utf8(keyAt(',', this.k[11], 3));
+  private readonly notCaptured = utf8(keyAt(',', this.k[12], 3));
+  private readonly refPoint = [
+    new Field(`${itemOpen(true, 4)}${keyAt('{', REF_KEYS[0], 5)}`),
+    new Field(`${itemOpen(false, 4)}${keyAt('{', REF_KEYS[0], 5)}`),
+  ] as const;
+  private readonly refDir = new Field(keyAt(',', REF_KEYS[1], 5));
+  private readonly refLeg = new Field(keyAt(',', REF_KEYS[2], 5));
+  private readonly refs = new ObjectList<PointRef>(3, (out, r, first) => {
+    this.refPoint[first ? 0 : 1].write(out, r.point);
+    this.refDir.write(out, r.dir);
+    this.refLeg.write(out, r.leg);
+  });
+  private readonly noRewrite = utf8(`${keyAt(',', this.k[13], 3)}null`);
+  private readonly rewriteKey = utf8(keyAt(',', this.k[13], 3));
+  private readonly rewrite = new RewriteFields(3);
+  private readonly reverseKey = utf8(keyAt(',', REWRITE_KEYS[4], 4));
+  private readonly reverse = new RewriteFields(4);
+  private readonly rewriteEnd = utf8(`${line(4)}}${line(3)}}`);
+  private readonly status = new Field(keyAt(',', this.k[14], 3));
+  private readonly reason = new Field(keyAt(',', this.k[15], 3));
+  private readonly checksKey = utf8(keyAt(',', this.k[16], 3));
+  private readonly checkOpen = [utf8(itemOpen(true, 4)), utf8(itemOpen(false, 4))] as const;
+  private readonly checksEnd = utf8(`${line(3)}]`);
+  private readonly handledKey = utf8(keyAt(',', this.k[17], 3));
+  private readonly handledNode = [
+    new Field(`${itemOpen(true, 4)}${keyAt('{', HANDLING_KEYS[0], 5)}`),
+    new Field(`${itemOpen(false, 4)}${keyAt('{', HANDLING_KEYS[0], 5)}`),
+  ] as const;
+  private readonly handledLeg = new Field(keyAt(',', HANDLING_KEYS[1], 5));
+  private readonly handledBy = new Field(keyAt(',', HANDLING_KEYS[2], 5));
+  private readonly handledWhy = new Field(keyAt(',', HANDLING_KEYS[3], 5));
+  private readonly handled = new ObjectList<NodeHandling>(3, (out, h, first) => {
+    this.handledNode[first ? 0 : 1].write(out, h.node);
+    this.handledLeg.write(out, h.leg);
+    this.handledBy.write(out, h.by);
+    this.handledWhy.write(out, h.why);
+  });
+  private readonly end = utf8(`${line(2)}}`);
+
+  constructor(private readonly checks: CheckBytes) {}
+
+  write(out: ByteFile, f: FlowVerdict): void {
+    out.bytes(this.flowId);
+    out.number(f.flow_id);
+    this.proto.write(out, f.proto);
+    this.clientIp.write(out, f.client.ip);
+    out.bytes(this.port);
+    out.number(f.client.port);
+    this.pod.write(out, f.client.pod);
+    this.node.write(out, f.client.node);
+    const service = f.service;
+    if (service === null) out.bytes(this.noService);
+    else {
+      this.serviceIp.write(out, service.ip);
+      out.bytes(this.servicePort);
+      out.number(service.port);
+      this.serviceName.write(out, service.name);
+    }
+    this.serverIp.write(out, f.server.ip);
+    out.bytes(this.port);
+    out.number(f.server.port);
+    this.pod.write(out, f.server.pod);
+    this.node.write(out, f.server.node);
+    const scenario = f.scenario;
+    if (scenario === null) out.bytes(this.noScenario);
+    else {
+      out.bytes(this.scenarioId);
+      out.number(scenario.id);
+      this.scenarioRule.write(out, scenario.rule);
+    }
+    this.ruleId.write(out, f.rule_id);
+    this.datapath.write(out, f.datapath);
+    out.bytes(this.requestPath);
+    this.path.write(out, f.request_path);
+    out.bytes(this.replyPath);
+    this.path.write(out, f.reply_path);
+    out.bytes(this.skipped);
+    this.refs.write(out, f.skipped);
+    out.bytes(this.unexpected);
+    this.refs.write(out, f.unexpected);
+    out.bytes(this.notCaptured);
+    this.refs.write(out, f.not_captured);
+    const rw = f.service_rewrite;
+    if (rw === null) out.bytes(this.noRewrite);
+    else {
+      out.bytes(this.rewriteKey);
+      this.rewrite.write(out, rw);
+      out.bytes(this.reverseKey);
+      this.reverse.write(out, rw.reverse);
+      out.bytes(this.rewriteEnd);
+    }
+    this.status.write(out, f.status);
+    this.reason.write(out, f.reason);
+    out.bytes(this.checksKey);
+    const checks = f.checks;
+    if (checks.length === 0) out.bytes(EMPTY_LIST);
+    else {
+      for (let i = 0; i < checks.length; i++) {
+        out.bytes(this.checkOpen[i === 0 ? 0 : 1]);
+        this.checks.write(out, checks[i]!);
+      }
+      out.bytes(this.checksEnd);
+    }
+    out.bytes(this.handledKey);
+    this.handled.write(out, f.handled_by);
+    out.bytes(this.end);
+  }
+}
+
+/** What closes a check without evidence, at the check's depth (flows[i].checks[j]). */
+const EMPTY_EVIDENCE_END = '[]\n        }';
+
+/**
+ * A check at depth 4: a frozen check (one object many flows share, analyzers/rules/shared-checks.ts)
+ * from its bytes made once, another from the bytes of its fields but evidence (made once per distinct
+ * name, status, reason and message) and its evidence entries (the bytes before the frame made once
+ * per point and file).
+ */
+class CheckBytes {
+  private readonly shared = new WeakMap<CheckResult, Uint8Array>();
+  /** a check's text up to its evidence */
+  private readonly heads = new ByCheckFields<Uint8Array>(MAX_KEPT);
+  /** by point, then file: an evidence entry's bytes up to its frame, as the first entry and as a later one */
+  private readonly evidenceHeads = new Map<string, Map<string, readonly [Uint8Array, Uint8Array]>>();
+  private readonly evidenceEnd = utf8(`${line(6)}}`);
+  private readonly evidenceListEnd = utf8(`${line(5)}]${line(4)}}`);
+  private readonly noEvidenceEnd = utf8(EMPTY_EVIDENCE_END);
+
+  write(out: ByteFile, c: CheckResult): void {
+    let bytes = this.shared.get(c);
+    if (bytes !== undefined) {
+      out.bytes(bytes);
       return;
     }
     if (Object.isFrozen(c)) {
-      text = atDepth4(c);
-      this.sharedTexts.set(c, text);
-      out.write(text);
+      bytes = utf8(atDepth4(c));
+      this.shared.set(c, bytes);
+      out.bytes(bytes);
       return;
     }
-    out.write(this.head(c));
+    out.bytes(this.head(c));
     const evidence = c.evidence;
     if (evidence.length === 0) {
-      out.write(EMPTY_EVIDENCE_END);
+      out.bytes(this.noEvidenceEnd);
       return;
     }
     for (let i = 0; i < evidence.length; i++) {
       const e = evidence[i]!;
-      out.write(i > 0 ? `,${EVIDENCE_SEP}` : `[${EVIDENCE_SEP}`);
-      out.write(this.evidenceHead(e.point, e.file));
-      out.write(Number.isFinite(e.frame) ? `${e.frame}` : 'null');
-      out.write(EVIDENCE_END);
+      out.bytes(this.evidenceHead(e.point, e.file)[i === 0 ? 0 : 1]);
+      out.number(e.frame);
+      out.bytes(this.evidenceEnd);
     }
-    out.write(EVIDENCE_LIST_END);
+    out.bytes(this.evidenceListEnd);
   }
 
-  /** A check's text up to its evidence (`... "evidence": `). */
-  private head(c: CheckResult): string {
-    let text = this.heads.find(c.name, c.status, c.reason, c.message);
-    if (text === undefined) {
-      text = atDepth4({ ...c, evidence: NO_EVIDENCE }).slice(0, -EMPTY_EVIDENCE_END.length);
-      this.heads.add(c.name, c.status, c.reason, c.message, text);
+  /** A check's bytes up to its evidence (`... "evidence": `). */
+  private head(c: CheckResult): Uint8Array {
+    let bytes = this.heads.find(c.name, c.status, c.reason, c.message);
+    if (bytes === undefined) {
+      bytes = utf8(atDepth4({ ...c, evidence: NO_EVIDENCE }).slice(0, -EMPTY_EVIDENCE_END.length));
+      this.heads.add(c.name, c.status, c.reason, c.message, bytes);
     }
-    return text;
+    return bytes;
   }
 
-  /** An evidence entry's text up to its frame (`{ "point": ..., "file": ..., "frame": `). */
-  private evidenceHead(point: string, file: string): string {
+  /** An evidence entry's bytes up to its frame (`[{ "point": ..., "file": ..., "frame": `). */
+  private evidenceHead(point: string, file: string): readonly [Uint8Array, Uint8Array] {
     let byFile = this.evidenceHeads.get(point);
     if (byFile === undefined) {
       byFile = new Map();
       this.evidenceHeads.set(point, byFile);
     }
-    let text = byFile.get(file);
-    if (text === undefined) {
-      text = `{${POINT_KEY}${JSON.stringify(point)},${FILE_KEY}${JSON.stringify(file)},${FRAME_KEY}`;
-      byFile.set(file, text);
+    let bytes = byFile.get(file);
+    if (bytes === undefined) {
+      const [p, f, n] = EVIDENCE_KEYS;
+      const rest = `${keyAt('{', p, 7)}${JSON.stringify(point)}${keyAt(',', f, 7)}${JSON.stringify(file)}${keyAt(',', n, 7)}`;
+      bytes = [utf8(`${itemOpen(true, 6)}${rest}`), utf8(`${itemOpen(false, 6)}${rest}`)];
+      byFile.set(file, bytes);
     }
-    return text;
+    return bytes;
+  }
+}
+
+const NO_EVIDENCE: CheckResult['evidence'] = [];
+
+/**
+ * verdicts.json written as the flows come: `flow` for each in order, then `finish` with the tail. The
+ * bytes are JSON.stringify's for verdicts made as the evaluator makes them (keys in FlowVerdict's
+ * order), but a flow is not stringified: it is written field by field from fragments encoded once
+ * (keys, and each value that repeats from flow to flow), into one buffer (byte-file.ts).
+ */
+export class VerdictsJsonWriter {
+  private readonly out: ByteFile;
+  private flows = 0;
+  private readonly flowBytes = new FlowBytes(new CheckBytes());
+  private readonly firstSep = utf8(line(2));
+  private readonly nextSep = utf8(`,${line(2)}`);
+
+  constructor(file: string, schemaVersion = VERDICTS_SCHEMA_VERSION) {
+    this.out = new ByteFile(file);
+    this.out.text(`{\n  "schema_version": ${JSON.stringify(schemaVersion)},\n  "flows": [`);
+  }
+
+  flow(f: FlowVerdict): void {
+    this.out.bytes(this.flows > 0 ? this.nextSep : this.firstSep);
+    this.flows++;
+    this.flowBytes.write(this.out, f);
   }
 
   finish(tail: VerdictsTail): void {
-    this.out.write(this.flows > 0 ? '\n  ]' : ']');
+    this.out.text(this.flows > 0 ? '\n  ]' : ']');
     // the keys in the document's order (DESIGN §8)
     const rest: VerdictsTail = {
       nodes: tail.nodes,
@@ -147,8 +481,8 @@ export class VerdictsJsonWriter {
       warnings: tail.warnings,
     };
     for (const [key, value] of Object.entries(rest))
-      this.out.write(`,\n  ${JSON.stringify(key)}: ${atDepth1(value)}`);
-    this.out.write('\n}\n');
+      this.out.text(`,\n  ${JSON.stringify(key)}: ${atDepth1(value)}`);
+    this.out.text('\n}\n');
     this.out.commit();
   }
 

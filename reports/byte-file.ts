@@ -1,0 +1,107 @@
+/**
+ * A file written as bytes into one reused buffer and moved into place whole (the same contract as
+ * text-file.ts's TextFile: a temporary name until `commit`). For outputs made mostly of fragments that
+ * repeat from flow to flow (verdicts.json): a fragment is encoded once and copied in as bytes, so no
+ * string is joined or encoded per flow; only what varies (numbers, new strings) is written as it comes.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+
+/** Bytes gathered before one write (a few syscalls per MB of output). */
+const BUFFER_BYTES = 1 << 20;
+
+export const utf8 = (text: string): Uint8Array => Buffer.from(text, 'utf8');
+
+export class ByteFile {
+  private readonly fd: number;
+  private readonly tmp: string;
+  private readonly buf = Buffer.allocUnsafe(BUFFER_BYTES);
+  private pos = 0;
+  private closed = false;
+
+  constructor(readonly file: string) {
+    fs.mkdirSync(path.dirname(file), { recursive: true });
+    this.tmp = `${file}.tmp-${process.pid}`;
+    this.fd = fs.openSync(this.tmp, 'w');
+  }
+
+  bytes(b: Uint8Array): void {
+    if (this.pos + b.length > BUFFER_BYTES) {
+      this.flush();
+      if (b.length > BUFFER_BYTES) {
+        writeAll(this.fd, b, b.length);
+        return;
+      }
+    }
+    this.buf.set(b, this.pos);
+    this.pos += b.length;
+  }
+
+  /** `text` as UTF-8. */
+  text(text: string): void {
+    // at most three bytes per UTF-16 unit
+    if (this.pos + 3 * text.length > BUFFER_BYTES) {
+      this.flush();
+      if (3 * text.length > BUFFER_BYTES) {
+        const b = Buffer.from(text, 'utf8');
+        writeAll(this.fd, b, b.length);
+        return;
+      }
+    }
+    this.pos += this.buf.write(text, this.pos);
+  }
+
+  /** A number as JSON writes it (`${n}`; NaN and the infinities as null). */
+  number(n: number): void {
+    if (!Number.isSafeInteger(n)) {
+      this.text(JSON.stringify(n));
+      return;
+    }
+    if (this.pos + 17 > BUFFER_BYTES) this.flush();
+    const buf = this.buf;
+    let v = n;
+    if (v < 0) {
+      buf[this.pos++] = 0x2d;
+      v = -v;
+    }
+    let digits = 1;
+    for (let t = v; t >= 10; t = Math.floor(t / 10)) digits++;
+    let at = this.pos + digits;
+    this.pos = at;
+    do {
+      buf[--at] = 0x30 + (v % 10);
+      v = Math.floor(v / 10);
+    } while (v > 0);
+  }
+
+  private flush(): void {
+    if (this.pos === 0) return;
+    writeAll(this.fd, this.buf, this.pos);
+    this.pos = 0;
+  }
+
+  /** Writes what is left and gives the file its name. */
+  commit(): void {
+    this.flush();
+    this.closed = true;
+    fs.closeSync(this.fd);
+    try {
+      fs.renameSync(this.tmp, this.file);
+    } catch (e) {
+      fs.rmSync(this.tmp, { force: true });
+      throw e;
+    }
+  }
+
+  /** Closes and removes the temporary file (after a failure); nothing once committed. */
+  discard(): void {
+    if (this.closed) return;
+    this.closed = true;
+    fs.closeSync(this.fd);
+    fs.rmSync(this.tmp, { force: true });
+  }
+}
+
+function writeAll(fd: number, b: Uint8Array, length: number): void {
+  for (let done = 0; done < length; ) done += fs.writeSync(fd, b, done, length - done);
+}
