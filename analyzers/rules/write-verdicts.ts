@@ -12,7 +12,7 @@ import { openDuckDb, sqlString } from '../../ingest/dataset/duckdb.ts';
 import type { Topology } from '../topology/model.ts';
 import type { VerdictsTail } from '../verdicts.ts';
 import { ColumnAppender, stageCol } from '../write-analysis.ts';
-import type { CheckResult, FlowVerdict } from './verdict-types.ts';
+import type { CheckResult, Evidence, FlowVerdict } from './verdict-types.ts';
 
 export const VERDICTS_TABLE = 'verdicts';
 
@@ -20,8 +20,9 @@ export const VERDICTS_TABLE = 'verdicts';
 class TextCodes {
   readonly texts: string[] = [];
   private readonly codes = new Map<string, number>();
-  /** messages coded so far (see `message`) */
+  /** messages coded so far, and the messages seen once (see `message`) */
   private messages = 0;
+  private readonly seenOnce = new Set<string>();
 
   code(text: string | null): number {
     if (text === null) return 0;
@@ -35,14 +36,19 @@ class TextCodes {
   }
 
   /**
-   * The code of a shared check's message (analyzers/rules/shared-checks.ts: the same message for many
-   * flows), or 0 once `MAX_MESSAGE_CODES` are taken: a shared check may still name times or frames
-   * that never repeat, and the codes stay in memory until the table is written.
+   * The code of a message that repeats (a shared check's, analyzers/rules/shared-checks.ts, or another
+   * check's seen before), or 0: a message seen once is not coded (many name times or frames that never
+   * repeat), nor any past `MAX_MESSAGE_CODES`, as the codes stay in memory until the table is written.
    */
-  message(text: string): number {
+  message(text: string, shared: boolean): number {
     const c = this.codes.get(text);
     if (c !== undefined) return c;
     if (this.messages >= MAX_MESSAGE_CODES) return 0;
+    if (!shared && !this.seenOnce.has(text)) {
+      if (this.seenOnce.size >= MAX_MESSAGE_CODES) this.seenOnce.clear();
+      this.seenOnce.add(text);
+      return 0;
+    }
     this.messages++;
     return this.code(text);
   }
@@ -72,8 +78,19 @@ const FLOW_TEXT = [
   'flow_reason',
 ] as const;
 const CHECK_TEXT = ['check_name', 'status', 'reason', 'message', 'evidence'] as const;
-/** Columns with few distinct values, staged as codes; message and evidence are staged as text. */
-const CODED = [...FLOW_TEXT, 'check_name', 'status', 'reason', 'message_code'] as const;
+/**
+ * Columns with few distinct values, staged as codes; a message that does not repeat is staged as text,
+ * evidence as the code of its template and its frames (`EvidenceTemplates`), or as text.
+ */
+const CODED = [...FLOW_TEXT, 'check_name', 'status', 'reason', 'message_code', 'evidence_code'] as const;
+
+/** Evidence entries staged as frames of a template; a longer list is staged as text. */
+const EVIDENCE_FRAMES = 8;
+/**
+ * Separates a template's parts (the text between frames): JSON.stringify writes every character below
+ * U+0020 escaped, so the raw character never occurs in a part.
+ */
+const PART_SEP = '\u0001';
 
 /** Check rows gathered before they are appended (a part's messages and evidence wait as strings). */
 const PART_ROWS = 1 << 11;
@@ -93,7 +110,11 @@ class CheckPart {
   readonly messageCode = new Uint32Array(PART_ROWS);
   /** NULL where `messageCode` holds the message */
   readonly message = new Array<string | null>(PART_ROWS).fill(null);
-  /** NULL for no evidence (`[]`) */
+  /** the evidence's template (0: none, or in `evidence`), its entries, and their frames */
+  readonly evidenceCode = new Uint32Array(PART_ROWS);
+  readonly evidenceCount = new Uint8Array(PART_ROWS);
+  readonly frames = Array.from({ length: EVIDENCE_FRAMES }, () => new Uint32Array(PART_ROWS));
+  /** NULL for no evidence (`[]`) or evidence staged as a template */
   readonly evidence = new Array<string | null>(PART_ROWS).fill(null);
   /** in the table's column order */
   readonly columns = [
@@ -106,8 +127,73 @@ class CheckPart {
     ...CHECK_TEXT.slice(0, 3).map((name, k) => stageCol(name, this.checkText[k]!)),
     stageCol('message_code', this.messageCode),
     stageCol('message', this.message),
+    stageCol('evidence_code', this.evidenceCode),
+    stageCol('evidence_count', this.evidenceCount),
+    ...this.frames.map((frames, k) => stageCol(`frame_${k + 1}`, frames)),
     stageCol('evidence', this.evidence),
   ];
+}
+
+/**
+ * Evidence lists as templates: the JSON text of a list (as JSON.stringify writes it) with its frames
+ * left out, made once per sequence of (point, file) and found through a trie of them; its parts (the
+ * text before each frame, and the end) joined by PART_SEP. DuckDB puts the frames back in while it
+ * writes the file.
+ */
+class EvidenceTemplates {
+  private readonly root: TemplateNode = { next: new Map(), code: 0 };
+  private nodes = 0;
+
+  constructor(private readonly texts: TextCodes) {}
+
+  /** The template's code, or 0 when the evidence is not staged as one (too long, or an odd frame). */
+  code(evidence: readonly Evidence[]): number {
+    if (evidence.length > EVIDENCE_FRAMES) return 0;
+    let node = this.root;
+    for (const e of evidence) {
+      if (!Number.isInteger(e.frame) || e.frame < 0 || e.frame > 0xffffffff) return 0;
+      // by point, then file: no key text made per entry
+      let byFile = node.next.get(e.point);
+      if (byFile === undefined) {
+        byFile = new Map();
+        node.next.set(e.point, byFile);
+      }
+      let next = byFile.get(e.file);
+      if (next === undefined) {
+        // a template per distinct path: past this many, the trie (and its texts) would only grow
+        if (this.nodes >= MAX_MESSAGE_CODES) return 0;
+        this.nodes++;
+        next = { next: new Map(), code: 0 };
+        byFile.set(e.file, next);
+      }
+      node = next;
+    }
+    if (node.code === 0) node.code = this.texts.code(templateOf(evidence));
+    return node.code;
+  }
+}
+
+interface TemplateNode {
+  /** by point, then file */
+  next: Map<string, Map<string, TemplateNode>>;
+  /** the template of the evidence ending here (0: not made yet) */
+  code: number;
+}
+
+const FRAME_KEY = '"frame":';
+
+function templateOf(evidence: readonly Evidence[]): string {
+  const text = JSON.stringify(evidence.map((e) => ({ ...e, frame: 0 })));
+  // the text around each entry's frame (a `"frame":` inside a string value would be escaped: `\"frame\":`)
+  const parts: string[] = [];
+  let from = 0;
+  for (let i = 0; i < evidence.length; i++) {
+    const at = text.indexOf(FRAME_KEY, from) + FRAME_KEY.length;
+    parts.push(text.slice(from, at));
+    from = at + 1;
+  }
+  parts.push(text.slice(from));
+  return parts.join(PART_SEP);
 }
 
 /**
@@ -118,8 +204,10 @@ class CheckPart {
  */
 export class VerdictsTableStage {
   private readonly texts = new TextCodes();
+  private readonly templates = new EvidenceTemplates(this.texts);
   private readonly flowCodes = new Uint32Array(FLOW_TEXT.length);
-  private readonly messageCodes = new WeakMap<CheckResult, number>();
+  private readonly sharedCodes = new WeakMap<CheckResult, Uint32Array>();
+  private readonly rowCodes = new Uint32Array(4);
 
   private constructor(
     readonly file: string,
@@ -184,36 +272,51 @@ export class VerdictsTableStage {
       f.reason,
     ];
     for (let k = 0; k < values.length; k++) codes[k] = texts.code(values[k]!);
+    const servicePort = f.service?.port ?? 0;
+    const scenario = f.scenario?.id ?? 0;
     for (const c of f.checks) {
       const r = p.rows;
       for (let k = 0; k < codes.length; k++) p.flowText[k]![r] = codes[k]!;
       p.flowId[r] = f.flow_id;
       p.clientPort[r] = f.client.port;
       p.serverPort[r] = f.server.port;
-      p.servicePort[r] = f.service?.port ?? 0;
-      p.scenario[r] = f.scenario?.id ?? 0;
-      p.checkText[0]![r] = texts.code(c.name);
-      p.checkText[1]![r] = texts.code(c.status);
-      p.checkText[2]![r] = texts.code(c.reason);
-      // a frozen check is shared by many flows: its message is staged once, as a code
-      const code = this.messageCode(c);
-      p.messageCode[r] = code;
-      p.message[r] = code === 0 ? c.message : null;
-      // evidence as JSON text: a list of {point, file, frame}, readable with DuckDB's json functions
-      p.evidence[r] = c.evidence.length === 0 ? null : JSON.stringify(c.evidence);
+      p.servicePort[r] = servicePort;
+      p.scenario[r] = scenario;
+      const checkCodes = this.checkCodes(c);
+      p.checkText[0]![r] = checkCodes[0]!;
+      p.checkText[1]![r] = checkCodes[1]!;
+      p.checkText[2]![r] = checkCodes[2]!;
+      // a message many flows share is staged once, as a code
+      const message = checkCodes[3]!;
+      p.messageCode[r] = message;
+      p.message[r] = message === 0 ? c.message : null;
+      // evidence as JSON text (a list of {point, file, frame}, readable with DuckDB's json functions),
+      // made by DuckDB from a template and the frames
+      const evidence = c.evidence;
+      const template = evidence.length === 0 ? 0 : this.templates.code(evidence);
+      p.evidenceCode[r] = template;
+      p.evidenceCount[r] = template === 0 ? 0 : evidence.length;
+      if (template !== 0) for (let k = 0; k < evidence.length; k++) p.frames[k]![r] = evidence[k]!.frame;
+      p.evidence[r] = evidence.length === 0 || template !== 0 ? null : JSON.stringify(evidence);
       if (++p.rows === PART_ROWS) this.flush();
     }
   }
 
-  /** A shared (frozen) check's message code, found once per check; 0 for the other checks. */
-  private messageCode(c: CheckResult): number {
-    let code = this.messageCodes.get(c);
-    if (code === undefined) {
-      if (!Object.isFrozen(c)) return 0;
-      code = this.texts.message(c.message);
-      this.messageCodes.set(c, code);
-    }
-    return code;
+  /**
+   * A check's name, status, reason and message codes: a shared (frozen) check's found once per check,
+   * another's per row (in a list reused from row to row).
+   */
+  private checkCodes(c: CheckResult): Uint32Array {
+    let codes = this.sharedCodes.get(c);
+    if (codes !== undefined) return codes;
+    const shared = Object.isFrozen(c);
+    codes = shared ? new Uint32Array(4) : this.rowCodes;
+    codes[0] = this.texts.code(c.name);
+    codes[1] = this.texts.code(c.status);
+    codes[2] = this.texts.code(c.reason);
+    codes[3] = this.texts.message(c.message, shared);
+    if (shared) this.sharedCodes.set(c, codes);
+    return codes;
   }
 
   private flush(): void {
@@ -246,12 +349,23 @@ export class VerdictsTableStage {
       throw e;
     }
     const text = (code: string) => (byList ? `getvariable('texts')[s.${code}]` : `t_${code}.text`);
-    const joins = CODED.map((c) => `LEFT JOIN texts t_${c} ON t_${c}.code = s.${c}`).join(' ');
+    const joinOf = (c: string) => `LEFT JOIN texts t_${c} ON t_${c}.code = s.${c}`;
+    // the evidence template's parts, split once per row beneath the projection that uses them
+    const staged = `SELECT s.*, s.rowid AS row_id, string_split(${text('evidence_code')}, chr(1)) AS parts
+      FROM stage s${byList ? '' : ` ${joinOf('evidence_code')}`}`;
+    const joins = CODED.filter((c) => c !== 'evidence_code')
+      .map(joinOf)
+      .join(' ');
+    // each part, then its frame (the template has one part more than frames; concat skips the NULLs)
+    const frames = Array.from(
+      { length: EVIDENCE_FRAMES },
+      (_, k) => `s.parts[${k + 1}], CASE WHEN s.evidence_count > ${k} THEN s.frame_${k + 1} END`,
+    ).join(', ');
     const column = (c: string) =>
       c === 'message'
         ? `coalesce(s.message, ${text('message_code')}) AS message`
         : c === 'evidence'
-          ? `coalesce(s.evidence, '[]') AS evidence`
+          ? `coalesce(s.evidence, CASE WHEN s.evidence_count = 0 THEN '[]' ELSE concat(${frames}, s.parts[${EVIDENCE_FRAMES + 1}]) END) AS evidence`
           : (CODED as readonly string[]).includes(c)
             ? `${text(c)} AS ${c}`
             : `s.${c}`;
@@ -260,7 +374,7 @@ export class VerdictsTableStage {
         ${column('client_pod')}, ${column('server_ip')}, s.server_port, ${column('server_pod')}, ${column('service_ip')},
         nullif(s.service_port, 0) AS service_port, nullif(s.scenario, 0) AS scenario,
         ${[...FLOW_TEXT.slice(6), ...CHECK_TEXT].map(column).join(', ')}
-        FROM stage s${byList ? '' : ` ${joins} ORDER BY s.rowid`}) TO ${sqlString(this.file)} (FORMAT parquet)`)
+        FROM (${staged}) s${byList ? '' : ` ${joins} ORDER BY s.row_id`}) TO ${sqlString(this.file)} (FORMAT parquet)`)
       .then(this.close, async (e: unknown) => {
         await this.close();
         throw e;

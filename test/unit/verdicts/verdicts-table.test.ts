@@ -120,3 +120,47 @@ test('a row per check with the flow repeated, the same whether texts are listed 
   // past the limit (here every text): joins, then the rows sorted back into their order
   assert.deepEqual(await written(flows, 0, 'joined'), expected);
 });
+
+test('evidence and messages: the text JSON.stringify makes, for any list, frame and name', async () => {
+  const ev = (point: string, file: string, frame: number) => ({ point, file, frame });
+  const lists = [
+    [],
+    [ev('pod/default/client/eth0', 'a.pcap', 1)],
+    [ev('pod/default/client/eth0', 'a.pcap', 7), ev('node/node1/eth1', 'b.pcap', 4294967295)],
+    // the same points in another order, and a prefix of a longer list: templates of their own
+    [ev('node/node1/eth1', 'b.pcap', 2), ev('pod/default/client/eth0', 'a.pcap', 3)],
+    [ev('pod/default/client/eth0', 'a.pcap', 0)],
+    // names with what JSON escapes, and what a template separates its parts with
+    [ev('node/n "1"/\\cali\u0001', 'ü \u0000 "frame":0}.pcap', 5), ev('p', 'f', 6)],
+    // frames a template cannot hold
+    [ev('p', 'f', -1)],
+    [ev('p', 'f', 1.5)],
+    [ev('p', 'f', Number.NaN)],
+    [ev('p', 'f', 4294967296)],
+    // longer than a template holds
+    Array.from({ length: 11 }, (_, i) => ev(`p${i}`, 'f', i + 1)),
+  ];
+  const flows = Array.from({ length: 40 }, (_, i): FlowVerdict => {
+    const base = flow(i, i % 2 === 0);
+    return {
+      ...base,
+      checks: [
+        {
+          name: 'path.request',
+          status: 'pass',
+          reason: null,
+          // repeated by every flow (coded from its second row on), and one of each flow's own
+          message: i % 3 === 0 ? 'the same words' : `words of flow ${i}`,
+          evidence: lists[i % lists.length]!,
+        },
+        { name: 'path.reply', status: 'pass', reason: null, message: 'the same words', evidence: [] },
+      ],
+    };
+  });
+  const expected = flows.flatMap((f) =>
+    f.checks.map((c) => [f.flow_id, c.message, JSON.stringify(c.evidence)]),
+  );
+  const pick = (rows: unknown[][]) => rows.map((r) => [r[0], r[19], r[20]]);
+  assert.deepEqual(pick(await written(flows, Number.MAX_SAFE_INTEGER, 'evidence-listed')), expected);
+  assert.deepEqual(pick(await written(flows, 0, 'evidence-joined')), expected);
+});
