@@ -6,6 +6,7 @@
 import { PacketColumns } from './columns/packet-columns.ts';
 import { createDecodeState, type DecodeState, decodeFrameDeferred } from './decode/decode-frame.ts';
 import { completeFastRows } from './decode/fast-rows.ts';
+import { drainHashes, hashQueue } from './decode/payload-hash-wasm.ts';
 import type { ContainerInfo, InterfaceInfo, InterfaceStats, PacketRecord, RecordSink } from './record.ts';
 import { lanesToBigInt } from './timestamp.ts';
 
@@ -85,6 +86,13 @@ export class PacketBatchSink implements RecordSink {
     this.rowInterface = new Uint32Array(this.batch.capacity);
     this.rowKind = new Uint8Array(this.batch.capacity);
     this.start = this.batch.length;
+    // hashes are queued and drained in `release` and `flush`, before a chunk or a batch moves on
+    this.state.hashQueue = hashQueue();
+  }
+
+  release(): void {
+    const q = this.state.hashQueue;
+    if (q !== null) drainHashes(q);
   }
 
   container(info: ContainerInfo): void {
@@ -250,6 +258,7 @@ export class PacketBatchSink implements RecordSink {
 
   /** Hands on what is in the batch (also the partial last batch of a file). */
   flush(): void {
+    this.release();
     if (this.batch.length === 0) return;
     this.tally(this.batch);
     const next = this.opts.onBatch(this.batch);

@@ -91,7 +91,13 @@ export abstract class PushParser {
   /** The error for a stream that ends inside a unit (`avail` bytes of it present, at stream offset `at`). */
   protected abstract truncated(bytes: Uint8Array, view: DataView, avail: number, at: number): void;
 
+  /** Parse what `chunk` completes; the records' bytes are released to the sink when it returns. */
   push(chunk: Uint8Array): void {
+    this.pushUnits(chunk);
+    this.sink.release?.();
+  }
+
+  private pushUnits(chunk: Uint8Array): void {
     if (this.error !== null) return;
     const chunkBase = this.streamPos;
     this.streamPos += chunk.length;

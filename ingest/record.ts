@@ -94,4 +94,9 @@ export interface RecordSink {
   stats(stats: InterfaceStats): void;
   /** Non-fatal oddities (incl_len > snaplen, unknown block types skipped, ...). */
   warning(fileOffset: number, code: string, detail: string): void;
+  /**
+   * The bytes of the records delivered so far are about to be reused (the reader is done with its
+   * chunk): a sink that kept offsets into them finishes with them now.
+   */
+  release?(): void;
 }

@@ -5,6 +5,7 @@ import { ipv4FingerprintWords, writeIpv4Values } from './ipv4.ts';
 import { ipv6FingerprintWords, writeIpv6Values } from './ipv6.ts';
 import { UDP_PORT_NEXT } from './layer.ts';
 import { hashPacket, PAYLOAD_HASH_BYTES } from './payload-hash.ts';
+import { queueHash } from './payload-hash-wasm.ts';
 import type { DecodeState } from './state.ts';
 import { writePortValues, writeTcpValues } from './tcp.ts';
 
@@ -130,6 +131,8 @@ export function decodeCommonValues(
     fp[3] = payloadLen + 8;
     kind |= FastRow.udp;
   }
-  hashPacket(v, payloadAt, n, c.payloadHash, fp, fpN, c.fingerprint, 2 * row);
+  const q = s.hashQueue;
+  if (q !== null && s.hashBase >= 0) queueHash(q, c, s.hashBase + payloadAt, n, fp, fpN, row);
+  else hashPacket(v, payloadAt, n, c.payloadHash, fp, fpN, c.fingerprint, 2 * row);
   return kind;
 }

@@ -17,6 +17,7 @@ import { Layer, LINK_NEXT } from './layer.ts';
 import { decodeMpls } from './mpls.ts';
 import { decodeNflog } from './nflog.ts';
 import { decodeNullLoop } from './null-loop.ts';
+import { hashMemoryOffset } from './payload-hash-wasm.ts';
 import { decodePbb } from './pbb.ts';
 import { decodePpp } from './ppp.ts';
 import { decodeRawIp } from './raw-ip.ts';
@@ -89,6 +90,7 @@ function beginFrame(s: DecodeState, rec: PacketRecord, c: PacketColumns): number
   if (s.bytes !== bytes || s.view !== view) {
     s.bytes = bytes;
     s.view = view;
+    s.hashBase = s.hashQueue === null ? -1 : hashMemoryOffset(s.hashQueue, bytes);
   }
   // a reader never hands over more than the buffer holds, but the cursor must not trust that blindly
   return Math.min(rec.at + rec.caplen, bytes.length);

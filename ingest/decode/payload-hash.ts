@@ -18,12 +18,19 @@
  */
 export const PAYLOAD_HASH_BYTES = 64;
 
-const C1 = 0xcc9e2d51;
-const C2 = 0x1b873593;
-const C3 = 0x85ebca6b;
-const C4 = 0xc2b2ae35;
-const SEED_LO = 0x3c6ef372;
-const SEED_HI = 0xa54ff53a;
+/** The multipliers and seeds, shared with the WebAssembly version (payload-hash-wasm.ts). */
+export const HASH_C1 = 0xcc9e2d51;
+export const HASH_C2 = 0x1b873593;
+export const HASH_C3 = 0x85ebca6b;
+export const HASH_C4 = 0xc2b2ae35;
+export const HASH_SEED_LO = 0x3c6ef372;
+export const HASH_SEED_HI = 0xa54ff53a;
+const C1 = HASH_C1;
+const C2 = HASH_C2;
+const C3 = HASH_C3;
+const C4 = HASH_C4;
+const SEED_LO = HASH_SEED_LO;
+const SEED_HI = HASH_SEED_HI;
 
 /**
  * The payload hash of `n` bytes at `at` into `hashOut[idx]` (lo) and `hashOut[idx + 1]` (hi), then,

@@ -1,4 +1,5 @@
 import type { PacketColumns } from '../columns/packet-columns.ts';
+import type { HashQueue } from './payload-hash-wasm.ts';
 
 /**
  * Fixed decode_error codes. `truncated:<layer>` means the capture stopped inside that header (normal
@@ -91,6 +92,13 @@ export interface DecodeState {
   errIds: Uint16Array;
   ethertypeErrIds: Uint16Array;
   protoErrIds: Uint16Array;
+  /**
+   * When set (batch sinks, which drain it before a read buffer is reused), the common stack queues
+   * frames whose bytes are in the queue's memory instead of hashing them one by one.
+   */
+  hashQueue: HashQueue | null;
+  /** where `bytes` starts in the hash queue's memory; -1 when it is elsewhere or there is no queue */
+  hashBase: number;
 }
 
 export function newDecodeState(): DecodeState {
@@ -117,6 +125,8 @@ export function newDecodeState(): DecodeState {
     errIds: new Uint16Array(ERR_NAMES.length),
     ethertypeErrIds: new Uint16Array(65536),
     protoErrIds: new Uint16Array(256),
+    hashQueue: null,
+    hashBase: -1,
   };
 }
 

@@ -5,6 +5,7 @@
 import { open } from 'node:fs/promises';
 import { createGunzip, gunzipSync, constants as zc } from 'node:zlib';
 import { Decompress } from 'fzstd';
+import { returnReadBuffer, takeReadBuffer } from '../decode/payload-hash-wasm.ts';
 import type { IngestErrorCode } from '../errors.ts';
 
 export type Compression = 'none' | 'gzip' | 'zstd';
@@ -77,8 +78,11 @@ async function* fileChunks(
   reuse: boolean,
 ): AsyncGenerator<Uint8Array> {
   // two buffers: the next read runs while the consumer parses the chunk it was given, so the parser is
-  // not left idle waiting for the kernel's copy (a chunk stays valid until the next one is requested)
-  const bufs = [new Uint8Array(chunkSize), new Uint8Array(chunkSize)];
+  // not left idle waiting for the kernel's copy (a chunk stays valid until the next one is requested).
+  // A plain file's buffers are in the payload hash's memory, where its frames are hashed four at a time.
+  const bufs = reuse
+    ? [takeReadBuffer(chunkSize), takeReadBuffer(chunkSize)]
+    : [new Uint8Array(chunkSize), new Uint8Array(chunkSize)];
   const readInto = (buf: Uint8Array): Promise<number> => {
     const read = (async () => {
       try {
@@ -110,6 +114,7 @@ async function* fileChunks(
   } finally {
     // a read still in flight must finish before its file is closed
     if (pending) await pending.catch(() => 0);
+    if (reuse) for (const buf of bufs) returnReadBuffer(buf);
     await fh.close();
   }
 }

@@ -8,7 +8,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { PacketColumns } from '../../../ingest/columns/packet-columns.ts';
 import { PacketBatchSink } from '../../../ingest/packets-from-capture.ts';
-import { readCaptureBytes } from '../../../ingest/read-capture.ts';
+import { readCapture, readCaptureBytes } from '../../../ingest/read-capture.ts';
 
 type Column = Uint8Array | Uint16Array | Uint32Array | Float64Array;
 
@@ -57,20 +57,45 @@ export class ColumnDigest {
   }
 }
 
-/** Decode the capture files (any format the reader knows) in order, small batches, into one digest. */
+function digestSink(digest: ColumnDigest, fileId: number, batchRows: number): PacketBatchSink {
+  return new PacketBatchSink({
+    fileId,
+    pointFor: (info) => info.interfaceIndex,
+    onBatch: (b) => {
+      digest.add(b);
+    },
+    batchRows,
+  });
+}
+
+/**
+ * Decode the capture files (any format the reader knows) in order, small batches, into one digest,
+ * from bytes in memory: every frame hashed by `hashPacket`.
+ */
 export function digestFiles(files: readonly string[], batchRows = 4096): ColumnDigest {
   const digest = new ColumnDigest();
   for (const [fileId, file] of files.entries()) {
-    const sink = new PacketBatchSink({
-      fileId,
-      pointFor: (info) => info.interfaceIndex,
-      onBatch: (b) => {
-        digest.add(b);
-      },
-      batchRows,
-    });
+    const sink = digestSink(digest, fileId, batchRows);
     // a faulty file keeps the records before its fault: those are digested too
     readCaptureBytes(readFileSync(file), sink, file);
+    sink.finish();
+  }
+  return digest;
+}
+
+/**
+ * `digestFiles` read from disk as an ingest reads (`readCapture`): plain files land in the payload
+ * hash's memory, where the common stack's frames are queued and hashed four at a time.
+ */
+export async function digestFilesRead(
+  files: readonly string[],
+  batchRows = 4096,
+  chunkSize?: number,
+): Promise<ColumnDigest> {
+  const digest = new ColumnDigest();
+  for (const [fileId, file] of files.entries()) {
+    const sink = digestSink(digest, fileId, batchRows);
+    await readCapture(file, sink, chunkSize === undefined ? { file } : { file, chunkSize });
     sink.finish();
   }
   return digest;

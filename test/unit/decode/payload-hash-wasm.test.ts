@@ -1,0 +1,156 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { PacketColumns } from '../../../ingest/columns/packet-columns.ts';
+import { hashPacket, PAYLOAD_HASH_BYTES } from '../../../ingest/decode/payload-hash.ts';
+import {
+  drainHashes,
+  hashMemoryOffset,
+  hashQueue,
+  QUEUE_CAPACITY,
+  queueHash,
+  READ_SLOT_BYTES,
+  returnReadBuffer,
+  takeReadBuffer,
+} from '../../../ingest/decode/payload-hash-wasm.ts';
+
+const queue = hashQueue();
+const noWasm = queue === null ? 'no WebAssembly SIMD on this platform' : false;
+
+/** Deterministic bytes: every value of every byte position appears. */
+function fill(buf: Uint8Array, seed: number): void {
+  let x = seed >>> 0 || 1;
+  for (let i = 0; i < buf.length; i++) {
+    x ^= x << 13;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    buf[i] = x & 0xff;
+  }
+}
+
+interface Case {
+  at: number;
+  n: number;
+  words: Uint32Array;
+  nWords: number;
+}
+
+/** The reference: `hashPacket` over the same bytes, one row per case. */
+function reference(buf: Uint8Array, cases: Case[]): PacketColumns {
+  const c = new PacketColumns(cases.length);
+  const v = new DataView(buf.buffer, buf.byteOffset, buf.length);
+  cases.forEach((k, row) => {
+    hashPacket(v, k.at, k.n, c.payloadHash, k.words, k.nWords, c.fingerprint, 2 * row);
+  });
+  return c;
+}
+
+function queued(buf: Uint8Array, cases: Case[], rows = cases.length): PacketColumns {
+  const q = queue!;
+  const c = new PacketColumns(rows);
+  const base = hashMemoryOffset(q, buf);
+  cases.forEach((k, row) => {
+    queueHash(q, c, base + k.at, k.n, k.words, k.nWords, row);
+  });
+  drainHashes(q);
+  return c;
+}
+
+function assertSame(got: PacketColumns, want: PacketColumns, what: string): void {
+  for (let i = 0; i < want.payloadHash.length; i++) {
+    assert.equal(got.payloadHash[i], want.payloadHash[i], `${what}: payload hash lane ${i}`);
+    assert.equal(got.fingerprint[i], want.fingerprint[i], `${what}: fingerprint lane ${i}`);
+  }
+}
+
+test('four at a time, bit for bit hashPacket: every prefix length, word count and alignment', {
+  skip: noWasm,
+}, () => {
+  const buf = takeReadBuffer(READ_SLOT_BYTES);
+  try {
+    assert.ok(hashMemoryOffset(queue!, buf) >= 0, 'the read buffer is in the queue memory');
+    fill(buf, 0x9e3779b9);
+    const cases: Case[] = [];
+    let at = 1;
+    for (let n = 0; n <= PAYLOAD_HASH_BYTES; n++) {
+      for (let nWords = 0; nWords <= 6; nWords++) {
+        // lengths and word counts differ between neighbouring lanes of a group of four
+        const words = Uint32Array.from({ length: 8 }, (_, i) => Math.imul(n * 8 + i, 0x9e3779b1) >>> 0);
+        cases.push({ at, n, words, nWords });
+        at += 3 + ((n * 7 + nWords) % 61);
+      }
+    }
+    assertSame(queued(buf, cases), reference(buf, cases), 'all cases');
+    // and each case alone: a group of one packet and three padding lanes
+    for (const k of cases.filter((_, i) => i % 37 === 0)) {
+      assertSame(queued(buf, [k]), reference(buf, [k]), `n=${k.n} nWords=${k.nWords}`);
+    }
+  } finally {
+    returnReadBuffer(buf);
+  }
+});
+
+test('a full queue and a change of batch hash what was queued, into the batch it belongs to', {
+  skip: noWasm,
+}, () => {
+  const buf = takeReadBuffer(READ_SLOT_BYTES);
+  try {
+    fill(buf, 7);
+    const q = queue!;
+    const base = hashMemoryOffset(q, buf);
+    const count = QUEUE_CAPACITY + 100;
+    const cases: Case[] = Array.from({ length: count }, (_, i) => ({
+      at: (i * 97) % (READ_SLOT_BYTES - 100),
+      n: i % (PAYLOAD_HASH_BYTES + 1),
+      words: Uint32Array.of(i, i + 1, i + 2, i + 3, i + 4, i + 5, 0, 0),
+      nWords: i % 7,
+    }));
+    const first = new PacketColumns(count);
+    const second = new PacketColumns(count);
+    // more than the queue holds go to `first`, then ten to `second`: the switch hashes `first`'s rest
+    cases.forEach((k, row) => {
+      queueHash(q, first, base + k.at, k.n, k.words, k.nWords, row);
+    });
+    for (let row = 0; row < 10; row++) {
+      const k = cases[row]!;
+      queueHash(q, second, base + k.at, k.n, k.words, k.nWords, row);
+    }
+    drainHashes(q);
+    assertSame(first, reference(buf, cases), 'first batch');
+    const want = reference(buf, cases.slice(0, 10));
+    for (let i = 0; i < 20; i++) {
+      assert.equal(second.payloadHash[i], want.payloadHash[i]);
+      assert.equal(second.fingerprint[i], want.fingerprint[i]);
+    }
+    assert.equal(second.payloadHash[20], 0, 'no row past the ten queued');
+  } finally {
+    returnReadBuffer(buf);
+  }
+});
+
+test('read buffers: from the pool while it lasts and up to its slot size, else ordinary memory', {
+  skip: noWasm,
+}, () => {
+  const q = queue!;
+  const taken: Uint8Array[] = [];
+  try {
+    for (;;) {
+      const b = takeReadBuffer(1000);
+      taken.push(b);
+      if (hashMemoryOffset(q, b) < 0) break;
+      assert.equal(b.length, 1000);
+    }
+    // the pool is empty now: the last one came from ordinary memory
+    assert.equal(taken[taken.length - 1]!.length, 1000);
+    const inPool = taken.filter((b) => hashMemoryOffset(q, b) >= 0);
+    assert.equal(new Set(inPool.map((b) => b.byteOffset)).size, inPool.length, 'no slot handed out twice');
+    assert.ok(inPool.length >= 2, 'a file read at a time gets its two buffers');
+    assert.ok(hashMemoryOffset(q, takeReadBuffer(READ_SLOT_BYTES + 1)) < 0, 'too large for a slot');
+  } finally {
+    for (const b of taken) returnReadBuffer(b);
+  }
+  // every slot came back: as many can be taken again
+  const again: Uint8Array[] = [];
+  for (let i = 0; i < taken.length - 1; i++) again.push(takeReadBuffer(10));
+  assert.ok(again.every((b) => hashMemoryOffset(q, b) >= 0));
+  for (const b of again) returnReadBuffer(b);
+});
