@@ -17,7 +17,8 @@ import {
 } from './correlate/frames-from-bundle.ts';
 import { type ParallelOptions, sightingsFromPacketsParallel } from './correlate/parallel-slabs.ts';
 import type { CorrelateResult } from './correlate/sightings.ts';
-import { type FlowOptions, type FlowsResult, flowsFromSightings } from './flows.ts';
+import { FlowBuilder, flowsFromSightings } from './flow-builder.ts';
+import type { Flow, FlowOptions, FlowsResult } from './flows.ts';
 import type { Topology } from './topology/model.ts';
 import { topologyFromBundle } from './topology/topology-from-bundle.ts';
 import type { AnalysisTables } from './write-analysis.ts';
@@ -60,14 +61,31 @@ export async function analysisFromBundle(
   const spill = MEMORY_PER_CAPTURE_BYTE * (await captureBytes(bundleDir)) > budget;
   let set: FrameSet;
   let correlation: CorrelateResult;
+  let flows: FlowsResult;
   if (spill) {
     const dir = fs.mkdtempSync(path.join(opts.spoolDir ?? os.tmpdir(), 'hoptrace-spool-'));
     // the directory goes whatever fails, the spool's own construction included
     let spool: FrameSpool | undefined;
     try {
       spool = new FrameSpool(path.join(dir, 'frames.bin'), opts.spoolChunkFrames);
-      set = await framesFromBundle(bundleDir, topology, { spool });
-      correlation = sightingsFromSpool(spool, set, topology, opts);
+      const spooled = await framesFromBundle(bundleDir, topology, { spool });
+      set = spooled;
+      // flows are built slab by slab, while each slab's frames are at hand
+      const found: Flow[] = [];
+      const builder = new FlowBuilder(
+        topology,
+        { ...opts, coverage: set.coverage, files: set.files },
+        (facts) => found.push(facts.flow),
+      );
+      let clocked = false;
+      correlation = sightingsFromSpool(spool, set, topology, opts, (slab, ownFrom, offsets) => {
+        if (!clocked) builder.useClock(offsets);
+        clocked = true;
+        builder.add(slab, ownFrom);
+      });
+      builder.end();
+      found.sort((x, y) => x.id - y.id);
+      flows = { flows: found, flowOfPacket: builder.flowOfPacket.subarray(0, correlation.sightings.packets) };
     } finally {
       try {
         spool?.close();
@@ -78,12 +96,12 @@ export async function analysisFromBundle(
   } else {
     set = await framesFromBundle(bundleDir, topology);
     correlation = await sightingsFromPacketsParallel(set, topology, opts);
+    flows = flowsFromSightings(correlation.sightings, topology, {
+      ...opts,
+      coverage: set.coverage,
+      clockOffsets: correlation.clockOffsets,
+    });
   }
-  const flows = flowsFromSightings(correlation.sightings, topology, {
-    ...opts,
-    coverage: set.coverage,
-    clockOffsets: correlation.clockOffsets,
-  });
   return {
     topology,
     correlation,

@@ -243,15 +243,17 @@ export interface SpoolCorrelation {
 /**
  * Correlates a spooled capture slab by slab: the clock pass over a fingerprint sample of every slab
  * (raw clocks, wide overlap), then each slab on corrected clocks. `onSlab` gets each slab's sightings,
- * whose `frames` is the slab's own table (evidence columns included); that table and the rows' arrays
- * are reused for the next slab, so a caller writes them out or copies what it keeps before returning.
+ * whose `frames` is the slab's own table (evidence columns included), where the slab's own range starts
+ * (every packet of a later slab starts at or after it) and the clock offsets; that table and the rows'
+ * arrays are reused for the next slab, so a caller writes them out or copies what it keeps before
+ * returning.
  */
 export function correlateSpool(
   spool: FrameSpool,
   set: FrameSet,
   topology: Topology,
   opts: CorrelateOptions,
-  onSlab: (slab: Sightings) => void,
+  onSlab: (slab: Sightings, ownFrom: number, clockOffsets: readonly ClockOffset[]) => void,
 ): SpoolCorrelation {
   const c = new SlabCorrelator(set.points, topology, opts);
   const slabNs = opts.slabNs ?? DEFAULT_SLAB_NS;
@@ -279,7 +281,7 @@ export function correlateSpool(
       if (local.length === 0) continue;
       out.clear();
       c.correlate(local, from, from + slabNs, out);
-      onSlab(out.finish(local, set.points, c.ctx));
+      onSlab(out.finish(local, set.points, c.ctx), from, offsets);
     }
   }
   return {
@@ -308,6 +310,8 @@ export function sightingsFromSpool(
   set: FrameSet,
   topology: Topology,
   opts: CorrelateOptions = {},
+  /** also gets each slab's sightings, as `correlateSpool`'s `onSlab` does (packets numbered from 0 per slab) */
+  onSlab?: (slab: Sightings, ownFrom: number, clockOffsets: readonly ClockOffset[]) => void,
 ): CorrelateResult {
   const evidence = new FrameTable(1 << 16, NOT_EVIDENCE);
   evidence.adoptBase(spool.table);
@@ -317,7 +321,8 @@ export function sightingsFromSpool(
   const rows = spool.frames - spool.withoutFingerprint;
   out.reserve(rows, rows >> 1);
   evidence.reserve(rows);
-  const r = correlateSpool(spool, set, topology, opts, (slab) => {
+  const r = correlateSpool(spool, set, topology, opts, (slab, ownFrom, offsets) => {
+    onSlab?.(slab, ownFrom, offsets);
     const at = evidence.length;
     evidence.copyRows(slab.frames, slab.frame, 0, slab.length, FRAME_COLUMNS, true);
     out.append(slab, null, at);

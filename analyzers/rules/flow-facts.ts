@@ -8,6 +8,7 @@
  * Nothing here judges: it only says what was seen, where, and what each point could have seen.
  */
 import type { ClassifyFlow } from '../classify.ts';
+import type { FrameTable } from '../correlate/frame-table.ts';
 import type { Coverage } from '../correlate/frames-from-bundle.ts';
 import type { Sightings } from '../correlate/sightings.ts';
 import { type Flow, groupIndexes } from '../flows.ts';
@@ -194,6 +195,22 @@ export function protoName(proto: number): string {
             : String(proto);
 }
 
+/** The classifier's view of a flow: its endpoints, and where its request entered (the modal path's first sighting). */
+export function classifyFlowOf(flow: Flow, request: LegFacts): ClassifyFlow {
+  const entryHop = request.hops[0];
+  return {
+    proto: protoName(flow.proto),
+    client: { ip: flow.client.ip, pod: flow.client.pod, node: flow.client.node },
+    server: { ip: flow.server.ip, port: flow.server.port, pod: flow.server.pod, node: flow.server.node },
+    entry:
+      entryHop && entryHop.dst !== null
+        ? { ip: entryHop.dst, port: flow.proto === 1 || flow.proto === 58 ? 0 : entryHop.dstPort }
+        : null,
+    // a Service known from elsewhere (an SLB address, a host client's ClusterIP): the flows stage names it
+    service: flow.service ? { ip: flow.service.ip, port: flow.service.port } : null,
+  };
+}
+
 export function coverageFromFrames(coverage: ReadonlyMap<string, Coverage>): Map<string, PointCoverage> {
   const out = new Map<string, PointCoverage>();
   for (const [id, c] of coverage)
@@ -214,6 +231,32 @@ export function coverageFromFrames(coverage: ReadonlyMap<string, Coverage>): Map
   return out;
 }
 
+/** A frame's TCP/UDP port; for ICMP the echo identifier (0 for other ICMP messages). */
+export function portAt(f: FrameTable, fr: number, which: 'src' | 'dst'): number {
+  const proto = f.proto[fr]!;
+  if (proto === 1 || proto === 58) return f.icmpEcho[fr] === 1 ? f.icmpId[fr]! : 0;
+  return (which === 'src' ? f.srcPort : f.dstPort)[fr]!;
+}
+
+/** Sighting row `r` with what the evaluator checks (`files`: capture file names by FrameTable `file`). */
+export function sightingAt(s: Sightings, r: number, files: readonly string[]): Sighting {
+  const f = s.frames;
+  const fr = s.frame[r]!;
+  return {
+    point: s.points[s.point[r]!]!,
+    node: s.pointNode[s.point[r]!] ?? null,
+    dir: DIR[f.dir[fr]!] ?? 'unknown',
+    src: f.addrText(fr, 'src'),
+    dst: f.addrText(fr, 'dst'),
+    srcPort: portAt(f, fr, 'src'),
+    dstPort: portAt(f, fr, 'dst'),
+    ttl: f.ttl[fr]!,
+    tNs: f.absNs(s.t[r]!),
+    file: files[f.file[fr]!] ?? '?',
+    frame: f.frame[fr]!,
+  };
+}
+
 /**
  * Reads the sightings of every packet of every flow back into per-flow facts, handing each flow's facts to
  * `use` as they are made and keeping none: the facts of a large bundle (every leg's sightings and MAC
@@ -231,27 +274,8 @@ export function forEachFlowFacts(
   let maxId = -1;
   for (let p = 0; p < s.packets; p++) if ((flowOfPacket[p] ?? -1) > maxId) maxId = flowOfPacket[p]!;
   const { start: flowStart, members: packetsByFlow } = groupIndexes(flowOfPacket, s.packets, maxId + 1);
-  const portOf = (fr: number, which: 'src' | 'dst'): number => {
-    const proto = f.proto[fr]!;
-    if (proto === 1 || proto === 58) return f.icmpEcho[fr] === 1 ? f.icmpId[fr]! : 0;
-    return (which === 'src' ? f.srcPort : f.dstPort)[fr]!;
-  };
-  const sighting = (r: number): Sighting => {
-    const fr = s.frame[r]!;
-    return {
-      point: s.points[s.point[r]!]!,
-      node: s.pointNode[s.point[r]!] ?? null,
-      dir: DIR[f.dir[fr]!] ?? 'unknown',
-      src: f.addrText(fr, 'src'),
-      dst: f.addrText(fr, 'dst'),
-      srcPort: portOf(fr, 'src'),
-      dstPort: portOf(fr, 'dst'),
-      ttl: f.ttl[fr]!,
-      tNs: f.absNs(s.t[r]!),
-      file: files[f.file[fr]!] ?? '?',
-      frame: f.frame[fr]!,
-    };
-  };
+  const portOf = (fr: number, which: 'src' | 'dst'): number => portAt(f, fr, which);
+  const sighting = (r: number): Sighting => sightingAt(s, r, files);
   // `point:dir` text made once per (point, direction code), not once per sighting: a sighting's hop is
   // the number point * 3 + dir
   const hopText = s.points.flatMap((id) => DIR.map((d) => hopKey(id, d)));
@@ -444,18 +468,7 @@ export function forEachFlowFacts(
     }
     const request = legOf(requests, nRequests);
     const reply = legOf(replies, nReplies);
-    const entryHop = request.hops[0];
-    const classify: ClassifyFlow = {
-      proto: protoName(flow.proto),
-      client: { ip: flow.client.ip, pod: flow.client.pod, node: flow.client.node },
-      server: { ip: flow.server.ip, port: flow.server.port, pod: flow.server.pod, node: flow.server.node },
-      entry:
-        entryHop && entryHop.dst !== null
-          ? { ip: entryHop.dst, port: flow.proto === 1 || flow.proto === 58 ? 0 : entryHop.dstPort }
-          : null,
-      // a Service known from elsewhere (an SLB address, a host client's ClusterIP): the flows stage names it
-      service: flow.service ? { ip: flow.service.ip, port: flow.service.port } : null,
-    };
+    const classify = classifyFlowOf(flow, request);
     use({ flow, classify, request, reply });
   }
 }

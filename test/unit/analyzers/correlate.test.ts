@@ -5,7 +5,7 @@ import { type FrameSet, framesFromBundle } from '../../../analyzers/correlate/fr
 import { sightingsFromPacketsParallel } from '../../../analyzers/correlate/parallel-slabs.ts';
 import { SegmentRole } from '../../../analyzers/correlate/segment-offload.ts';
 import { Rewrite, sightingsFromPackets } from '../../../analyzers/correlate/sightings.ts';
-import { flowsFromSightings } from '../../../analyzers/flows.ts';
+import { flowsFromSightings } from '../../../analyzers/flow-builder.ts';
 import type { Topology } from '../../../analyzers/topology/model.ts';
 import { topologyFromBundle } from '../../../analyzers/topology/topology-from-bundle.ts';
 import { compareFlows, expectedFlows } from './expected-flows.ts';

@@ -1,0 +1,669 @@
+/**
+ * `FlowBuilder`: flows built online, slab after slab (issues 5 and 8), so an analysis holds the flows
+ * still open rather than every sighting of the capture. The rules are those of flows.ts: tuples that
+ * share a packet are one connection (union-find, which is online); within a connection, packets in time
+ * order start a new flow after a TCP SYN that follows a non-SYN, or after `idleNs` of silence. A flow is
+ * finished when its connection starts another one, when the slabs have moved `idleNs` past its last
+ * packet (no later packet can join it), or at the end; `onFlow` then gets the flow and the facts the
+ * rules judge it by (flow-facts.ts), both made from what the builder kept of its packets:
+ * - counts, times, bytes and the points that saw it;
+ * - per leg and per path (capture point + direction per hop, interned): its packets, the sightings of
+ *   its first packet, and up to `RESERVOIR` packets' hop latencies (a reservoir sample: the medians of
+ *   a longer leg are estimated, its minimum and maximum stay exact);
+ * - per leg and hop, every distinct MAC pair with its first frame.
+ * A flow's opener is its first packet (a SYN after a non-SYN starts a new flow), so the client, Service
+ * and server are known as it starts. Flow ids are given in the order flows start.
+ * Slabs come in time order and each packet in exactly one (its first frame's slab); within a slab, flows
+ * are assigned in time order and the facts' tie-breaks follow packet numbers, as the batch code did.
+ */
+import { communityIdV1 } from './community-id.ts';
+import type { Sightings } from './correlate/sightings.ts';
+import {
+  coverageGaps,
+  endpointOf,
+  externalService,
+  type Flow,
+  type FlowOptions,
+  type FlowsResult,
+  type HopLatency,
+  nodePortService,
+  type PathHop,
+  type PointWindows,
+  pointWindows,
+  sortSamples,
+  TupleIds,
+  UnionFind,
+} from './flows.ts';
+import {
+  classifyFlowOf,
+  type FlowFacts,
+  hopKey,
+  type LegFacts,
+  type MacSeen,
+  portAt,
+  type Sighting,
+  sightingAt,
+} from './rules/flow-facts.ts';
+import { macTextFromKey } from './topology/ip-text.ts';
+import type { Topology } from './topology/model.ts';
+
+/** Packets per path whose hop latencies are kept (a reservoir sample beyond). */
+export const RESERVOIR = 1024;
+
+const DIR = ['unknown', 'in', 'out'] as const;
+const SYN = 0x002;
+const ACK = 0x010;
+
+/** One path of one leg of an open flow. */
+interface PathAcc {
+  count: number;
+  /** first seen in time order (the Flow's modal path breaks ties by it) */
+  timeRank: number;
+  /** lowest packet number that took it and that packet's sightings (the facts break ties by it) */
+  firstPacket: number;
+  sightings: Sighting[] | null;
+  /** latency samples: `kept` rows of `hops - 1` deltas */
+  deltas: Float64Array;
+  kept: number;
+  min: Float64Array;
+  max: Float64Array;
+}
+
+/** One distinct MAC pair at one hop of a leg. */
+interface MacAcc {
+  src: number;
+  dst: number;
+  seen: MacSeen;
+}
+
+class LegAcc {
+  packets = 0;
+  firstT = Number.POSITIVE_INFINITY;
+  lastT = Number.NEGATIVE_INFINITY;
+  /** by path id, in the order first seen */
+  readonly paths = new Map<number, PathAcc>();
+  /** by hop (point * 3 + dir), in the order first seen in packet order */
+  readonly macs = new Map<number, MacAcc[]>();
+}
+
+/** What a flow keeps while it is open. */
+class OpenFlow {
+  packets = 0;
+  bytes = 0;
+  minT = Number.POSITIVE_INFINITY;
+  maxT = Number.NEGATIVE_INFINITY;
+  /** time (first sighting) of its latest packet */
+  lastT = Number.NEGATIVE_INFINITY;
+  sawNonSyn = false;
+  readonly request = new LegAcc();
+  readonly reply = new LegAcc();
+  /** 1 per point that saw one of its packets */
+  readonly seen: Uint8Array;
+
+  constructor(
+    readonly id: number,
+    /** the flow's fields known from its opener */
+    readonly head: Omit<
+      Flow,
+      | 'packets'
+      | 'requestPackets'
+      | 'replyPackets'
+      | 'bytes'
+      | 'firstNs'
+      | 'lastNs'
+      | 'requestPath'
+      | 'replyPath'
+      | 'requestPathPackets'
+      | 'replyPathPackets'
+      | 'hops'
+      | 'coverage'
+    >,
+    /** the client's address (version, number or IPv6 intern id) and port: its packets are requests */
+    readonly clientVersion: number,
+    readonly clientSrc: number,
+    points: number,
+  ) {
+    this.seen = new Uint8Array(points);
+  }
+}
+
+/**
+ * Paths (capture point and direction per hop) as numbers, interned hop by hop: a path is its prefix's
+ * id plus one hop, so a packet's path is found without a key string, and a path's hops are built once.
+ */
+class PathIndex {
+  private readonly ids = new Map<number, number>();
+  private readonly parent: number[] = [-1];
+  private readonly code: number[] = [0];
+  private readonly hops = new Map<number, PathHop[]>();
+
+  constructor(private readonly points: readonly string[]) {}
+
+  /** The path of packet p of `s`. */
+  of(s: Sightings, p: number): number {
+    const dir = s.frames.dir;
+    let id = 0;
+    for (let r = s.packetStart[p]!; r < s.packetStart[p + 1]!; r++) {
+      // point x 4 + direction, below 2^18; ids stay far below 2^35, so the key is exact
+      const code = 4 * s.point[r]! + dir[s.frame[r]!]!;
+      const key = id * 262144 + code;
+      let next = this.ids.get(key);
+      if (next === undefined) {
+        next = this.parent.length;
+        this.parent.push(id);
+        this.code.push(code);
+        this.ids.set(key, next);
+      }
+      id = next;
+    }
+    return id;
+  }
+
+  /** The hops of path `id` (shared by every flow that reports it: read only). */
+  path(id: number): PathHop[] {
+    let hops = this.hops.get(id);
+    if (!hops) {
+      hops = [];
+      for (let at = id; at > 0; at = this.parent[at]!) {
+        const code = this.code[at]!;
+        hops.push({ point: this.points[code >> 2]!, dir: DIR[code & 3] ?? 'unknown' });
+      }
+      hops.reverse();
+      this.hops.set(id, hops);
+    }
+    return hops;
+  }
+}
+
+export interface FlowBuilderOptions extends FlowOptions {
+  /** capture file names by FrameTable `file` (the facts' evidence) */
+  files?: readonly string[];
+}
+
+export class FlowBuilder {
+  private readonly uf = new UnionFind();
+  private readonly tuples = new TupleIds(() => this.uf.add());
+  /** open flows by their connection's union-find root */
+  private readonly open = new Map<number, OpenFlow>();
+  private readonly idle: number;
+  private paths: PathIndex | null = null;
+  private windows: PointWindows[] | null = null;
+  private nextId = 0;
+  /** packets of the slabs before this one */
+  private packetBase = 0;
+  /** deterministic reservoir choices (xorshift) */
+  private rng = 0x9e3779b9;
+  /** per slab packet: its flow, leg (1 request, 2 reply) and path; reused */
+  private flowOf: (OpenFlow | undefined)[] = [];
+  private legOf = new Uint8Array(0);
+  private pathOf = new Int32Array(0);
+  private tupleOf = new Int32Array(0);
+  private order = new Int32Array(0);
+  private readonly macTexts = new Map<number, string | null>();
+  private readonly files: readonly string[];
+  /** connections whose open flows a late packet joined: the younger flow was finished as it stood */
+  joined = 0;
+
+  constructor(
+    private readonly topology: Topology,
+    private opts: FlowBuilderOptions,
+    private readonly onFlow: (facts: FlowFacts, firstPacket: number) => void,
+    /** flow id per packet, as packets are numbered over all slabs (-1: no IP tuple); grown as needed */
+    public flowOfPacket: Int32Array = new Int32Array(0),
+  ) {
+    this.idle = opts.idleNs ?? 120e9;
+    this.files = opts.files ?? [];
+  }
+
+  /** The clock offsets the capture windows are moved by (known once the clock pass is done): before `add`. */
+  useClock(clockOffsets: FlowOptions['clockOffsets']): void {
+    this.opts = { ...this.opts, clockOffsets };
+    this.windows = null;
+  }
+
+  /**
+   * One slab's packets; `ownFrom` is where the slab's own time range starts (corrected clocks,
+   * relative ns): every later packet starts at or after it, so flows silent for `idleNs` before it end.
+   */
+  add(s: Sightings, ownFrom = Number.NEGATIVE_INFINITY): void {
+    this.paths ??= new PathIndex(s.points);
+    this.windows ??= pointWindows(s, this.opts);
+    const idle: OpenFlow[] = [];
+    for (const [root, flow] of this.open)
+      if (ownFrom - flow.lastT > this.idle) {
+        this.open.delete(root);
+        idle.push(flow);
+      }
+    this.finishAll(idle, s);
+    const n = s.packets;
+    this.reserve(n);
+    const f = s.frames;
+    // connections first: a packet later in the slab may link tuples an earlier one carried
+    for (let p = 0; p < n; p++) {
+      const a = s.packetStart[p]!;
+      const first = s.frame[a]!;
+      if (f.ipVersion[first] === 0) {
+        this.tupleOf[p] = -1;
+        continue;
+      }
+      const id = this.tupleId(s, first);
+      this.tupleOf[p] = id;
+      // only hops where an address or port changed carry another tuple
+      for (let r = a + 1; r < s.packetStart[p + 1]!; r++)
+        if (s.rewrite[r] !== 0) this.link(id, this.tupleId(s, s.frame[r]!), s);
+    }
+    const order = this.order.subarray(0, n);
+    for (let p = 0; p < n; p++) order[p] = p;
+    const t = s.t;
+    const start = s.packetStart;
+    order.sort((x, y) => t[start[x]!]! - t[start[y]!]! || x - y);
+    // flows in time order; flows a packet ends are finished once their packets' facts are in
+    const ended: OpenFlow[] = [];
+    for (let i = 0; i < n; i++) this.assign(s, order[i]!, ended);
+    for (let p = 0; p < n; p++) {
+      const flow = this.flowOf[p];
+      if (flow) this.addFacts(s, p, flow, this.legOf[p] === 1 ? flow.request : flow.reply);
+      this.flowOf[p] = undefined;
+    }
+    this.finishAll(ended, s);
+    this.packetBase += n;
+    this.lastSlab = s;
+  }
+
+  private lastSlab: Sightings | null = null;
+
+  /** Finishes every open flow (the end of the capture). */
+  end(): void {
+    const s = this.lastSlab;
+    if (s === null) return;
+    this.finishAll([...this.open.values()], s);
+    this.open.clear();
+  }
+
+  /** Flows that end together end in id order (a capture whose flows all end at its end keeps it). */
+  private finishAll(flows: OpenFlow[], s: Sightings): void {
+    flows.sort((x, y) => x.id - y.id);
+    for (const flow of flows) this.finish(flow, s);
+  }
+
+  private reserve(n: number): void {
+    if (this.order.length < n) {
+      const k = Math.ceil(1.25 * n);
+      this.order = new Int32Array(k);
+      this.legOf = new Uint8Array(k);
+      this.pathOf = new Int32Array(k);
+      this.tupleOf = new Int32Array(k);
+    }
+    const need = this.packetBase + n;
+    if (this.flowOfPacket.length < need) {
+      const next = new Int32Array(Math.max(need, Math.ceil(1.5 * this.flowOfPacket.length))).fill(-1);
+      next.set(this.flowOfPacket);
+      this.flowOfPacket = next;
+    }
+  }
+
+  private portOf(s: Sightings, fr: number, which: 'src' | 'dst'): number {
+    return portAt(s.frames, fr, which);
+  }
+
+  private tupleId(s: Sightings, fr: number): number {
+    const f = s.frames;
+    return this.tuples.id(
+      f.src[fr]!,
+      this.portOf(s, fr, 'src'),
+      f.dst[fr]!,
+      this.portOf(s, fr, 'dst'),
+      f.proto[fr]! | (f.ipVersion[fr]! << 8),
+    );
+  }
+
+  /** One connection of two tuples; when both had an open flow, the younger one ends as it stands. */
+  private link(x: number, y: number, s: Sightings): void {
+    const rx = this.uf.find(x);
+    const ry = this.uf.find(y);
+    if (rx === ry) return;
+    const keep = Math.min(rx, ry);
+    const gone = Math.max(rx, ry);
+    this.uf.parent[gone] = keep;
+    const g = this.open.get(gone);
+    if (g === undefined) return;
+    this.open.delete(gone);
+    const k = this.open.get(keep);
+    if (k === undefined) {
+      this.open.set(keep, g);
+      return;
+    }
+    this.joined++;
+    const [older, younger] = k.id < g.id ? [k, g] : [g, k];
+    this.open.set(keep, older);
+    this.finish(younger, s);
+  }
+
+  /** Packet p (time order) to its connection's open flow, or to a new one; its time-ordered parts. */
+  private assign(s: Sightings, p: number, ended: OpenFlow[]): void {
+    const tuple = this.tupleOf[p]!;
+    if (tuple < 0) return;
+    const f = s.frames;
+    const a = s.packetStart[p]!;
+    const b = s.packetStart[p + 1]!;
+    const fr = s.frame[a]!;
+    const root = this.uf.find(tuple);
+    const t0 = s.t[a]!;
+    const flags = f.tcpFlags[fr]!;
+    const isSyn = f.proto[fr] === 6 && (flags & SYN) !== 0 && (flags & ACK) === 0;
+    let flow = this.open.get(root);
+    if (flow && ((isSyn && flow.sawNonSyn) || t0 - flow.lastT > this.idle)) {
+      ended.push(flow);
+      flow = undefined;
+    }
+    if (!flow) {
+      flow = this.start(s, p);
+      this.open.set(root, flow);
+    }
+    if (!isSyn) flow.sawNonSyn = true;
+    flow.lastT = t0;
+    flow.packets++;
+    flow.bytes += s.bytes[a]!;
+    for (let r = a; r < b; r++) {
+      const t = s.t[r]!;
+      if (t < flow.minT) flow.minT = t;
+      if (t > flow.maxT) flow.maxT = t;
+      flow.seen[s.point[r]!] = 1;
+    }
+    const request =
+      f.ipVersion[fr] === flow.clientVersion &&
+      f.src[fr] === flow.clientSrc &&
+      this.portOf(s, fr, 'src') === flow.head.client.port;
+    const leg = request ? flow.request : flow.reply;
+    leg.packets++;
+    const pathId = this.paths!.of(s, p);
+    let acc = leg.paths.get(pathId);
+    if (acc === undefined) {
+      const gaps = Math.max(0, b - a - 1);
+      acc = {
+        count: 0,
+        timeRank: leg.paths.size,
+        firstPacket: Number.POSITIVE_INFINITY,
+        sightings: null,
+        deltas: new Float64Array(4 * gaps),
+        kept: 0,
+        min: new Float64Array(gaps).fill(Number.POSITIVE_INFINITY),
+        max: new Float64Array(gaps).fill(Number.NEGATIVE_INFINITY),
+      };
+      leg.paths.set(pathId, acc);
+    }
+    acc.count++;
+    this.sample(acc, s, a, b - a - 1);
+    this.flowOf[p] = flow;
+    this.legOf[p] = request ? 1 : 2;
+    this.pathOf[p] = pathId;
+    this.flowOfPacket[this.packetBase + p] = flow.id;
+  }
+
+  /** The packet's hop latencies into the path's reservoir (`gaps` hops after the first). */
+  private sample(acc: PathAcc, s: Sightings, a: number, gaps: number): void {
+    if (gaps <= 0) return;
+    for (let h = 0; h < gaps; h++) {
+      const d = s.t[a + h + 1]! - s.t[a + h]!;
+      if (d < acc.min[h]!) acc.min[h] = d;
+      if (d > acc.max[h]!) acc.max[h] = d;
+    }
+    let row: number;
+    if (acc.kept < RESERVOIR) {
+      row = acc.kept++;
+      if (acc.deltas.length < acc.kept * gaps) {
+        const next = new Float64Array(Math.min(RESERVOIR, 2 * acc.kept) * gaps);
+        next.set(acc.deltas);
+        acc.deltas = next;
+      }
+    } else {
+      this.rng ^= this.rng << 13;
+      this.rng ^= this.rng >>> 17;
+      this.rng ^= this.rng << 5;
+      row = (this.rng >>> 0) % acc.count;
+      if (row >= RESERVOIR) return;
+    }
+    for (let h = 0; h < gaps; h++) acc.deltas[row * gaps + h] = s.t[a + h + 1]! - s.t[a + h]!;
+  }
+
+  /** Packet p's part of its leg's facts (packet order): MAC pairs, the path's first sightings, times. */
+  private addFacts(s: Sightings, p: number, flow: OpenFlow, leg: LegAcc): void {
+    const f = s.frames;
+    const a = s.packetStart[p]!;
+    const b = s.packetStart[p + 1]!;
+    const acc = leg.paths.get(this.pathOf[p]!)!;
+    const packet = this.packetBase + p;
+    if (packet < acc.firstPacket) {
+      acc.firstPacket = packet;
+      acc.sightings = [];
+      for (let r = a; r < b; r++) acc.sightings.push(this.sighting(s, r));
+    }
+    for (let r = a; r < b; r++) {
+      const fr = s.frame[r]!;
+      const dir = f.dir[fr]!;
+      const hop = s.point[r]! * 3 + (dir <= 2 ? dir : 0);
+      let list = leg.macs.get(hop);
+      if (list === undefined) {
+        list = [];
+        leg.macs.set(hop, list);
+      }
+      const sm = f.srcMac[fr]!;
+      const dm = f.dstMac[fr]!;
+      let e: MacAcc | undefined;
+      for (const m of list)
+        if (m.src === sm && m.dst === dm) {
+          e = m;
+          break;
+        }
+      if (e) e.seen.packets++;
+      else
+        list.push({
+          src: sm,
+          dst: dm,
+          seen: {
+            src: this.macText(sm),
+            dst: this.macText(dm),
+            linkType: f.linkType[fr]!,
+            file: this.files[f.file[fr]!] ?? '?',
+            frame: f.frame[fr]!,
+            packets: 1,
+          },
+        });
+      const t = s.t[r]!;
+      if (t < leg.firstT) leg.firstT = t;
+      if (t > leg.lastT) leg.lastT = t;
+    }
+    void flow;
+  }
+
+  private macText(key: number): string | null {
+    let text = this.macTexts.get(key);
+    if (text === undefined) {
+      text = macTextFromKey(key);
+      this.macTexts.set(key, text);
+    }
+    return text;
+  }
+
+  private sighting(s: Sightings, r: number): Sighting {
+    return sightingAt(s, r, this.files);
+  }
+
+  /** A new flow opened by packet p: client, Service, server and Community IDs from its sightings. */
+  private start(s: Sightings, p: number): OpenFlow {
+    const { topology } = this;
+    const f = s.frames;
+    const o = s.frame[s.packetStart[p]!]!;
+    const last = s.frame[s.packetStart[p + 1]! - 1]!;
+    const proto = f.proto[o]!;
+    const icmp = proto === 1 || proto === 58;
+    const clientIp = f.addrText(o, 'src') ?? '';
+    const clientPort = this.portOf(s, o, 'src');
+    const originDst = f.addrText(o, 'dst') ?? '';
+    const finalDst = f.addrText(last, 'dst') ?? '';
+    const originPort = icmp ? 0 : this.portOf(s, o, 'dst');
+    const finalPort = icmp ? 0 : this.portOf(s, last, 'dst');
+    const serviceKey = topology.serviceByIp.get(originDst) ?? null;
+    const rewritten = originDst !== finalDst || originPort !== finalPort;
+    const onWire = serviceKey !== null || rewritten;
+    const server = endpointOf(topology, onWire ? finalDst : originDst, onWire ? finalPort : originPort);
+    const client = endpointOf(topology, clientIp, clientPort);
+    const nodePort = topology.nodeByIp.has(originDst) ? nodePortService(topology, originPort, proto) : null;
+    const service = nodePort
+      ? nodePort
+      : onWire
+        ? { ip: originDst, port: originPort, name: serviceKey, seen: true }
+        : client.pod === null && client.node === null
+          ? externalService(topology, server, proto)
+          : null;
+    // ICMP legs are identified by type/code, as the spec wants; the request's type names the exchange
+    const sp = icmp ? f.icmpTypeCode[o]! >> 8 : clientPort;
+    const icmpCode = f.icmpTypeCode[o]! & 255;
+    const lastSrc = f.addrText(last, 'src') ?? clientIp;
+    return new OpenFlow(
+      this.nextId++,
+      {
+        id: this.nextId - 1,
+        proto,
+        family: f.ipVersion[o] === 6 ? 6 : 4,
+        client,
+        service,
+        server,
+        communityIdService: service
+          ? communityIdV1(clientIp, service.ip, proto, sp, icmp ? icmpCode : service.port)
+          : null,
+        communityIdServer: communityIdV1(
+          lastSrc,
+          server.ip,
+          proto,
+          icmp ? sp : this.portOf(s, last, 'src'),
+          icmp ? icmpCode : server.port,
+        ),
+      },
+      f.ipVersion[o]!,
+      f.src[o]!,
+      s.points.length,
+    );
+  }
+
+  /** The finished flow and its facts to `onFlow`. */
+  private finish(flow: OpenFlow, s: Sightings): void {
+    const f = s.frames;
+    const [requestPath, requestPathPackets] = modal(flow.request, (x) => x.timeRank);
+    const [replyPath, replyPathPackets] = modal(flow.reply, (x) => x.timeRank);
+    const h = flow.head;
+    // the fields in Flow's order (the JSON outputs keep it)
+    const out: Flow = {
+      id: h.id,
+      proto: h.proto,
+      family: h.family,
+      client: h.client,
+      service: h.service,
+      server: h.server,
+      packets: flow.packets,
+      requestPackets: flow.request.packets,
+      replyPackets: flow.reply.packets,
+      bytes: flow.bytes,
+      firstNs: f.absNs(flow.minT),
+      lastNs: f.absNs(flow.maxT),
+      communityIdService: h.communityIdService,
+      communityIdServer: h.communityIdServer,
+      requestPath: this.paths!.path(requestPath).slice(),
+      replyPath: this.paths!.path(replyPath).slice(),
+      requestPathPackets,
+      replyPathPackets,
+      hops: [
+        ...this.latencies('request', flow.request, requestPath),
+        ...this.latencies('reply', flow.reply, replyPath),
+      ],
+      coverage: coverageGaps(this.windows!, flow.minT, flow.maxT, (point) => flow.seen[point] === 1),
+    };
+    const request = this.legFacts(flow.request, s);
+    const reply = this.legFacts(flow.reply, s);
+    const classify = classifyFlowOf(out, request);
+    let firstPacket = Number.POSITIVE_INFINITY;
+    for (const leg of [flow.request, flow.reply])
+      for (const acc of leg.paths.values()) if (acc.firstPacket < firstPacket) firstPacket = acc.firstPacket;
+    this.onFlow({ flow: out, classify, request, reply }, firstPacket);
+  }
+
+  /** Per hop of the leg's reported path: min, median and max latency over the packets that took it. */
+  private latencies(leg: 'request' | 'reply', legAcc: LegAcc, pathId: number): HopLatency[] {
+    const acc = legAcc.paths.get(pathId);
+    if (acc === undefined) return [];
+    const hops = this.paths!.path(pathId);
+    const gaps = hops.length - 1;
+    const out: HopLatency[] = [];
+    const d = new Float64Array(acc.kept);
+    for (let h = 0; h < gaps; h++) {
+      for (let k = 0; k < acc.kept; k++) d[k] = acc.deltas[k * gaps + h]!;
+      sortSamples(d);
+      out.push({
+        leg,
+        hop: h,
+        from: hops[h]!.point,
+        to: hops[h + 1]!.point,
+        samples: acc.count,
+        minNs: Math.round(acc.min[h]!),
+        medianNs: Math.round(d[acc.kept >> 1]!),
+        maxNs: Math.round(acc.max[h]!),
+      });
+    }
+    return out;
+  }
+
+  private legFacts(leg: LegAcc, s: Sightings): LegFacts {
+    const f = s.frames;
+    const points = s.points;
+    const macs = new Map<string, readonly MacSeen[]>();
+    for (const [hop, list] of leg.macs)
+      macs.set(
+        hopKey(points[Math.floor(hop / 3)]!, DIR[hop % 3]!),
+        list.map((m) => m.seen),
+      );
+    const [, modalPackets, acc] = modal(leg, (x) => x.firstPacket);
+    return {
+      packets: leg.packets,
+      modalPackets,
+      hops: acc?.sightings ?? [],
+      seenAnywhere: macs,
+      firstNs: leg.firstT <= leg.lastT ? f.absNs(leg.firstT) : null,
+      lastNs: leg.firstT <= leg.lastT ? f.absNs(leg.lastT) : null,
+      macs,
+    };
+  }
+}
+
+/**
+ * The path most packets of a leg took, ties to the lowest `rank` (0, the empty path, for no packets),
+ * how many took it, and its accumulator.
+ */
+function modal(leg: LegAcc, rank: (acc: PathAcc) => number): [number, number, PathAcc | undefined] {
+  let best = 0;
+  let bestAcc: PathAcc | undefined;
+  for (const [id, acc] of leg.paths)
+    if (
+      bestAcc === undefined ||
+      acc.count > bestAcc.count ||
+      (acc.count === bestAcc.count && rank(acc) < rank(bestAcc))
+    ) {
+      best = id;
+      bestAcc = acc;
+    }
+  return [best, bestAcc?.count ?? 0, bestAcc];
+}
+
+/** Every flow of sightings held whole (one slab), in id order. */
+export function flowsFromSightings(s: Sightings, topology: Topology, opts: FlowOptions = {}): FlowsResult {
+  const flows: Flow[] = [];
+  const b = new FlowBuilder(
+    topology,
+    opts,
+    (facts) => flows.push(facts.flow),
+    new Int32Array(s.packets).fill(-1),
+  );
+  b.add(s);
+  b.end();
+  flows.sort((x, y) => x.id - y.id);
+  return { flows, flowOfPacket: b.flowOfPacket.subarray(0, s.packets) };
+}
