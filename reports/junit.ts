@@ -8,6 +8,7 @@
 
 import fs from 'node:fs';
 import path from 'node:path';
+import { ByCheckFields } from '../analyzers/rules/shared-checks.ts';
 import type { CheckResult, FlowVerdict } from '../analyzers/rules/verdict-types.ts';
 import type { VerdictsDocument } from '../analyzers/verdicts.ts';
 import { TextFile, writeTextFile } from './text-file.ts';
@@ -84,6 +85,20 @@ function caseRestOf(c: CheckResult): string {
 }
 
 /**
+ * `text` in one piece: a string made by concatenation is a tree of its parts until V8 copies it into
+ * one piece, which reading a character does. A text written many times (a flow's class name, once per
+ * check; a shared test case, once per flow) is then copied as a block each time the part is joined,
+ * instead of its tree being walked. Measured: 7.0 -> 5.9 us a flow.
+ */
+function flat(text: string): string {
+  text.charCodeAt(0);
+  return text;
+}
+
+/** Texts kept before a cache starts over (some, like messages naming frames, never repeat). */
+const MAX_KEPT = 1 << 14;
+
+/**
  * JUnit XML as the flows come: each flow's test cases go to its suite's part at once (and the flow
  * is dropped), the counts are kept; `finish` writes the suites, sorted by name, each with its part.
  */
@@ -91,6 +106,10 @@ export class JunitWriter<P extends TextSink, O extends TextSink> {
   private readonly suites = new Map<string, Suite<P>>();
   private readonly all: Counts = { tests: 0, failures: 0, skipped: 0 };
   private readonly caseTexts = new WeakMap<CheckResult, string>();
+  /** a test case after its class name, of a check without evidence in it (not failed) */
+  private readonly restTexts = new ByCheckFields<string>(MAX_KEPT);
+  /** texts of a flow's label, escaped */
+  private readonly escaped = new Map<string, string>();
 
   constructor(private readonly parts: SuiteParts<P, O>) {}
 
@@ -101,8 +120,12 @@ export class JunitWriter<P extends TextSink, O extends TextSink> {
       suite = { part: this.parts.create(this.suites.size), tests: 0, failures: 0, skipped: 0 };
       this.suites.set(key, suite);
     }
-    const classname = xml(flowLabel(f));
-    for (const c of f.checks) {
+    const checks = f.checks;
+    if (checks.length === 0) return;
+    const head = flat(`${TESTCASE}${this.label(f)}`);
+    const part = suite.part;
+    for (let i = 0; i < checks.length; i++) {
+      const c = checks[i]!;
       const fail = c.status === 'fail' ? 1 : 0;
       const skip = c.status === 'inconclusive' ? 1 : 0;
       suite.tests++;
@@ -111,18 +134,53 @@ export class JunitWriter<P extends TextSink, O extends TextSink> {
       this.all.tests++;
       this.all.failures += fail;
       this.all.skipped += skip;
-      suite.part.write(TESTCASE);
-      suite.part.write(classname);
-      suite.part.write(this.caseRest(c));
+      part.write(head);
+      part.write(this.caseRest(c));
     }
   }
 
-  /** A test case after its class name; a frozen check's (one many flows share) is made once. */
+  /** `xml(flowLabel(f))`, from the label's parts escaped once each (escaping is character by character). */
+  private label(f: FlowVerdict): string {
+    const via = f.service ? ` -&gt; ${this.hostPort(f.service.ip, f.service.port)}` : '';
+    return `#${f.flow_id} ${this.xml(f.proto)} ${this.who(f.client)}${via} -&gt; ${this.who(f.server)}`;
+  }
+
+  private who(e: FlowVerdict['client']): string {
+    const at = this.hostPort(e.ip, e.port);
+    return e.pod !== null ? `${this.xml(e.pod)} ${at}` : at;
+  }
+
+  private hostPort(ip: string, port: number): string {
+    return `${this.xml(ip.includes(':') ? `[${ip}]` : ip)}:${port}`;
+  }
+
+  private xml(text: string): string {
+    let escaped = this.escaped.get(text);
+    if (escaped === undefined) {
+      if (this.escaped.size >= MAX_KEPT) this.escaped.clear();
+      escaped = xml(text);
+      this.escaped.set(text, escaped);
+    }
+    return escaped;
+  }
+
+  /**
+   * A test case after its class name: a frozen check's (one many flows share) made once, another's
+   * once per name, status, reason and message unless it failed (a failure shows the evidence).
+   */
   private caseRest(c: CheckResult): string {
     let text = this.caseTexts.get(c);
+    if (text !== undefined) return text;
+    if (Object.isFrozen(c)) {
+      text = flat(caseRestOf(c));
+      this.caseTexts.set(c, text);
+      return text;
+    }
+    if (c.status === 'fail') return caseRestOf(c);
+    text = this.restTexts.find(c.name, c.status, c.reason, c.message);
     if (text === undefined) {
-      text = caseRestOf(c);
-      if (Object.isFrozen(c)) this.caseTexts.set(c, text);
+      text = flat(caseRestOf(c));
+      this.restTexts.add(c.name, c.status, c.reason, c.message, text);
     }
     return text;
   }

@@ -12,7 +12,7 @@ import { SharedChecks } from '../../../analyzers/rules/shared-checks.ts';
 import type { FlowVerdict } from '../../../analyzers/rules/verdict-types.ts';
 import type { VerdictsDocument } from '../../../analyzers/verdicts.ts';
 import { exitCodeOf } from '../../../cli/analyze.ts';
-import { junitXml, writeJunitXml } from '../../../reports/junit.ts';
+import { flowLabel, junitXml, writeJunitXml } from '../../../reports/junit.ts';
 import { summaryText } from '../../../reports/summary.ts';
 import { verdictsSchemaErrors, writeVerdictsJson } from '../../../reports/verdicts-json.ts';
 
@@ -142,4 +142,33 @@ test('streamed files: verdicts.json is JSON.stringify(doc, null, 2) byte for byt
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }
+});
+
+test('JUnit: each test case is classed by the flow label, escaped (IPv6, no pod, Service, odd names)', () => {
+  const odd = flow(8, 'fail');
+  odd.client = { ip: 'fd00::1', port: 5353, pod: null, node: null };
+  odd.service = { ip: 'fd00:10::a', port: 53, name: 'kube-system/dns' };
+  odd.server = { ip: '10.0.2.7', port: 53, pod: `ns/<a & "b" 'c'>\u0001`, node: 'node2' };
+  odd.proto = 'icmp<v6>';
+  const flows = [
+    flow(1, 'pass'),
+    odd,
+    { ...flow(9, 'pass'), service: { ip: '172.21.0.10', port: 80, name: null } },
+  ];
+  const x = junitXml(doc(flows));
+  const escaped = (t: string) =>
+    t
+      .split('\u0001')
+      .join('')
+      .replace(/&/g, '&amp;')
+      .replace(/</g, '&lt;')
+      .replace(/>/g, '&gt;')
+      .replace(/"/g, '&quot;')
+      .replace(/'/g, '&apos;');
+  const classes = [...x.matchAll(/<testcase classname="([^"]*)"/g)].map((m) => m[1]);
+  assert.deepEqual(
+    classes,
+    flows.map((f) => escaped(flowLabel(f))),
+  );
+  assert.ok(classes[1]!.includes('[fd00::1]:5353 -&gt; [fd00:10::a]:53 -&gt; ns/&lt;a &amp; &quot;b&quot;'));
 });
