@@ -15,6 +15,7 @@ import {
   type ClassifyFacts,
   type ClassifyTopology,
   classifyFlow,
+  type Scenario,
   type ScenarioKey,
   serviceNodeOf,
 } from '../classify.ts';
@@ -47,6 +48,7 @@ import {
   type RewriteLeg,
   RewriteStatus,
   Status,
+  worse,
   worst,
 } from './verdict-types.ts';
 
@@ -119,18 +121,6 @@ function mergedLeg(leg: Leg, base: Rule, byEndpoint: Record<Endpoint, Rule>): Ru
   };
 }
 
-const ruleLabels = new WeakMap<Rule, string>();
-
-/** `<set>/<id>`, made once per rule (every flow it judges is labelled with it). */
-function ruleLabel(rule: Rule): string {
-  let label = ruleLabels.get(rule);
-  if (label === undefined) {
-    label = `${rule.set}/${rule.id}`;
-    ruleLabels.set(rule, label);
-  }
-  return label;
-}
-
 /**
  * The one rule that judges a flow. When the flow's nodes are judged by one set, its matching rule. When
  * they claim different datapaths (a DataPath V2 node talking to a kernel-routing node), each endpoint's
@@ -157,21 +147,61 @@ export function chooseRule(
   const used: string[] = [];
   for (const s of [setOf.client, setOf.backend, setOf.service])
     if (s !== null && !used.includes(s)) used.push(s);
-  if (used.length <= 1) return { rule: base, label: ruleLabel(base) };
+  if (used.length <= 1) return singleChoice(base);
   const byEndpoint = {} as Record<Endpoint, Rule>;
   for (const e of Object.values(Endpoint)) {
     const r = pickRule(ctx, setOf[e], key, facts);
     byEndpoint[e] = r !== null && r.id === base.id ? r : base;
   }
-  return {
-    rule: {
-      ...base,
-      set: used.join('+'),
-      request: mergedLeg('request', base, byEndpoint),
-      reply: mergedLeg('reply', base, byEndpoint),
-    },
-    label: `${used.join('+')}/${base.id}`,
-  };
+  // made once per combination: its legs key the leg plans, which a new object every flow would miss
+  const composites = within(
+    within(within(compositeCache(ctx, base), byEndpoint.client.set), byEndpoint.backend.set),
+    byEndpoint.service.set,
+  );
+  const set = used.join('+');
+  let choice = composites.get(set);
+  if (choice === undefined) {
+    choice = {
+      rule: {
+        ...base,
+        set,
+        request: mergedLeg('request', base, byEndpoint),
+        reply: mergedLeg('reply', base, byEndpoint),
+      },
+      label: `${set}/${base.id}`,
+    };
+    composites.set(set, choice);
+  }
+  return choice;
+}
+
+/** per context and base rule: by the client's, backend's and Service node's rule set, then the sets used */
+const composites = new WeakMap<EvaluateContext, WeakMap<Rule, ByName<ByName<ByName<ByName<RuleChoice>>>>>>();
+
+function compositeCache(ctx: EvaluateContext, base: Rule): ByName<ByName<ByName<ByName<RuleChoice>>>> {
+  let byRule = composites.get(ctx);
+  if (byRule === undefined) {
+    byRule = new WeakMap();
+    composites.set(ctx, byRule);
+  }
+  let byEndpoints = byRule.get(base);
+  if (byEndpoints === undefined) {
+    byEndpoints = new Map();
+    byRule.set(base, byEndpoints);
+  }
+  return byEndpoints;
+}
+
+const singleChoices = new WeakMap<Rule, RuleChoice>();
+
+/** A rule judging alone, labelled `<set>/<id>`: one choice per rule (every flow it judges is labelled with it). */
+function singleChoice(rule: Rule): RuleChoice {
+  let choice = singleChoices.get(rule);
+  if (choice === undefined) {
+    choice = { rule, label: `${rule.set}/${rule.id}` };
+    singleChoices.set(rule, choice);
+  }
+  return choice;
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -235,8 +265,15 @@ export function visibility(
       reason: Reason.captureLoss,
       why: `its capture dropped ${over.drops} packet(s) (${over.files.join(', ')})`,
     };
-  return { status: Status.pass, reason: null, why: 'captured without loss' };
+  return CAPTURED;
 }
+
+/** The common answer, one object for every point and leg that could see. */
+const CAPTURED: Visibility = Object.freeze({
+  status: Status.pass,
+  reason: null,
+  why: 'captured without loss',
+});
 
 function addressText(ip: string | null, port: number | null): string | null {
   if (ip === null) return null;
@@ -316,6 +353,8 @@ interface LegPlan {
   hops: readonly { point: string | null; unresolved: string | null; node: string | null }[];
   /** per `eff.skipped` entry; `bypassed`: the bypass check's line when the point is silent and captured */
   skips: readonly { point: string | null; why: string | null; bypassed: string | null }[];
+  /** the bypass check's message when every skipped point is silent and captured (null: a role unresolved) */
+  allBypassed: string | null;
   /** `point:dir` of each resolved undecided hop */
   undecided: ReadonlySet<string>;
   /** the path check's line for each undecided hop */
@@ -324,12 +363,22 @@ interface LegPlan {
   notes: readonly string[];
 }
 
-const planCache = new WeakMap<EvaluateContext, WeakMap<RuleLeg, Map<string, LegPlan>>>();
+/** Values by a name or null at each level (pods, nodes), through nested maps: no key text made per flow. */
+type ByName<T> = Map<string | null, T>;
 
-function endpointsKey(f: RoleFlow): string {
-  // \u0001 stands for null: no pod or node name holds it
-  return `${f.client.pod ?? '\u0001'}\u0000${f.client.node ?? '\u0001'}\u0000${f.server.pod ?? '\u0001'}\u0000${f.server.node ?? '\u0001'}\u0000${f.serviceNode ?? '\u0001'}`;
+function within<T>(m: ByName<ByName<T>>, name: string | null): ByName<T> {
+  let next = m.get(name);
+  if (next === undefined) {
+    next = new Map();
+    m.set(name, next);
+  }
+  return next;
 }
+
+/** by client pod, client node, server pod, server node, then Service node */
+type PlansByEndpoints = ByName<ByName<ByName<ByName<ByName<LegPlan>>>>>;
+
+const planCache = new WeakMap<EvaluateContext, WeakMap<RuleLeg, PlansByEndpoints>>();
 
 function legPlan(ruleLeg: RuleLeg, roleFlow: RoleFlow, ctx: EvaluateContext): LegPlan {
   let byLeg = planCache.get(ctx);
@@ -342,11 +391,14 @@ function legPlan(ruleLeg: RuleLeg, roleFlow: RoleFlow, ctx: EvaluateContext): Le
     byEndpoints = new Map();
     byLeg.set(ruleLeg, byEndpoints);
   }
-  const key = endpointsKey(roleFlow);
-  let plan = byEndpoints.get(key);
+  const plans = within(
+    within(within(within(byEndpoints, roleFlow.client.pod), roleFlow.client.node), roleFlow.server.pod),
+    roleFlow.server.node,
+  );
+  let plan = plans.get(roleFlow.serviceNode);
   if (plan === undefined) {
     plan = makeLegPlan(ruleLeg, roleFlow, ctx);
-    byEndpoints.set(key, plan);
+    plans.set(roleFlow.serviceNode, plan);
   }
   return plan;
 }
@@ -374,7 +426,10 @@ function makeLegPlan(ruleLeg: RuleLeg, roleFlow: RoleFlow, ctx: EvaluateContext)
     undecidedLines.push(msg.kernelUnknown(u, endpointNode(u.role.endpoint, roleFlow, topo)));
   }
   const notes = msg.kernelNotes(eff.path, ctx, roleFlow);
-  return { eff, hops, skips, undecided, undecidedLines, notes };
+  const allBypassed = skips.every((sk) => sk.bypassed !== null)
+    ? skips.map((sk) => sk.bypassed).join('; ')
+    : null;
+  return { eff, hops, skips, allBypassed, undecided, undecidedLines, notes };
 }
 
 interface GatewayMacs {
@@ -410,6 +465,38 @@ function gatewayMacsFromTopology(topo: Topology, point: string): GatewayMacs {
   if (node && node.gatewayMacs.length > 0)
     return { macs: node.gatewayMacs, source: `ip neigh of ${node.name}'s default gateway` };
   return { macs: [VPC_GATEWAY_MAC], source: 'the VPC gateway' };
+}
+
+/** The gateway MAC check's passing texts, by the points that passed (in order), then leg. */
+interface GatewayMacOkTexts {
+  next: Map<string, GatewayMacOkTexts>;
+  byLeg: Partial<Record<Leg, string>>;
+}
+
+const gatewayMacOkCache = new WeakMap<Topology, GatewayMacOkTexts>();
+
+/** msg.gatewayMacOk, made once per leg and points: the MACs follow from the points (gatewayMacsOf). */
+function gatewayMacOk(topo: Topology, leg: Leg, points: readonly string[], macs: readonly string[]): string {
+  let root = gatewayMacOkCache.get(topo);
+  if (root === undefined) {
+    root = { next: new Map(), byLeg: {} };
+    gatewayMacOkCache.set(topo, root);
+  }
+  let node: GatewayMacOkTexts = root;
+  for (const p of points) {
+    let next: GatewayMacOkTexts | undefined = node.next.get(p);
+    if (next === undefined) {
+      next = { next: new Map(), byLeg: {} };
+      node.next.set(p, next);
+    }
+    node = next;
+  }
+  let text = node.byLeg[leg];
+  if (text === undefined) {
+    text = msg.gatewayMacOk(leg, points, macs);
+    node.byLeg[leg] = text;
+  }
+  return text;
 }
 
 /** A rewrite's check name, made once per rule rewrite (every flow of the rule names it). */
@@ -503,14 +590,16 @@ class LegEvaluator {
   }
 
   private findHop(point: string, dir: string): number {
-    const exact = this.hops.findIndex(
-      (h, i) => this.matchedTo[i] === -1 && h.point === point && h.dir === dir,
-    );
-    if (exact >= 0) return exact;
+    const exact = this.unmatchedHop(point, dir);
     // a capture that does not record direction (and nothing allowed inferring it): the point still counts
-    return this.hops.findIndex(
-      (h, i) => this.matchedTo[i] === -1 && h.point === point && h.dir === 'unknown',
-    );
+    return exact >= 0 ? exact : this.unmatchedHop(point, 'unknown');
+  }
+
+  private unmatchedHop(point: string, dir: string): number {
+    const hops = this.hops;
+    for (let i = 0; i < hops.length; i++)
+      if (this.matchedTo[i] === -1 && hops[i]!.point === point && hops[i]!.dir === dir) return i;
+    return -1;
   }
 
   private ref(point: string, dir: string): PointRef {
@@ -603,23 +692,30 @@ class LegEvaluator {
     for (const line of this.plan.undecidedLines)
       results.push({ status: Status.inconclusive, reason: Reason.kernelUnknown, line });
     // order: the seen expected hops must appear in rule order
-    const seen = this.expected.filter((e) => e.seenAt >= 0);
-    for (let i = 1; i < seen.length; i++) {
-      const a = seen[i - 1]!;
-      const b = seen[i]!;
-      if (b.seenAt > a.seenAt) continue;
-      const cross = a.node !== b.node;
-      const errA = this.ctx.clockErrorNs(a.node);
+    let a: ExpectedHop | null = null;
+    for (const b of this.expected) {
+      if (b.seenAt < 0) continue;
+      const prev = a;
+      a = b;
+      if (prev === null || b.seenAt > prev.seenAt) continue;
+      const cross = prev.node !== b.node;
+      const errA = this.ctx.clockErrorNs(prev.node);
       const errB = this.ctx.clockErrorNs(b.node);
       const wide = cross && (errA === null || errB === null || errA + errB > CLOCK_BOUND_NS);
       results.push({
         status: wide ? Status.inconclusive : Status.fail,
         reason: wide ? Reason.clockBoundTooWide : Reason.outOfOrder,
-        line: msg.outOfOrder(a.eff.role, b.eff.role, wide),
+        line: msg.outOfOrder(prev.eff.role, b.eff.role, wide),
       });
     }
-    const status = worst(results.map((r) => r.status));
-    const first = results.find((r) => r.status === status);
+    let status: Status = Status.pass;
+    for (const r of results) status = worse(status, r.status);
+    let first: (typeof results)[number] | undefined;
+    for (const r of results)
+      if (r.status === status) {
+        first = r;
+        break;
+      }
     const notes = this.plan.notes;
     const message =
       status === Status.pass
@@ -645,9 +741,14 @@ class LegEvaluator {
         lines.push(msg.unresolved(s.role, why));
         continue;
       }
-      const at = this.hops.findIndex(
-        (h) => h.point === point && (h.dir === s.role.dir || h.dir === 'unknown'),
-      );
+      let at = -1;
+      for (let k = 0; k < this.hops.length; k++) {
+        const h = this.hops[k]!;
+        if (h.point === point && (h.dir === s.role.dir || h.dir === 'unknown')) {
+          at = k;
+          break;
+        }
+      }
       const seenByAny = this.facts[this.leg].seenAnywhere.has(hopKey(point, s.role.dir));
       if (at >= 0 || seenByAny) {
         statuses.push(Status.fail);
@@ -674,7 +775,9 @@ class LegEvaluator {
       lines.push(bypassed ?? msg.bypassed(s.role, point));
     }
     const status = worst(statuses);
-    this.check('bypass', status, reason, lines.join('; '), evidence);
+    // every point bypassed: the lines are the plan's, joined once for every flow of the plan
+    const allBypassed = status === Status.pass ? this.plan.allBypassed : null;
+    this.check('bypass', status, reason, allBypassed ?? lines.join('; '), evidence);
   }
 
   /** Whether the bypass check of this leg already reported the point as seen. */
@@ -815,7 +918,7 @@ class LegEvaluator {
       'gateway-mac',
       status,
       reason,
-      status === Status.pass ? msg.gatewayMacOk(this.leg, okPoints, okMacs) : lines.join('; '),
+      status === Status.pass ? gatewayMacOk(this.ctx.topology, this.leg, okPoints, okMacs) : lines.join('; '),
       evidence,
     );
   }
@@ -1039,6 +1142,10 @@ interface VethTexts {
   veth: string;
   outKey: string;
   bypassed: string;
+  /** the host veth's egress seen: on a kernel < 5.10, an unknown one, and another */
+  seenLegacy: string;
+  seenKernelUnknown: string;
+  seenKernel: string;
 }
 
 /** A pod's host veth point and the texts about it, made once per pod (every flow into it asks). */
@@ -1054,6 +1161,9 @@ function vethTexts(pod: object, node: string, iface: string): VethTexts {
       veth,
       outKey: hopKey(veth, 'out'),
       bypassed: `${veth}:out bypassed (bpf_redirect_peer)`,
+      seenLegacy: `${veth}:out seen; kernel < 5.10 crosses it under eBPF too (bpf_redirect)`,
+      seenKernelUnknown: `${veth}:out seen; kernel unknown`,
+      seenKernel: `${veth}:out seen: delivered by the kernel path`,
     };
     vethTextCache.set(pod, t);
   }
@@ -1072,26 +1182,22 @@ export function nodeHandling(facts: FlowFacts, ctx: EvaluateContext): NodeHandli
       if (point.kind === 'pod-eth0' && h.dir === 'in' && point.pod !== null) {
         const pod = topo.pods.get(point.pod);
         if (!pod?.veth || pod.node === null) return;
-        const { veth, outKey, bypassed } = vethTexts(pod, pod.node, pod.veth);
-        const seen = lf.seenAnywhere.has(outKey);
+        const t = vethTexts(pod, pod.node, pod.veth);
+        const seen = lf.seenAnywhere.has(t.outKey);
         const k = ctx.kernelOf(pod.node);
         if (seen)
           out.push({
             node: pod.node,
             leg,
             by: olderThan510(k) || k === null ? Datapath.unknown : Datapath.kernel,
-            why: olderThan510(k)
-              ? `${veth}:out seen; kernel < 5.10 crosses it under eBPF too (bpf_redirect)`
-              : k === null
-                ? `${veth}:out seen; kernel unknown`
-                : `${veth}:out seen: delivered by the kernel path`,
+            why: olderThan510(k) ? t.seenLegacy : k === null ? t.seenKernelUnknown : t.seenKernel,
           });
-        else if (visibility(veth, window, ctx.coverage).status === Status.pass)
+        else if (visibility(t.veth, window, ctx.coverage).status === Status.pass)
           out.push({
             node: pod.node,
             leg,
             by: Datapath.ebpf,
-            why: bypassed,
+            why: t.bypassed,
           });
       }
       if (point.kind === 'eni' && h.dir === 'out' && olderThan510(ctx.kernelOf(h.node))) {
@@ -1134,10 +1240,23 @@ export function nodeHandling(facts: FlowFacts, ctx: EvaluateContext): NodeHandli
   return out;
 }
 
+/** combineDatapath of what each node showed, without a list made for it. */
+function datapathOf(handled: readonly NodeHandling[]): Datapath {
+  let e = false;
+  let k = false;
+  for (const h of handled) {
+    if (h.by === Datapath.ebpf) e = true;
+    else if (h.by === Datapath.kernel) k = true;
+  }
+  return datapathSeen(e, k);
+}
+
 export function combineDatapath(values: readonly Datapath[]): Datapath {
-  const e = values.includes(Datapath.ebpf);
-  const k = values.includes(Datapath.kernel);
-  return e && k ? Datapath.mixed : e ? Datapath.ebpf : k ? Datapath.kernel : Datapath.unknown;
+  return datapathSeen(values.includes(Datapath.ebpf), values.includes(Datapath.kernel));
+}
+
+function datapathSeen(ebpf: boolean, kernel: boolean): Datapath {
+  return ebpf && kernel ? Datapath.mixed : ebpf ? Datapath.ebpf : kernel ? Datapath.kernel : Datapath.unknown;
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -1160,6 +1279,41 @@ function legOut(v: FlowVerdict): LegResult {
   };
 }
 
+/** per choice, scenario key and scenario variant (the scenario's id follows from its key) */
+const classifiedChecks = new WeakMap<RuleChoice, Map<ScenarioKey, ByName<CheckResult>>>();
+
+/** The passing classification check, made once per choice and scenario (every flow they judge has it). */
+function classifiedCheck(
+  ctx: EvaluateContext,
+  choice: RuleChoice,
+  key: ScenarioKey,
+  scenario: Scenario | null,
+): CheckResult {
+  let byKey = classifiedChecks.get(choice);
+  if (byKey === undefined) {
+    byKey = new Map();
+    classifiedChecks.set(choice, byKey);
+  }
+  let byVariant = byKey.get(key);
+  if (byVariant === undefined) {
+    byVariant = new Map();
+    byKey.set(key, byVariant);
+  }
+  // a host-network client has no scenario; any variant's text is `rule` or null
+  const variant = scenario === null ? '\u0001' : scenario.rule;
+  let check = byVariant.get(variant);
+  if (check === undefined) {
+    check = sharedChecksOf(ctx).get(
+      'classification',
+      Status.pass,
+      null,
+      msg.classified(key, scenario, choice),
+    );
+    byVariant.set(variant, check);
+  }
+  return check;
+}
+
 export function evaluateFlow(facts: FlowFacts, ctx: EvaluateContext): EvaluatedFlow {
   const topo = ctx.topology;
   const flow = facts.flow;
@@ -1174,7 +1328,7 @@ export function evaluateFlow(facts: FlowFacts, ctx: EvaluateContext): EvaluatedF
     server: { ip: flow.server.ip, port: flow.server.port, pod: flow.server.pod, node: flow.server.node },
     scenario: classification.status === 'classified' ? classification.scenario : null,
     rule_id: null,
-    datapath: combineDatapath(handled.map((h) => h.by)),
+    datapath: datapathOf(handled),
     request_path: facts.request.hops.map((h) => h.point),
     reply_path: facts.reply.hops.map((h) => h.point),
     skipped: [],
@@ -1223,14 +1377,7 @@ export function evaluateFlow(facts: FlowFacts, ctx: EvaluateContext): EvaluatedF
     return { verdict: base, classification, key };
   }
   base.rule_id = choice.label;
-  base.checks.push(
-    sharedChecksOf(ctx).get(
-      'classification',
-      Status.pass,
-      null,
-      msg.classified(key, classification.scenario, choice),
-    ),
-  );
+  base.checks.push(classifiedCheck(ctx, choice, key, classification.scenario));
   const req = new LegEvaluator(
     'request',
     choice.rule.request,
@@ -1251,11 +1398,17 @@ export function evaluateFlow(facts: FlowFacts, ctx: EvaluateContext): EvaluatedF
   // cross-node flow of an `any`-only bundle would be inconclusive (and `--strict` fail) over a field no such
   // capture has, while its path, bypass and rewrite evidence is complete. A gateway MAC that is seen and wrong
   // still fails the flow.
-  const counted = base.checks.filter(
-    (c) => !(c.status === Status.inconclusive && c.reason === Reason.macNotCaptured),
-  );
-  base.status = worst(counted.map((c) => c.status));
-  base.reason =
-    base.status === Status.pass ? null : (counted.find((c) => c.status === base.status)?.reason ?? null);
+  const counted = (c: CheckResult) =>
+    !(c.status === Status.inconclusive && c.reason === Reason.macNotCaptured);
+  let status: Status = Status.pass;
+  for (const c of base.checks) if (counted(c)) status = worse(status, c.status);
+  base.status = status;
+  base.reason = null;
+  if (status !== Status.pass)
+    for (const c of base.checks)
+      if (c.status === status && counted(c)) {
+        base.reason = c.reason;
+        break;
+      }
   return { verdict: base, classification, key };
 }

@@ -165,6 +165,11 @@ const RANK: Record<Status, number> = { pass: 0, inconclusive: 1, fail: 2 };
 /** The worse of the statuses: fail > inconclusive > pass. */
 export function worst(statuses: readonly Status[]): Status {
   let w: Status = Status.pass;
-  for (const s of statuses) if (RANK[s] > RANK[w]) w = s;
+  for (const s of statuses) w = worse(w, s);
   return w;
+}
+
+/** The worse of two statuses. */
+export function worse(a: Status, b: Status): Status {
+  return RANK[b] > RANK[a] ? b : a;
 }
