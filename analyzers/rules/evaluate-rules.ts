@@ -179,30 +179,17 @@ export function chooseRule(
 const composites = new WeakMap<EvaluateContext, WeakMap<Rule, ByName<ByName<ByName<ByName<RuleChoice>>>>>>();
 
 function compositeCache(ctx: EvaluateContext, base: Rule): ByName<ByName<ByName<ByName<RuleChoice>>>> {
-  let byRule = composites.get(ctx);
-  if (byRule === undefined) {
-    byRule = new WeakMap();
-    composites.set(ctx, byRule);
-  }
-  let byEndpoints = byRule.get(base);
-  if (byEndpoints === undefined) {
-    byEndpoints = new Map();
-    byRule.set(base, byEndpoints);
-  }
-  return byEndpoints;
+  return cachedIn(cachedIn(composites, ctx, newWeakMap), base, newMap);
 }
 
 const singleChoices = new WeakMap<Rule, RuleChoice>();
 
 /** A rule judging alone, labelled `<set>/<id>`: one choice per rule (every flow it judges is labelled with it). */
 function singleChoice(rule: Rule): RuleChoice {
-  let choice = singleChoices.get(rule);
-  if (choice === undefined) {
-    choice = { rule, label: `${rule.set}/${rule.id}` };
-    singleChoices.set(rule, choice);
-  }
-  return choice;
+  return cachedIn(singleChoices, rule, choiceOf);
 }
+
+const choiceOf = (rule: Rule): RuleChoice => ({ rule, label: `${rule.set}/${rule.id}` });
 
 // ---------------------------------------------------------------------------------------------------
 // Per-leg evaluation
@@ -366,13 +353,25 @@ interface LegPlan {
 /** Values by a name or null at each level (pods, nodes), through nested maps: no key text made per flow. */
 type ByName<T> = Map<string | null, T>;
 
-function within<T>(m: ByName<ByName<T>>, name: string | null): ByName<T> {
-  let next = m.get(name);
-  if (next === undefined) {
-    next = new Map();
-    m.set(name, next);
+/** The value `cache` holds for `key`, made by `make` (a function of the key alone) the first time. */
+function cachedIn<K, V>(
+  cache: { get(k: K): V | undefined; set(k: K, v: V): unknown },
+  key: K,
+  make: (key: K) => NoInfer<V>,
+): V {
+  let value = cache.get(key);
+  if (value === undefined) {
+    value = make(key);
+    cache.set(key, value);
   }
-  return next;
+  return value;
+}
+
+const newMap = <K, V>(): Map<K, V> => new Map();
+const newWeakMap = <K extends object, V>(): WeakMap<K, V> => new WeakMap();
+
+function within<T>(m: ByName<ByName<T>>, name: string | null): ByName<T> {
+  return cachedIn(m, name, newMap);
 }
 
 /** by client pod, client node, server pod, server node, then Service node */
@@ -381,16 +380,7 @@ type PlansByEndpoints = ByName<ByName<ByName<ByName<ByName<LegPlan>>>>>;
 const planCache = new WeakMap<EvaluateContext, WeakMap<RuleLeg, PlansByEndpoints>>();
 
 function legPlan(ruleLeg: RuleLeg, roleFlow: RoleFlow, ctx: EvaluateContext): LegPlan {
-  let byLeg = planCache.get(ctx);
-  if (byLeg === undefined) {
-    byLeg = new WeakMap();
-    planCache.set(ctx, byLeg);
-  }
-  let byEndpoints = byLeg.get(ruleLeg);
-  if (byEndpoints === undefined) {
-    byEndpoints = new Map();
-    byLeg.set(ruleLeg, byEndpoints);
-  }
+  const byEndpoints: PlansByEndpoints = cachedIn(cachedIn(planCache, ctx, newWeakMap), ruleLeg, newMap);
   const plans = within(
     within(within(within(byEndpoints, roleFlow.client.pod), roleFlow.client.node), roleFlow.server.pod),
     roleFlow.server.node,
@@ -445,11 +435,7 @@ const gatewayMacCache = new WeakMap<Topology, Map<string, GatewayMacs>>();
  * the ENI's own table's gateway neighbour, else the node's default gateways' neighbours, else the VPC's.
  */
 function gatewayMacsOf(topo: Topology, point: string): GatewayMacs {
-  let byPoint = gatewayMacCache.get(topo);
-  if (byPoint === undefined) {
-    byPoint = new Map();
-    gatewayMacCache.set(topo, byPoint);
-  }
+  const byPoint = cachedIn(gatewayMacCache, topo, newMap);
   let g = byPoint.get(point);
   if (g === undefined) {
     g = gatewayMacsFromTopology(topo, point);
@@ -474,23 +460,12 @@ interface GatewayMacOkTexts {
 }
 
 const gatewayMacOkCache = new WeakMap<Topology, GatewayMacOkTexts>();
+const newOkTexts = (): GatewayMacOkTexts => ({ next: new Map(), byLeg: {} });
 
 /** msg.gatewayMacOk, made once per leg and points: the MACs follow from the points (gatewayMacsOf). */
 function gatewayMacOk(topo: Topology, leg: Leg, points: readonly string[], macs: readonly string[]): string {
-  let root = gatewayMacOkCache.get(topo);
-  if (root === undefined) {
-    root = { next: new Map(), byLeg: {} };
-    gatewayMacOkCache.set(topo, root);
-  }
-  let node: GatewayMacOkTexts = root;
-  for (const p of points) {
-    let next: GatewayMacOkTexts | undefined = node.next.get(p);
-    if (next === undefined) {
-      next = { next: new Map(), byLeg: {} };
-      node.next.set(p, next);
-    }
-    node = next;
-  }
+  let node = cachedIn(gatewayMacOkCache, topo, newOkTexts);
+  for (const p of points) node = cachedIn(node.next, p, newOkTexts);
   let text = node.byLeg[leg];
   if (text === undefined) {
     text = msg.gatewayMacOk(leg, points, macs);
@@ -503,25 +478,19 @@ function gatewayMacOk(topo: Topology, leg: Leg, points: readonly string[], macs:
 const rewriteCheckNames = new WeakMap<RuleRewrite, string>();
 
 function rewriteCheck(rw: RuleRewrite): string {
-  let name = rewriteCheckNames.get(rw);
-  if (name === undefined) {
-    name = `rewrite.${rw.kind}-${rw.field}`;
-    rewriteCheckNames.set(rw, name);
-  }
-  return name;
+  return cachedIn(rewriteCheckNames, rw, rewriteCheckName);
 }
+
+const rewriteCheckName = (rw: RuleRewrite): string => `rewrite.${rw.kind}-${rw.field}`;
 
 const sharedChecks = new WeakMap<EvaluateContext, SharedChecks>();
 
 /** The checks without evidence of one context's flows, shared between them. */
 function sharedChecksOf(ctx: EvaluateContext): SharedChecks {
-  let shared = sharedChecks.get(ctx);
-  if (shared === undefined) {
-    shared = new SharedChecks();
-    sharedChecks.set(ctx, shared);
-  }
-  return shared;
+  return cachedIn(sharedChecks, ctx, newSharedChecks);
 }
+
+const newSharedChecks = (): SharedChecks => new SharedChecks();
 
 class LegEvaluator {
   /** where this leg's entries of `out.unexpected` start (the request leg's come before) */
@@ -1289,16 +1258,7 @@ function classifiedCheck(
   key: ScenarioKey,
   scenario: Scenario | null,
 ): CheckResult {
-  let byKey = classifiedChecks.get(choice);
-  if (byKey === undefined) {
-    byKey = new Map();
-    classifiedChecks.set(choice, byKey);
-  }
-  let byVariant = byKey.get(key);
-  if (byVariant === undefined) {
-    byVariant = new Map();
-    byKey.set(key, byVariant);
-  }
+  const byVariant: ByName<CheckResult> = cachedIn(cachedIn(classifiedChecks, choice, newMap), key, newMap);
   // a host-network client has no scenario; any variant's text is `rule` or null
   const variant = scenario === null ? '\u0001' : scenario.rule;
   let check = byVariant.get(variant);
