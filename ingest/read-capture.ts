@@ -12,6 +12,12 @@ export interface ReadOptions {
   file?: string;
   /** Read size in bytes; default 512 KiB. */
   chunkSize?: number;
+  /**
+   * Sees the file's bytes as read from disk (compressed, if the file is), in order from byte 0, each
+   * view valid only during the call: e.g. to hash the file without reading it twice. A read that
+   * stops at a fault leaves the rest of the file unseen.
+   */
+  onFileChunk?: (bytes: Uint8Array) => void;
 }
 
 export interface ReadResult {
@@ -134,7 +140,7 @@ export async function readCapture(
   const chunkSize = opts.chunkSize ?? DEFAULT_CHUNK;
   let source: Awaited<ReturnType<typeof openCapture>>;
   try {
-    source = await openCapture(path, chunkSize);
+    source = await openCapture(path, chunkSize, opts.onFileChunk);
   } catch (err) {
     const f = sourceFault(err);
     const error = new InputError(f.code, file, 0, f.detail);

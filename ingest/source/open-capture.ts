@@ -48,8 +48,15 @@ function ioError(err: unknown, path: string): SourceError {
   return new SourceError('io.read-failed', `cannot read: ${e.message}`);
 }
 
-/** Open a capture; throws SourceError when it cannot be opened. */
-export async function openCapture(path: string, chunkSize: number): Promise<ByteSource> {
+/**
+ * Open a capture; throws SourceError when it cannot be opened. `onFileChunk` sees the file's bytes as
+ * read, before any decompression, in order from byte 0 (each view valid only during the call).
+ */
+export async function openCapture(
+  path: string,
+  chunkSize: number,
+  onFileChunk?: (bytes: Uint8Array) => void,
+): Promise<ByteSource> {
   let fh: Awaited<ReturnType<typeof open>>;
   try {
     fh = await open(path, 'r');
@@ -65,7 +72,7 @@ export async function openCapture(path: string, chunkSize: number): Promise<Byte
     throw ioError(err, path);
   }
   const compression = sniffCompression(head.subarray(0, headLen));
-  const raw = fileChunks(fh, path, chunkSize, compression === 'none');
+  const raw = fileChunks(fh, path, chunkSize, compression === 'none', onFileChunk);
   if (compression === 'gzip') return { compression, chunks: gunzipChunks(raw) };
   if (compression === 'zstd') return { compression, chunks: zstdChunks(raw) };
   return { compression, chunks: raw };
@@ -76,6 +83,7 @@ async function* fileChunks(
   path: string,
   chunkSize: number,
   reuse: boolean,
+  onFileChunk: ((bytes: Uint8Array) => void) | undefined,
 ): AsyncGenerator<Uint8Array> {
   // two buffers: the next read runs while the consumer parses the chunk it was given, so the parser is
   // not left idle waiting for the kernel's copy (a chunk stays valid until the next one is requested).
@@ -109,7 +117,9 @@ async function* fileChunks(
       // a decompressor may keep a reference to its input: it gets fresh memory each time
       if (!reuse) bufs[which] = new Uint8Array(chunkSize);
       pending = readInto(bufs[which]!);
-      yield current.subarray(0, n);
+      const chunk = current.subarray(0, n);
+      onFileChunk?.(chunk);
+      yield chunk;
     }
   } finally {
     // a read still in flight must finish before its file is closed
