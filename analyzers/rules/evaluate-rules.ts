@@ -20,6 +20,7 @@ import {
   serviceNodeOf,
 } from '../classify.ts';
 import type { Topology } from '../topology/model.ts';
+import { cachedIn, newMap, newWeakMap } from './cached.ts';
 import type { FlowFacts, LegFacts, PointCoverage, Sighting } from './flow-facts.ts';
 import { coverageOver, hopKey, insideWindows } from './flow-facts.ts';
 import {
@@ -264,8 +265,7 @@ const CAPTURED: Visibility = Object.freeze({
 
 function addressText(ip: string | null, port: number | null): string | null {
   if (ip === null) return null;
-  const host = ip.includes(':') ? `[${ip}]` : ip;
-  return port === null ? `${host}:*` : `${host}:${port}`;
+  return port === null ? `${ip.includes(':') ? `[${ip}]` : ip}:*` : msg.address(ip, port);
 }
 
 /**
@@ -352,23 +352,6 @@ interface LegPlan {
 
 /** Values by a name or null at each level (pods, nodes), through nested maps: no key text made per flow. */
 type ByName<T> = Map<string | null, T>;
-
-/** The value `cache` holds for `key`, made by `make` (a function of the key alone) the first time. */
-function cachedIn<K, V>(
-  cache: { get(k: K): V | undefined; set(k: K, v: V): unknown },
-  key: K,
-  make: (key: K) => NoInfer<V>,
-): V {
-  let value = cache.get(key);
-  if (value === undefined) {
-    value = make(key);
-    cache.set(key, value);
-  }
-  return value;
-}
-
-const newMap = <K, V>(): Map<K, V> => new Map();
-const newWeakMap = <K extends object, V>(): WeakMap<K, V> => new WeakMap();
 
 function within<T>(m: ByName<ByName<T>>, name: string | null): ByName<T> {
   return cachedIn(m, name, newMap);

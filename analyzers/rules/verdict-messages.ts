@@ -3,6 +3,7 @@
  * rule expected, and why that matters for the datapath. One sentence per finding; the checks join them.
  */
 import type { Scenario, ScenarioKey, Unclassified } from '../classify.ts';
+import { cachedIn, newMap } from './cached.ts';
 import type { FlowFacts, MacSeen, PointCoverage, Sighting } from './flow-facts.ts';
 import { hopKeys, PointDirTexts } from './flow-facts.ts';
 import type { EffectiveHop, RuleHop, RuleRewrite, RuleSkip } from './load-rules.ts';
@@ -79,6 +80,9 @@ export function forgetPointTexts(): void {
   hopTexts.clear();
   PATHS.next.clear();
   hopKeys.clear();
+  addresses.clear();
+  addressCount = 0;
+  rewriteOkTexts.clear();
 }
 
 /** A rule set's datapath in words. */
@@ -103,8 +107,30 @@ function setWordsOf(set: string): string {
 }
 
 function addr(ip: string | null, port: number): string {
-  if (ip === null) return '?';
-  return `${ip.includes(':') ? `[${ip}]` : ip}:${port}`;
+  return ip === null ? '?' : address(ip, port);
+}
+
+/** `ip:port` texts by address, then port: a bundle's Services and pods repeat in every flow's messages. */
+const addresses = new Map<string, Map<number, string>>();
+let addressCount = 0;
+/** kept before the texts start over (clients' ports rarely repeat) */
+const MAX_ADDRESSES = 1 << 16;
+
+/** `ip:port`, `[ip]:port` for IPv6; one string per address and port while it is kept. */
+export function address(ip: string, port: number): string {
+  const byPort = cachedIn(addresses, ip, newMap);
+  let text = byPort.get(port);
+  if (text === undefined) {
+    if (addressCount >= MAX_ADDRESSES) {
+      addresses.clear();
+      addressCount = 0;
+      return address(ip, port);
+    }
+    addressCount++;
+    text = `${ip.includes(':') ? `[${ip}]` : ip}:${port}`;
+    byPort.set(port, text);
+  }
+  return text;
 }
 
 /** The address in the field a rewrite changes. */
@@ -361,8 +387,41 @@ export function rewriteReverted(leg: Leg, rw: RuleRewrite, b: Sighting, again: S
   return `${rewriteWords(rw)} was seen at ${hop(b.point, b.dir)}, but ${hop(again.point, again.dir)} ${at(again)} shows the ${leg}'s old address again`;
 }
 
+/**
+ * rewriteOk's texts by rewrite, leg, then each side's hop and address (texts made once each): every
+ * flow of a Service and backend says the same.
+ */
+type ByText<T> = Map<string, T>;
+const rewriteOkTexts = new Map<RuleRewrite, Record<Leg, ByText<ByText<ByText<ByText<string>>>>>>();
+let rewriteOkCount = 0;
+
 export function rewriteOk(leg: Leg, rw: RuleRewrite, a: Sighting, b: Sighting): string {
-  return `${rewriteWords(rw)} of the ${leg}: ${fieldAddr(rw, a)} at ${hop(a.point, a.dir)} -> ${fieldAddr(rw, b)} at ${hop(b.point, b.dir)}, where the rule puts it`;
+  let byLeg = rewriteOkTexts.get(rw);
+  if (byLeg === undefined) {
+    byLeg = { request: new Map(), reply: new Map() };
+    rewriteOkTexts.set(rw, byLeg);
+  }
+  const hopA = hop(a.point, a.dir);
+  const addrA = fieldAddr(rw, a);
+  const hopB = hop(b.point, b.dir);
+  const addrB = fieldAddr(rw, b);
+  const texts = within(within(within(byLeg[leg], hopA), addrA), hopB);
+  let text = texts.get(addrB);
+  if (text === undefined) {
+    // texts naming clients' addresses (a source rewrite) may never repeat
+    if (rewriteOkCount >= MAX_ADDRESSES) {
+      rewriteOkTexts.clear();
+      rewriteOkCount = 0;
+    }
+    rewriteOkCount++;
+    text = `${rewriteWords(rw)} of the ${leg}: ${addrA} at ${hopA} -> ${addrB} at ${hopB}, where the rule puts it`;
+    texts.set(addrB, text);
+  }
+  return text;
+}
+
+function within<T>(m: ByText<ByText<T>>, key: string): ByText<T> {
+  return cachedIn(m, key, newMap);
 }
 
 export function rewriteBlind(
