@@ -91,10 +91,16 @@ export abstract class PushParser {
   /** The error for a stream that ends inside a unit (`avail` bytes of it present, at stream offset `at`). */
   protected abstract truncated(bytes: Uint8Array, view: DataView, avail: number, at: number): void;
 
-  /** Parse what `chunk` completes; the records' bytes are released to the sink when it returns. */
+  /**
+   * Parse what `chunk` completes; the records' bytes are released to the sink when it returns, or
+   * throws (a sink that throws has rows whose hashes are still queued).
+   */
   push(chunk: Uint8Array): void {
-    this.pushUnits(chunk);
-    this.sink.release?.();
+    try {
+      this.pushUnits(chunk);
+    } finally {
+      this.sink.release?.();
+    }
   }
 
   private pushUnits(chunk: Uint8Array): void {

@@ -1,5 +1,9 @@
 import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { test } from 'node:test';
+import { generateCaptures } from '../../../bench/generate-capture.ts';
 import { PacketColumns } from '../../../ingest/columns/packet-columns.ts';
 import { hashPacket, PAYLOAD_HASH_BYTES } from '../../../ingest/decode/payload-hash.ts';
 import {
@@ -12,6 +16,8 @@ import {
   returnReadBuffer,
   takeReadBuffer,
 } from '../../../ingest/decode/payload-hash-wasm.ts';
+import { PacketBatchSink } from '../../../ingest/packets-from-capture.ts';
+import { readCapture, readCaptureBytes } from '../../../ingest/read-capture.ts';
 
 const queue = hashQueue();
 const noWasm = queue === null ? 'no WebAssembly SIMD on this platform' : false;
@@ -153,4 +159,47 @@ test('read buffers: from the pool while it lasts and up to its slot size, else o
   for (let i = 0; i < taken.length - 1; i++) again.push(takeReadBuffer(10));
   assert.ok(again.every((b) => hashMemoryOffset(q, b) >= 0));
   for (const b of again) returnReadBuffer(b);
+});
+
+test('a sink that throws mid-chunk: the rows it had queued are hashed, nothing is left queued', {
+  skip: noWasm,
+}, async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'hoptrace-wasm-'));
+  try {
+    const g = generateCaptures(join(dir, 'mix'), 3000);
+    let batches = 0;
+    let kept: PacketColumns | null = null;
+    const sink = new PacketBatchSink({
+      fileId: 0,
+      pointFor: () => 0,
+      batchRows: 1000,
+      onBatch: (b) => {
+        batches++;
+        if (batches === 2) {
+          kept = b;
+          throw new Error('stop');
+        }
+      },
+    });
+    await assert.rejects(readCapture(g.pcap, sink), /stop/);
+    assert.equal(queue!.n, 0, 'the queue was drained when the parser gave its chunk up');
+    // the batch it stopped at had its hashes: the same as hashing those frames from memory
+    const want: PacketColumns[] = [];
+    const ref = new PacketBatchSink({
+      fileId: 0,
+      pointFor: () => 0,
+      batchRows: 1000,
+      onBatch: (b) => {
+        want.push(b);
+        return new PacketColumns(1000);
+      },
+    });
+    readCaptureBytes(readFileSync(g.pcap), ref, g.pcap);
+    ref.finish();
+    const got = kept as PacketColumns | null;
+    assert.ok(got);
+    assertSame(got, want[1]!, 'second batch');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
