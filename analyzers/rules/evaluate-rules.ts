@@ -50,7 +50,6 @@ import {
   RewriteStatus,
   Status,
   worse,
-  worst,
 } from './verdict-types.ts';
 
 /** Cilium's ipv4-service-loopback-address default (reference §4, C-loop): hairpin sources become it. */
@@ -76,6 +75,9 @@ export interface EvaluateContext {
  * the expected next hop when the node's ip neigh does not name one.
  */
 export const VPC_GATEWAY_MAC = 'ee:ff:ff:ff:ff:ff';
+
+/** No evidence: handed to `check` only to be read (a check without evidence is a shared one). */
+const NO_EVIDENCE: Evidence[] = [];
 
 /** Clock uncertainty beyond which hops on two nodes are not ordered by time (the narrow window). */
 const CLOCK_BOUND_NS = 50e6;
@@ -219,6 +221,23 @@ interface LegResult {
   unexpected: PointRef[];
   notCaptured: PointRef[];
   rewrites: { rw: RuleRewrite; result: RewriteLeg }[];
+}
+
+/** The six references to a point (leg x direction), frozen and shared by every flow that names them. */
+const pointRefs = new Map<string, readonly PointRef[]>();
+/** points kept before the references start over (a batch judges bundle after bundle) */
+const MAX_POINT_REFS = 1 << 12;
+const REF_LEGS: readonly Leg[] = ['request', 'reply'];
+const REF_DIRS: readonly PointRef['dir'][] = ['in', 'out', 'unknown'];
+
+function pointRef(point: string, dir: PointRef['dir'], leg: Leg): PointRef {
+  let refs = pointRefs.get(point);
+  if (refs === undefined) {
+    if (pointRefs.size >= MAX_POINT_REFS) pointRefs.clear();
+    refs = REF_LEGS.flatMap((l) => REF_DIRS.map((d) => Object.freeze({ point, dir: d, leg: l })));
+    pointRefs.set(point, refs);
+  }
+  return refs[(leg === 'request' ? 0 : 3) + (dir === 'in' ? 0 : dir === 'out' ? 1 : 2)]!;
 }
 
 const evidenceOf = (s: Sighting): Evidence => ({ point: s.point, file: s.file, frame: s.frame });
@@ -436,22 +455,43 @@ function gatewayMacsFromTopology(topo: Topology, point: string): GatewayMacs {
   return { macs: [VPC_GATEWAY_MAC], source: 'the VPC gateway' };
 }
 
-/** The gateway MAC check's passing texts, by the points that passed (in order), then leg. */
-interface GatewayMacOkTexts {
-  next: Map<string, GatewayMacOkTexts>;
+/**
+ * The gateway MAC check's pass texts: a tree by the points that passed, in order; each node holds its
+ * points and their gateway MACs (made once), and its text per leg.
+ */
+interface GatewayMacOk {
+  next: Map<string, GatewayMacOk>;
+  points: readonly string[];
+  macs: readonly string[];
   byLeg: Partial<Record<Leg, string>>;
 }
 
-const gatewayMacOkCache = new WeakMap<Topology, GatewayMacOkTexts>();
-const newOkTexts = (): GatewayMacOkTexts => ({ next: new Map(), byLeg: {} });
+const gatewayMacOkCache = new WeakMap<Topology, GatewayMacOk>();
+const gatewayMacOkTree = (): GatewayMacOk => ({ next: new Map(), points: [], macs: [], byLeg: {} });
 
-/** msg.gatewayMacOk, made once per leg and points: the MACs follow from the points (gatewayMacsOf). */
-function gatewayMacOk(topo: Topology, leg: Leg, points: readonly string[], macs: readonly string[]): string {
-  let node = cachedIn(gatewayMacOkCache, topo, newOkTexts);
-  for (const p of points) node = cachedIn(node.next, p, newOkTexts);
+function gatewayMacOkRoot(topo: Topology): GatewayMacOk {
+  return cachedIn(gatewayMacOkCache, topo, gatewayMacOkTree);
+}
+
+/** The node after `node` for one more point passed, whose gateway MACs are `macs` (gatewayMacsOf). */
+function gatewayMacOkNext(node: GatewayMacOk, point: string, macs: readonly string[]): GatewayMacOk {
+  let next = node.next.get(point);
+  if (next === undefined) {
+    next = {
+      next: new Map(),
+      points: [...node.points, point],
+      macs: [...node.macs, ...macs.filter((m, i) => !node.macs.includes(m) && macs.indexOf(m) === i)],
+      byLeg: {},
+    };
+    node.next.set(point, next);
+  }
+  return next;
+}
+
+function gatewayMacOkText(node: GatewayMacOk, leg: Leg): string {
   let text = node.byLeg[leg];
   if (text === undefined) {
-    text = msg.gatewayMacOk(leg, points, macs);
+    text = msg.gatewayMacOk(leg, node.points, node.macs);
     node.byLeg[leg] = text;
   }
   return text;
@@ -474,6 +514,13 @@ function sharedChecksOf(ctx: EvaluateContext): SharedChecks {
 }
 
 const newSharedChecks = (): SharedChecks => new SharedChecks();
+
+/** The lines of the first `n` skips, every one bypassed (the plan's lines). */
+function bypassedLines(planned: LegPlan['skips'], n: number): string[] {
+  const lines: string[] = [];
+  for (let k = 0; k < n; k++) lines.push(planned[k]!.bypassed ?? '');
+  return lines;
+}
 
 class LegEvaluator {
   /** where this leg's entries of `out.unexpected` start (the request leg's come before) */
@@ -555,7 +602,7 @@ class LegEvaluator {
   }
 
   private ref(point: string, dir: string): PointRef {
-    return { point, dir: dir === 'in' || dir === 'out' ? dir : 'unknown', leg: this.leg };
+    return pointRef(point, dir === 'in' || dir === 'out' ? dir : 'unknown', this.leg);
   }
 
   private check(
@@ -679,17 +726,20 @@ class LegEvaluator {
   /** Points this datapath bypasses: seen -> the slow path was taken; silent on a lossless capture -> skipped. */
   private bypassCheck(): void {
     if (this.eff.skipped.length === 0) return;
-    const lines: string[] = [];
-    const statuses: Status[] = [];
+    // the lines are made from the first point not bypassed on (before it, every line is the plan's)
+    let lines: string[] | null = null;
+    let status: Status = Status.pass;
     let reason: Reason | null = null;
-    const evidence: Evidence[] = [];
+    let evidence = NO_EVIDENCE;
     const skips = this.eff.skipped;
+    const planned = this.plan.skips;
     for (let i = 0; i < skips.length; i++) {
       const s = skips[i]!;
-      const { point, why, bypassed } = this.plan.skips[i]!;
+      const { point, why, bypassed } = planned[i]!;
       if (point === null) {
-        statuses.push(Status.inconclusive);
+        status = worse(status, Status.inconclusive);
         reason ??= Reason.roleUnresolved;
+        lines = lines ?? bypassedLines(planned, i);
         lines.push(msg.unresolved(s.role, why));
         continue;
       }
@@ -703,12 +753,16 @@ class LegEvaluator {
       }
       const seenByAny = this.facts[this.leg].seenAnywhere.has(hopKey(point, s.role.dir));
       if (at >= 0 || seenByAny) {
-        statuses.push(Status.fail);
+        status = Status.fail;
         reason = Reason.seenOnSkippedPoint;
         this.out.unexpected.push(this.ref(point, s.role.dir));
         const sighting = at >= 0 ? this.hops[at]! : null;
-        if (sighting) evidence.push(evidenceOf(sighting));
+        if (sighting) {
+          if (evidence === NO_EVIDENCE) evidence = [];
+          evidence.push(evidenceOf(sighting));
+        }
         const node = endpointNode(s.role.endpoint, this.roleFlow, this.ctx.topology);
+        lines = lines ?? bypassedLines(planned, i);
         lines.push(
           msg.seenOnSkipped(this.leg, s, point, sighting, this.facts, this.choice, this.ctx.kernelText(node)),
         );
@@ -716,20 +770,24 @@ class LegEvaluator {
       }
       const v = visibility(point, this.window, this.ctx.coverage);
       if (v.status !== Status.pass) {
-        statuses.push(v.status);
+        status = worse(status, v.status);
         if (reason === null || reason === Reason.roleUnresolved) reason = v.reason;
         if (v.reason === Reason.pointNotCaptured) this.out.notCaptured.push(this.ref(point, s.role.dir));
+        lines = lines ?? bypassedLines(planned, i);
         lines.push(msg.bypassUnknown(s.role, point, v.why));
         continue;
       }
-      statuses.push(Status.pass);
       this.out.skipped.push(this.ref(point, s.role.dir));
-      lines.push(bypassed ?? msg.bypassed(s.role, point));
+      lines?.push(bypassed ?? msg.bypassed(s.role, point));
     }
-    const status = worst(statuses);
     // every point bypassed: the lines are the plan's, joined once for every flow of the plan
-    const allBypassed = status === Status.pass ? this.plan.allBypassed : null;
-    this.check('bypass', status, reason, allBypassed ?? lines.join('; '), evidence);
+    this.check(
+      'bypass',
+      status,
+      reason,
+      lines === null ? this.plan.allBypassed! : lines.join('; '),
+      evidence,
+    );
   }
 
   /** Whether the bypass check of this leg already reported the point as seen. */
@@ -823,54 +881,57 @@ class LegEvaluator {
    * MAC) is inconclusive, never pass. Omitted when no marked hop was seen (the path check covers absence).
    */
   private gatewayMacCheck(): void {
-    const lines: string[] = [];
-    const statuses: Status[] = [];
-    const evidence: Evidence[] = [];
-    const okPoints: string[] = [];
-    const okMacs: string[] = [];
+    // built only when a hop does not pass
+    let lines: string[] | null = null;
+    let evidence = NO_EVIDENCE;
+    let status: Status | null = null;
     let reason: Reason | null = null;
+    // the hops that passed, as a node of the pass texts' tree
+    let ok = gatewayMacOkRoot(this.ctx.topology);
     for (const e of this.expected) {
       if (e.eff.gatewayMac === false || e.seenAt < 0) continue;
       const s = this.hops[e.seenAt]!;
       if (e.eff.gatewayMac === null) {
-        statuses.push(Status.inconclusive);
+        status = worse(status ?? Status.pass, Status.inconclusive);
         reason ??= Reason.kernelUnknown;
+        lines = lines ?? [];
         lines.push(msg.gatewayMacKernelUnknown(s.point, e.eff.role.dir));
         continue;
       }
       const dir = e.eff.role.dir;
-      const seen = this.facts[this.leg].macs.get(hopKey(s.point, s.dir)) ?? [];
+      const seen = this.facts[this.leg].macs.get(hopKey(s.point, s.dir));
+      if (seen === undefined || seen.length === 0) continue;
       const { macs, source } = gatewayMacsOf(this.ctx.topology, s.point);
       let hopOk = true;
       for (const m of seen) {
         const mac = dir === 'out' ? m.dst : m.src;
+        if (mac !== null && macs.includes(mac)) continue;
+        hopOk = false;
+        if (evidence === NO_EVIDENCE) evidence = [];
+        evidence.push({ point: s.point, file: m.file, frame: m.frame });
         if (mac === null) {
-          hopOk = false;
-          statuses.push(Status.inconclusive);
+          status = worse(status ?? Status.pass, Status.inconclusive);
           if (reason === null || reason === Reason.kernelUnknown) reason = Reason.macNotCaptured;
+          lines = lines ?? [];
           lines.push(msg.gatewayMacUnknown(s.point, dir, m));
-          evidence.push({ point: s.point, file: m.file, frame: m.frame });
-        } else if (!macs.includes(mac)) {
-          hopOk = false;
-          statuses.push(Status.fail);
+        } else {
+          status = Status.fail;
           reason = Reason.gatewayMacMismatch;
+          lines = lines ?? [];
           lines.push(msg.gatewayMacWrong(s.point, dir, m, macs, source));
-          evidence.push({ point: s.point, file: m.file, frame: m.frame });
         }
       }
-      if (hopOk && seen.length > 0) {
-        statuses.push(Status.pass);
-        okPoints.push(s.point);
-        for (const m of macs) if (!okMacs.includes(m)) okMacs.push(m);
+      if (hopOk) {
+        status ??= Status.pass;
+        ok = gatewayMacOkNext(ok, s.point, macs);
       }
     }
-    if (statuses.length === 0) return;
-    const status = worst(statuses);
+    if (status === null) return;
     this.check(
       'gateway-mac',
       status,
       reason,
-      status === Status.pass ? gatewayMacOk(this.ctx.topology, this.leg, okPoints, okMacs) : lines.join('; '),
+      status === Status.pass ? gatewayMacOkText(ok, this.leg) : (lines ?? []).join('; '),
       evidence,
     );
   }
