@@ -384,10 +384,13 @@ class CheckBytes {
   private readonly shared = new WeakMap<CheckResult, Uint8Array>();
   /** a check's text up to its evidence */
   private readonly heads = new ByCheckFields<Uint8Array>(MAX_KEPT);
-  /** by point, then file: an evidence entry's bytes up to its frame, as the first entry and as a later one */
+  /**
+   * by point, then file: an evidence entry's bytes up to its frame, as the first entry and as a later
+   * one (which closes the entry before it)
+   */
   private readonly evidenceHeads = new Map<string, Map<string, readonly [Uint8Array, Uint8Array]>>();
-  private readonly evidenceEnd = utf8(`${line(6)}}`);
-  private readonly evidenceListEnd = utf8(`${line(5)}]${line(4)}}`);
+  /** what closes the last entry, the list and the check */
+  private readonly evidenceListEnd = utf8(`${line(6)}}${line(5)}]${line(4)}}`);
   private readonly noEvidenceEnd = utf8(EMPTY_EVIDENCE_END);
 
   write(out: ByteFile, c: CheckResult): void {
@@ -412,7 +415,6 @@ class CheckBytes {
       const e = evidence[i]!;
       out.bytes(this.evidenceHead(e.point, e.file)[i === 0 ? 0 : 1]);
       out.number(e.frame);
-      out.bytes(this.evidenceEnd);
     }
     out.bytes(this.evidenceListEnd);
   }
@@ -438,7 +440,8 @@ class CheckBytes {
     if (bytes === undefined) {
       const [p, f, n] = EVIDENCE_KEYS;
       const rest = `${keyAt('{', p, 7)}${JSON.stringify(point)}${keyAt(',', f, 7)}${JSON.stringify(file)}${keyAt(',', n, 7)}`;
-      bytes = [utf8(`${itemOpen(true, 6)}${rest}`), utf8(`${itemOpen(false, 6)}${rest}`)];
+      // a later entry's bytes close the entry before it
+      bytes = [utf8(`${itemOpen(true, 6)}${rest}`), utf8(`${line(6)}}${itemOpen(false, 6)}${rest}`)];
       byFile.set(file, bytes);
     }
     return bytes;

@@ -119,8 +119,53 @@ test('streamed files: verdicts.json is JSON.stringify(doc, null, 2) byte for byt
         { name: 'ttl.reply', status: 'pass', reason: null, message: 'TTL ok', evidence: [] },
       ],
     });
+    // every field a flow can fill: a Service and its rewrites, references, handling, odd frames
+    const full: FlowVerdict = {
+      ...flow(10, 'inconclusive'),
+      service: { ip: 'fd00:10::a', port: 53, name: 'kube-system/dns "x"' },
+      scenario: null,
+      request_path: ['pod/default/client/eth0', 'node/node1/cali1'],
+      reply_path: ['node/node1/cali1'],
+      skipped: [{ point: 'node/node1/cali1', dir: 'out', leg: 'request' }],
+      unexpected: [
+        { point: 'node/node1/eth0', dir: 'in', leg: 'reply' },
+        { point: 'node/node1/eth0', dir: 'unknown', leg: 'reply' },
+      ],
+      not_captured: [{ point: 'node/node2/eth1', dir: 'in', leg: 'request' }],
+      service_rewrite: {
+        status: 'at-source',
+        before: '[fd00:10::a]:53',
+        after: '10.0.2.7:8080',
+        between: ['pod/default/client/eth0', 'node/node1/cali1'],
+        reverse: { status: 'not-observable', before: null, after: null, between: null },
+      },
+      checks: [
+        {
+          name: 'path.request',
+          status: 'inconclusive',
+          reason: 'capture-loss',
+          message: 'frames',
+          evidence: [
+            { point: 'p', file: 'f', frame: Number.NaN },
+            { point: 'p', file: 'f', frame: 1.5 },
+            { point: 'p', file: 'f', frame: 2 ** 53 },
+            { point: 'p', file: 'f', frame: -0 },
+          ],
+        },
+      ],
+      handled_by: [
+        {
+          node: 'node1',
+          leg: 'request',
+          by: 'ebpf',
+          why: 'node/node1/cali1:out bypassed (bpf_redirect_peer)',
+        },
+        { node: 'node2', leg: 'reply', by: 'kernel', why: 'TTL 63 -> 62' },
+      ],
+    };
     const docs = [
       doc([]),
+      doc([full, flow(11, 'pass'), full]),
       { ...doc([flow(1, 'pass'), odd, flow(3, 'inconclusive')]), warnings: [{ code: 'w', message: 'x' }] },
       doc([
         withShared(flow(4, 'pass')),
