@@ -74,8 +74,8 @@ export async function analysisFromBundle(
       const found: Flow[] = [];
       const builder = new FlowBuilder(
         topology,
-        { ...opts, coverage: set.coverage, files: set.files },
-        (facts) => found.push(facts.flow),
+        { ...opts, coverage: set.coverage, files: set.files, facts: false },
+        (flow) => found.push(flow),
       );
       let clocked = false;
       correlation = sightingsFromSpool(spool, set, topology, opts, (slab, ownFrom, offsets) => {

@@ -42,9 +42,8 @@ import {
   type MacSeen,
   portAt,
   type Sighting,
-  sightingAt,
 } from './rules/flow-facts.ts';
-import { macTextFromKey } from './topology/ip-text.ts';
+import { ip4Text, macTextFromKey } from './topology/ip-text.ts';
 import type { Topology } from './topology/model.ts';
 
 /** Packets per path whose hop latencies are kept (a reservoir sample beyond). */
@@ -56,52 +55,66 @@ const ACK = 0x010;
 
 /** One path of one leg of an open flow. */
 interface PathAcc {
+  /** path id */
+  id: number;
   count: number;
   /** first seen in time order (the Flow's modal path breaks ties by it) */
   timeRank: number;
-  /** lowest packet number that took it and that packet's sightings (the facts break ties by it) */
+  /** lowest packet number that took it and that packet's sightings (`ROW` numbers each; the facts break ties by it) */
   firstPacket: number;
-  sightings: Sighting[] | null;
+  rows: number[] | null;
   /** latency samples: `kept` rows of `hops - 1` deltas */
-  deltas: Float64Array;
+  deltas: number[];
   kept: number;
-  min: Float64Array;
-  max: Float64Array;
+  min: number[];
+  max: number[];
 }
 
-/** One distinct MAC pair at one hop of a leg. */
-interface MacAcc {
-  src: number;
-  dst: number;
-  seen: MacSeen;
-}
+/**
+ * A sighting kept as numbers (the facts' `Sighting` is made when the flow ends): point, direction, IP
+ * version, source and destination address (IPv4 number or IPv6 intern id), ports, TTL, time, file, frame.
+ */
+const ROW = 11;
+/**
+ * An open flow's times and bytes, in the builder's `num` at `NUM * slot`: numbers in one typed array, as
+ * object fields updated per sighting they cost a heap number each (300 bytes of garbage a packet).
+ */
+const NUM = 8;
+const MIN_T = 0;
+const MAX_T = 1;
+const LAST_T = 2;
+const BYTES = 3;
+/** first and last sighting time of the request leg, then of the reply leg */
+const REQUEST_T = 4;
+const REPLY_T = 6;
+/** A distinct MAC pair at a hop (point * 3 + dir) kept as numbers: hop, source, destination, link type, file, frame, packets. */
+const MAC = 7;
 
 class LegAcc {
   packets = 0;
-  firstT = Number.POSITIVE_INFINITY;
-  lastT = Number.NEGATIVE_INFINITY;
   /** by path id, in the order first seen */
-  readonly paths = new Map<number, PathAcc>();
-  /** by hop (point * 3 + dir), in the order first seen in packet order */
-  readonly macs = new Map<number, MacAcc[]>();
+  readonly paths: PathAcc[] = [];
+  /** MAC pairs in the order first seen in packet order, `MAC` numbers each (numbers, not objects: a flow stays open for minutes) */
+  readonly macs: number[] = [];
+  macCount = 0;
 }
 
 /** What a flow keeps while it is open. */
 class OpenFlow {
   packets = 0;
   bytes = 0;
-  minT = Number.POSITIVE_INFINITY;
-  maxT = Number.NEGATIVE_INFINITY;
   /** time (first sighting) of its latest packet */
-  lastT = Number.NEGATIVE_INFINITY;
   sawNonSyn = false;
   readonly request = new LegAcc();
   readonly reply = new LegAcc();
   /** 1 per point that saw one of its packets */
-  readonly seen: Uint8Array;
+  /** bit per point that saw one of its packets, 30 to a number */
+  readonly seen: number[];
 
   constructor(
     readonly id: number,
+    /** where its numbers are in the builder's `num` */
+    readonly slot: number,
     /** the flow's fields known from its opener */
     readonly head: Omit<
       Flow,
@@ -123,7 +136,7 @@ class OpenFlow {
     readonly clientSrc: number,
     points: number,
   ) {
-    this.seen = new Uint8Array(points);
+    this.seen = new Array<number>(Math.ceil(points / 30)).fill(0);
   }
 }
 
@@ -132,7 +145,9 @@ class OpenFlow {
  * id plus one hop, so a packet's path is found without a key string, and a path's hops are built once.
  */
 class PathIndex {
-  private readonly ids = new Map<number, number>();
+  /** (prefix id, hop code) -> path id, open addressing: no key object or heap number per sighting */
+  private keys = new Int32Array(2 * 1024);
+  private slots = new Int32Array(1024).fill(-1);
   private readonly parent: number[] = [-1];
   private readonly code: number[] = [0];
   private readonly hops = new Map<number, PathHop[]>();
@@ -143,20 +158,50 @@ class PathIndex {
   of(s: Sightings, p: number): number {
     const dir = s.frames.dir;
     let id = 0;
-    for (let r = s.packetStart[p]!; r < s.packetStart[p + 1]!; r++) {
-      // point x 4 + direction, below 2^18; ids stay far below 2^35, so the key is exact
-      const code = 4 * s.point[r]! + dir[s.frame[r]!]!;
-      const key = id * 262144 + code;
-      let next = this.ids.get(key);
-      if (next === undefined) {
-        next = this.parent.length;
-        this.parent.push(id);
-        this.code.push(code);
-        this.ids.set(key, next);
-      }
-      id = next;
-    }
+    for (let r = s.packetStart[p]!; r < s.packetStart[p + 1]!; r++)
+      id = this.next(id, 4 * s.point[r]! + dir[s.frame[r]!]!);
     return id;
+  }
+
+  /** The path `id` followed by one hop (point x 4 + direction). */
+  private next(id: number, code: number): number {
+    let mask = this.slots.length - 1;
+    let slot = (Math.imul(id, 0x9e3779b1) ^ Math.imul(code, 0x85ebca6b)) & mask;
+    for (;;) {
+      const at = this.slots[slot]!;
+      if (at < 0) break;
+      if (this.keys[2 * slot] === id && this.keys[2 * slot + 1] === code) return at;
+      slot = (slot + 1) & mask;
+    }
+    const next = this.parent.length;
+    this.parent.push(id);
+    this.code.push(code);
+    if (2 * next > this.slots.length) {
+      this.grow();
+      mask = this.slots.length - 1;
+      slot = (Math.imul(id, 0x9e3779b1) ^ Math.imul(code, 0x85ebca6b)) & mask;
+      while (this.slots[slot]! >= 0) slot = (slot + 1) & mask;
+    }
+    this.keys[2 * slot] = id;
+    this.keys[2 * slot + 1] = code;
+    this.slots[slot] = next;
+    return next;
+  }
+
+  private grow(): void {
+    const n = 2 * this.slots.length;
+    this.slots = new Int32Array(n).fill(-1);
+    this.keys = new Int32Array(2 * n);
+    const mask = n - 1;
+    for (let at = 1; at < this.parent.length - 1; at++) {
+      const id = this.parent[at]!;
+      const code = this.code[at]!;
+      let slot = (Math.imul(id, 0x9e3779b1) ^ Math.imul(code, 0x85ebca6b)) & mask;
+      while (this.slots[slot]! >= 0) slot = (slot + 1) & mask;
+      this.keys[2 * slot] = id;
+      this.keys[2 * slot + 1] = code;
+      this.slots[slot] = at;
+    }
   }
 
   /** The hops of path `id` (shared by every flow that reports it: read only). */
@@ -178,6 +223,8 @@ class PathIndex {
 export interface FlowBuilderOptions extends FlowOptions {
   /** capture file names by FrameTable `file` (the facts' evidence) */
   files?: readonly string[];
+  /** whether `onFlow` gets the rules' facts (default true); without them it gets the flow alone */
+  facts?: boolean;
 }
 
 export class FlowBuilder {
@@ -207,13 +254,24 @@ export class FlowBuilder {
   constructor(
     private readonly topology: Topology,
     private opts: FlowBuilderOptions,
-    private readonly onFlow: (facts: FlowFacts, firstPacket: number) => void,
+    private readonly onFlow: (flow: Flow, facts: FlowFacts | null) => void,
     /** flow id per packet, as packets are numbered over all slabs (-1: no IP tuple); grown as needed */
     public flowOfPacket: Int32Array = new Int32Array(0),
   ) {
     this.idle = opts.idleNs ?? 120e9;
     this.files = opts.files ?? [];
+    this.facts = opts.facts ?? true;
   }
+
+  private readonly facts: boolean;
+  /** open flows' numbers, `NUM` a slot; slots of ended flows are used again */
+  private num = new Float64Array(NUM * 1024);
+  private readonly freeSlots: number[] = [];
+  private slots = 0;
+  private deltas = new Float64Array(0);
+  /** IPv6 texts by intern id (every slab's table shares its spool's list) */
+  private ip6: readonly string[] = [];
+  private readonly ip4Texts = new Map<number, string>();
 
   /** The clock offsets the capture windows are moved by (known once the clock pass is done): before `add`. */
   useClock(clockOffsets: FlowOptions['clockOffsets']): void {
@@ -227,10 +285,11 @@ export class FlowBuilder {
    */
   add(s: Sightings, ownFrom = Number.NEGATIVE_INFINITY): void {
     this.paths ??= new PathIndex(s.points);
+    this.ip6 = s.frames.ip6;
     this.windows ??= pointWindows(s, this.opts);
     const idle: OpenFlow[] = [];
     for (const [root, flow] of this.open)
-      if (ownFrom - flow.lastT > this.idle) {
+      if (ownFrom - this.num[NUM * flow.slot + LAST_T]! > this.idle) {
         this.open.delete(root);
         idle.push(flow);
       }
@@ -262,7 +321,13 @@ export class FlowBuilder {
     for (let i = 0; i < n; i++) this.assign(s, order[i]!, ended);
     for (let p = 0; p < n; p++) {
       const flow = this.flowOf[p];
-      if (flow) this.addFacts(s, p, flow, this.legOf[p] === 1 ? flow.request : flow.reply);
+      if (flow && this.facts)
+        this.addFacts(
+          s,
+          p,
+          this.legOf[p] === 1 ? flow.request : flow.reply,
+          NUM * flow.slot + (this.legOf[p] === 1 ? REQUEST_T : REPLY_T),
+        );
       this.flowOf[p] = undefined;
     }
     this.finishAll(ended, s);
@@ -291,6 +356,8 @@ export class FlowBuilder {
       const k = Math.ceil(1.25 * n);
       this.order = new Int32Array(k);
       this.legOf = new Uint8Array(k);
+      // filled, not grown: packets are assigned in time order, and writes far past a JS array's end make it a dictionary
+      this.flowOf = new Array<OpenFlow | undefined>(k).fill(undefined);
       this.pathOf = new Int32Array(k);
       this.tupleOf = new Int32Array(k);
     }
@@ -352,7 +419,7 @@ export class FlowBuilder {
     const flags = f.tcpFlags[fr]!;
     const isSyn = f.proto[fr] === 6 && (flags & SYN) !== 0 && (flags & ACK) === 0;
     let flow = this.open.get(root);
-    if (flow && ((isSyn && flow.sawNonSyn) || t0 - flow.lastT > this.idle)) {
+    if (flow && ((isSyn && flow.sawNonSyn) || t0 - this.num[NUM * flow.slot + LAST_T]! > this.idle)) {
       ended.push(flow);
       flow = undefined;
     }
@@ -361,14 +428,17 @@ export class FlowBuilder {
       this.open.set(root, flow);
     }
     if (!isSyn) flow.sawNonSyn = true;
-    flow.lastT = t0;
+    const num = this.num;
+    const k = NUM * flow.slot;
+    num[k + LAST_T] = t0;
     flow.packets++;
-    flow.bytes += s.bytes[a]!;
+    num[k + BYTES]! += s.bytes[a]!;
     for (let r = a; r < b; r++) {
       const t = s.t[r]!;
-      if (t < flow.minT) flow.minT = t;
-      if (t > flow.maxT) flow.maxT = t;
-      flow.seen[s.point[r]!] = 1;
+      if (t < num[k + MIN_T]!) num[k + MIN_T] = t;
+      if (t > num[k + MAX_T]!) num[k + MAX_T] = t;
+      const point = s.point[r]!;
+      flow.seen[(point / 30) | 0]! |= 1 << (point % 30);
     }
     const request =
       f.ipVersion[fr] === flow.clientVersion &&
@@ -377,20 +447,23 @@ export class FlowBuilder {
     const leg = request ? flow.request : flow.reply;
     leg.packets++;
     const pathId = this.paths!.of(s, p);
-    let acc = leg.paths.get(pathId);
+    let acc: PathAcc | undefined;
+    const paths = leg.paths;
+    for (let i = 0; i < paths.length && acc === undefined; i++) if (paths[i]!.id === pathId) acc = paths[i];
     if (acc === undefined) {
       const gaps = Math.max(0, b - a - 1);
       acc = {
         count: 0,
-        timeRank: leg.paths.size,
+        id: pathId,
+        timeRank: leg.paths.length,
         firstPacket: Number.POSITIVE_INFINITY,
-        sightings: null,
-        deltas: new Float64Array(4 * gaps),
+        rows: null,
+        deltas: [],
         kept: 0,
-        min: new Float64Array(gaps).fill(Number.POSITIVE_INFINITY),
-        max: new Float64Array(gaps).fill(Number.NEGATIVE_INFINITY),
+        min: new Array<number>(gaps).fill(Number.POSITIVE_INFINITY),
+        max: new Array<number>(gaps).fill(Number.NEGATIVE_INFINITY),
       };
-      leg.paths.set(pathId, acc);
+      leg.paths.push(acc);
     }
     acc.count++;
     this.sample(acc, s, a, b - a - 1);
@@ -409,14 +482,8 @@ export class FlowBuilder {
       if (d > acc.max[h]!) acc.max[h] = d;
     }
     let row: number;
-    if (acc.kept < RESERVOIR) {
-      row = acc.kept++;
-      if (acc.deltas.length < acc.kept * gaps) {
-        const next = new Float64Array(Math.min(RESERVOIR, 2 * acc.kept) * gaps);
-        next.set(acc.deltas);
-        acc.deltas = next;
-      }
-    } else {
+    if (acc.kept < RESERVOIR) row = acc.kept++;
+    else {
       this.rng ^= this.rng << 13;
       this.rng ^= this.rng >>> 17;
       this.rng ^= this.rng << 5;
@@ -427,53 +494,59 @@ export class FlowBuilder {
   }
 
   /** Packet p's part of its leg's facts (packet order): MAC pairs, the path's first sightings, times. */
-  private addFacts(s: Sightings, p: number, flow: OpenFlow, leg: LegAcc): void {
+  private addFacts(s: Sightings, p: number, leg: LegAcc, k: number): void {
+    const num = this.num;
     const f = s.frames;
     const a = s.packetStart[p]!;
     const b = s.packetStart[p + 1]!;
-    const acc = leg.paths.get(this.pathOf[p]!)!;
+    const id = this.pathOf[p]!;
+    const acc = leg.paths.find((x) => x.id === id)!;
     const packet = this.packetBase + p;
     if (packet < acc.firstPacket) {
       acc.firstPacket = packet;
-      acc.sightings = [];
-      for (let r = a; r < b; r++) acc.sightings.push(this.sighting(s, r));
+      const rows = new Array<number>(ROW * (b - a));
+      for (let r = a; r < b; r++) {
+        const fr = s.frame[r]!;
+        const k = ROW * (r - a);
+        rows[k] = s.point[r]!;
+        rows[k + 1] = f.dir[fr]!;
+        rows[k + 2] = f.ipVersion[fr]!;
+        rows[k + 3] = f.src[fr]!;
+        rows[k + 4] = f.dst[fr]!;
+        rows[k + 5] = portAt(f, fr, 'src');
+        rows[k + 6] = portAt(f, fr, 'dst');
+        rows[k + 7] = f.ttl[fr]!;
+        rows[k + 8] = s.t[r]!;
+        rows[k + 9] = f.file[fr]!;
+        rows[k + 10] = f.frame[fr]!;
+      }
+      acc.rows = rows;
     }
     for (let r = a; r < b; r++) {
       const fr = s.frame[r]!;
       const dir = f.dir[fr]!;
       const hop = s.point[r]! * 3 + (dir <= 2 ? dir : 0);
-      let list = leg.macs.get(hop);
-      if (list === undefined) {
-        list = [];
-        leg.macs.set(hop, list);
-      }
       const sm = f.srcMac[fr]!;
       const dm = f.dstMac[fr]!;
-      let e: MacAcc | undefined;
-      for (const m of list)
-        if (m.src === sm && m.dst === dm) {
-          e = m;
-          break;
-        }
-      if (e) e.seen.packets++;
-      else
-        list.push({
-          src: sm,
-          dst: dm,
-          seen: {
-            src: this.macText(sm),
-            dst: this.macText(dm),
-            linkType: f.linkType[fr]!,
-            file: this.files[f.file[fr]!] ?? '?',
-            frame: f.frame[fr]!,
-            packets: 1,
-          },
-        });
+      const m = leg.macs;
+      let e = 0;
+      const end = MAC * leg.macCount;
+      while (e < end && (m[e] !== hop || m[e + 1] !== sm || m[e + 2] !== dm)) e += MAC;
+      if (e < end) m[e + 6]!++;
+      else {
+        m[e] = hop;
+        m[e + 1] = sm;
+        m[e + 2] = dm;
+        m[e + 3] = f.linkType[fr]!;
+        m[e + 4] = f.file[fr]!;
+        m[e + 5] = f.frame[fr]!;
+        m[e + 6] = 1;
+        leg.macCount++;
+      }
       const t = s.t[r]!;
-      if (t < leg.firstT) leg.firstT = t;
-      if (t > leg.lastT) leg.lastT = t;
+      if (t < num[k]!) num[k] = t;
+      if (t > num[k + 1]!) num[k + 1] = t;
     }
-    void flow;
   }
 
   private macText(key: number): string | null {
@@ -485,8 +558,58 @@ export class FlowBuilder {
     return text;
   }
 
-  private sighting(s: Sightings, r: number): Sighting {
-    return sightingAt(s, r, this.files);
+  /** An address's text: IPv4 made once per address (a bounded cache, as FrameTable's), IPv6 interned. */
+  private addr(version: number, a: number): string | null {
+    if (version === 4) {
+      let text = this.ip4Texts.get(a);
+      if (text === undefined) {
+        text = ip4Text(a);
+        if (this.ip4Texts.size >= 1 << 16) this.ip4Texts.clear();
+        this.ip4Texts.set(a, text);
+      }
+      return text;
+    }
+    if (version === 6) return this.ip6[a] ?? null;
+    return null;
+  }
+
+  /** The sightings kept as `ROW` numbers each. */
+  private sightings(rows: readonly number[], s: Sightings): Sighting[] {
+    const out: Sighting[] = [];
+    for (let k = 0; k < rows.length; k += ROW) {
+      const point = rows[k]!;
+      out.push({
+        point: s.points[point]!,
+        node: s.pointNode[point] ?? null,
+        dir: DIR[rows[k + 1]!] ?? 'unknown',
+        src: this.addr(rows[k + 2]!, rows[k + 3]!),
+        dst: this.addr(rows[k + 2]!, rows[k + 4]!),
+        srcPort: rows[k + 5]!,
+        dstPort: rows[k + 6]!,
+        ttl: rows[k + 7]!,
+        tNs: s.frames.absNs(rows[k + 8]!),
+        file: this.files[rows[k + 9]!] ?? '?',
+        frame: rows[k + 10]!,
+      });
+    }
+    return out;
+  }
+
+  /** A slot in `num` for a new flow, its times empty and bytes 0. */
+  private slot(): number {
+    const slot = this.freeSlots.pop() ?? this.slots++;
+    if (NUM * (slot + 1) > this.num.length) {
+      const next = new Float64Array(2 * this.num.length);
+      next.set(this.num);
+      this.num = next;
+    }
+    const k = NUM * slot;
+    this.num.fill(0, k, k + NUM);
+    for (const at of [MIN_T, REQUEST_T, REPLY_T]) {
+      this.num[k + at] = Number.POSITIVE_INFINITY;
+      this.num[k + at + 1] = Number.NEGATIVE_INFINITY;
+    }
+    return slot;
   }
 
   /** A new flow opened by packet p: client, Service, server and Community IDs from its sightings. */
@@ -522,6 +645,7 @@ export class FlowBuilder {
     const lastSrc = f.addrText(last, 'src') ?? clientIp;
     return new OpenFlow(
       this.nextId++,
+      this.slot(),
       {
         id: this.nextId - 1,
         proto,
@@ -548,6 +672,8 @@ export class FlowBuilder {
 
   /** The finished flow and its facts to `onFlow`. */
   private finish(flow: OpenFlow, s: Sightings): void {
+    const num = this.num;
+    const k = NUM * flow.slot;
     const f = s.frames;
     const [requestPath, requestPathPackets] = modal(flow.request, (x) => x.timeRank);
     const [replyPath, replyPathPackets] = modal(flow.reply, (x) => x.timeRank);
@@ -563,9 +689,9 @@ export class FlowBuilder {
       packets: flow.packets,
       requestPackets: flow.request.packets,
       replyPackets: flow.reply.packets,
-      bytes: flow.bytes,
-      firstNs: f.absNs(flow.minT),
-      lastNs: f.absNs(flow.maxT),
+      bytes: num[k + BYTES]!,
+      firstNs: f.absNs(num[k + MIN_T]!),
+      lastNs: f.absNs(num[k + MAX_T]!),
       communityIdService: h.communityIdService,
       communityIdServer: h.communityIdServer,
       requestPath: this.paths!.path(requestPath).slice(),
@@ -576,25 +702,34 @@ export class FlowBuilder {
         ...this.latencies('request', flow.request, requestPath),
         ...this.latencies('reply', flow.reply, replyPath),
       ],
-      coverage: coverageGaps(this.windows!, flow.minT, flow.maxT, (point) => flow.seen[point] === 1),
+      coverage: coverageGaps(
+        this.windows!,
+        num[k + MIN_T]!,
+        num[k + MAX_T]!,
+        (point) => (flow.seen[(point / 30) | 0]! & (1 << (point % 30))) !== 0,
+      ),
     };
-    const request = this.legFacts(flow.request, s);
-    const reply = this.legFacts(flow.reply, s);
-    const classify = classifyFlowOf(out, request);
-    let firstPacket = Number.POSITIVE_INFINITY;
-    for (const leg of [flow.request, flow.reply])
-      for (const acc of leg.paths.values()) if (acc.firstPacket < firstPacket) firstPacket = acc.firstPacket;
-    this.onFlow({ flow: out, classify, request, reply }, firstPacket);
+    if (!this.facts) {
+      this.freeSlots.push(flow.slot);
+      this.onFlow(out, null);
+      return;
+    }
+    const request = this.legFacts(flow.request, s, k + REQUEST_T);
+    const reply = this.legFacts(flow.reply, s, k + REPLY_T);
+    this.freeSlots.push(flow.slot);
+    this.onFlow(out, { flow: out, classify: classifyFlowOf(out, request), request, reply });
   }
 
   /** Per hop of the leg's reported path: min, median and max latency over the packets that took it. */
   private latencies(leg: 'request' | 'reply', legAcc: LegAcc, pathId: number): HopLatency[] {
-    const acc = legAcc.paths.get(pathId);
+    const acc = legAcc.paths.find((x) => x.id === pathId);
     if (acc === undefined) return [];
     const hops = this.paths!.path(pathId);
     const gaps = hops.length - 1;
     const out: HopLatency[] = [];
-    const d = new Float64Array(acc.kept);
+    // one scratch for every flow: a typed array per flow and hop cost an ArrayBuffer each
+    if (this.deltas.length < acc.kept) this.deltas = new Float64Array(RESERVOIR);
+    const d = this.deltas.subarray(0, acc.kept);
     for (let h = 0; h < gaps; h++) {
       for (let k = 0; k < acc.kept; k++) d[k] = acc.deltas[k * gaps + h]!;
       sortSamples(d);
@@ -612,23 +747,38 @@ export class FlowBuilder {
     return out;
   }
 
-  private legFacts(leg: LegAcc, s: Sightings): LegFacts {
+  private legFacts(leg: LegAcc, s: Sightings, at: number): LegFacts {
+    const first = this.num[at]!;
+    const last = this.num[at + 1]!;
     const f = s.frames;
     const points = s.points;
-    const macs = new Map<string, readonly MacSeen[]>();
-    for (const [hop, list] of leg.macs)
-      macs.set(
-        hopKey(points[Math.floor(hop / 3)]!, DIR[hop % 3]!),
-        list.map((m) => m.seen),
-      );
+    const macs = new Map<string, MacSeen[]>();
+    const m = leg.macs;
+    for (let e = 0; e < MAC * leg.macCount; e += MAC) {
+      const hop = m[e]!;
+      const key = hopKey(points[Math.floor(hop / 3)]!, DIR[hop % 3]!);
+      let list = macs.get(key);
+      if (list === undefined) {
+        list = [];
+        macs.set(key, list);
+      }
+      list.push({
+        src: this.macText(m[e + 1]!),
+        dst: this.macText(m[e + 2]!),
+        linkType: m[e + 3]!,
+        file: this.files[m[e + 4]!] ?? '?',
+        frame: m[e + 5]!,
+        packets: m[e + 6]!,
+      });
+    }
     const [, modalPackets, acc] = modal(leg, (x) => x.firstPacket);
     return {
       packets: leg.packets,
       modalPackets,
-      hops: acc?.sightings ?? [],
+      hops: acc?.rows ? this.sightings(acc.rows, s) : [],
       seenAnywhere: macs,
-      firstNs: leg.firstT <= leg.lastT ? f.absNs(leg.firstT) : null,
-      lastNs: leg.firstT <= leg.lastT ? f.absNs(leg.lastT) : null,
+      firstNs: first <= last ? f.absNs(first) : null,
+      lastNs: first <= last ? f.absNs(last) : null,
       macs,
     };
   }
@@ -641,13 +791,13 @@ export class FlowBuilder {
 function modal(leg: LegAcc, rank: (acc: PathAcc) => number): [number, number, PathAcc | undefined] {
   let best = 0;
   let bestAcc: PathAcc | undefined;
-  for (const [id, acc] of leg.paths)
+  for (const acc of leg.paths)
     if (
       bestAcc === undefined ||
       acc.count > bestAcc.count ||
       (acc.count === bestAcc.count && rank(acc) < rank(bestAcc))
     ) {
-      best = id;
+      best = acc.id;
       bestAcc = acc;
     }
   return [best, bestAcc?.count ?? 0, bestAcc];
@@ -658,8 +808,8 @@ export function flowsFromSightings(s: Sightings, topology: Topology, opts: FlowO
   const flows: Flow[] = [];
   const b = new FlowBuilder(
     topology,
-    opts,
-    (facts) => flows.push(facts.flow),
+    { ...opts, facts: false },
+    (flow) => flows.push(flow),
     new Int32Array(s.packets).fill(-1),
   );
   b.add(s);

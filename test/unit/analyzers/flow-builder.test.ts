@@ -30,9 +30,9 @@ function slab(times: number[], reply: (i: number) => boolean = () => false) {
 function collect(): { flows: Flow[]; facts: FlowFacts[]; builder: FlowBuilder } {
   const flows: Flow[] = [];
   const facts: FlowFacts[] = [];
-  const builder = new FlowBuilder(emptyTopology(), { idleNs: IDLE }, (x) => {
-    flows.push(x.flow);
-    facts.push(x);
+  const builder = new FlowBuilder(emptyTopology(), { idleNs: IDLE }, (flow, x) => {
+    flows.push(flow);
+    if (x) facts.push(x);
   });
   return { flows, facts, builder };
 }
@@ -130,7 +130,9 @@ for (const lab of labBundles())
       const b = new FlowBuilder(
         a.topology,
         { coverage: a.coverage, clockOffsets: t.clockOffsets, files: t.files },
-        (x) => streamed.push(factsText(x)),
+        (_, x) => {
+          if (x) streamed.push(factsText(x));
+        },
       );
       b.add(t.sightings);
       b.end();
