@@ -13,6 +13,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { analysisFromBundle, type BundleAnalysis } from './analysis-from-bundle.ts';
 import { ScenarioKey } from './classify.ts';
+import type { ClockOffset } from './clock-offsets.ts';
 import type { CorrelateOptions } from './correlate/sightings.ts';
 import type { FlowOptions } from './flows.ts';
 import {
@@ -21,7 +22,12 @@ import {
   type EvaluatedFlow,
   evaluateFlow,
 } from './rules/evaluate-rules.ts';
-import { coverageFromFrames, forEachFlowFacts, type PointCoverage } from './rules/flow-facts.ts';
+import {
+  coverageFromFrames,
+  type FlowFacts,
+  forEachFlowFacts,
+  type PointCoverage,
+} from './rules/flow-facts.ts';
 import {
   type KernelVersion,
   type LoadResult,
@@ -176,164 +182,202 @@ export function judgeFlows(
   extraWarnings: readonly Warning[],
   onFlow: (e: EvaluatedFlow) => void,
 ): VerdictsTail {
-  const { analysis, coverage } = input;
-  const topo: Topology = analysis.topology;
-  const sets = new Map<string, Rule[]>();
-  for (const r of rules) sets.set(r.set, [...(sets.get(r.set) ?? []), r]);
-  const forced =
-    sel.rulesDir !== undefined
-      ? path.basename(path.resolve(sel.rulesDir))
-      : sel.datapath !== undefined
-        ? (DATAPATH_SETS[sel.datapath] ?? null)
-        : null;
-  const claimedBy: VerdictNode['claimed_by'] =
-    sel.rulesDir !== undefined ? 'rules' : sel.datapath !== undefined ? 'datapath' : 'node_capabilities';
-  const setOfNode = (node: string | null): string | null => {
-    if (node === null) return null;
-    if (forced !== null) return forced;
-    const claim = topo.nodes.get(node)?.claimedDatapath ?? 'unknown';
-    return CAPABILITY_SETS[claim] ?? null;
-  };
-  const override = sel.kernel !== undefined ? parseKernelVersion(sel.kernel) : null;
-  const kernelText = (node: string | null): string | null =>
-    sel.kernel ?? (node !== null ? (topo.nodes.get(node)?.kernel ?? null) : null);
-  // asked for every hop of every flow: each node's kernel is parsed once
-  const kernels = new Map<string | null, KernelVersion | null>();
-  const kernelOf = (node: string | null): KernelVersion | null => {
-    if (override !== null) return override;
-    let k = kernels.get(node);
-    if (k === undefined) {
-      k = parseKernelVersion(kernelText(node));
-      kernels.set(node, k);
-    }
-    return k;
-  };
-  const clock = new Map(analysis.correlation.clockOffsets.map((o) => [o.node, o]));
-  // coverage windows are on each capture's own clock; sightings are clock-corrected (ts + offset_ns)
-  const corrected = new Map<string, PointCoverage>();
-  for (const [id, c] of coverage) {
-    const node = topo.points.get(id)?.node ?? null;
-    const off = BigInt(Math.round(node !== null ? (clock.get(node)?.offsetNs ?? 0) : 0));
-    corrected.set(id, {
-      ...c,
-      startNs: c.startNs === null ? null : c.startNs + off,
-      endNs: c.endNs === null ? null : c.endNs + off,
-      windows: c.windows.map((w) => ({ ...w, startNs: w.startNs + off, endNs: w.endNs + off })),
-    });
-  }
-  const ctx: EvaluateContext = {
-    topology: topo,
-    coverage: corrected,
-    sets,
-    setOfNode,
-    kernelOf,
-    kernelText,
-    clockErrorNs: (node) => {
-      if (node === null) return null;
-      const o = clock.get(node);
-      // the reference node has no error; a node the clock pass never tied to it is unbounded
-      return o ? (o.reference ? 0 : o.errorNs) : clock.size <= 1 ? 0 : null;
-    },
-  };
-  // per node, the datapaths its pods' packets showed (what nodes[].observed combines)
-  const seenBy = new Map<string, Set<Datapath>>();
+  const { analysis } = input;
+  const judge = new FlowJudge(
+    analysis.topology,
+    input.coverage,
+    analysis.correlation.clockOffsets,
+    rules,
+    sel,
+  );
   try {
     forEachFlowFacts(
       analysis.tables.sightings,
       analysis.tables.flows,
       analysis.tables.flowOfPacket,
       analysis.tables.files,
-      (facts) => {
-        const e = evaluateFlow(facts, ctx);
-        if (e.key !== null && POD_DATAPATH_KEYS.has(e.key))
-          for (const h of e.verdict.handled_by) {
-            let seen = seenBy.get(h.node);
-            if (seen === undefined) {
-              seen = new Set();
-              seenBy.set(h.node, seen);
-            }
-            seen.add(h.by);
-          }
-        onFlow(e);
-      },
+      (facts) => onFlow(judge.judge(facts)),
     );
   } finally {
     forgetPointTexts();
   }
+  return judge.tail(analysis.correlation.warnings, extraWarnings);
+}
 
-  const warnings: Warning[] = [
-    ...topo.warnings.map((w) => ({ code: w.code, message: w.message })),
-    ...analysis.correlation.warnings.map((m) => ({ code: 'correlate.warning', message: m })),
-    ...extraWarnings,
-  ];
-  const nodes: VerdictNode[] = [...topo.nodes.values()]
-    .map((n) => n.name)
-    .sort()
-    .map((name) => {
-      const seen = [...(seenBy.get(name) ?? [])];
-      const set = setOfNode(name);
-      return {
-        node: name,
-        kernel: kernelText(name),
-        claimed: claimOfSet(set),
-        observed: combineDatapath(seen),
-        rule_set: set,
-        claimed_by: set === null ? 'unknown' : claimedBy,
-      };
-    });
-  if (sel.kernel !== undefined)
-    warnings.push({
-      code: 'verdicts.kernel-override',
-      message: `--kernel ${sel.kernel}: every node is judged as running it (recorded: ${[...topo.nodes.values()].map((n) => `${n.name} ${n.kernel ?? 'unknown'}`).join(', ')})`,
-    });
-  for (const n of nodes) {
-    const k = kernelOf(n.node);
-    if (n.rule_set === null)
-      warnings.push({
-        code: 'verdicts.no-rule-set',
-        message: `node ${n.node}: node_capabilities names no datapath with a rule set (${topo.nodes.get(n.node)?.claimedDatapath ?? 'unknown'}); its flows are not judged (pass --datapath or --rules)`,
+/**
+ * The rules over one flow at a time (a streaming caller hands it each flow's facts as the flow ends),
+ * and what the document needs besides the flows once all are judged (`tail`).
+ */
+export class FlowJudge {
+  private readonly ctx: EvaluateContext;
+  private readonly setOfNode: (node: string | null) => string | null;
+  private readonly kernelOf: (node: string | null) => KernelVersion | null;
+  private readonly kernelText: (node: string | null) => string | null;
+  private readonly claimedBy: VerdictNode['claimed_by'];
+  /** per node, the datapaths its pods' packets showed (what nodes[].observed combines) */
+  private readonly seenBy = new Map<string, Set<Datapath>>();
+
+  constructor(
+    private readonly topo: Topology,
+    private readonly coverage: ReadonlyMap<string, PointCoverage>,
+    private readonly clockOffsets: readonly ClockOffset[],
+    rules: readonly Rule[],
+    private readonly sel: RuleSelection,
+  ) {
+    const sets = new Map<string, Rule[]>();
+    for (const r of rules) sets.set(r.set, [...(sets.get(r.set) ?? []), r]);
+    const forced =
+      sel.rulesDir !== undefined
+        ? path.basename(path.resolve(sel.rulesDir))
+        : sel.datapath !== undefined
+          ? (DATAPATH_SETS[sel.datapath] ?? null)
+          : null;
+    this.claimedBy =
+      sel.rulesDir !== undefined ? 'rules' : sel.datapath !== undefined ? 'datapath' : 'node_capabilities';
+    const setOfNode = (node: string | null): string | null => {
+      if (node === null) return null;
+      if (forced !== null) return forced;
+      const claim = topo.nodes.get(node)?.claimedDatapath ?? 'unknown';
+      return CAPABILITY_SETS[claim] ?? null;
+    };
+    const override = sel.kernel !== undefined ? parseKernelVersion(sel.kernel) : null;
+    const kernelText = (node: string | null): string | null =>
+      sel.kernel ?? (node !== null ? (topo.nodes.get(node)?.kernel ?? null) : null);
+    // asked for every hop of every flow: each node's kernel is parsed once
+    const kernels = new Map<string | null, KernelVersion | null>();
+    const kernelOf = (node: string | null): KernelVersion | null => {
+      if (override !== null) return override;
+      let k = kernels.get(node);
+      if (k === undefined) {
+        k = parseKernelVersion(kernelText(node));
+        kernels.set(node, k);
+      }
+      return k;
+    };
+    this.setOfNode = setOfNode;
+    this.kernelOf = kernelOf;
+    this.kernelText = kernelText;
+    const clock = new Map(clockOffsets.map((o) => [o.node, o]));
+    // coverage windows are on each capture's own clock; sightings are clock-corrected (ts + offset_ns)
+    const corrected = new Map<string, PointCoverage>();
+    for (const [id, c] of coverage) {
+      const node = topo.points.get(id)?.node ?? null;
+      const off = BigInt(Math.round(node !== null ? (clock.get(node)?.offsetNs ?? 0) : 0));
+      corrected.set(id, {
+        ...c,
+        startNs: c.startNs === null ? null : c.startNs + off,
+        endNs: c.endNs === null ? null : c.endNs + off,
+        windows: c.windows.map((w) => ({ ...w, startNs: w.startNs + off, endNs: w.endNs + off })),
       });
-    if (k === null)
-      warnings.push({
-        code: 'verdicts.kernel-unknown',
-        message: `node ${n.node}: kernel unknown (no os/uname); kernel-dependent hops are inconclusive (pass --kernel)`,
-      });
-    else if (k[0] < 5 || (k[0] === 5 && k[1] < 10))
-      warnings.push({
-        code: 'verdicts.legacy-kernel',
-        message: `node ${n.node} runs kernel ${n.kernel} (< 5.10): DataPath V2 delivers with bpf_redirect instead of bpf_redirect_peer, so the destination veth's egress (cali…:out) is crossed and cannot be skipped, and ENI egress keeps the TTL (ctx_redirect)`,
-      });
-    if (n.observed !== 'unknown' && n.claimed !== 'unknown' && n.observed !== n.claimed)
-      warnings.push({
-        code: 'verdicts.datapath-differs',
-        message: `node ${n.node} is judged as ${n.claimed} (${n.claimed_by}) but its pods' packets show ${n.observed}`,
-      });
+    }
+    this.ctx = {
+      topology: topo,
+      coverage: corrected,
+      sets,
+      setOfNode,
+      kernelOf,
+      kernelText,
+      clockErrorNs: (node) => {
+        if (node === null) return null;
+        const o = clock.get(node);
+        // the reference node has no error; a node the clock pass never tied to it is unbounded
+        return o ? (o.reference ? 0 : o.errorNs) : clock.size <= 1 ? 0 : null;
+      },
+    };
   }
-  const lossUnknown = [...coverage.values()].filter((c) => c.drops === null).map((c) => c.point);
-  if (lossUnknown.length > 0)
-    warnings.push({
-      code: 'verdicts.drops-unknown',
-      message: `${lossUnknown.length} capture point(s) do not say whether they dropped packets (${lossUnknown.slice(0, 5).join(', ')}${lossUnknown.length > 5 ? ', …' : ''}); their silence is taken at face value`,
-    });
 
-  return {
-    nodes,
-    clock_offsets: analysis.correlation.clockOffsets.map((o) => ({
-      node: o.node,
-      offset_ns: o.offsetNs,
-      error_ns: o.errorNs,
-    })),
-    captures: [...coverage.values()]
-      .sort((a, b) => a.point.localeCompare(b.point))
-      .map((c) => ({
-        point: c.point,
-        start_ns: c.startNs?.toString() ?? null,
-        end_ns: c.endNs?.toString() ?? null,
-        drops: c.drops,
-        files: c.files,
+  judge(facts: FlowFacts): EvaluatedFlow {
+    const e = evaluateFlow(facts, this.ctx);
+    if (e.key !== null && POD_DATAPATH_KEYS.has(e.key))
+      for (const h of e.verdict.handled_by) {
+        let seen = this.seenBy.get(h.node);
+        if (seen === undefined) {
+          seen = new Set();
+          this.seenBy.set(h.node, seen);
+        }
+        seen.add(h.by);
+      }
+    return e;
+  }
+
+  /** The document's fields after the flows, once every flow is judged. */
+  tail(correlationWarnings: readonly string[], extraWarnings: readonly Warning[]): VerdictsTail {
+    const { topo, sel, coverage } = this;
+    const { setOfNode, kernelOf, kernelText, claimedBy } = this;
+    const warnings: Warning[] = [
+      ...topo.warnings.map((w) => ({ code: w.code, message: w.message })),
+      ...correlationWarnings.map((m) => ({ code: 'correlate.warning', message: m })),
+      ...extraWarnings,
+    ];
+    const nodes: VerdictNode[] = [...topo.nodes.values()]
+      .map((n) => n.name)
+      .sort()
+      .map((name) => {
+        const seen = [...(this.seenBy.get(name) ?? [])];
+        const set = setOfNode(name);
+        return {
+          node: name,
+          kernel: kernelText(name),
+          claimed: claimOfSet(set),
+          observed: combineDatapath(seen),
+          rule_set: set,
+          claimed_by: set === null ? 'unknown' : claimedBy,
+        };
+      });
+    if (sel.kernel !== undefined)
+      warnings.push({
+        code: 'verdicts.kernel-override',
+        message: `--kernel ${sel.kernel}: every node is judged as running it (recorded: ${[...topo.nodes.values()].map((n) => `${n.name} ${n.kernel ?? 'unknown'}`).join(', ')})`,
+      });
+    for (const n of nodes) {
+      const k = kernelOf(n.node);
+      if (n.rule_set === null)
+        warnings.push({
+          code: 'verdicts.no-rule-set',
+          message: `node ${n.node}: node_capabilities names no datapath with a rule set (${topo.nodes.get(n.node)?.claimedDatapath ?? 'unknown'}); its flows are not judged (pass --datapath or --rules)`,
+        });
+      if (k === null)
+        warnings.push({
+          code: 'verdicts.kernel-unknown',
+          message: `node ${n.node}: kernel unknown (no os/uname); kernel-dependent hops are inconclusive (pass --kernel)`,
+        });
+      else if (k[0] < 5 || (k[0] === 5 && k[1] < 10))
+        warnings.push({
+          code: 'verdicts.legacy-kernel',
+          message: `node ${n.node} runs kernel ${n.kernel} (< 5.10): DataPath V2 delivers with bpf_redirect instead of bpf_redirect_peer, so the destination veth's egress (cali…:out) is crossed and cannot be skipped, and ENI egress keeps the TTL (ctx_redirect)`,
+        });
+      if (n.observed !== 'unknown' && n.claimed !== 'unknown' && n.observed !== n.claimed)
+        warnings.push({
+          code: 'verdicts.datapath-differs',
+          message: `node ${n.node} is judged as ${n.claimed} (${n.claimed_by}) but its pods' packets show ${n.observed}`,
+        });
+    }
+    const lossUnknown = [...coverage.values()].filter((c) => c.drops === null).map((c) => c.point);
+    if (lossUnknown.length > 0)
+      warnings.push({
+        code: 'verdicts.drops-unknown',
+        message: `${lossUnknown.length} capture point(s) do not say whether they dropped packets (${lossUnknown.slice(0, 5).join(', ')}${lossUnknown.length > 5 ? ', …' : ''}); their silence is taken at face value`,
+      });
+
+    return {
+      nodes,
+      clock_offsets: this.clockOffsets.map((o) => ({
+        node: o.node,
+        offset_ns: o.offsetNs,
+        error_ns: o.errorNs,
       })),
-    warnings,
-  };
+      captures: [...coverage.values()]
+        .sort((a, b) => a.point.localeCompare(b.point))
+        .map((c) => ({
+          point: c.point,
+          start_ns: c.startNs?.toString() ?? null,
+          end_ns: c.endNs?.toString() ?? null,
+          drops: c.drops,
+          files: c.files,
+        })),
+      warnings,
+    };
+  }
 }
 
 /** Counts by status, for exit codes and summaries. */
