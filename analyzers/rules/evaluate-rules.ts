@@ -802,17 +802,18 @@ class LegEvaluator {
     const undecided = this.plan.undecided;
     const extra: Sighting[] = [];
     const undecidedSeen: Sighting[] = [];
-    this.hops.forEach((h, i) => {
-      if (this.matchedTo[i]! >= 0) return;
-      if (this.failedAsSkipped(h.point, h.dir)) return; // already failed by the bypass check
+    for (let i = 0; i < this.hops.length; i++) {
+      const h = this.hops[i]!;
+      if (this.matchedTo[i]! >= 0) continue;
+      if (this.failedAsSkipped(h.point, h.dir)) continue; // already failed by the bypass check
       const k = hopKey(h.point, h.dir);
       if (undecided.has(k)) {
         undecidedSeen.push(h);
-        return;
+        continue;
       }
       extra.push(h);
       this.out.unexpected.push(this.ref(h.point, h.dir));
-    });
+    }
     if (extra.length > 0)
       this.check(
         'unexpected',
@@ -1186,15 +1187,16 @@ function vethTexts(pod: object, node: string, iface: string): VethTexts {
 export function nodeHandling(facts: FlowFacts, ctx: EvaluateContext): NodeHandling[] {
   const out: NodeHandling[] = [];
   const topo = ctx.topology;
-  for (const leg of ['request', 'reply'] as const) {
+  for (const leg of LEGS) {
     const lf = facts[leg];
     const window = legWindow(lf, facts);
-    lf.hops.forEach((h, i) => {
+    for (let i = 0; i < lf.hops.length; i++) {
+      const h = lf.hops[i]!;
       const point = topo.points.get(h.point);
-      if (!point || h.node === null) return;
+      if (!point || h.node === null) continue;
       if (point.kind === 'pod-eth0' && h.dir === 'in' && point.pod !== null) {
         const pod = topo.pods.get(point.pod);
-        if (!pod?.veth || pod.node === null) return;
+        if (!pod?.veth || pod.node === null) continue;
         const t = vethTexts(pod, pod.node, pod.veth);
         const seen = lf.seenAnywhere.has(t.outKey);
         const k = ctx.kernelOf(pod.node);
@@ -1214,10 +1216,12 @@ export function nodeHandling(facts: FlowFacts, ctx: EvaluateContext): NodeHandli
           });
       }
       if (point.kind === 'eni' && h.dir === 'out' && olderThan510(ctx.kernelOf(h.node))) {
-        const before = lf.hops
-          .slice(0, i)
-          .reverse()
-          .find((x) => x.node === h.node && topo.points.get(x.point)?.kind === 'veth');
+        // the nearest veth of the same node before it
+        let before: Sighting | undefined;
+        for (let j = i - 1; j >= 0 && before === undefined; j--) {
+          const x = lf.hops[j]!;
+          if (x.node === h.node && topo.points.get(x.point)?.kind === 'veth') before = x;
+        }
         if (before)
           out.push({
             node: h.node,
@@ -1229,7 +1233,7 @@ export function nodeHandling(facts: FlowFacts, ctx: EvaluateContext): NodeHandli
                 : `${h.point}:out TTL ${before.ttl} -> ${h.ttl}: forwarded by the kernel`,
           });
       }
-    });
+    }
     // hairpin: the client's own address comes back as the source of its request
     const client = facts.flow.client;
     if (leg === 'request' && client.pod !== null && client.pod === facts.flow.server.pod) {
@@ -1318,6 +1322,35 @@ function classifiedCheck(
   return check;
 }
 
+const LEGS: readonly Leg[] = ['request', 'reply'];
+
+function pointsOf(hops: readonly Sighting[]): string[] {
+  const points = new Array<string>(hops.length);
+  for (let i = 0; i < hops.length; i++) points[i] = hops[i]!.point;
+  return points;
+}
+
+/** The leg's rewrite of `kind` whose `side` is the backend (the Service's translation). */
+function rewriteOf(
+  rewrites: LegResult['rewrites'],
+  kind: RuleRewrite['kind'],
+  side: 'from' | 'to',
+): LegResult['rewrites'][number] | undefined {
+  for (const r of rewrites) if (r.rw.kind === kind && r.rw[side] === 'backend') return r;
+  return undefined;
+}
+
+/**
+ * An optional header invariant the capture format cannot carry (SLL2 `any`: no destination MAC) stays an
+ * inconclusive check, shown in verdicts.json and JUnit, but does not hold the flow back: otherwise every
+ * cross-node flow of an `any`-only bundle would be inconclusive (and `--strict` fail) over a field no such
+ * capture has, while its path, bypass and rewrite evidence is complete. A gateway MAC that is seen and wrong
+ * still fails the flow.
+ */
+function countsForFlow(c: CheckResult): boolean {
+  return !(c.status === Status.inconclusive && c.reason === Reason.macNotCaptured);
+}
+
 export function evaluateFlow(facts: FlowFacts, ctx: EvaluateContext): EvaluatedFlow {
   const topo = ctx.topology;
   const flow = facts.flow;
@@ -1333,8 +1366,8 @@ export function evaluateFlow(facts: FlowFacts, ctx: EvaluateContext): EvaluatedF
     scenario: classification.status === 'classified' ? classification.scenario : null,
     rule_id: null,
     datapath: datapathOf(handled),
-    request_path: facts.request.hops.map((h) => h.point),
-    reply_path: facts.reply.hops.map((h) => h.point),
+    request_path: pointsOf(facts.request.hops),
+    reply_path: pointsOf(facts.reply.hops),
     skipped: [],
     unexpected: [],
     not_captured: [],
@@ -1392,25 +1425,18 @@ export function evaluateFlow(facts: FlowFacts, ctx: EvaluateContext): EvaluatedF
     legOut(base),
   ).run();
   const rep = new LegEvaluator('reply', choice.rule.reply, facts, roleFlow, ctx, choice, legOut(base)).run();
-  const dnat = req.rewrites.find((r) => r.rw.kind === 'dnat' && r.rw.to === 'backend');
-  const rdnat = rep.rewrites.find((r) => r.rw.kind === 'reverse-dnat' && r.rw.from === 'backend');
+  const dnat = rewriteOf(req.rewrites, 'dnat', 'to');
+  const rdnat = rewriteOf(rep.rewrites, 'reverse-dnat', 'from');
   const na: RewriteLeg = { status: RewriteStatus.na, before: null, after: null, between: null };
   base.service_rewrite =
     dnat || rdnat || flow.service ? { ...(dnat?.result ?? na), reverse: rdnat?.result ?? na } : null;
-  // An optional header invariant the capture format cannot carry (SLL2 `any`: no destination MAC) stays an
-  // inconclusive check, shown in verdicts.json and JUnit, but does not hold the flow back: otherwise every
-  // cross-node flow of an `any`-only bundle would be inconclusive (and `--strict` fail) over a field no such
-  // capture has, while its path, bypass and rewrite evidence is complete. A gateway MAC that is seen and wrong
-  // still fails the flow.
-  const counted = (c: CheckResult) =>
-    !(c.status === Status.inconclusive && c.reason === Reason.macNotCaptured);
   let status: Status = Status.pass;
-  for (const c of base.checks) if (counted(c)) status = worse(status, c.status);
+  for (const c of base.checks) if (countsForFlow(c)) status = worse(status, c.status);
   base.status = status;
   base.reason = null;
   if (status !== Status.pass)
     for (const c of base.checks)
-      if (c.status === status && counted(c)) {
+      if (c.status === status && countsForFlow(c)) {
         base.reason = c.reason;
         break;
       }
