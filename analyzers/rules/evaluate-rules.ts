@@ -198,11 +198,13 @@ const choiceOf = (rule: Rule): RuleChoice => ({ rule, label: `${rule.set}/${rule
 // Per-leg evaluation
 
 interface ExpectedHop {
-  eff: EffectiveHop;
-  point: string | null;
-  unresolved: string | null;
-  node: string | null;
-  /** index into the leg's observed hops; -1 when not seen */
+  readonly eff: EffectiveHop;
+  readonly point: string | null;
+  readonly unresolved: string | null;
+  readonly node: string | null;
+  /** the node's `any` capture point (null: no node) */
+  readonly any: string | null;
+  /** index into the leg's observed hops; -1 when not seen (set for each flow the plan judges) */
   seenAt: number;
   /** seen only on an SLL v1 `any` capture (device unknown) */
   viaAny: boolean;
@@ -356,7 +358,13 @@ function fieldText(s: Sighting | undefined, field: 'src' | 'dst'): string | null
 interface LegPlan {
   eff: EffectiveLeg;
   /** per `eff.path` hop */
-  hops: readonly { point: string | null; unresolved: string | null; node: string | null }[];
+  /**
+   * per `eff.path` hop, reused by every flow of the plan (one leg is judged at a time): the evaluator
+   * sets each hop's `seenAt` and `viaAny` for the flow it judges
+   */
+  expected: readonly ExpectedHop[];
+  /** observed hop index -> expected index, for the flow being judged (grown to its hops) */
+  matched: Int32Array;
   /** per `eff.skipped` entry; `bypassed`: the bypass check's line when the point is silent and captured */
   skips: readonly { point: string | null; why: string | null; bypassed: string | null }[];
   /** the bypass check's message when every skipped point is silent and captured (null: a role unresolved) */
@@ -398,11 +406,12 @@ function legPlan(ruleLeg: RuleLeg, roleFlow: RoleFlow, ctx: EvaluateContext): Le
 function makeLegPlan(ruleLeg: RuleLeg, roleFlow: RoleFlow, ctx: EvaluateContext): LegPlan {
   const topo = ctx.topology;
   const eff = effectiveLeg(ruleLeg, (e) => ctx.kernelOf(endpointNode(e, roleFlow, topo)));
-  const hops = eff.path.map((h) => {
+  const expected = eff.path.map((h): ExpectedHop => {
     const r = resolveRole(h.role, roleFlow, topo);
+    const any = r.node !== null ? `node/${r.node}/any` : null;
     return r.status === 'resolved'
-      ? { point: r.point, unresolved: null, node: r.node }
-      : { point: null, unresolved: r.reason, node: r.node };
+      ? { eff: h, point: r.point, unresolved: null, node: r.node, any, seenAt: -1, viaAny: false }
+      : { eff: h, point: null, unresolved: r.reason, node: r.node, any, seenAt: -1, viaAny: false };
   });
   const skips = eff.skipped.map((sk) => {
     const r = resolveRole(sk.role, roleFlow, topo);
@@ -421,7 +430,7 @@ function makeLegPlan(ruleLeg: RuleLeg, roleFlow: RoleFlow, ctx: EvaluateContext)
   const allBypassed = skips.every((sk) => sk.bypassed !== null)
     ? skips.map((sk) => sk.bypassed).join('; ')
     : null;
-  return { eff, hops, skips, allBypassed, undecided, undecidedLines, notes };
+  return { eff, expected, matched: new Int32Array(16), skips, allBypassed, undecided, undecidedLines, notes };
 }
 
 interface GatewayMacs {
@@ -526,13 +535,13 @@ class LegEvaluator {
   /** where this leg's entries of `out.unexpected` start (the request leg's come before) */
   readonly unexpectedFrom: number;
   readonly shared: SharedChecks;
-  readonly expected: ExpectedHop[];
+  readonly expected: readonly ExpectedHop[];
   readonly plan: LegPlan;
   readonly eff: EffectiveLeg;
   readonly window: [bigint, bigint];
   readonly hops: Sighting[];
   /** observed hop index -> expected index (-1: none) */
-  readonly matchedTo: number[];
+  readonly matchedTo: Int32Array;
 
   constructor(
     readonly leg: Leg,
@@ -551,20 +560,14 @@ class LegEvaluator {
     const legFacts = facts[leg];
     this.window = legWindow(legFacts, facts);
     this.hops = legFacts.hops;
-    this.matchedTo = new Array<number>(this.hops.length).fill(-1);
-    const path = this.eff.path;
-    const resolved = this.plan.hops;
-    this.expected = new Array<ExpectedHop>(path.length);
-    for (let i = 0; i < path.length; i++) {
-      const r = resolved[i]!;
-      this.expected[i] = {
-        eff: path[i]!,
-        point: r.point,
-        unresolved: r.unresolved,
-        node: r.node,
-        seenAt: -1,
-        viaAny: false,
-      };
+    const plan = this.plan;
+    if (plan.matched.length < this.hops.length) plan.matched = new Int32Array(2 * this.hops.length);
+    this.matchedTo = plan.matched;
+    this.matchedTo.fill(-1, 0, this.hops.length);
+    this.expected = plan.expected;
+    for (const e of this.expected) {
+      e.seenAt = -1;
+      e.viaAny = false;
     }
     // match in path order; an observed hop serves one expected hop (a hairpin crosses one veth twice)
     for (let i = 0; i < this.expected.length; i++) {
@@ -576,7 +579,7 @@ class LegEvaluator {
         this.matchedTo[at] = i;
         continue;
       }
-      const any = e.node !== null ? `node/${e.node}/any` : null;
+      const any = e.any;
       if (any !== null && ctx.coverage.has(any)) {
         const a = this.findHop(any, e.eff.role.dir);
         if (a >= 0) {
