@@ -137,20 +137,19 @@ export function chooseRule(
   nodes: Record<Endpoint, string | null>,
   ctx: EvaluateContext,
 ): RuleChoice | null {
-  const setOf: Record<Endpoint, string | null> = {
-    client: ctx.setOfNode(nodes.client),
-    backend: ctx.setOfNode(nodes.backend),
-    service: nodes.service !== null ? ctx.setOfNode(nodes.service) : null,
-  };
+  const client = ctx.setOfNode(nodes.client);
+  const backend = ctx.setOfNode(nodes.backend);
+  const service = nodes.service !== null ? ctx.setOfNode(nodes.service) : null;
   // the side that starts the datapath decides when the sets differ and the other set has no such rule
-  const primary = setOf.client ?? setOf.service ?? setOf.backend;
+  const primary = client ?? service ?? backend;
   if (primary === null) return null;
   const base = pickRule(ctx, primary, key, facts);
   if (base === null) return null;
+  if (sameOrNone(client, primary) && sameOrNone(backend, primary) && sameOrNone(service, primary))
+    return singleChoice(base);
+  const setOf: Record<Endpoint, string | null> = { client, backend, service };
   const used: string[] = [];
-  for (const s of [setOf.client, setOf.backend, setOf.service])
-    if (s !== null && !used.includes(s)) used.push(s);
-  if (used.length <= 1) return singleChoice(base);
+  for (const s of [client, backend, service]) if (s !== null && !used.includes(s)) used.push(s);
   const byEndpoint = {} as Record<Endpoint, Rule>;
   for (const e of Object.values(Endpoint)) {
     const r = pickRule(ctx, setOf[e], key, facts);
@@ -177,6 +176,8 @@ export function chooseRule(
   }
   return choice;
 }
+
+const sameOrNone = (set: string | null, primary: string): boolean => set === null || set === primary;
 
 /** per context and base rule: by the client's, backend's and Service node's rule set, then the sets used */
 const composites = new WeakMap<EvaluateContext, WeakMap<Rule, ByName<ByName<ByName<ByName<RuleChoice>>>>>>();
