@@ -8,6 +8,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import type { ClockOffset } from './clock-offsets.ts';
 import { FrameSpool, sightingsFromSpool } from './correlate/frame-spool.ts';
 import {
   type Coverage,
@@ -17,8 +18,9 @@ import {
 } from './correlate/frames-from-bundle.ts';
 import { type ParallelOptions, sightingsFromPacketsParallel } from './correlate/parallel-slabs.ts';
 import type { CorrelateResult } from './correlate/sightings.ts';
-import { FlowBuilder, flowsFromSightings } from './flow-builder.ts';
+import { FlowBuilder } from './flow-builder.ts';
 import type { Flow, FlowOptions, FlowsResult } from './flows.ts';
+import type { FlowFacts } from './rules/flow-facts.ts';
 import type { Topology } from './topology/model.ts';
 import { topologyFromBundle } from './topology/topology-from-bundle.ts';
 import type { AnalysisTables } from './write-analysis.ts';
@@ -52,16 +54,40 @@ export const DEFAULT_MEMORY_BUDGET_BYTES = 2 ** 30;
 /** How much memory frames in memory take per byte of capture file (see `memoryBudgetBytes`). */
 const MEMORY_PER_CAPTURE_BYTE = 2;
 
+/**
+ * What judges each flow as it ends (`hoptrace analyze`): made once the clock offsets are known (the
+ * first slab), it gets each flow's facts as the flow ends. With it the analysis keeps no MAC columns of
+ * the sightings' evidence (only the facts read them).
+ */
+export type FlowJudging = (ctx: {
+  topology: Topology;
+  coverage: ReadonlyMap<string, Coverage>;
+  clockOffsets: readonly ClockOffset[];
+}) => (facts: FlowFacts) => void;
+
 export async function analysisFromBundle(
   bundleDir: string,
-  opts: ParallelOptions & FlowOptions & SpillOptions = {},
+  opts: ParallelOptions & FlowOptions & SpillOptions & { judging?: FlowJudging } = {},
 ): Promise<BundleAnalysis> {
   const topology = await topologyFromBundle(bundleDir);
   const budget = opts.memoryBudgetBytes ?? DEFAULT_MEMORY_BUDGET_BYTES;
   const spill = MEMORY_PER_CAPTURE_BYTE * (await captureBytes(bundleDir)) > budget;
+  const judging = opts.judging;
   let set: FrameSet;
   let correlation: CorrelateResult;
-  let flows: FlowsResult;
+  const found: Flow[] = [];
+  let builder: FlowBuilder;
+  let judge: ((facts: FlowFacts) => void) | null = null;
+  const onFlow = (flow: Flow, facts: FlowFacts | null) => {
+    found.push(flow);
+    if (judge && facts) judge(facts);
+  };
+  const builderFor = (s: FrameSet) =>
+    new FlowBuilder(
+      topology,
+      { ...opts, coverage: s.coverage, files: s.files, facts: judging !== undefined },
+      onFlow,
+    );
   if (spill) {
     const dir = fs.mkdtempSync(path.join(opts.spoolDir ?? os.tmpdir(), 'hoptrace-spool-'));
     // the directory goes whatever fails, the spool's own construction included
@@ -70,22 +96,26 @@ export async function analysisFromBundle(
       spool = new FrameSpool(path.join(dir, 'frames.bin'), opts.spoolChunkFrames);
       const spooled = await framesFromBundle(bundleDir, topology, { spool });
       set = spooled;
-      // flows are built slab by slab, while each slab's frames are at hand
-      const found: Flow[] = [];
-      const builder = new FlowBuilder(
-        topology,
-        { ...opts, coverage: set.coverage, files: set.files, facts: false },
-        (flow) => found.push(flow),
-      );
+      // flows are built (and judged) slab by slab, while each slab's frames are at hand
+      const b = builderFor(spooled);
+      builder = b;
       let clocked = false;
-      correlation = sightingsFromSpool(spool, set, topology, opts, (slab, ownFrom, offsets) => {
-        if (!clocked) builder.useClock(offsets);
-        clocked = true;
-        builder.add(slab, ownFrom);
-      });
-      builder.end();
-      found.sort((x, y) => x.id - y.id);
-      flows = { flows: found, flowOfPacket: builder.flowOfPacket.subarray(0, correlation.sightings.packets) };
+      correlation = sightingsFromSpool(
+        spool,
+        set,
+        topology,
+        opts,
+        (slab, ownFrom, offsets) => {
+          if (!clocked) {
+            b.useClock(offsets);
+            judge = judging?.({ topology, coverage: spooled.coverage, clockOffsets: offsets }) ?? null;
+          }
+          clocked = true;
+          b.add(slab, ownFrom);
+        },
+        judging !== undefined,
+      );
+      b.end();
     } finally {
       try {
         spool?.close();
@@ -96,12 +126,17 @@ export async function analysisFromBundle(
   } else {
     set = await framesFromBundle(bundleDir, topology);
     correlation = await sightingsFromPacketsParallel(set, topology, opts);
-    flows = flowsFromSightings(correlation.sightings, topology, {
-      ...opts,
-      coverage: set.coverage,
-      clockOffsets: correlation.clockOffsets,
-    });
+    builder = builderFor(set);
+    builder.useClock(correlation.clockOffsets);
+    judge = judging?.({ topology, coverage: set.coverage, clockOffsets: correlation.clockOffsets }) ?? null;
+    builder.add(correlation.sightings);
+    builder.end();
   }
+  found.sort((x, y) => x.id - y.id);
+  const flows: FlowsResult = {
+    flows: found,
+    flowOfPacket: builder.flowOfPacket.subarray(0, correlation.sightings.packets),
+  };
   return {
     topology,
     correlation,

@@ -297,6 +297,8 @@ export function correlateSpool(
  * point, the corrected time and the bytes of each row.
  */
 const NOT_EVIDENCE: readonly FrameColumn[] = ['fpLo', 'fpHi', 'fpValid', 't', 'point', 'wirelen'];
+/** Columns only the flow facts read (the gateway MAC check): 18 bytes of a sighting's 66 of evidence. */
+const LINK_EVIDENCE: readonly FrameColumn[] = ['srcMac', 'dstMac', 'linkType'];
 
 /**
  * `sightingsFromPackets` over a spool: the same sightings, but `frames` holds one evidence row per
@@ -312,8 +314,10 @@ export function sightingsFromSpool(
   opts: CorrelateOptions = {},
   /** also gets each slab's sightings, as `correlateSpool`'s `onSlab` does (packets numbered from 0 per slab) */
   onSlab?: (slab: Sightings, ownFrom: number, clockOffsets: readonly ClockOffset[]) => void,
+  /** leave out the link layer's columns (MACs and link type): `onSlab` took what the flow facts need */
+  withoutLink = false,
 ): CorrelateResult {
-  const evidence = new FrameTable(1 << 16, NOT_EVIDENCE);
+  const evidence = new FrameTable(1 << 16, withoutLink ? [...NOT_EVIDENCE, ...LINK_EVIDENCE] : NOT_EVIDENCE);
   evidence.adoptBase(spool.table);
   evidence.shareIp6(spool.table);
   const out = new SightingsBuilder();

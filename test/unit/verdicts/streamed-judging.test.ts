@@ -1,0 +1,75 @@
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { test } from 'node:test';
+import { analysisFromBundle } from '../../../analyzers/analysis-from-bundle.ts';
+import { coverageFromFrames } from '../../../analyzers/rules/flow-facts.ts';
+import { forgetPointTexts } from '../../../analyzers/rules/verdict-messages.ts';
+import type { FlowVerdict } from '../../../analyzers/rules/verdict-types.ts';
+import { FlowJudge, loadRuleSets, verdictsFromFlows } from '../../../analyzers/verdicts.ts';
+import { labBundles, requireBundles } from '../analyzers/lab-bundle.ts';
+
+const rules = loadRuleSets({}).rules;
+const text = (v: unknown) => JSON.stringify(v, (_, x) => (typeof x === 'bigint' ? x.toString() : x));
+
+for (const lab of labBundles())
+  test(
+    `${lab.mode}: flows judged as they end, slab by slab, get the verdicts of the whole analysis`,
+    requireBundles(),
+    async () => {
+      const whole = await analysisFromBundle(lab.bundle);
+      const batch = verdictsFromFlows(
+        { analysis: whole, coverage: coverageFromFrames(whole.coverage) },
+        rules,
+      );
+      const streamed: FlowVerdict[] = [];
+      let judge: FlowJudge | undefined;
+      try {
+        // spilled, with chunk and slab boundaries inside flows
+        const a = await analysisFromBundle(lab.bundle, {
+          memoryBudgetBytes: 1,
+          spoolChunkFrames: 50,
+          slabNs: 200e6,
+          judging: ({ topology, coverage, clockOffsets }) => {
+            const j = new FlowJudge(topology, coverageFromFrames(coverage), clockOffsets, rules, {});
+            judge = j;
+            return (facts) => streamed.push(j.judge(facts).verdict);
+          },
+        });
+        assert.ok(judge);
+        const tail = judge.tail(a.correlation.warnings, []);
+        const { flows, ...batchTail } = batch.document;
+        assert.ok(flows.length > 0);
+        assert.equal(text(streamed.sort((x, y) => x.flow_id - y.flow_id)), text(flows));
+        assert.equal(text({ schema_version: batch.document.schema_version, ...tail }), text(batchTail));
+      } finally {
+        forgetPointTexts();
+      }
+    },
+  );
+
+test('a judge that throws stops the analysis, and the spool goes', requireBundles(), async () => {
+  const lab = labBundles()[0]!;
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ht-judge-'));
+  try {
+    let judged = 0;
+    await assert.rejects(
+      analysisFromBundle(lab.bundle, {
+        memoryBudgetBytes: 1,
+        spoolChunkFrames: 50,
+        slabNs: 200e6,
+        spoolDir: dir,
+        judging: () => () => {
+          judged++;
+          throw new Error('sinks gone');
+        },
+      }),
+      /sinks gone/,
+    );
+    assert.equal(judged, 1);
+    assert.deepEqual(fs.readdirSync(dir), []);
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
