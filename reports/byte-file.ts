@@ -12,11 +12,13 @@ const BUFFER_BYTES = 1 << 20;
 
 export const utf8 = (text: string): Uint8Array => Buffer.from(text, 'utf8');
 
-export class ByteFile {
-  private readonly fd: number;
+/**
+ * A file written under a temporary name and given its name only on `commit`, so a reader never sees half
+ * of it; `discard` removes it after a failure.
+ */
+export class TempFile {
+  protected readonly fd: number;
   private readonly tmp: string;
-  private readonly buf = Buffer.allocUnsafe(BUFFER_BYTES);
-  private pos = 0;
   private closed = false;
 
   constructor(readonly file: string) {
@@ -24,6 +26,31 @@ export class ByteFile {
     this.tmp = `${file}.tmp-${process.pid}`;
     this.fd = fs.openSync(this.tmp, 'w');
   }
+
+  /** Closes the file and gives it its name. */
+  commit(): void {
+    this.closed = true;
+    fs.closeSync(this.fd);
+    try {
+      fs.renameSync(this.tmp, this.file);
+    } catch (e) {
+      fs.rmSync(this.tmp, { force: true });
+      throw e;
+    }
+  }
+
+  /** Closes and removes the temporary file (after a failure); nothing once committed. */
+  discard(): void {
+    if (this.closed) return;
+    this.closed = true;
+    fs.closeSync(this.fd);
+    fs.rmSync(this.tmp, { force: true });
+  }
+}
+
+export class ByteFile extends TempFile {
+  private readonly buf = Buffer.allocUnsafe(BUFFER_BYTES);
+  private pos = 0;
 
   bytes(b: Uint8Array): void {
     if (this.pos + b.length > BUFFER_BYTES) {
@@ -81,27 +108,12 @@ export class ByteFile {
   }
 
   /** Writes what is left and gives the file its name. */
-  commit(): void {
+  override commit(): void {
     this.flush();
-    this.closed = true;
-    fs.closeSync(this.fd);
-    try {
-      fs.renameSync(this.tmp, this.file);
-    } catch (e) {
-      fs.rmSync(this.tmp, { force: true });
-      throw e;
-    }
-  }
-
-  /** Closes and removes the temporary file (after a failure); nothing once committed. */
-  discard(): void {
-    if (this.closed) return;
-    this.closed = true;
-    fs.closeSync(this.fd);
-    fs.rmSync(this.tmp, { force: true });
+    super.commit();
   }
 }
 
-function writeAll(fd: number, b: Uint8Array, length: number): void {
+export function writeAll(fd: number, b: Uint8Array, length: number): void {
   for (let done = 0; done < length; ) done += fs.writeSync(fd, b, done, length - done);
 }

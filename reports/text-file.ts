@@ -6,22 +6,13 @@
  * `commit`, so a reader never sees half of it.
  */
 import fs from 'node:fs';
-import path from 'node:path';
+import { TempFile } from './byte-file.ts';
 
 const FLUSH_CHARS = 1 << 16;
 
-export class TextFile {
-  private readonly fd: number;
-  private readonly tmp: string;
+export class TextFile extends TempFile {
   private parts: string[] = [];
   private chars = 0;
-  private closed = false;
-
-  constructor(readonly file: string) {
-    fs.mkdirSync(path.dirname(file), { recursive: true });
-    this.tmp = `${file}.tmp-${process.pid}`;
-    this.fd = fs.openSync(this.tmp, 'w');
-  }
 
   write(text: string): void {
     this.parts.push(text);
@@ -49,24 +40,9 @@ export class TextFile {
   }
 
   /** Writes what is left and gives the file its name. */
-  commit(): void {
+  override commit(): void {
     this.flush();
-    this.closed = true;
-    fs.closeSync(this.fd);
-    try {
-      fs.renameSync(this.tmp, this.file);
-    } catch (e) {
-      fs.rmSync(this.tmp, { force: true });
-      throw e;
-    }
-  }
-
-  /** Closes and removes the temporary file (after a failure); nothing once committed. */
-  discard(): void {
-    if (this.closed) return;
-    this.closed = true;
-    fs.closeSync(this.fd);
-    fs.rmSync(this.tmp, { force: true });
+    super.commit();
   }
 }
 

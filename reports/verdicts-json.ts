@@ -31,33 +31,19 @@ export function verdictsSchemaErrors(doc: unknown): string[] {
   return (validate.errors ?? []).map((e) => `${e.instancePath || '/'}: ${e.message ?? 'invalid'}`);
 }
 
-/** `K` when it names every key of `T` (else `never`: a field added to `T` must be written here too). */
-type EveryKey<T, K extends readonly (keyof T)[]> = [Exclude<keyof T, K[number]>] extends [never] ? K : never;
+/**
+ * `keys`, when they name every key of `T` (else the call does not compile: a field added to `T` must be
+ * written here too).
+ */
+const everyKey =
+  <T>() =>
+  <const K extends readonly (keyof T)[]>(
+    keys: K & ([Exclude<keyof T, K[number]>] extends [never] ? unknown : never),
+  ): K =>
+    keys;
 // The keys in the order the evaluator makes them (analyzers/rules/evaluate-rules.ts), which is the order
 // JSON.stringify writes them in and the order the writer below writes them in
-const FLOW_KEYS: EveryKey<
-  FlowVerdict,
-  readonly [
-    'flow_id',
-    'proto',
-    'client',
-    'service',
-    'server',
-    'scenario',
-    'rule_id',
-    'datapath',
-    'request_path',
-    'reply_path',
-    'skipped',
-    'unexpected',
-    'not_captured',
-    'service_rewrite',
-    'status',
-    'reason',
-    'checks',
-    'handled_by',
-  ]
-> = [
+const FLOW_KEYS = everyKey<FlowVerdict>()([
   'flow_id',
   'proto',
   'client',
@@ -76,34 +62,14 @@ const FLOW_KEYS: EveryKey<
   'reason',
   'checks',
   'handled_by',
-];
-const ENDPOINT_KEYS: EveryKey<VerdictEndpoint, readonly ['ip', 'port', 'pod', 'node']> = [
-  'ip',
-  'port',
-  'pod',
-  'node',
-];
-const SERVICE_KEYS: EveryKey<NonNullable<FlowVerdict['service']>, readonly ['ip', 'port', 'name']> = [
-  'ip',
-  'port',
-  'name',
-];
-const SCENARIO_KEYS: EveryKey<NonNullable<FlowVerdict['scenario']>, readonly ['id', 'rule']> = ['id', 'rule'];
-const REF_KEYS: EveryKey<PointRef, readonly ['point', 'dir', 'leg']> = ['point', 'dir', 'leg'];
-const REWRITE_KEYS: EveryKey<ServiceRewrite, readonly ['status', 'before', 'after', 'between', 'reverse']> = [
-  'status',
-  'before',
-  'after',
-  'between',
-  'reverse',
-];
-const HANDLING_KEYS: EveryKey<NodeHandling, readonly ['node', 'leg', 'by', 'why']> = [
-  'node',
-  'leg',
-  'by',
-  'why',
-];
-const EVIDENCE_KEYS: EveryKey<Evidence, readonly ['point', 'file', 'frame']> = ['point', 'file', 'frame'];
+]);
+const ENDPOINT_KEYS = everyKey<VerdictEndpoint>()(['ip', 'port', 'pod', 'node']);
+const SERVICE_KEYS = everyKey<NonNullable<FlowVerdict['service']>>()(['ip', 'port', 'name']);
+const SCENARIO_KEYS = everyKey<NonNullable<FlowVerdict['scenario']>>()(['id', 'rule']);
+const REF_KEYS = everyKey<PointRef>()(['point', 'dir', 'leg']);
+const REWRITE_KEYS = everyKey<ServiceRewrite>()(['status', 'before', 'after', 'between', 'reverse']);
+const HANDLING_KEYS = everyKey<NodeHandling>()(['node', 'leg', 'by', 'why']);
+const EVIDENCE_KEYS = everyKey<Evidence>()(['point', 'file', 'frame']);
 
 /** A line break and the indent of a value `depth` levels deep in the document. */
 const line = (depth: number): string => `\n${'  '.repeat(depth)}`;
@@ -171,27 +137,36 @@ class StringList {
 const NULL = utf8('null');
 const EMPTY_LIST = utf8('[]');
 
-/** A list of objects `depth` deep: `[`, each item between its opening and closing, `]`. */
-class ObjectList<T> {
-  private readonly end: Uint8Array;
+/** A list of objects `depth` deep whose fields are all strings (or null), in the order of `keys`. */
+class TextObjectList<K extends string> {
+  /** the first field, opening the first item (`[{`) or a later one (`,{`) */
+  private readonly first: readonly [Field, Field];
+  private readonly rest: readonly Field[];
   private readonly close: Uint8Array;
+  private readonly end: Uint8Array;
 
   constructor(
     depth: number,
-    /** writes an item's fields, from its first key (which opens with `{`) to its last value */
-    private readonly fields: (out: ByteFile, item: T, first: boolean) => void,
+    private readonly keys: readonly K[],
   ) {
-    this.end = utf8(`${line(depth)}]`);
+    const [key, ...more] = keys;
+    const open = (first: boolean) => new Field(`${itemOpen(first, depth + 1)}${keyAt('{', key!, depth + 2)}`);
+    this.first = [open(true), open(false)];
+    this.rest = more.map((k) => new Field(keyAt(',', k, depth + 2)));
     this.close = utf8(`${line(depth + 1)}}`);
+    this.end = utf8(`${line(depth)}]`);
   }
 
-  write(out: ByteFile, items: readonly T[]): void {
+  write(out: ByteFile, items: readonly Readonly<Record<K, string | null>>[]): void {
     if (items.length === 0) {
       out.bytes(EMPTY_LIST);
       return;
     }
+    const keys = this.keys;
     for (let i = 0; i < items.length; i++) {
-      this.fields(out, items[i]!, i === 0);
+      const item = items[i]!;
+      this.first[i === 0 ? 0 : 1].write(out, item[keys[0]!]);
+      for (let k = 1; k < keys.length; k++) this.rest[k - 1]!.write(out, item[keys[k]!]);
       out.bytes(this.close);
     }
     out.bytes(this.end);
@@ -263,17 +238,7 @@ class FlowBytes {
   private readonly skipped = utf8(keyAt(',', this.k[10], 3));
   private readonly unexpected = utf8(keyAt(',', this.k[11], 3));
   private readonly notCaptured = utf8(keyAt(',', this.k[12], 3));
-  private readonly refPoint = [
-    new Field(`${itemOpen(true, 4)}${keyAt('{', REF_KEYS[0], 5)}`),
-    new Field(`${itemOpen(false, 4)}${keyAt('{', REF_KEYS[0], 5)}`),
-  ] as const;
-  private readonly refDir = new Field(keyAt(',', REF_KEYS[1], 5));
-  private readonly refLeg = new Field(keyAt(',', REF_KEYS[2], 5));
-  private readonly refs = new ObjectList<PointRef>(3, (out, r, first) => {
-    this.refPoint[first ? 0 : 1].write(out, r.point);
-    this.refDir.write(out, r.dir);
-    this.refLeg.write(out, r.leg);
-  });
+  private readonly refs = new TextObjectList(3, REF_KEYS);
   private readonly noRewrite = utf8(`${keyAt(',', this.k[13], 3)}null`);
   private readonly rewriteKey = utf8(keyAt(',', this.k[13], 3));
   private readonly rewrite = new RewriteFields(3);
@@ -286,32 +251,25 @@ class FlowBytes {
   private readonly checkOpen = [utf8(itemOpen(true, 4)), utf8(itemOpen(false, 4))] as const;
   private readonly checksEnd = utf8(`${line(3)}]`);
   private readonly handledKey = utf8(keyAt(',', this.k[17], 3));
-  private readonly handledNode = [
-    new Field(`${itemOpen(true, 4)}${keyAt('{', HANDLING_KEYS[0], 5)}`),
-    new Field(`${itemOpen(false, 4)}${keyAt('{', HANDLING_KEYS[0], 5)}`),
-  ] as const;
-  private readonly handledLeg = new Field(keyAt(',', HANDLING_KEYS[1], 5));
-  private readonly handledBy = new Field(keyAt(',', HANDLING_KEYS[2], 5));
-  private readonly handledWhy = new Field(keyAt(',', HANDLING_KEYS[3], 5));
-  private readonly handled = new ObjectList<NodeHandling>(3, (out, h, first) => {
-    this.handledNode[first ? 0 : 1].write(out, h.node);
-    this.handledLeg.write(out, h.leg);
-    this.handledBy.write(out, h.by);
-    this.handledWhy.write(out, h.why);
-  });
+  private readonly handled = new TextObjectList(3, HANDLING_KEYS);
   private readonly end = utf8(`${line(2)}}`);
 
   constructor(private readonly checks: CheckBytes) {}
+
+  /** The client or the server, from the key that opens it (`ip`) to the brace that closes it. */
+  private endpoint(out: ByteFile, ip: Field, e: VerdictEndpoint): void {
+    ip.write(out, e.ip);
+    out.bytes(this.port);
+    out.number(e.port);
+    this.pod.write(out, e.pod);
+    this.node.write(out, e.node);
+  }
 
   write(out: ByteFile, f: FlowVerdict): void {
     out.bytes(this.flowId);
     out.number(f.flow_id);
     this.proto.write(out, f.proto);
-    this.clientIp.write(out, f.client.ip);
-    out.bytes(this.port);
-    out.number(f.client.port);
-    this.pod.write(out, f.client.pod);
-    this.node.write(out, f.client.node);
+    this.endpoint(out, this.clientIp, f.client);
     const service = f.service;
     if (service === null) out.bytes(this.noService);
     else {
@@ -320,11 +278,7 @@ class FlowBytes {
       out.number(service.port);
       this.serviceName.write(out, service.name);
     }
-    this.serverIp.write(out, f.server.ip);
-    out.bytes(this.port);
-    out.number(f.server.port);
-    this.pod.write(out, f.server.pod);
-    this.node.write(out, f.server.node);
+    this.endpoint(out, this.serverIp, f.server);
     const scenario = f.scenario;
     if (scenario === null) out.bytes(this.noScenario);
     else {
