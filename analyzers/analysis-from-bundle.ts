@@ -76,7 +76,7 @@ export async function analysisFromBundle(
   let set: FrameSet;
   let correlation: CorrelateResult;
   const found: Flow[] = [];
-  let builder: FlowBuilder;
+  let builder: FlowBuilder | null = null;
   let judge: ((facts: FlowFacts) => void) | null = null;
   const onFlow = (flow: Flow, facts: FlowFacts | null) => {
     found.push(flow);
@@ -96,26 +96,28 @@ export async function analysisFromBundle(
       spool = new FrameSpool(path.join(dir, 'frames.bin'), opts.spoolChunkFrames);
       const spooled = await framesFromBundle(bundleDir, topology, { spool });
       set = spooled;
-      // flows are built (and judged) slab by slab, while each slab's frames are at hand
-      const b = builderFor(spooled);
-      builder = b;
-      let clocked = false;
-      correlation = sightingsFromSpool(
-        spool,
-        set,
-        topology,
-        opts,
-        (slab, ownFrom, offsets) => {
-          if (!clocked) {
-            b.useClock(offsets);
-            judge = judging?.({ topology, coverage: spooled.coverage, clockOffsets: offsets }) ?? null;
-          }
-          clocked = true;
-          b.add(slab, ownFrom);
-        },
-        judging !== undefined,
-      );
-      b.end();
+      if (judging) {
+        // flows are built and judged slab by slab, while each slab's frames are at hand
+        const b = builderFor(spooled);
+        builder = b;
+        let clocked = false;
+        correlation = sightingsFromSpool(
+          spool,
+          set,
+          topology,
+          opts,
+          (slab, ownFrom, offsets) => {
+            if (!clocked) {
+              b.useClock(offsets);
+              judge = judging({ topology, coverage: spooled.coverage, clockOffsets: offsets });
+            }
+            clocked = true;
+            b.add(slab, ownFrom);
+          },
+          true,
+        );
+        b.end();
+      } else correlation = sightingsFromSpool(spool, set, topology, opts);
     } finally {
       try {
         spool?.close();
@@ -126,6 +128,10 @@ export async function analysisFromBundle(
   } else {
     set = await framesFromBundle(bundleDir, topology);
     correlation = await sightingsFromPacketsParallel(set, topology, opts);
+  }
+  if (builder === null) {
+    // the sightings are held whole anyway: one slab of them (building flows slab by slab while the
+    // sightings grow cost 0.2-0.3 GB more peak at 5 M frames, for open flows and their garbage)
     builder = builderFor(set);
     builder.useClock(correlation.clockOffsets);
     judge = judging?.({ topology, coverage: set.coverage, clockOffsets: correlation.clockOffsets }) ?? null;

@@ -10,15 +10,13 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { coverageFromFrames } from '../analyzers/rules/flow-facts.ts';
 import { formatProblem, parseKernelVersion } from '../analyzers/rules/load-rules.ts';
-import { forgetPointTexts } from '../analyzers/rules/verdict-messages.ts';
 import type { FlowVerdict } from '../analyzers/rules/verdict-types.ts';
-import { VERDICTS_TABLE, VerdictsTableStage, writeReportInputs } from '../analyzers/rules/write-verdicts.ts';
+import { VerdictsTableStage, writeReportInputs } from '../analyzers/rules/write-verdicts.ts';
 import {
   analysisWithCoverage,
   DATAPATH_SETS,
-  FlowJudge,
+  judgeFlows,
   loadRuleSets,
   type RuleSelection,
   VERDICTS_SCHEMA_VERSION,
@@ -115,11 +113,6 @@ export async function analyzeBundle(
   let result: Omit<AnalyzeResult, 'outputs'> & { reportInput: ReportInput };
   let sinks: FlowSinks | undefined;
   try {
-    // each flow is judged as it ends, during the analysis, and goes to every output at once: the sinks
-    // write into a side folder until the ingest has put the staged dataset in place
-    const side = path.join(stage, SIDE);
-    const out = await FlowSinks.open(stage, side);
-    sinks = out;
     // ingest (worker threads for large inputs) and the analysis (which reads the captures itself, on
     // this thread) run at the same time; the ingest is awaited first, so a failed analysis never
     // removes the stage under a still-writing ingest
@@ -129,18 +122,7 @@ export async function analyzeBundle(
       ...(opts.onProgress ? { onProgress: opts.onProgress } : {}),
       ...(opts.signal ? { signal: opts.signal } : {}),
     });
-    let judge: FlowJudge | undefined;
-    const analysisRun = analysisWithCoverage(bundle, {
-      judging: ({ topology, coverage, clockOffsets }) => {
-        const j = new FlowJudge(topology, coverageFromFrames(coverage), clockOffsets, rules.rules, opts);
-        judge = j;
-        return (facts) => {
-          // after a failure or Ctrl-C the sinks are gone: stop the analysis at its next flow
-          if (out.discarded || opts.signal?.aborted) throw new Interrupted();
-          out.add(j.judge(facts).verdict);
-        };
-      },
-    }).finally(forgetPointTexts);
+    const analysisRun = analysisWithCoverage(bundle);
     // (its failure is reported once the ingest is done; an interrupted ingest leaves it unheard)
     analysisRun.catch(() => undefined);
     const ingest = await ingestRun;
@@ -149,25 +131,20 @@ export async function analyzeBundle(
     done('ingest+analysis');
     const faults = [...new Set([...ingest.faults.map((f) => f.line()), ...input.analysis.faults])];
     const extra: Warning[] = faults.map((message) => ({ code: 'input.container-fault', message }));
-    // a capture without frames judged no flow: the tail still needs the judge
-    judge ??= new FlowJudge(
-      input.analysis.topology,
-      input.coverage,
-      input.analysis.correlation.clockOffsets,
-      rules.rules,
-      opts,
-    );
-    const tail = judge.tail(input.analysis.correlation.warnings, extra);
-    done('rules');
-    // DuckDB sorts and writes the tables on its own threads meanwhile
+    // each flow goes to every output as it is judged and only the report keeps (a part of) it; the sinks
+    // are open before the tables are staged, so nothing can fail between staging them and awaiting their
+    // writing (the catch would remove the stage under DuckDB, whose failure then went unheard)
+    const out = await FlowSinks.open(stage, staged);
+    sinks = out;
+    // DuckDB sorts and writes the tables on its own threads while this thread judges the flows
     const tables = await stageAnalysisTables(staged, input.analysis.tables, {
       memoryLimit: ANALYSIS_TABLES_MEMORY,
     });
     done('tables staged');
     const document = await alongside(tables.written, async () => {
+      const tail = judgeFlows(input, rules.rules, opts, extra, (e) => out.add(e.verdict));
+      done('rules');
       out.verdictsJson.finish(tail);
-      await fs.mkdir(path.join(staged, 'report'), { recursive: true });
-      await fs.rename(path.join(side, DATASET_VERDICTS), path.join(staged, DATASET_VERDICTS));
       done('verdicts.json');
       const document: VerdictsDocument = {
         schema_version: VERDICTS_SCHEMA_VERSION,
@@ -187,7 +164,6 @@ export async function analyzeBundle(
       done('analysis.json');
       return reportInput;
     });
-    await fs.rename(path.join(side, VERDICTS_TABLE), path.join(staged, VERDICTS_TABLE));
     done('verdicts written');
     out.finishJunit();
     await writeViewsSql(staged);
@@ -242,8 +218,6 @@ async function alongside<T>(written: Promise<void>, work: () => Promise<T>): Pro
  */
 const ANALYSIS_TABLES_MEMORY = '512MB';
 
-/** The sinks' files until the staged dataset exists (the ingest renames its folder into place). */
-const SIDE = 'side';
 /** verdicts.json inside the dataset (with report/topology.json and warnings.json). */
 const DATASET_VERDICTS = path.join('report', 'verdicts.json');
 /** junit.xml and its suites' parts in the staging folder, until the dataset is in place */
@@ -277,9 +251,6 @@ export class FlowSinks {
     }
   }
 
-  /** set once discarded: nothing may be added any more */
-  discarded = false;
-
   add(f: FlowVerdict): void {
     this.verdictsJson.flow(f);
     this.table.add(f);
@@ -293,7 +264,6 @@ export class FlowSinks {
 
   /** After a failure (the staging folder, with every part, is removed by the caller). */
   async discard(): Promise<void> {
-    this.discarded = true;
     this.verdictsJson.discard();
     this.junit.discard();
     await this.table.discard();
