@@ -15,6 +15,7 @@ import { type IngestErrorCode, InputError } from '../errors.ts';
 import { type InterfaceSummary, PacketBatchSink } from '../packets-from-capture.ts';
 import { readCapture } from '../read-capture.ts';
 import { EncodeThread } from './encode-thread.ts';
+import { type FileHash, HashThread, inlineHash } from './hash-thread.ts';
 import { type CapturePointEntry, PacketsDatasetWriter } from './parquet/packets-dataset.ts';
 
 export interface CaptureRow {
@@ -50,6 +51,8 @@ export interface LaneOptions {
   maxBufferedBytes?: number;
   /** encode on a thread of its own (encode-thread.ts), beside the decoding one */
   pipeline?: boolean;
+  /** files at least this large are hashed on a thread of their own (hash-thread.ts) */
+  hashThreadMinBytes?: number;
 }
 
 export interface FileTask {
@@ -173,6 +176,9 @@ export class IngestLane {
   private readonly output: BatchOutput;
   /** the batch being decoded into (with an encoder thread, one of several that take turns) */
   private batch: PacketColumns;
+  /** hashes the lane's large files (started with the first one) */
+  private hashThread: HashThread | null = null;
+  private readonly hashThreadMinBytes: number;
 
   constructor(
     opts: LaneOptions,
@@ -188,6 +194,22 @@ export class IngestLane {
       ? new ThreadOutput(new EncodeThread(writer, this.points, this.files))
       : new InlineOutput(new PacketsDatasetWriter({ ...writer, points: this.points, files: this.files }));
     this.batch = this.output.firstBatch(opts.batchRows ?? 65536);
+    this.hashThreadMinBytes = opts.hashThreadMinBytes ?? HASH_WORKER_MIN_BYTES;
+  }
+
+  private fileHash(size: number): FileHash {
+    if (size < this.hashThreadMinBytes) return inlineHash();
+    this.hashThread ??= new HashThread();
+    return this.hashThread;
+  }
+
+  private dropHash(hash: FileHash): void {
+    try {
+      hash.drop();
+    } catch {
+      // a hash thread that has ended is replaced with the next large file
+      this.hashThread = null;
+    }
   }
 
   get rows(): number {
@@ -224,25 +246,36 @@ export class IngestLane {
       },
       this.batch,
     );
-    // the file is hashed from the reader's chunks, on this thread: a hash thread of its own read the
-    // file a second time (0.4-1 s of kernel CPU for 1.8 GB) on a machine whose cores the decoder and
-    // the Parquet encoder keep busy, and the decoder, which waits on the encoder (1.6-1.8 s of a
-    // 10 M-packet ingest), has the time to hash
-    const hash = createHash('sha256');
-    let hashed = 0;
-    const result = await readCapture(task.abs, sink, {
-      file: task.display,
-      onFileChunk: (bytes) => {
-        hash.update(bytes);
-        hashed += bytes.length;
-      },
-    });
     const size = await fs.stat(task.abs).then(
       (st) => st.size,
       () => -1,
     );
-    // a read stopped by a fault saw part of the file: the file is then hashed on its own
-    const sha256 = result.error === null && hashed === size ? hash.digest('hex') : await sha256File(task.abs);
+    // the file is hashed from the reader's chunks: reading it a second time cost 0.4-1 s of kernel CPU
+    // for 1.8 GB on a machine whose cores the decoder and the Parquet encoder keep busy; a large file's
+    // chunks are hashed on a thread of their own (hash-thread.ts says why)
+    const hash = this.fileHash(size);
+    let hashed = 0;
+    let result: Awaited<ReturnType<typeof readCapture>>;
+    try {
+      result = await readCapture(task.abs, sink, {
+        file: task.display,
+        onFileChunk: (bytes) => {
+          hash.update(bytes);
+          hashed += bytes.length;
+        },
+      });
+    } catch (e) {
+      // the next file's hash starts clean
+      this.dropHash(hash);
+      throw e;
+    }
+    let sha256: string | null;
+    if (result.error === null && hashed === size) sha256 = await hash.digest();
+    else {
+      // a read stopped by a fault saw part of the file: the file is then hashed on its own
+      hash.drop();
+      sha256 = await sha256File(task.abs);
+    }
     const interfaces = sink.finish();
     // the file's rows in finished Parquet files of their own: a resumed run keeps them as they are
     const parts = await this.output.endFiles();
@@ -259,6 +292,7 @@ export class IngestLane {
 
   /** Writes the footers; returns the rows written. A lane that wrote nothing leaves no file. */
   async close(): Promise<number> {
+    await this.hashThread?.close();
     if (this.output.rows === 0) {
       await this.output.abort();
       return 0;
@@ -267,7 +301,8 @@ export class IngestLane {
   }
 
   /** Stops writing; the files open are closed without footers (the temporary dataset is discarded). */
-  abort(): Promise<void> {
+  async abort(): Promise<void> {
+    await this.hashThread?.close().catch(() => {});
     return this.output.abort();
   }
 }
@@ -300,7 +335,10 @@ function captureRow(s: InterfaceSummary, task: FileTask, sha256: string): Captur
   };
 }
 
-/** Files at least this large are hashed on a thread of their own; smaller ones are not worth its start-up. */
+/**
+ * Files at least this large are hashed on a thread of their own (hash-thread.ts while they are read,
+ * sha256File when a fault stopped the read); smaller ones are not worth a thread's start-up.
+ */
 const HASH_WORKER_MIN_BYTES = 16 << 20;
 
 /** Hashes a file on its own thread: plain CommonJS, so it needs no TypeScript loader. */

@@ -74,6 +74,8 @@ export interface IngestOptions {
    * start-up (MIN_BYTES_FOR_WORKERS)
    */
   pipeline?: boolean;
+  /** files at least this large are hashed on a thread of their own (default 16 MB, hash-thread.ts) */
+  hashThreadMinBytes?: number;
   onFileDone?: (file: FileSummary) => void;
   onProgress?: (p: IngestProgress) => void;
   /** aborting stops the run: lanes end, the partial folder is removed, the promise rejects with Interrupted */
@@ -189,6 +191,7 @@ export async function ingestToDataset(
     // lanes x bound stays near what one writer alone would buffer
     maxBufferedBytes: Math.max(32 << 20, Math.floor((48 << 20) / jobs)),
     pipeline,
+    ...(opts.hashThreadMinBytes !== undefined ? { hashThreadMinBytes: opts.hashThreadMinBytes } : {}),
   };
   try {
     const run: RunContext = { plan, todo, work, lane, onDone, progress, signal: opts.signal };

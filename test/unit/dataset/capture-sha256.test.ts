@@ -34,17 +34,21 @@ test('captures.sha256: the stored bytes of plain, pcapng, gzip and damaged files
   const cut = path.join(tmp, 'cut.pcap');
   fs.writeFileSync(cut, fs.readFileSync(g.pcap).subarray(0, 1_000_003));
   const files = [g.pcap, g.pcapng, gz, damaged, cut];
-  const done: FileSummary[] = [];
-  const summary = await ingestToDataset(files, {
-    outDir: path.join(tmp, 'ds'),
-    jobs: 1,
-    onFileDone: (f) => done.push(f),
-  });
-  assert.equal(summary.faults.length, 2, 'the damaged and the cut file have their faults');
-  for (const file of files) {
-    const f = done.find((d) => path.resolve(tmp, d.file) === file || d.file.endsWith(path.basename(file)));
-    assert.ok(f, `no summary for ${file}`);
-    assert.ok(f.captures.length > 0);
-    for (const row of f.captures) assert.equal(row.sha256, sha256(file), path.basename(file));
+  // on the decoding thread, and on a thread of its own (hash-thread.ts) as large files are
+  for (const hashThreadMinBytes of [Infinity, 0]) {
+    const done: FileSummary[] = [];
+    const summary = await ingestToDataset(files, {
+      outDir: path.join(tmp, `ds-${hashThreadMinBytes}`),
+      jobs: 1,
+      hashThreadMinBytes,
+      onFileDone: (f) => done.push(f),
+    });
+    assert.equal(summary.faults.length, 2, 'the damaged and the cut file have their faults');
+    for (const file of files) {
+      const f = done.find((d) => path.resolve(tmp, d.file) === file || d.file.endsWith(path.basename(file)));
+      assert.ok(f, `no summary for ${file}`);
+      assert.ok(f.captures.length > 0);
+      for (const row of f.captures) assert.equal(row.sha256, sha256(file), path.basename(file));
+    }
   }
 });

@@ -1,0 +1,68 @@
+/**
+ * HashThread hashes file after file on its own thread, fed through a ring of shared slots: chunks of
+ * any size (larger than a slot, empty), a ring so small that the feeding side waits for it, a file
+ * dropped half way, and files ended one after another before their digests are asked for.
+ */
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { test } from 'node:test';
+import { HashThread, inlineHash } from '../../../ingest/dataset/hash-thread.ts';
+
+const sha256 = (b: Uint8Array): string => createHash('sha256').update(b).digest('hex');
+
+function bytes(n: number, seed: number): Uint8Array {
+  const out = new Uint8Array(n);
+  let x = seed;
+  for (let i = 0; i < n; i++) {
+    x = (Math.imul(x, 1103515245) + 12345) >>> 0;
+    out[i] = x >>> 24;
+  }
+  return out;
+}
+
+/** `data` given in chunks of the sizes listed, cycling */
+function feed(h: { update(b: Uint8Array): void }, data: Uint8Array, sizes: readonly number[]): void {
+  const chunk = new Uint8Array(Math.max(...sizes));
+  for (let at = 0, k = 0; at < data.length; k++) {
+    const n = Math.min(sizes[k % sizes.length]!, data.length - at);
+    // one reused buffer, as the reader's: the hash must have copied what it was given
+    chunk.set(data.subarray(at, at + n));
+    h.update(chunk.subarray(0, n));
+    chunk.fill(0xee);
+    at += n;
+  }
+}
+
+test('HashThread: files in chunks of any size through a ring smaller than one chunk', async () => {
+  const h = new HashThread(1000, 2);
+  try {
+    const a = bytes(25_013, 1);
+    const b = bytes(3_000, 2);
+    const c = bytes(7, 3);
+    feed(h, a, [1, 999, 1000, 1001, 4096, 0]);
+    assert.equal(await h.digest(), sha256(a));
+    // half a file, then dropped: the next file's digest is its own
+    feed(h, b, [300]);
+    h.drop();
+    feed(h, c, [7]);
+    const dc = h.digest();
+    const de = h.digest();
+    feed(h, b, [2999, 1]);
+    const db = h.digest();
+    assert.equal(await dc, sha256(c));
+    assert.equal(await de, sha256(new Uint8Array(0)), 'a file of no bytes');
+    assert.equal(await db, sha256(b));
+  } finally {
+    await h.close();
+  }
+});
+
+test('inlineHash: the same digests on the calling thread', async () => {
+  const h = inlineHash();
+  const a = bytes(5_000, 4);
+  feed(h, a, [100, 3]);
+  assert.equal(await h.digest(), sha256(a));
+  feed(h, a, [10]);
+  h.drop();
+  assert.equal(await h.digest(), sha256(new Uint8Array(0)));
+});
