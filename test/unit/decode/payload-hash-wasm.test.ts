@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { generateCaptures } from '../../../bench/generate-capture.ts';
+import { type GeneratedCaptures, generateCaptures } from '../../../bench/generate-capture.ts';
 import { PacketColumns } from '../../../ingest/columns/packet-columns.ts';
 import { hashPacket, PAYLOAD_HASH_BYTES } from '../../../ingest/decode/payload-hash.ts';
 import {
@@ -17,7 +17,7 @@ import {
   takeReadBuffer,
 } from '../../../ingest/decode/payload-hash-wasm.ts';
 import { PacketBatchSink } from '../../../ingest/packets-from-capture.ts';
-import { readCapture, readCaptureBytes } from '../../../ingest/read-capture.ts';
+import { readCapture, readCaptureBytes, readCaptureChunks } from '../../../ingest/read-capture.ts';
 
 const queue = hashQueue();
 const noWasm = queue === null ? 'no WebAssembly SIMD on this platform' : false;
@@ -65,6 +65,16 @@ function assertSame(got: PacketColumns, want: PacketColumns, what: string): void
   for (let i = 0; i < want.payloadHash.length; i++) {
     assert.equal(got.payloadHash[i], want.payloadHash[i], `${what}: payload hash lane ${i}`);
     assert.equal(got.fingerprint[i], want.fingerprint[i], `${what}: fingerprint lane ${i}`);
+  }
+}
+
+/** The bench's traffic mix, 3000 frames as pcap and pcapng, in a folder removed afterwards. */
+async function withMix(fn: (g: GeneratedCaptures, dir: string) => void | Promise<void>): Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), 'hoptrace-wasm-'));
+  try {
+    await fn(generateCaptures(join(dir, 'mix'), 3000), dir);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
   }
 }
 
@@ -161,45 +171,134 @@ test('read buffers: from the pool while it lasts and up to its slot size, else o
   for (const b of again) returnReadBuffer(b);
 });
 
-test('a sink that throws mid-chunk: the rows it had queued are hashed, nothing is left queued', {
-  skip: noWasm,
-}, async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'hoptrace-wasm-'));
+test(
+  'a sink that throws mid-chunk: the rows it had queued are hashed, nothing is left queued',
+  {
+    skip: noWasm,
+  },
+  () =>
+    withMix(async (g) => {
+      let batches = 0;
+      let kept: PacketColumns | null = null;
+      const sink = new PacketBatchSink({
+        fileId: 0,
+        pointFor: () => 0,
+        batchRows: 1000,
+        onBatch: (b) => {
+          batches++;
+          if (batches === 2) {
+            kept = b;
+            throw new Error('stop');
+          }
+        },
+      });
+      await assert.rejects(readCapture(g.pcap, sink), /stop/);
+      assert.equal(queue!.n, 0, 'the queue was drained when the parser gave its chunk up');
+      // the batch it stopped at had its hashes: the same as hashing those frames from memory
+      const want: PacketColumns[] = [];
+      const ref = new PacketBatchSink({
+        fileId: 0,
+        pointFor: () => 0,
+        batchRows: 1000,
+        onBatch: (b) => {
+          want.push(b);
+          return new PacketColumns(1000);
+        },
+      });
+      readCaptureBytes(readFileSync(g.pcap), ref, g.pcap);
+      ref.finish();
+      const got = kept as PacketColumns | null;
+      assert.ok(got);
+      assertSame(got, want[1]!, 'second batch');
+    }),
+);
+
+/** The rows of `bytes` decoded from memory into one batch: every frame hashed by `hashPacket`. */
+function fromMemory(bytes: Uint8Array, file: string, pointFor: () => number = () => 0): PacketColumns {
+  const ref = new PacketBatchSink({ fileId: 0, pointFor, batchRows: 65536, onBatch: () => {} });
   try {
-    const g = generateCaptures(join(dir, 'mix'), 3000);
-    let batches = 0;
-    let kept: PacketColumns | null = null;
-    const sink = new PacketBatchSink({
-      fileId: 0,
-      pointFor: () => 0,
-      batchRows: 1000,
-      onBatch: (b) => {
-        batches++;
-        if (batches === 2) {
-          kept = b;
-          throw new Error('stop');
-        }
-      },
-    });
-    await assert.rejects(readCapture(g.pcap, sink), /stop/);
-    assert.equal(queue!.n, 0, 'the queue was drained when the parser gave its chunk up');
-    // the batch it stopped at had its hashes: the same as hashing those frames from memory
-    const want: PacketColumns[] = [];
-    const ref = new PacketBatchSink({
-      fileId: 0,
-      pointFor: () => 0,
-      batchRows: 1000,
-      onBatch: (b) => {
-        want.push(b);
-        return new PacketColumns(1000);
-      },
-    });
-    readCaptureBytes(readFileSync(g.pcap), ref, g.pcap);
-    ref.finish();
-    const got = kept as PacketColumns | null;
-    assert.ok(got);
-    assertSame(got, want[1]!, 'second batch');
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
+    readCaptureBytes(bytes, ref, file);
+  } catch {
+    // the same throwing sink as the read it is compared with: the rows before the throw
   }
-});
+  return ref.batch;
+}
+
+test(
+  'a chunk scribbled over once the parser has it: every queued frame was hashed before',
+  {
+    skip: noWasm,
+  },
+  () =>
+    withMix((g) => {
+      const slot = takeReadBuffer(READ_SLOT_BYTES);
+      try {
+        assert.ok(hashMemoryOffset(queue!, slot) >= 0);
+        for (const file of [g.pcap, g.pcapng]) {
+          const bytes = readFileSync(file);
+          // one read buffer for every chunk, as the reader's slots are reused, and garbage written over
+          // it once the parser has had its chunk; one batch for the file, so no flush drains the queue
+          function* chunks(): Generator<Uint8Array> {
+            const size = 65536;
+            for (let at = 0; at < bytes.length; at += size) {
+              const n = Math.min(size, bytes.length - at);
+              slot.set(bytes.subarray(at, at + n));
+              yield slot.subarray(0, n);
+              fill(slot, at + 1);
+            }
+          }
+          const sink = new PacketBatchSink({
+            fileId: 0,
+            pointFor: () => 0,
+            batchRows: 65536,
+            onBatch: () => {},
+          });
+          const r = readCaptureChunks(chunks(), sink, file);
+          assert.equal(r.error, null);
+          assert.equal(sink.batch.length, g.packets);
+          assertSame(sink.batch, fromMemory(bytes, file), file);
+        }
+      } finally {
+        returnReadBuffer(slot);
+      }
+    }),
+);
+
+test(
+  'a sink that throws from interface() with rows queued: they are hashed, nothing is left queued',
+  {
+    skip: noWasm,
+  },
+  () =>
+    withMix(async (g, dir) => {
+      // the pcapng with a second IDB after its packets: the sink's pointFor throws for it while the
+      // last chunk's frames are queued (one batch for the file, so no flush drained them)
+      const idb = new Uint8Array(20);
+      const dv = new DataView(idb.buffer);
+      dv.setUint32(0, 1, true);
+      dv.setUint32(4, 20, true);
+      dv.setUint16(8, 1, true);
+      dv.setUint32(12, 65535, true);
+      dv.setUint32(16, 20, true);
+      const bytes = Buffer.concat([readFileSync(g.pcapng), idb]);
+      const file = join(dir, 'two-idb.pcapng');
+      writeFileSync(file, bytes);
+      const throwing = () => {
+        let calls = 0;
+        return () => {
+          if (++calls === 2) throw new Error('no point for it');
+          return 0;
+        };
+      };
+      const sink = new PacketBatchSink({
+        fileId: 0,
+        pointFor: throwing(),
+        batchRows: 65536,
+        onBatch: () => {},
+      });
+      await assert.rejects(readCapture(file, sink), /no point for it/);
+      assert.equal(queue!.n, 0, 'the queue was drained when the parser gave its chunk up');
+      assert.equal(sink.batch.length, g.packets);
+      assertSame(sink.batch, fromMemory(bytes, file, throwing()), 'the rows before the throw');
+    }),
+);
