@@ -6,7 +6,7 @@
  */
 
 /** Signed LEB128 of a 32-bit integer (i32.const immediates). */
-export function sleb(v: number): number[] {
+function sleb(v: number): number[] {
   const out: number[] = [];
   v |= 0;
   for (;;) {
@@ -21,7 +21,7 @@ export function sleb(v: number): number[] {
 }
 
 /** Unsigned LEB128 (lengths, indexes, offsets, opcodes after the 0xfd prefix). */
-export function uleb(v: number): number[] {
+function uleb(v: number): number[] {
   const out: number[] = [];
   do {
     let b = v & 0x7f;
@@ -37,7 +37,6 @@ export const V128 = 0x7b;
 
 export const get = (local: number): number[] => [0x20, local];
 export const set = (local: number): number[] => [0x21, local];
-export const tee = (local: number): number[] => [0x22, local];
 export const i32 = (v: number): number[] => [0x41, ...sleb(v)];
 
 export const I32_EQZ = 0x45;
