@@ -22,6 +22,7 @@ import { UsageError } from '../../cli/usage-error.ts';
 import type { InputError } from '../errors.ts';
 import { type InputPlan, type PlannedFile, planInputs } from './bundle-tree.ts';
 import { openDuckDb, sqlString } from './duckdb.ts';
+import { prepareEncodeThread } from './encode-thread.ts';
 import {
   type CaptureRow,
   type FileDone,
@@ -141,6 +142,8 @@ export async function ingestToDataset(
     throw new UsageError(
       `${inputs.join(', ')}: no capture files (pcap or pcapng by magic number, or gzip/zstd of one)`,
     );
+  // built while the folders are prepared: an input this large likely gets an encoder thread
+  const encoderReady = inputBytes(plan.files) >= MIN_BYTES_FOR_WORKERS ? prepareEncodeThread() : null;
   const outDir = path.resolve(opts.outDir);
   const work = `${outDir}.partial-${process.pid}`;
   // an earlier run that was interrupted: its finished files are kept (resume.ts)
@@ -194,6 +197,7 @@ export async function ingestToDataset(
     ...(opts.hashThreadMinBytes !== undefined ? { hashThreadMinBytes: opts.hashThreadMinBytes } : {}),
   };
   try {
+    if (pipeline) await encoderReady;
     const run: RunContext = { plan, todo, work, lane, onDone, progress, signal: opts.signal };
     if (todo.length > 0) await (jobs <= 1 ? runInline(run) : runWorkers(run, jobs));
     if (!(await hasParquet(path.join(work, 'packets')))) {

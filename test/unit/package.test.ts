@@ -22,6 +22,7 @@ test('runtime dependencies are the agreed list', () => {
     'ajv',
     'apache-arrow',
     'commander',
+    'esbuild',
     'fzstd',
     'tsx',
     'yaml',
@@ -31,6 +32,12 @@ test('runtime dependencies are the agreed list', () => {
     dependencies: Record<string, string>;
   };
   assert.equal(pkg.dependencies['@duckdb/node-bindings'], api.dependencies['@duckdb/node-bindings']);
+  // esbuild bundles worker modules (ingest/dataset/ts-worker.ts): the copy tsx runs on, not a second one
+  const esbuild = JSON.parse(fs.readFileSync('node_modules/esbuild/package.json', 'utf8')) as {
+    version: string;
+  };
+  assert.equal(esbuild.version, pkg.dependencies['esbuild']);
+  assert.ok(!fs.existsSync('node_modules/tsx/node_modules/esbuild'), 'tsx has an esbuild of its own');
 });
 
 test('the quick start commands exist', () => {

@@ -11,6 +11,7 @@ import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { generateCaptures } from '../../../bench/generate-capture.ts';
 import { openDuckDb, sqlString } from '../../../ingest/dataset/duckdb.ts';
+import { prepareEncodeThread } from '../../../ingest/dataset/encode-thread.ts';
 import { openDataset } from '../../../ingest/dataset/open-dataset.ts';
 import { runReadOnlyQuery } from '../../../ingest/dataset/run-query.ts';
 import { type IngestSummary, ingestToDataset } from '../../../ingest/dataset/write-dataset.ts';
@@ -70,8 +71,10 @@ function damagedFrames(n: number): Uint8Array {
 const inputs: string[] = [];
 const plain = path.join(tmp, 'plain');
 const piped = path.join(tmp, 'piped');
+const bundled = path.join(tmp, 'bundled');
 let a: IngestSummary;
 let b: IngestSummary;
+let c: IngestSummary;
 
 before(async () => {
   const gen = generateCaptures(path.join(tmp, 'gen'), 5000);
@@ -81,6 +84,9 @@ before(async () => {
   const small = { batchRows: 97, rowGroupRows: 1500, memoryLimit: '256MB', threads: 1, jobs: 1 };
   a = await ingestToDataset(inputs, { ...small, outDir: plain, pipeline: false });
   b = await ingestToDataset(inputs, { ...small, outDir: piped, pipeline: true });
+  // the encoder started from its esbuild bundle (ts-worker.ts), as large inputs start it
+  assert.ok(await prepareEncodeThread(), 'the encoder module bundles');
+  c = await ingestToDataset(inputs, { ...small, outDir: bundled, pipeline: true });
 });
 
 describe('ingest with an encoder thread', () => {
@@ -92,6 +98,12 @@ describe('ingest with an encoder thread', () => {
     const theirs = await rows(plain, sql);
     assert.equal(mine.length, a.packets);
     assert.deepEqual(mine, theirs);
+  });
+
+  test('started from its bundle, the encoder thread writes the same rows', async () => {
+    assert.equal(c.packets, a.packets);
+    const sql = 'SELECT * FROM packets ORDER BY file, frame';
+    assert.deepEqual(await rows(bundled, sql), await rows(plain, sql));
   });
 
   test('the stored Parquet columns agree too, partitions included', async () => {
