@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { type GeneratedCaptures, generateCaptures } from '../../../bench/generate-capture.ts';
 import { PacketColumns } from '../../../ingest/columns/packet-columns.ts';
+import { tsWorker } from '../../../ingest/dataset/ts-worker.ts';
 import { hashPacket, PAYLOAD_HASH_BYTES } from '../../../ingest/decode/payload-hash.ts';
 import {
   drainHashes,
@@ -300,5 +301,60 @@ test(
       assert.equal(queue!.n, 0, 'the queue was drained when the parser gave its chunk up');
       assert.equal(sink.batch.length, g.packets);
       assertSame(sink.batch, fromMemory(bytes, file, throwing()), 'the rows before the throw');
+    }),
+);
+
+test(
+  'worker threads: each hashes in a memory of its own, bit for bit the main thread',
+  {
+    skip: noWasm,
+  },
+  () =>
+    withMix(async (g) => {
+      interface Result {
+        queued: boolean;
+        error: string | null;
+        rows: number;
+        payloadHash: Uint32Array;
+        fingerprint: Uint32Array;
+      }
+      // two at once, while this thread reads the same files into its own memory
+      const files = [g.pcap, g.pcapng];
+      const inWorkers = files.map(
+        (file) =>
+          new Promise<Result>((resolve, reject) => {
+            const w = tsWorker(new URL('./payload-hash-worker.ts', import.meta.url), { file });
+            w.once('message', (m: Result) => {
+              resolve(m);
+              void w.terminate();
+            });
+            w.once('error', reject);
+            // a worker that ends without a word must fail the test, not leave it waiting
+            w.once('exit', (code) => reject(new Error(`worker exited with ${code}`)));
+          }),
+      );
+      const here = await Promise.all(
+        files.map(async (file) => {
+          const sink = new PacketBatchSink({
+            fileId: 0,
+            pointFor: () => 0,
+            batchRows: 65536,
+            onBatch: () => {},
+          });
+          await readCapture(file, sink);
+          return sink.batch;
+        }),
+      );
+      const got = await Promise.all(inWorkers);
+      for (const [i, file] of files.entries()) {
+        const r = got[i]!;
+        assert.ok(r.queued, `${file}: the worker has a queue of its own`);
+        assert.equal(r.error, null);
+        assert.equal(r.rows, g.packets);
+        const want = fromMemory(readFileSync(file), file);
+        assert.deepEqual(r.payloadHash, want.payloadHash, `${file}: payload hashes in the worker`);
+        assert.deepEqual(r.fingerprint, want.fingerprint, `${file}: fingerprints in the worker`);
+        assertSame(here[i]!, want, `${file}: read here at the same time`);
+      }
     }),
 );
