@@ -358,3 +358,62 @@ test(
       }
     }),
 );
+
+test(
+  'frames cut short by the snaplen: no hash where the payload prefix was not captured, as from memory',
+  {
+    skip: noWasm,
+  },
+  () =>
+    withMix(async (g, dir) => {
+      // the pcap again with every third record cut to 58 bytes (a TCP frame keeps 4 payload bytes)
+      const src = readFileSync(g.pcap);
+      const parts: Uint8Array[] = [src.subarray(0, 24)];
+      for (let at = 24, i = 0; at < src.length; i++) {
+        const len = src.readUInt32LE(at + 8);
+        const cap = i % 3 === 0 ? Math.min(len, 58) : len;
+        const hdr = Buffer.from(src.subarray(at, at + 16));
+        hdr.writeUInt32LE(cap, 8);
+        parts.push(hdr, src.subarray(at + 16, at + 16 + cap));
+        at += 16 + len;
+      }
+      const bytes = Buffer.concat(parts);
+      const file = join(dir, 'cut.pcap');
+      writeFileSync(file, bytes);
+      // the finished batch (its validity columns are completed when it is handed on)
+      const batches: PacketColumns[] = [];
+      const sinkKeeping = () =>
+        new PacketBatchSink({
+          fileId: 0,
+          pointFor: () => 0,
+          batchRows: 65536,
+          onBatch: (b) => {
+            batches.push(b);
+            return new PacketColumns(65536);
+          },
+        });
+      const sink = sinkKeeping();
+      const r = await readCapture(file, sink);
+      sink.finish();
+      assert.equal(r.error, null);
+      const ref = sinkKeeping();
+      readCaptureBytes(bytes, ref, file);
+      ref.finish();
+      const [got, want] = batches as [PacketColumns, PacketColumns];
+      assert.equal(got.length, g.packets);
+      assertSame(got, want, 'cut frames');
+      assert.deepEqual(got.payloadHashValid, want.payloadHashValid);
+      assert.deepEqual(got.fingerprintValid, want.fingerprintValid);
+      let cut = 0;
+      for (let row = 0; row < got.length; row++) {
+        const whole = got.caplen[row] === got.wirelen[row];
+        if (!whole && got.payloadLen[row]! > 4) {
+          assert.equal(got.payloadHashValid[row], 0, `row ${row}: no hash of a payload not captured`);
+          cut++;
+        }
+        if (whole && got.payloadLenValid[row] === 1)
+          assert.equal(got.payloadHashValid[row], 1, `row ${row}: a whole frame has its hash`);
+      }
+      assert.ok(cut > g.packets / 10, `frames without a hash: ${cut}`);
+    }),
+);
