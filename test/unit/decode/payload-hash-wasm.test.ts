@@ -69,6 +69,24 @@ function assertSame(got: PacketColumns, want: PacketColumns, what: string): void
   }
 }
 
+/** A sink whose one batch holds a whole test file (nothing handed on before `finish`). */
+function oneBatchSink(pointFor: () => number = () => 0): PacketBatchSink {
+  return new PacketBatchSink({ fileId: 0, pointFor, batchRows: 65536, onBatch: () => {} });
+}
+
+/** A sink that keeps every batch it hands on (finished: validity columns completed) in `into`. */
+function keepingSink(into: PacketColumns[], rows: number): PacketBatchSink {
+  return new PacketBatchSink({
+    fileId: 0,
+    pointFor: () => 0,
+    batchRows: rows,
+    onBatch: (b) => {
+      into.push(b);
+      return new PacketColumns(rows);
+    },
+  });
+}
+
 /** The bench's traffic mix, 3000 frames as pcap and pcapng, in a folder removed afterwards. */
 async function withMix(fn: (g: GeneratedCaptures, dir: string) => void | Promise<void>): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'hoptrace-wasm-'));
@@ -197,15 +215,7 @@ test(
       assert.equal(queue!.n, 0, 'the queue was drained when the parser gave its chunk up');
       // the batch it stopped at had its hashes: the same as hashing those frames from memory
       const want: PacketColumns[] = [];
-      const ref = new PacketBatchSink({
-        fileId: 0,
-        pointFor: () => 0,
-        batchRows: 1000,
-        onBatch: (b) => {
-          want.push(b);
-          return new PacketColumns(1000);
-        },
-      });
+      const ref = keepingSink(want, 1000);
       readCaptureBytes(readFileSync(g.pcap), ref, g.pcap);
       ref.finish();
       const got = kept as PacketColumns | null;
@@ -216,7 +226,7 @@ test(
 
 /** The rows of `bytes` decoded from memory into one batch: every frame hashed by `hashPacket`. */
 function fromMemory(bytes: Uint8Array, file: string, pointFor: () => number = () => 0): PacketColumns {
-  const ref = new PacketBatchSink({ fileId: 0, pointFor, batchRows: 65536, onBatch: () => {} });
+  const ref = oneBatchSink(pointFor);
   try {
     readCaptureBytes(bytes, ref, file);
   } catch {
@@ -248,12 +258,7 @@ test(
               fill(slot, at + 1);
             }
           }
-          const sink = new PacketBatchSink({
-            fileId: 0,
-            pointFor: () => 0,
-            batchRows: 65536,
-            onBatch: () => {},
-          });
+          const sink = oneBatchSink();
           const r = readCaptureChunks(chunks(), sink, file);
           assert.equal(r.error, null);
           assert.equal(sink.batch.length, g.packets);
@@ -291,12 +296,7 @@ test(
           return 0;
         };
       };
-      const sink = new PacketBatchSink({
-        fileId: 0,
-        pointFor: throwing(),
-        batchRows: 65536,
-        onBatch: () => {},
-      });
+      const sink = oneBatchSink(throwing());
       await assert.rejects(readCapture(file, sink), /no point for it/);
       assert.equal(queue!.n, 0, 'the queue was drained when the parser gave its chunk up');
       assert.equal(sink.batch.length, g.packets);
@@ -335,12 +335,7 @@ test(
       );
       const here = await Promise.all(
         files.map(async (file) => {
-          const sink = new PacketBatchSink({
-            fileId: 0,
-            pointFor: () => 0,
-            batchRows: 65536,
-            onBatch: () => {},
-          });
+          const sink = oneBatchSink();
           await readCapture(file, sink);
           return sink.batch;
         }),
@@ -382,21 +377,11 @@ test(
       writeFileSync(file, bytes);
       // the finished batch (its validity columns are completed when it is handed on)
       const batches: PacketColumns[] = [];
-      const sinkKeeping = () =>
-        new PacketBatchSink({
-          fileId: 0,
-          pointFor: () => 0,
-          batchRows: 65536,
-          onBatch: (b) => {
-            batches.push(b);
-            return new PacketColumns(65536);
-          },
-        });
-      const sink = sinkKeeping();
+      const sink = keepingSink(batches, 65536);
       const r = await readCapture(file, sink);
       sink.finish();
       assert.equal(r.error, null);
-      const ref = sinkKeeping();
+      const ref = keepingSink(batches, 65536);
       readCaptureBytes(bytes, ref, file);
       ref.finish();
       const [got, want] = batches as [PacketColumns, PacketColumns];
