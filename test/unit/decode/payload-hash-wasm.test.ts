@@ -402,3 +402,30 @@ test(
       assert.ok(cut > g.packets / 10, `frames without a hash: ${cut}`);
     }),
 );
+
+test(
+  'a damaged record mid-file: one error, and every frame before it hashed as from memory',
+  {
+    skip: noWasm,
+  },
+  () =>
+    withMix(async (g, dir) => {
+      // record 2000's length made absurd: the frames before it are spread over several chunks
+      const bytes = Buffer.from(readFileSync(g.pcap));
+      let at = 24;
+      for (let i = 0; i < 2000; i++) at += 16 + bytes.readUInt32LE(at + 8);
+      bytes.writeUInt32LE(0x7fffffff, at + 8);
+      const file = join(dir, 'damaged.pcap');
+      writeFileSync(file, bytes);
+      const sink = oneBatchSink();
+      const r = await readCapture(file, sink, { chunkSize: 65536 });
+      const ref = oneBatchSink();
+      const want = readCaptureBytes(bytes, ref, file);
+      assert.ok(r.error !== null && want.error !== null);
+      assert.equal(r.error.line(), want.error.line());
+      assert.doesNotMatch(r.error.line(), /\n/);
+      assert.equal(r.records, 2000);
+      assert.equal(sink.batch.length, 2000);
+      assertSame(sink.batch, ref.batch, 'the frames before the damage');
+    }),
+);
