@@ -1,3 +1,4 @@
+import { READ_SLOT_BYTES } from './decode/payload-hash-wasm.ts';
 import { InputError } from './errors.ts';
 import { PcapParser, pcapMagic } from './pcap/read-pcap.ts';
 import { BT_SHB, PcapngParser } from './pcapng/read-pcapng.ts';
@@ -33,8 +34,10 @@ export interface ReadResult {
  * Small enough that the chunk the kernel just copied (and the one read ahead) stay in cache while the
  * decoders and the column stores run over them: 4 MiB chunks cost ~10-20% more CPU per packet in
  * decode -> Arrow (A/B in one process, loaded machine); below 256 KiB the reads' own cost shows.
+ * The payload hash's read slots are this size: a larger chunk would be read into ordinary memory,
+ * where frames are hashed one by one.
  */
-const DEFAULT_CHUNK = 512 * 1024;
+const DEFAULT_CHUNK = READ_SLOT_BYTES;
 
 /**
  * Picks the container by its magic number once the first 4 bytes are in, then forwards every chunk to

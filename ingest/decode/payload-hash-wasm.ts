@@ -56,7 +56,7 @@ import {
   wasmModule,
 } from './wasm-assembler.ts';
 
-/** Read buffers of up to this size come from the pool (the reader's default chunk is 512 KiB). */
+/** Read buffers of up to this size come from the pool: the reader's default chunk (read-capture.ts). */
 export const READ_SLOT_BYTES = 512 * 1024;
 /** two per file being read at once */
 const READ_SLOTS = 8;
