@@ -95,7 +95,7 @@ export async function digestFilesRead(
   const digest = new ColumnDigest();
   for (const [fileId, file] of files.entries()) {
     const sink = digestSink(digest, fileId, batchRows);
-    await readCapture(file, sink, chunkSize === undefined ? { file } : { file, chunkSize });
+    await readCapture(file, sink, { file, chunkSize });
     sink.finish();
   }
   return digest;
