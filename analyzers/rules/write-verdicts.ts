@@ -199,8 +199,9 @@ function templateOf(evidence: readonly Evidence[]): string {
 /**
  * The `verdicts` table staged in DuckDB as the flows are judged: `add` takes each flow (its checks as
  * rows, the flow's own fields repeated on each, as the table has them) and keeps nothing of it but
- * codes; `finish` starts writing `<dataset>/verdicts/verdicts.parquet`. Each distinct text is appended
- * once to a `texts` table, and DuckDB looks the texts up while it writes the Parquet file.
+ * codes (and frames); `finish` starts writing `<dataset>/verdicts/verdicts.parquet`. Each distinct text
+ * (evidence templates among them) is appended once to a `texts` table, and DuckDB looks the texts up, and
+ * splices the frames into the templates, while it writes the Parquet file.
  */
 export class VerdictsTableStage {
   private readonly texts = new TextCodes();
