@@ -102,12 +102,10 @@ class LegAcc {
 /** What a flow keeps while it is open. */
 class OpenFlow {
   packets = 0;
-  bytes = 0;
-  /** time (first sighting) of its latest packet */
+  /** whether a packet other than a TCP SYN has joined it (a SYN then starts the connection's next flow) */
   sawNonSyn = false;
   readonly request = new LegAcc();
   readonly reply = new LegAcc();
-  /** 1 per point that saw one of its packets */
   /** bit per point that saw one of its packets, 30 to a number */
   readonly seen: number[];
 
