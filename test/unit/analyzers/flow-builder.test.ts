@@ -140,3 +140,42 @@ for (const lab of labBundles())
       assert.deepEqual(streamed.sort(), batch.sort());
     },
   );
+
+test(`flow builder: past ${RESERVOIR} packets the sampled median is near the true one and the same run after run, in one slab or two`, () => {
+  const n = RESERVOIR * 4;
+  const rows = [];
+  for (let i = 0; i < n; i++)
+    rows.push({ point: 0, file: 0, src: A, dst: B }, { point: 1, file: 0, src: A, dst: B });
+  const s = sightingsOf(rows, ['p0', 'p1'], ['n1', 'n1']);
+  const t = new Float64Array(2 * n);
+  for (let i = 0; i < n; i++) {
+    t[2 * i] = 10 * i;
+    // hop latencies 0..999 ns, each 4 times or so, in a scrambled order: the true median is about 500
+    t[2 * i + 1] = 10 * i + ((i * 389) % 1000);
+  }
+  const whole = { ...s, t, packetStart: Int32Array.from({ length: n + 1 }, (_, i) => 2 * i), packets: n };
+  const hopsOf = (slabs: (typeof whole)[], from: number[]) => {
+    const { flows, builder } = collect();
+    slabs.forEach((x, k) => {
+      builder.add(x, from[k]);
+    });
+    builder.end();
+    assert.equal(flows.length, 1);
+    return flows[0]!.hops;
+  };
+  const one = hopsOf([whole], [0]);
+  assert.equal(one[0]!.samples, n);
+  assert.equal(one[0]!.minNs, 0);
+  assert.equal(one[0]!.maxNs, 999);
+  assert.ok(Math.abs(one[0]!.medianNs - 500) < 60, `${one[0]!.medianNs}`);
+  assert.deepEqual(hopsOf([whole], [0]), one);
+  const half = n / 2;
+  const two = hopsOf(
+    [
+      { ...whole, packetStart: whole.packetStart.subarray(0, half + 1), packets: half },
+      { ...whole, packetStart: whole.packetStart.subarray(half), packets: n - half },
+    ],
+    [0, 10 * half],
+  );
+  assert.deepEqual(two, one);
+});
