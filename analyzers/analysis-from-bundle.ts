@@ -116,6 +116,9 @@ export async function analysisFromBundle(
           },
           true,
         );
+        // a capture without a slab (no frame to correlate) is judged all the same: no flows, its tail
+        if (!clocked)
+          judge = judging({ topology, coverage: spooled.coverage, clockOffsets: correlation.clockOffsets });
         b.end();
       } else correlation = sightingsFromSpool(spool, set, topology, opts);
     } finally {

@@ -4,6 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
 import { analysisFromBundle, type BundleAnalysis } from '../../../analyzers/analysis-from-bundle.ts';
+import { pcapngBytes } from '../../../reports/pcapng-writer.ts';
 import { labBundles, requireBundles } from './lab-bundle.ts';
 
 /**
@@ -71,6 +72,43 @@ test(
         analysisFromBundle(lab.bundle, { memoryBudgetBytes: 1, spoolChunkFrames: -1, spoolDir: dir }),
       );
       assert.deepEqual(fs.readdirSync(dir), []);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  },
+);
+
+test(
+  'a capture without packets gets its judge once, spilled as in memory (no slab comes to make it)',
+  requireBundles(),
+  async () => {
+    const lab = labBundles()[0]!;
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ht-empty-'));
+    try {
+      // the lab bundle with every capture file emptied to a section and its interface
+      fs.cpSync(lab.bundle, dir, { recursive: true });
+      const empty = pcapngBytes([{ name: 'eth0', linkType: 1 }], []);
+      let files = 0;
+      for (const f of fs.readdirSync(dir, { recursive: true, encoding: 'utf8' }))
+        if (f.endsWith('.pcapng') || f.endsWith('.pcap')) {
+          fs.writeFileSync(path.join(dir, f), empty);
+          files++;
+        }
+      assert.ok(files > 0);
+      for (const memoryBudgetBytes of [undefined, 1]) {
+        let made = 0;
+        let judged = 0;
+        const a = await analysisFromBundle(dir, {
+          memoryBudgetBytes,
+          judging: () => {
+            made++;
+            return () => judged++;
+          },
+        });
+        assert.equal(made, 1, `budget ${memoryBudgetBytes}`);
+        assert.equal(judged, 0);
+        assert.deepEqual(a.flows.flows, []);
+      }
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
     }
