@@ -207,9 +207,16 @@ export class IngestLane {
     try {
       hash.drop();
     } catch {
-      // a hash thread that has ended is replaced with the next large file
-      this.hashThread = null;
+      this.lostHash(hash);
     }
+  }
+
+  /** A hash thread that has ended is replaced with the next large file. */
+  private lostHash(hash: FileHash): void {
+    const thread = this.hashThread;
+    if (thread === null || hash !== thread) return;
+    this.hashThread = null;
+    thread.close().catch(() => {});
   }
 
   get rows(): number {
@@ -255,13 +262,20 @@ export class IngestLane {
     // chunks are hashed on a thread of their own (hash-thread.ts says why)
     const hash = this.fileHash(size);
     let hashed = 0;
+    // a hash thread that ends mid-file costs the file its streamed hash, never its rows
+    let hashLost = false;
     let result: Awaited<ReturnType<typeof readCapture>>;
     try {
       result = await readCapture(task.abs, sink, {
         file: task.display,
         onFileChunk: (bytes) => {
-          hash.update(bytes);
-          hashed += bytes.length;
+          if (hashLost) return;
+          try {
+            hash.update(bytes);
+            hashed += bytes.length;
+          } catch {
+            hashLost = true;
+          }
         },
       });
     } catch (e) {
@@ -269,13 +283,17 @@ export class IngestLane {
       this.dropHash(hash);
       throw e;
     }
-    let sha256: string | null;
-    if (result.error === null && hashed === size) sha256 = await hash.digest();
-    else {
-      // a read stopped by a fault saw part of the file: the file is then hashed on its own
-      hash.drop();
-      sha256 = await sha256File(task.abs);
-    }
+    let sha256: string | null = null;
+    if (!hashLost && result.error === null && hashed === size)
+      sha256 = await hash.digest().catch(() => {
+        hashLost = true;
+        return null;
+      });
+    else this.dropHash(hash);
+    if (hashLost) this.lostHash(hash);
+    // a read stopped by a fault saw part of the file, a lost hash thread part of its bytes: the file is
+    // then hashed on its own
+    if (sha256 === null) sha256 = await sha256File(task.abs);
     const interfaces = sink.finish();
     // the file's rows in finished Parquet files of their own: a resumed run keeps them as they are
     const parts = await this.output.endFiles();

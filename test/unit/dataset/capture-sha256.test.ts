@@ -11,6 +11,7 @@ import path from 'node:path';
 import { after, test } from 'node:test';
 import { gzipSync } from 'node:zlib';
 import { generateCaptures } from '../../../bench/generate-capture.ts';
+import { type FileTask, IngestLane } from '../../../ingest/dataset/ingest-worker.ts';
 import { type FileSummary, ingestToDataset } from '../../../ingest/dataset/write-dataset.ts';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'ht-sha256-'));
@@ -50,5 +51,36 @@ test('captures.sha256: the stored bytes of plain, pcapng, gzip and damaged files
       assert.ok(f.captures.length > 0);
       for (const row of f.captures) assert.equal(row.sha256, sha256(file), path.basename(file));
     }
+  }
+});
+
+test('captures.sha256: a hash thread that ends costs no rows; the file is hashed on its own', async () => {
+  // ~9.6 MB: more than the ring's 16 x 512 KiB, so a dead thread is found mid-file (update), and a
+  // file under the ring's size finds it at its digest
+  const big = generateCaptures(path.join(tmp, 'big'), 50_000).pcap;
+  const small = generateCaptures(path.join(tmp, 'small'), 2_000).pcap;
+  const lane = new IngestLane({ packetsDir: path.join(tmp, 'lane'), hashThreadMinBytes: 0 });
+  const task = (abs: string, index: number): FileTask => ({
+    index,
+    abs,
+    display: path.basename(abs),
+    place: { node: null, pod: null, iface: 'eth0', ringIndex: null },
+    bundle: null,
+  });
+  const thread = (): { close(): Promise<void> } | null =>
+    (lane as unknown as { hashThread: { close(): Promise<void> } | null }).hashThread;
+  try {
+    const files = [big, small, big];
+    for (let i = 0; i < files.length; i++) {
+      const file = files[i] ?? '';
+      // the thread that hashed the file before is ended under the lane
+      if (i > 0) await thread()?.close();
+      const done = await lane.ingest(task(file, i));
+      assert.equal(done.error, null);
+      assert.ok(done.records > 0);
+      for (const row of done.captures) assert.equal(row.sha256, sha256(file), `file ${i}`);
+    }
+  } finally {
+    await lane.close();
   }
 });
