@@ -162,14 +162,7 @@ export interface FlowVerdict {
 
 const RANK: Record<Status, number> = { pass: 0, inconclusive: 1, fail: 2 };
 
-/** The worse of the statuses: fail > inconclusive > pass. */
-export function worst(statuses: readonly Status[]): Status {
-  let w: Status = Status.pass;
-  for (const s of statuses) w = worse(w, s);
-  return w;
-}
-
-/** The worse of two statuses. */
+/** The worse of two statuses: fail > inconclusive > pass. */
 export function worse(a: Status, b: Status): Status {
   return RANK[b] > RANK[a] ? b : a;
 }
