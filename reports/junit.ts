@@ -30,15 +30,28 @@ function xml(text: string): string {
     .replace(/'/g, '&apos;');
 }
 
-const hostPort = (ip: string, port: number) => `${ip.includes(':') ? `[${ip}]` : ip}:${port}`;
+/** A text as it is (flowLabel's parts need no escaping). */
+const asIs = (text: string): string => text;
 
-const who = (e: FlowVerdict['client']) =>
-  e.pod !== null ? `${e.pod} ${hostPort(e.ip, e.port)}` : hostPort(e.ip, e.port);
+/** `ip:port`, `[ip]:port` for IPv6, the address through `text`. */
+function hostPort(ip: string, port: number, text: (t: string) => string): string {
+  return `${text(ip.includes(':') ? `[${ip}]` : ip)}:${port}`;
+}
+
+function who(e: FlowVerdict['client'], text: (t: string) => string): string {
+  const at = hostPort(e.ip, e.port, text);
+  return e.pod !== null ? `${text(e.pod)} ${at}` : at;
+}
+
+/** flowLabel with each of its texts through `text` and `arrow` between the endpoints. */
+function labelOf(f: FlowVerdict, text: (t: string) => string, arrow: string): string {
+  const via = f.service ? `${arrow}${hostPort(f.service.ip, f.service.port, text)}` : '';
+  return `#${f.flow_id} ${text(f.proto)} ${who(f.client, text)}${via}${arrow}${who(f.server, text)}`;
+}
 
 /** A flow's name in reports: `tcp default/client 10.0.1.101:40051 -> 172.21.0.10:80 -> default/web-1`. */
 export function flowLabel(f: FlowVerdict): string {
-  const via = f.service ? ` -> ${hostPort(f.service.ip, f.service.port)}` : '';
-  return `#${f.flow_id} ${f.proto} ${who(f.client)}${via} -> ${who(f.server)}`;
+  return labelOf(f, asIs, ' -> ');
 }
 
 export function scenarioLabel(f: FlowVerdict): string {
@@ -141,18 +154,11 @@ export class JunitWriter<P extends TextSink, O extends TextSink> {
 
   /** `xml(flowLabel(f))`, from the label's parts escaped once each (escaping is character by character). */
   private label(f: FlowVerdict): string {
-    const via = f.service ? ` -&gt; ${this.hostPort(f.service.ip, f.service.port)}` : '';
-    return `#${f.flow_id} ${this.xml(f.proto)} ${this.who(f.client)}${via} -&gt; ${this.who(f.server)}`;
+    return labelOf(f, this.escape, ' -&gt; ');
   }
 
-  private who(e: FlowVerdict['client']): string {
-    const at = this.hostPort(e.ip, e.port);
-    return e.pod !== null ? `${this.xml(e.pod)} ${at}` : at;
-  }
-
-  private hostPort(ip: string, port: number): string {
-    return `${this.xml(ip.includes(':') ? `[${ip}]` : ip)}:${port}`;
-  }
+  /** `xml`, each text escaped once while it is kept (made once: a method passed along is a new closure) */
+  private readonly escape = (text: string): string => this.xml(text);
 
   private xml(text: string): string {
     let escaped = this.escaped.get(text);
