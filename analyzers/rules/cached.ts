@@ -20,3 +20,8 @@ export function cachedIn<K, V>(
 // module-level makers: a maker written inline would be a new closure at every call
 export const newMap = <K, V>(): Map<K, V> => new Map();
 export const newWeakMap = <K extends object, V>(): WeakMap<K, V> => new WeakMap();
+
+/** The map `m` holds for `key` (one level of nested maps), made empty the first time. */
+export function within<K, K2, V>(m: Map<K, Map<K2, V>>, key: K): Map<K2, V> {
+  return cachedIn(m, key, newMap);
+}

@@ -20,7 +20,7 @@ import {
   serviceNodeOf,
 } from '../classify.ts';
 import type { Topology } from '../topology/model.ts';
-import { cachedIn, newMap, newWeakMap } from './cached.ts';
+import { cachedIn, newMap, newWeakMap, within } from './cached.ts';
 import type { FlowFacts, LegFacts, PointCoverage, Sighting } from './flow-facts.ts';
 import { coverageOver, hopKey, insideWindows } from './flow-facts.ts';
 import {
@@ -380,10 +380,6 @@ interface LegPlan {
 
 /** Values by a name or null at each level (pods, nodes), through nested maps: no key text made per flow. */
 type ByName<T> = Map<string | null, T>;
-
-function within<T>(m: ByName<ByName<T>>, name: string | null): ByName<T> {
-  return cachedIn(m, name, newMap);
-}
 
 /** by client pod, client node, server pod, server node, then Service node */
 type PlansByEndpoints = ByName<ByName<ByName<ByName<ByName<LegPlan>>>>>;

@@ -3,7 +3,7 @@
  * rule expected, and why that matters for the datapath. One sentence per finding; the checks join them.
  */
 import type { Scenario, ScenarioKey, Unclassified } from '../classify.ts';
-import { cachedIn, newMap } from './cached.ts';
+import { cachedIn, newMap, within } from './cached.ts';
 import type { FlowFacts, MacSeen, PointCoverage, Sighting } from './flow-facts.ts';
 import { hopKeys, PointDirTexts } from './flow-facts.ts';
 import type { EffectiveHop, RuleHop, RuleRewrite, RuleSkip } from './load-rules.ts';
@@ -418,10 +418,6 @@ export function rewriteOk(leg: Leg, rw: RuleRewrite, a: Sighting, b: Sighting): 
     texts.set(addrB, text);
   }
   return text;
-}
-
-function within<T>(m: ByText<ByText<T>>, key: string): ByText<T> {
-  return cachedIn(m, key, newMap);
 }
 
 export function rewriteBlind(
