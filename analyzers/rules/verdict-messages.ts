@@ -83,6 +83,7 @@ export function forgetPointTexts(): void {
   addresses.clear();
   addressCount = 0;
   rewriteOkTexts.clear();
+  rewriteOkCount = 0;
 }
 
 /** A rule set's datapath in words. */
