@@ -6,7 +6,7 @@
  * `commit`, so a reader never sees half of it.
  */
 import fs from 'node:fs';
-import { TempFile } from './byte-file.ts';
+import { TempFile, writeAll } from './byte-file.ts';
 
 const FLUSH_CHARS = 1 << 16;
 
@@ -22,7 +22,13 @@ export class TextFile extends TempFile {
 
   private flush(): void {
     if (this.parts.length === 0) return;
-    fs.writeSync(this.fd, this.parts.join(''));
+    const text = this.parts.join('');
+    const done = fs.writeSync(this.fd, text);
+    // a short write (rare): the rest as bytes
+    if (done < Buffer.byteLength(text)) {
+      const rest = Buffer.from(text, 'utf8').subarray(done);
+      writeAll(this.fd, rest, rest.length);
+    }
     this.parts = [];
     this.chars = 0;
   }
@@ -33,7 +39,7 @@ export class TextFile extends TempFile {
     const fd = fs.openSync(file, 'r');
     try {
       const buf = Buffer.allocUnsafe(FLUSH_CHARS);
-      for (let n = fs.readSync(fd, buf); n > 0; n = fs.readSync(fd, buf)) fs.writeSync(this.fd, buf, 0, n);
+      for (let n = fs.readSync(fd, buf); n > 0; n = fs.readSync(fd, buf)) writeAll(this.fd, buf, n);
     } finally {
       fs.closeSync(fd);
     }
