@@ -55,9 +55,18 @@ const STOP_LENGTH = -3;
 /** how long a wait lasts before the other side's state is checked again (it is woken sooner) */
 const WAIT_MS = 200;
 
+/**
+ * How long the ring may stay full with nothing taken before the hash thread counts as lost: a thread
+ * that never started (or died) cannot say so while this thread blocks in Atomics.wait, because its
+ * 'exit' event needs this thread's event loop; the caller then hashes the file on its own.
+ */
+const STALL_MS = 20_000;
+
+// an ES module from a data: URL: an eval'd worker takes the process's --input-type, and as a module
+// (the benchmark's children run with --input-type=module) it would not have require
 const SOURCE = `
-const { parentPort, workerData } = require('node:worker_threads');
-const { createHash } = require('node:crypto');
+import { parentPort, workerData } from 'node:worker_threads';
+import { createHash } from 'node:crypto';
 const { control, data, slotBytes } = workerData;
 const c = new Int32Array(control);
 const slots = c.length - ${LENGTHS};
@@ -99,7 +108,9 @@ export class HashThread implements FileHash {
     const data = new SharedArrayBuffer(slotBytes * slots);
     this.control = new Int32Array(control);
     this.data = new Uint8Array(data);
-    this.worker = new Worker(SOURCE, { eval: true, workerData: { control, data, slotBytes } });
+    this.worker = new Worker(new URL(`data:text/javascript,${encodeURIComponent(SOURCE)}`), {
+      workerData: { control, data, slotBytes },
+    });
     this.worker.on('message', (hex: string) => this.waiting.shift()?.resolve(hex));
     const fail = (e: Error) => {
       this.failure ??= e;
@@ -140,10 +151,22 @@ export class HashThread implements FileHash {
 
   /** The slot to fill next, once the hash thread has taken what it held (waits while the ring is full). */
   private nextSlot(): number {
+    let since = 0;
+    let last = -1;
     for (;;) {
       const taken = Atomics.load(this.control, TAKEN);
       if (this.filled - taken < this.slots) return this.filled % this.slots;
-      if (Atomics.load(this.control, GONE) !== 0) throw this.failure ?? new Error('hash thread has ended');
+      if (this.failure) throw this.failure;
+      if (Atomics.load(this.control, GONE) !== 0) throw new Error('hash thread has ended');
+      const now = performance.now();
+      if (taken !== last) {
+        last = taken;
+        since = now;
+      } else if (now - since > STALL_MS) {
+        this.failure = new Error(`hash thread took nothing for ${STALL_MS / 1000} s`);
+        Atomics.store(this.control, GONE, 1);
+        throw this.failure;
+      }
       Atomics.wait(this.control, TAKEN, taken, WAIT_MS);
     }
   }

@@ -4,6 +4,7 @@
  * dropped half way, and files ended one after another before their digests are asked for.
  */
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { test } from 'node:test';
 import { HashThread, inlineHash } from '../../../ingest/dataset/hash-thread.ts';
@@ -65,4 +66,25 @@ test('inlineHash: the same digests on the calling thread', async () => {
   feed(h, a, [10]);
   h.drop();
   assert.equal(await h.digest(), sha256(new Uint8Array(0)));
+});
+
+test('a process started with --input-type=module (as the benchmark starts its children) hashes through the thread', () => {
+  // the ring is 16 x 512 KiB: 12 MB make the feeding side wait for the thread, so a thread that
+  // never started would stall it instead of merely failing the digest
+  const script = `
+    import { createHash } from 'node:crypto';
+    const { HashThread } = await import(${JSON.stringify(new URL('../../../ingest/dataset/hash-thread.ts', import.meta.url).href)});
+    const data = new Uint8Array(12 << 20).map((_, i) => (i * 2654435761) >>> 24);
+    const h = new HashThread();
+    for (let at = 0; at < data.length; at += 1 << 19) h.update(data.subarray(at, at + (1 << 19)));
+    const hex = await h.digest();
+    await h.close();
+    console.log(hex === createHash('sha256').update(data).digest('hex') ? 'same' : 'differs');
+  `;
+  const r = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '--eval', script], {
+    encoding: 'utf8',
+    timeout: 120_000,
+  });
+  assert.equal(r.signal, null, `timed out: ${r.stderr}`);
+  assert.equal(r.stdout.trim(), 'same', r.stderr);
 });
