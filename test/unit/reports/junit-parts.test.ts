@@ -11,30 +11,12 @@ import { test } from 'node:test';
 import type { FlowVerdict } from '../../../analyzers/rules/verdict-types.ts';
 import type { VerdictsDocument } from '../../../analyzers/verdicts.ts';
 import { junitXml, writeJunitXml } from '../../../reports/junit.ts';
+import { podVerdict } from '../verdicts/verdict-fixture.ts';
 
 const openFds = () => fs.readdirSync('/proc/self/fd').length;
 
 function flow(id: number, scenario: number): FlowVerdict {
-  return {
-    flow_id: id,
-    proto: 'tcp',
-    client: { ip: '10.0.1.101', port: 40000 + id, pod: 'default/client', node: 'node1' },
-    service: null,
-    server: { ip: '10.0.1.102', port: 8080, pod: 'default/web-1', node: 'node1' },
-    scenario: { id: scenario, rule: null },
-    rule_id: 'terway-v2/pod-same-node',
-    datapath: 'ebpf',
-    request_path: [],
-    reply_path: [],
-    skipped: [],
-    unexpected: [],
-    not_captured: [],
-    service_rewrite: null,
-    status: 'pass',
-    reason: null,
-    checks: [{ name: 'path', status: 'pass', reason: null, message: 'ok', evidence: [] }],
-    handled_by: [],
-  } as unknown as FlowVerdict;
+  return podVerdict(id, { scenario: { id: scenario, rule: null } });
 }
 
 test('writeJunitXml: a flow that throws leaves no part open and no file behind', () => {

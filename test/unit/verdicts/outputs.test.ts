@@ -15,24 +15,12 @@ import { exitCodeOf } from '../../../cli/analyze.ts';
 import { flowLabel, junitXml, writeJunitXml } from '../../../reports/junit.ts';
 import { summaryText } from '../../../reports/summary.ts';
 import { verdictsSchemaErrors, writeVerdictsJson } from '../../../reports/verdicts-json.ts';
+import { podVerdict } from './verdict-fixture.ts';
 
 function flow(id: number, status: FlowVerdict['status'], message = 'ok'): FlowVerdict {
   const reason = status === 'pass' ? null : status === 'fail' ? 'unexpected-hop' : 'capture-loss';
-  return {
-    flow_id: id,
-    proto: 'tcp',
-    client: { ip: '10.0.1.101', port: 40000 + id, pod: 'default/client', node: 'node1' },
-    service: null,
-    server: { ip: '10.0.1.102', port: 8080, pod: 'default/web-1', node: 'node1' },
-    scenario: { id: 2, rule: null },
-    rule_id: 'terway-v2/pod-same-node',
-    datapath: 'ebpf',
+  return podVerdict(id, {
     request_path: ['pod/default/client/eth0'],
-    reply_path: [],
-    skipped: [],
-    unexpected: [],
-    not_captured: [],
-    service_rewrite: null,
     status,
     reason,
     checks: [
@@ -44,8 +32,7 @@ function flow(id: number, status: FlowVerdict['status'], message = 'ok'): FlowVe
         evidence: [{ point: 'pod/default/client/eth0', file: 'a.pcap', frame: 3 }],
       },
     ],
-    handled_by: [],
-  };
+  });
 }
 
 function doc(flows: FlowVerdict[]): VerdictsDocument {

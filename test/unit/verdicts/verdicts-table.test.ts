@@ -11,6 +11,7 @@ import { SharedChecks } from '../../../analyzers/rules/shared-checks.ts';
 import type { FlowVerdict } from '../../../analyzers/rules/verdict-types.ts';
 import { VerdictsTableStage } from '../../../analyzers/rules/write-verdicts.ts';
 import { openDuckDb, sqlString } from '../../../ingest/dataset/duckdb.ts';
+import { podVerdict } from './verdict-fixture.ts';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'ht-verdicts-table-'));
 after(() => fs.rmSync(tmp, { recursive: true, force: true }));
@@ -18,8 +19,7 @@ after(() => fs.rmSync(tmp, { recursive: true, force: true }));
 const shared = new SharedChecks();
 
 function flow(id: number, service: boolean): FlowVerdict {
-  return {
-    flow_id: id,
+  return podVerdict(id, {
     proto: id % 2 === 0 ? 'tcp' : 'udp',
     client: {
       ip: `10.0.1.${id}`,
@@ -31,13 +31,6 @@ function flow(id: number, service: boolean): FlowVerdict {
     server: { ip: '10.0.2.7', port: 8080, pod: 'default/web-1', node: 'node2' },
     scenario: service ? { id: 7, rule: null } : null,
     rule_id: service ? 'terway-v2/svc-other-node' : null,
-    datapath: 'ebpf',
-    request_path: [],
-    reply_path: [],
-    skipped: [],
-    unexpected: [],
-    not_captured: [],
-    service_rewrite: null,
     status: id % 5 === 0 ? 'fail' : 'pass',
     reason: id % 5 === 0 ? 'unexpected-hop' : null,
     checks: [
@@ -60,8 +53,7 @@ function flow(id: number, service: boolean): FlowVerdict {
         evidence: [],
       },
     ],
-    handled_by: [],
-  };
+  });
 }
 
 async function rowsOf(file: string): Promise<unknown[][]> {
