@@ -239,7 +239,7 @@ export function portAt(f: FrameTable, fr: number, which: 'src' | 'dst'): number 
 }
 
 /** Sighting row `r` with what the evaluator checks (`files`: capture file names by FrameTable `file`). */
-export function sightingAt(s: Sightings, r: number, files: readonly string[]): Sighting {
+function sightingAt(s: Sightings, r: number, files: readonly string[]): Sighting {
   const f = s.frames;
   const fr = s.frame[r]!;
   return {
