@@ -99,9 +99,30 @@ class LegAcc {
   macCount = 0;
 }
 
+/**
+ * A flow's first packets in time order as numbers (the report's ladder diagram): per packet `LADDER_HEAD`
+ * numbers (packet number, protocol, TCP flags, payload length, ICMP type and code, sightings), then
+ * `LADDER_ROW` per sighting (point, direction, IP version, source, destination, source and destination
+ * port fields, TTL, corrected time, rewrite bits, file, frame, frames). `baseNs` and the texts turn
+ * them into what the report shows (reports/report-input.ts `ladderOf`).
+ */
+export interface FlowLadder {
+  rows: readonly number[];
+  baseNs: bigint;
+  points: readonly string[];
+  files: readonly string[];
+  /** IPv6 texts by intern id */
+  ip6: readonly string[];
+}
+export const LADDER_HEAD = 6;
+export const LADDER_ROW = 13;
+
 /** What a flow keeps while it is open. */
 class OpenFlow {
   packets = 0;
+  /** its first packets for the ladder (`FlowLadder.rows`), while fewer than the builder keeps */
+  ladder: number[] | null = null;
+  ladderPackets = 0;
   /** whether a packet other than a TCP SYN has joined it (a SYN then starts the connection's next flow) */
   sawNonSyn = false;
   readonly request = new LegAcc();
@@ -223,6 +244,13 @@ export interface FlowBuilderOptions extends FlowOptions {
   files?: readonly string[];
   /** whether `onFlow` gets the rules' facts (default true); without them it gets the flow alone */
   facts?: boolean;
+  /** packets per flow `onFlow` gets as its ladder (`FlowLadder`; default 0: none) */
+  ladderPackets?: number;
+  /**
+   * `flowOfPacket` holds the last slab's packets only (its packet numbers), not every packet since the
+   * first slab: a streaming caller writes each slab's flow ids out as the slab is added
+   */
+  slabFlows?: boolean;
 }
 
 export class FlowBuilder {
@@ -252,16 +280,23 @@ export class FlowBuilder {
   constructor(
     private readonly topology: Topology,
     private opts: FlowBuilderOptions,
-    private readonly onFlow: (flow: Flow, facts: FlowFacts | null) => void,
-    /** flow id per packet, as packets are numbered over all slabs (-1: no IP tuple); grown as needed */
+    private readonly onFlow: (flow: Flow, facts: FlowFacts | null, ladder: FlowLadder | null) => void,
+    /**
+     * flow id per packet, as packets are numbered over all slabs (-1: no IP tuple; with `slabFlows`,
+     * the last slab's packets only); grown as needed
+     */
     public flowOfPacket: Int32Array = new Int32Array(0),
   ) {
     this.idle = opts.idleNs ?? 120e9;
     this.files = opts.files ?? [];
     this.facts = opts.facts ?? true;
+    this.ladderPackets = opts.ladderPackets ?? 0;
+    this.slabFlows = opts.slabFlows ?? false;
   }
 
   private readonly facts: boolean;
+  private readonly ladderPackets: number;
+  private readonly slabFlows: boolean;
   /** open flows' numbers, `NUM` a slot; slots of ended flows are used again */
   private num = new Float64Array(NUM * 1024);
   private readonly freeSlots: number[] = [];
@@ -358,6 +393,11 @@ export class FlowBuilder {
       this.flowOf = new Array<OpenFlow | undefined>(k).fill(undefined);
       this.pathOf = new Int32Array(k);
       this.tupleOf = new Int32Array(k);
+    }
+    if (this.slabFlows) {
+      if (this.flowOfPacket.length < n) this.flowOfPacket = new Int32Array(Math.ceil(1.25 * n));
+      this.flowOfPacket.fill(-1, 0, n);
+      return;
     }
     const need = this.packetBase + n;
     if (this.flowOfPacket.length < need) {
@@ -468,7 +508,45 @@ export class FlowBuilder {
     this.flowOf[p] = flow;
     this.legOf[p] = request ? 1 : 2;
     this.pathOf[p] = pathId;
-    this.flowOfPacket[this.packetBase + p] = flow.id;
+    this.flowOfPacket[(this.slabFlows ? 0 : this.packetBase) + p] = flow.id;
+    if (flow.ladderPackets < this.ladderPackets) this.keepLadder(flow, s, p);
+  }
+
+  /** Packet p (the flow's next in time order) into its ladder. */
+  private keepLadder(flow: OpenFlow, s: Sightings, p: number): void {
+    const f = s.frames;
+    const a = s.packetStart[p]!;
+    const b = s.packetStart[p + 1]!;
+    const fr = s.frame[a]!;
+    flow.ladderPackets++;
+    flow.ladder ??= [];
+    const out = flow.ladder;
+    out.push(
+      this.packetBase + p,
+      f.proto[fr]!,
+      f.tcpFlags[fr]!,
+      f.payloadLen[fr]!,
+      f.icmpTypeCode[fr]!,
+      b - a,
+    );
+    for (let r = a; r < b; r++) {
+      const x = s.frame[r]!;
+      out.push(
+        s.point[r]!,
+        f.dir[x]!,
+        f.ipVersion[x]!,
+        f.src[x]!,
+        f.dst[x]!,
+        f.srcPort[x]!,
+        f.dstPort[x]!,
+        f.ttl[x]!,
+        s.t[r]!,
+        s.rewrite[r]!,
+        f.file[x]!,
+        f.frame[x]!,
+        s.count[r]!,
+      );
+    }
   }
 
   /** The packet's hop latencies into the path's reservoir (`gaps` hops after the first). */
@@ -707,15 +785,19 @@ export class FlowBuilder {
         (point) => (flow.seen[(point / 30) | 0]! & (1 << (point % 30))) !== 0,
       ),
     };
+    const ladder: FlowLadder | null =
+      flow.ladder === null
+        ? null
+        : { rows: flow.ladder, baseNs: f.baseNs ?? 0n, points: s.points, files: this.files, ip6: this.ip6 };
     if (!this.facts) {
       this.freeSlots.push(flow.slot);
-      this.onFlow(out, null);
+      this.onFlow(out, null, ladder);
       return;
     }
     const request = this.legFacts(flow.request, s, k + REQUEST_T);
     const reply = this.legFacts(flow.reply, s, k + REPLY_T);
     this.freeSlots.push(flow.slot);
-    this.onFlow(out, { flow: out, classify: classifyFlowOf(out, request), request, reply });
+    this.onFlow(out, { flow: out, classify: classifyFlowOf(out, request), request, reply }, ladder);
   }
 
   /** Per hop of the leg's reported path: min, median and max latency over the packets that took it. */

@@ -16,6 +16,7 @@ import {
   type DuckDBConnection,
   DuckDBDataChunk,
   type DuckDBEnumType,
+  type DuckDBInstance,
   type DuckDBType,
   DuckDBTypeId,
   ENUM,
@@ -29,9 +30,11 @@ import {
 import duckdb from '@duckdb/node-bindings';
 import { openDuckDb, sqlString } from '../ingest/dataset/duckdb.ts';
 import type { ClockOffset } from './clock-offsets.ts';
+import { FrameTable } from './correlate/frame-table.ts';
 import type { Sightings } from './correlate/sightings.ts';
 import type { Flow } from './flows.ts';
 import { ip4Text } from './topology/ip-text.ts';
+import { U32Ids } from './u32-ids.ts';
 
 export const ANALYSIS_TABLES = ['sightings', 'flows', 'flow_hops', 'clock_offsets', 'flow_coverage'] as const;
 
@@ -75,26 +78,6 @@ const CHUNK = 2048;
  * row); DuckDB holds the staged rows under its memory limit and spills past it.
  */
 const PART_ROWS = 1 << 20;
-
-/**
- * Creates `table` from typed-array columns and fills it by DataChunks copied straight from them (no
- * per-value JS call); `columnsOf(from, to)` gives the columns of rows [from, to), `partRows` at a time.
- */
-async function appendColumns(
-  con: DuckDBConnection,
-  table: string,
-  columnsOf: (from: number, to: number) => StageCol[],
-  rows: number,
-  partRows: number,
-): Promise<void> {
-  let cols = columnsOf(0, Math.min(rows, partRows));
-  const stage = await ColumnAppender.open(con, table, cols);
-  for (let part = 0; part < rows; part += partRows) {
-    if (part > 0) cols = columnsOf(part, Math.min(rows, part + partRows));
-    stage.append(cols, Math.min(partRows, rows - part));
-  }
-  stage.close();
-}
 
 /** A table filled from typed-array columns by DataChunks, synchronously once open. */
 export class ColumnAppender {
@@ -221,10 +204,14 @@ export function stageCol(
   return { name, type, sql, data, valid };
 }
 
-/** The stage columns of sightings rows [from, to): the row's own columns, then its frame's. */
+/**
+ * The stage columns of sightings rows [from, to): the row's own columns, then its frame's. `flowOf` is
+ * indexed by `s`'s packet numbers; the table numbers them from `packetBase` (a slab's first packet).
+ */
 function sightingColumns(
   s: Sightings,
-  flowOfPacket: Int32Array,
+  flowOf: Int32Array,
+  packetBase: number,
   enums: SightingEnums,
   from: number,
   to: number,
@@ -256,7 +243,12 @@ function sightingColumns(
     return out;
   };
   const flow = new Int32Array(n);
-  for (let r = 0; r < n; r++) flow[r] = flowOfPacket[s.packet[from + r]!] ?? -1;
+  for (let r = 0; r < n; r++) flow[r] = flowOf[s.packet[from + r]!] ?? -1;
+  let packet = s.packet.subarray(from, to);
+  if (packetBase > 0) {
+    packet = new Uint32Array(n);
+    for (let r = 0; r < n; r++) packet[r] = packetBase + s.packet[from + r]!;
+  }
   // ENUM indexes: the point's own, its node's and kind's, the file's, and IPv6 addresses' intern ids
   const point = enums.point.make(n);
   const node = enums.node.make(n);
@@ -291,7 +283,7 @@ function sightingColumns(
     }
   }
   return [
-    stageCol('packet', s.packet.subarray(from, to)),
+    stageCol('packet', packet),
     stageCol('hop', s.hop.subarray(from, to)),
     enumCol('capture_point', enums.point, point),
     enumCol('node', enums.node, node, nodeValid),
@@ -424,44 +416,6 @@ interface SightingEnums {
   rewrite: TextEnum;
 }
 
-/**
- * Ids of distinct uint32 values (IPv4 addresses) in first-seen order: open addressing, no Map per value.
- * The slot is the product's high bits: its low bits depend only on the address's low bits, so addresses
- * alike in their last octet (10.x.y.1) shared a few slots: 65 536 of them took 8.4 M probes, now 0.46 M.
- */
-class U32Ids {
-  private keys = new Uint32Array(1024);
-  private ids = new Int32Array(1024).fill(-1);
-  private shift = 32 - 10;
-  readonly values: number[] = [];
-
-  id(v: number): number {
-    if (2 * (this.values.length + 1) > this.ids.length) this.grow();
-    const mask = this.ids.length - 1;
-    let slot = Math.imul(v, 0x9e3779b1) >>> this.shift;
-    for (;;) {
-      const id = this.ids[slot]!;
-      if (id < 0) {
-        this.keys[slot] = v;
-        this.ids[slot] = this.values.length;
-        this.values.push(v);
-        return this.values.length - 1;
-      }
-      if (this.keys[slot] === v) return id;
-      slot = (slot + 1) & mask;
-    }
-  }
-
-  private grow(): void {
-    const values = this.values.slice();
-    this.keys = new Uint32Array(2 * this.keys.length);
-    this.ids = new Int32Array(2 * this.ids.length).fill(-1);
-    this.shift--;
-    this.values.length = 0;
-    for (const v of values) this.id(v);
-  }
-}
-
 /** Enum texts of codes this code defines (the stage column holds the code itself). */
 const DIRECTION_TEXTS = ['unknown', 'in', 'out'];
 const OFFLOAD_TEXTS = ['none', 'super', 'segment'];
@@ -470,8 +424,24 @@ const REWRITE_TEXTS = Array.from({ length: 16 }, (_, bits) =>
   ['src_ip', 'src_port', 'dst_ip', 'dst_port'].filter((_, k) => (bits & (1 << k)) !== 0).join(','),
 );
 
-async function sightingEnums(con: DuckDBConnection, t: AnalysisTables): Promise<SightingEnums> {
-  const s = t.sightings;
+/**
+ * Where the sightings' text columns take their values from: an ENUM's values are fixed before its first
+ * row, and a streamed analysis stages each slab's rows as the slab is correlated.
+ */
+export interface StageTexts {
+  points: readonly string[];
+  pointNode: readonly (string | null)[];
+  pointKind: readonly string[];
+  /** capture files by FrameTable file number */
+  files: readonly string[];
+  /** every IPv4 address a sighting may carry (more do no harm) */
+  ip4: readonly number[];
+  /** the IPv6 texts the frames' intern ids index, every one the rows will use */
+  ip6: readonly string[];
+}
+
+/** The texts of sightings held whole (every IPv4 address of their rows). */
+export function stageTextsOf(s: Sightings, files: readonly string[]): StageTexts {
   const f = s.frames;
   const v4 = new U32Ids();
   for (let r = 0; r < s.length; r++) {
@@ -480,11 +450,24 @@ async function sightingEnums(con: DuckDBConnection, t: AnalysisTables): Promise<
     v4.id(f.src[fr]!);
     v4.id(f.dst[fr]!);
   }
+  return {
+    points: s.points,
+    pointNode: s.pointNode,
+    pointKind: s.pointKind,
+    files,
+    ip4: v4.values,
+    ip6: f.ip6,
+  };
+}
+
+async function sightingEnums(con: DuckDBConnection, t: StageTexts): Promise<SightingEnums> {
+  const v4 = new U32Ids();
+  for (const a of t.ip4) v4.id(a);
   // IPv4 text and IPv6 intern text are distinct (a dot against colons), and interned texts are distinct
-  const addrs = [...v4.values.map((a) => ip4Text(a)), ...f.ip6];
-  const points = distinctOf(s.points);
-  const nodes = distinctOf(s.points.map((_, i) => s.pointNode[i] ?? null));
-  const kinds = distinctOf(s.points.map((_, i) => s.pointKind[i] ?? 'other'));
+  const addrs = [...v4.values.map((a) => ip4Text(a)), ...t.ip6];
+  const points = distinctOf(t.points);
+  const nodes = distinctOf(t.points.map((_, i) => t.pointNode[i] ?? null));
+  const kinds = distinctOf(t.points.map((_, i) => t.pointKind[i] ?? 'other'));
   const files = distinctOf(t.files);
   return {
     point: await createEnum(con, 'point_t', points.values),
@@ -501,23 +484,6 @@ async function sightingEnums(con: DuckDBConnection, t: AnalysisTables): Promise<
     offload: await createEnum(con, 'offload_t', OFFLOAD_TEXTS),
     rewrite: await createEnum(con, 'rewrite_t', REWRITE_TEXTS),
   };
-}
-
-async function stageSightings(
-  con: DuckDBConnection,
-  t: AnalysisTables,
-  file: string,
-  partRows: number,
-  copies: string[],
-): Promise<void> {
-  const s = t.sightings;
-  // texts as ENUMs: the COPY is then a projection of one table, which keeps the staged order (packet,
-  // hop: the order SightingsBuilder made); joins needed an ORDER BY, a sort of every row on DuckDB's
-  // threads while this one judges the flows
-  const enums = await sightingEnums(con, t);
-  const columnsOf = (from: number, to: number) => sightingColumns(s, t.flowOfPacket, enums, from, to);
-  await appendColumns(con, 'stage', columnsOf, s.length, Math.max(1, partRows));
-  copies.push(`COPY (${sightingsSelect(s.frames.baseNs ?? 0n)}) TO ${sqlString(file)} (FORMAT parquet)`);
 }
 
 const pathText = (p: Flow['requestPath']) => p.map((h) => `${h.point}:${h.dir}`).join(' > ');
@@ -745,70 +711,81 @@ class TextDict {
 }
 
 /**
- * A table of per-flow rows, staged by DataChunks a part of FLOW_PART flows at a time (a row-by-row
- * appender made one native call per value), its texts as ids into `dict`; the COPY that writes it
- * turns them back into texts (a list lookup per value, on DuckDB's threads) and keeps the rows in the
- * order given (a list held in a variable instead cost 20x as much: DuckDB copies the constant list per
- * vector). A part may give no rows; the table is created from the first part's columns either way.
+ * A table of per-flow rows, staged by DataChunks a part of flows at a time (a row-by-row appender made
+ * one native call per value), its texts as ids into `dict`; the COPY that writes it turns them back into
+ * texts (a list lookup per value, on DuckDB's threads) and keeps the rows in the order given (a list
+ * held in a variable instead cost 20x as much: DuckDB copies the constant list per vector).
  */
-async function stagePerFlow(
-  con: DuckDBConnection,
-  table: string,
-  flows: readonly Flow[],
-  columnsOf: (flows: readonly Flow[], from: number, to: number) => StageCol[],
-  dict: TextDict,
-  file: string,
-  copies: string[],
-): Promise<void> {
-  let rowBase = 0;
-  const encode = (cols: StageCol[]): StageCol[] => {
+class PerFlowStage {
+  private rowBase = 0;
+
+  private constructor(
+    readonly table: string,
+    private readonly columnsOf: (flows: readonly Flow[], from: number, to: number) => StageCol[],
+    private readonly dict: TextDict,
+    /** every column's name in order, and which of them are texts */
+    private readonly names: readonly string[],
+    private readonly texts: ReadonlySet<string>,
+  ) {}
+
+  private stage: ColumnAppender | null = null;
+
+  /** The table is created from the columns of no flow (their types do not depend on the rows). */
+  static async open(
+    con: DuckDBConnection,
+    table: string,
+    columnsOf: (flows: readonly Flow[], from: number, to: number) => StageCol[],
+    dict: TextDict,
+  ): Promise<PerFlowStage> {
+    const none = columnsOf([], 0, 0);
+    const texts = new Set(none.filter((c) => Array.isArray(c.data)).map((c) => c.name));
+    const out = new PerFlowStage(
+      table,
+      columnsOf,
+      dict,
+      none.map((c) => c.name),
+      texts,
+    );
+    out.stage = await ColumnAppender.open(con, `${table}_stage`, out.encode(none));
+    return out;
+  }
+
+  private encode(cols: StageCol[]): StageCol[] {
     const rows = cols[0]!.data.length;
     const ord = new Uint32Array(rows);
-    for (let r = 0; r < rows; r++) ord[r] = rowBase + r;
-    rowBase += rows;
+    for (let r = 0; r < rows; r++) ord[r] = this.rowBase + r;
+    this.rowBase += rows;
     return [
       stageCol('ord', ord),
       ...cols.map((c) => {
         if (!Array.isArray(c.data)) return c;
-        const { ids, valid } = dict.encode(c.data);
+        const { ids, valid } = this.dict.encode(c.data);
         return stageCol(c.name, ids, valid);
       }),
     ];
-  };
-  const first = columnsOf(flows, 0, Math.min(flows.length, FLOW_PART));
-  const texts = new Set(first.filter((c) => Array.isArray(c.data)).map((c) => c.name));
-  const staged = encode(first);
-  const stage = await ColumnAppender.open(con, `${table}_stage`, staged);
-  for (let from = 0; from < flows.length; from += FLOW_PART) {
-    const cols =
-      from === 0 ? staged : encode(columnsOf(flows, from, Math.min(flows.length, from + FLOW_PART)));
-    const rows = cols[0]!.data.length;
-    if (rows > 0) stage.append(cols, rows);
   }
-  stage.close();
-  // names and the list index are this code's own; no value from a capture is in the SQL
-  const select = first.map((c) => (texts.has(c.name) ? `t.l[s.${c.name} + 1] AS ${c.name}` : `s.${c.name}`));
-  copies.push(
-    `COPY (SELECT ${select.join(', ')} FROM ${table}_stage s, texts_list t ORDER BY s.ord) TO ${sqlString(file)} (FORMAT parquet)`,
-  );
-}
 
-async function stageFlows(
-  con: DuckDBConnection,
-  flows: Flow[],
-  file: (table: string) => string,
-  copies: string[],
-): Promise<void> {
-  const dict = new TextDict();
-  await stagePerFlow(con, 'flows', flows, flowColumns, dict, file('flows'), copies);
-  await stagePerFlow(con, 'flow_hops', flows, hopColumns, dict, file('flow_hops'), copies);
-  await stagePerFlow(con, 'flow_coverage', flows, coverageColumns, dict, file('flow_coverage'), copies);
-  await dict.stage(con);
+  add(flows: readonly Flow[]): void {
+    const cols = this.encode(this.columnsOf(flows, 0, flows.length));
+    const rows = cols[0]!.data.length;
+    if (rows > 0) this.stage!.append(cols, rows);
+  }
+
+  close(): void {
+    this.stage!.close();
+  }
+
+  /** The COPY that writes the table: names and the list index are this code's own, no value from a capture is in the SQL. */
+  copy(file: string): string {
+    const t = this.table;
+    const select = this.names.map((c) => (this.texts.has(c) ? `t.l[s.${c} + 1] AS ${c}` : `s.${c}`));
+    return `COPY (SELECT ${select.join(', ')} FROM ${t}_stage s, texts_list t ORDER BY s.ord) TO ${sqlString(file)} (FORMAT parquet)`;
+  }
 }
 
 async function stageClockOffsets(
   con: DuckDBConnection,
-  offsets: ClockOffset[],
+  offsets: readonly ClockOffset[],
   file: string,
   copies: string[],
 ): Promise<void> {
@@ -843,44 +820,178 @@ export async function writeAnalysisTables(
 
 /**
  * `writeAnalysisTables` in two steps: this thread hands the rows to DuckDB (the promise resolves then),
- * and DuckDB sorts and writes the Parquet files on its own threads (`written`), so the caller can
- * judge the flows meanwhile. `written` must be awaited: it closes the database.
+ * and DuckDB writes the Parquet files on its own threads (`written`), so the caller can judge the flows
+ * meanwhile. `written` must be awaited: it closes the database.
  */
 export async function stageAnalysisTables(
   datasetDir: string,
   t: AnalysisTables,
   opts: WriteOptions = {},
 ): Promise<{ written: Promise<void> }> {
-  const root = path.resolve(datasetDir);
-  for (const table of ANALYSIS_TABLES) await fs.mkdir(path.join(root, table), { recursive: true });
-  const tmp = path.join(root, `.analysis-tmp-${process.pid}`);
-  const db = await openDuckDb({
-    memoryLimit: opts.memoryLimit ?? '1GB',
-    threads: opts.threads,
-    tempDirectory: tmp,
-  });
-  const file = (table: string) => path.join(root, table, `${table}.parquet`);
-  let con: DuckDBConnection | undefined;
-  // the database is closed and its spill folder removed whatever failed, the connection included
-  const close = async () => {
-    con?.closeSync();
-    db.closeSync();
-    await fs.rm(tmp, { recursive: true, force: true });
-  };
-  const copies: string[] = [];
+  const tmp = path.join(path.resolve(datasetDir), `.analysis-tmp-${process.pid}`);
+  const stage = await AnalysisStage.open(tmp, stageTextsOf(t.sightings, t.files), opts);
   try {
-    con = await db.connect();
-    await stageSightings(con, t, file('sightings'), opts.partRows ?? PART_ROWS, copies);
-    await stageFlows(con, t.flows, file, copies);
-    await stageClockOffsets(con, t.clockOffsets, file('clock_offsets'), copies);
+    stage.sightings(t.sightings, t.flowOfPacket, 0);
+    for (const f of t.flows) stage.flow(f);
   } catch (e) {
-    await close();
+    await stage.discard();
     throw e;
   }
-  // one statement list, one native call: the copies go on while this thread is busy elsewhere
-  const written = con.run(copies.join(';\n')).then(close, async (e: unknown) => {
-    await close();
-    throw e;
-  });
-  return { written };
+  return stage.finish(datasetDir, t.clockOffsets);
+}
+
+/** Sightings without a row: the stage's columns, and so its table's types, come from them. */
+function noSightings(): Sightings {
+  return {
+    frames: new FrameTable(1),
+    points: [],
+    pointNode: [],
+    pointKind: [],
+    length: 0,
+    packet: new Uint32Array(0),
+    hop: new Uint16Array(0),
+    point: new Uint16Array(0),
+    frame: new Int32Array(0),
+    count: new Uint32Array(0),
+    t: new Float64Array(0),
+    bytes: new Float64Array(0),
+    role: new Uint8Array(0),
+    rewrite: new Uint8Array(0),
+    collided: new Uint8Array(0),
+    packetStart: new Int32Array(1),
+    packets: 0,
+  };
+}
+
+/**
+ * The analyzers' tables staged in DuckDB as the analysis makes them: a slab's sightings as the slab is
+ * correlated, a flow as it ends. Only DuckDB holds them, under its memory limit, spilling past it into
+ * `tmp`; `finish` writes the Parquet files once the dataset folder exists. Every call but `open`,
+ * `finish` and `discard` is synchronous, so a slab is staged before the correlation reuses its arrays.
+ */
+export class AnalysisStage {
+  private readonly pending: Flow[] = [];
+  private baseNs: bigint | null = null;
+  private closed = false;
+
+  private constructor(
+    private readonly db: DuckDBInstance,
+    private readonly con: DuckDBConnection,
+    private readonly tmp: string,
+    private readonly enums: SightingEnums,
+    private readonly rows: ColumnAppender,
+    private readonly perFlow: readonly PerFlowStage[],
+    private readonly dict: TextDict,
+    private readonly partRows: number,
+  ) {}
+
+  static async open(tmp: string, texts: StageTexts, opts: WriteOptions = {}): Promise<AnalysisStage> {
+    const db = await openDuckDb({
+      memoryLimit: opts.memoryLimit ?? '1GB',
+      threads: opts.threads,
+      tempDirectory: tmp,
+    });
+    let con: DuckDBConnection | undefined;
+    try {
+      con = await db.connect();
+      // texts as ENUMs: the COPY is then a projection of one table, which keeps the staged order (packet,
+      // hop: the order the correlation made); joins needed an ORDER BY, a sort of every row
+      const enums = await sightingEnums(con, texts);
+      const rows = await ColumnAppender.open(
+        con,
+        'stage',
+        sightingColumns(noSightings(), new Int32Array(0), 0, enums, 0, 0),
+      );
+      const dict = new TextDict();
+      const perFlow = [
+        await PerFlowStage.open(con, 'flows', flowColumns, dict),
+        await PerFlowStage.open(con, 'flow_hops', hopColumns, dict),
+        await PerFlowStage.open(con, 'flow_coverage', coverageColumns, dict),
+      ];
+      return new AnalysisStage(
+        db,
+        con,
+        tmp,
+        enums,
+        rows,
+        perFlow,
+        dict,
+        Math.max(1, opts.partRows ?? PART_ROWS),
+      );
+    } catch (e) {
+      con?.closeSync();
+      db.closeSync();
+      await fs.rm(tmp, { recursive: true, force: true });
+      throw e;
+    }
+  }
+
+  /** The sightings of `s` (a slab, or all of them), packets numbered from `packetBase`; `flowOf` by `s`'s packet numbers. */
+  sightings(s: Sightings, flowOf: Int32Array, packetBase: number): void {
+    this.baseNs ??= s.frames.baseNs;
+    for (let part = 0; part < s.length; part += this.partRows) {
+      const to = Math.min(s.length, part + this.partRows);
+      this.rows.append(sightingColumns(s, flowOf, packetBase, this.enums, part, to), to - part);
+    }
+  }
+
+  flow(f: Flow): void {
+    this.pending.push(f);
+    if (this.pending.length >= FLOW_PART) this.flushFlows();
+  }
+
+  private flushFlows(): void {
+    for (const stage of this.perFlow) stage.add(this.pending);
+    this.pending.length = 0;
+  }
+
+  /**
+   * The Parquet files under `datasetDir/<table>/<table>.parquet`: this thread stages the rest (the promise
+   * resolves then) and DuckDB writes on its own threads (`written`, which must be awaited: it closes the
+   * database, whatever failed).
+   */
+  async finish(
+    datasetDir: string,
+    clockOffsets: readonly ClockOffset[],
+  ): Promise<{ written: Promise<void> }> {
+    const root = path.resolve(datasetDir);
+    const file = (table: string) => path.join(root, table, `${table}.parquet`);
+    const copies: string[] = [];
+    try {
+      for (const table of ANALYSIS_TABLES) await fs.mkdir(path.join(root, table), { recursive: true });
+      this.rows.close();
+      copies.push(
+        `COPY (${sightingsSelect(this.baseNs ?? 0n)}) TO ${sqlString(file('sightings'))} (FORMAT parquet)`,
+      );
+      this.flushFlows();
+      for (const stage of this.perFlow) {
+        stage.close();
+        copies.push(stage.copy(file(stage.table)));
+      }
+      await this.dict.stage(this.con);
+      await stageClockOffsets(this.con, clockOffsets, file('clock_offsets'), copies);
+    } catch (e) {
+      await this.discard();
+      throw e;
+    }
+    // one statement list, one native call: the copies go on while this thread is busy elsewhere
+    const written = this.con.run(copies.join(';\n')).then(
+      () => this.discard(),
+      async (e: unknown) => {
+        await this.discard();
+        throw e;
+      },
+    );
+    return { written };
+  }
+
+  /** Closes the database and removes its spill folder (after a failure, or once written). */
+  async discard(): Promise<void> {
+    if (!this.closed) {
+      this.closed = true;
+      this.con.closeSync();
+      this.db.closeSync();
+    }
+    await fs.rm(this.tmp, { recursive: true, force: true });
+  }
 }

@@ -6,10 +6,12 @@
  * length. Every file's frames are in time order (one capture per interface), so a slab touches a few
  * chunks per file.
  */
+
 import fs from 'node:fs';
 import path from 'node:path';
 import type { ClockOffset } from '../clock-offsets.ts';
 import type { Topology } from '../topology/model.ts';
+import { U32Ids } from '../u32-ids.ts';
 import { FRAME_COLUMNS, type FrameColumn, FrameTable } from './frame-table.ts';
 import type { FrameSet } from './frames-from-bundle.ts';
 import type { MatchStats } from './match-groups.ts';
@@ -62,6 +64,11 @@ export class FrameSpool {
   frames = 0;
   /** frames without a fingerprint (spooled, but they take part in no packet) */
   withoutFingerprint = 0;
+  /**
+   * every IPv4 address spooled: a streamed sightings table needs its address texts before its first
+   * row (write-analysis.ts), and after the spool only slabs of the capture are ever in memory
+   */
+  readonly ip4 = new U32Ids();
 
   constructor(
     readonly file: string,
@@ -102,6 +109,10 @@ export class FrameSpool {
       if (f.t[i]! < tMin) tMin = f.t[i]!;
       if (f.t[i]! > tMax) tMax = f.t[i]!;
       if (f.fpValid[i] !== 1) this.withoutFingerprint++;
+      if (f.ipVersion[i] === 4) {
+        this.ip4.id(f.src[i]!);
+        this.ip4.id(f.dst[i]!);
+      }
     }
     const blocks = Math.ceil((b - a) / this.blockFrames);
     const blockMin = new Float64Array(blocks).fill(Number.POSITIVE_INFINITY);
