@@ -9,7 +9,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { ClockOffset } from './clock-offsets.ts';
-import { FrameSpool, sightingsFromSpool } from './correlate/frame-spool.ts';
+import { correlateSpool, FrameSpool, sightingsFromSpool } from './correlate/frame-spool.ts';
 import {
   type Coverage,
   captureBytes,
@@ -17,13 +17,13 @@ import {
   framesFromBundle,
 } from './correlate/frames-from-bundle.ts';
 import { type ParallelOptions, sightingsFromPacketsParallel } from './correlate/parallel-slabs.ts';
-import type { CorrelateResult } from './correlate/sightings.ts';
-import { FlowBuilder } from './flow-builder.ts';
+import { type CorrelateResult, pointsOf, type Sightings } from './correlate/sightings.ts';
+import { FlowBuilder, type FlowLadder } from './flow-builder.ts';
 import type { Flow, FlowOptions, FlowsResult } from './flows.ts';
 import type { FlowFacts } from './rules/flow-facts.ts';
 import type { Topology } from './topology/model.ts';
 import { topologyFromBundle } from './topology/topology-from-bundle.ts';
-import type { AnalysisTables } from './write-analysis.ts';
+import { type AnalysisTables, type StageTexts, stageTextsOf } from './write-analysis.ts';
 
 export interface BundleAnalysis {
   topology: Topology;
@@ -161,3 +161,129 @@ export async function analysisFromBundle(
     },
   };
 }
+
+/**
+ * Where a streamed analysis (`streamAnalysis`) hands what it makes, as it makes it, so that no more than
+ * one slab of sightings and the open flows are ever held (`hoptrace analyze`, issues 5 and 8).
+ */
+export interface AnalysisSink {
+  /** once the frames are read, before the first sighting: every text a sighting row may name */
+  open(texts: StageTexts): Promise<void>;
+  /** once the clock offsets are known, before the first flow */
+  clock(ctx: {
+    topology: Topology;
+    coverage: ReadonlyMap<string, Coverage>;
+    clockOffsets: readonly ClockOffset[];
+  }): void;
+  /**
+   * a slab's sightings (the slab's arrays are reused after this returns), once its packets are in
+   * flows: `flowOf` by the slab's packet numbers; the analysis numbers them from `packetBase`
+   */
+  slab(s: Sightings, flowOf: Int32Array, packetBase: number): void;
+  /** a flow as it ends, with the facts the rules judge and its first packets (`ladderPackets`) */
+  flow(flow: Flow, facts: FlowFacts, ladder: FlowLadder | null): void;
+}
+
+/** What a streamed analysis returns: everything but the sightings and flows, which went to the sink. */
+export interface StreamedAnalysis {
+  topology: Topology;
+  clockOffsets: ClockOffset[];
+  stats: CorrelateResult['stats'];
+  warnings: string[];
+  coverage: Map<string, Coverage>;
+  faults: string[];
+  packets: number;
+}
+
+/**
+ * The analysis of `analysisFromBundle`, streamed: each slab's sightings and each flow go to `sink` as
+ * they are made, the same rows and flows (flows in the order they end: those that end together in id
+ * order). A capture above the memory budget is spooled and correlated slab by slab; a smaller one is
+ * correlated in memory (on worker threads) and handed over as one slab.
+ */
+export async function streamAnalysis(
+  bundleDir: string,
+  sink: AnalysisSink,
+  opts: ParallelOptions & FlowOptions & SpillOptions & { ladderPackets?: number } = {},
+): Promise<StreamedAnalysis> {
+  const topology = await topologyFromBundle(bundleDir);
+  const budget = opts.memoryBudgetBytes ?? DEFAULT_MEMORY_BUDGET_BYTES;
+  const spill = MEMORY_PER_CAPTURE_BYTE * (await captureBytes(bundleDir)) > budget;
+  const builderFor = (s: FrameSet) =>
+    new FlowBuilder(
+      topology,
+      {
+        ...opts,
+        coverage: s.coverage,
+        files: s.files,
+        facts: true,
+        slabFlows: true,
+        ladderPackets: opts.ladderPackets ?? 0,
+      },
+      (flow, facts, ladder) => sink.flow(flow, facts!, ladder),
+    );
+  let packets = 0;
+  const slab = (b: FlowBuilder, s: Sightings, ownFrom: number) => {
+    b.add(s, ownFrom);
+    sink.slab(s, b.flowOfPacket, packets);
+    packets += s.packets;
+  };
+  if (!spill) {
+    const set = await framesFromBundle(bundleDir, topology);
+    const c = await sightingsFromPacketsParallel(set, topology, opts);
+    await sink.open(stageTextsOf(c.sightings, set.files));
+    const b = builderFor(set);
+    b.useClock(c.clockOffsets);
+    sink.clock({ topology, coverage: set.coverage, clockOffsets: c.clockOffsets });
+    slab(b, c.sightings, Number.NEGATIVE_INFINITY);
+    b.end();
+    return { topology, ...pick(c), coverage: set.coverage, faults: set.faults, packets };
+  }
+  const dir = fs.mkdtempSync(path.join(opts.spoolDir ?? os.tmpdir(), 'hoptrace-spool-'));
+  let spool: FrameSpool | undefined;
+  try {
+    spool = new FrameSpool(path.join(dir, 'frames.bin'), opts.spoolChunkFrames);
+    const sp = spool;
+    const set = await framesFromBundle(bundleDir, topology, { spool: sp });
+    await sink.open({
+      ...pointsOf(set.points, topology),
+      files: set.files,
+      ip4: sp.ip4.values,
+      ip6: sp.table.ip6,
+    });
+    const b = builderFor(set);
+    let clocked = false;
+    const r = correlateSpool(sp, set, topology, opts, (s, ownFrom, clockOffsets) => {
+      if (!clocked) {
+        b.useClock(clockOffsets);
+        sink.clock({ topology, coverage: set.coverage, clockOffsets });
+        clocked = true;
+      }
+      slab(b, s, ownFrom);
+    });
+    // a capture without a slab (no frame to correlate) is clocked all the same: its flows' tail
+    if (!clocked) sink.clock({ topology, coverage: set.coverage, clockOffsets: r.clockOffsets });
+    b.end();
+    return {
+      topology,
+      clockOffsets: r.clockOffsets,
+      stats: r.stats,
+      warnings: r.warnings,
+      coverage: set.coverage,
+      faults: set.faults,
+      packets,
+    };
+  } finally {
+    try {
+      spool?.close();
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  }
+}
+
+const pick = (c: CorrelateResult) => ({
+  clockOffsets: c.clockOffsets,
+  stats: c.stats,
+  warnings: c.warnings,
+});

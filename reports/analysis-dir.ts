@@ -10,7 +10,8 @@
  * runs no rules); `reportFromAnalysisDir` is what `hoptrace report` runs. The page is written
  * atomically (temporary file, then rename) so a browser never opens half a report.
  */
-import fs from 'node:fs/promises';
+import fs from 'node:fs';
+import fsp from 'node:fs/promises';
 import path from 'node:path';
 import { analysisFromBundle } from '../analyzers/analysis-from-bundle.ts';
 import { writeAnalysisTables } from '../analyzers/write-analysis.ts';
@@ -19,13 +20,14 @@ import { ingestToDataset } from '../ingest/dataset/write-dataset.ts';
 import { renderReportHtml } from './html/page.ts';
 import { normalizeVerdicts, type Verdicts } from './read-verdicts.ts';
 import {
+  type InputFlow,
   REPORT_INPUT_VERSION,
   type ReportInput,
   type ReportInputOptions,
   reportInputFromAnalysis,
 } from './report-input.ts';
 import { type ReportModelOptions, reportModel } from './report-model.ts';
-import { writeTextFile } from './text-file.ts';
+import { TextFile, writeTextFile } from './text-file.ts';
 
 export const ANALYSIS_JSON = path.join('dataset', 'analysis.json');
 export const VERDICTS_JSON = 'verdicts.json';
@@ -59,21 +61,56 @@ export async function writeAnalysisJson(
   opts: ReportInputOptions = {},
 ): Promise<ReportInput> {
   const input = reportInputFromAnalysis(analysis, bundleDir, opts);
-  // flow by flow: the whole text of a large analysis is never one string
   const { flows, ...head } = input;
-  writeTextFile(path.join(outDir, ANALYSIS_JSON), (out) => {
-    const text = JSON.stringify(head);
-    out.write(`${text.slice(0, -1)}${text.length > 2 ? ',' : ''}"flows":[`);
-    for (let i = 0; i < flows.length; i++) out.write(`${i > 0 ? ',' : ''}${JSON.stringify(flows[i])}`);
-    out.write(']}');
-  });
+  const json = new AnalysisJsonWriter(path.join(outDir, `${ANALYSIS_JSON}.flows`));
+  for (const f of flows) json.flow(f);
+  json.finish(path.join(outDir, ANALYSIS_JSON), head);
   return input;
+}
+
+/**
+ * analysis.json written flow by flow as the flows end (the whole text of a large analysis is never one
+ * string, nor are its flows held): the flows go into a part file beside it, and `finish` writes the
+ * head, known last (clock offsets, warnings), then the part.
+ */
+export class AnalysisJsonWriter {
+  private readonly part: TextFile;
+  private flows = 0;
+
+  constructor(private readonly partFile: string) {
+    this.part = new TextFile(partFile);
+  }
+
+  flow(f: InputFlow): void {
+    this.part.write(`${this.flows++ > 0 ? ',' : ''}${JSON.stringify(f)}`);
+  }
+
+  /** Writes `file` whole (moved into place once complete) and removes the part. */
+  finish(file: string, head: Omit<ReportInput, 'flows'>): void {
+    this.part.commit();
+    try {
+      writeTextFile(file, (out) => {
+        const text = JSON.stringify(head);
+        out.write(`${text.slice(0, -1)}${text.length > 2 ? ',' : ''}"flows":[`);
+        out.append(this.partFile);
+        out.write(']}');
+      });
+    } finally {
+      fs.rmSync(this.partFile, { force: true });
+    }
+  }
+
+  /** After a failure: nothing is left behind. */
+  discard(): void {
+    this.part.discard();
+    fs.rmSync(this.partFile, { force: true });
+  }
 }
 
 async function readJson(file: string): Promise<unknown | null> {
   let text: string;
   try {
-    text = await fs.readFile(file, 'utf8');
+    text = await fsp.readFile(file, 'utf8');
   } catch {
     return null;
   }

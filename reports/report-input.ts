@@ -11,7 +11,10 @@ import path from 'node:path';
 import type { BundleAnalysis } from '../analyzers/analysis-from-bundle.ts';
 import type { ClockOffset } from '../analyzers/clock-offsets.ts';
 import type { Sightings } from '../analyzers/correlate/sightings.ts';
-import type { HopLatency, PathHop } from '../analyzers/flows.ts';
+import { type FlowLadder, LADDER_HEAD, LADDER_ROW } from '../analyzers/flow-builder.ts';
+import type { Flow, HopLatency, PathHop } from '../analyzers/flows.ts';
+import { ip4Text } from '../analyzers/topology/ip-text.ts';
+import type { Topology } from '../analyzers/topology/model.ts';
 
 export const REPORT_INPUT_VERSION = 1;
 
@@ -131,16 +134,17 @@ const TCP_FLAGS = ['FIN', 'SYN', 'RST', 'PSH', 'ACK', 'URG', 'ECE', 'CWR'] as co
 function packetSummary(s: Sightings, row: number): string {
   const f = s.frames;
   const fr = s.frame[row]!;
-  const proto = f.proto[fr]!;
-  const len = f.payloadLen[fr]!;
+  return summaryOf(f.proto[fr]!, f.tcpFlags[fr]!, f.payloadLen[fr]!, f.icmpTypeCode[fr]!);
+}
+
+function summaryOf(proto: number, bits: number, len: number, icmpTypeCode: number): string {
   if (proto === 6) {
-    const bits = f.tcpFlags[fr]!;
     const flags = TCP_FLAGS.filter((_, i) => bits & (1 << i)).join(',') || 'no flags';
     return len > 0 ? `${flags} len ${len}` : flags;
   }
   if (proto === 17) return `UDP len ${len}`;
   if (proto === 1 || proto === 58) {
-    const type = f.icmpTypeCode[fr]! >> 8;
+    const type = icmpTypeCode >> 8;
     const echo: Record<number, string> =
       proto === 1 ? { 8: 'echo request', 0: 'echo reply' } : { 128: 'echo request', 129: 'echo reply' };
     return echo[type] ?? `ICMP type ${type}`;
@@ -163,11 +167,70 @@ function isRequest(s: Sightings, row: number, client: InputEndpoint): boolean {
 
 function endpointText(s: Sightings, fr: number, which: 'src' | 'dst'): string {
   const f = s.frames;
-  const ip = f.addrText(fr, which) ?? '?';
-  const proto = f.proto[fr]!;
+  return endpointOf(
+    f.addrText(fr, which) ?? '?',
+    f.proto[fr]!,
+    which === 'src' ? f.srcPort[fr]! : f.dstPort[fr]!,
+  );
+}
+
+function endpointOf(ip: string, proto: number, port: number): string {
   if (proto !== 6 && proto !== 17 && proto !== 132) return ip;
-  const port = which === 'src' ? f.srcPort[fr]! : f.dstPort[fr]!;
   return ip.includes(':') ? `[${ip}]:${port}` : `${ip}:${port}`;
+}
+
+/**
+ * A flow's ladder from the numbers the flow builder kept of its first packets (`FlowLadder`): what
+ * `laddersFromSightings` makes from sightings held whole, for an analysis that holds none.
+ */
+export function ladderOf(l: FlowLadder, client: InputEndpoint, firstNs: bigint): InputPacket[] {
+  const r = l.rows;
+  const shift = Number(l.baseNs - firstNs);
+  const addr = (version: number, a: number) =>
+    version === 4 ? ip4Text(a) : version === 6 ? (l.ip6[a] ?? '?') : '?';
+  const out: InputPacket[] = [];
+  for (let k = 0; k < r.length; ) {
+    const [packet, proto, flags, len, typeCode, n] = [
+      r[k]!,
+      r[k + 1]!,
+      r[k + 2]!,
+      r[k + 3]!,
+      r[k + 4]!,
+      r[k + 5]!,
+    ];
+    k += LADDER_HEAD;
+    const sightings: InputSighting[] = [];
+    let request = false;
+    for (let i = 0; i < n; i++, k += LADDER_ROW) {
+      const version = r[k + 2]!;
+      const src = addr(version, r[k + 3]!);
+      if (i === 0) {
+        const type = typeCode >> 8;
+        request =
+          src === client.ip &&
+          (proto === 1 || proto === 58 ? type === 8 || type === 128 : r[k + 5] === client.port);
+      }
+      sightings.push({
+        point: l.points[r[k]!]!,
+        dir: DIRS[r[k + 1]!] ?? 'unknown',
+        t: Math.round(shift + r[k + 8]!),
+        src: endpointOf(src, proto, r[k + 5]!),
+        dst: endpointOf(addr(version, r[k + 4]!), proto, r[k + 6]!),
+        ttl: r[k + 7]!,
+        rewrite: r[k + 9]!,
+        file: l.files[r[k + 10]!] ?? '?',
+        frame: r[k + 11]!,
+        frames: r[k + 12]!,
+      });
+    }
+    out.push({
+      packet,
+      leg: request ? 'request' : 'reply',
+      summary: summaryOf(proto, flags, len, typeCode),
+      sightings,
+    });
+  }
+  return out;
 }
 
 const DIRS = ['unknown', 'in', 'out'] as const;
@@ -319,7 +382,6 @@ export function reportInputFromAnalysis(
   opts: ReportInputOptions = {},
 ): ReportInput {
   const limit = opts.ladderPackets ?? 12;
-  const m = readManifest(bundleDir);
   const flows = a.flows.flows;
   const keep = opts.ladderFlows;
   const ladders = laddersFromSightings(
@@ -329,6 +391,38 @@ export function reportInputFromAnalysis(
     flows.map((f) => f.firstNs),
     keep ? (i) => keep.has(flows[i]!.id) : () => true,
   );
+  return {
+    ...reportInputHead(
+      {
+        topology: a.topology,
+        clockOffsets: a.correlation.clockOffsets,
+        warnings: a.correlation.warnings,
+        faults: a.faults,
+      },
+      bundleDir,
+      limit,
+    ),
+    flows: flows.map((f, i) => inputFlowOf(f, ladders[i] ?? [])),
+  };
+}
+
+/** What an analysis tells the report besides its flows. */
+export interface AnalysisHead {
+  topology: Topology;
+  clockOffsets: readonly ClockOffset[];
+  /** the correlation's warnings */
+  warnings: readonly string[];
+  /** container faults of capture files */
+  faults: readonly string[];
+}
+
+/** Every field of the report's input but its flows (analysis.json writes them first, the flows as they end). */
+export function reportInputHead(
+  a: AnalysisHead,
+  bundleDir: string,
+  ladderPackets: number,
+): Omit<ReportInput, 'flows'> {
+  const m = readManifest(bundleDir);
   const nodes = [...a.topology.nodes.values()].map((n) => ({
     name: n.name,
     kernel: n.kernel,
@@ -356,7 +450,7 @@ export function reportInputFromAnalysis(
       kind: p.kind,
     })),
     captures: capturesFromManifest(m),
-    clockOffsets: a.correlation.clockOffsets.map((o) => ({
+    clockOffsets: a.clockOffsets.map((o) => ({
       node: o.node,
       offsetNs: o.offsetNs,
       errorNs: o.errorNs,
@@ -366,7 +460,7 @@ export function reportInputFromAnalysis(
     })),
     warnings: [
       ...a.topology.warnings.map((w) => ({ code: w.code, message: w.message })),
-      ...a.correlation.warnings.map((w) => ({ code: 'correlate', message: w })),
+      ...a.warnings.map((w) => ({ code: 'correlate', message: w })),
       ...a.faults.map((w) => ({ code: 'capture-fault', message: w })),
     ],
     missing: [
@@ -376,26 +470,30 @@ export function reportInputFromAnalysis(
       ),
       ...metadataAbsent,
     ],
-    ladderPackets: limit,
-    flows: flows.map((f, i) => ({
-      id: f.id,
-      proto: f.proto,
-      family: f.family,
-      client: f.client,
-      service: f.service,
-      server: f.server,
-      packets: f.packets,
-      requestPackets: f.requestPackets,
-      replyPackets: f.replyPackets,
-      bytes: f.bytes,
-      firstNs: f.firstNs.toString(),
-      lastNs: f.lastNs.toString(),
-      communityIdService: f.communityIdService,
-      communityIdServer: f.communityIdServer,
-      requestPath: f.requestPath,
-      replyPath: f.replyPath,
-      hops: f.hops,
-      ladder: ladders[i] ?? [],
-    })),
+    ladderPackets,
+  };
+}
+
+/** A flow as the report reads it (its fields in Flow's order), with its ladder. */
+export function inputFlowOf(f: Flow, ladder: InputPacket[]): InputFlow {
+  return {
+    id: f.id,
+    proto: f.proto,
+    family: f.family,
+    client: f.client,
+    service: f.service,
+    server: f.server,
+    packets: f.packets,
+    requestPackets: f.requestPackets,
+    replyPackets: f.replyPackets,
+    bytes: f.bytes,
+    firstNs: f.firstNs.toString(),
+    lastNs: f.lastNs.toString(),
+    communityIdService: f.communityIdService,
+    communityIdServer: f.communityIdServer,
+    requestPath: f.requestPath,
+    replyPath: f.replyPath,
+    hops: f.hops,
+    ladder,
   };
 }

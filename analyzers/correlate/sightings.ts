@@ -130,6 +130,19 @@ function pointContext(points: string[], topology: Topology): PointContext {
   return { nodeNames, pointNode, pointKind, multiPoint, rankOf };
 }
 
+/** Each point's node (null: unknown) and kind, as `Sightings` gives them, before any sighting is made. */
+export function pointsOf(
+  points: string[],
+  topology: Topology,
+): Pick<Sightings, 'points' | 'pointNode' | 'pointKind'> {
+  const ctx = pointContext(points, topology);
+  return {
+    points,
+    pointNode: points.map((_, i) => ctx.nodeNames[ctx.pointNode[i]!] ?? null),
+    pointKind: ctx.pointKind,
+  };
+}
+
 /** A slab's rows as a worker sends them back (the builder's arrays, frames numbered within the slab). */
 export type SlabRows = Pick<
   Sightings,
