@@ -10,20 +10,22 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
+import { streamAnalysis } from '../analyzers/analysis-from-bundle.ts';
+import { coverageFromFrames } from '../analyzers/rules/flow-facts.ts';
 import { formatProblem, parseKernelVersion } from '../analyzers/rules/load-rules.ts';
+import { forgetPointTexts } from '../analyzers/rules/verdict-messages.ts';
 import type { FlowVerdict } from '../analyzers/rules/verdict-types.ts';
-import { VerdictsTableStage, writeReportInputs } from '../analyzers/rules/write-verdicts.ts';
+import { VERDICTS_TABLE, VerdictsTableStage, writeReportInputs } from '../analyzers/rules/write-verdicts.ts';
 import {
-  analysisWithCoverage,
   DATAPATH_SETS,
-  judgeFlows,
+  FlowJudge,
   loadRuleSets,
   type RuleSelection,
   VERDICTS_SCHEMA_VERSION,
   type VerdictsDocument,
   type Warning,
 } from '../analyzers/verdicts.ts';
-import { stageAnalysisTables } from '../analyzers/write-analysis.ts';
+import { AnalysisStage } from '../analyzers/write-analysis.ts';
 import { findBundles, planBundles } from '../ingest/dataset/bundle-tree.ts';
 import { writeViewsSql } from '../ingest/dataset/views.ts';
 import {
@@ -33,10 +35,16 @@ import {
   ingestToDataset,
   sweepStale,
 } from '../ingest/dataset/write-dataset.ts';
-import { reportFromAnalysisDir, writeAnalysisJson } from '../reports/analysis-dir.ts';
+import { ANALYSIS_JSON, AnalysisJsonWriter, reportFromAnalysisDir } from '../reports/analysis-dir.ts';
 import { fileSuiteParts, JunitWriter } from '../reports/junit.ts';
-import type { ReportInput } from '../reports/report-input.ts';
-import { detailedFlowIds } from '../reports/report-model.ts';
+import {
+  DEFAULT_LADDER_PACKETS,
+  type InputFlow,
+  inputFlowOf,
+  ladderOf,
+  type ReportInput,
+  reportInputHead,
+} from '../reports/report-input.ts';
 import { ReportVerdicts } from '../reports/report-verdicts.ts';
 import { summaryText } from '../reports/summary.ts';
 import { type TextFile, writeTextFile } from '../reports/text-file.ts';
@@ -112,7 +120,16 @@ export async function analyzeBundle(
   const staged = path.join(stage, 'dataset');
   let result: Omit<AnalyzeResult, 'outputs'> & { reportInput: ReportInput };
   let sinks: FlowSinks | undefined;
+  let tables: AnalysisStage | undefined;
+  const side = path.join(stage, SIDE);
   try {
+    // each flow is judged as it ends, during the analysis, and goes to every output at once; the
+    // outputs are written into a side folder until the ingest has put the staged dataset in place
+    const out = await FlowSinks.open(stage, side);
+    sinks = out;
+    let judge: FlowJudge | undefined;
+    // what the report shows of every flow (phase 1: each flow, its ladder only where it may be detailed)
+    const reportFlows: InputFlow[] = [];
     // ingest (worker threads for large inputs) and the analysis (which reads the captures itself, on
     // this thread) run at the same time; the ingest is awaited first, so a failed analysis never
     // removes the stage under a still-writing ingest
@@ -122,29 +139,47 @@ export async function analyzeBundle(
       ...(opts.onProgress ? { onProgress: opts.onProgress } : {}),
       ...(opts.signal ? { signal: opts.signal } : {}),
     });
-    const analysisRun = analysisWithCoverage(bundle);
+    const analysisRun = streamAnalysis(
+      bundle,
+      {
+        open: async (texts) => {
+          tables = await AnalysisStage.open(path.join(side, 'analysis-tmp'), texts, {
+            memoryLimit: ANALYSIS_TABLES_MEMORY,
+          });
+        },
+        clock: ({ topology, coverage, clockOffsets }) => {
+          judge = new FlowJudge(topology, coverageFromFrames(coverage), clockOffsets, rules.rules, opts);
+        },
+        slab: (s, flowOf, packetBase) => tables!.sightings(s, flowOf, packetBase),
+        flow: (flow, facts, ladder) => {
+          // after a failure or Ctrl-C the sinks are gone: stop the analysis at its next flow
+          if (out.discarded || opts.signal?.aborted) throw new Interrupted();
+          tables!.flow(flow);
+          const detailed = out.add(judge!.judge(facts).verdict);
+          const f = inputFlowOf(flow, detailed && ladder ? ladderOf(ladder, flow.client, flow.firstNs) : []);
+          out.analysisJson.flow(f);
+          reportFlows.push(f);
+        },
+      },
+      { ladderPackets: DEFAULT_LADDER_PACKETS },
+    ).finally(forgetPointTexts);
     // (its failure is reported once the ingest is done; an interrupted ingest leaves it unheard)
     analysisRun.catch(() => undefined);
     const ingest = await ingestRun;
-    const input = await analysisRun;
+    const analysis = await analysisRun;
     stopIfAborted(opts.signal);
     done('ingest+analysis');
-    const faults = [...new Set([...ingest.faults.map((f) => f.line()), ...input.analysis.faults])];
+    const faults = [...new Set([...ingest.faults.map((f) => f.line()), ...analysis.faults])];
     const extra: Warning[] = faults.map((message) => ({ code: 'input.container-fault', message }));
-    // each flow goes to every output as it is judged and only the report keeps (a part of) it; the sinks
-    // are open before the tables are staged, so nothing can fail between staging them and awaiting their
-    // writing (the catch would remove the stage under DuckDB, whose failure then went unheard)
-    const out = await FlowSinks.open(stage, staged);
-    sinks = out;
-    // DuckDB sorts and writes the tables on its own threads while this thread judges the flows
-    const tables = await stageAnalysisTables(staged, input.analysis.tables, {
-      memoryLimit: ANALYSIS_TABLES_MEMORY,
-    });
+    const tail = judge!.tail(analysis.warnings, extra);
+    done('rules');
+    // DuckDB writes the tables on its own threads meanwhile
+    const written = (await tables!.finish(staged, analysis.clockOffsets)).written;
     done('tables staged');
-    const document = await alongside(tables.written, async () => {
-      const tail = judgeFlows(input, rules.rules, opts, extra, (e) => out.add(e.verdict));
-      done('rules');
+    const document = await alongside(written, async () => {
       out.verdictsJson.finish(tail);
+      await fs.mkdir(path.join(staged, 'report'), { recursive: true });
+      await fs.rename(path.join(side, DATASET_VERDICTS), path.join(staged, DATASET_VERDICTS));
       done('verdicts.json');
       const document: VerdictsDocument = {
         schema_version: VERDICTS_SCHEMA_VERSION,
@@ -157,13 +192,23 @@ export async function analyzeBundle(
     const verdictsTable = await out.table.finish();
     done('verdicts staged');
     const reportInput = await alongside(verdictsTable.written, async () => {
-      await writeReportInputs(staged, document, input.analysis.topology);
-      // ladders (the first packets of a flow at every point) only for the flows the report details
-      const ladderFlows = detailedFlowIds(input.analysis.flows.flows, document);
-      const reportInput = await writeAnalysisJson(stage, input.analysis, bundle, { ladderFlows });
+      await writeReportInputs(staged, document, analysis.topology);
+      const head = reportInputHead(
+        {
+          topology: analysis.topology,
+          clockOffsets: analysis.clockOffsets,
+          warnings: analysis.warnings,
+          faults: analysis.faults,
+        },
+        bundle,
+        DEFAULT_LADDER_PACKETS,
+      );
+      out.analysisJson.finish(path.join(stage, ANALYSIS_JSON), head);
       done('analysis.json');
-      return reportInput;
+      reportFlows.sort((x, y) => x.id - y.id);
+      return { ...head, flows: reportFlows };
     });
+    await fs.rename(path.join(side, VERDICTS_TABLE), path.join(staged, VERDICTS_TABLE));
     done('verdicts written');
     out.finishJunit();
     await writeViewsSql(staged);
@@ -171,6 +216,7 @@ export async function analyzeBundle(
     result = { document, exitCode: exitCodeOf(document, faults.length, opts), faults, reportInput };
   } catch (e) {
     await sinks?.discard();
+    await tables?.discard();
     await fs.rm(stage, { recursive: true, force: true });
     throw e;
   }
@@ -218,6 +264,8 @@ async function alongside<T>(written: Promise<void>, work: () => Promise<T>): Pro
  */
 const ANALYSIS_TABLES_MEMORY = '512MB';
 
+/** The sinks' files until the staged dataset exists (the ingest renames its folder into place). */
+const SIDE = 'side';
 /** verdicts.json inside the dataset (with report/topology.json and warnings.json). */
 const DATASET_VERDICTS = path.join('report', 'verdicts.json');
 /** junit.xml and its suites' parts in the staging folder, until the dataset is in place */
@@ -233,7 +281,11 @@ export class FlowSinks {
     readonly verdictsJson: VerdictsJsonWriter,
     readonly table: VerdictsTableStage,
     private readonly junit: JunitWriter<TextFile, TextFile>,
+    readonly analysisJson: AnalysisJsonWriter,
   ) {}
+
+  /** set once discarded: nothing may be added any more */
+  discarded = false;
 
   static async open(stage: string, dataset: string): Promise<FlowSinks> {
     const table = await VerdictsTableStage.open(dataset);
@@ -243,6 +295,7 @@ export class FlowSinks {
         new VerdictsJsonWriter(path.join(dataset, DATASET_VERDICTS)),
         table,
         new JunitWriter(fileSuiteParts(path.join(stage, STAGED_JUNIT_PARTS))),
+        new AnalysisJsonWriter(path.join(dataset, 'analysis-flows.part')),
       );
     } catch (e) {
       // the caller has no sinks to discard: DuckDB would stay open (and the stage be removed under it)
@@ -251,11 +304,12 @@ export class FlowSinks {
     }
   }
 
-  add(f: FlowVerdict): void {
+  /** Returns whether the report keeps the flow whole (it may detail it: its ladder is wanted). */
+  add(f: FlowVerdict): boolean {
     this.verdictsJson.flow(f);
     this.table.add(f);
     this.junit.flow(f);
-    this.report.add(f);
+    return this.report.add(f);
   }
 
   finishJunit(): void {
@@ -264,8 +318,10 @@ export class FlowSinks {
 
   /** After a failure (the staging folder, with every part, is removed by the caller). */
   async discard(): Promise<void> {
+    this.discarded = true;
     this.verdictsJson.discard();
     this.junit.discard();
+    this.analysisJson.discard();
     await this.table.discard();
   }
 }

@@ -119,6 +119,9 @@ export interface ReportInput {
   flows: InputFlow[];
 }
 
+/** Packets per flow a ladder shows by default. */
+export const DEFAULT_LADDER_PACKETS = 12;
+
 export interface ReportInputOptions {
   /** packets per flow kept for its ladder diagram; default 12 */
   ladderPackets?: number;
@@ -381,7 +384,7 @@ export function reportInputFromAnalysis(
   bundleDir: string,
   opts: ReportInputOptions = {},
 ): ReportInput {
-  const limit = opts.ladderPackets ?? 12;
+  const limit = opts.ladderPackets ?? DEFAULT_LADDER_PACKETS;
   const flows = a.flows.flows;
   const keep = opts.ladderFlows;
   const ladders = laddersFromSightings(

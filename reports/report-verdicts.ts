@@ -1,12 +1,12 @@
 /**
- * What the report keeps of each flow's verdict while the rules stream them to the outputs: the flows
- * it may detail (every failing or inconclusive one, and the first `passingDetail` others of each
- * scenario, which the sample of report-model.ts draws from) whole; of every other flow only what the
- * table, the aggregates and the coverage gaps read (identity, status, scenario, rule, datapath, reason,
- * points not captured), as numbers in columns. Its checks, paths and evidence are in verdicts.json and
- * the `verdicts` table. Objects kept one per flow while the rules allocate and drop ~20 KB a flow
- * would be promoted among that garbage and spread the heap: the columns are made into flows once, at
- * the end (`flows()`).
+ * What the report keeps of each flow's verdict while the rules stream them to the outputs, in the order
+ * flows end: whole, the flows it may detail (every failing or inconclusive one, and of each scenario the
+ * `passingDetail` passing ones with the lowest ids so far, which the sample of report-model.ts draws
+ * from: it takes them in id order); of every flow, what the table, the aggregates and the coverage gaps
+ * read (identity, status, scenario, rule, datapath, reason, points not captured), as numbers in
+ * columns. Checks, paths and evidence are in verdicts.json and the `verdicts` table. Objects kept one
+ * per flow while the rules allocate and drop ~20 KB a flow would be promoted among that garbage and
+ * spread the heap: the columns are made into flows once, at the end (`flows()`).
  */
 import type { Datapath, FlowVerdict, PointRef, Reason, Status } from '../analyzers/rules/verdict-types.ts';
 import { DEFAULT_PASSING_DETAIL, type ReportModelOptions, scenarioKey } from './report-model.ts';
@@ -31,32 +31,34 @@ const NONE: never[] = [];
 
 export class ReportVerdicts {
   private readonly passingDetail: number;
-  private readonly passingSeen = new Map<string, number>();
-  /** per flow: its index in `whole`, or -1 when only its columns are kept */
-  private readonly wholeAt: number[] = [];
-  private readonly whole: FlowVerdict[] = [];
+  /** per scenario, the passing flows kept whole (their ids, a max-heap: the highest goes first) */
+  private readonly passingKept = new Map<string, number[]>();
+  /** flows kept whole by their index (the order they were added) */
+  private readonly whole = new Map<number, FlowVerdict>();
+  /** index of each flow kept whole by its id */
+  private readonly indexOf = new Map<number, number>();
   private readonly text = new Interned<string | null>();
   private readonly code = (v: string | null): number => this.text.code(v);
   private readonly status = new Interned<Status>();
   private readonly datapath = new Interned<Datapath>();
   private readonly reason = new Interned<Reason | null>();
-  /** per flow not kept whole: `FIELDS` numbers */
+  /** per flow: `FIELDS` numbers */
   private readonly cols: number[] = [];
-  /** the flows not kept whole that name points not captured (few) */
+  /** the flows that name points not captured (few) */
   private readonly notCaptured = new Map<number, PointRef[]>();
+  private count = 0;
 
   constructor(opts: Pick<ReportModelOptions, 'passingDetail'> = {}) {
     this.passingDetail = opts.passingDetail ?? DEFAULT_PASSING_DETAIL;
   }
 
-  add(f: FlowVerdict): void {
-    const i = this.wholeAt.length;
-    if (f.status !== 'pass' || this.passingCount(f) <= this.passingDetail) {
-      this.wholeAt.push(this.whole.length);
-      this.whole.push(f);
-      return;
-    }
-    this.wholeAt.push(-1);
+  get length(): number {
+    return this.count;
+  }
+
+  /** Adds a flow's verdict; returns whether it is kept whole (for now: a lower id may push it out later). */
+  add(f: FlowVerdict): boolean {
+    const i = this.count++;
     const t = this.code;
     this.cols.push(
       f.flow_id,
@@ -80,26 +82,44 @@ export class ReportVerdicts {
       this.reason.code(f.reason),
     );
     if (f.not_captured.length > 0) this.notCaptured.set(i, f.not_captured);
+    if (f.status === 'pass' && !this.keepPassing(f)) return false;
+    this.whole.set(i, f);
+    this.indexOf.set(f.flow_id, i);
+    return true;
   }
 
-  /** how many passing flows of `f`'s scenario so far, `f` included */
-  private passingCount(f: FlowVerdict): number {
+  /** Whether a passing flow is among its scenario's `passingDetail` lowest ids so far (one it displaces is kept as columns only). */
+  private keepPassing(f: FlowVerdict): boolean {
     const key = scenarioKey(f);
-    const n = (this.passingSeen.get(key) ?? 0) + 1;
-    this.passingSeen.set(key, n);
-    return n;
+    let heap = this.passingKept.get(key);
+    if (heap === undefined) {
+      heap = [];
+      this.passingKept.set(key, heap);
+    }
+    if (heap.length < this.passingDetail) {
+      heapPush(heap, f.flow_id);
+      return true;
+    }
+    if (heap.length === 0 || f.flow_id > heap[0]!) return false;
+    const out = heapReplace(heap, f.flow_id);
+    this.whole.delete(this.indexOf.get(out)!);
+    this.indexOf.delete(out);
+    return true;
   }
 
-  /** Every flow in order: whole where the report may detail it, else without checks and paths. */
+  /** Every flow in the order added: whole where the report may detail it, else without checks and paths. */
   flows(): FlowVerdict[] {
     const t = this.text.values;
     const c = this.cols;
-    let at = 0;
-    return this.wholeAt.map((w, i): FlowVerdict => {
-      if (w >= 0) return this.whole[w]!;
-      const k = at;
-      at += FIELDS;
-      return {
+    const out: FlowVerdict[] = [];
+    for (let i = 0; i < this.count; i++) {
+      const w = this.whole.get(i);
+      if (w) {
+        out.push(w);
+        continue;
+      }
+      const k = i * FIELDS;
+      out.push({
         flow_id: c[k]!,
         proto: t[c[k + 1]!]!,
         client: { ip: t[c[k + 2]!]!, port: c[k + 3]!, pod: t[c[k + 4]!]!, node: t[c[k + 5]!]! },
@@ -118,9 +138,40 @@ export class ReportVerdicts {
         reason: this.reason.values[c[k + 18]!]!,
         checks: NONE,
         handled_by: NONE,
-      };
-    });
+      });
+    }
+    return out;
   }
+}
+
+/** A max-heap of numbers in an array. */
+function heapPush(h: number[], v: number): void {
+  let i = h.length;
+  h.push(v);
+  while (i > 0) {
+    const up = (i - 1) >> 1;
+    if (h[up]! >= v) break;
+    h[i] = h[up]!;
+    i = up;
+  }
+  h[i] = v;
+}
+
+/** Replaces the heap's largest value by `v`; returns the value replaced. */
+function heapReplace(h: number[], v: number): number {
+  const top = h[0]!;
+  let i = 0;
+  for (;;) {
+    const l = 2 * i + 1;
+    if (l >= h.length) break;
+    const r = l + 1;
+    const big = r < h.length && h[r]! > h[l]! ? r : l;
+    if (h[big]! <= v) break;
+    h[i] = h[big]!;
+    i = big;
+  }
+  h[i] = v;
+  return top;
 }
 
 /** numbers per flow in `cols` */

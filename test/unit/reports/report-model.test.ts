@@ -220,6 +220,12 @@ test('streamed verdicts: the report of what analyze keeps of each flow is the re
   const streamed = { ...doc, flows };
   assert.deepEqual(reportModel(input, streamed, opts), reportModel(input, doc, opts));
   assert.deepEqual(detailedFlowIds(input.flows, streamed, opts), detailedFlowIds(input.flows, doc, opts));
+  // flows that end out of id order (the last first): those kept whole are still each scenario's lowest ids
+  const reversed = new ReportVerdicts(opts);
+  for (const f of [...doc.flows].reverse()) reversed.add(f);
+  const late = { ...doc, flows: reversed.flows() };
+  assert.deepEqual(late.flows.map(identity), [...doc.flows].reverse().map(identity));
+  assert.deepEqual(reportModel(input, late, opts), reportModel(input, doc, opts));
 });
 
 test('verdicts: warnings read as code and message (never raw JSON), rule ids shown with the scenario', () => {
