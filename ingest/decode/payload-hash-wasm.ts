@@ -58,8 +58,8 @@ import {
 
 /** Read buffers of up to this size come from the pool: the reader's default chunk (read-capture.ts). */
 export const READ_SLOT_BYTES = 512 * 1024;
-/** two per file being read at once */
-const READ_SLOTS = 8;
+/** four per file being read at once (open-capture.ts reads three ahead of the chunk being parsed) */
+const READ_SLOTS = 16;
 /** queued packets; a full queue is hashed on the spot */
 export const QUEUE_CAPACITY = 4096;
 /** the last four entries are left for `drainHashes` to pad the last group of four with */

@@ -10,6 +10,9 @@ import type { IngestErrorCode } from '../errors.ts';
 
 export type Compression = 'none' | 'gzip' | 'zstd';
 
+/** reads in flight while the consumer parses a chunk */
+const READ_AHEAD = 3;
+
 export type SourceErrorCode = Extract<
   IngestErrorCode,
   'io.read-failed' | 'io.not-found' | 'gzip.corrupt' | 'zstd.corrupt'
@@ -85,16 +88,15 @@ async function* fileChunks(
   reuse: boolean,
   onFileChunk: ((bytes: Uint8Array) => void) | undefined,
 ): AsyncGenerator<Uint8Array> {
-  // two buffers: the next read runs while the consumer parses the chunk it was given, so the parser is
-  // not left idle waiting for the kernel's copy (a chunk stays valid until the next one is requested).
+  // READ_AHEAD reads run while the consumer parses the chunk it was given, so the parser is not left
+  // idle waiting for the kernel's copy (a chunk stays valid until the next one is requested).
   // A plain file's buffers are in the payload hash's memory, where its frames are hashed four at a time.
-  const bufs = reuse
-    ? [takeReadBuffer(chunkSize), takeReadBuffer(chunkSize)]
-    : [new Uint8Array(chunkSize), new Uint8Array(chunkSize)];
-  const readInto = (buf: Uint8Array): Promise<number> => {
+  const take = (): Uint8Array => (reuse ? takeReadBuffer(chunkSize) : new Uint8Array(chunkSize));
+  const taken: Uint8Array[] = [];
+  const readAt = (buf: Uint8Array, at: number): Promise<number> => {
     const read = (async () => {
       try {
-        return (await fh.read(buf, 0, chunkSize, null)).bytesRead;
+        return (await fh.read(buf, 0, chunkSize, at)).bytesRead;
       } catch (err) {
         throw ioError(err, path);
       }
@@ -105,26 +107,45 @@ async function* fileChunks(
     read.catch(() => {});
     return read;
   };
-  let which = 0;
-  let pending: Promise<number> | null = readInto(bufs[0]!);
+  // reads at explicit offsets: several in flight on libuv's pool may complete in any order
+  const inflight: { buf: Uint8Array; at: number; read: Promise<number> }[] = [];
+  let next = 0;
+  const issue = (buf: Uint8Array): void => {
+    inflight.push({ buf, at: next, read: readAt(buf, next) });
+    next += chunkSize;
+  };
+  /** the buffer the consumer is done with once it asks for the next chunk */
+  let spare: Uint8Array | null = null;
   try {
-    while (pending) {
-      const n = await pending;
-      pending = null;
+    for (let i = 0; i < READ_AHEAD; i++) {
+      const buf = take();
+      if (reuse) taken.push(buf);
+      issue(buf);
+    }
+    while (inflight.length > 0) {
+      const { buf, at, read } = inflight.shift()!;
+      const n = await read;
       if (n === 0) return;
-      const current = bufs[which]!;
-      which ^= 1;
+      if (n < chunkSize) {
+        // short (the end of the file, or it is growing): the reads after it began past what it got
+        for (const r of inflight.splice(0)) await r.read.catch(() => 0);
+        next = at + n;
+      }
       // a decompressor may keep a reference to its input: it gets fresh memory each time
-      if (!reuse) bufs[which] = new Uint8Array(chunkSize);
-      pending = readInto(bufs[which]!);
-      const chunk = current.subarray(0, n);
+      if (spare === null || !reuse) {
+        spare = take();
+        if (reuse) taken.push(spare);
+      }
+      issue(spare);
+      spare = buf;
+      const chunk = buf.subarray(0, n);
       onFileChunk?.(chunk);
       yield chunk;
     }
   } finally {
-    // a read still in flight must finish before its file is closed
-    if (pending) await pending.catch(() => 0);
-    if (reuse) for (const buf of bufs) returnReadBuffer(buf);
+    // reads still in flight must finish before their buffers are reused and their file is closed
+    for (const r of inflight) await r.read.catch(() => 0);
+    for (const buf of taken) returnReadBuffer(buf);
     await fh.close();
   }
 }
