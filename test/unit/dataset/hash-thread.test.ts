@@ -1,13 +1,15 @@
 /**
  * HashThread hashes file after file on its own thread, fed through a ring of shared slots: chunks of
  * any size (larger than a slot, empty), a ring so small that the feeding side waits for it, a file
- * dropped half way, and files ended one after another before their digests are asked for.
+ * dropped half way, and files ended one after another before their digests are asked for; and the
+ * thread's lowered priority.
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
+import { readdirSync, readFileSync } from 'node:fs';
 import { test } from 'node:test';
-import { HashThread, inlineHash } from '../../../ingest/dataset/hash-thread.ts';
+import { HASH_NICE, HashThread, inlineHash } from '../../../ingest/dataset/hash-thread.ts';
 
 const sha256 = (b: Uint8Array): string => createHash('sha256').update(b).digest('hex');
 
@@ -87,4 +89,50 @@ test('a process started with --input-type=module (as the benchmark starts its ch
   });
   assert.equal(r.signal, null, `timed out: ${r.stderr}`);
   assert.equal(r.stdout.trim(), 'same', r.stderr);
+});
+
+/** nice values of this process's threads, by thread id (Linux), or null elsewhere */
+function threadNice(): Map<number, number> | null {
+  let tids: string[];
+  try {
+    tids = readdirSync('/proc/self/task');
+  } catch {
+    return null;
+  }
+  const out = new Map<number, number>();
+  for (const tid of tids) {
+    try {
+      // after the command (which may hold spaces) in parentheses: nice is the 17th field
+      const fields = readFileSync(`/proc/self/task/${tid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+      out.set(Number(tid), Number(fields[16]));
+    } catch {
+      // the thread ended meanwhile
+    }
+  }
+  return out;
+}
+
+test('HashThread: the hash thread runs HASH_NICE below the thread that started it, and only it', async (t) => {
+  const before = threadNice();
+  if (before === null) {
+    t.skip('no /proc/self/task here');
+    return;
+  }
+  const mine = before.get(process.pid)!;
+  const h = new HashThread(1000, 2);
+  try {
+    const a = bytes(5000, 9);
+    feed(h, a, [700]);
+    // the digest comes after the thread has set its priority (it does that before taking a slot)
+    assert.equal(await h.digest(), sha256(a));
+    const after = threadNice()!;
+    const lowered = [...after].filter(
+      ([tid, nice]) => !before.has(tid) && nice === Math.min(19, mine + HASH_NICE),
+    );
+    assert.equal(lowered.length, 1);
+    assert.equal(after.get(process.pid), mine);
+    for (const [tid, nice] of before) if (after.has(tid)) assert.equal(after.get(tid), nice);
+  } finally {
+    await h.close();
+  }
 });
