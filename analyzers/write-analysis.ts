@@ -488,8 +488,8 @@ async function sightingEnums(con: DuckDBConnection, t: StageTexts): Promise<Sigh
 
 const pathText = (p: Flow['requestPath']) => p.map((h) => `${h.point}:${h.dir}`).join(' > ');
 
-/** Flows staged per part: the columns of this many flows are gathered in JS at a time. */
-const FLOW_PART = 1 << 16;
+/** Flows staged per part: a streamed analysis holds this many ended flows until they are staged. */
+const FLOW_PART = 1 << 12;
 
 /** The flows table's columns for flows [from, to), in its column order. */
 function flowColumns(flows: readonly Flow[], from: number, to: number): StageCol[] {

@@ -39,17 +39,18 @@ import { ANALYSIS_JSON, AnalysisJsonWriter, reportFromAnalysisDir } from '../rep
 import { fileSuiteParts, JunitWriter } from '../reports/junit.ts';
 import {
   DEFAULT_LADDER_PACKETS,
-  type InputFlow,
   inputFlowOf,
+  inputPointsOf,
   ladderOf,
-  type ReportInput,
   reportInputHead,
 } from '../reports/report-input.ts';
+import { ReportFeed, type ReportModel } from '../reports/report-model.ts';
 import { ReportVerdicts } from '../reports/report-verdicts.ts';
 import { summaryText } from '../reports/summary.ts';
 import { type TextFile, writeTextFile } from '../reports/text-file.ts';
 import { VerdictsJsonWriter } from '../reports/verdicts-json.ts';
 import { ExitCode } from './exit-codes.ts';
+import { HeapPacer } from './heap-pacer.ts';
 import { INTERRUPTED_EXIT, ProgressLine, progressWanted, withInterrupt } from './ingest.ts';
 import { parseCount } from './parse-flags.ts';
 import { UsageError } from './usage-error.ts';
@@ -118,7 +119,7 @@ export async function analyzeBundle(
   const stage = `${stagingBase}.partial-${process.pid}`;
   const done = (name: AnalyzeStage) => opts.onStage?.(name);
   const staged = path.join(stage, 'dataset');
-  let result: Omit<AnalyzeResult, 'outputs'> & { reportInput: ReportInput };
+  let result: Omit<AnalyzeResult, 'outputs'> & { model: ReportModel };
   let sinks: FlowSinks | undefined;
   let tables: AnalysisStage | undefined;
   const side = path.join(stage, SIDE);
@@ -128,8 +129,10 @@ export async function analyzeBundle(
     const out = await FlowSinks.open(stage, side);
     sinks = out;
     let judge: FlowJudge | undefined;
-    // what the report shows of every flow (phase 1: each flow, its ladder only where it may be detailed)
-    const reportFlows: InputFlow[] = [];
+    const pacer = new HeapPacer();
+    // what the page shows: of every flow its counts and latencies, whole only those it may list
+    let feed: ReportFeed | undefined;
+    let flows = 0;
     // ingest (worker threads for large inputs) and the analysis (which reads the captures itself, on
     // this thread) run at the same time; the ingest is awaited first, so a failed analysis never
     // removes the stage under a still-writing ingest
@@ -149,16 +152,25 @@ export async function analyzeBundle(
         },
         clock: ({ topology, coverage, clockOffsets }) => {
           judge = new FlowJudge(topology, coverageFromFrames(coverage), clockOffsets, rules.rules, opts);
+          feed = new ReportFeed(inputPointsOf(topology), { analysisDir: outDir });
         },
-        slab: (s, flowOf, packetBase) => tables!.sightings(s, flowOf, packetBase),
+        slab: (s, flowOf, packetBase) => {
+          tables!.sightings(s, flowOf, packetBase);
+          pacer.check();
+        },
         flow: (flow, facts, ladder) => {
           // after a failure or Ctrl-C the sinks are gone: stop the analysis at its next flow
           if (out.discarded || opts.signal?.aborted) throw new Interrupted();
           tables!.flow(flow);
-          const detailed = out.add(judge!.judge(facts).verdict);
-          const f = inputFlowOf(flow, detailed && ladder ? ladderOf(ladder, flow.client, flow.firstNs) : []);
+          const v = judge!.judge(facts).verdict;
+          out.add(v);
+          // a ladder only for a flow the page may detail (analysis.json keeps no other)
+          const detail = ladder !== null && feed!.wantsDetail(flow.id, v);
+          const f = inputFlowOf(flow, detail ? ladderOf(ladder, flow.client, flow.firstNs) : []);
           out.analysisJson.flow(f);
-          reportFlows.push(f);
+          feed!.add(f, v);
+          // flows that end together (the capture's end) make their garbage between two slabs
+          if ((++flows & 4095) === 0) pacer.check();
         },
       },
       { ladderPackets: DEFAULT_LADDER_PACKETS },
@@ -191,7 +203,7 @@ export async function analyzeBundle(
     done('tables written');
     const verdictsTable = await out.table.finish();
     done('verdicts staged');
-    const reportInput = await alongside(verdictsTable.written, async () => {
+    const model = await alongside(verdictsTable.written, async () => {
       await writeReportInputs(staged, document, analysis.topology);
       const head = reportInputHead(
         {
@@ -205,15 +217,14 @@ export async function analyzeBundle(
       );
       out.analysisJson.finish(path.join(stage, ANALYSIS_JSON), head);
       done('analysis.json');
-      reportFlows.sort((x, y) => x.id - y.id);
-      return { ...head, flows: reportFlows };
+      return feed!.model(head, document);
     });
     await fs.rename(path.join(side, VERDICTS_TABLE), path.join(staged, VERDICTS_TABLE));
     done('verdicts written');
     out.finishJunit();
     await writeViewsSql(staged);
     stopIfAborted(opts.signal);
-    result = { document, exitCode: exitCodeOf(document, faults.length, opts), faults, reportInput };
+    result = { document, exitCode: exitCodeOf(document, faults.length, opts), faults, model };
   } catch (e) {
     await sinks?.discard();
     await tables?.discard();
@@ -235,8 +246,7 @@ export async function analyzeBundle(
   // the dataset's copy and the top-level file are one file (tens of MB for a large bundle)
   await linkOrCopy(path.join(dataset, DATASET_VERDICTS), outputs.verdicts);
   done('junit.xml');
-  const html = (await reportFromAnalysisDir(outDir, { input: result.reportInput, verdicts: result.document }))
-    .out;
+  const html = (await reportFromAnalysisDir(outDir, { model: result.model })).out;
   done('report.html');
   return {
     document: result.document,
@@ -262,7 +272,7 @@ async function alongside<T>(written: Promise<void>, work: () => Promise<T>): Pro
  * to the dataset's temporary folder. 5 M frames, peak RSS / CPU (all threads): 1 GB 2284 MB / 73 s,
  * 512 MB 2122 MB / 77 s, 256 MB 2053 MB / 80 s (the spilled sort costs DuckDB's threads)
  */
-const ANALYSIS_TABLES_MEMORY = '512MB';
+const ANALYSIS_TABLES_MEMORY = '256MB';
 
 /** The sinks' files until the staged dataset exists (the ingest renames its folder into place). */
 const SIDE = 'side';
@@ -304,12 +314,11 @@ export class FlowSinks {
     }
   }
 
-  /** Returns whether the report keeps the flow whole (it may detail it: its ladder is wanted). */
-  add(f: FlowVerdict): boolean {
+  add(f: FlowVerdict): void {
     this.verdictsJson.flow(f);
     this.table.add(f);
     this.junit.flow(f);
-    return this.report.add(f);
+    this.report.add(f);
   }
 
   finishJunit(): void {

@@ -26,7 +26,7 @@ import {
   type ReportInputOptions,
   reportInputFromAnalysis,
 } from './report-input.ts';
-import { type ReportModelOptions, reportModel } from './report-model.ts';
+import { type ReportModel, type ReportModelOptions, reportModel } from './report-model.ts';
 import { TextFile, writeTextFile } from './text-file.ts';
 
 export const ANALYSIS_JSON = path.join('dataset', 'analysis.json');
@@ -152,14 +152,15 @@ export interface ReportSummary {
 /** `hoptrace report`: analysis folder -> one HTML file (default `<dir>/report.html`). */
 export async function reportFromAnalysisDir(
   dir: string,
-  opts: ReportModelOptions & { out?: string; input?: ReportInput; verdicts?: Verdicts } = {},
+  opts: ReportModelOptions & { out?: string; model?: ReportModel } = {},
 ): Promise<ReportSummary> {
-  // analyze hands over the input and the verdicts it just wrote: parsing those files again costs
-  // seconds on large bundles (and what it wrote needs no defensive reading)
-  const { input, verdicts } = opts.input
-    ? { input: opts.input, verdicts: opts.verdicts ?? (await readVerdictsFile(dir)) }
-    : await readAnalysisDir(dir);
-  const model = reportModel(input, verdicts, { analysisDir: dir, ...opts });
+  // analyze hands over the model it gathered as flows ended: parsing what it wrote again costs seconds
+  // on large bundles and holds every flow
+  let model = opts.model;
+  if (model === undefined) {
+    const { input, verdicts } = await readAnalysisDir(dir);
+    model = reportModel(input, verdicts, { analysisDir: dir, ...opts });
+  }
   const page = renderReportHtml(model);
   const out = opts.out ?? path.join(dir, REPORT_HTML);
   writeTextFile(out, (o) => o.write(page));

@@ -445,13 +445,7 @@ export function reportInputHead(
       tool: m?.tool ? `${String(m.tool.name)} ${String(m.tool.version)}` : null,
     },
     nodes,
-    points: [...a.topology.points.values()].map((p) => ({
-      id: p.id,
-      node: p.node,
-      pod: p.pod,
-      iface: p.iface,
-      kind: p.kind,
-    })),
+    points: inputPointsOf(a.topology),
     captures: capturesFromManifest(m),
     clockOffsets: a.clockOffsets.map((o) => ({
       node: o.node,
@@ -475,6 +469,17 @@ export function reportInputHead(
     ],
     ladderPackets,
   };
+}
+
+/** The topology's capture points as the report reads them. */
+export function inputPointsOf(topology: Topology): InputPoint[] {
+  return [...topology.points.values()].map((p) => ({
+    id: p.id,
+    node: p.node,
+    pod: p.pod,
+    iface: p.iface,
+    kind: p.kind,
+  }));
 }
 
 /** A flow as the report reads it (its fields in Flow's order), with its ladder. */

@@ -5,6 +5,8 @@
  * Without verdicts every flow is `not-evaluated`, scenarios are unknown, and lanes show only what was
  * seen (bypassed and unexpected hops need the rules).
  */
+
+import { fits, keepLowest } from './lowest-ids.ts';
 import {
   type Check,
   type Datapath,
@@ -506,54 +508,72 @@ function sample(judged: readonly Judged[], among: readonly number[], limit: numb
   return chosen.sort((a, b) => a - b);
 }
 
-function latencyGroups(
-  flows: InputFlow[],
-  verdicts: (VerdictFlow | null)[],
-  points: Map<string, InputPoint>,
-): LatencyGroup[] {
-  const groups = new Map<string, Map<string, { samples: number[]; flows: number }>>();
+/** Hop latency samples by hop kind and datapath, gathered flow by flow. */
+class LatencySamples {
+  private readonly groups = new Map<string, Map<string, { samples: number[]; flows: number }>>();
   // a bundle has few (from, to) pairs and every flow's hops name them: each one's kind is found once
-  const kinds = new Map<string, Map<string, string>>();
-  flows.forEach((f, i) => {
-    const datapath = verdicts[i]?.datapath ?? 'not evaluated';
+  private readonly kinds = new Map<string, Map<string, string>>();
+
+  constructor(private readonly points: ReadonlyMap<string, InputPoint>) {}
+
+  add(f: InputFlow, v: VerdictFlow | null): void {
+    const datapath = v?.datapath ?? 'not evaluated';
     for (const h of f.hops) {
       if (h.from === h.to) continue;
-      let byTo = kinds.get(h.from);
+      let byTo = this.kinds.get(h.from);
       if (byTo === undefined) {
         byTo = new Map();
-        kinds.set(h.from, byTo);
+        this.kinds.set(h.from, byTo);
       }
       let kind = byTo.get(h.to);
       if (kind === undefined) {
-        kind = hopKind(points.get(h.from), points.get(h.to));
+        kind = hopKind(this.point(h.from), this.point(h.to));
         byTo.set(h.to, kind);
       }
-      const series = groups.get(kind) ?? new Map();
-      groups.set(kind, series);
-      const s = series.get(datapath) ?? { samples: [], flows: 0 };
-      series.set(datapath, s);
+      let series = this.groups.get(kind);
+      if (series === undefined) {
+        series = new Map();
+        this.groups.set(kind, series);
+      }
+      let s = series.get(datapath);
+      if (s === undefined) {
+        s = { samples: [], flows: 0 };
+        series.set(datapath, s);
+      }
       s.samples.push(h.medianNs);
       s.flows += 1;
     }
-  });
-  const rank = (k: string) => {
-    const i = HOP_KIND_ORDER.indexOf(k);
-    return i < 0 ? HOP_KIND_ORDER.length : i;
-  };
-  return [...groups]
-    .sort(([a], [b]) => rank(a) - rank(b) || a.localeCompare(b))
-    .map(([hopKind, series]) => ({
-      hopKind,
-      series: [...series]
-        .sort(([a], [b]) => a.localeCompare(b))
-        .map(([datapath, s]) => ({ datapath, samples: s.samples.sort((x, y) => x - y), flows: s.flows })),
-    }));
+  }
+
+  /** a point of no capture (a verdict names it, or nothing describes it) is made from its id */
+  private point(id: string): InputPoint {
+    return this.points.get(id) ?? pointFromId(id);
+  }
+
+  groupsOut(): LatencyGroup[] {
+    const rank = (k: string) => {
+      const i = HOP_KIND_ORDER.indexOf(k);
+      return i < 0 ? HOP_KIND_ORDER.length : i;
+    };
+    return [...this.groups]
+      .sort(([a], [b]) => rank(a) - rank(b) || a.localeCompare(b))
+      .map(([hopKind, series]) => ({
+        hopKind,
+        series: [...series]
+          .sort(([a], [b]) => a.localeCompare(b))
+          .map(([datapath, s]) => ({
+            datapath,
+            samples: s.samples.slice().sort((x, y) => x - y),
+            flows: s.flows,
+          })),
+      }));
+  }
 }
 
 /** Counts over every flow; the links go to the first flows of each scenario the table lists. */
 function scenarioRows(
   judged: readonly Judged[],
-  verdicts: readonly (VerdictFlow | null)[],
+  rulesOf: ReadonlyMap<string, ReadonlySet<string>>,
   rows: readonly FlowRow[],
 ): ScenarioRow[] {
   const keys = ['1', '2', '3', '4', '5', '6', '7', '8', 'unclassified', 'not-evaluated'];
@@ -581,14 +601,16 @@ function scenarioRows(
     inconclusive: 'inconclusive',
     'not-evaluated': 'notEvaluated',
   } as const;
-  judged.forEach((j, i) => {
+  for (const j of judged) {
     const s = byKey.get(j.scenario);
-    if (!s) return;
+    if (!s) continue;
     s.flows++;
     s[field[j.status]]++;
-    const rule = verdicts[i]?.rule_id;
-    if (rule) s.rules.add(rule);
-  });
+  }
+  for (const [key, rules] of rulesOf) {
+    const s = byKey.get(key);
+    if (s) for (const r of rules) s.rules.add(r);
+  }
   for (const r of rows) {
     const s = byKey.get(r.scenario);
     if (s && s.flowIds.length < 12) s.flowIds.push(r.id);
@@ -612,17 +634,17 @@ export function pointFromId(id: string): InputPoint {
  * Capture points whose absence or shortness cost the analysis: named by a verdict as not captured but
  * without a capture in the bundle, or captured for a much shorter time than the others (stopped early).
  */
-function coverageGaps(input: ReportInput, verdicts: Verdicts | null, endNs: string | null): CoverageGap[] {
+function coverageGaps(
+  input: Pick<ReportInput, 'captures'>,
+  flowsNaming: ReadonlyMap<string, number>,
+  endNs: string | null,
+): CoverageGap[] {
   const captured = new Set(input.captures.map((c) => c.point));
-  const flowsNaming = new Map<string, Set<number>>();
-  (verdicts?.flows ?? []).forEach((v, i) => {
-    for (const r of v.not_captured) flowsNaming.set(r.point, (flowsNaming.get(r.point) ?? new Set()).add(i));
-  });
   const gaps: CoverageGap[] = [...flowsNaming]
     .filter(([point]) => !captured.has(point))
     .map(([point, flows]) => ({
       point,
-      text: `no capture in the bundle: checks of ${flows.size} flow${flows.size === 1 ? '' : 's'} that need it are inconclusive`,
+      text: `no capture in the bundle: checks of ${flows} flow${flows === 1 ? '' : 's'} that need it are inconclusive`,
     }));
   if (endNs === null) return gaps;
   const lengths = input.captures
@@ -634,7 +656,7 @@ function coverageGaps(input: ReportInput, verdicts: Verdicts | null, endNs: stri
     const length = Number(BigInt(c.endNs) - BigInt(c.startNs));
     // a tenth of the longest capture: rotation and start-up skew stay well above it
     if (length < longest / 10) {
-      const n = flowsNaming.get(c.point)?.size ?? 0;
+      const n = flowsNaming.get(c.point) ?? 0;
       gaps.push({
         point: c.point,
         text: `captured for ${length / 1e6 < 1 ? `${Math.round(length / 1e3)} µs` : `${Math.round(length / 1e6)} ms`} only, stopped early: ${n} flow${n === 1 ? '' : 's'} outside its window are inconclusive there`,
@@ -656,11 +678,12 @@ function uniqueWarnings(list: Warning[]): Warning[] {
 }
 
 /** Which flows the page lists and which it details (indices), from the flows' verdicts. */
-function selection(matched: readonly (VerdictFlow | null)[], opts: ReportModelOptions) {
-  const judged: Judged[] = matched.map((v) => ({
-    status: v ? v.status : 'not-evaluated',
-    scenario: scenarioKey(v),
-  }));
+const judgedOf = (v: VerdictFlow | null): Judged => ({
+  status: v ? v.status : 'not-evaluated',
+  scenario: scenarioKey(v),
+});
+
+function selection(judged: readonly Judged[], opts: ReportModelOptions) {
   // rows and details only for the flows the page lists: aggregates cover all of them
   const listed = sample(
     judged,
@@ -683,7 +706,8 @@ export function detailedFlowIds(
   verdicts: Verdicts | null,
   opts: ReportModelOptions = {},
 ): Set<number> {
-  return new Set([...selection(matchVerdicts(flows, verdicts), opts).detailed].map((i) => flows[i]!.id));
+  const judged = matchVerdicts(flows, verdicts).map(judgedOf);
+  return new Set([...selection(judged, opts).detailed].map((i) => flows[i]!.id));
 }
 
 export function reportModel(
@@ -691,86 +715,173 @@ export function reportModel(
   verdicts: Verdicts | null,
   opts: ReportModelOptions = {},
 ): ReportModel {
-  const analysisDir = opts.analysisDir ?? '<analysis-dir>';
-  const dataset = `${analysisDir.replace(/\/+$/, '')}/dataset`;
-  const points = new Map(input.points.map((p) => [p.id, p]));
-  // points the verdicts name that no capture in the bundle describes (a capture file removed): made
-  // from the id, so their lane is placed beside its node or pod and named by its interface
-  for (const v of verdicts?.flows ?? [])
-    for (const r of [...v.not_captured, ...v.skipped, ...v.unexpected])
-      if (!points.has(r.point)) points.set(r.point, pointFromId(r.point));
+  const feed = new ReportFeed(input.points, opts);
   const matched = matchVerdicts(input.flows, verdicts);
-  const { judged, listed, detailed } = selection(matched, opts);
-  const rows: FlowRow[] = listed.map((i) => ({
-    ...flowRow(input.flows[i]!, matched[i]!),
-    hasDetail: detailed.has(i),
-  }));
-  const details = listed
-    .map((i, k) =>
-      detailed.has(i)
-        ? flowDetail(input.flows[i]!, matched[i]!, rows[k]!, points, dataset, analysisDir)
-        : null,
-    )
-    .filter((d): d is FlowDetail => d !== null);
-  const statusCounts: Record<RowStatus, number> = { pass: 0, fail: 0, inconclusive: 0, 'not-evaluated': 0 };
-  for (const j of judged) statusCounts[j.status] += 1;
-  const failingCount = judged.filter(failing).length;
-  const starts = input.captures.map((c) => c.startNs).filter((s): s is string => s !== null);
-  const ends = input.captures.map((c) => c.endNs).filter((s): s is string => s !== null);
-  const minBig = (xs: string[]) => xs.reduce((a, b) => (BigInt(b) < BigInt(a) ? b : a));
-  const maxBig = (xs: string[]) => xs.reduce((a, b) => (BigInt(b) > BigInt(a) ? b : a));
-  const startNs =
-    starts.length > 0
-      ? minBig(starts)
-      : input.flows.length > 0
-        ? minBig(input.flows.map((f) => f.firstNs))
-        : null;
-  const endNs =
-    ends.length > 0 ? maxBig(ends) : input.flows.length > 0 ? maxBig(input.flows.map((f) => f.lastNs)) : null;
-  const offsets = new Map(input.clockOffsets.map((o) => [o.node, o]));
-  const observed = new Map((verdicts?.nodes ?? []).map((n) => [n.node, n]));
-  return {
-    title: opts.title ?? 'hoptrace report',
-    evaluated: verdicts !== null,
-    bundle: input.bundle,
-    analysisDir,
-    span: {
-      startNs,
-      endNs,
-      durationNs: startNs !== null && endNs !== null ? Number(BigInt(endNs) - BigInt(startNs)) : null,
-    },
-    nodes: input.nodes.map((n) => {
-      const o = offsets.get(n.name);
-      const v = observed.get(n.name);
-      return {
-        node: n.name,
-        kernel: n.kernel ?? v?.kernel ?? null,
-        claimed: v?.claimed ?? n.claimed,
-        observed: v?.observed ?? null,
-        offsetNs: o?.offsetNs ?? null,
-        errorNs: o?.errorNs ?? null,
-        reference: o?.reference ?? false,
-        via: o?.via ?? null,
-        matchedFrames: o?.matchedFrames ?? null,
-      };
-    }),
-    captures: input.captures,
-    missing: input.missing,
-    coverageGaps: coverageGaps(input, verdicts, endNs),
-    warnings: uniqueWarnings([...input.warnings, ...(verdicts?.warnings ?? [])]),
-    statusCounts,
-    scenarios: scenarioRows(judged, matched, rows),
-    flows: rows,
-    details,
-    sampling: {
-      total: judged.length,
-      listed: rows.length,
-      detailed: details.length,
-      failing: failingCount,
-      passingShown: details.length - failingCount,
-      passingTotal: judged.length - failingCount,
-    },
-    latency: latencyGroups(input.flows, matched, points),
-    ladderPackets: input.ladderPackets,
-  };
+  for (const [i, f] of input.flows.entries()) feed.add(f, matched[i]!);
+  // verdicts of no flow here still name points and count towards the coverage gaps
+  const used = new Set(matched);
+  for (const v of verdicts?.flows ?? []) if (!used.has(v)) feed.note(v);
+  const { flows, ...head } = input;
+  return feed.model(head, verdicts);
+}
+
+/**
+ * What the page is made from, gathered flow by flow in whatever order flows come (`hoptrace analyze`
+ * adds each as it ends): counts, hop latencies and coverage of every flow, but whole only the flows the
+ * page may list (every failing or inconclusive one, and of each scenario the `passingRows` others with
+ * the lowest ids so far, which the sample draws from since it takes them in id order). So the page of a
+ * bundle of a million flows holds thousands of them, and `reportModel` is this over every flow of an
+ * analysis.json.
+ */
+export class ReportFeed {
+  /** per flow added: id, status and scenario */
+  private readonly ids: number[] = [];
+  private readonly judged: Judged[] = [];
+  /** the flows the page may list, by id */
+  private readonly kept = new Map<number, { flow: InputFlow; verdict: VerdictFlow | null }>();
+  /** per scenario: ids of the passing flows kept (max-heaps: the highest goes first) for the table, and for details */
+  private readonly rowIds = new Map<string, number[]>();
+  private readonly detailIds = new Map<string, number[]>();
+  private readonly rulesOf = new Map<string, Set<string>>();
+  private readonly latency: LatencySamples;
+  private readonly points: Map<string, InputPoint>;
+  private readonly flowsNaming = new Map<string, number>();
+  private firstNs: string | null = null;
+  private lastNs: string | null = null;
+  private readonly passingRows: number;
+  private readonly passingDetail: number;
+
+  constructor(
+    points: readonly InputPoint[],
+    private readonly opts: ReportModelOptions = {},
+  ) {
+    this.points = new Map(points.map((p) => [p.id, p]));
+    this.latency = new LatencySamples(this.points);
+    this.passingRows = opts.passingRows ?? 1000;
+    this.passingDetail = opts.passingDetail ?? DEFAULT_PASSING_DETAIL;
+  }
+
+  /** Whether the page may detail a flow with this id and verdict, as things stand: its ladder is wanted. */
+  wantsDetail(id: number, v: VerdictFlow | null): boolean {
+    const j = judgedOf(v);
+    return failing(j) || fits(this.detailIds.get(j.scenario), id, this.passingDetail);
+  }
+
+  add(f: InputFlow, v: VerdictFlow | null): void {
+    const j = judgedOf(v);
+    this.ids.push(f.id);
+    this.judged.push(j);
+    if (v?.rule_id) {
+      let rules = this.rulesOf.get(j.scenario);
+      if (rules === undefined) {
+        rules = new Set();
+        this.rulesOf.set(j.scenario, rules);
+      }
+      rules.add(v.rule_id);
+    }
+    if (v) this.note(v);
+    this.latency.add(f, v);
+    if (this.firstNs === null || BigInt(f.firstNs) < BigInt(this.firstNs)) this.firstNs = f.firstNs;
+    if (this.lastNs === null || BigInt(f.lastNs) > BigInt(this.lastNs)) this.lastNs = f.lastNs;
+    if (failing(j)) {
+      this.kept.set(f.id, { flow: f, verdict: v });
+      return;
+    }
+    keepLowest(this.detailIds, j.scenario, f.id, this.passingDetail);
+    const out = keepLowest(this.rowIds, j.scenario, f.id, this.passingRows);
+    if (out === f.id) return;
+    if (out !== null) this.kept.delete(out);
+    this.kept.set(f.id, { flow: f, verdict: v });
+  }
+
+  /** A verdict's points (its lanes) and the points it says were not captured. */
+  note(v: VerdictFlow): void {
+    // points the verdicts name that no capture in the bundle describes (a capture file removed): made
+    // from the id, so their lane is placed beside its node or pod and named by its interface
+    for (const r of [...v.not_captured, ...v.skipped, ...v.unexpected])
+      if (!this.points.has(r.point)) this.points.set(r.point, pointFromId(r.point));
+    for (const point of new Set(v.not_captured.map((r) => r.point)))
+      this.flowsNaming.set(point, (this.flowsNaming.get(point) ?? 0) + 1);
+  }
+
+  model(
+    input: Omit<ReportInput, 'flows'>,
+    verdicts: Pick<Verdicts, 'nodes' | 'warnings'> | null,
+  ): ReportModel {
+    const opts = this.opts;
+    const analysisDir = opts.analysisDir ?? '<analysis-dir>';
+    const dataset = `${analysisDir.replace(/\/+$/, '')}/dataset`;
+    const points = this.points;
+    // the flows in id order (analysis.json's order before flows were streamed), as the sample wants
+    const order = Array.from(this.ids.keys()).sort((a, b) => this.ids[a]! - this.ids[b]!);
+    const judged = order.map((k) => this.judged[k]!);
+    const { listed, detailed } = selection(judged, opts);
+    const at = (i: number) => this.kept.get(this.ids[order[i]!]!)!;
+    const rows: FlowRow[] = listed.map((i) => ({
+      ...flowRow(at(i).flow, at(i).verdict),
+      hasDetail: detailed.has(i),
+    }));
+    const details = listed
+      .map((i, k) =>
+        detailed.has(i)
+          ? flowDetail(at(i).flow, at(i).verdict, rows[k]!, points, dataset, analysisDir)
+          : null,
+      )
+      .filter((d): d is FlowDetail => d !== null);
+    const statusCounts: Record<RowStatus, number> = { pass: 0, fail: 0, inconclusive: 0, 'not-evaluated': 0 };
+    for (const j of judged) statusCounts[j.status] += 1;
+    const failingCount = judged.filter(failing).length;
+    const starts = input.captures.map((c) => c.startNs).filter((s): s is string => s !== null);
+    const ends = input.captures.map((c) => c.endNs).filter((s): s is string => s !== null);
+    const minBig = (xs: string[]) => xs.reduce((a, b) => (BigInt(b) < BigInt(a) ? b : a));
+    const maxBig = (xs: string[]) => xs.reduce((a, b) => (BigInt(b) > BigInt(a) ? b : a));
+    const startNs = starts.length > 0 ? minBig(starts) : this.firstNs;
+    const endNs = ends.length > 0 ? maxBig(ends) : this.lastNs;
+    const offsets = new Map(input.clockOffsets.map((o) => [o.node, o]));
+    const observed = new Map((verdicts?.nodes ?? []).map((n) => [n.node, n]));
+    return {
+      title: opts.title ?? 'hoptrace report',
+      evaluated: verdicts !== null,
+      bundle: input.bundle,
+      analysisDir,
+      span: {
+        startNs,
+        endNs,
+        durationNs: startNs !== null && endNs !== null ? Number(BigInt(endNs) - BigInt(startNs)) : null,
+      },
+      nodes: input.nodes.map((n) => {
+        const o = offsets.get(n.name);
+        const v = observed.get(n.name);
+        return {
+          node: n.name,
+          kernel: n.kernel ?? v?.kernel ?? null,
+          claimed: v?.claimed ?? n.claimed,
+          observed: v?.observed ?? null,
+          offsetNs: o?.offsetNs ?? null,
+          errorNs: o?.errorNs ?? null,
+          reference: o?.reference ?? false,
+          via: o?.via ?? null,
+          matchedFrames: o?.matchedFrames ?? null,
+        };
+      }),
+      captures: input.captures,
+      missing: input.missing,
+      coverageGaps: coverageGaps(input, this.flowsNaming, endNs),
+      warnings: uniqueWarnings([...input.warnings, ...(verdicts?.warnings ?? [])]),
+      statusCounts,
+      scenarios: scenarioRows(judged, this.rulesOf, rows),
+      flows: rows,
+      details,
+      sampling: {
+        total: judged.length,
+        listed: rows.length,
+        detailed: details.length,
+        failing: failingCount,
+        passingShown: details.length - failingCount,
+        passingTotal: judged.length - failingCount,
+      },
+      latency: this.latency.groupsOut(),
+      ladderPackets: input.ladderPackets,
+    };
+  }
 }

@@ -9,6 +9,7 @@
  * spread the heap: the columns are made into flows once, at the end (`flows()`).
  */
 import type { Datapath, FlowVerdict, PointRef, Reason, Status } from '../analyzers/rules/verdict-types.ts';
+import { keepLowest } from './lowest-ids.ts';
 import { DEFAULT_PASSING_DETAIL, type ReportModelOptions, scenarioKey } from './report-model.ts';
 
 /** Values as small numbers: each distinct value stored once. */
@@ -90,20 +91,12 @@ export class ReportVerdicts {
 
   /** Whether a passing flow is among its scenario's `passingDetail` lowest ids so far (one it displaces is kept as columns only). */
   private keepPassing(f: FlowVerdict): boolean {
-    const key = scenarioKey(f);
-    let heap = this.passingKept.get(key);
-    if (heap === undefined) {
-      heap = [];
-      this.passingKept.set(key, heap);
+    const out = keepLowest(this.passingKept, scenarioKey(f), f.flow_id, this.passingDetail);
+    if (out === f.flow_id) return false;
+    if (out !== null) {
+      this.whole.delete(this.indexOf.get(out)!);
+      this.indexOf.delete(out);
     }
-    if (heap.length < this.passingDetail) {
-      heapPush(heap, f.flow_id);
-      return true;
-    }
-    if (heap.length === 0 || f.flow_id > heap[0]!) return false;
-    const out = heapReplace(heap, f.flow_id);
-    this.whole.delete(this.indexOf.get(out)!);
-    this.indexOf.delete(out);
     return true;
   }
 
@@ -142,36 +135,6 @@ export class ReportVerdicts {
     }
     return out;
   }
-}
-
-/** A max-heap of numbers in an array. */
-function heapPush(h: number[], v: number): void {
-  let i = h.length;
-  h.push(v);
-  while (i > 0) {
-    const up = (i - 1) >> 1;
-    if (h[up]! >= v) break;
-    h[i] = h[up]!;
-    i = up;
-  }
-  h[i] = v;
-}
-
-/** Replaces the heap's largest value by `v`; returns the value replaced. */
-function heapReplace(h: number[], v: number): number {
-  const top = h[0]!;
-  let i = 0;
-  for (;;) {
-    const l = 2 * i + 1;
-    if (l >= h.length) break;
-    const r = l + 1;
-    const big = r < h.length && h[r]! > h[l]! ? r : l;
-    if (h[big]! <= v) break;
-    h[i] = h[big]!;
-    i = big;
-  }
-  h[i] = v;
-  return top;
 }
 
 /** numbers per flow in `cols` */
