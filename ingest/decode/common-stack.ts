@@ -1,8 +1,8 @@
 import type { PacketColumns } from '../columns/packet-columns.ts';
 import { writeMacValues } from './ethernet.ts';
 import { FastRow } from './fast-rows.ts';
-import { ipv4FingerprintWords, writeIpv4Values } from './ipv4.ts';
-import { ipv6FingerprintWords, writeIpv6Values } from './ipv6.ts';
+import { ipv4FingerprintWord0, writeIpv4Values } from './ipv4.ts';
+import { ipv6FingerprintWord0, writeIpv6Values } from './ipv6.ts';
 import { UDP_PORT_NEXT } from './layer.ts';
 import { hashPacket, PAYLOAD_HASH_BYTES } from './payload-hash.ts';
 import { queueHash } from './payload-hash-wasm.ts';
@@ -106,33 +106,51 @@ export function decodeCommonValues(
     c.vlan[4 * row] = v.getUint16(at + 14) & 0x0fff;
     c.vlanCount[row] = 1;
   }
-  const fp = s.fpWords;
+  // the fingerprint words (fingerprint.ts) in locals: the hash queue takes them as arguments
+  let f0: number;
+  let f1: number;
   let kind: number = FastRow.fast;
   if (type === 0x0800) {
     writeIpv4Values(c, row, w0, w1, w2, v.getUint32(ip + 12), v.getUint32(ip + 16));
-    ipv4FingerprintWords(fp, w1, proto, l4Len);
+    f0 = ipv4FingerprintWord0(w1, proto);
+    f1 = w1 >>> 16;
   } else {
     writeIpv6Values(s, c, row, v, ip, w0);
-    ipv6FingerprintWords(fp, proto, 0, 0xffffffff, l4Len);
+    // no fragment header: offset and MF 0, identification all ones
+    f0 = ipv6FingerprintWord0(proto, 0);
+    f1 = 0xffffffff;
     kind |= FastRow.ipv6;
   }
   c.ipPayloadLen[row] = l4Len;
   writePortValues(c, row, ports);
   c.payloadLen[row] = payloadLen;
   let fpN = 4;
+  let f3: number;
+  let f4 = 0;
+  let f5 = 0;
   if (proto === 6) {
     writeTcpValues(c, row, seq, ack, w3);
     c.tcpPayloadLen[row] = payloadLen;
-    fp[3] = seq;
-    fp[4] = ack;
-    fp[5] = (w3 >>> 16) & 0x0fff;
+    f3 = seq;
+    f4 = ack;
+    f5 = (w3 >>> 16) & 0x0fff;
     fpN = 6;
   } else {
-    fp[3] = payloadLen + 8;
+    f3 = payloadLen + 8;
     kind |= FastRow.udp;
   }
   const q = s.hashQueue;
-  if (q !== null && s.hashBase >= 0) queueHash(q, c, s.hashBase + payloadAt, n, fp, fpN, row);
-  else hashPacket(v, payloadAt, n, c.payloadHash, fp, fpN, c.fingerprint, 2 * row);
+  if (q !== null && s.hashBase >= 0) {
+    queueHash(q, c, s.hashBase + payloadAt, n, fpN, row, f0, f1, l4Len, f3, f4, f5);
+    return kind;
+  }
+  const fp = s.fpWords;
+  fp[0] = f0;
+  fp[1] = f1;
+  fp[2] = l4Len;
+  fp[3] = f3;
+  fp[4] = f4;
+  fp[5] = f5;
+  hashPacket(v, payloadAt, n, c.payloadHash, fp, fpN, c.fingerprint, 2 * row);
   return kind;
 }

@@ -120,7 +120,12 @@ export function writeIpPayloadLen(c: PacketColumns, row: number, l4Len: number):
 
 /** Fingerprint words 1-3 (fingerprint.ts) of an IPv4 packet; `w1` is the header's second word. */
 export function ipv4FingerprintWords(fp: Uint32Array, w1: number, proto: number, l4Len: number): void {
-  fp[0] = (4 << 28) | (proto << 20) | ((w1 & 0x1fff) << 1) | ((w1 >>> 13) & 1);
+  fp[0] = ipv4FingerprintWord0(w1, proto);
   fp[1] = w1 >>> 16;
   fp[2] = l4Len;
+}
+
+/** Fingerprint word 1 of an IPv4 packet (word 2 is `w1 >>> 16`, word 3 the payload length). */
+export function ipv4FingerprintWord0(w1: number, proto: number): number {
+  return (4 << 28) | (proto << 20) | ((w1 & 0x1fff) << 1) | ((w1 >>> 13) & 1);
 }

@@ -123,7 +123,12 @@ export function ipv6FingerprintWords(
   fragId: number,
   plen: number,
 ): void {
-  fp[0] = (6 << 28) | (proto << 20) | fragWord;
+  fp[0] = ipv6FingerprintWord0(proto, fragWord);
   fp[1] = fragId;
   fp[2] = plen;
+}
+
+/** Fingerprint word 1 of an IPv6 packet (see ipv6FingerprintWords). */
+export function ipv6FingerprintWord0(proto: number, fragWord: number): number {
+  return (6 << 28) | (proto << 20) | fragWord;
 }

@@ -435,18 +435,26 @@ export function returnReadBuffer(buf: Uint8Array): void {
 }
 
 /**
- * Queue the payload hash of `n` bytes at `addr` (in the queue's memory) and the fingerprint of
- * `fp[0 .. nWords)` (0 <= nWords <= 6) for row `row` of `c`. The bytes must stay as they are until
- * `drainHashes`; queueing for another batch first hashes what is queued for the previous one.
+ * Queue the payload hash of `n` bytes at `addr` (in the queue's memory) and the fingerprint of its
+ * first `nWords` words `w0..w5` (0 <= nWords <= 6; the rest are ignored) for row `row` of `c`. The
+ * words come as arguments, not in an array: the decoder has them in registers, and storing them to
+ * an array only to load them back here cost a dozen memory operations a frame. The bytes must stay
+ * as they are until `drainHashes`; queueing for another batch first hashes what is queued for the
+ * previous one.
  */
 export function queueHash(
   q: HashQueue,
   c: PacketColumns,
   addr: number,
   n: number,
-  fp: Uint32Array,
   nWords: number,
   row: number,
+  w0: number,
+  w1: number,
+  w2: number,
+  w3: number,
+  w4: number,
+  w5: number,
 ): void {
   if (q.cols !== c || q.n === QUEUE_LIMIT) {
     drainHashes(q);
@@ -458,12 +466,12 @@ export function queueHash(
   q.len[e] = n;
   q.nWords[e] = nWords;
   q.row[e] = row;
-  q.w0[e] = fp[0]!;
-  q.w1[e] = fp[1]!;
-  q.w2[e] = fp[2]!;
-  q.w3[e] = fp[3]!;
-  q.w4[e] = fp[4]!;
-  q.w5[e] = fp[5]!;
+  q.w0[e] = w0;
+  q.w1[e] = w1;
+  q.w2[e] = w2;
+  q.w3[e] = w3;
+  q.w4[e] = w4;
+  q.w5[e] = w5;
 }
 
 /** Hash every queued packet into its row's payload_hash and fingerprint. */

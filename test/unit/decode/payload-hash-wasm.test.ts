@@ -41,6 +41,11 @@ interface Case {
   nWords: number;
 }
 
+/** A case's six fingerprint words, as queueHash takes them (those past nWords must not count). */
+function words6(w: Uint32Array): [number, number, number, number, number, number] {
+  return [w[0] ?? 0, w[1] ?? 0, w[2] ?? 0, w[3] ?? 0, w[4] ?? 0, w[5] ?? 0];
+}
+
 /** The reference: `hashPacket` over the same bytes, one row per case. */
 function reference(buf: Uint8Array, cases: Case[]): PacketColumns {
   const c = new PacketColumns(cases.length);
@@ -56,7 +61,7 @@ function queued(buf: Uint8Array, cases: Case[], rows = cases.length): PacketColu
   const c = new PacketColumns(rows);
   const base = hashMemoryOffset(q, buf);
   cases.forEach((k, row) => {
-    queueHash(q, c, base + k.at, k.n, k.words, k.nWords, row);
+    queueHash(q, c, base + k.at, k.n, k.nWords, row, ...words6(k.words));
   });
   drainHashes(q);
   return c;
@@ -143,11 +148,11 @@ test('a full queue and a change of batch hash what was queued, into the batch it
     const second = new PacketColumns(count);
     // more than the queue holds go to `first`, then ten to `second`: the switch hashes `first`'s rest
     cases.forEach((k, row) => {
-      queueHash(q, first, base + k.at, k.n, k.words, k.nWords, row);
+      queueHash(q, first, base + k.at, k.n, k.nWords, row, ...words6(k.words));
     });
     for (let row = 0; row < 10; row++) {
       const k = cases[row]!;
-      queueHash(q, second, base + k.at, k.n, k.words, k.nWords, row);
+      queueHash(q, second, base + k.at, k.n, k.nWords, row, ...words6(k.words));
     }
     drainHashes(q);
     assertSame(first, reference(buf, cases), 'first batch');
