@@ -9,7 +9,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { ClockOffset } from './clock-offsets.ts';
-import { correlateSpool, FrameSpool, sightingsFromSpool } from './correlate/frame-spool.ts';
+import { FrameSpool, sightingsFromSpool, spoolSlabs } from './correlate/frame-spool.ts';
 import {
   type Coverage,
   captureBytes,
@@ -176,10 +176,11 @@ export interface AnalysisSink {
     clockOffsets: readonly ClockOffset[];
   }): void;
   /**
-   * a slab's sightings (the slab's arrays are reused after this returns), once its packets are in
-   * flows: `flowOf` by the slab's packet numbers; the analysis numbers them from `packetBase`
+   * a slab's sightings (the slab's arrays are reused once this returns, or its promise settles), once
+   * its packets are in flows: `flowOf` by the slab's packet numbers; the analysis numbers them from
+   * `packetBase`. The next slab waits for it.
    */
-  slab(s: Sightings, flowOf: Int32Array, packetBase: number): void;
+  slab(s: Sightings, flowOf: Int32Array, packetBase: number): void | Promise<void>;
   /** a flow as it ends, with the facts the rules judge and its first packets (`ladderPackets`) */
   flow(flow: Flow, facts: FlowFacts, ladder: FlowLadder | null): void;
 }
@@ -223,9 +224,9 @@ export async function streamAnalysis(
       (flow, facts, ladder) => sink.flow(flow, facts!, ladder),
     );
   let packets = 0;
-  const slab = (b: FlowBuilder, s: Sightings, ownFrom: number) => {
+  const slab = async (b: FlowBuilder, s: Sightings, ownFrom: number) => {
     b.add(s, ownFrom);
-    sink.slab(s, b.flowOfPacket, packets);
+    await sink.slab(s, b.flowOfPacket, packets);
     packets += s.packets;
   };
   if (!spill) {
@@ -235,7 +236,7 @@ export async function streamAnalysis(
     const b = builderFor(set);
     b.useClock(c.clockOffsets);
     sink.clock({ topology, coverage: set.coverage, clockOffsets: c.clockOffsets });
-    slab(b, c.sightings, Number.NEGATIVE_INFINITY);
+    await slab(b, c.sightings, Number.NEGATIVE_INFINITY);
     b.end();
     return { topology, ...pick(c), coverage: set.coverage, faults: set.faults, packets };
   }
@@ -253,14 +254,18 @@ export async function streamAnalysis(
     });
     const b = builderFor(set);
     let clocked = false;
-    const r = correlateSpool(sp, set, topology, opts, (s, ownFrom, clockOffsets) => {
+    const slabs = spoolSlabs(sp, set, topology, opts);
+    let next = slabs.next();
+    for (; !next.done; next = slabs.next()) {
+      const { slab: s, ownFrom, clockOffsets } = next.value;
       if (!clocked) {
         b.useClock(clockOffsets);
         sink.clock({ topology, coverage: set.coverage, clockOffsets });
         clocked = true;
       }
-      slab(b, s, ownFrom);
-    });
+      await slab(b, s, ownFrom);
+    }
+    const r = next.value;
     // a capture without a slab (no frame to correlate) is clocked all the same: its flows' tail
     if (!clocked) sink.clock({ topology, coverage: set.coverage, clockOffsets: r.clockOffsets });
     b.end();

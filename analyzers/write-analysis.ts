@@ -316,7 +316,7 @@ function sightingColumns(
   ];
 }
 
-function sightingsSelect(baseNs: bigint): string {
+function sightingsSelect(baseNs: bigint, table: string): string {
   return `SELECT s.packet AS packet_id, s.hop, s.capture_point::VARCHAR AS capture_point,
       s.node::VARCHAR AS node, s.point_kind::VARCHAR AS point_kind,
       s.dir::VARCHAR AS direction,
@@ -341,7 +341,7 @@ function sightingsSelect(baseNs: bigint): string {
       CASE WHEN s.proto IN (1, 58) THEN s.icmp_type_code >> 8 END AS icmp_type,
       CASE WHEN s.proto IN (1, 58) THEN s.icmp_type_code & 255 END AS icmp_code,
       CASE WHEN s.icmp_echo = 1 THEN s.icmp_id END AS icmp_id
-    FROM stage s`;
+    FROM ${table} s`;
 }
 
 /**
@@ -828,10 +828,12 @@ export async function stageAnalysisTables(
   t: AnalysisTables,
   opts: WriteOptions = {},
 ): Promise<{ written: Promise<void> }> {
-  const tmp = path.join(path.resolve(datasetDir), `.analysis-tmp-${process.pid}`);
-  const stage = await AnalysisStage.open(tmp, stageTextsOf(t.sightings, t.files), opts);
+  const root = path.resolve(datasetDir);
+  const tmp = path.join(root, `.analysis-tmp-${process.pid}`);
+  const parts = path.join(root, 'sightings');
+  const stage = await AnalysisStage.open(tmp, parts, stageTextsOf(t.sightings, t.files), opts);
   try {
-    stage.sightings(t.sightings, t.flowOfPacket, 0);
+    await stage.sightings(t.sightings, t.flowOfPacket, 0);
     for (const f of t.flows) stage.flow(f);
   } catch (e) {
     await stage.discard();
@@ -863,45 +865,72 @@ function noSightings(): Sightings {
   };
 }
 
+/** Sightings rows per Parquet part: DuckDB holds at most one part being written and the next filling. */
+const ROWS_PER_PART = 1 << 21;
+
+/** The sightings table's part files, in row order (a view reads `sightings/*.parquet`). */
+export const sightingsPart = (k: number): string => `part-${String(k).padStart(5, '0')}.parquet`;
+
 /**
  * The analyzers' tables staged in DuckDB as the analysis makes them: a slab's sightings as the slab is
- * correlated, a flow as it ends. Only DuckDB holds them, under its memory limit, spilling past it into
- * `tmp`; `finish` writes the Parquet files once the dataset folder exists. Every call but `open`,
- * `finish` and `discard` is synchronous, so a slab is staged before the correlation reuses its arrays.
+ * correlated, a flow as it ends. Sightings are written to Parquet a part at a time (`ROWS_PER_PART`
+ * rows) on DuckDB's threads while the analysis goes on, into `partsDir`; the other tables are small and
+ * written by `finish`, once the dataset folder exists. Nothing of a capture stays in JS memory.
  */
 export class AnalysisStage {
   private readonly pending: Flow[] = [];
   private baseNs: bigint | null = null;
   private closed = false;
+  private part = 0;
+  private partRows = 0;
+  /** the part being written (at most one: the next one fills meanwhile) */
+  private copying: Promise<unknown> = Promise.resolve();
+  private readonly parts: string[] = [];
 
   private constructor(
     private readonly db: DuckDBInstance,
     private readonly con: DuckDBConnection,
+    /** the connection the parts are written through, while `con` stages the next */
+    private readonly copyCon: DuckDBConnection,
     private readonly tmp: string,
+    private readonly partsDir: string,
     private readonly enums: SightingEnums,
-    private readonly rows: ColumnAppender,
+    private rows: ColumnAppender,
     private readonly perFlow: readonly PerFlowStage[],
     private readonly dict: TextDict,
-    private readonly partRows: number,
+    private readonly chunkRows: number,
+    private readonly rowsPerPart: number,
   ) {}
 
-  static async open(tmp: string, texts: StageTexts, opts: WriteOptions = {}): Promise<AnalysisStage> {
+  /**
+   * `partsDir`: where the sightings' parts go as they are written (`finish` moves them into the
+   * dataset); `tmp`: DuckDB's spill folder.
+   */
+  static async open(
+    tmp: string,
+    partsDir: string,
+    texts: StageTexts,
+    opts: WriteOptions & { rowsPerPart?: number } = {},
+  ): Promise<AnalysisStage> {
     const db = await openDuckDb({
       memoryLimit: opts.memoryLimit ?? '1GB',
       threads: opts.threads,
       tempDirectory: tmp,
     });
-    let con: DuckDBConnection | undefined;
+    const cons: DuckDBConnection[] = [];
     try {
-      con = await db.connect();
+      // an earlier run's parts would be read as rows of this one
+      await fs.mkdir(partsDir, { recursive: true });
+      for (const f of await fs.readdir(partsDir))
+        if (f.endsWith('.parquet')) await fs.rm(path.join(partsDir, f), { force: true });
+      const con = await db.connect();
+      cons.push(con);
+      const copyCon = await db.connect();
+      cons.push(copyCon);
       // texts as ENUMs: the COPY is then a projection of one table, which keeps the staged order (packet,
       // hop: the order the correlation made); joins needed an ORDER BY, a sort of every row
       const enums = await sightingEnums(con, texts);
-      const rows = await ColumnAppender.open(
-        con,
-        'stage',
-        sightingColumns(noSightings(), new Int32Array(0), 0, enums, 0, 0),
-      );
+      const rows = await ColumnAppender.open(con, 'stage_0', emptyRows(enums));
       const dict = new TextDict();
       const perFlow = [
         await PerFlowStage.open(con, 'flows', flowColumns, dict),
@@ -911,15 +940,18 @@ export class AnalysisStage {
       return new AnalysisStage(
         db,
         con,
+        copyCon,
         tmp,
+        partsDir,
         enums,
         rows,
         perFlow,
         dict,
         Math.max(1, opts.partRows ?? PART_ROWS),
+        Math.max(1, opts.rowsPerPart ?? ROWS_PER_PART),
       );
     } catch (e) {
-      con?.closeSync();
+      for (const c of cons) c.closeSync();
       db.closeSync();
       await fs.rm(tmp, { recursive: true, force: true });
       throw e;
@@ -927,12 +959,34 @@ export class AnalysisStage {
   }
 
   /** The sightings of `s` (a slab, or all of them), packets numbered from `packetBase`; `flowOf` by `s`'s packet numbers. */
-  sightings(s: Sightings, flowOf: Int32Array, packetBase: number): void {
+  async sightings(s: Sightings, flowOf: Int32Array, packetBase: number): Promise<void> {
     this.baseNs ??= s.frames.baseNs;
-    for (let part = 0; part < s.length; part += this.partRows) {
-      const to = Math.min(s.length, part + this.partRows);
-      this.rows.append(sightingColumns(s, flowOf, packetBase, this.enums, part, to), to - part);
+    for (let at = 0; at < s.length; at += this.chunkRows) {
+      const to = Math.min(s.length, at + this.chunkRows);
+      this.rows.append(sightingColumns(s, flowOf, packetBase, this.enums, at, to), to - at);
+      this.partRows += to - at;
     }
+    if (this.partRows >= this.rowsPerPart) await this.nextPart();
+  }
+
+  /** Writes the part staged so far on DuckDB's threads and stages the next in a new table. */
+  private async nextPart(): Promise<void> {
+    this.rows.close();
+    const k = this.part++;
+    this.partRows = 0;
+    // one part written at a time: a slow disk holds the analysis back instead of filling memory
+    await this.copying;
+    this.copying = this.copyCon.run(this.partCopy(k));
+    // its failure is heard at the next part or at `finish`, never as an unhandled rejection
+    this.copying.catch(() => undefined);
+    this.rows = await ColumnAppender.open(this.con, `stage_${k + 1}`, emptyRows(this.enums));
+  }
+
+  /** Writes part k and drops its table (names, numbers and paths are this code's own). */
+  private partCopy(k: number): string {
+    const file = path.join(this.partsDir, sightingsPart(k));
+    this.parts.push(file);
+    return `COPY (${sightingsSelect(this.baseNs ?? 0n, `stage_${k}`)}) TO ${sqlString(file)} (FORMAT parquet); DROP TABLE stage_${k}`;
   }
 
   flow(f: Flow): void {
@@ -946,9 +1000,9 @@ export class AnalysisStage {
   }
 
   /**
-   * The Parquet files under `datasetDir/<table>/<table>.parquet`: this thread stages the rest (the promise
-   * resolves then) and DuckDB writes on its own threads (`written`, which must be awaited: it closes the
-   * database, whatever failed).
+   * The Parquet files under `datasetDir/<table>/`: this thread stages the rest (the promise resolves
+   * then) and DuckDB writes on its own threads (`written`, which must be awaited: it closes the
+   * database, whatever failed); the sightings' parts are moved in once written.
    */
   async finish(
     datasetDir: string,
@@ -960,9 +1014,8 @@ export class AnalysisStage {
     try {
       for (const table of ANALYSIS_TABLES) await fs.mkdir(path.join(root, table), { recursive: true });
       this.rows.close();
-      copies.push(
-        `COPY (${sightingsSelect(this.baseNs ?? 0n)}) TO ${sqlString(file('sightings'))} (FORMAT parquet)`,
-      );
+      // the last part, even without rows when it is the only one (the table exists, empty)
+      if (this.partRows > 0 || this.part === 0) copies.push(this.partCopy(this.part++));
       this.flushFlows();
       for (const stage of this.perFlow) {
         stage.close();
@@ -974,8 +1027,15 @@ export class AnalysisStage {
       await this.discard();
       throw e;
     }
-    // one statement list, one native call: the copies go on while this thread is busy elsewhere
-    const written = this.con.run(copies.join(';\n')).then(
+    const write = async () => {
+      await this.copying;
+      // one statement list, one native call: the copies go on while this thread is busy elsewhere
+      await this.con.run(copies.join(';\n'));
+      const into = path.join(root, 'sightings');
+      if (path.resolve(this.partsDir) !== into)
+        for (const part of this.parts) await fs.rename(part, path.join(into, path.basename(part)));
+    };
+    const written = write().then(
       () => this.discard(),
       async (e: unknown) => {
         await this.discard();
@@ -989,9 +1049,17 @@ export class AnalysisStage {
   async discard(): Promise<void> {
     if (!this.closed) {
       this.closed = true;
+      // a part still being written: DuckDB must not close under it
+      await this.copying.catch(() => undefined);
       this.con.closeSync();
+      this.copyCon.closeSync();
       this.db.closeSync();
     }
     await fs.rm(this.tmp, { recursive: true, force: true });
   }
+}
+
+/** The sightings stage's columns without a row: a part's table is created from them. */
+function emptyRows(enums: SightingEnums): StageCol[] {
+  return sightingColumns(noSightings(), new Int32Array(0), 0, enums, 0, 0);
 }

@@ -146,17 +146,22 @@ export async function analyzeBundle(
       bundle,
       {
         open: async (texts) => {
-          tables = await AnalysisStage.open(path.join(side, 'analysis-tmp'), texts, {
-            memoryLimit: ANALYSIS_TABLES_MEMORY,
-          });
+          tables = await AnalysisStage.open(
+            path.join(side, 'analysis-tmp'),
+            path.join(side, 'sightings'),
+            texts,
+            {
+              memoryLimit: ANALYSIS_TABLES_MEMORY,
+            },
+          );
         },
         clock: ({ topology, coverage, clockOffsets }) => {
           judge = new FlowJudge(topology, coverageFromFrames(coverage), clockOffsets, rules.rules, opts);
           feed = new ReportFeed(inputPointsOf(topology), { analysisDir: outDir });
         },
-        slab: (s, flowOf, packetBase) => {
-          tables!.sightings(s, flowOf, packetBase);
+        slab: async (s, flowOf, packetBase) => {
           pacer.check();
+          await tables!.sightings(s, flowOf, packetBase);
         },
         flow: (flow, facts, ladder) => {
           // after a failure or Ctrl-C the sinks are gone: stop the analysis at its next flow

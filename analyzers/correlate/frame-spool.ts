@@ -251,13 +251,20 @@ export interface SpoolCorrelation {
   warnings: string[];
 }
 
+/** A slab's sightings as `spoolSlabs` yields them. */
+export interface SpoolSlab {
+  slab: Sightings;
+  /** where the slab's own range starts (every packet of a later slab starts at or after it) */
+  ownFrom: number;
+  clockOffsets: readonly ClockOffset[];
+}
+
 /**
  * Correlates a spooled capture slab by slab: the clock pass over a fingerprint sample of every slab
  * (raw clocks, wide overlap), then each slab on corrected clocks. `onSlab` gets each slab's sightings,
  * whose `frames` is the slab's own table (evidence columns included), where the slab's own range starts
- * (every packet of a later slab starts at or after it) and the clock offsets; that table and the rows'
- * arrays are reused for the next slab, so a caller writes them out or copies what it keeps before
- * returning.
+ * and the clock offsets; that table and the rows' arrays are reused for the next slab, so a caller
+ * writes them out or copies what it keeps before returning.
  */
 export function correlateSpool(
   spool: FrameSpool,
@@ -266,6 +273,23 @@ export function correlateSpool(
   opts: CorrelateOptions,
   onSlab: (slab: Sightings, ownFrom: number, clockOffsets: readonly ClockOffset[]) => void,
 ): SpoolCorrelation {
+  const slabs = spoolSlabs(spool, set, topology, opts);
+  for (let r = slabs.next(); ; r = slabs.next()) {
+    if (r.done) return r.value;
+    onSlab(r.value.slab, r.value.ownFrom, r.value.clockOffsets);
+  }
+}
+
+/**
+ * `correlateSpool` as an iterator: a caller that writes each slab out asynchronously awaits between
+ * slabs (the event loop runs: DuckDB's results, progress, Ctrl-C). The next slab reuses the arrays.
+ */
+export function* spoolSlabs(
+  spool: FrameSpool,
+  set: FrameSet,
+  topology: Topology,
+  opts: CorrelateOptions,
+): Generator<SpoolSlab, SpoolCorrelation, undefined> {
   const c = new SlabCorrelator(set.points, topology, opts);
   const slabNs = opts.slabNs ?? DEFAULT_SLAB_NS;
   const range = spool.range();
@@ -292,7 +316,7 @@ export function correlateSpool(
       if (local.length === 0) continue;
       out.clear();
       c.correlate(local, from, from + slabNs, out);
-      onSlab(out.finish(local, set.points, c.ctx), from, offsets);
+      yield { slab: out.finish(local, set.points, c.ctx), ownFrom: from, clockOffsets: offsets };
     }
   }
   return {

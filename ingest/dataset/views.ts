@@ -15,7 +15,10 @@ import path from 'node:path';
 import { packetFields } from '../columns/packets-schema.ts';
 import { sqlString } from './duckdb.ts';
 
-/** Tables the later stages add (`<name>/<name>.parquet`); only these names ever become views. */
+/**
+ * Tables the later stages add (`<name>/<name>.parquet`; the sightings, written while the analysis runs,
+ * as parts `sightings/part-<n>.parquet`); only these names ever become views.
+ */
 export const LATER_TABLES = [
   'sightings',
   'flows',
@@ -31,11 +34,8 @@ export type LaterTable = (typeof LATER_TABLES)[number];
 export async function presentTables(root: string): Promise<Set<LaterTable>> {
   const present = new Set<LaterTable>();
   for (const name of LATER_TABLES) {
-    const ok = await fs.stat(path.join(root, name, `${name}.parquet`)).then(
-      (s) => s.isFile(),
-      () => false,
-    );
-    if (ok) present.add(name);
+    const files = await fs.readdir(path.join(root, name)).catch(() => []);
+    if (files.some((f) => f.endsWith('.parquet'))) present.add(name);
   }
   return present;
 }
@@ -66,7 +66,7 @@ export function baseViewStatements(root: string): string[] {
 }
 
 function tableView(root: string, name: LaterTable): string {
-  const file = sqlString(path.posix.join(root, name, `${name}.parquet`));
+  const file = sqlString(path.posix.join(root, name, '*.parquet'));
   return `CREATE OR REPLACE VIEW ${name} AS SELECT * FROM read_parquet(${file})`;
 }
 

@@ -36,7 +36,7 @@ async function writtenSightings(
     const db = await openDuckDb({ memoryLimit: '256MB', threads: 1 });
     const con = await db.connect();
     try {
-      const file = path.join(dir, 'sightings', 'sightings.parquet');
+      const file = path.join(dir, 'sightings', '*.parquet');
       const r = await con.runAndReadAll(
         `SELECT capture_point, node, file, src_ip, dst_ip FROM read_parquet('${file}') ORDER BY packet_id`,
       );
