@@ -4,7 +4,13 @@ import { PcapParser, pcapMagic } from './pcap/read-pcap.ts';
 import { BT_SHB, PcapngParser } from './pcapng/read-pcapng.ts';
 import type { PushParser } from './push-parser.ts';
 import type { ContainerInfo, RecordSink } from './record.ts';
-import { type Compression, decompressBytes, openCapture, SourceError } from './source/open-capture.ts';
+import {
+  type ChunkHolder,
+  type Compression,
+  decompressBytes,
+  openCapture,
+  SourceError,
+} from './source/open-capture.ts';
 
 export type { ReaderRecord } from './push-parser.ts';
 
@@ -19,6 +25,8 @@ export interface ReadOptions {
    * stops at a fault leaves the rest of the file unseen.
    */
   onFileChunk?: (bytes: Uint8Array) => void;
+  /** keeps `onFileChunk`'s views past the call (open-capture.ts, ChunkHolder) */
+  chunkHolder?: ChunkHolder;
 }
 
 export interface ReadResult {
@@ -143,7 +151,7 @@ export async function readCapture(
   const chunkSize = opts.chunkSize ?? DEFAULT_CHUNK;
   let source: Awaited<ReturnType<typeof openCapture>>;
   try {
-    source = await openCapture(path, chunkSize, opts.onFileChunk);
+    source = await openCapture(path, chunkSize, opts.onFileChunk, opts.chunkHolder);
   } catch (err) {
     const f = sourceFault(err);
     const error = new InputError(f.code, file, 0, f.detail);

@@ -268,6 +268,8 @@ export class IngestLane {
     try {
       result = await readCapture(task.abs, sink, {
         file: task.display,
+        // a hash thread reads the chunks in place, until it lets go of their buffers
+        ...(hash instanceof HashThread ? { chunkHolder: hash } : {}),
         onFileChunk: (bytes) => {
           if (hashLost) return;
           try {

@@ -58,8 +58,13 @@ import {
 
 /** Read buffers of up to this size come from the pool: the reader's default chunk (read-capture.ts). */
 export const READ_SLOT_BYTES = 512 * 1024;
-/** four per file being read at once (open-capture.ts reads three ahead of the chunk being parsed) */
-const READ_SLOTS = 16;
+/**
+ * four per file being read at once (open-capture.ts reads three ahead of the chunk being parsed), and
+ * HELD_READ_SLOTS more for a file whose chunks a hash thread reads in place
+ */
+const READ_SLOTS = 32;
+/** read buffers of a file hashed in place by another thread: how far that thread may lag (8 MiB) */
+export const HELD_READ_SLOTS = 16;
 /** queued packets; a full queue is hashed on the spot */
 export const QUEUE_CAPACITY = 4096;
 /** the last four entries are left for `drainHashes` to pad the last group of four with */
@@ -321,7 +326,13 @@ const kernelBody: number[] = [
 ];
 
 interface WasmApi {
-  Memory: new (d: { initial: number; maximum: number }) => { readonly buffer: ArrayBuffer };
+  Memory: new (d: {
+    initial: number;
+    maximum: number;
+    shared: boolean;
+  }) => {
+    readonly buffer: ArrayBuffer | SharedArrayBuffer;
+  };
   Module: new (bytes: Uint8Array) => object;
   Instance: new (
     m: object,
@@ -335,7 +346,7 @@ export interface HashQueue {
   n: number;
   /** the batch the queued rows belong to */
   cols: PacketColumns | null;
-  readonly buffer: ArrayBuffer;
+  readonly buffer: ArrayBuffer | SharedArrayBuffer;
   readonly kernel: (count: number) => void;
   readonly addr: Uint32Array;
   readonly len: Uint32Array;
@@ -371,8 +382,10 @@ function createQueue(): HashQueue | null {
         body: kernelBody,
       },
       PAGES,
+      true,
     );
-    const memory = new wasm.Memory({ initial: PAGES, maximum: PAGES });
+    // shared: a hash thread reads the file's chunks where they were read (hash-thread.ts)
+    const memory = new wasm.Memory({ initial: PAGES, maximum: PAGES, shared: true });
     const instance = new wasm.Instance(new wasm.Module(bytes), { env: { memory } });
     const kernel = instance.exports['hash'] as (count: number) => void;
     const buffer = memory.buffer;
@@ -409,6 +422,11 @@ const queue = createQueue();
 /** This thread's queue, or null where WebAssembly SIMD is unavailable. */
 export function hashQueue(): HashQueue | null {
   return queue;
+}
+
+/** This thread's read buffers' memory, shared with other threads; null without WebAssembly SIMD. */
+export function readBufferMemory(): SharedArrayBuffer | null {
+  return queue !== null && queue.buffer instanceof SharedArrayBuffer ? queue.buffer : null;
 }
 
 /** Where `bytes` starts in the queue's memory, or -1 when it lives elsewhere. */

@@ -91,10 +91,10 @@ export interface WasmFunction {
 }
 
 /**
- * A module that imports `env.memory` (exactly `pages` pages, never grown) and exports `fn` as
- * `name`, returning nothing.
+ * A module that imports `env.memory` (exactly `pages` pages, never grown; `shared` as a
+ * SharedArrayBuffer other threads may read) and exports `fn` as `name`, returning nothing.
  */
-export function wasmModule(exportName: string, fn: WasmFunction, pages: number): Uint8Array {
+export function wasmModule(exportName: string, fn: WasmFunction, pages: number, shared = false): Uint8Array {
   const locals = [...uleb(fn.locals.length), ...fn.locals.flatMap(([n, t]) => [...uleb(n), t])];
   const code = [...locals, ...fn.body, END];
   return new Uint8Array([
@@ -107,7 +107,15 @@ export function wasmModule(exportName: string, fn: WasmFunction, pages: number):
     0,
     0,
     ...section(1, [1, 0x60, ...uleb(fn.params.length), ...fn.params, 0]),
-    ...section(2, [1, ...name('env'), ...name('memory'), 0x02, 0x01, ...uleb(pages), ...uleb(pages)]),
+    ...section(2, [
+      1,
+      ...name('env'),
+      ...name('memory'),
+      0x02,
+      shared ? 0x03 : 0x01,
+      ...uleb(pages),
+      ...uleb(pages),
+    ]),
     ...section(3, [1, 0]),
     ...section(7, [1, ...name(exportName), 0x00, 0]),
     ...section(10, [1, ...uleb(code.length), ...code]),

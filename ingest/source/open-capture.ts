@@ -52,13 +52,26 @@ function ioError(err: unknown, path: string): SourceError {
 }
 
 /**
+ * Something that keeps the views `onFileChunk` is given past the call (a hash thread reading them in
+ * shared memory): the reader refills a buffer only once `release` has returned for it, and rotates
+ * through `buffers` of them so that the holder may lag that far behind.
+ */
+export interface ChunkHolder {
+  readonly buffers: number;
+  /** returns once nothing reads `buf` any more (waits while something does); never throws */
+  release(buf: Uint8Array): void;
+}
+
+/**
  * Open a capture; throws SourceError when it cannot be opened. `onFileChunk` sees the file's bytes as
- * read, before any decompression, in order from byte 0 (each view valid only during the call).
+ * read, before any decompression, in order from byte 0 (each view valid only during the call, unless
+ * a `holder` says when it is done with the plain file's buffers).
  */
 export async function openCapture(
   path: string,
   chunkSize: number,
   onFileChunk?: (bytes: Uint8Array) => void,
+  holder?: ChunkHolder,
 ): Promise<ByteSource> {
   let fh: Awaited<ReturnType<typeof open>>;
   try {
@@ -75,7 +88,9 @@ export async function openCapture(
     throw ioError(err, path);
   }
   const compression = sniffCompression(head.subarray(0, headLen));
-  const raw = fileChunks(fh, path, chunkSize, compression === 'none', onFileChunk);
+  const plain = compression === 'none';
+  // a decompressor's input is fresh memory per chunk, never refilled: nothing to hold there
+  const raw = fileChunks(fh, path, chunkSize, plain, onFileChunk, plain ? holder : undefined);
   if (compression === 'gzip') return { compression, chunks: gunzipChunks(raw) };
   if (compression === 'zstd') return { compression, chunks: zstdChunks(raw) };
   return { compression, chunks: raw };
@@ -87,6 +102,7 @@ async function* fileChunks(
   chunkSize: number,
   reuse: boolean,
   onFileChunk: ((bytes: Uint8Array) => void) | undefined,
+  holder: ChunkHolder | undefined,
 ): AsyncGenerator<Uint8Array> {
   // READ_AHEAD reads run while the consumer parses the chunk it was given, so the parser is not left
   // idle waiting for the kernel's copy (a chunk stays valid until the next one is requested).
@@ -114,8 +130,12 @@ async function* fileChunks(
     inflight.push({ buf, at: next, read: readAt(buf, next) });
     next += chunkSize;
   };
-  /** the buffer the consumer is done with once it asks for the next chunk */
-  let spare: Uint8Array | null = null;
+  // buffers the consumer is done with, oldest first: with a holder, each waits its turn (the holder
+  // may still read it); without one there is one, refilled at once
+  const free: Uint8Array[] = [];
+  const spares = reuse && holder ? Math.max(1, holder.buffers - READ_AHEAD) : 1;
+  /** the buffer the consumer has until it asks for the next chunk */
+  let lent: Uint8Array | null = null;
   try {
     for (let i = 0; i < READ_AHEAD; i++) {
       const buf = take();
@@ -132,20 +152,29 @@ async function* fileChunks(
         next = at + n;
       }
       // a decompressor may keep a reference to its input: it gets fresh memory each time
-      if (spare === null || !reuse) {
-        spare = take();
-        if (reuse) taken.push(spare);
+      if (lent !== null && reuse) free.push(lent);
+      let refill: Uint8Array;
+      if (free.length >= spares) {
+        refill = free.shift()!;
+        holder?.release(refill);
+      } else {
+        refill = take();
+        if (reuse) taken.push(refill);
       }
-      issue(spare);
-      spare = buf;
+      issue(refill);
+      lent = buf;
       const chunk = buf.subarray(0, n);
       onFileChunk?.(chunk);
       yield chunk;
     }
   } finally {
-    // reads still in flight must finish before their buffers are reused and their file is closed
+    // reads still in flight must finish, and the holder let go, before the buffers are reused and
+    // the file is closed
     for (const r of inflight) await r.read.catch(() => 0);
-    for (const buf of taken) returnReadBuffer(buf);
+    for (const buf of taken) {
+      if (holder) holder.release(buf);
+      returnReadBuffer(buf);
+    }
     await fh.close();
   }
 }

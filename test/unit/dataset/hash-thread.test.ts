@@ -136,3 +136,44 @@ test('HashThread: the hash thread runs HASH_NICE below the thread that started i
     await h.close();
   }
 });
+
+test('HashThread: chunks in its shared memory are hashed in place until released; others through the ring', async () => {
+  const shared = new SharedArrayBuffer(4 * 4096);
+  const mem = new Uint8Array(shared);
+  // a ring of more entries than there are buffers: only release keeps a buffer from being refilled
+  // before the thread has hashed it
+  const h = new HashThread(1000, 16, shared);
+  try {
+    const a = bytes(30_000, 11);
+    const b = bytes(7_777, 12);
+    // the file in chunks read into two 4 KiB "read buffers" of the shared memory in turn, as the
+    // reader does: a buffer is refilled only after release, and then overwritten with garbage first
+    for (const [file, seed] of [
+      [a, 0],
+      [b, 1],
+    ] as const) {
+      let k = seed;
+      for (let at = 0; at < file.length; at += 4096, k++) {
+        const slot = k % 2;
+        const view = mem.subarray(slot * 4096, slot * 4096 + 4096);
+        h.release(view);
+        view.fill(0xee);
+        const n = Math.min(4096, file.length - at);
+        view.set(file.subarray(at, at + n));
+        h.update(view.subarray(0, n));
+        // every third chunk, an ordinary-memory chunk of nothing: copied (empty) through the ring
+        if (k % 3 === 0) h.update(new Uint8Array(0));
+      }
+      assert.equal(await h.digest(), sha256(file));
+    }
+    // a buffer it never read, and ordinary memory: released at once
+    h.release(new Uint8Array(16));
+    h.release(mem.subarray(0, 4096));
+    // chunks from ordinary memory still go through the ring
+    const c = bytes(5000, 13);
+    feed(h, c, [999]);
+    assert.equal(await h.digest(), sha256(c));
+  } finally {
+    await h.close();
+  }
+});

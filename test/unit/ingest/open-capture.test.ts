@@ -118,3 +118,45 @@ test('a short read in mid-file: the bytes after it are read again, none lost or 
     await rm(dir, { recursive: true, force: true });
   }
 });
+
+test('a chunk holder: no buffer is refilled before its release, every one is released by the end', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'hoptrace-open-'));
+  const path = join(dir, 'plain.bin');
+  const chunk = 64;
+  const bytes = new Uint8Array(40 * chunk + 9).map((_, i) => (i * 29 + 3) & 0xff);
+  await writeFile(path, bytes);
+  // what each buffer (by identity) held when it was last given out, until released
+  const given = new Map<Uint8Array, Uint8Array>();
+  let refilledEarly = 0;
+  let releases = 0;
+  const holder = {
+    buffers: 6,
+    release(buf: Uint8Array): void {
+      releases++;
+      for (const [view, copy] of given) {
+        if (view.buffer !== buf.buffer || view.byteOffset !== buf.byteOffset) continue;
+        if (!copy.every((b, i) => view[i] === b)) refilledEarly++;
+        given.delete(view);
+      }
+    },
+  };
+  try {
+    const source = await openCapture(
+      path,
+      chunk,
+      (c) => {
+        given.set(c, c.slice());
+      },
+      holder,
+    );
+    const parts: number[] = [];
+    for await (const c of source.chunks) parts.push(...c);
+    assert.deepEqual(Uint8Array.from(parts), bytes);
+    assert.equal(refilledEarly, 0);
+    // every chunk given was let go of before its buffer went back
+    assert.equal(given.size, 0);
+    assert.ok(releases >= 41);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
