@@ -2,7 +2,7 @@
  * Full garbage collections paced by what the heap holds, for a long streamed analysis. Its flows live
  * for seconds to minutes, so their objects are promoted before they die, and V8 lets the old space grow
  * to several times what is alive before it collects it: at 5 M frames 1.7 GB of heap held 0.27 GB of
- * live objects. Past `slack` bytes of growth since the last collection (and at least half of what was
+ * live objects. Past `slack` bytes of growth since the last collection (and at least a quarter of what was
  * alive then), `check` collects, so the peak follows what is alive instead of the allocation rate.
  * The collector is V8's own, reached the way test runners reach it (jest's leak detection): the flag
  * that exposes it, then the function from a fresh context.
@@ -16,7 +16,7 @@ export class HeapPacer {
   /** full collections made */
   collections = 0;
 
-  constructor(private readonly slack = 256 * 2 ** 20) {
+  constructor(private readonly slack = 128 * 2 ** 20) {
     this.limit = used() + slack;
   }
 
@@ -26,7 +26,7 @@ export class HeapPacer {
     this.gc();
     this.collections++;
     const live = used();
-    this.limit = live + Math.max(this.slack, live / 2);
+    this.limit = live + Math.max(this.slack, live / 4);
   }
 }
 

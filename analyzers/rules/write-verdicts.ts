@@ -326,7 +326,13 @@ export class VerdictsTableStage {
   }
 
   /** Resolves once DuckDB has every row; `written` (which must be awaited) once the file is written. */
-  async finish(): Promise<{ file: string; written: Promise<void> }> {
+  /**
+   * `writing`: DuckDB's memory and threads for writing the file, once the rows are staged (a stage that
+   * ran beside an analysis with little of both writes faster with more)
+   */
+  async finish(
+    writing: { memoryLimit?: string; threads?: number } = {},
+  ): Promise<{ file: string; written: Promise<void> }> {
     const con = this.con;
     // Each coded column is looked up in a list of the texts (code 0 is past its start: NULL): a
     // projection of the stage keeps the rows in the order they were staged, with no sort. DuckDB copies
@@ -345,6 +351,10 @@ export class VerdictsTableStage {
       });
       a.closeSync();
       if (byList) await con.run('SET VARIABLE texts = (SELECT list(text ORDER BY code) FROM texts)');
+      // sizes this code chose (units and digits only), never text from a capture
+      if (writing.memoryLimit && /^\d+(MB|GB)$/.test(writing.memoryLimit))
+        await con.run(`SET memory_limit = '${writing.memoryLimit}'`);
+      if (writing.threads) await con.run(`SET threads = ${Math.max(1, Math.floor(writing.threads))}`);
     } catch (e) {
       await this.close();
       throw e;
