@@ -11,8 +11,8 @@
  * Writes are gathered into one staging buffer in WebAssembly memory, whose base is page-aligned (an
  * ArrayBuffer from malloc is aligned to 16 bytes only), and written in whole blocks; the last partial
  * block of the file waits in `tail` for the next write, and `close` writes it padded and truncates
- * the padding away. Where the file system refuses O_DIRECT (tmpfs: EINVAL at open) or a direct
- * write fails with EINVAL, the file is written through the page cache as before.
+ * the padding away. Where the file system refuses O_DIRECT (an error at open) or a direct write fails
+ * with EINVAL, the file is written through the page cache as before.
  */
 import fs from 'node:fs';
 
@@ -73,8 +73,8 @@ export class DirectFile {
     if (opts.direct !== false && fs.constants.O_DIRECT !== undefined) {
       try {
         fd = fs.openSync(path, openFlags(true), 0o666);
-      } catch (err) {
-        if (!isEinval(err)) throw err;
+      } catch {
+        // EINVAL where O_DIRECT is refused (some say EOPNOTSUPP): the buffered open says what else is wrong
       }
     }
     this.direct = fd >= 0;

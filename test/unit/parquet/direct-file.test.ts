@@ -103,6 +103,10 @@ describe('DirectFile', () => {
       assert.ok(Buffer.concat(wantB).equals(fs.readFileSync(b.path)));
     });
 
+    test(`a file that cannot be created fails with the open's own error (${folder.split('/')[1]})`, () => {
+      assert.throws(() => new DirectFile(path.join(folder, 'no-such-dir', 'x.bin')), { code: 'ENOENT' });
+    });
+
     test(`a closed file refuses writes; close and abort twice are harmless (${folder.split('/')[1]})`, () => {
       const f = new DirectFile(path.join(folder, 'closed.bin'));
       f.write([new Uint8Array([1, 2, 3])]);
