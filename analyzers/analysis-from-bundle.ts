@@ -55,72 +55,26 @@ export const DEFAULT_MEMORY_BUDGET_BYTES = 2 ** 30;
 const MEMORY_PER_CAPTURE_BYTE = 2;
 
 /**
- * What judges each flow as it ends (`hoptrace analyze`): made once the clock offsets are known (the
- * first slab), it gets each flow's facts as the flow ends. With it the analysis keeps no MAC columns of
- * the sightings' evidence (only the facts read them).
+ * Every sighting and every flow of a bundle, held (tests, `hoptrace report`'s analysis folder without
+ * rules, small bundles); `hoptrace analyze` streams them instead (`streamAnalysis`).
  */
-export type FlowJudging = (ctx: {
-  topology: Topology;
-  coverage: ReadonlyMap<string, Coverage>;
-  clockOffsets: readonly ClockOffset[];
-}) => (facts: FlowFacts) => void;
-
 export async function analysisFromBundle(
   bundleDir: string,
-  opts: ParallelOptions & FlowOptions & SpillOptions & { judging?: FlowJudging } = {},
+  opts: ParallelOptions & FlowOptions & SpillOptions = {},
 ): Promise<BundleAnalysis> {
   const topology = await topologyFromBundle(bundleDir);
   const budget = opts.memoryBudgetBytes ?? DEFAULT_MEMORY_BUDGET_BYTES;
   const spill = MEMORY_PER_CAPTURE_BYTE * (await captureBytes(bundleDir)) > budget;
-  const judging = opts.judging;
   let set: FrameSet;
   let correlation: CorrelateResult;
-  const found: Flow[] = [];
-  let builder: FlowBuilder | null = null;
-  let judge: ((facts: FlowFacts) => void) | null = null;
-  const onFlow = (flow: Flow, facts: FlowFacts | null) => {
-    found.push(flow);
-    if (judge && facts) judge(facts);
-  };
-  const builderFor = (s: FrameSet) =>
-    new FlowBuilder(
-      topology,
-      { ...opts, coverage: s.coverage, files: s.files, facts: judging !== undefined },
-      onFlow,
-    );
   if (spill) {
     const dir = fs.mkdtempSync(path.join(opts.spoolDir ?? os.tmpdir(), 'hoptrace-spool-'));
     // the directory goes whatever fails, the spool's own construction included
     let spool: FrameSpool | undefined;
     try {
       spool = new FrameSpool(path.join(dir, 'frames.bin'), opts.spoolChunkFrames);
-      const spooled = await framesFromBundle(bundleDir, topology, { spool });
-      set = spooled;
-      if (judging) {
-        // flows are built and judged slab by slab, while each slab's frames are at hand
-        const b = builderFor(spooled);
-        builder = b;
-        let clocked = false;
-        correlation = sightingsFromSpool(
-          spool,
-          set,
-          topology,
-          opts,
-          (slab, ownFrom, offsets) => {
-            if (!clocked) {
-              b.useClock(offsets);
-              judge = judging({ topology, coverage: spooled.coverage, clockOffsets: offsets });
-            }
-            clocked = true;
-            b.add(slab, ownFrom);
-          },
-          true,
-        );
-        // a capture without a slab (no frame to correlate) is judged all the same: no flows, its tail
-        if (!clocked)
-          judge = judging({ topology, coverage: spooled.coverage, clockOffsets: correlation.clockOffsets });
-        b.end();
-      } else correlation = sightingsFromSpool(spool, set, topology, opts);
+      set = await framesFromBundle(bundleDir, topology, { spool });
+      correlation = sightingsFromSpool(spool, set, topology, opts);
     } finally {
       try {
         spool?.close();
@@ -132,15 +86,16 @@ export async function analysisFromBundle(
     set = await framesFromBundle(bundleDir, topology);
     correlation = await sightingsFromPacketsParallel(set, topology, opts);
   }
-  if (builder === null) {
-    // the sightings are held whole anyway: one slab of them (building flows slab by slab while the
-    // sightings grow cost 0.2-0.3 GB more peak at 5 M frames, for open flows and their garbage)
-    builder = builderFor(set);
-    builder.useClock(correlation.clockOffsets);
-    judge = judging?.({ topology, coverage: set.coverage, clockOffsets: correlation.clockOffsets }) ?? null;
-    builder.add(correlation.sightings);
-    builder.end();
-  }
+  // the sightings are held whole: one slab of them
+  const found: Flow[] = [];
+  const builder = new FlowBuilder(
+    topology,
+    { ...opts, coverage: set.coverage, files: set.files, facts: false },
+    (flow) => found.push(flow),
+  );
+  builder.useClock(correlation.clockOffsets);
+  builder.add(correlation.sightings);
+  builder.end();
   found.sort((x, y) => x.id - y.id);
   const flows: FlowsResult = {
     flows: found,

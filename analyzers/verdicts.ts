@@ -11,7 +11,7 @@
  */
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { analysisFromBundle, type BundleAnalysis, type FlowJudging } from './analysis-from-bundle.ts';
+import { analysisFromBundle, type BundleAnalysis } from './analysis-from-bundle.ts';
 import { ScenarioKey } from './classify.ts';
 import type { ClockOffset } from './clock-offsets.ts';
 import type { CorrelateOptions } from './correlate/sightings.ts';
@@ -121,7 +121,7 @@ export interface AnalysisWithCoverage {
 /** The analyzers' stages over one bundle, with each point's coverage in the evaluator's terms. */
 export async function analysisWithCoverage(
   bundleDir: string,
-  opts: CorrelateOptions & FlowOptions & { judging?: FlowJudging } = {},
+  opts: CorrelateOptions & FlowOptions = {},
 ): Promise<AnalysisWithCoverage> {
   const analysis = await analysisFromBundle(bundleDir, opts);
   return { analysis, coverage: coverageFromFrames(analysis.coverage) };

@@ -332,8 +332,6 @@ export function* spoolSlabs(
  * point, the corrected time and the bytes of each row.
  */
 const NOT_EVIDENCE: readonly FrameColumn[] = ['fpLo', 'fpHi', 'fpValid', 't', 'point', 'wirelen'];
-/** Columns only the flow facts read (the gateway MAC check): 18 bytes of a sighting's 66 of evidence. */
-const LINK_EVIDENCE: readonly FrameColumn[] = ['srcMac', 'dstMac', 'linkType'];
 
 /**
  * `sightingsFromPackets` over a spool: the same sightings, but `frames` holds one evidence row per
@@ -347,12 +345,8 @@ export function sightingsFromSpool(
   set: FrameSet,
   topology: Topology,
   opts: CorrelateOptions = {},
-  /** also gets each slab's sightings, as `correlateSpool`'s `onSlab` does (packets numbered from 0 per slab) */
-  onSlab?: (slab: Sightings, ownFrom: number, clockOffsets: readonly ClockOffset[]) => void,
-  /** leave out the link layer's columns (MACs and link type): `onSlab` took what the flow facts need */
-  withoutLink = false,
 ): CorrelateResult {
-  const evidence = new FrameTable(1 << 16, withoutLink ? [...NOT_EVIDENCE, ...LINK_EVIDENCE] : NOT_EVIDENCE);
+  const evidence = new FrameTable(1 << 16, NOT_EVIDENCE);
   evidence.adoptBase(spool.table);
   evidence.shareIp6(spool.table);
   const out = new SightingsBuilder();
@@ -360,8 +354,7 @@ export function sightingsFromSpool(
   const rows = spool.frames - spool.withoutFingerprint;
   out.reserve(rows, rows >> 1);
   evidence.reserve(rows);
-  const r = correlateSpool(spool, set, topology, opts, (slab, ownFrom, offsets) => {
-    onSlab?.(slab, ownFrom, offsets);
+  const r = correlateSpool(spool, set, topology, opts, (slab) => {
     const at = evidence.length;
     evidence.copyRows(slab.frames, slab.frame, 0, slab.length, FRAME_COLUMNS, true);
     out.append(slab, null, at);

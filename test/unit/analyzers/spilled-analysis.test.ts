@@ -3,7 +3,11 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
-import { analysisFromBundle, type BundleAnalysis } from '../../../analyzers/analysis-from-bundle.ts';
+import {
+  analysisFromBundle,
+  type BundleAnalysis,
+  streamAnalysis,
+} from '../../../analyzers/analysis-from-bundle.ts';
 import { pcapngBytes } from '../../../reports/pcapng-writer.ts';
 import { labBundles, requireBundles } from './lab-bundle.ts';
 
@@ -96,18 +100,29 @@ test(
         }
       assert.ok(files > 0);
       for (const memoryBudgetBytes of [undefined, 1]) {
-        let made = 0;
-        let judged = 0;
-        const a = await analysisFromBundle(dir, {
-          memoryBudgetBytes,
-          judging: () => {
-            made++;
-            return () => judged++;
+        let clocked = 0;
+        let opened = 0;
+        let flows = 0;
+        const a = await streamAnalysis(
+          dir,
+          {
+            open: async () => {
+              opened++;
+            },
+            clock: () => {
+              clocked++;
+            },
+            slab: () => undefined,
+            flow: () => {
+              flows++;
+            },
           },
-        });
-        assert.equal(made, 1, `budget ${memoryBudgetBytes}`);
-        assert.equal(judged, 0);
-        assert.deepEqual(a.flows.flows, []);
+          { memoryBudgetBytes },
+        );
+        assert.equal(opened, 1, `budget ${memoryBudgetBytes}`);
+        assert.equal(clocked, 1, `budget ${memoryBudgetBytes}: the judge is made all the same`);
+        assert.equal(flows, 0);
+        assert.equal(a.packets, 0);
       }
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });

@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
-import { analysisFromBundle } from '../../../analyzers/analysis-from-bundle.ts';
+import { analysisFromBundle, streamAnalysis } from '../../../analyzers/analysis-from-bundle.ts';
 import { coverageFromFrames } from '../../../analyzers/rules/flow-facts.ts';
 import { forgetPointTexts } from '../../../analyzers/rules/verdict-messages.ts';
 import type { FlowVerdict } from '../../../analyzers/rules/verdict-types.ts';
@@ -27,18 +27,20 @@ for (const lab of labBundles())
       let judge: FlowJudge | undefined;
       try {
         // spilled, with chunk and slab boundaries inside flows
-        const a = await analysisFromBundle(lab.bundle, {
-          memoryBudgetBytes: 1,
-          spoolChunkFrames: 50,
-          slabNs: 200e6,
-          judging: ({ topology, coverage, clockOffsets }) => {
-            const j = new FlowJudge(topology, coverageFromFrames(coverage), clockOffsets, rules, {});
-            judge = j;
-            return (facts) => streamed.push(j.judge(facts).verdict);
+        const a = await streamAnalysis(
+          lab.bundle,
+          {
+            open: async () => undefined,
+            clock: ({ topology, coverage, clockOffsets }) => {
+              judge = new FlowJudge(topology, coverageFromFrames(coverage), clockOffsets, rules, {});
+            },
+            slab: () => undefined,
+            flow: (_flow, facts) => streamed.push(judge!.judge(facts).verdict),
           },
-        });
+          { memoryBudgetBytes: 1, spoolChunkFrames: 50, slabNs: 200e6 },
+        );
         assert.ok(judge);
-        const tail = judge.tail(a.correlation.warnings, []);
+        const tail = judge.tail(a.warnings, []);
         const { flows, ...batchTail } = batch.document;
         assert.ok(flows.length > 0);
         assert.equal(text(streamed.sort((x, y) => x.flow_id - y.flow_id)), text(flows));
@@ -55,16 +57,19 @@ test('a judge that throws stops the analysis, and the spool goes', requireBundle
   try {
     let judged = 0;
     await assert.rejects(
-      analysisFromBundle(lab.bundle, {
-        memoryBudgetBytes: 1,
-        spoolChunkFrames: 50,
-        slabNs: 200e6,
-        spoolDir: dir,
-        judging: () => () => {
-          judged++;
-          throw new Error('sinks gone');
+      streamAnalysis(
+        lab.bundle,
+        {
+          open: async () => undefined,
+          clock: () => undefined,
+          slab: () => undefined,
+          flow: () => {
+            judged++;
+            throw new Error('sinks gone');
+          },
         },
-      }),
+        { memoryBudgetBytes: 1, spoolChunkFrames: 50, slabNs: 200e6, spoolDir: dir },
+      ),
       /sinks gone/,
     );
     assert.equal(judged, 1);
