@@ -10,7 +10,7 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { streamAnalysis } from '../analyzers/analysis-from-bundle.ts';
+import { type StreamedAnalysis, streamAnalysis } from '../analyzers/analysis-from-bundle.ts';
 import { coverageFromFrames } from '../analyzers/rules/flow-facts.ts';
 import { formatProblem, parseKernelVersion } from '../analyzers/rules/load-rules.ts';
 import { forgetPointTexts } from '../analyzers/rules/verdict-messages.ts';
@@ -122,6 +122,7 @@ export async function analyzeBundle(
   let result: Omit<AnalyzeResult, 'outputs'> & { model: ReportModel };
   let sinks: FlowSinks | undefined;
   let tables: AnalysisStage | undefined;
+  let analysisRun: Promise<StreamedAnalysis> | undefined;
   const side = path.join(stage, SIDE);
   try {
     // each flow is judged as it ends, during the analysis, and goes to every output at once; the
@@ -142,7 +143,8 @@ export async function analyzeBundle(
       ...(opts.onProgress ? { onProgress: opts.onProgress } : {}),
       ...(opts.signal ? { signal: opts.signal } : {}),
     });
-    const analysisRun = streamAnalysis(
+    const stopped = () => out.discarded || opts.signal?.aborted === true;
+    analysisRun = streamAnalysis(
       bundle,
       {
         open: async (texts) => {
@@ -160,12 +162,13 @@ export async function analyzeBundle(
           feed = new ReportFeed(inputPointsOf(topology), { analysisDir: outDir });
         },
         slab: async (s, flowOf, packetBase) => {
+          if (stopped()) throw new Interrupted();
           pacer.check();
           await tables!.sightings(s, flowOf, packetBase);
         },
         flow: (flow, facts, ladder) => {
-          // after a failure or Ctrl-C the sinks are gone: stop the analysis at its next flow
-          if (out.discarded || opts.signal?.aborted) throw new Interrupted();
+          // after a failure or Ctrl-C the sinks are gone: stop the analysis at its next flow or slab
+          if (stopped()) throw new Interrupted();
           tables!.flow(flow);
           const v = judge!.judge(facts).verdict;
           out.add(v);
@@ -231,7 +234,10 @@ export async function analyzeBundle(
     stopIfAborted(opts.signal);
     result = { document, exitCode: exitCodeOf(document, faults.length, opts), faults, model };
   } catch (e) {
+    // the analysis stops at its next flow or slab once the sinks are gone; it writes into the stage,
+    // so the stage goes only after it has stopped
     await sinks?.discard();
+    await analysisRun?.catch(() => undefined);
     await tables?.discard();
     await fs.rm(stage, { recursive: true, force: true });
     throw e;

@@ -458,3 +458,34 @@ describe('gateway MAC: one ENI frame sent to another MAC fails the check, naming
         );
   });
 });
+
+test('interrupted while it runs: analyze rejects with Interrupted, and leaves the earlier outputs and nothing of its own', async () => {
+  const bundle = path.join(FIXTURES, 'datapathv2', 'bundle');
+  const out = path.join(tmp, 'interrupted');
+  // a complete earlier run, then one stopped at its first progress report (the analysis runs beside the ingest)
+  await analyzeBundle(bundle, out, { jobs: 1 });
+  const before = fs.readFileSync(path.join(out, 'verdicts.json'), 'utf8');
+  const ac = new AbortController();
+  let stages = 0;
+  await assert.rejects(
+    analyzeBundle(bundle, out, {
+      jobs: 1,
+      signal: ac.signal,
+      onProgress: () => ac.abort(),
+      onStage: () => stages++,
+    }),
+    (e: Error) => e.name === 'Interrupted' || e.constructor.name === 'Interrupted',
+  );
+  assert.ok(ac.signal.aborted, 'the ingest reported progress');
+  assert.equal(stages, 0, 'stopped before its first stage ended');
+  assert.deepEqual(
+    fs.readdirSync(out).filter((f) => f.startsWith('.staging')),
+    [],
+    'the staging folder is gone',
+  );
+  assert.equal(
+    fs.readFileSync(path.join(out, 'verdicts.json'), 'utf8'),
+    before,
+    'the earlier run is untouched',
+  );
+});
