@@ -27,23 +27,30 @@ export interface SummaryOptions {
 
 export function summaryText(doc: VerdictsDocument, opts: SummaryOptions = {}): string {
   const out: string[] = [];
-  const byScenario = new Map<string, FlowVerdict[]>();
+  // counts in one pass: a streamed analysis hands over millions of flows
+  const counts = (m: Map<string, number[]>, k: string, f: FlowVerdict) => {
+    let c = m.get(k);
+    if (c === undefined) {
+      c = STATUSES.map(() => 0);
+      m.set(k, c);
+    }
+    const i = STATUSES.indexOf(f.status);
+    if (i >= 0) c[i]! += 1;
+    return c;
+  };
+  const byScenario = new Map<string, number[]>();
+  const flowsOf = new Map<string, number>();
+  const total = new Map<string, number[]>();
   for (const f of doc.flows) {
     const k = scenarioLabel(f);
-    byScenario.set(k, [...(byScenario.get(k) ?? []), f]);
+    counts(byScenario, k, f);
+    flowsOf.set(k, (flowsOf.get(k) ?? 0) + 1);
+    counts(total, '', f);
   }
   const rows = [['scenario', 'flows', ...STATUSES]];
-  for (const [k, fs] of [...byScenario].sort((a, b) => a[0].localeCompare(b[0])))
-    rows.push([
-      k,
-      String(fs.length),
-      ...STATUSES.map((s) => String(fs.filter((f) => f.status === s).length)),
-    ]);
-  rows.push([
-    'total',
-    String(doc.flows.length),
-    ...STATUSES.map((s) => String(doc.flows.filter((f) => f.status === s).length)),
-  ]);
+  for (const [k, c] of [...byScenario].sort((a, b) => a[0].localeCompare(b[0])))
+    rows.push([k, String(flowsOf.get(k)), ...c.map(String)]);
+  rows.push(['total', String(doc.flows.length), ...(total.get('') ?? STATUSES.map(() => 0)).map(String)]);
   out.push(...table(rows), '');
   const nodeRows = [['node', 'kernel', 'rule set', 'claimed', 'observed']];
   for (const n of doc.nodes)

@@ -204,3 +204,13 @@ test('JUnit: each test case is classed by the flow label, escaped (IPv6, no pod,
   );
   assert.ok(classes[1]!.includes('[fd00::1]:5353 -&gt; [fd00:10::a]:53 -&gt; ns/&lt;a &amp; &quot;b&quot;'));
 });
+
+test('summary: a hundred thousand flows of one scenario are counted in linear time', () => {
+  const one = flow(1, 'pass');
+  const flows = Array.from({ length: 100_000 }, (_, i) => ({ ...one, flow_id: i }));
+  const t0 = performance.now();
+  const s = summaryText(doc(flows));
+  const ms = performance.now() - t0;
+  assert.match(s, /^total +100000 +100000 +0 +0$/m);
+  assert.ok(ms < 2000, `${Math.round(ms)} ms`);
+});
