@@ -56,7 +56,10 @@ export function summaryText(doc: VerdictsDocument, opts: SummaryOptions = {}): s
   for (const n of doc.nodes)
     nodeRows.push([n.node, n.kernel ?? 'unknown', n.rule_set ?? 'none', n.claimed, n.observed]);
   out.push(...table(nodeRows), '');
-  const failing = doc.flows.filter((f) => f.status === 'fail');
+  // in id order, as the held analysis listed them: flows end, and so come, out of it
+  const ofStatus = (status: FlowVerdict['status']) =>
+    doc.flows.filter((f) => f.status === status).sort((a, b) => a.flow_id - b.flow_id);
+  const failing = ofStatus('fail');
   const max = opts.maxFailures ?? 20;
   for (const f of failing.slice(0, max)) {
     out.push(`FAIL ${flowLabel(f)} [${scenarioLabel(f)}, ${f.rule_id ?? 'no rule'}, datapath ${f.datapath}]`);
@@ -66,7 +69,7 @@ export function summaryText(doc: VerdictsDocument, opts: SummaryOptions = {}): s
   if (failing.length > max)
     out.push(`... and ${failing.length - max} more failing flow(s): see verdicts.json`);
   if (opts.showInconclusive)
-    for (const f of doc.flows.filter((x) => x.status === 'inconclusive')) {
+    for (const f of ofStatus('inconclusive')) {
       out.push(`INCONCLUSIVE ${flowLabel(f)} [${scenarioLabel(f)}]`);
       for (const c of f.checks.filter((c) => c.status === 'inconclusive'))
         out.push(`  ${c.name} (${c.reason}): ${c.message}`);

@@ -214,3 +214,17 @@ test('summary: a hundred thousand flows of one scenario are counted in linear ti
   assert.match(s, /^total +100000 +100000 +0 +0$/m);
   assert.ok(ms < 2000, `${Math.round(ms)} ms`);
 });
+
+test('summary: failing and inconclusive flows listed in id order, whatever order they ended in (analyze streams them)', () => {
+  const flows = [
+    flow(7, 'fail'),
+    flow(5, 'inconclusive'),
+    flow(3, 'fail'),
+    flow(2, 'inconclusive'),
+    flow(1, 'fail'),
+  ];
+  const s = summaryText(doc(flows), { maxFailures: 2, showInconclusive: true });
+  const listed = [...s.matchAll(/^(FAIL|INCONCLUSIVE) #(\d+)/gm)].map((m) => `${m[1]} ${m[2]}`);
+  assert.deepEqual(listed, ['FAIL 1', 'FAIL 3', 'INCONCLUSIVE 2', 'INCONCLUSIVE 5']);
+  assert.match(s, /\.\.\. and 1 more failing flow\(s\)/);
+});
