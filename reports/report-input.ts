@@ -125,11 +125,6 @@ export const DEFAULT_LADDER_PACKETS = 12;
 export interface ReportInputOptions {
   /** packets per flow kept for its ladder diagram; default 12 */
   ladderPackets?: number;
-  /**
-   * the flows (ids) whose ladders are kept, default all: `hoptrace analyze` keeps those of the flows
-   * the report details (every failing one, a sample of the others), so analysis.json stays bounded
-   */
-  ladderFlows?: ReadonlySet<number>;
 }
 
 const TCP_FLAGS = ['FIN', 'SYN', 'RST', 'PSH', 'ACK', 'URG', 'ECE', 'CWR'] as const;
@@ -238,26 +233,24 @@ export function ladderOf(l: FlowLadder, client: InputEndpoint, firstNs: bigint):
 
 const DIRS = ['unknown', 'in', 'out'] as const;
 
-/** The first `limit` packets of every wanted flow, in time order, with their sightings. */
+/** The first `limit` packets of every flow, in time order, with their sightings. */
 function laddersFromSightings(
   a: BundleAnalysis,
   limit: number,
   clients: InputEndpoint[],
   firstNs: bigint[],
-  wanted: (flow: number) => boolean,
 ): InputPacket[][] {
   const s = a.correlation.sightings;
   const files = a.tables.files;
   const flowOf = a.flows.flowOfPacket;
   const perFlow: number[][] = clients.map(() => []);
-  const want = Uint8Array.from(clients, (_, i) => (wanted(i) ? 1 : 0));
   for (let p = 0; p < s.packets; p++) {
     const flow = flowOf[p] ?? -1;
-    if (flow >= 0 && want[flow] === 1 && s.packetStart[p]! < s.packetStart[p + 1]!) perFlow[flow]!.push(p);
+    if (flow >= 0 && s.packetStart[p]! < s.packetStart[p + 1]!) perFlow[flow]!.push(p);
   }
   const base = s.frames.baseNs ?? 0n;
   return perFlow.map((packets, flow) => {
-    // flows without a ladder kept (most of a large bundle's): no sort, no BigInt
+    // a flow without a packet: no sort, no BigInt
     if (packets.length === 0) return [];
     const first = (p: number) => s.t[s.packetStart[p]!]!;
     packets.sort((x, y) => first(x) - first(y) || x - y);
@@ -386,13 +379,11 @@ export function reportInputFromAnalysis(
 ): ReportInput {
   const limit = opts.ladderPackets ?? DEFAULT_LADDER_PACKETS;
   const flows = a.flows.flows;
-  const keep = opts.ladderFlows;
   const ladders = laddersFromSightings(
     a,
     limit,
     flows.map((f) => f.client),
     flows.map((f) => f.firstNs),
-    keep ? (i) => keep.has(flows[i]!.id) : () => true,
   );
   return {
     ...reportInputHead(

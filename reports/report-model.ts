@@ -691,15 +691,14 @@ function selection(judged: readonly Judged[], opts: ReportModelOptions) {
     opts.passingRows ?? 1000,
   );
   return {
-    judged,
     listed,
     detailed: new Set(sample(judged, listed, opts.passingDetail ?? DEFAULT_PASSING_DETAIL)),
   };
 }
 
 /**
- * Ids of the flows a report made with `opts` details: the flows whose ladders analysis.json keeps
- * (report-input.ts `ladderFlows`).
+ * Ids of the flows a report made with `opts` details (analyze keeps ladders for the flows that
+ * `ReportFeed.wantsDetail` when they end: these and the flows they displaced).
  */
 export function detailedFlowIds(
   flows: readonly FlowIdentity[],
