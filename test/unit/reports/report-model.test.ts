@@ -8,7 +8,7 @@ import { formatNs } from '../../../reports/html/format.ts';
 import { renderReportHtml } from '../../../reports/html/page.ts';
 import { normalizeVerdicts, type Verdicts } from '../../../reports/read-verdicts.ts';
 import { type ReportInput, reportInputFromAnalysis } from '../../../reports/report-input.ts';
-import { detailedFlowIds, reportModel, shellWord } from '../../../reports/report-model.ts';
+import { detailedFlowIds, ReportFeed, reportModel, shellWord } from '../../../reports/report-model.ts';
 import { ReportVerdicts } from '../../../reports/report-verdicts.ts';
 import { judgedFixture } from '../../browser/fixture-verdicts.ts';
 
@@ -194,14 +194,19 @@ test('production scale: the table lists every failing flow and a bounded sample,
   assert.equal(reportModel(input, kernel).flows.length, 26);
 });
 
-test('streamed verdicts: the report of what analyze keeps of each flow is the report of every flow whole', async () => {
+/** datapathv2's verdicts with a failing and an inconclusive flow among the passing ones, and a small sample. */
+async function mixedVerdicts() {
   const analysis = await analysisWithCoverage(fixture('datapathv2'));
   const { document } = verdictsFromFlows(analysis, loadRuleSets({}).rules);
   const doc = structuredClone(document);
   // failing and inconclusive flows among the passing ones, so the sample has to step over them
   doc.flows[1]!.status = 'fail';
   doc.flows[4]!.status = 'inconclusive';
-  const opts = { passingDetail: 2, passingRows: 4, analysisDir: 'out' };
+  return { doc, opts: { passingDetail: 2, passingRows: 4, analysisDir: 'out' } };
+}
+
+test('streamed verdicts: the report of what analyze keeps of each flow is the report of every flow whole', async () => {
+  const { doc, opts } = await mixedVerdicts();
   const kept = new ReportVerdicts(opts);
   for (const f of doc.flows) kept.add(f);
   const flows = kept.flows();
@@ -267,4 +272,35 @@ test('a capture removed from the bundle: named in the summary, its lane placed b
   // on node2, before the server's pod: not after the last lane
   assert.ok(lanes.indexOf('node/node2/cali-gone') < lanes.indexOf('pod/default/web-3/eth0'));
   assert.ok(lanes.indexOf('node/node2/cali-gone') > lanes.indexOf('node/node2/eth1'));
+});
+
+test('ReportFeed: flows added in any order, ladders only where wantsDetail said so, give the report of every flow whole', async () => {
+  const { doc: mixedDoc, opts: small } = await mixedVerdicts();
+  // and every flow of one scenario: the sample then takes as many of it as it may
+  const one = structuredClone(mixedDoc);
+  for (const v of one.flows) v.scenario = mixedDoc.flows[0]!.scenario;
+  const { flows, ...head } = input;
+  // reversed, and interleaved from both ends: a lower id keeps coming after higher ones
+  const mixed = flows.map((_, i) => (i % 2 === 0 ? flows[i >> 1]! : flows[flows.length - 1 - (i >> 1)]!));
+  // samples that take one flow of some scenarios, several of each, and more details than rows
+  const samples = [small, { ...small, passingDetail: 8, passingRows: 12 }, { ...small, passingDetail: 9 }];
+  for (const doc of [mixedDoc, one])
+    for (const opts of samples) {
+      const byId = new Map(doc.flows.map((v) => [v.flow_id!, v]));
+      const whole = reportModel(input, doc, opts);
+      for (const order of [flows, [...flows].reverse(), mixed]) {
+        const feed = new ReportFeed(input.points, opts);
+        let ladders = 0;
+        for (const f of order) {
+          const v = byId.get(f.id) ?? null;
+          const detail = feed.wantsDetail(f.id, v);
+          if (detail) ladders++;
+          feed.add({ ...f, ladder: detail ? f.ladder : [] }, v);
+        }
+        // in id order, a passing flow past its scenario's first few is never wanted
+        if (order === flows && opts === small)
+          assert.ok(ladders < flows.length, `ladders for ${ladders} of ${flows.length} flows`);
+        assert.deepEqual(feed.model(head, doc), whole);
+      }
+    }
 });
