@@ -713,8 +713,10 @@ class TextDict {
 /**
  * A table of per-flow rows, staged by DataChunks a part of flows at a time (a row-by-row appender made
  * one native call per value), its texts as ids into `dict`; the COPY that writes it turns them back into
- * texts (a list lookup per value, on DuckDB's threads) and keeps the rows in the order given (a list
- * held in a variable instead cost 20x as much: DuckDB copies the constant list per vector).
+ * texts (a list lookup per value, on DuckDB's threads) and writes the rows in flow id order, each flow's
+ * in the order given: a streamed analysis stages flows as they end, out of id order, and the held one
+ * wrote them by id (a list held in a variable instead cost 20x as much: DuckDB copies the constant list
+ * per vector).
  */
 class PerFlowStage {
   private rowBase = 0;
@@ -779,7 +781,7 @@ class PerFlowStage {
   copy(file: string): string {
     const t = this.table;
     const select = this.names.map((c) => (this.texts.has(c) ? `t.l[s.${c} + 1] AS ${c}` : `s.${c}`));
-    return `COPY (SELECT ${select.join(', ')} FROM ${t}_stage s, texts_list t ORDER BY s.ord) TO ${sqlString(file)} (FORMAT parquet)`;
+    return `COPY (SELECT ${select.join(', ')} FROM ${t}_stage s, texts_list t ORDER BY s.flow_id, s.ord) TO ${sqlString(file)} (FORMAT parquet)`;
   }
 }
 

@@ -267,6 +267,38 @@ test('a spilled analysis writes the same sightings table as one in memory', requ
   }
 });
 
+/** streamAnalysis into an AnalysisStage: the tables under `dir/streamed`, the parts written in `dir/parts`; the flows' ids in the order they ended. */
+async function streamTables(
+  bundle: string,
+  dir: string,
+  opts: Parameters<typeof streamAnalysis>[2],
+  rowsPerPart?: number,
+): Promise<number[]> {
+  let stage: AnalysisStage | undefined;
+  const ended: number[] = [];
+  const done = await streamAnalysis(
+    bundle,
+    {
+      open: async (texts) => {
+        stage = await AnalysisStage.open(path.join(dir, 'tmp'), path.join(dir, 'parts'), texts, {
+          memoryLimit: '256MB',
+          threads: 1,
+          ...(rowsPerPart ? { rowsPerPart } : {}),
+        });
+      },
+      clock: () => undefined,
+      slab: (s, flowOf, base) => stage!.sightings(s, flowOf, base),
+      flow: (f) => {
+        ended.push(f.id);
+        stage!.flow(f);
+      },
+    },
+    opts,
+  );
+  await (await stage!.finish(path.join(dir, 'streamed'), done.clockOffsets)).written;
+  return ended;
+}
+
 test(
   'streamed slab by slab into parts of 100 rows, the tables read as those written from the held analysis',
   requireBundles(),
@@ -277,24 +309,7 @@ test(
     const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'ht-analysis-parts-'));
     try {
       await writeAnalysisTables(path.join(dir, 'held'), held.tables, { memoryLimit: '256MB', threads: 1 });
-      let stage: AnalysisStage | undefined;
-      const done = await streamAnalysis(
-        lab.bundle,
-        {
-          open: async (texts) => {
-            stage = await AnalysisStage.open(path.join(dir, 'tmp'), path.join(dir, 'parts'), texts, {
-              memoryLimit: '256MB',
-              threads: 1,
-              rowsPerPart: 100,
-            });
-          },
-          clock: () => undefined,
-          slab: (s, flowOf, base) => stage!.sightings(s, flowOf, base),
-          flow: (f) => stage!.flow(f),
-        },
-        spill,
-      );
-      await (await stage!.finish(path.join(dir, 'streamed'), done.clockOffsets)).written;
+      await streamTables(lab.bundle, dir, spill, 100);
       const parts = await fs.readdir(path.join(dir, 'streamed', 'sightings'));
       assert.ok(parts.length >= 3, `several parts (${parts.length})`);
       assert.deepEqual(await fs.readdir(path.join(dir, 'parts')), [], 'every part moved into the dataset');
@@ -324,6 +339,42 @@ test(
           ids,
           [...ids].sort((x, y) => x - y),
         );
+      } finally {
+        con.closeSync();
+        db.closeSync();
+      }
+    } finally {
+      await fs.rm(dir, { recursive: true, force: true });
+    }
+  },
+);
+
+test(
+  'flows that end out of id order (1 ms idle timeout): the streamed tables list their rows as the held ones do',
+  requireBundles(),
+  async () => {
+    const lab = labBundles().find((l) => l.mode === 'kernel') ?? labBundles()[0]!;
+    const opts = { idleNs: 1e6, memoryBudgetBytes: 1, spoolChunkFrames: 50, slabNs: 20e6 };
+    const held = await analysisFromBundle(lab.bundle, opts);
+    const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'ht-analysis-order-'));
+    try {
+      await writeAnalysisTables(path.join(dir, 'held'), held.tables, { memoryLimit: '256MB', threads: 1 });
+      const ended = await streamTables(lab.bundle, dir, opts);
+      assert.notDeepEqual(
+        ended,
+        [...ended].sort((x, y) => x - y),
+        'flows end out of id order',
+      );
+      const db = await openDuckDb({ memoryLimit: '256MB', threads: 1 });
+      const con = await db.connect();
+      try {
+        const rows = async (sql: string) => (await con.runAndReadAll(sql)).getRowObjectsJson();
+        for (const table of ['flows', 'flow_hops', 'flow_coverage']) {
+          // as the files list them, no ORDER BY
+          const read = (which: string) =>
+            `SELECT * FROM read_parquet('${path.join(dir, which, table, '*.parquet')}')`;
+          assert.deepEqual(await rows(read('streamed')), await rows(read('held')), table);
+        }
       } finally {
         con.closeSync();
         db.closeSync();
