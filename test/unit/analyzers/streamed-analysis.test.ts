@@ -53,7 +53,10 @@ interface Streamed {
   clocked: number;
 }
 
-async function streamed(bundle: string, opts: SpillOptions & { slabNs?: number }): Promise<Streamed> {
+async function streamed(
+  bundle: string,
+  opts: SpillOptions & { slabNs?: number; idleNs?: number },
+): Promise<Streamed> {
   const out: Streamed = {
     texts: null as never,
     rows: [],
@@ -104,6 +107,8 @@ for (const lab of labBundles())
   for (const [mode, opts] of [
     ['in memory', {}],
     ['spilled, flows across slabs', SPILLED],
+    // flows end mid-way and out of id order: the rows still carry their flows' ids, each flow its ladder
+    ['spilled, flows ending out of id order (1 ms idle timeout)', { ...SPILLED, slabNs: 20e6, idleNs: 1e6 }],
   ] as const)
     test(
       `${lab.mode}, ${mode}: the streamed analysis hands over the held analysis's sightings, flows and ladders`,
@@ -114,6 +119,11 @@ for (const lab of labBundles())
         const s = await streamed(lab.bundle, opts);
         assert.equal(s.clocked, 1);
         assert.ok(s.flows.length > 0);
+        if ('idleNs' in opts)
+          assert.ok(
+            s.flows.some((f, i) => i > 0 && f.id < s.flows[i - 1]!.id),
+            'flows end out of id order',
+          );
         // the same rows in the same order, each with its flow id
         assert.deepEqual(s.rows, heldRows(held));
         // every address a row names is among the texts given before the first row
