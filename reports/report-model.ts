@@ -736,6 +736,7 @@ export class ReportFeed {
   /** per flow added: id, status and scenario */
   private readonly ids: number[] = [];
   private readonly judged: Judged[] = [];
+  private readonly judgedKinds = new Map<string, Judged>();
   /** the flows the page may list, by id */
   private readonly kept = new Map<number, { flow: InputFlow; verdict: VerdictFlow | null }>();
   /** per scenario: ids of the passing flows kept (max-heaps: the highest goes first) for the table, and for details */
@@ -767,7 +768,7 @@ export class ReportFeed {
   }
 
   add(f: InputFlow, v: VerdictFlow | null): void {
-    const j = judgedOf(v);
+    const j = this.interned(judgedOf(v));
     this.ids.push(f.id);
     this.judged.push(j);
     if (v?.rule_id) {
@@ -791,6 +792,17 @@ export class ReportFeed {
     if (out === f.id) return;
     if (out !== null) this.kept.delete(out);
     this.kept.set(f.id, { flow: f, verdict: v });
+  }
+
+  /** one object per status and scenario, not one per flow (a million of them would be promoted and kept) */
+  private interned(j: Judged): Judged {
+    const key = `${j.status} ${j.scenario}`;
+    let same = this.judgedKinds.get(key);
+    if (same === undefined) {
+      same = j;
+      this.judgedKinds.set(key, j);
+    }
+    return same;
   }
 
   /** A verdict's points (its lanes) and the points it says were not captured. */
