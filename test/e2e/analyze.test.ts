@@ -489,3 +489,37 @@ test('interrupted while it runs: analyze rejects with Interrupted, and leaves th
     'the earlier run is untouched',
   );
 });
+
+test('captures without a packet: analyze writes every output, with no flow, and the tables read empty', async () => {
+  const copy = path.join(tmp, 'empty-bundle');
+  fs.cpSync(path.join(FIXTURES, 'datapathv2', 'bundle'), copy, { recursive: true });
+  // each pcapng keeps its blocks up to its first packet block (section and interface headers)
+  const cut = (dir: string): void => {
+    for (const e of fs.readdirSync(dir, { withFileTypes: true })) {
+      const file = path.join(dir, e.name);
+      if (e.isDirectory()) cut(file);
+      else if (e.name.endsWith('.pcapng')) {
+        const b = fs.readFileSync(file);
+        let at = 0;
+        while (at + 8 <= b.length && ![3, 6].includes(b.readUInt32LE(at))) at += b.readUInt32LE(at + 4);
+        fs.writeFileSync(file, b.subarray(0, at));
+      }
+    }
+  };
+  cut(copy);
+  const r = await analyze(copy);
+  assert.equal(r.document.flows.length, 0);
+  assert.ok(fs.existsSync(r.outputs.html) && fs.existsSync(r.outputs.junit));
+  const db = await openDuckDb({ memoryLimit: '256MB', threads: 1 });
+  const con = await db.connect();
+  try {
+    for (const table of ['sightings', 'flows', 'flow_hops', 'flow_coverage']) {
+      const glob = path.join(r.outputs.dataset, table, '*.parquet');
+      const rows = await con.runAndReadAll(`SELECT count(*) AS n FROM read_parquet(${sqlString(glob)})`);
+      assert.equal(Number(rows.getRows()[0]![0]), 0, table);
+    }
+  } finally {
+    con.closeSync();
+    db.closeSync();
+  }
+});
