@@ -325,8 +325,8 @@ export class VerdictsTableStage {
     this.part.rows = 0;
   }
 
-  /** Resolves once DuckDB has every row; `written` (which must be awaited) once the file is written. */
   /**
+   * Resolves once DuckDB has every row; `written` (which must be awaited) once the file is written.
    * `writing`: DuckDB's memory and threads for writing the file, once the rows are staged (a stage that
    * ran beside an analysis with little of both writes faster with more)
    */
