@@ -239,10 +239,14 @@ export async function exportFlow(
 ): Promise<ExportSummary> {
   const { input, verdicts } = await readAnalysisDir(dir);
   const flow = input.flows.find((f) => f.id === flowId);
-  if (flow === undefined)
+  if (flow === undefined) {
+    // analysis.json lists flows as they ended, out of id order
+    let [low, high] = [Number.POSITIVE_INFINITY, Number.NEGATIVE_INFINITY];
+    for (const f of input.flows) [low, high] = [Math.min(low, f.id), Math.max(high, f.id)];
     throw new UsageError(
-      `flow ${flowId}: no such flow in ${path.join(dir, ANALYSIS_JSON)} (${input.flows.length} flows${input.flows.length > 0 ? `, ids ${input.flows[0]!.id}..${input.flows[input.flows.length - 1]!.id}` : ''})`,
+      `flow ${flowId}: no such flow in ${path.join(dir, ANALYSIS_JSON)} (${input.flows.length} flows${input.flows.length > 0 ? `, ids ${low}..${high}` : ''})`,
     );
+  }
   const verdict = verdicts?.flows.find((v) => v.flow_id === flowId) ?? null;
   const { rows, recorded } = await flowSightings(path.join(dir, 'dataset'), flowId);
   if (rows.length === 0) throw new UsageError(`flow ${flowId}: the dataset has no sightings for it`);

@@ -213,6 +213,18 @@ describe('hoptrace export', () => {
     assert.match(moved.message, /^capture bundle .*nowhere not found$/);
   });
 
+  test('unknown flow: the ids named are the lowest and highest, in whatever order analysis.json lists its flows', async () => {
+    // analyze writes flows as they end, out of id order
+    const dir = path.join(tmp, 'ended-out-of-order');
+    fs.mkdirSync(path.join(dir, 'dataset'), { recursive: true });
+    const json = JSON.parse(fs.readFileSync(path.join(analysis, 'dataset', 'analysis.json'), 'utf8'));
+    json.flows.push(json.flows.shift());
+    fs.writeFileSync(path.join(dir, 'dataset', 'analysis.json'), JSON.stringify(json));
+    const e = await exportFlow(dir, 999).catch((x: unknown) => x);
+    assert.ok(e instanceof UsageError, String(e));
+    assert.match(e.message, /\(26 flows, ids 0\.\.25\)$/);
+  });
+
   test('--bundle finds a moved bundle; a changed capture file is refused', async () => {
     const copy = path.join(tmp, 'moved-bundle');
     fs.cpSync(BUNDLE, copy, { recursive: true });
