@@ -304,3 +304,16 @@ test('ReportFeed: flows added in any order, ladders only where wantsDetail said 
       }
     }
 });
+
+test('ReportVerdicts: every flow of one scenario, added in reverse, keeps whole the passing flows the page details', async () => {
+  const { doc: mixed, opts } = await mixedVerdicts();
+  const doc = structuredClone(mixed);
+  // one scenario: the sample takes as many of its passing flows as it may
+  for (const v of doc.flows) v.scenario = mixed.flows[0]!.scenario;
+  for (const passingDetail of [2, 3, 5]) {
+    const o = { ...opts, passingDetail, passingRows: passingDetail + 2 };
+    const reversed = new ReportVerdicts(o);
+    for (const f of [...doc.flows].reverse()) reversed.add(f);
+    assert.deepEqual(reportModel(input, { ...doc, flows: reversed.flows() }, o), reportModel(input, doc, o));
+  }
+});
