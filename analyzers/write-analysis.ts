@@ -1038,7 +1038,7 @@ export class AnalysisStage {
         for (const part of this.parts) await fs.rename(part, path.join(into, path.basename(part)));
     };
     const written = write().then(
-      () => this.discard(),
+      () => this.close(),
       async (e: unknown) => {
         await this.discard();
         throw e;
@@ -1047,8 +1047,17 @@ export class AnalysisStage {
     return { written };
   }
 
-  /** Closes the database and removes its spill folder (after a failure, or once written). */
+  /**
+   * After a failure: closes the database and removes its spill folder and the sightings' parts written
+   * so far (a part left in a dataset's folder would be read as the whole table).
+   */
   async discard(): Promise<void> {
+    await this.close();
+    for (const part of this.parts) await fs.rm(part, { force: true });
+  }
+
+  /** Closes the database and removes its spill folder (after a failure, or once written). */
+  private async close(): Promise<void> {
     if (!this.closed) {
       this.closed = true;
       // a part still being written: DuckDB must not close under it

@@ -3,7 +3,11 @@ import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
-import { analysisFromBundle, streamAnalysis } from '../../../analyzers/analysis-from-bundle.ts';
+import {
+  analysisFromBundle,
+  type StreamedAnalysis,
+  streamAnalysis,
+} from '../../../analyzers/analysis-from-bundle.ts';
 import type { Flow } from '../../../analyzers/flows.ts';
 import { AnalysisStage, writeAnalysisTables } from '../../../analyzers/write-analysis.ts';
 import { openDuckDb } from '../../../ingest/dataset/duckdb.ts';
@@ -267,13 +271,13 @@ test('a spilled analysis writes the same sightings table as one in memory', requ
   }
 });
 
-/** streamAnalysis into an AnalysisStage: the tables under `dir/streamed`, the parts written in `dir/parts`; the flows' ids in the order they ended. */
-async function streamTables(
+/** streamAnalysis into an AnalysisStage whose parts go to `dir/parts`; the flows' ids in the order they ended. */
+async function streamStage(
   bundle: string,
   dir: string,
   opts: Parameters<typeof streamAnalysis>[2],
   rowsPerPart?: number,
-): Promise<number[]> {
+): Promise<{ stage: AnalysisStage; done: StreamedAnalysis; ended: number[] }> {
   let stage: AnalysisStage | undefined;
   const ended: number[] = [];
   const done = await streamAnalysis(
@@ -295,7 +299,18 @@ async function streamTables(
     },
     opts,
   );
-  await (await stage!.finish(path.join(dir, 'streamed'), done.clockOffsets)).written;
+  return { stage: stage!, done, ended };
+}
+
+/** `streamStage`, its tables written under `dir/streamed`. */
+async function streamTables(
+  bundle: string,
+  dir: string,
+  opts: Parameters<typeof streamAnalysis>[2],
+  rowsPerPart?: number,
+): Promise<number[]> {
+  const { stage, done, ended } = await streamStage(bundle, dir, opts, rowsPerPart);
+  await (await stage.finish(path.join(dir, 'streamed'), done.clockOffsets)).written;
   return ended;
 }
 
@@ -379,6 +394,29 @@ test(
         con.closeSync();
         db.closeSync();
       }
+    } finally {
+      await fs.rm(dir, { recursive: true, force: true });
+    }
+  },
+);
+
+test(
+  'a stage discarded after a failure leaves none of the sightings parts it wrote',
+  requireBundles(),
+  async () => {
+    const lab = labBundles()[0]!;
+    const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'ht-analysis-discard-'));
+    try {
+      const { stage } = await streamStage(
+        lab.bundle,
+        dir,
+        { memoryBudgetBytes: 1, spoolChunkFrames: 50, slabNs: 20e6 },
+        100,
+      );
+      // (the analysis ends here as if what follows it had failed)
+      await stage.discard();
+      assert.deepEqual(await fs.readdir(path.join(dir, 'parts')), []);
+      assert.ok(!(await fs.readdir(dir)).includes('tmp'), 'the spill folder goes');
     } finally {
       await fs.rm(dir, { recursive: true, force: true });
     }
