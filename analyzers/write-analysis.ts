@@ -74,8 +74,9 @@ export interface StageCol {
 
 const CHUNK = 2048;
 /**
- * Sightings rows gathered per part: only one part's columns are in JS memory at a time (~70 bytes a
- * row); DuckDB holds the staged rows under its memory limit and spills past it.
+ * Sightings rows gathered in JS at a time (`WriteOptions.partRows`): only that many rows' columns are in
+ * JS memory at once (~70 bytes a row); DuckDB holds the staged rows under its memory limit and spills
+ * past it. (A Parquet part, `ROWS_PER_PART`, is staged from several of them.)
  */
 const PART_ROWS = 1 << 20;
 
@@ -884,7 +885,8 @@ export class AnalysisStage {
   private baseNs: bigint | null = null;
   private closed = false;
   private part = 0;
-  private partRows = 0;
+  /** sightings rows staged for the part being filled */
+  private rowsInPart = 0;
   /** the part being written (at most one: the next one fills meanwhile) */
   private copying: Promise<unknown> = Promise.resolve();
   private readonly parts: string[] = [];
@@ -966,16 +968,16 @@ export class AnalysisStage {
     for (let at = 0; at < s.length; at += this.chunkRows) {
       const to = Math.min(s.length, at + this.chunkRows);
       this.rows.append(sightingColumns(s, flowOf, packetBase, this.enums, at, to), to - at);
-      this.partRows += to - at;
+      this.rowsInPart += to - at;
     }
-    if (this.partRows >= this.rowsPerPart) await this.nextPart();
+    if (this.rowsInPart >= this.rowsPerPart) await this.nextPart();
   }
 
   /** Writes the part staged so far on DuckDB's threads and stages the next in a new table. */
   private async nextPart(): Promise<void> {
     this.rows.close();
     const k = this.part++;
-    this.partRows = 0;
+    this.rowsInPart = 0;
     // one part written at a time: a slow disk holds the analysis back instead of filling memory
     await this.copying;
     this.copying = this.copyCon.run(this.partCopy(k));
@@ -1017,7 +1019,7 @@ export class AnalysisStage {
       for (const table of ANALYSIS_TABLES) await fs.mkdir(path.join(root, table), { recursive: true });
       this.rows.close();
       // the last part, even without rows when it is the only one (the table exists, empty)
-      if (this.partRows > 0 || this.part === 0) copies.push(this.partCopy(this.part++));
+      if (this.rowsInPart > 0 || this.part === 0) copies.push(this.partCopy(this.part++));
       this.flushFlows();
       for (const stage of this.perFlow) {
         stage.close();
