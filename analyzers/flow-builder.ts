@@ -50,7 +50,9 @@ import type { Topology } from './topology/model.ts';
 export const RESERVOIR = 1024;
 
 const DIR = ['unknown', 'in', 'out'] as const;
+const FIN = 0x001;
 const SYN = 0x002;
+const RST = 0x004;
 const ACK = 0x010;
 
 /** One path of one leg of an open flow. */
@@ -125,6 +127,10 @@ class OpenFlow {
   ladderPackets = 0;
   /** whether a packet other than a TCP SYN has joined it (a SYN then starts the connection's next flow) */
   sawNonSyn = false;
+  /** the first FIN's sender (address and port) and whether the connection has closed (RST, or a FIN from each end) */
+  finAddr = -1;
+  finPort = -1;
+  closed = false;
   readonly request = new LegAcc();
   readonly reply = new LegAcc();
   /** bit per point that saw one of its packets, 30 to a number */
@@ -288,12 +294,14 @@ export class FlowBuilder {
     public flowOfPacket: Int32Array = new Int32Array(0),
   ) {
     this.idle = opts.idleNs ?? 120e9;
+    this.closedIdle = Math.min(this.idle, opts.closedIdleNs ?? 5e9);
     this.files = opts.files ?? [];
     this.facts = opts.facts ?? true;
     this.ladderPackets = opts.ladderPackets ?? 0;
     this.slabFlows = opts.slabFlows ?? false;
   }
 
+  private readonly closedIdle: number;
   private readonly facts: boolean;
   private readonly ladderPackets: number;
   private readonly slabFlows: boolean;
@@ -322,7 +330,7 @@ export class FlowBuilder {
     this.windows ??= pointWindows(s, this.opts);
     const idle: OpenFlow[] = [];
     for (const [root, flow] of this.open)
-      if (ownFrom - this.num[NUM * flow.slot + LAST_T]! > this.idle) {
+      if (ownFrom - this.num[NUM * flow.slot + LAST_T]! > this.idleOf(flow)) {
         this.open.delete(root);
         idle.push(flow);
       }
@@ -444,6 +452,11 @@ export class FlowBuilder {
     this.finish(younger, s);
   }
 
+  /** The silence after which a flow ends: shorter once its TCP connection has closed. */
+  private idleOf(flow: OpenFlow): number {
+    return flow.closed ? this.closedIdle : this.idle;
+  }
+
   /** Packet p (time order) to its connection's open flow, or to a new one; its time-ordered parts. */
   private assign(s: Sightings, p: number, ended: OpenFlow[]): void {
     const tuple = this.tupleOf[p]!;
@@ -457,7 +470,7 @@ export class FlowBuilder {
     const flags = f.tcpFlags[fr]!;
     const isSyn = f.proto[fr] === 6 && (flags & SYN) !== 0 && (flags & ACK) === 0;
     let flow = this.open.get(root);
-    if (flow && ((isSyn && flow.sawNonSyn) || t0 - this.num[NUM * flow.slot + LAST_T]! > this.idle)) {
+    if (flow && ((isSyn && flow.sawNonSyn) || t0 - this.num[NUM * flow.slot + LAST_T]! > this.idleOf(flow))) {
       ended.push(flow);
       flow = undefined;
     }
@@ -466,6 +479,14 @@ export class FlowBuilder {
       this.open.set(root, flow);
     }
     if (!isSyn) flow.sawNonSyn = true;
+    if (f.proto[fr] === 6 && (flags & (FIN | RST)) !== 0 && !flow.closed) {
+      const port = f.srcPort[fr]!;
+      if ((flags & RST) !== 0) flow.closed = true;
+      else if (flow.finAddr < 0) {
+        flow.finAddr = f.src[fr]!;
+        flow.finPort = port;
+      } else if (flow.finAddr !== f.src[fr] || flow.finPort !== port) flow.closed = true;
+    }
     const num = this.num;
     const k = NUM * flow.slot;
     num[k + LAST_T] = t0;

@@ -103,6 +103,12 @@ export interface FlowsResult {
 export interface FlowOptions {
   /** silence after which a tuple starts a new flow; default 120 s */
   idleNs?: number;
+  /**
+   * silence after which a closed TCP connection (an RST, or a FIN from each end) starts a new flow, and
+   * its flow ends; default 5 s (Zeek's tcp_close_delay): a capture's flows are then held while their
+   * connections are open, not for `idleNs` after
+   */
+  closedIdleNs?: number;
   /** each point's capture windows and drops (framesFromBundle); without it, `Flow.coverage` is empty */
   coverage?: ReadonlyMap<string, Coverage>;
   /** to put the windows (node clocks) on the flows' corrected clocks */

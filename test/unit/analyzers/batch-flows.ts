@@ -27,12 +27,15 @@ import {
 import type { Topology } from '../../../analyzers/topology/model.ts';
 
 const DIR = ['unknown', 'in', 'out'] as const;
+const FIN = 0x001;
 const SYN = 0x002;
+const RST = 0x004;
 const ACK = 0x010;
 
 export function batchFlows(s: Sightings, topology: Topology, opts: FlowOptions = {}): FlowsResult {
   const f = s.frames;
   const idle = opts.idleNs ?? 120e9;
+  const closedIdle = Math.min(idle, opts.closedIdleNs ?? 5e9);
   const portOf = (fr: number, which: 'src' | 'dst'): number => {
     const proto = f.proto[fr]!;
     if (proto === 1 || proto === 58) return f.icmpEcho[fr] === 1 ? f.icmpId[fr]! : 0;
@@ -90,17 +93,29 @@ export function batchFlows(s: Sightings, topology: Topology, opts: FlowOptions =
     packets.sort(byTime);
     let from = 0;
     let sawNonSyn = false;
+    // a closed connection (an RST, or a FIN from each end) ends its flow after a shorter silence
+    let closed = false;
+    let finFrom = '';
     for (let i = 0; i < packets.length; i++) {
       const p = packets[i]!;
       const fr = s.frame[s.packetStart[p]!]!;
       const flags = f.tcpFlags[fr]!;
       const isSyn = f.proto[fr] === 6 && (flags & SYN) !== 0 && (flags & ACK) === 0;
-      if (i > from && ((isSyn && sawNonSyn) || firstT[p]! - firstT[packets[i - 1]!]! > idle)) {
+      const gap = i > from ? firstT[p]! - firstT[packets[i - 1]!]! : 0;
+      if (i > from && ((isSyn && sawNonSyn) || gap > (closed ? closedIdle : idle))) {
         flows.push(buildFlow(flows.length, packets.subarray(from, i), ctx));
         from = i;
         sawNonSyn = false;
+        closed = false;
+        finFrom = '';
       }
       if (!isSyn) sawNonSyn = true;
+      if (f.proto[fr] === 6 && (flags & RST) !== 0) closed = true;
+      else if (f.proto[fr] === 6 && (flags & FIN) !== 0) {
+        const sender = `${f.src[fr]}:${f.srcPort[fr]}`;
+        if (finFrom === '') finFrom = sender;
+        else if (finFrom !== sender) closed = true;
+      }
     }
     if (packets.length > from) flows.push(buildFlow(flows.length, packets.subarray(from), ctx));
   }

@@ -10,6 +10,8 @@ import { emptyTopology, PointKind } from '../../../analyzers/topology/model.ts';
 import { batchFlows } from './batch-flows.ts';
 
 const IDLE = 1000;
+/** within the random gaps (0-300 ns), so closed connections split and do not */
+const CLOSED_IDLE = 150;
 const SLAB = 700;
 const POINTS = ['p0', 'p1', 'p2', 'p3'];
 
@@ -48,7 +50,8 @@ interface Packet {
  * Conversations over a few clients, ports and servers (so tuples are reused: port reuse, idle splits),
  * some through a DNAT (a VIP rewritten to one of two backends: the union-find joins the tuples), IPv4
  * and IPv6 (intern ids colliding with IPv4 numbers), TCP with SYNs mid-connection, UDP, ICMP echo and
- * ICMP errors, packets without IP; gaps of exactly `IDLE`, one ns either side, or random; packets
+ * ICMP errors, packets without IP; TCP FINs and RSTs (closed connections); gaps of exactly `IDLE`, one
+ * ns either side, or random; packets
  * numbered slab by slab, shuffled within a slab (numbers out of time order).
  */
 function generate(seed: number): { s: Sightings; slabs: Sightings[]; coverage: Map<string, Coverage> } {
@@ -101,7 +104,8 @@ function generate(seed: number): { s: Sightings; slabs: Sightings[]; coverage: M
         slab: 0,
         v: r() < 0.03 ? 0 : v,
         proto: icmpError ? proto : proto,
-        flags: proto !== 6 ? 0 : syn ? (reply ? 0x12 : 0x02) : 0x10,
+        // now and then a FIN (from either end) or an RST: a closed connection's flow ends after a shorter silence
+        flags: proto !== 6 ? 0 : syn ? (reply ? 0x12 : 0x02) : pick([0x10, 0x10, 0x10, 0x10, 0x11, 0x04]),
         icmp:
           proto === 1 || proto === 58
             ? icmpError
@@ -277,7 +281,7 @@ const shape = (flows: readonly Flow[], flowOfPacket: Int32Array) =>
 test('flow builder: the same flows as the batch grouping on generated sightings (one slab)', () => {
   for (let seed = 1; seed <= 400; seed++) {
     const { s, coverage } = generate(seed);
-    const opts = { idleNs: IDLE, coverage };
+    const opts = { idleNs: IDLE, closedIdleNs: CLOSED_IDLE, coverage };
     const batch = batchFlows(s, emptyTopology(), opts);
     const built = flowsFromSightings(s, emptyTopology(), opts);
     assert.deepEqual(
@@ -318,7 +322,7 @@ test('flow builder: the same flows as the batch grouping on generated sightings 
   let compared = 0;
   for (let seed = 1; seed <= 400; seed++) {
     const { s, slabs, coverage } = generate(seed);
-    const opts = { idleNs: IDLE, coverage };
+    const opts = { idleNs: IDLE, closedIdleNs: CLOSED_IDLE, coverage };
     const batch = batchFlows(s, emptyTopology(), opts);
     const flows: Flow[] = [];
     const b = new FlowBuilder(emptyTopology(), { ...opts, facts: false }, (fl) => flows.push(fl));
