@@ -20,13 +20,11 @@ import { communityIdV1 } from './community-id.ts';
 import type { Sightings } from './correlate/sightings.ts';
 import {
   coverageGaps,
-  endpointOf,
-  externalService,
   type Flow,
   type FlowOptions,
   type FlowsResult,
+  flowEnds,
   type HopLatency,
-  nodePortService,
   type PathHop,
   type PointWindows,
   pointWindows,
@@ -723,19 +721,15 @@ export class FlowBuilder {
     const finalDst = f.addrText(last, 'dst') ?? '';
     const originPort = icmp ? 0 : this.portOf(s, o, 'dst');
     const finalPort = icmp ? 0 : this.portOf(s, last, 'dst');
-    const serviceKey = topology.serviceByIp.get(originDst) ?? null;
-    const rewritten = originDst !== finalDst || originPort !== finalPort;
-    const onWire = serviceKey !== null || rewritten;
-    const server = endpointOf(topology, onWire ? finalDst : originDst, onWire ? finalPort : originPort);
-    const client = endpointOf(topology, clientIp, clientPort);
-    const nodePort = topology.nodeByIp.has(originDst) ? nodePortService(topology, originPort, proto) : null;
-    const service = nodePort
-      ? nodePort
-      : onWire
-        ? { ip: originDst, port: originPort, name: serviceKey, seen: true }
-        : client.pod === null && client.node === null
-          ? externalService(topology, server, proto)
-          : null;
+    const { client, service, server } = flowEnds(topology, {
+      proto,
+      clientIp,
+      clientPort,
+      originDst,
+      originPort,
+      finalDst,
+      finalPort,
+    });
     // ICMP legs are identified by type/code, as the spec wants; the request's type names the exchange
     const sp = icmp ? f.icmpTypeCode[o]! >> 8 : clientPort;
     const icmpCode = f.icmpTypeCode[o]! & 255;

@@ -313,6 +313,40 @@ export function endpointOf(topology: Topology, ip: string, port: number): Endpoi
   return { ip, port, pod, node };
 }
 
+/** Where a flow's opener went: its source, and its destination first and last along its path (ICMP: port 0). */
+export interface OpenerEnds {
+  proto: number;
+  clientIp: string;
+  clientPort: number;
+  originDst: string;
+  originPort: number;
+  finalDst: string;
+  finalPort: number;
+}
+
+/**
+ * A flow's client, Service and server from its opener: a destination rewritten along the path, or a
+ * Service VIP, is the Service and its last destination the server; a NodePort belongs to its Service;
+ * an outside client reaching a backend of a LoadBalancer/ExternalIP Service names that Service.
+ */
+export function flowEnds(topology: Topology, o: OpenerEnds): Pick<Flow, 'client' | 'service' | 'server'> {
+  const { proto, originDst, originPort, finalDst, finalPort } = o;
+  const serviceKey = topology.serviceByIp.get(originDst) ?? null;
+  const rewritten = originDst !== finalDst || originPort !== finalPort;
+  const onWire = serviceKey !== null || rewritten;
+  const server = endpointOf(topology, onWire ? finalDst : originDst, onWire ? finalPort : originPort);
+  const client = endpointOf(topology, o.clientIp, o.clientPort);
+  const nodePort = topology.nodeByIp.has(originDst) ? nodePortService(topology, originPort, proto) : null;
+  const service = nodePort
+    ? nodePort
+    : onWire
+      ? { ip: originDst, port: originPort, name: serviceKey, seen: true }
+      : client.pod === null && client.node === null
+        ? externalService(topology, server, proto)
+        : null;
+  return { client, service, server };
+}
+
 /**
  * A request to nodeIP:NodePort (an SLB with ECS backends, scenario 8b) belongs to the Service owning
  * that NodePort; its outside address (LoadBalancer, else ExternalIP, else ClusterIP) names the flow's

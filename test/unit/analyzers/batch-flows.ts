@@ -9,14 +9,12 @@ import { communityIdV1 } from '../../../analyzers/community-id.ts';
 import type { Sightings } from '../../../analyzers/correlate/sightings.ts';
 import {
   coverageGaps,
-  endpointOf,
-  externalService,
   type Flow,
   type FlowOptions,
   type FlowsResult,
+  flowEnds,
   groupIndexes,
   type HopLatency,
-  nodePortService,
   type PathHop,
   type PointWindows,
   pointWindows,
@@ -197,19 +195,16 @@ function buildFlow(id: number, packets: Int32Array, ctx: Ctx): Flow {
   const finalDst = f.addrText(last, 'dst') ?? '';
   const originPort = icmp ? 0 : portOf(o, 'dst');
   const finalPort = icmp ? 0 : portOf(last, 'dst');
-  const serviceKey = topology.serviceByIp.get(originDst) ?? null;
-  const rewritten = originDst !== finalDst || originPort !== finalPort;
-  const onWire = serviceKey !== null || rewritten;
-  const server = endpointOf(topology, onWire ? finalDst : originDst, onWire ? finalPort : originPort);
-  const client = endpointOf(topology, clientIp, clientPort);
-  const nodePort = topology.nodeByIp.has(originDst) ? nodePortService(topology, originPort, proto) : null;
-  const service = nodePort
-    ? nodePort
-    : onWire
-      ? { ip: originDst, port: originPort, name: serviceKey, seen: true }
-      : client.pod === null && client.node === null
-        ? externalService(topology, server, proto)
-        : null;
+  // the endpoints are the production rule's (flowEnds): this reference differs only in the grouping
+  const { client, service, server } = flowEnds(topology, {
+    proto,
+    clientIp,
+    clientPort,
+    originDst,
+    originPort,
+    finalDst,
+    finalPort,
+  });
   const [requestPath, requestPathPackets] = modalPath(requests, ctx);
   const [replyPath, replyPathPackets] = modalPath(replies, ctx);
   const hops = [
