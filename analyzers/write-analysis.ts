@@ -872,7 +872,7 @@ function noSightings(): Sightings {
 const ROWS_PER_PART = 1 << 21;
 
 /** The sightings table's part files, in row order (a view reads `sightings/*.parquet`). */
-export const sightingsPart = (k: number): string => `part-${String(k).padStart(5, '0')}.parquet`;
+const sightingsPart = (k: number): string => `part-${String(k).padStart(5, '0')}.parquet`;
 
 /**
  * The analyzers' tables staged in DuckDB as the analysis makes them: a slab's sightings as the slab is

@@ -54,7 +54,7 @@ export async function analysisDirFromBundle(
 }
 
 /** What `hoptrace report` rebuilds the page from; returns the number of flows. */
-export async function writeAnalysisJson(
+async function writeAnalysisJson(
   outDir: string,
   analysis: Parameters<typeof reportInputFromAnalysis>[0],
   bundleDir: string,

@@ -746,8 +746,8 @@ export class ReportFeed {
   private readonly latency: LatencySamples;
   private readonly points: Map<string, InputPoint>;
   private readonly flowsNaming = new Map<string, number>();
-  private firstNs: string | null = null;
-  private lastNs: string | null = null;
+  private firstNs: bigint | null = null;
+  private lastNs: bigint | null = null;
   private readonly passingRows: number;
   private readonly passingDetail: number;
 
@@ -781,8 +781,11 @@ export class ReportFeed {
     }
     if (v) this.note(v);
     this.latency.add(f, v);
-    if (this.firstNs === null || BigInt(f.firstNs) < BigInt(this.firstNs)) this.firstNs = f.firstNs;
-    if (this.lastNs === null || BigInt(f.lastNs) > BigInt(this.lastNs)) this.lastNs = f.lastNs;
+    // parsed once a flow (the span needs them only when the captures give none; kept as numbers meanwhile)
+    const first = BigInt(f.firstNs);
+    const last = BigInt(f.lastNs);
+    if (this.firstNs === null || first < this.firstNs) this.firstNs = first;
+    if (this.lastNs === null || last > this.lastNs) this.lastNs = last;
     if (failing(j)) {
       this.kept.set(f.id, { flow: f, verdict: v });
       return;
@@ -846,8 +849,8 @@ export class ReportFeed {
     const ends = input.captures.map((c) => c.endNs).filter((s): s is string => s !== null);
     const minBig = (xs: string[]) => xs.reduce((a, b) => (BigInt(b) < BigInt(a) ? b : a));
     const maxBig = (xs: string[]) => xs.reduce((a, b) => (BigInt(b) > BigInt(a) ? b : a));
-    const startNs = starts.length > 0 ? minBig(starts) : this.firstNs;
-    const endNs = ends.length > 0 ? maxBig(ends) : this.lastNs;
+    const startNs = starts.length > 0 ? minBig(starts) : (this.firstNs?.toString() ?? null);
+    const endNs = ends.length > 0 ? maxBig(ends) : (this.lastNs?.toString() ?? null);
     const offsets = new Map(input.clockOffsets.map((o) => [o.node, o]));
     const observed = new Map((verdicts?.nodes ?? []).map((n) => [n.node, n]));
     return {

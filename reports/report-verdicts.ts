@@ -53,10 +53,6 @@ export class ReportVerdicts {
     this.passingDetail = opts.passingDetail ?? DEFAULT_PASSING_DETAIL;
   }
 
-  get length(): number {
-    return this.count;
-  }
-
   /** Adds a flow's verdict; returns whether it is kept whole (for now: a lower id may push it out later). */
   add(f: FlowVerdict): boolean {
     const i = this.count++;

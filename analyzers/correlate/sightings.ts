@@ -135,7 +135,13 @@ export function pointsOf(
   points: string[],
   topology: Topology,
 ): Pick<Sightings, 'points' | 'pointNode' | 'pointKind'> {
-  const ctx = pointContext(points, topology);
+  return pointTexts(points, pointContext(points, topology));
+}
+
+function pointTexts(
+  points: string[],
+  ctx: PointContext,
+): Pick<Sightings, 'points' | 'pointNode' | 'pointKind'> {
   return {
     points,
     pointNode: points.map((_, i) => ctx.nodeNames[ctx.pointNode[i]!] ?? null),
@@ -241,9 +247,7 @@ export class SightingsBuilder {
     this.packetStart[this.packets] = this.length;
     return {
       frames,
-      points,
-      pointNode: points.map((_, i) => ctx.nodeNames[ctx.pointNode[i]!] ?? null),
-      pointKind: ctx.pointKind,
+      ...pointTexts(points, ctx),
       length: this.length,
       packet: this.packet,
       hop: this.hop,
