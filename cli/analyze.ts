@@ -153,7 +153,9 @@ export async function analyzeBundle(
             path.join(side, 'sightings'),
             texts,
             {
-              memoryLimit: ANALYSIS_TABLES_MEMORY,
+              memoryLimit: FLOW_TABLES_MEMORY,
+              sightingsMemoryLimit: SIGHTINGS_MEMORY,
+              thread: true,
             },
           );
         },
@@ -194,7 +196,9 @@ export async function analyzeBundle(
     const tail = judge!.tail(analysis.warnings, extra);
     done('rules');
     // DuckDB writes the tables on its own threads meanwhile
-    const written = (await tables!.finish(staged, analysis.clockOffsets)).written;
+    const written = (
+      await tables!.finish(staged, analysis.clockOffsets, { memoryLimit: FLOW_TABLES_WRITE_MEMORY })
+    ).written;
     done('tables staged');
     const document = await alongside(written, async () => {
       out.verdictsJson.finish(tail);
@@ -279,10 +283,15 @@ async function alongside<T>(written: Promise<void>, work: () => Promise<T>): Pro
 }
 
 /**
- * DuckDB's memory for the analysis tables while the analysis runs: it holds one part of the sightings
- * being written and the next one filling (2 M rows each, write-analysis.ts), and the flows' tables.
+ * DuckDB's memory for the analysis tables while the analysis runs: the sightings' (on their own thread)
+ * hold one part being written and the next one filling (2 M rows each, sightings-parts.ts); the flows'
+ * tables hold every flow's rows until the end (past it they spill). 256 MB between them, as when one
+ * database held both.
  */
-const ANALYSIS_TABLES_MEMORY = '256MB';
+const SIGHTINGS_MEMORY = '160MB';
+const FLOW_TABLES_MEMORY = '96MB';
+/** and the flows' tables' for writing them, sorted by flow id, once the sightings' database is closed */
+const FLOW_TABLES_WRITE_MEMORY = '256MB';
 /**
  * DuckDB's memory for the verdicts table's rows while the analysis runs beside it (past it they spill),
  * and for writing them once it is done: at 20 M frames 256 MB all along peaked at 2.04 GB during the

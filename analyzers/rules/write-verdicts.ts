@@ -9,9 +9,9 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import type { DuckDBConnection } from '@duckdb/node-api';
 import { openDuckDb, sqlString } from '../../ingest/dataset/duckdb.ts';
+import { ColumnAppender, stageCol } from '../stage-columns.ts';
 import type { Topology } from '../topology/model.ts';
 import type { VerdictsTail } from '../verdicts.ts';
-import { ColumnAppender, stageCol } from '../write-analysis.ts';
 import type { CheckResult, Evidence, FlowVerdict } from './verdict-types.ts';
 
 export const VERDICTS_TABLE = 'verdicts';

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { ENUM } from '@duckdb/node-api';
-import { ColumnAppender, stageCol } from '../../../analyzers/write-analysis.ts';
+import { ColumnAppender, stageCol } from '../../../analyzers/stage-columns.ts';
 import { openDuckDb } from '../../../ingest/dataset/duckdb.ts';
 
 test('a stage column wider than its DuckDB type is refused, not copied past the vector', async () => {

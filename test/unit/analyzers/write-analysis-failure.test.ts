@@ -4,7 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
 import { DuckDBInstance } from '@duckdb/node-api';
-import { stageAnalysisTables } from '../../../analyzers/write-analysis.ts';
+import { AnalysisStage, stageAnalysisTables } from '../../../analyzers/write-analysis.ts';
 import { sightingsOf } from './hand-sightings.ts';
 
 test('a database whose connection fails is closed, and its temporary folder removed', async () => {
@@ -32,6 +32,59 @@ test('a database whose connection fails is closed, and its temporary folder remo
   } finally {
     proto.connect = connect;
     proto.closeSync = closeSync;
+    await fs.rm(dir, { recursive: true, force: true });
+  }
+});
+
+const noTexts = { points: [], pointNode: [], pointKind: [], files: [], ip4: [], ip6: [] };
+
+test('a sightings thread that cannot make its parts folder fails the opening (no hang)', async () => {
+  const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'ht-analysis-'));
+  try {
+    const file = path.join(dir, 'a-file');
+    await fs.writeFile(file, '');
+    await assert.rejects(
+      AnalysisStage.open(path.join(dir, 'tmp'), path.join(file, 'parts'), noTexts, {
+        thread: true,
+        memoryLimit: '64MB',
+        threads: 1,
+      }),
+      /ENOTDIR|not a directory/,
+    );
+    assert.ok(!(await fs.readdir(dir)).includes('tmp'), 'the spill folders go');
+  } finally {
+    await fs.rm(dir, { recursive: true, force: true });
+  }
+});
+
+test('a part the sightings thread fails to write fails the tables, and the stage still closes', async () => {
+  const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'ht-analysis-'));
+  try {
+    const parts = path.join(dir, 'parts');
+    const texts = { ...noTexts, points: ['p0'], pointNode: ['n1'], pointKind: ['other'], files: ['f.pcap'] };
+    const stage = await AnalysisStage.open(path.join(dir, 'tmp'), parts, texts, {
+      thread: true,
+      memoryLimit: '64MB',
+      threads: 1,
+      rowsPerPart: 1,
+    });
+    // the parts folder goes under the thread: its COPY of each part fails
+    await fs.rm(parts, { recursive: true });
+    const rows = Array.from({ length: 4 }, (_, i) => ({
+      point: 0,
+      file: 0,
+      src: 0x0a000001 + i,
+      dst: 0x0a000002,
+    }));
+    const s = sightingsOf(rows, ['p0'], ['n1']);
+    const staged = (async () => {
+      await stage.sightings(s, new Int32Array(s.packets).fill(-1), 0);
+      return (await stage.finish(path.join(dir, 'dataset'), [])).written;
+    })();
+    await assert.rejects(staged, /IO Error|No such file/);
+    await stage.discard();
+    assert.ok(!(await fs.readdir(dir)).includes('tmp'), 'the spill folders go');
+  } finally {
     await fs.rm(dir, { recursive: true, force: true });
   }
 });

@@ -277,6 +277,7 @@ async function streamStage(
   dir: string,
   opts: Parameters<typeof streamAnalysis>[2],
   rowsPerPart?: number,
+  thread = false,
 ): Promise<{ stage: AnalysisStage; done: StreamedAnalysis; ended: number[] }> {
   let stage: AnalysisStage | undefined;
   const ended: number[] = [];
@@ -288,6 +289,7 @@ async function streamStage(
           memoryLimit: '256MB',
           threads: 1,
           ...(rowsPerPart ? { rowsPerPart } : {}),
+          thread,
         });
       },
       clock: () => undefined,
@@ -308,61 +310,63 @@ async function streamTables(
   dir: string,
   opts: Parameters<typeof streamAnalysis>[2],
   rowsPerPart?: number,
+  thread = false,
 ): Promise<number[]> {
-  const { stage, done, ended } = await streamStage(bundle, dir, opts, rowsPerPart);
+  const { stage, done, ended } = await streamStage(bundle, dir, opts, rowsPerPart, thread);
   await (await stage.finish(path.join(dir, 'streamed'), done.clockOffsets)).written;
   return ended;
 }
 
-test(
-  'streamed slab by slab into parts of 100 rows, the tables read as those written from the held analysis',
-  requireBundles(),
-  async () => {
-    const lab = labBundles().find((l) => l.mode === 'datapathv2') ?? labBundles()[0]!;
-    const spill = { memoryBudgetBytes: 1, spoolChunkFrames: 50, slabNs: 20e6 };
-    const held = await analysisFromBundle(lab.bundle, spill);
-    const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'ht-analysis-parts-'));
-    try {
-      await writeAnalysisTables(path.join(dir, 'held'), held.tables, { memoryLimit: '256MB', threads: 1 });
-      await streamTables(lab.bundle, dir, spill, 100);
-      const parts = await fs.readdir(path.join(dir, 'streamed', 'sightings'));
-      assert.ok(parts.length >= 3, `several parts (${parts.length})`);
-      assert.deepEqual(await fs.readdir(path.join(dir, 'parts')), [], 'every part moved into the dataset');
-      const db = await openDuckDb({ memoryLimit: '256MB', threads: 1 });
-      const con = await db.connect();
+for (const thread of [false, true])
+  test(
+    `streamed slab by slab into parts of 100 rows${thread ? ' on the sightings thread' : ''}, the tables read as those written from the held analysis`,
+    requireBundles(),
+    async () => {
+      const lab = labBundles().find((l) => l.mode === 'datapathv2') ?? labBundles()[0]!;
+      const spill = { memoryBudgetBytes: 1, spoolChunkFrames: 50, slabNs: 20e6 };
+      const held = await analysisFromBundle(lab.bundle, spill);
+      const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'ht-analysis-parts-'));
       try {
-        const rows = async (sql: string) => (await con.runAndReadAll(sql)).getRowObjectsJson();
-        for (const [table, order] of [
-          ['sightings', 'packet_id, hop'],
-          ['flows', 'flow_id'],
-          ['flow_hops', 'flow_id, leg, hop'],
-          ['flow_coverage', 'flow_id, capture_point'],
-          ['clock_offsets', 'node'],
-        ] as const) {
-          const read = (which: string) =>
-            `SELECT * FROM read_parquet('${path.join(dir, which, table, '*.parquet')}') ORDER BY ${order}`;
-          const [a, b] = [await rows(read('held')), await rows(read('streamed'))];
-          if (table !== 'flow_coverage') assert.ok(a.length > 0, table);
-          assert.deepEqual(b, a, table);
+        await writeAnalysisTables(path.join(dir, 'held'), held.tables, { memoryLimit: '256MB', threads: 1 });
+        await streamTables(lab.bundle, dir, spill, 100, thread);
+        const parts = await fs.readdir(path.join(dir, 'streamed', 'sightings'));
+        assert.ok(parts.length >= 3, `several parts (${parts.length})`);
+        assert.deepEqual(await fs.readdir(path.join(dir, 'parts')), [], 'every part moved into the dataset');
+        const db = await openDuckDb({ memoryLimit: '256MB', threads: 1 });
+        const con = await db.connect();
+        try {
+          const rows = async (sql: string) => (await con.runAndReadAll(sql)).getRowObjectsJson();
+          for (const [table, order] of [
+            ['sightings', 'packet_id, hop'],
+            ['flows', 'flow_id'],
+            ['flow_hops', 'flow_id, leg, hop'],
+            ['flow_coverage', 'flow_id, capture_point'],
+            ['clock_offsets', 'node'],
+          ] as const) {
+            const read = (which: string) =>
+              `SELECT * FROM read_parquet('${path.join(dir, which, table, '*.parquet')}') ORDER BY ${order}`;
+            const [a, b] = [await rows(read('held')), await rows(read('streamed'))];
+            if (table !== 'flow_coverage') assert.ok(a.length > 0, table);
+            assert.deepEqual(b, a, table);
+          }
+          // the parts in name order are the rows in the order staged: packets ascending
+          const seq = await rows(
+            `SELECT packet_id FROM read_parquet('${path.join(dir, 'streamed', 'sightings', '*.parquet')}')`,
+          );
+          const ids = seq.map((r) => Number(r['packet_id']));
+          assert.deepEqual(
+            ids,
+            [...ids].sort((x, y) => x - y),
+          );
+        } finally {
+          con.closeSync();
+          db.closeSync();
         }
-        // the parts in name order are the rows in the order staged: packets ascending
-        const seq = await rows(
-          `SELECT packet_id FROM read_parquet('${path.join(dir, 'streamed', 'sightings', '*.parquet')}')`,
-        );
-        const ids = seq.map((r) => Number(r['packet_id']));
-        assert.deepEqual(
-          ids,
-          [...ids].sort((x, y) => x - y),
-        );
       } finally {
-        con.closeSync();
-        db.closeSync();
+        await fs.rm(dir, { recursive: true, force: true });
       }
-    } finally {
-      await fs.rm(dir, { recursive: true, force: true });
-    }
-  },
-);
+    },
+  );
 
 test(
   'flows that end out of id order (1 ms idle timeout): the streamed tables list their rows as the held ones do',
@@ -400,25 +404,27 @@ test(
   },
 );
 
-test(
-  'a stage discarded after a failure leaves none of the sightings parts it wrote',
-  requireBundles(),
-  async () => {
-    const lab = labBundles()[0]!;
-    const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'ht-analysis-discard-'));
-    try {
-      const { stage } = await streamStage(
-        lab.bundle,
-        dir,
-        { memoryBudgetBytes: 1, spoolChunkFrames: 50, slabNs: 20e6 },
-        100,
-      );
-      // (the analysis ends here as if what follows it had failed)
-      await stage.discard();
-      assert.deepEqual(await fs.readdir(path.join(dir, 'parts')), []);
-      assert.ok(!(await fs.readdir(dir)).includes('tmp'), 'the spill folder goes');
-    } finally {
-      await fs.rm(dir, { recursive: true, force: true });
-    }
-  },
-);
+for (const thread of [false, true])
+  test(
+    `a stage discarded after a failure leaves none of the sightings parts it wrote${thread ? ' (sightings thread)' : ''}`,
+    requireBundles(),
+    async () => {
+      const lab = labBundles()[0]!;
+      const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'ht-analysis-discard-'));
+      try {
+        const { stage } = await streamStage(
+          lab.bundle,
+          dir,
+          { memoryBudgetBytes: 1, spoolChunkFrames: 50, slabNs: 20e6 },
+          100,
+          thread,
+        );
+        // (the analysis ends here as if what follows it had failed)
+        await stage.discard();
+        assert.deepEqual(await fs.readdir(path.join(dir, 'parts')), []);
+        assert.ok(!(await fs.readdir(dir)).includes('tmp'), 'the spill folder goes');
+      } finally {
+        await fs.rm(dir, { recursive: true, force: true });
+      }
+    },
+  );
