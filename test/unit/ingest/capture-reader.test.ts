@@ -120,6 +120,29 @@ for (const le of [true, false]) {
       assert.match(got.warnings[0]!, /pcap\.fraction-out-of-range record 1: sub-second field 1500000000 ns/);
     });
 
+    test('times of records in one second, across seconds and wrapping fractions, in any chunking', () => {
+      // seconds repeat, change, go back, reach 2^32-1; fractions carry (ns) and wrap in 32 bits (us)
+      const secs = [7, 7, 8, 7, 7, 0xffffffff, 0xffffffff, 0, 1_700_000_000];
+      const fracs = [0, 999_999, 5, 4_294_967_295, 1_000_000, 4_294_968, 12, 999_999_999, 1];
+      for (const magic of [0xa1b2c3d4, 0xa1b23c4d]) {
+        const mult = magic === 0xa1b23c4d ? 1n : 1000n;
+        const recs = secs.map((sec, i) => ({ sec, frac: fracs[i]!, data: frame(8) }));
+        const want = recs.map((r) => BigInt(r.sec) * S + ((BigInt(r.frac) * mult) & 0xffffffffn));
+        const bytes = pcapFile(le, { magic }, recs);
+        for (const size of [bytes.length, 17, 1]) {
+          const chunks: Uint8Array[] = [];
+          for (let o = 0; o < bytes.length; o += size) chunks.push(bytes.subarray(o, o + size));
+          const { sink, got } = collector();
+          assert.equal(readCaptureChunks(chunks, sink, 'f.cap').error, null);
+          assert.deepEqual(
+            got.records.map((r) => r.ns),
+            want,
+            `magic ${magic.toString(16)}, chunks of ${size}`,
+          );
+        }
+      }
+    });
+
     const errors: [string, Uint8Array, string][] = [
       [
         'version 1.4',
