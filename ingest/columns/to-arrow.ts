@@ -6,14 +6,13 @@
  * reset afterwards (`tableFromCapture` allocates one per batch).
  */
 import {
-  type Data,
+  Data,
   DataType,
   Dictionary,
   Field,
   FixedSizeBinary,
   Float64,
   Int64,
-  makeData,
   RecordBatch,
   Schema,
   Struct,
@@ -25,7 +24,7 @@ import {
   type Vector,
   vectorFromArray,
 } from 'apache-arrow';
-import type { PacketColumns } from './packet-columns.ts';
+import { PacketColumns } from './packet-columns.ts';
 import { type StageColumn, stageColumns } from './packets-schema.ts';
 import {
   allZero,
@@ -64,6 +63,29 @@ function arrowType(col: StageColumn): DataType {
       return new FixedSizeBinary(16);
   }
 }
+
+/** Each staging column's Arrow type, made once: types are immutable, and batches share them. */
+const columnTypes = stageColumns.map(arrowType);
+
+/**
+ * A column's Data made directly: `makeData` goes through a type visitor and re-wraps every buffer
+ * (its fixed cost, with the record batch's below, was ~65 µs a batch, as much as 4 ns a row at 16 K
+ * rows). Without a bitmap the column has none and no nulls, as `makeData` makes it: an empty bitmap
+ * (shared: nothing writes into an empty array) and a null count of 0; with one, the count is left
+ * for Arrow to take from the bitmap when asked.
+ */
+function columnOf<T extends DataType>(
+  type: T,
+  n: number,
+  values: T['TArray'],
+  bitmap: Uint8Array | undefined,
+  dictionary?: Vector,
+): Data<T> {
+  const nulls = bitmap ?? NO_BITMAP;
+  return new Data(type, 0, n, bitmap ? -1 : 0, [undefined, values, nulls], [], dictionary);
+}
+
+const NO_BITMAP = new Uint8Array(0);
 
 /** Arrow name of a staging column: ids become the named dictionary column. */
 function arrowName(col: StageColumn): string {
@@ -110,28 +132,59 @@ function dictionaryData(
   values: readonly string[],
   indices: Uint8Array | Uint16Array,
   n: number,
-  bitmap?: Uint8Array,
+  bitmap: Uint8Array | undefined,
 ) {
   const { type, vector } = arrowDictionary(values, !(indices instanceof Uint8Array));
-  return makeData({
-    type,
-    length: n,
-    data: indices.subarray(0, n),
-    dictionary: vector,
-    ...(bitmap ? { nullBitmap: bitmap, nullCount: -1 } : {}),
-  });
+  return columnOf<DataType>(type, n, indices, bitmap, vector);
 }
+
+/**
+ * The bitmap group of each column: columns whose validity is one array (by identity: the aliased
+ * arrays of packet-columns.ts are one) or one IP-version rule share a group and so one bitmap per
+ * batch; the dictionary columns that are NULL where their code is 0 have a group each; -1 is never
+ * NULL. Found once, on a probe batch, so a conversion looks groups up by index, not by key.
+ */
+const bitmapGroup: readonly number[] = (() => {
+  const probe = new PacketColumns(1);
+  const groups = new Map<unknown, number>();
+  return stageColumns.map((col) => {
+    const key = col.valid
+      ? probe[col.valid]
+      : col.whenIpVersion
+        ? `${col.whenIpVersion.column}=${col.whenIpVersion.version}`
+        : col.name === 'decode_error_id' || col.name === 'direction'
+          ? col.name
+          : null;
+    if (key === null) return -1;
+    let group = groups.get(key);
+    if (group === undefined) {
+      group = groups.size;
+      groups.set(key, group);
+    }
+    return group;
+  });
+})();
+const GROUPS = Math.max(...bitmapGroup) + 1;
 
 /**
  * Memory a batch's record batches reuse from one conversion to the next: bitmaps and VLAN planes
  * allocated per batch cost more (allocation, zeroing, the external-memory GCs they bring on) than
- * filling them. Kept per PacketColumns, so it lives exactly as long as the typed arrays the record
- * batch already aliases: a batch that is converted again after a reset (a reused batch) overwrites
- * them, as it overwrites its columns.
+ * filling them, and so do the views of the columns (a subarray is a call into the runtime: about
+ * 60 a conversion). Kept per PacketColumns, so it lives exactly as long as the typed arrays the
+ * record batch already aliases: a batch that is converted again after a reset (a reused batch)
+ * overwrites them, as it overwrites its columns.
  */
 class ArrowScratch {
-  /** bitmap by its key (a validity array, an IP-version rule, a column name) */
-  readonly bits = new Map<unknown, Uint8Array>();
+  /** bitmap memory by group, made on first use */
+  readonly bits: (Uint8Array | null)[] = new Array<Uint8Array | null>(GROUPS).fill(null);
+  /** this conversion's bitmap by group (undefined: no NULLs), valid where `done` is 1 */
+  readonly bitmaps: (Uint8Array | undefined)[] = new Array<Uint8Array | undefined>(GROUPS).fill(undefined);
+  readonly done = new Uint8Array(GROUPS);
+  /** each column's values viewed over rows [0, viewRows), made on first use */
+  readonly views: (ArrayBufferView | null)[] = new Array<ArrayBufferView | null>(stageColumns.length).fill(
+    null,
+  );
+  viewRows = -1;
   /** every row NULL: shared by the columns that are absent from the whole batch, never written */
   readonly noneValid: Uint8Array;
   /** an all-zero VLAN column, shared by untagged batches, never written */
@@ -152,6 +205,17 @@ class ArrowScratch {
     ];
   }
 
+  /** Starts a conversion of `n` rows: forgets the last one's answers (and its views, if `n` differs). */
+  begin(n: number): void {
+    this.done.fill(0);
+    this.vlans = null;
+    this.zero.clear();
+    if (n !== this.viewRows) {
+      this.views.fill(null);
+      this.viewRows = n;
+    }
+  }
+
   allZero(values: Uint8Array | Uint16Array, n: number): boolean {
     let zero = this.zero.get(values);
     if (zero === undefined) {
@@ -161,11 +225,11 @@ class ArrowScratch {
     return zero;
   }
 
-  bitmap(key: unknown): Uint8Array {
-    let bits = this.bits.get(key);
+  bitmap(group: number): Uint8Array {
+    let bits = this.bits[group];
     if (!bits) {
       bits = new Uint8Array(bitmapBytes(this.rows));
-      this.bits.set(key, bits);
+      this.bits[group] = bits;
     }
     return bits;
   }
@@ -187,23 +251,19 @@ function scratchFor(c: PacketColumns, n: number): ArrowScratch {
 }
 
 /**
- * Packed validity of a column, or undefined when nothing is null. Columns that share a validity array
- * (both ports, the TCP fields, aliased arrays) or an IP-version rule share one bitmap per batch.
+ * Packed validity of column `index`, or undefined when nothing is null. Columns of one bitmap group
+ * (both ports, the TCP fields, aliased arrays, one IP-version rule) share one bitmap per batch.
  */
 function validityBitmap(
-  col: StageColumn,
+  index: number,
   c: PacketColumns,
   n: number,
-  cache: Map<unknown, Uint8Array | undefined>,
   scratch: ArrowScratch,
 ): Uint8Array | undefined {
-  const key = col.valid
-    ? c[col.valid]
-    : col.whenIpVersion
-      ? `${col.whenIpVersion.column}=${col.whenIpVersion.version}`
-      : null;
-  if (key === null) return undefined;
-  if (cache.has(key)) return cache.get(key);
+  const group = bitmapGroup[index]!;
+  if (group < 0) return undefined;
+  if (scratch.done[group] === 1) return scratch.bitmaps[group];
+  const col = stageColumns[index]!;
   let out: Uint8Array | undefined;
   if (col.valid) {
     const valid = c[col.valid];
@@ -211,83 +271,76 @@ function validityBitmap(
     if (kind === Validity.all) out = undefined;
     else if (kind === Validity.none) out = scratch.noneValid;
     else {
-      out = scratch.bitmap(key);
+      out = scratch.bitmap(group);
       packBits(valid, 0, n, out);
     }
-  } else {
-    const rule = col.whenIpVersion!;
+  } else if (col.whenIpVersion) {
+    const rule = col.whenIpVersion;
     const versions = c[rule.column];
     if (scratch.allZero(versions, n)) out = scratch.noneValid;
     else {
-      const bits = scratch.bitmap(key);
+      const bits = scratch.bitmap(group);
       out = packEquals(versions, rule.version, 0, n, bits) ? undefined : bits;
     }
+  } else {
+    // a dictionary column, NULL where its code is 0
+    const values = col.name === 'direction' ? c.direction : c.decodeError;
+    if (scratch.allZero(values, n)) out = scratch.noneValid;
+    else {
+      const bits = scratch.bitmap(group);
+      const none =
+        values instanceof Uint8Array ? packNonZero(values, n, bits) : packNonZero16(values, n, bits);
+      out = none ? undefined : bits;
+    }
   }
-  cache.set(key, out);
+  scratch.done[group] = 1;
+  scratch.bitmaps[group] = out;
   return out;
 }
 
-/** Validity "value is not zero" of a dictionary-coded column, or undefined when no row is zero. */
-function nonZeroBitmap(
-  values: Uint8Array | Uint16Array,
-  n: number,
-  scratch: ArrowScratch,
-  key: string,
-): Uint8Array | undefined {
-  if (scratch.allZero(values, n)) return scratch.noneValid;
-  const bits = scratch.bitmap(key);
-  const none = values instanceof Uint8Array ? packNonZero(values, n, bits) : packNonZero16(values, n, bits);
-  return none ? undefined : bits;
+/** Column `index`'s values over rows [0, n) (not the VLAN columns: scratch.vlans are theirs). */
+function valuesOf(index: number, c: PacketColumns, n: number, scratch: ArrowScratch): ArrayBufferView {
+  const known = scratch.views[index];
+  if (known) return known;
+  const col = stageColumns[index]!;
+  const src = col.source;
+  let view: ArrayBufferView;
+  if (col.name === 'point_id') view = c.point.subarray(0, n);
+  else if (col.name === 'file_id') view = c.file.subarray(0, n);
+  else if (col.name === 'decode_error_id') view = c.decodeError.subarray(0, n);
+  else if (col.name === 'direction') view = c.direction.subarray(0, n);
+  else if (src.kind === 'u64') {
+    const lanes = c[src.data];
+    view =
+      col.type === 'BIGINT'
+        ? new BigInt64Array(lanes.buffer, lanes.byteOffset, n)
+        : new BigUint64Array(lanes.buffer, lanes.byteOffset, n);
+  } else if (src.kind === 'ip6') view = c[src.data].subarray(0, 16 * n);
+  else if (src.kind === 'vlan') throw new Error('VLAN columns are viewed per conversion');
+  else view = c[src.data].subarray(0, n);
+  scratch.views[index] = view;
+  return view;
 }
 
 function columnData(
-  col: StageColumn,
+  index: number,
   c: PacketColumns,
   n: number,
   dicts: ArrowDictionaries,
-  cache: Map<unknown, Uint8Array | undefined>,
   scratch: ArrowScratch,
 ): Data {
+  const col = stageColumns[index]!;
   const src = col.source;
-  if (col.name === 'point_id') return dictionaryData(dicts.points, c.point, n);
-  if (col.name === 'file_id') return dictionaryData(dicts.files, c.file, n);
-  if (col.name === 'decode_error_id')
-    return dictionaryData(c.errors, c.decodeError, n, nonZeroBitmap(c.decodeError, n, scratch, col.name));
-  if (col.name === 'direction') {
-    // code 0 (unknown) is NULL; the codes themselves index the dictionary
-    return dictionaryData(DIRECTIONS, c.direction, n, nonZeroBitmap(c.direction, n, scratch, col.name));
-  }
-  const type = arrowType(col);
-  const nullBitmap = validityBitmap(col, c, n, cache, scratch);
-  const nulls = nullBitmap ? { nullBitmap, nullCount: -1 } : {};
-  switch (src.kind) {
-    case 'u8':
-    case 'u16':
-    case 'u32':
-    case 'f64':
-      return makeData({ type, length: n, data: c[src.data].subarray(0, n), ...nulls } as never);
-    case 'u64': {
-      const lanes = c[src.data];
-      const data =
-        col.type === 'BIGINT'
-          ? new BigInt64Array(lanes.buffer, lanes.byteOffset, n)
-          : new BigUint64Array(lanes.buffer, lanes.byteOffset, n);
-      return makeData({ type, length: n, data, ...nulls } as never);
-    }
-    case 'ip6':
-      return makeData({
-        type: new FixedSizeBinary(16),
-        length: n,
-        data: c[src.data].subarray(0, 16 * n),
-        ...nulls,
-      });
-    case 'vlan':
-      return makeData({
-        type: new Uint16(),
-        length: n,
-        data: vlanPlanes(c, n, scratch)[src.index]!.subarray(0, n),
-      });
-  }
+  if (src.kind === 'vlan')
+    return columnOf(columnTypes[index]!, n, vlanPlanes(c, n, scratch)[src.index]!.subarray(0, n), undefined);
+  const values = valuesOf(index, c, n, scratch);
+  const bitmap = validityBitmap(index, c, n, scratch);
+  if (col.name === 'point_id') return dictionaryData(dicts.points, values as Uint16Array, n, bitmap);
+  if (col.name === 'file_id') return dictionaryData(dicts.files, values as Uint16Array, n, bitmap);
+  if (col.name === 'decode_error_id') return dictionaryData(c.errors, values as Uint16Array, n, bitmap);
+  // direction: code 0 (unknown) is NULL; the codes themselves index the dictionary
+  if (col.name === 'direction') return dictionaryData(DIRECTIONS, values as Uint8Array, n, bitmap);
+  return columnOf<DataType>(columnTypes[index]!, n, values, bitmap);
 }
 
 /**
@@ -349,12 +402,22 @@ function schemaOf(children: Data[]): { schema: Schema; struct: Struct } {
 
 export function packetsToArrow(c: PacketColumns, dicts: ArrowDictionaries): RecordBatch {
   const n = c.length;
-  const cache = new Map<unknown, Uint8Array | undefined>();
   const scratch = scratchFor(c, n);
-  scratch.vlans = null;
-  scratch.zero.clear();
-  const children = stageColumns.map((col) => columnData(col, c, n, dicts, cache, scratch));
+  scratch.begin(n);
+  const children = stageColumns.map((_, i) => columnData(i, c, n, dicts, scratch));
   const { schema, struct } = schemaOf(children);
-  const data = makeData({ type: struct, length: n, children, nullCount: 0 });
-  return new RecordBatch(schema, data);
+  return recordBatch(schema, new Data(struct, 0, n, 0, [undefined, undefined, NO_BITMAP], children));
+}
+
+/**
+ * `new RecordBatch(schema, data)` without its length check: the constructor makes every column as
+ * long as the longest (`ensureSameLengthData`), which rebuilds the schema field by field with merged
+ * metadata maps whether or not a column needed it (~15 µs a batch, half of what remained). Every
+ * column here has the batch's length by construction, so the result is what the constructor would
+ * return; the own fields are the constructor's (apache-arrow 21, pinned; to-arrow.test.ts compares
+ * them with a constructed batch's).
+ */
+function recordBatch(schema: Schema, data: Data<Struct>): RecordBatch {
+  const batch = Object.create(RecordBatch.prototype) as RecordBatch;
+  return Object.assign(batch, { schema, data, _metadata: new Map<string, string>() });
 }

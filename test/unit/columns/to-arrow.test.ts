@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import { test } from 'node:test';
-import type { RecordBatch } from 'apache-arrow';
+import { type Data, makeData, RecordBatch, tableFromIPC, tableToIPC } from 'apache-arrow';
 import { PacketColumns } from '../../../ingest/columns/packet-columns.ts';
 import { stageColumns } from '../../../ingest/columns/packets-schema.ts';
 import { packetsToArrow } from '../../../ingest/columns/to-arrow.ts';
@@ -107,4 +107,38 @@ test('value buffers are views of the decoded typed arrays, not copies', {
   // both columns' values live inside ArrayBuffers that hold a whole batch's capacity
   assert.ok(data.values.buffer.byteLength >= 65536 * 4);
   assert.ok(ts.values.buffer.byteLength >= 65536 * 8);
+});
+
+test('record batches are what apache-arrow makes of the same columns: Data fields, own fields, IPC', {
+  skip: corpus === null,
+}, async () => {
+  const { table } = await tableFromCapture(path.join(corpus!, FILES[2]!));
+  for (const batch of table.batches) {
+    // the constructor's own fields (the batch is built without it)
+    const made = new RecordBatch(batch.schema, batch.data);
+    assert.deepEqual(Object.keys(batch).sort(), Object.keys(made).sort());
+    assert.ok(batch instanceof RecordBatch);
+    batch.data.children.forEach((d, i) => {
+      const name = batch.schema.fields[i]!.name;
+      const hasNulls = d.nullBitmap.length > 0;
+      const ref = makeData({
+        type: d.type,
+        length: d.length,
+        data: d.values,
+        dictionary: d.dictionary,
+        ...(hasNulls ? { nullBitmap: d.nullBitmap, nullCount: -1 } : {}),
+      } as never) as Data;
+      for (const key of ['offset', 'length', 'stride', 'nullCount'] as const)
+        assert.equal(d[key], ref[key], `${name}.${key}`);
+      assert.equal(d.type.toString(), ref.type.toString(), `${name} type`);
+      assert.deepEqual(d.nullBitmap, ref.nullBitmap, `${name} bitmap`);
+      assert.deepEqual(d.values, ref.values, `${name} values`);
+    });
+  }
+  // written and read back as Arrow IPC, every value is the same
+  const back = tableFromIPC(tableToIPC(table));
+  assert.equal(back.numRows, table.numRows);
+  for (const field of table.schema.fields) {
+    assert.deepEqual([...back.getChild(field.name)!], [...table.getChild(field.name)!], field.name);
+  }
 });
