@@ -12,56 +12,55 @@ const SOME = 2;
 /** What `validityKind` finds in a 0/1 validity array. */
 export const Validity = { none: NONE, all: ALL, some: SOME } as const;
 
+/** Eight 1 bytes read as one float64 (a normal number, 0x0101010101010101). */
+const EIGHT_SET = new Float64Array(new Uint8Array(8).fill(1).buffer)[0]!;
+
 /**
- * Whether rows [0, n) of a 0/1 validity array are all unset, all set or mixed, four rows a word,
- * stopping at the first word that shows both. Cheaper than packing: a column that is never or always
- * present (most of them in a batch) needs no bitmap of its own.
+ * Whether rows [0, n) of a 0/1 validity array are all unset, all set or mixed. Most columns of a
+ * batch are never or always present and need no bitmap of their own, and this says so after one
+ * look at each row, eight rows a step: eight 0/1 bytes read as a float64 are +0 exactly when all
+ * are 0 (-0 would need a 0x80 byte) and EIGHT_SET exactly when all are 1, so one compare per step
+ * (the 32-bit words of before took four rows and two accumulators a step). Stops at the first
+ * step that differs from the first.
  */
 export function validityKind(valid: Uint8Array, n: number): number {
   if (n === 0) return ALL;
-  // bytes are 0 or 1: OR-ed words are 0 when no byte is set, AND-ed words 0x01010101 when all are
-  let or = 0;
-  let and = 0x01010101;
+  const first = valid[0]!;
+  const word = first === 0 ? 0 : EIGHT_SET;
   let r = 0;
-  if ((valid.byteOffset & 3) === 0) {
-    const words = new Uint32Array(valid.buffer, valid.byteOffset, n >> 2);
-    const whole = words.length & ~3;
-    for (let w = 0; w < whole; w += 4) {
-      const x0 = words[w]!;
-      const x1 = words[w + 1]!;
-      const x2 = words[w + 2]!;
-      const x3 = words[w + 3]!;
-      or |= x0 | x1 | x2 | x3;
-      and &= x0 & x1 & x2 & x3;
-      if (or !== 0 && and !== 0x01010101) return SOME;
+  if ((valid.byteOffset & 7) === 0) {
+    const words = new Float64Array(valid.buffer, valid.byteOffset, n >> 3);
+    const len = words.length;
+    let w = 0;
+    for (; w + 4 <= len; w += 4) {
+      if (words[w] !== word || words[w + 1] !== word || words[w + 2] !== word || words[w + 3] !== word)
+        return SOME;
     }
-    for (let w = whole; w < words.length; w++) {
-      or |= words[w]!;
-      and &= words[w]!;
-    }
-    r = words.length << 2;
+    for (; w < len; w++) if (words[w] !== word) return SOME;
+    r = len << 3;
   }
-  for (; r < n; r++) {
-    const b = valid[r]! * 0x01010101;
-    or |= b;
-    and &= b;
-  }
-  if (or === 0) return NONE;
-  return and === 0x01010101 ? ALL : SOME;
+  for (; r < n; r++) if (valid[r] !== first) return SOME;
+  return first === 0 ? NONE : ALL;
 }
 
-/** True when elements [0, n) of `values` are all zero, a 32-bit word at a time. */
+/**
+ * True when elements [0, n) of `values` are all zero, four 32-bit words a step, stopping at the
+ * first step with a set bit (columns that are not all zero, the IP version's, show it at once).
+ */
 export function allZero(values: Uint8Array | Uint16Array, n: number): boolean {
   const bytes = n * values.BYTES_PER_ELEMENT;
-  let acc = 0;
   let i = 0;
   if ((values.byteOffset & 3) === 0) {
     const words = new Uint32Array(values.buffer, values.byteOffset, bytes >> 2);
-    for (let w = 0; w < words.length; w++) acc |= words[w]!;
-    i = (words.length << 2) / values.BYTES_PER_ELEMENT;
+    const len = words.length;
+    let w = 0;
+    for (; w + 4 <= len; w += 4)
+      if ((words[w]! | words[w + 1]! | words[w + 2]! | words[w + 3]!) !== 0) return false;
+    for (; w < len; w++) if (words[w] !== 0) return false;
+    i = (len << 2) / values.BYTES_PER_ELEMENT;
   }
-  for (; i < n; i++) acc |= values[i]!;
-  return acc === 0;
+  for (; i < n; i++) if (values[i] !== 0) return false;
+  return true;
 }
 
 /** Packs `valid[start..start+n)` (0/1 bytes) into `bits`; returns true when every row is valid. */

@@ -113,3 +113,31 @@ test('validityKind says none, all or some as a row-by-row count does; allZero as
     { numRuns: 1000 },
   );
 });
+
+test('validityKind and allZero find one differing row anywhere in a long run', () => {
+  fc.assert(
+    fc.property(
+      fc.integer({ min: 1, max: 700 }),
+      fc.constantFrom(0, 1),
+      fc.nat(),
+      fc.integer({ min: 0, max: 15 }),
+      (n, run, at, start) => {
+        const valid = new Uint8Array(n + start).subarray(start).fill(run);
+        assert.equal(validityKind(valid, n), run === 1 ? Validity.all : Validity.none);
+        assert.equal(allZero(valid, n), run === 0);
+        const k = at % n;
+        valid[k] = 1 - run;
+        // one row differs: mixed, unless it is the only row
+        assert.equal(
+          validityKind(valid, n),
+          n === 1 ? (run === 1 ? Validity.none : Validity.all) : Validity.some,
+        );
+        assert.equal(
+          allZero(valid, n),
+          valid.every((b) => b === 0),
+        );
+      },
+    ),
+    { numRuns: 2000 },
+  );
+});
