@@ -37,8 +37,18 @@ export interface BatchSinkOptions {
    */
   // biome-ignore lint/suspicious/noConfusingVoidType: a callback that only consumes the batch returns nothing
   onBatch(batch: PacketColumns): PacketColumns | undefined | void;
+  /** rows of the batch the sink makes when none is handed in; default DEFAULT_BATCH_ROWS */
   batchRows?: number;
 }
+
+/**
+ * A batch small enough to stay in cache between its passes: the decoders write ~80 columns of a row
+ * (~330 bytes), and the batch is read again when it is completed, tallied and made into Arrow. At
+ * 65 536 rows (21 MB) every pass went to memory; at 8 192 (2.7 MB) decode -> Arrow of the bench
+ * capture took 6-9% less main-thread CPU (A/B in one process; 4 096 no better, the per-batch costs
+ * grow).
+ */
+const DEFAULT_BATCH_ROWS = 8192;
 
 /**
  * Fields set in the constructor are `declare`d: a plain declaration compiles (ES2022 class fields) to
@@ -82,7 +92,7 @@ export class PacketBatchSink implements RecordSink {
   constructor(opts: BatchSinkOptions, batch?: PacketColumns) {
     this.opts = opts;
     this.fileId = opts.fileId;
-    this.batch = batch ?? new PacketColumns(opts.batchRows ?? 65536);
+    this.batch = batch ?? new PacketColumns(opts.batchRows ?? DEFAULT_BATCH_ROWS);
     this.rowInterface = new Uint32Array(this.batch.capacity);
     this.rowKind = new Uint8Array(this.batch.capacity);
     this.start = this.batch.length;
