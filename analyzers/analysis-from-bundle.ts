@@ -9,7 +9,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { ClockOffset } from './clock-offsets.ts';
-import { FrameSpool, sightingsFromSpool, spoolSlabs } from './correlate/frame-spool.ts';
+import { FrameSpool, sightingsFromSpool } from './correlate/frame-spool.ts';
 import {
   type Coverage,
   captureBytes,
@@ -18,6 +18,7 @@ import {
 } from './correlate/frames-from-bundle.ts';
 import { type ParallelOptions, sightingsFromPacketsParallel } from './correlate/parallel-slabs.ts';
 import { type CorrelateResult, pointsOf, type Sightings } from './correlate/sightings.ts';
+import { spoolSlabsOnThread } from './correlate/spool-slabs-thread.ts';
 import { FlowBuilder, type FlowLadder } from './flow-builder.ts';
 import type { Flow, FlowOptions, FlowsResult } from './flows.ts';
 import type { FlowFacts } from './rules/flow-facts.ts';
@@ -209,16 +210,22 @@ export async function streamAnalysis(
     });
     const b = builderFor(set);
     let clocked = false;
-    const slabs = spoolSlabs(sp, set, topology, opts);
-    let next = slabs.next();
-    for (; !next.done; next = slabs.next()) {
-      const { slab: s, ownFrom, clockOffsets } = next.value;
-      if (!clocked) {
-        b.useClock(clockOffsets);
-        sink.clock({ topology, coverage: set.coverage, clockOffsets });
-        clocked = true;
+    // each slab is correlated on a worker thread while this one builds and hands over the one before
+    const slabs = spoolSlabsOnThread(sp, set, topology, opts);
+    let next = await slabs.next();
+    try {
+      for (; !next.done; next = await slabs.next()) {
+        const { slab: s, ownFrom, clockOffsets } = next.value;
+        if (!clocked) {
+          b.useClock(clockOffsets);
+          sink.clock({ topology, coverage: set.coverage, clockOffsets });
+          clocked = true;
+        }
+        await slab(b, s, ownFrom);
       }
-      await slab(b, s, ownFrom);
+    } finally {
+      // a sink that failed leaves the generator mid-slab: its worker thread ends here
+      if (!next.done) await slabs.return(null as never);
     }
     const r = next.value;
     // a capture without a slab (no frame to correlate) is clocked all the same: its flows' tail

@@ -284,12 +284,39 @@ export function correlateSpool(
  * `correlateSpool` as an iterator: a caller that writes each slab out asynchronously awaits between
  * slabs (the event loop runs: DuckDB's results, progress, Ctrl-C). The next slab reuses the arrays.
  */
-export function* spoolSlabs(
+function* spoolSlabs(
   spool: FrameSpool,
   set: FrameSet,
   topology: Topology,
   opts: CorrelateOptions,
 ): Generator<SpoolSlab, SpoolCorrelation, undefined> {
+  const { c, offsets, slabs } = spoolClock(spool, set, topology, opts);
+  const out = new SightingsBuilder();
+  const slab = new FrameTable(1024);
+  for (const { from, to, ov, shift } of slabs) {
+    const local = spool.read(from - ov, to + ov, shift, 0, FRAME_COLUMNS, slab);
+    if (local.length === 0) continue;
+    out.clear();
+    c.correlate(local, from, to, out);
+    yield { slab: out.finish(local, set.points, c.ctx), ownFrom: from, clockOffsets: offsets };
+  }
+  return spoolCorrelation(spool, c, offsets);
+}
+
+/**
+ * The clock pass over a spool (a fingerprint sample of every slab, raw clocks) and the slabs to
+ * correlate then: each one's own range, its overlap and every point's clock shift.
+ */
+export function spoolClock(
+  spool: FrameSpool,
+  set: FrameSet,
+  topology: Topology,
+  opts: CorrelateOptions,
+): {
+  c: SlabCorrelator;
+  offsets: ClockOffset[];
+  slabs: Generator<{ from: number; to: number; ov: number; shift: Float64Array }>;
+} {
   const c = new SlabCorrelator(set.points, topology, opts);
   const slabNs = opts.slabNs ?? DEFAULT_SLAB_NS;
   const range = spool.range();
@@ -305,20 +332,21 @@ export function* spoolSlabs(
     const node = c.ctx.nodeNames[c.ctx.pointNode[p]!];
     return node === undefined ? 0 : (offsetOf.get(node) ?? 0);
   });
-  const out = new SightingsBuilder();
-  if (range) {
+  function* slabs() {
+    if (!range) return;
     const lo = range[0] + Math.min(0, ...shift);
     const hi = range[1] + Math.max(0, ...shift);
-    const ov = c.overlapNs;
-    const slab = new FrameTable(1024);
-    for (let from = lo; from <= hi; from += slabNs) {
-      const local = spool.read(from - ov, from + slabNs + ov, shift, 0, FRAME_COLUMNS, slab);
-      if (local.length === 0) continue;
-      out.clear();
-      c.correlate(local, from, from + slabNs, out);
-      yield { slab: out.finish(local, set.points, c.ctx), ownFrom: from, clockOffsets: offsets };
-    }
+    for (let from = lo; from <= hi; from += slabNs) yield { from, to: from + slabNs, ov: c.overlapNs, shift };
   }
+  return { c, offsets, slabs: slabs() };
+}
+
+/** What a spool's correlation returns once its slabs are done. */
+export function spoolCorrelation(
+  spool: FrameSpool,
+  c: SlabCorrelator,
+  offsets: ClockOffset[],
+): SpoolCorrelation {
   return {
     clockOffsets: offsets,
     stats: { ...c.stats, frames: spool.frames, withoutFingerprint: spool.withoutFingerprint },

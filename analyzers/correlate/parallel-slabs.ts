@@ -35,11 +35,11 @@ export interface ParallelOptions extends CorrelateOptions {
  * The worker's entry: the sources are TypeScript run through tsx (no build step), and a worker thread
  * does not inherit the main thread's loader, so it registers tsx itself before importing the module.
  */
-const WORKER_BOOT = `import(${JSON.stringify(import.meta.resolve('tsx/esm/api'))})
+export const WORKER_BOOT = `import(${JSON.stringify(import.meta.resolve('tsx/esm/api'))})
   .then((tsx) => { tsx.register(); return import(${JSON.stringify(new URL('./slab-worker.ts', import.meta.url).href)}); })
   .catch((err) => { throw err; });`;
 
-function run(w: Worker, task: SlabTask): Promise<SlabDone> {
+export function run(w: Worker, task: SlabTask): Promise<SlabDone> {
   return new Promise((resolve, reject) => {
     const settle = () => {
       w.off('message', onMessage);
@@ -65,6 +65,15 @@ function run(w: Worker, task: SlabTask): Promise<SlabDone> {
     const buffers = Object.values(task.columns).map((a) => a.buffer as ArrayBuffer);
     w.postMessage(task, buffers);
   });
+}
+
+/** Adds a slab a worker correlated to the correlator's counts. */
+export function countSlab(c: SlabCorrelator, done: SlabDone): void {
+  c.stats.identities += done.stats.identities;
+  c.stats.collisions += done.stats.collisions;
+  c.stats.ambiguous += done.stats.ambiguous;
+  c.stats.offloadMerged += done.stats.offloadMerged;
+  c.stats.slabs++;
 }
 
 export async function sightingsFromPacketsParallel(
@@ -101,11 +110,7 @@ export async function sightingsFromPacketsParallel(
       for (let r = done.get(appended); r; r = done.get(appended)) {
         done.delete(appended);
         out.append(r.rows, where[appended]!.rows, where[appended]!.a);
-        c.stats.identities += r.stats.identities;
-        c.stats.collisions += r.stats.collisions;
-        c.stats.ambiguous += r.stats.ambiguous;
-        c.stats.offloadMerged += r.stats.offloadMerged;
-        c.stats.slabs++;
+        countSlab(c, r);
         appended++;
       }
     };
