@@ -57,7 +57,7 @@ export function decodeCommonValues(
     w2 = v.getUint32(ip + 8);
     proto = (w2 >>> 16) & 0xff;
     // the IP total length cuts off Ethernet padding
-    ipEnd = Math.min(end, ip + totalLen);
+    ipEnd = min32(end, ip + totalLen);
     l4Len = totalLen - 20;
   } else if (type === 0x86dd) {
     if (end - ip < 48) return 0;
@@ -66,7 +66,7 @@ export function decodeCommonValues(
     proto = v.getUint8(ip + 6);
     // no extension headers; a zero payload length is a jumbogram's or GSO's
     if (w0 >>> 28 !== 6 || l4Len === 0 || (proto !== 6 && proto !== 17)) return 0;
-    ipEnd = Math.min(end, ip + 40 + l4Len);
+    ipEnd = min32(end, ip + 40 + l4Len);
   } else {
     return 0;
   }
@@ -98,7 +98,7 @@ export function decodeCommonValues(
   } else {
     return 0;
   }
-  const n = Math.min(payloadLen, PAYLOAD_HASH_BYTES);
+  const n = min32(payloadLen, PAYLOAD_HASH_BYTES);
   if (payloadAt + n > payloadEnd) return 0;
 
   writeMacValues(c, row, v, at);
@@ -153,4 +153,13 @@ export function decodeCommonValues(
   fp[5] = f5;
   hashPacket(v, payloadAt, n, c.payloadHash, fp, fpN, c.fingerprint, 2 * row);
   return kind;
+}
+
+/**
+ * The smaller of two int32s, as an int32: V8 compiles `Math.min` of values it does not know to be
+ * int32 (a parameter) to a float64 min, and every later use of the result converts it back with a
+ * check that it is still an integer (~7% of this function's samples).
+ */
+function min32(a: number, b: number): number {
+  return a < b ? a | 0 : b | 0;
 }
