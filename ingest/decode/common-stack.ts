@@ -156,9 +156,11 @@ export function decodeCommonValues(
 }
 
 /**
- * The smaller of two int32s, as an int32: V8 compiles `Math.min` of values it does not know to be
+ * The smaller of two offsets, as an int32: V8 compiles `Math.min` of values it does not know to be
  * int32 (a parameter) to a float64 min, and every later use of the result converts it back with a
- * check that it is still an integer (~7% of this function's samples).
+ * check that it is still an integer (~7% of this function's samples). Offsets past 2^31 (a frame
+ * more than 2 GiB into one buffer, readCaptureBytes of a larger one) come out negative, and the
+ * length checks after each use then decline the frame to the layered decoders.
  */
 function min32(a: number, b: number): number {
   return a < b ? a | 0 : b | 0;
