@@ -395,12 +395,15 @@ export class AnalysisStage {
       /** stage the sightings on a thread of their own (sightings-thread.ts) */
       thread?: boolean;
       sightingsMemoryLimit?: string;
+      /** `SightingsPartsOptions.enumAsIs` */
+      enumAsIs?: number;
     } = {},
   ): Promise<AnalysisStage> {
     const sightingsOpts: SightingsPartsOptions = {
       memoryLimit: opts.sightingsMemoryLimit ?? opts.memoryLimit,
       threads: opts.threads,
       rowsPerPart: opts.rowsPerPart,
+      enumAsIs: opts.enumAsIs,
     };
     // DuckDB makes its spill folder, not the folders above it
     await fs.mkdir(tmp, { recursive: true });

@@ -278,6 +278,7 @@ async function streamStage(
   opts: Parameters<typeof streamAnalysis>[2],
   rowsPerPart?: number,
   thread = false,
+  enumAsIs?: number,
 ): Promise<{ stage: AnalysisStage; done: StreamedAnalysis; ended: number[] }> {
   let stage: AnalysisStage | undefined;
   const ended: number[] = [];
@@ -290,6 +291,7 @@ async function streamStage(
           threads: 1,
           ...(rowsPerPart ? { rowsPerPart } : {}),
           thread,
+          ...(enumAsIs !== undefined ? { enumAsIs } : {}),
         });
       },
       clock: () => undefined,
@@ -311,15 +313,20 @@ async function streamTables(
   opts: Parameters<typeof streamAnalysis>[2],
   rowsPerPart?: number,
   thread = false,
+  enumAsIs?: number,
 ): Promise<number[]> {
-  const { stage, done, ended } = await streamStage(bundle, dir, opts, rowsPerPart, thread);
+  const { stage, done, ended } = await streamStage(bundle, dir, opts, rowsPerPart, thread, enumAsIs);
   await (await stage.finish(path.join(dir, 'streamed'), done.clockOffsets)).written;
   return ended;
 }
 
-for (const thread of [false, true])
+for (const [thread, enumAsIs] of [
+  [false, undefined],
+  [true, undefined],
+  [false, 0],
+] as const)
   test(
-    `streamed slab by slab into parts of 100 rows${thread ? ' on the sightings thread' : ''}, the tables read as those written from the held analysis`,
+    `streamed slab by slab into parts of 100 rows${thread ? ' on the sightings thread' : ''}${enumAsIs === 0 ? ', every text column written as text (no ENUM as it is)' : ''}, the tables read as those written from the held analysis`,
     requireBundles(),
     async () => {
       const lab = labBundles().find((l) => l.mode === 'datapathv2') ?? labBundles()[0]!;
@@ -328,7 +335,7 @@ for (const thread of [false, true])
       const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'ht-analysis-parts-'));
       try {
         await writeAnalysisTables(path.join(dir, 'held'), held.tables, { memoryLimit: '256MB', threads: 1 });
-        await streamTables(lab.bundle, dir, spill, 100, thread);
+        await streamTables(lab.bundle, dir, spill, 100, thread, enumAsIs);
         const parts = await fs.readdir(path.join(dir, 'streamed', 'sightings'));
         assert.ok(parts.length >= 3, `several parts (${parts.length})`);
         assert.deepEqual(await fs.readdir(path.join(dir, 'parts')), [], 'every part moved into the dataset');
