@@ -69,20 +69,7 @@ export function completeFastRows(
   // a run of fast rows only (a whole batch, in most files): the validity every fast row has is set
   // with one fill an array, and the loop writes only what depends on the kind
   const allFast = head < tail && noZeroByte(kw, head >> 2, tail >> 2);
-  if (allFast) {
-    for (const valid of [
-      c.srcMacValid,
-      c.ethertypeValid,
-      c.dscpValid,
-      c.ipProtoValid,
-      c.ipPayloadLenValid,
-      c.portsValid,
-      c.payloadLenValid,
-      c.payloadHashValid,
-      c.fingerprintValid,
-    ])
-      valid.fill(1, head, tail);
-  }
+  if (allFast) for (const valid of alwaysValid(c)) valid.fill(1, head, tail);
   for (let row = head; row < tail; row += 4) {
     const four = kw[row >> 2]!;
     if (four === 0) continue;
@@ -140,13 +127,9 @@ function noZeroByte(words: Uint32Array, from: number, to: number): boolean {
   return true;
 }
 
-/**
- * 32-bit views of the kinds and of the columns `completeFastRows` writes, in its order, or null when
- * one of them does not start on a 4-byte boundary.
- */
-function fastWords(c: PacketColumns, kinds: Uint8Array): FastWordViews | null {
-  const arrays = [
-    kinds,
+/** The validity arrays every fast row sets, whatever its kind (the first nine `fastWords`). */
+function alwaysValid(c: PacketColumns): Uint8Array[] {
+  return [
     c.srcMacValid,
     c.ethertypeValid,
     c.dscpValid,
@@ -156,6 +139,17 @@ function fastWords(c: PacketColumns, kinds: Uint8Array): FastWordViews | null {
     c.payloadLenValid,
     c.payloadHashValid,
     c.fingerprintValid,
+  ];
+}
+
+/**
+ * 32-bit views of the kinds and of the columns `completeFastRows` writes, in its order, or null when
+ * one of them does not start on a 4-byte boundary.
+ */
+function fastWords(c: PacketColumns, kinds: Uint8Array): FastWordViews | null {
+  const arrays = [
+    kinds,
+    ...alwaysValid(c),
     c.ipVersion,
     c.ethertype,
     c.fragOffset,
