@@ -17,6 +17,7 @@ import { readCapture } from '../read-capture.ts';
 import { EncodeThread } from './encode-thread.ts';
 import { type FileHash, HashThread, inlineHash } from './hash-thread.ts';
 import { type CapturePointEntry, PacketsDatasetWriter } from './parquet/packets-dataset.ts';
+import { lowerThreadPriority } from './thread-priority.ts';
 
 export interface CaptureRow {
   capture_point: string;
@@ -53,6 +54,8 @@ export interface LaneOptions {
   pipeline?: boolean;
   /** files at least this large are hashed on a thread of their own (hash-thread.ts) */
   hashThreadMinBytes?: number;
+  /** nice steps the lane's thread (and the threads it starts) run below the process (thread-priority.ts) */
+  nice?: number;
 }
 
 export interface FileTask {
@@ -425,6 +428,7 @@ export interface LaneWorkerData {
 const data = workerData as LaneWorkerData | null;
 if (parentPort && data?.role === 'hoptrace-ingest-lane') {
   const port = parentPort;
+  lowerThreadPriority(data.lane.nice ?? 0);
   const lane = new IngestLane(data.lane);
   // progress at most every 100 ms per lane: enough for a display redrawn 4 times a second
   let lastProgress = 0;

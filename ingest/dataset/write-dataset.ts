@@ -77,6 +77,11 @@ export interface IngestOptions {
   pipeline?: boolean;
   /** files at least this large are hashed on a thread of their own (default 16 MB, hash-thread.ts) */
   hashThreadMinBytes?: number;
+  /**
+   * nice steps the worker lanes run below the process (thread-priority.ts): `hoptrace analyze` lowers
+   * them so that its analysis thread, the critical path, is never the one that waits for a core
+   */
+  nice?: number;
   onFileDone?: (file: FileSummary) => void;
   onProgress?: (p: IngestProgress) => void;
   /** aborting stops the run: lanes end, the partial folder is removed, the promise rejects with Interrupted */
@@ -195,6 +200,7 @@ export async function ingestToDataset(
     maxBufferedBytes: Math.max(32 << 20, Math.floor((48 << 20) / jobs)),
     pipeline,
     ...(opts.hashThreadMinBytes !== undefined ? { hashThreadMinBytes: opts.hashThreadMinBytes } : {}),
+    ...(opts.nice ? { nice: opts.nice } : {}),
   };
   try {
     if (pipeline) await encoderReady;
