@@ -137,13 +137,11 @@ export class PcapParser extends PushParser {
       // Scaled in 32 bits, as wiretap does: an out-of-range microsecond field wraps exactly as in
       // tshark, and carries into the seconds (below 2^32, so at most once)
       const lo = secLo + (Math.imul(frac, mult) >>> 0);
-      if (lo < TWO32) {
-        rec.tsLo = lo;
-        rec.tsHi = secHi;
-      } else {
-        rec.tsLo = lo - TWO32;
-        rec.tsHi = secHi + 1;
-      }
+      // computed on every record, not in a branch taken only now and then: a branch first taken
+      // after the loop was compiled has no type feedback, and V8 throws the compiled loop away
+      const carry = lo >= TWO32 ? 1 : 0;
+      rec.tsLo = lo - carry * TWO32;
+      rec.tsHi = secHi + carry;
       rec.at = pos + hdr;
       rec.caplen = incl;
       rec.wirelen = orig;
