@@ -18,7 +18,8 @@ import { writeAnalysisTables } from '../analyzers/write-analysis.ts';
 import { UsageError } from '../cli/usage-error.ts';
 import { ingestToDataset } from '../ingest/dataset/write-dataset.ts';
 import { renderReportHtml } from './html/page.ts';
-import { normalizeVerdicts, type Verdicts } from './read-verdicts.ts';
+import { JsonFlows } from './json-flows.ts';
+import { normalizeVerdictFlow, normalizeVerdicts, type VerdictFlow, type Verdicts } from './read-verdicts.ts';
 import {
   type InputFlow,
   REPORT_INPUT_VERSION,
@@ -26,7 +27,7 @@ import {
   type ReportInputOptions,
   reportInputFromAnalysis,
 } from './report-input.ts';
-import { type ReportModel, type ReportModelOptions, reportModel } from './report-model.ts';
+import { ReportFeed, type ReportModel, type ReportModelOptions, reportModel } from './report-model.ts';
 import { TextFile, writeTextFile } from './text-file.ts';
 
 export const ANALYSIS_JSON = path.join('dataset', 'analysis.json');
@@ -107,12 +108,15 @@ export class AnalysisJsonWriter {
   }
 }
 
+/** The parsed file, or null when it does not exist. */
 async function readJson(file: string): Promise<unknown | null> {
   let text: string;
   try {
     text = await fsp.readFile(file, 'utf8');
-  } catch {
-    return null;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    // (a file past V8's longest string among them: never read as "no verdicts")
+    throw new UsageError(`${file}: cannot be read whole (${(err as Error).message})`);
   }
   try {
     return JSON.parse(text);
@@ -121,6 +125,7 @@ async function readJson(file: string): Promise<unknown | null> {
   }
 }
 
+/** The analysis folder's files held whole: only for one whose verdicts do not follow its flows' order. */
 export async function readAnalysisDir(
   dir: string,
 ): Promise<{ input: ReportInput; verdicts: Verdicts | null }> {
@@ -128,16 +133,72 @@ export async function readAnalysisDir(
   const data = await readJson(file);
   if (data === null) throw new UsageError(`${dir}: not an analysis folder (no ${ANALYSIS_JSON})`);
   const input = data as ReportInput;
-  if (input.schema_version !== REPORT_INPUT_VERSION || !Array.isArray(input.flows))
-    throw new UsageError(
-      `${file}: schema_version ${String(input.schema_version)}, expected ${REPORT_INPUT_VERSION}`,
-    );
-  return { input, verdicts: await readVerdictsFile(dir) };
+  checkInputVersion(file, input);
+  const verdicts = await readJson(path.join(dir, VERDICTS_JSON));
+  return { input, verdicts: verdicts === null ? null : normalizeVerdicts(verdicts) };
 }
 
-async function readVerdictsFile(dir: string): Promise<Verdicts | null> {
-  const verdicts = await readJson(path.join(dir, VERDICTS_JSON));
-  return verdicts === null ? null : normalizeVerdicts(verdicts);
+function checkInputVersion(file: string, head: Partial<ReportInput>): void {
+  if (head.schema_version !== REPORT_INPUT_VERSION || !Array.isArray(head.flows))
+    throw new UsageError(
+      `${file}: schema_version ${String(head.schema_version)}, expected ${REPORT_INPUT_VERSION}`,
+    );
+}
+
+/** `JsonFlows` of the file, or null when it does not exist. */
+async function openFlows(file: string): Promise<JsonFlows | null> {
+  try {
+    return await JsonFlows.open(file);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    throw err;
+  }
+}
+
+/**
+ * An analysis folder's analysis.json and verdicts.json read side by side, flow by flow: either can be
+ * larger than one string can hold (verdicts.json of 5 M frames is 1 GB). `hoptrace analyze` writes a
+ * flow's verdict and its input together, so the two list flows in one order; `each` gets every flow
+ * with its verdict. Null when the verdicts follow another order (a verdicts.json written elsewhere):
+ * the caller then matches them whole.
+ */
+async function eachFlowOfAnalysisDir(
+  dir: string,
+  head: (input: Omit<ReportInput, 'flows'>) => void,
+  each: (flow: InputFlow, verdict: VerdictFlow | null) => boolean | undefined,
+): Promise<{ input: Omit<ReportInput, 'flows'>; verdicts: Verdicts | null; extra: VerdictFlow[] } | null> {
+  const file = path.join(dir, ANALYSIS_JSON);
+  const input = await openFlows(file);
+  if (input === null) throw new UsageError(`${dir}: not an analysis folder (no ${ANALYSIS_JSON})`);
+  let verdicts: JsonFlows | null = null;
+  try {
+    checkInputVersion(file, input.before);
+    head(input.before as unknown as ReportInput);
+    verdicts = await openFlows(path.join(dir, VERDICTS_JSON));
+    const extra: VerdictFlow[] = [];
+    for (
+      let f = (await input.next()) as InputFlow | null;
+      f !== null;
+      f = (await input.next()) as InputFlow | null
+    ) {
+      const v = verdicts ? normalizeVerdictFlow(await verdicts.next()) : null;
+      if (verdicts && v?.flow_id !== f.id) return null;
+      if (each(f, v) === false) break;
+    }
+    const { flows: _, ...rest } = (await input.rest()) as unknown as ReportInput;
+    let tail: Verdicts | null = null;
+    if (verdicts) {
+      for (let v = await verdicts.next(); v !== null; v = await verdicts.next()) {
+        const n = normalizeVerdictFlow(v);
+        if (n) extra.push(n);
+      }
+      tail = normalizeVerdicts(await verdicts.rest());
+    }
+    return { input: rest, verdicts: tail, extra };
+  } finally {
+    await input.close();
+    await verdicts?.close();
+  }
 }
 
 export interface ReportSummary {
@@ -156,11 +217,7 @@ export async function reportFromAnalysisDir(
 ): Promise<ReportSummary> {
   // analyze hands over the model it gathered as flows ended: parsing what it wrote again costs seconds
   // on large bundles and holds every flow
-  let model = opts.model;
-  if (model === undefined) {
-    const { input, verdicts } = await readAnalysisDir(dir);
-    model = reportModel(input, verdicts, { analysisDir: dir, ...opts });
-  }
+  const model = opts.model ?? (await modelOfAnalysisDir(dir, opts));
   const page = renderReportHtml(model);
   const out = opts.out ?? path.join(dir, REPORT_HTML);
   writeTextFile(out, (o) => o.write(page));
@@ -172,4 +229,67 @@ export async function reportFromAnalysisDir(
     failing: model.sampling.failing,
     bytes: Buffer.byteLength(page),
   };
+}
+
+/** The page's model, the flows read one by one (see `eachFlowOfAnalysisDir`). */
+async function modelOfAnalysisDir(dir: string, opts: ReportModelOptions): Promise<ReportModel> {
+  let feed: ReportFeed | undefined;
+  const read = await eachFlowOfAnalysisDir(
+    dir,
+    (head) => {
+      feed = new ReportFeed(head.points, { analysisDir: dir, ...opts });
+    },
+    (flow, verdict) => {
+      feed!.add(flow, verdict);
+      return true;
+    },
+  );
+  if (read === null) {
+    const { input, verdicts } = await readAnalysisDir(dir);
+    return reportModel(input, verdicts, { analysisDir: dir, ...opts });
+  }
+  // verdicts of no flow here still name points and count towards the coverage gaps
+  for (const v of read.extra) feed!.note(v);
+  return feed!.model(read.input, read.verdicts);
+}
+
+/**
+ * One flow of an analysis folder and its verdict (`hoptrace export`), the files read flow by flow up to
+ * it; else the number of flows and their id range.
+ */
+export async function flowOfAnalysisDir(
+  dir: string,
+  id: number,
+): Promise<{
+  input: Omit<ReportInput, 'flows'> | null;
+  flow: InputFlow | null;
+  verdict: VerdictFlow | null;
+  flows: number;
+  low: number;
+  high: number;
+}> {
+  const out = {
+    input: null as Omit<ReportInput, 'flows'> | null,
+    flow: null as InputFlow | null,
+    verdict: null as VerdictFlow | null,
+    flows: 0,
+    low: Number.POSITIVE_INFINITY,
+    high: Number.NEGATIVE_INFINITY,
+  };
+  const take = (f: InputFlow, v: VerdictFlow | null): boolean => {
+    out.flows++;
+    out.low = Math.min(out.low, f.id);
+    out.high = Math.max(out.high, f.id);
+    if (f.id !== id) return true;
+    out.flow = f;
+    out.verdict = v;
+    return false;
+  };
+  const read = await eachFlowOfAnalysisDir(dir, (head) => (out.input = head), take);
+  if (read === null) {
+    const { input, verdicts } = await readAnalysisDir(dir);
+    Object.assign(out, { input, flows: 0, low: Number.POSITIVE_INFINITY, high: Number.NEGATIVE_INFINITY });
+    for (const f of input.flows) if (!take(f, verdicts?.flows.find((v) => v.flow_id === f.id) ?? null)) break;
+  }
+  return out;
 }

@@ -18,7 +18,7 @@ import { UsageError } from '../cli/usage-error.ts';
 import { openDataset } from '../ingest/dataset/open-dataset.ts';
 import { readCapture } from '../ingest/read-capture.ts';
 import type { InterfaceInfo, PacketRecord, RecordSink } from '../ingest/record.ts';
-import { ANALYSIS_JSON, readAnalysisDir } from './analysis-dir.ts';
+import { ANALYSIS_JSON, flowOfAnalysisDir } from './analysis-dir.ts';
 import { EpbDirection, PcapngWriter } from './pcapng-writer.ts';
 import type { Check, VerdictFlow } from './read-verdicts.ts';
 import type { InputFlow, ReportInput } from './report-input.ts';
@@ -180,7 +180,7 @@ async function readFrames(abs: string, display: string, wanted: Set<number>): Pr
 }
 
 /** The bundle folder: `--bundle`, else where the analysis read it (absolute, then as given). */
-async function bundleRoot(input: ReportInput, given: string | undefined): Promise<string> {
+async function bundleRoot(input: Pick<ReportInput, 'bundle'>, given: string | undefined): Promise<string> {
   const candidates = given !== undefined ? [given] : [input.bundle.path, input.bundle.dir];
   for (const c of candidates) {
     if (c === undefined || c === null) continue;
@@ -237,17 +237,16 @@ export async function exportFlow(
   flowId: number,
   opts: ExportOptions = {},
 ): Promise<ExportSummary> {
-  const { input, verdicts } = await readAnalysisDir(dir);
-  const flow = input.flows.find((f) => f.id === flowId);
-  if (flow === undefined) {
+  // analysis.json read up to the flow, never whole (a large one is more than a string can hold)
+  const found = await flowOfAnalysisDir(dir, flowId);
+  const { flow, verdict } = found;
+  if (flow === null || found.input === null) {
     // analysis.json lists flows as they ended, out of id order
-    let [low, high] = [Number.POSITIVE_INFINITY, Number.NEGATIVE_INFINITY];
-    for (const f of input.flows) [low, high] = [Math.min(low, f.id), Math.max(high, f.id)];
     throw new UsageError(
-      `flow ${flowId}: no such flow in ${path.join(dir, ANALYSIS_JSON)} (${input.flows.length} flows${input.flows.length > 0 ? `, ids ${low}..${high}` : ''})`,
+      `flow ${flowId}: no such flow in ${path.join(dir, ANALYSIS_JSON)} (${found.flows} flows${found.flows > 0 ? `, ids ${found.low}..${found.high}` : ''})`,
     );
   }
-  const verdict = verdicts?.flows.find((v) => v.flow_id === flowId) ?? null;
+  const input = found.input;
   const { rows, recorded } = await flowSightings(path.join(dir, 'dataset'), flowId);
   if (rows.length === 0) throw new UsageError(`flow ${flowId}: the dataset has no sightings for it`);
   const root = await bundleRoot(input, opts.bundle);

@@ -171,6 +171,11 @@ function warning(v: unknown): Warning {
   };
 }
 
+/** One parsed flow of verdicts.json, read as `normalizeVerdicts` reads each (null: not an object). */
+export function normalizeVerdictFlow(data: unknown): VerdictFlow | null {
+  return isObj(data) ? flow(data) : null;
+}
+
 /** Reads a parsed verdicts.json defensively (see the module comment). */
 export function normalizeVerdicts(data: unknown): Verdicts {
   const o = isObj(data) ? data : {};
