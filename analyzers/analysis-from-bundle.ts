@@ -192,8 +192,15 @@ export async function streamAnalysis(
     const b = builderFor(set);
     b.useClock(c.clockOffsets);
     sink.clock({ topology, coverage: set.coverage, clockOffsets: c.clockOffsets });
-    await slab(b, c.sightings, Number.NEGATIVE_INFINITY);
+    // one slab, never reused: its flows still open are ended while the sink takes its rows (they are
+    // in flows already, and ending flows changes no packet's flow)
+    b.add(c.sightings, Number.NEGATIVE_INFINITY);
+    const staged = Promise.resolve(sink.slab(c.sightings, b.flowOfPacket, 0));
+    // (heard below, unless ending the flows fails first)
+    staged.catch(() => undefined);
     b.end();
+    await staged;
+    packets = c.sightings.packets;
     return { topology, ...pick(c), coverage: set.coverage, faults: set.faults, packets };
   }
   const dir = fs.mkdtempSync(path.join(opts.spoolDir ?? os.tmpdir(), 'hoptrace-spool-'));
