@@ -54,7 +54,7 @@ export class PcapParser extends PushParser {
   /**
    * The seconds field of the last record and `seconds * 1e9` as ns lanes: records of one second
    * share it, so a record costs one add instead of `secFracToNs`'s chain of float multiplies and
-   * floors (~10% of decode -> Arrow). -1 matches no uint32.
+   * floors (measured on the reader alone: ~1 ns a record). -1 matches no uint32.
    */
   private lastSec = -1;
   private readonly secNs: NsLanes = { tsLo: 0, tsHi: 0 };
