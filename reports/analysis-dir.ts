@@ -155,27 +155,36 @@ async function openFlows(file: string): Promise<JsonFlows | null> {
   }
 }
 
+/** What `eachFlowOfAnalysisDir` hands on as it reads. */
+interface FlowReader {
+  /** the head of analysis.json (its members ahead of the flows), before the first flow */
+  head(input: Omit<ReportInput, 'flows'>): void;
+  /** each flow with its verdict; false stops the reading there */
+  flow(flow: InputFlow, verdict: VerdictFlow | null): boolean;
+  /** each verdict after the last flow (of no flow of analysis.json) */
+  extra(verdict: VerdictFlow): void;
+}
+
 /**
  * An analysis folder's analysis.json and verdicts.json read side by side, flow by flow: either can be
  * larger than one string can hold (verdicts.json of 5 M frames is 1 GB). `hoptrace analyze` writes a
- * flow's verdict and its input together, so the two list flows in one order; `each` gets every flow
- * with its verdict. Null when the verdicts follow another order (a verdicts.json written elsewhere):
- * the caller then matches them whole.
+ * flow's verdict and its input together, so the two list flows in one order. Resolves to the members
+ * after the flows (verdicts.json's tail; none when the reader stopped), or null when the verdicts
+ * follow another order (a verdicts.json written elsewhere): the caller then matches them whole.
  */
 async function eachFlowOfAnalysisDir(
   dir: string,
-  head: (input: Omit<ReportInput, 'flows'>) => void,
-  each: (flow: InputFlow, verdict: VerdictFlow | null) => boolean | undefined,
-): Promise<{ input: Omit<ReportInput, 'flows'>; verdicts: Verdicts | null; extra: VerdictFlow[] } | null> {
+  read: FlowReader,
+): Promise<{ input: Omit<ReportInput, 'flows'>; verdicts: Verdicts | null } | null> {
   const file = path.join(dir, ANALYSIS_JSON);
   const input = await openFlows(file);
   if (input === null) throw new UsageError(`${dir}: not an analysis folder (no ${ANALYSIS_JSON})`);
   let verdicts: JsonFlows | null = null;
   try {
     checkInputVersion(file, input.before);
-    head(input.before as unknown as ReportInput);
+    const { flows: _, ...head } = input.before as unknown as ReportInput;
+    read.head(head);
     verdicts = await openFlows(path.join(dir, VERDICTS_JSON));
-    const extra: VerdictFlow[] = [];
     for (
       let f = (await input.next()) as InputFlow | null;
       f !== null;
@@ -183,18 +192,19 @@ async function eachFlowOfAnalysisDir(
     ) {
       const v = verdicts ? normalizeVerdictFlow(await verdicts.next()) : null;
       if (verdicts && v?.flow_id !== f.id) return null;
-      if (each(f, v) === false) break;
+      // stopped: the rest of either file is not read (the head is all analysis.json has beside flows)
+      if (!read.flow(f, v)) return { input: head, verdicts: null };
     }
-    const { flows: _, ...rest } = (await input.rest()) as unknown as ReportInput;
+    const { flows: __, ...rest } = (await input.rest()) as unknown as ReportInput;
     let tail: Verdicts | null = null;
     if (verdicts) {
       for (let v = await verdicts.next(); v !== null; v = await verdicts.next()) {
         const n = normalizeVerdictFlow(v);
-        if (n) extra.push(n);
+        if (n) read.extra(n);
       }
       tail = normalizeVerdicts(await verdicts.rest());
     }
-    return { input: rest, verdicts: tail, extra };
+    return { input: rest, verdicts: tail };
   } finally {
     await input.close();
     await verdicts?.close();
@@ -234,22 +244,21 @@ export async function reportFromAnalysisDir(
 /** The page's model, the flows read one by one (see `eachFlowOfAnalysisDir`). */
 async function modelOfAnalysisDir(dir: string, opts: ReportModelOptions): Promise<ReportModel> {
   let feed: ReportFeed | undefined;
-  const read = await eachFlowOfAnalysisDir(
-    dir,
-    (head) => {
+  const read = await eachFlowOfAnalysisDir(dir, {
+    head: (head) => {
       feed = new ReportFeed(head.points, { analysisDir: dir, ...opts });
     },
-    (flow, verdict) => {
+    flow: (flow, verdict) => {
       feed!.add(flow, verdict);
       return true;
     },
-  );
+    // verdicts of no flow here still name points and count towards the coverage gaps
+    extra: (verdict) => feed!.note(verdict),
+  });
   if (read === null) {
     const { input, verdicts } = await readAnalysisDir(dir);
     return reportModel(input, verdicts, { analysisDir: dir, ...opts });
   }
-  // verdicts of no flow here still name points and count towards the coverage gaps
-  for (const v of read.extra) feed!.note(v);
   return feed!.model(read.input, read.verdicts);
 }
 
@@ -276,20 +285,31 @@ export async function flowOfAnalysisDir(
     low: Number.POSITIVE_INFINITY,
     high: Number.NEGATIVE_INFINITY,
   };
-  const take = (f: InputFlow, v: VerdictFlow | null): boolean => {
+  const take = (f: InputFlow): boolean => {
     out.flows++;
     out.low = Math.min(out.low, f.id);
     out.high = Math.max(out.high, f.id);
     if (f.id !== id) return true;
     out.flow = f;
-    out.verdict = v;
     return false;
   };
-  const read = await eachFlowOfAnalysisDir(dir, (head) => (out.input = head), take);
+  const read = await eachFlowOfAnalysisDir(dir, {
+    head: (head) => {
+      out.input = head;
+    },
+    flow: (f, v) => {
+      out.verdict = v;
+      return take(f);
+    },
+    extra: () => undefined,
+  });
   if (read === null) {
+    // verdicts in another order: matched whole, the flow's looked up once
     const { input, verdicts } = await readAnalysisDir(dir);
     Object.assign(out, { input, flows: 0, low: Number.POSITIVE_INFINITY, high: Number.NEGATIVE_INFINITY });
-    for (const f of input.flows) if (!take(f, verdicts?.flows.find((v) => v.flow_id === f.id) ?? null)) break;
+    for (const f of input.flows) if (!take(f)) break;
+    out.verdict = out.flow === null ? null : (verdicts?.flows.find((v) => v.flow_id === id) ?? null);
   }
+  if (out.flow === null) out.verdict = null;
   return out;
 }

@@ -5,7 +5,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
 import { analyzeBundle } from '../../../cli/analyze.ts';
+import { UsageError } from '../../../cli/usage-error.ts';
 import {
+  ANALYSIS_JSON,
   flowOfAnalysisDir,
   REPORT_HTML,
   reportFromAnalysisDir,
@@ -72,6 +74,19 @@ test('one flow of an analysis folder, with its verdict, found flow by flow; a mi
     assert.equal(missing.flows, ids.length);
     assert.equal(missing.low, Math.min(...ids));
     assert.equal(missing.high, Math.max(...ids));
+
+    // the reading stops at the flow: analysis.json cut short after it is not read (a 20 M-frame one is
+    // a gigabyte); a flow past the cut is a one-line error naming the file and byte
+    const inputFile = path.join(dir, ANALYSIS_JSON);
+    const text = fs.readFileSync(inputFile, 'utf8');
+    fs.writeFileSync(inputFile, text.slice(0, text.length - 40));
+    const first = (JSON.parse(text) as { flows: { id: number }[] }).flows[0]!.id;
+    assert.equal((await flowOfAnalysisDir(dir, first)).flow?.id, first);
+    await assert.rejects(flowOfAnalysisDir(dir, 10_000), (e: unknown) => {
+      assert.ok(e instanceof UsageError);
+      assert.match(e.message, new RegExp(`^${inputFile}: .* at byte \\d+$`));
+      return true;
+    });
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }
