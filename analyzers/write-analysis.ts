@@ -9,7 +9,7 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import type { DuckDBConnection, DuckDBInstance } from '@duckdb/node-api';
-import { openDuckDb, sqlString } from '../ingest/dataset/duckdb.ts';
+import { openDuckDb, setMemoryLimit, sqlString } from '../ingest/dataset/duckdb.ts';
 import type { ClockOffset } from './clock-offsets.ts';
 import type { Sightings } from './correlate/sightings.ts';
 import type { Flow } from './flows.ts';
@@ -484,9 +484,7 @@ export class AnalysisStage {
     const file = (table: string) => path.join(root, table, `${table}.parquet`);
     const copies: string[] = [];
     try {
-      // (a size this code chose; never a value from a capture)
-      if (writing.memoryLimit && /^\d+(MB|GB)$/.test(writing.memoryLimit))
-        await this.con.run(`SET memory_limit = '${writing.memoryLimit}'`);
+      if (writing.memoryLimit) await setMemoryLimit(this.con, writing.memoryLimit);
       for (const table of ANALYSIS_TABLES) await fs.mkdir(path.join(root, table), { recursive: true });
       this.flushFlows();
       for (const stage of this.perFlow) {

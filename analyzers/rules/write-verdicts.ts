@@ -8,7 +8,7 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import type { DuckDBConnection } from '@duckdb/node-api';
-import { openDuckDb, sqlString } from '../../ingest/dataset/duckdb.ts';
+import { openDuckDb, setMemoryLimit, sqlString } from '../../ingest/dataset/duckdb.ts';
 import { ColumnAppender, stageCol } from '../stage-columns.ts';
 import type { Topology } from '../topology/model.ts';
 import type { VerdictsTail } from '../verdicts.ts';
@@ -351,9 +351,7 @@ export class VerdictsTableStage {
       });
       a.closeSync();
       if (byList) await con.run('SET VARIABLE texts = (SELECT list(text ORDER BY code) FROM texts)');
-      // sizes this code chose (units and digits only), never text from a capture
-      if (writing.memoryLimit && /^\d+(MB|GB)$/.test(writing.memoryLimit))
-        await con.run(`SET memory_limit = '${writing.memoryLimit}'`);
+      if (writing.memoryLimit) await setMemoryLimit(con, writing.memoryLimit);
       if (writing.threads) await con.run(`SET threads = ${Math.max(1, Math.floor(writing.threads))}`);
     } catch (e) {
       await this.close();

@@ -3,7 +3,7 @@
  * joins that outgrow memory spill to `tempDirectory` instead of failing or taking the machine.
  */
 import os from 'node:os';
-import { DuckDBInstance } from '@duckdb/node-api';
+import { type DuckDBConnection, DuckDBInstance } from '@duckdb/node-api';
 
 export interface DuckDbOptions {
   /** e.g. '512MB'; default: a quarter of physical memory, at most 4 GB */
@@ -27,6 +27,16 @@ export async function openDuckDb(opts: DuckDbOptions = {}): Promise<DuckDBInstan
   };
   if (opts.tempDirectory) config['temp_directory'] = opts.tempDirectory;
   return DuckDBInstance.create(':memory:', config);
+}
+
+/**
+ * Changes an open database's memory limit (a stage that needs more to write than to stage). The size
+ * is this code's own choice and goes into SQL text, so only digits and a unit are taken.
+ */
+export async function setMemoryLimit(con: DuckDBConnection, limit: string): Promise<void> {
+  if (!/^\d+(MB|GB)$/.test(limit))
+    throw new Error(`memory limit ${JSON.stringify(limit)}: digits and MB or GB`);
+  await con.run(`SET memory_limit = '${limit}'`);
 }
 
 /** A SQL string literal; for paths we build ourselves (DuckDB's COPY takes no parameters). */
