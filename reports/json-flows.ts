@@ -181,7 +181,16 @@ export class JsonFlows {
     if (this.itemFrom >= 0) this.item.push(Buffer.from(b.subarray(this.itemFrom, this.len)));
     if (this.key !== null) this.key.push(Buffer.from(b.subarray(this.keyFrom, this.len)));
     this.base += this.len;
-    const { bytesRead } = await this.fh.read(b, 0, b.length, this.base);
+    let bytesRead: number;
+    try {
+      ({ bytesRead } = await this.fh.read(b, 0, b.length, this.base));
+    } catch (e) {
+      // a folder, an I/O error: what was read stays with the caller, the file is named
+      return this.fail(
+        `cannot be read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`,
+        this.base,
+      );
+    }
     this.len = bytesRead;
     this.at = 0;
     if (this.outsideFrom >= 0) this.outsideFrom = 0;

@@ -113,6 +113,11 @@ test('damaged documents: one line naming the file, the byte and what is wrong', 
       ['{"flows":[]}}', /an unmatched \} at byte 12/],
       ['{"flows":[], "x": [1', /ends inside the document/],
     ];
+    // a folder where the file should be: named, with the cause
+    await assert.rejects(
+      JsonFlows.open(dir),
+      (e: unknown) => e instanceof UsageError && e.message === `${dir}: cannot be read (EISDIR) at byte 0`,
+    );
     for (const [k, [doc, why]] of cases.entries()) {
       const file = path.join(dir, `bad-${k}.json`);
       await fs.writeFile(file, doc);
