@@ -13,7 +13,9 @@ test('a thread that lowers its priority runs lower, and the process keeps its ow
     w.once('error', reject);
   });
   await w.terminate();
-  assert.equal(seen.after, Math.min(19, seen.before + 3), 'the thread is 3 steps lower');
+  // (a process already near the lowest priority could not show the change)
+  assert.ok(seen.before <= 16, `room to lower from ${seen.before}`);
+  assert.equal(seen.after, seen.before + 3, 'the thread is 3 steps lower');
   assert.equal(seen.child, seen.after, 'a thread it starts inherits its priority');
   assert.equal(getPriority(self()), before, 'this thread is untouched');
 });
