@@ -22,9 +22,10 @@ import { spoolSlabsOnThread } from './correlate/spool-slabs-thread.ts';
 import { FlowBuilder, type FlowLadder } from './flow-builder.ts';
 import type { Flow, FlowOptions, FlowsResult } from './flows.ts';
 import type { FlowFacts } from './rules/flow-facts.ts';
+import { type StageTexts, stageTextsOf } from './sightings-parts.ts';
 import type { Topology } from './topology/model.ts';
 import { topologyFromBundle } from './topology/topology-from-bundle.ts';
-import { type AnalysisTables, type StageTexts, stageTextsOf } from './write-analysis.ts';
+import type { AnalysisTables } from './write-analysis.ts';
 
 export interface BundleAnalysis {
   topology: Topology;

@@ -24,8 +24,6 @@ import {
 import { SightingsThread, type SightingsWriter } from './sightings-thread.ts';
 import { ColumnAppender, type StageCol, stageCol, TextDict } from './stage-columns.ts';
 
-export { type StageTexts, stageTextsOf };
-
 export const ANALYSIS_TABLES = ['sightings', 'flows', 'flow_hops', 'clock_offsets', 'flow_coverage'] as const;
 
 export interface AnalysisTables {

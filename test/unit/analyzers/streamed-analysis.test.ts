@@ -10,8 +10,8 @@ import type { Sightings } from '../../../analyzers/correlate/sightings.ts';
 import type { FlowLadder } from '../../../analyzers/flow-builder.ts';
 import type { Flow } from '../../../analyzers/flows.ts';
 import type { FlowFacts } from '../../../analyzers/rules/flow-facts.ts';
+import { type StageTexts, stageTextsOf } from '../../../analyzers/sightings-parts.ts';
 import { ip4Text } from '../../../analyzers/topology/ip-text.ts';
-import { type StageTexts, stageTextsOf } from '../../../analyzers/write-analysis.ts';
 import { ladderOf, reportInputFromAnalysis } from '../../../reports/report-input.ts';
 import { labBundles, requireBundles } from './lab-bundle.ts';
 
