@@ -59,12 +59,16 @@ import {
 /** Read buffers of up to this size come from the pool: the reader's default chunk (read-capture.ts). */
 export const READ_SLOT_BYTES = 512 * 1024;
 /**
- * four per file being read at once (open-capture.ts reads three ahead of the chunk being parsed), and
- * HELD_READ_SLOTS more for a file whose chunks a hash thread reads in place
+ * up to twelve per file being read at once (open-capture.ts: two requests of four buffers in flight,
+ * the chunk being parsed, up to three waiting for a request), and HELD_READ_SLOTS more for a file
+ * whose chunks a hash thread reads in place
  */
 const READ_SLOTS = 32;
-/** read buffers of a file hashed in place by another thread: how far that thread may lag (8 MiB) */
-export const HELD_READ_SLOTS = 16;
+/**
+ * read buffers of a file hashed in place by another thread: how far that thread may lag (the reader
+ * keeps all but the eight it has in flight for it to finish with: 6 MiB)
+ */
+export const HELD_READ_SLOTS = 20;
 /** queued packets; a full queue is hashed on the spot */
 export const QUEUE_CAPACITY = 4096;
 /** the last four entries are left for `drainHashes` to pad the last group of four with */
