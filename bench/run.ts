@@ -3,7 +3,9 @@
  * the same run, printed as packets/s and ratios, and written to bench/results.json.
  * BENCH_PACKETS (default 10 000 000) sets the size; the tshark/tcpdump trials read a 1 M-packet slice
  * and are scaled per packet (tshark would take the better part of an hour on 10 M).
- * BENCH_ONLY=arrow stops after the reader and decode -> Arrow trials and leaves results.json alone.
+ * BENCH_ONLY=arrow stops after the reader and decode -> Arrow trials, BENCH_ONLY=dataset runs the
+ * Parquet dataset trial alone (its capture read into the page cache first, as the trials before it
+ * leave it in a full run); both leave results.json alone.
  * The trials a target judges (decode -> Arrow, the dataset) run three times; the median run counts.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
@@ -118,6 +120,31 @@ function rawRead(file: string): number {
   return total;
 }
 
+/** `hoptrace ingest` of `pcap` into a dataset, TRIAL_RUNS times; the peak RSS is the highest run's. */
+function datasetTrial(pcap: string): Trial {
+  const dsDir = path.join(dataDir, 'dataset');
+  // the peak is the highest of every run's (the target is a bound)
+  let maxRssKb = 0;
+  const measured = medianRun(() => {
+    const ingest = spawnSync(
+      process.execPath,
+      ['--import', 'tsx', path.join(here, 'ingest-rss.ts'), pcap, dsDir],
+      { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] },
+    );
+    if (ingest.status !== 0) throw new Error('ingest trial failed');
+    const run = JSON.parse(ingest.stdout.trim().split('\n').pop() ?? '{}') as {
+      seconds: number;
+      maxRssKb: number;
+    };
+    maxRssKb = Math.max(maxRssKb, run.maxRssKb);
+    return run;
+  });
+  return record('hoptrace ingest -> Parquet dataset', packets, measured.seconds, {
+    peakRssMb: maxRssKb / 1024,
+    runs: measured.runs,
+  });
+}
+
 function have(tool: string): boolean {
   return spawnSync('sh', ['-c', `command -v ${tool}`]).status === 0;
 }
@@ -153,6 +180,12 @@ async function main(): Promise<void> {
     `generated ${gen.pcap} (${(gen.bytes / 2 ** 20).toFixed(0)} MiB) in ${genSeconds.toFixed(1)} s`,
   );
 
+  if (process.env['BENCH_ONLY'] === 'dataset') {
+    rawRead(gen.pcap);
+    datasetTrial(gen.pcap);
+    return;
+  }
+
   // the limit: reading the bytes, nothing else (file in page cache after the first trial)
   rawRead(gen.pcap);
   const [, rawSeconds] = await time(async () => rawRead(gen.pcap));
@@ -184,27 +217,7 @@ async function main(): Promise<void> {
   });
   if (process.env['BENCH_ONLY'] === 'arrow') return;
 
-  const dsDir = path.join(dataDir, 'dataset');
-  // the peak is the highest of every run's (the target is a bound)
-  let maxRssKb = 0;
-  const measured = medianRun(() => {
-    const ingest = spawnSync(
-      process.execPath,
-      ['--import', 'tsx', path.join(here, 'ingest-rss.ts'), gen.pcap, dsDir],
-      { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] },
-    );
-    if (ingest.status !== 0) throw new Error('ingest trial failed');
-    const run = JSON.parse(ingest.stdout.trim().split('\n').pop() ?? '{}') as {
-      seconds: number;
-      maxRssKb: number;
-    };
-    maxRssKb = Math.max(maxRssKb, run.maxRssKb);
-    return run;
-  });
-  const dataset = record('hoptrace ingest -> Parquet dataset', packets, measured.seconds, {
-    peakRssMb: maxRssKb / 1024,
-    runs: measured.runs,
-  });
+  const dataset = datasetTrial(gen.pcap);
 
   const slice = path.join(dataDir, `slice-${slicePackets}.pcap`);
   slicePcap(gen.pcap, slice, slicePackets);
