@@ -49,7 +49,30 @@ export const END = 0x0b;
 export const BR = 0x0c;
 export const BR_IF = 0x0d;
 
-const simd = (op: number): number[] => [0xfd, ...uleb(op)];
+/**
+ * `body` over local `at` from its value up to local `end` (unsigned, exclusive), `at` advancing by
+ * `step` after each pass: block { loop { br_if out when at >= end; body; at += step; br loop } }
+ */
+export const loopBelow = (at: number, end: number, step: number, body: number[]): number[] => [
+  ...BLOCK,
+  ...LOOP,
+  ...get(at),
+  ...get(end),
+  I32_GE_U,
+  BR_IF,
+  1,
+  ...body,
+  ...get(at),
+  ...i32(step),
+  I32_ADD,
+  ...set(at),
+  BR,
+  0,
+  END,
+  END,
+];
+
+export const simd = (op: number): number[] => [0xfd, ...uleb(op)];
 /** 16-byte load / store at the address on the stack plus `offset` */
 export const v128Load = (offset: number): number[] => [...simd(0x00), 4, ...uleb(offset)];
 export const v128Store = (offset: number): number[] => [...simd(0x0b), 4, ...uleb(offset)];

@@ -19,6 +19,7 @@ import {
 import { ChunkBuilder, type MinMax } from './column-chunk.ts';
 import { type Deltas, deltaBinaryPacked, deltaPackedBound, exactDeltas } from './delta-binary-packed.ts';
 import { ConvertedType, Encoding, PhysicalType, Repetition, type SchemaNode } from './format.ts';
+import { minMaxU8, minMaxU16, minMaxU32, range } from './min-max.ts';
 import { allZero, bitLevels, dictionaryIndices, packLevels, rleLevels, uniformBits } from './rle-hybrid.ts';
 
 /** Where a nullable column's validity comes from. */
@@ -475,10 +476,11 @@ function encodeSmallInt(
   let hi = 0;
   let constant: boolean | undefined;
   if (data instanceof Uint16Array || out.stats) {
-    for (let k = 0; k < m; k++) {
-      const x = vals[k]!;
-      if (x < lo) lo = x;
-      if (x > hi) hi = x;
+    if (m > 0) {
+      if (vals instanceof Uint8Array) minMaxU8(vals, m);
+      else minMaxU16(vals, m);
+      lo = range.lo;
+      hi = range.hi;
     }
     constant = lo === hi;
   } else hi = 255;
@@ -536,13 +538,8 @@ function encodeInt32(
     out.addPage(set ? [set.levels] : [], n, n);
     return;
   }
-  let lo = vals[0]!;
-  let hi = lo;
-  for (let i = 1; i < m; i++) {
-    const x = vals[i]!;
-    if (x < lo) lo = x;
-    else if (x > hi) hi = x;
-  }
+  minMaxU32(vals, m);
+  const { lo, hi } = range;
   if (out.stats) out.stats.add(0, lo, 0, hi);
   const levels = set ? [set.levels] : [];
   if (spec.delta && m >= DELTA_MIN_VALUES && hi < 2 ** 31) {
