@@ -41,6 +41,7 @@ import {
   portAt,
   type Sighting,
 } from './rules/flow-facts.ts';
+import { SlotChains } from './slot-chains.ts';
 import { ip4Text, macTextFromKey } from './topology/ip-text.ts';
 import type { Topology } from './topology/model.ts';
 
@@ -107,7 +108,8 @@ class LegAcc {
  * them into what the report shows (reports/report-input.ts `ladderOf`).
  */
 export interface FlowLadder {
-  rows: readonly number[];
+  /** readable while `onFlow` runs: the numbers' blocks are reused once it returns */
+  readonly rows: ArrayLike<number>;
   baseNs: bigint;
   points: readonly string[];
   files: readonly string[];
@@ -117,11 +119,40 @@ export interface FlowLadder {
 export const LADDER_HEAD = 6;
 export const LADDER_ROW = 13;
 
+/** A flow's ladder as `onFlow` gets it: its numbers copied out of the builder's chains when first read. */
+class ChainLadder implements FlowLadder {
+  private copy: Float64Array | null = null;
+  private released = false;
+
+  constructor(
+    private readonly chains: SlotChains,
+    private readonly slot: number,
+    readonly baseNs: bigint,
+    readonly points: readonly string[],
+    readonly files: readonly string[],
+    readonly ip6: readonly string[],
+  ) {}
+
+  get rows(): Float64Array {
+    if (this.copy === null) {
+      if (this.released) throw new Error("a flow's ladder was read after onFlow returned");
+      this.copy = this.chains.read(this.slot);
+    }
+    return this.copy;
+  }
+
+  /** Its blocks go to the next flows (what was read stays readable). */
+  release(): void {
+    if (this.released) return;
+    this.released = true;
+    this.chains.release(this.slot);
+  }
+}
+
 /** What a flow keeps while it is open. */
 class OpenFlow {
   packets = 0;
-  /** its first packets for the ladder (`FlowLadder.rows`), while fewer than the builder keeps */
-  ladder: number[] | null = null;
+  /** packets in its ladder (`FlowLadder.rows`, kept in the builder's `ladders` at its slot) */
   ladderPackets = 0;
   /** whether a packet other than a TCP SYN has joined it (a SYN then starts the connection's next flow) */
   sawNonSyn = false;
@@ -303,6 +334,8 @@ export class FlowBuilder {
   private readonly facts: boolean;
   private readonly ladderPackets: number;
   private readonly slabFlows: boolean;
+  /** open flows' ladders, at their slots */
+  private readonly ladders = new SlotChains();
   /** open flows' numbers, `NUM` a slot; slots of ended flows are used again */
   private num = new Float64Array(NUM * 1024);
   private readonly freeSlots: number[] = [];
@@ -538,33 +571,32 @@ export class FlowBuilder {
     const b = s.packetStart[p + 1]!;
     const fr = s.frame[a]!;
     flow.ladderPackets++;
-    flow.ladder ??= [];
-    const out = flow.ladder;
-    out.push(
-      this.packetBase + p,
-      f.proto[fr]!,
-      f.tcpFlags[fr]!,
-      f.payloadLen[fr]!,
-      f.icmpTypeCode[fr]!,
-      b - a,
-    );
+    const chains = this.ladders;
+    let at = chains.reserve(flow.slot, LADDER_HEAD);
+    let out = chains.numbers;
+    out[at] = this.packetBase + p;
+    out[at + 1] = f.proto[fr]!;
+    out[at + 2] = f.tcpFlags[fr]!;
+    out[at + 3] = f.payloadLen[fr]!;
+    out[at + 4] = f.icmpTypeCode[fr]!;
+    out[at + 5] = b - a;
     for (let r = a; r < b; r++) {
       const x = s.frame[r]!;
-      out.push(
-        s.point[r]!,
-        f.dir[x]!,
-        f.ipVersion[x]!,
-        f.src[x]!,
-        f.dst[x]!,
-        f.srcPort[x]!,
-        f.dstPort[x]!,
-        f.ttl[x]!,
-        s.t[r]!,
-        s.rewrite[r]!,
-        f.file[x]!,
-        f.frame[x]!,
-        s.count[r]!,
-      );
+      at = chains.reserve(flow.slot, LADDER_ROW);
+      out = chains.numbers;
+      out[at] = s.point[r]!;
+      out[at + 1] = f.dir[x]!;
+      out[at + 2] = f.ipVersion[x]!;
+      out[at + 3] = f.src[x]!;
+      out[at + 4] = f.dst[x]!;
+      out[at + 5] = f.srcPort[x]!;
+      out[at + 6] = f.dstPort[x]!;
+      out[at + 7] = f.ttl[x]!;
+      out[at + 8] = s.t[r]!;
+      out[at + 9] = s.rewrite[r]!;
+      out[at + 10] = f.file[x]!;
+      out[at + 11] = f.frame[x]!;
+      out[at + 12] = s.count[r]!;
     }
   }
 
@@ -800,19 +832,22 @@ export class FlowBuilder {
         (point) => (flow.seen[(point / 30) | 0]! & (1 << (point % 30))) !== 0,
       ),
     };
-    const ladder: FlowLadder | null =
-      flow.ladder === null
+    const ladder =
+      flow.ladderPackets === 0
         ? null
-        : { rows: flow.ladder, baseNs: f.baseNs ?? 0n, points: s.points, files: this.files, ip6: this.ip6 };
-    if (!this.facts) {
-      this.freeSlots.push(flow.slot);
-      this.onFlow(out, null, ladder);
-      return;
+        : new ChainLadder(this.ladders, flow.slot, f.baseNs ?? 0n, s.points, this.files, this.ip6);
+    let facts: FlowFacts | null = null;
+    if (this.facts) {
+      const request = this.legFacts(flow.request, s, k + REQUEST_T);
+      const reply = this.legFacts(flow.reply, s, k + REPLY_T);
+      facts = { flow: out, classify: classifyFlowOf(out, request), request, reply };
     }
-    const request = this.legFacts(flow.request, s, k + REQUEST_T);
-    const reply = this.legFacts(flow.reply, s, k + REPLY_T);
     this.freeSlots.push(flow.slot);
-    this.onFlow(out, { flow: out, classify: classifyFlowOf(out, request), request, reply }, ladder);
+    try {
+      this.onFlow(out, facts, ladder);
+    } finally {
+      ladder?.release();
+    }
   }
 
   /** Per hop of the leg's reported path: min, median and max latency over the packets that took it. */

@@ -85,12 +85,17 @@ async function streamed(
       flow: (flow, facts, ladder) => {
         out.flows.push(flow);
         out.facts.push(facts);
-        out.ladders.set(flow.id, ladder);
+        out.ladders.set(flow.id, kept(ladder));
       },
     },
     { ...opts, ladderPackets: 12 },
   );
   return out;
+}
+
+/** A ladder as it reads during `onFlow` (its numbers are reused after). */
+function kept(l: FlowLadder | null): FlowLadder | null {
+  return l && { rows: l.rows, baseNs: l.baseNs, points: l.points, files: l.files, ip6: l.ip6 };
 }
 
 function heldRows(a: BundleAnalysis): string[] {
@@ -167,8 +172,25 @@ test('a ladder keeps at most its packets, the first in time order', requireBundl
   assert.ok(cut > 0, 'some flow has more packets than its ladder');
 });
 
-async function streamAnalysisLadders(bundle: string, n: number): Promise<Map<number, FlowLadder>> {
+test(
+  'a ladder not read while its flow was handed over cannot be read later (its numbers are reused)',
+  requireBundles(),
+  async () => {
+    const lab = labBundles()[0]!;
+    const unread: FlowLadder[] = [];
+    const read = await streamAnalysisLadders(lab.bundle, 12, (l) => unread.push(l));
+    assert.ok(unread.length > 1 && unread.length === read.size);
+    for (const l of unread) assert.throws(() => l.rows, /read after onFlow returned/);
+  },
+);
+
+async function streamAnalysisLadders(
+  bundle: string,
+  n: number,
+  alsoUnread?: (l: FlowLadder) => void,
+): Promise<Map<number, FlowLadder>> {
   const out = new Map<number, FlowLadder>();
+  let other = true;
   await streamAnalysis(
     bundle,
     {
@@ -176,7 +198,11 @@ async function streamAnalysisLadders(bundle: string, n: number): Promise<Map<num
       clock: () => undefined,
       slab: () => undefined,
       flow: (flow, _facts, ladder) => {
-        if (ladder) out.set(flow.id, ladder);
+        if (!ladder) return;
+        // with alsoUnread, every other flow's ladder is handed on unread
+        other = !other;
+        if (alsoUnread && other) alsoUnread(ladder);
+        else out.set(flow.id, kept(ladder)!);
       },
     },
     { ...SPILLED, ladderPackets: n },

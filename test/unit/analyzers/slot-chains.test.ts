@@ -1,0 +1,56 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import fc from 'fast-check';
+import { SlotChains } from '../../../analyzers/slot-chains.ts';
+
+type Op = { kind: 'put'; slot: number; values: number[] } | { kind: 'release'; slot: number };
+
+const op: fc.Arbitrary<Op> = fc.oneof(
+  {
+    weight: 5,
+    arbitrary: fc.record({
+      kind: fc.constant('put' as const),
+      slot: fc.nat(40),
+      values: fc.array(fc.double({ noNaN: true }), { minLength: 1, maxLength: 64 }),
+    }),
+  },
+  { weight: 1, arbitrary: fc.record({ kind: fc.constant('release' as const), slot: fc.nat(40) }) },
+);
+
+test('each slot reads back what was put in it, in order, whatever other slots do meanwhile', () => {
+  fc.assert(
+    fc.property(fc.array(op, { maxLength: 400 }), (ops) => {
+      const chains = new SlotChains();
+      const model = new Map<number, number[]>();
+      for (const o of ops) {
+        if (o.kind === 'release') {
+          chains.release(o.slot);
+          model.delete(o.slot);
+          continue;
+        }
+        const at = chains.reserve(o.slot, o.values.length);
+        chains.numbers.set(o.values, at);
+        model.set(o.slot, [...(model.get(o.slot) ?? []), ...o.values]);
+      }
+      for (let slot = 0; slot <= 40; slot++) {
+        const want = model.get(slot) ?? [];
+        assert.equal(chains.count(slot), want.length, `slot ${slot} count`);
+        assert.deepEqual([...chains.read(slot)], want, `slot ${slot}`);
+      }
+    }),
+    { numRuns: 300 },
+  );
+});
+
+test('released blocks are used again: chains that come and go do not grow the store', () => {
+  const chains = new SlotChains();
+  const round = () => {
+    for (let slot = 0; slot < 100; slot++) for (let k = 0; k < 5; k++) chains.reserve(slot, 13);
+    for (let slot = 0; slot < 100; slot++) chains.release(slot);
+  };
+  round();
+  const after = chains.numbers.length;
+  for (let i = 0; i < 50; i++) round();
+  assert.equal(chains.numbers.length, after);
+  assert.throws(() => chains.reserve(0, 65), /at most 64 numbers/);
+});
