@@ -18,7 +18,11 @@
  * decoding and Parquet encoding are the ingest's critical path, and of the three threads on two cores
  * the hash is the one that may lag, by up to the ring, at no cost. Measured on the 10 M-packet
  * ingest, alternating, 6 pairs: faster in 5 (3.03-3.22 s against 3.06-3.38 s where the machine was
- * quiet).
+ * quiet). The lag must be long enough to fill the encoder's idle spells: at 12 chunks (6 MiB), once
+ * the encoder was no longer the slowest thread, the decoding thread spent a quarter of its samples
+ * waiting for the hash (awaitTaken) while the hash thread idled; at 60 (30 MiB) the same ingest took
+ * a median 3.25 s against 3.61 (5 alternating rounds beside another engineer's runs; peak RSS 275 ->
+ * 300 MB).
  */
 import { createHash } from 'node:crypto';
 import { Worker } from 'node:worker_threads';
@@ -135,7 +139,8 @@ export class HashThread implements FileHash, ChunkHolder {
    */
   constructor(
     private readonly slotBytes = 512 << 10,
-    slots = 16,
+    /** as many as the reader lends it (HELD_READ_SLOTS, less the reader's own eight), so that it may lag as far */
+    slots = 64,
     private readonly shared: SharedArrayBuffer | null = readBufferMemory(),
   ) {
     this.slots = slots;

@@ -62,12 +62,14 @@ export const READ_SLOT_BYTES = 512 * 1024;
  * the chunk being parsed, up to three waiting for a request), and HELD_READ_SLOTS more for a file
  * whose chunks a hash thread reads in place
  */
-const READ_SLOTS = 32;
+const READ_SLOTS = 80;
 /**
  * read buffers of a file hashed in place by another thread: how far that thread may lag (the reader
- * keeps all but the eight it has in flight for it to finish with: 6 MiB)
+ * keeps all but the eight it has in flight for it: 60, 30 MiB). A lag of 12 (6 MiB) left the hash
+ * thread too little to do while the Parquet encoder waited for a batch, and the decoding thread
+ * waited for the hash instead (hash-thread.ts).
  */
-export const HELD_READ_SLOTS = 20;
+export const HELD_READ_SLOTS = 68;
 /** queued packets; a full queue is hashed on the spot */
 export const QUEUE_CAPACITY = 4096;
 /** the last four entries are left for `drainHashes` to pad the last group of four with */
