@@ -50,7 +50,7 @@ import { summaryText } from '../reports/summary.ts';
 import { type TextFile, writeTextFile } from '../reports/text-file.ts';
 import { VerdictsJsonWriter } from '../reports/verdicts-json.ts';
 import { ExitCode } from './exit-codes.ts';
-import { HeapPacer } from './heap-pacer.ts';
+import { boundHeapGrowth } from './heap-growth.ts';
 import { INTERRUPTED_EXIT, ProgressLine, progressWanted, withInterrupt } from './ingest.ts';
 import { parseCount } from './parse-flags.ts';
 import { UsageError } from './usage-error.ts';
@@ -130,10 +130,9 @@ export async function analyzeBundle(
     const out = await FlowSinks.open(stage, side);
     sinks = out;
     let judge: FlowJudge | undefined;
-    const pacer = new HeapPacer();
+    boundHeapGrowth();
     // what the page shows: of every flow its counts and latencies, whole only those it may list
     let feed: ReportFeed | undefined;
-    let flows = 0;
     // ingest (worker threads for large inputs) and the analysis (which reads the captures itself, on
     // this thread) run at the same time; the ingest is awaited first, so a failed analysis never
     // removes the stage under a still-writing ingest
@@ -166,7 +165,6 @@ export async function analyzeBundle(
         },
         slab: async (s, flowOf, packetBase) => {
           if (stopped()) throw new Interrupted();
-          pacer.check();
           await tables!.sightings(s, flowOf, packetBase);
         },
         flow: (flow, facts, ladder) => {
@@ -180,8 +178,6 @@ export async function analyzeBundle(
           const f = inputFlowOf(flow, detail ? ladderOf(ladder, flow.client, flow.firstNs) : []);
           out.analysisJson.flow(f);
           feed!.add(f, v);
-          // flows that end together (the capture's end) make their garbage between two slabs
-          if ((++flows & 1023) === 0) pacer.check();
         },
       },
       { ladderPackets: DEFAULT_LADDER_PACKETS },
