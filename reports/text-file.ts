@@ -63,8 +63,3 @@ export function writeTextFile(file: string, fill: (out: TextFile) => void): void
     throw e;
   }
 }
-
-// a value stringified inside one or four arrays comes out indented as deep as it sits in the document
-// (cheaper than re-indenting every line); the slices drop the arrays' own brackets
-export const atDepth1 = (value: unknown): string => JSON.stringify([value], null, 2).slice(4, -2);
-export const atDepth4 = (value: unknown): string => JSON.stringify([[[[value]]]], null, 2).slice(28, -20);
