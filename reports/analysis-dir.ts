@@ -17,7 +17,9 @@ import { analysisFromBundle } from '../analyzers/analysis-from-bundle.ts';
 import { writeAnalysisTables } from '../analyzers/write-analysis.ts';
 import { UsageError } from '../cli/usage-error.ts';
 import { ingestToDataset } from '../ingest/dataset/write-dataset.ts';
+import { ByteFile, utf8 } from './byte-file.ts';
 import { renderReportHtml } from './html/page.ts';
+import { InputFlowBytes } from './input-flow-bytes.ts';
 import { JsonFlows } from './json-flows.ts';
 import { normalizeVerdictFlow, normalizeVerdicts, type VerdictFlow, type Verdicts } from './read-verdicts.ts';
 import {
@@ -28,7 +30,7 @@ import {
   reportInputFromAnalysis,
 } from './report-input.ts';
 import { ReportFeed, type ReportModel, type ReportModelOptions, reportModel } from './report-model.ts';
-import { TextFile, writeTextFile } from './text-file.ts';
+import { writeTextFile } from './text-file.ts';
 
 export const ANALYSIS_JSON = path.join('dataset', 'analysis.json');
 export const VERDICTS_JSON = 'verdicts.json';
@@ -75,15 +77,18 @@ async function writeAnalysisJson(
  * head, known last (clock offsets, warnings), then the part.
  */
 export class AnalysisJsonWriter {
-  private readonly part: TextFile;
+  private readonly part: ByteFile;
+  private readonly bytes = new InputFlowBytes();
   private flows = 0;
 
   constructor(private readonly partFile: string) {
-    this.part = new TextFile(partFile);
+    this.part = new ByteFile(partFile);
   }
 
+  /** The flow as `JSON.stringify(f)` writes it. */
   flow(f: InputFlow): void {
-    this.part.write(`${this.flows++ > 0 ? ',' : ''}${JSON.stringify(f)}`);
+    if (this.flows++ > 0) this.part.bytes(COMMA);
+    this.bytes.write(this.part, f);
   }
 
   /** Writes `file` whole (moved into place once complete) and removes the part. */
@@ -107,6 +112,8 @@ export class AnalysisJsonWriter {
     fs.rmSync(this.partFile, { force: true });
   }
 }
+
+const COMMA = utf8(',');
 
 /** The parsed file, or null when it does not exist. */
 async function readJson(file: string): Promise<unknown | null> {

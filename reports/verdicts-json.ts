@@ -19,7 +19,7 @@ import type {
   VerdictEndpoint,
 } from '../analyzers/rules/verdict-types.ts';
 import { VERDICTS_SCHEMA_VERSION, type VerdictsDocument, type VerdictsTail } from '../analyzers/verdicts.ts';
-import { ByteFile, utf8 } from './byte-file.ts';
+import { ByteFile, Field, keyAt, MAX_KEPT, utf8 } from './byte-file.ts';
 import schema from './verdicts.schema.json' with { type: 'json' };
 
 const ajv = new Ajv({ allErrors: true, strict: false });
@@ -70,39 +70,6 @@ const REF_KEYS = everyKey<PointRef>()(['point', 'dir', 'leg']);
 const REWRITE_KEYS = everyKey<ServiceRewrite>()(['status', 'before', 'after', 'between', 'reverse']);
 const HANDLING_KEYS = everyKey<NodeHandling>()(['node', 'leg', 'by', 'why']);
 const EVIDENCE_KEYS = everyKey<Evidence>()(['point', 'file', 'frame']);
-
-/** `"key":` after the separator `sep` (`{` for the first key, else `,`). */
-const keyAt = (sep: string, key: string): string => `${sep}${JSON.stringify(key)}:`;
-
-/** Distinct values a field keeps the bytes of before it starts over (some, like messages, never repeat). */
-const MAX_KEPT = 1 << 14;
-
-/** A string (or null) field: `before` + the value as JSON + `after`, as bytes made once per value. */
-class Field {
-  private readonly byText = new Map<string, Uint8Array>();
-  private readonly nullBytes: Uint8Array;
-
-  constructor(
-    private readonly before: string,
-    private readonly after = '',
-  ) {
-    this.nullBytes = utf8(`${before}null${after}`);
-  }
-
-  write(out: ByteFile, text: string | null): void {
-    if (text === null) {
-      out.bytes(this.nullBytes);
-      return;
-    }
-    let b = this.byText.get(text);
-    if (b === undefined) {
-      if (this.byText.size >= MAX_KEPT) this.byText.clear();
-      b = utf8(`${this.before}${JSON.stringify(text)}${this.after}`);
-      this.byText.set(text, b);
-    }
-    out.bytes(b);
-  }
-}
 
 /** A list of strings (a path, a rewrite's `between`). */
 class StringList {
