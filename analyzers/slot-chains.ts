@@ -5,10 +5,15 @@
  * collection for as long as the flow stayed open (minutes for UDP). Blocks of ended flows are used again.
  */
 const BLOCK = 64;
+/** blocks per page: pages are added as chains grow, never copied (a doubled array was copied whole) */
+const PAGE_BLOCKS = 1024;
+const PAGE_SHIFT = 10;
 const NONE = -1;
 
 export class SlotChains {
-  private data = new Float64Array(BLOCK * 256);
+  private readonly pages: Float64Array[] = [];
+  /** the page of the block `reserve` gave last */
+  private page: Float64Array = new Float64Array(0);
   /** per block: the next block of its chain (NONE: last) and how many numbers it holds */
   private next = new Int32Array(256);
   private fill = new Uint8Array(256);
@@ -21,9 +26,14 @@ export class SlotChains {
   private last = new Int32Array(0);
   private counts = new Int32Array(0);
 
-  /** The numbers' array: read it after `reserve`, which may replace it. */
+  /** The numbers' page `reserve`'s offset is in: read it after each `reserve`. */
   get numbers(): Float64Array {
-    return this.data;
+    return this.page;
+  }
+
+  /** Blocks ever taken (the free ones among them included). */
+  get blocks(): number {
+    return this.top;
   }
 
   /** Numbers in slot's chain. */
@@ -32,8 +42,9 @@ export class SlotChains {
   }
 
   /**
-   * Where `n` (at most 64) numbers go next in slot's chain, side by side in `numbers`: the caller
-   * writes them there at once. A block without room for all `n` is left part-full.
+   * Where `n` (at most 64) numbers go next in slot's chain, side by side in `numbers` (the page it
+   * returns them in): the caller writes them there at once. A block without room for all `n` is left
+   * part-full.
    */
   reserve(slot: number, n: number): number {
     if (n > BLOCK) throw new RangeError(`at most ${BLOCK} numbers at a time, not ${n}`);
@@ -46,7 +57,8 @@ export class SlotChains {
       this.last[slot] = added;
       b = added;
     }
-    const at = b * BLOCK + this.fill[b]!;
+    this.page = this.pages[b >> PAGE_SHIFT]!;
+    const at = (b & (PAGE_BLOCKS - 1)) * BLOCK + this.fill[b]!;
     this.fill[b] = this.fill[b]! + n;
     this.counts[slot] = this.counts[slot]! + n;
     return at;
@@ -57,7 +69,8 @@ export class SlotChains {
     const out = new Float64Array(this.count(slot));
     let at = 0;
     for (let b = slot < this.first.length ? this.first[slot]! : NONE; b !== NONE; b = this.next[b]!) {
-      out.set(this.data.subarray(b * BLOCK, b * BLOCK + this.fill[b]!), at);
+      const from = (b & (PAGE_BLOCKS - 1)) * BLOCK;
+      out.set(this.pages[b >> PAGE_SHIFT]!.subarray(from, from + this.fill[b]!), at);
       at += this.fill[b]!;
     }
     return out;
@@ -84,8 +97,8 @@ export class SlotChains {
       const n = 2 * this.next.length;
       this.next = grown(this.next, n);
       this.fill = grown(this.fill, n);
-      this.data = grown(this.data, n * BLOCK);
     }
+    if (b >> PAGE_SHIFT >= this.pages.length) this.pages.push(new Float64Array(PAGE_BLOCKS * BLOCK));
     this.next[b] = NONE;
     this.fill[b] = 0;
     return b;
@@ -102,7 +115,7 @@ export class SlotChains {
   }
 }
 
-function grown<T extends Int32Array | Uint8Array | Float64Array>(a: T, n: number): T {
+function grown<T extends Int32Array | Uint8Array>(a: T, n: number): T {
   const out = new (a.constructor as new (n: number) => T)(n);
   out.set(a);
   return out;

@@ -19,7 +19,7 @@ const op: fc.Arbitrary<Op> = fc.oneof(
 
 test('each slot reads back what was put in it, in order, whatever other slots do meanwhile', () => {
   fc.assert(
-    fc.property(fc.array(op, { maxLength: 400 }), (ops) => {
+    fc.property(fc.array(op, { maxLength: 3000 }), (ops) => {
       const chains = new SlotChains();
       const model = new Map<number, number[]>();
       for (const o of ops) {
@@ -38,19 +38,36 @@ test('each slot reads back what was put in it, in order, whatever other slots do
         assert.deepEqual([...chains.read(slot)], want, `slot ${slot}`);
       }
     }),
-    { numRuns: 300 },
+    { numRuns: 100 },
   );
 });
 
 test('released blocks are used again: chains that come and go do not grow the store', () => {
   const chains = new SlotChains();
   const round = () => {
-    for (let slot = 0; slot < 100; slot++) for (let k = 0; k < 5; k++) chains.reserve(slot, 13);
-    for (let slot = 0; slot < 100; slot++) chains.release(slot);
+    for (let slot = 0; slot < 300; slot++) for (let k = 0; k < 5; k++) chains.reserve(slot, 60);
+    for (let slot = 0; slot < 300; slot++) chains.release(slot);
   };
   round();
-  const after = chains.numbers.length;
+  const after = chains.blocks;
+  assert.ok(after >= 1500, `${after} blocks (past one page) for 300 chains of 5 x 60 numbers`);
   for (let i = 0; i < 50; i++) round();
-  assert.equal(chains.numbers.length, after);
+  assert.equal(chains.blocks, after);
   assert.throws(() => chains.reserve(0, 65), /at most 64 numbers/);
+});
+
+test('chains read back whole across pages (more blocks than one page holds)', () => {
+  const chains = new SlotChains();
+  for (let k = 0; k < 5; k++)
+    for (let slot = 0; slot < 300; slot++) {
+      const at = chains.reserve(slot, 60);
+      for (let i = 0; i < 60; i++) chains.numbers[at + i] = slot * 1000 + k * 60 + i;
+    }
+  assert.ok(chains.blocks > 1024, `${chains.blocks} blocks`);
+  for (let slot = 0; slot < 300; slot++)
+    assert.deepEqual(
+      [...chains.read(slot)],
+      Array.from({ length: 300 }, (_, i) => slot * 1000 + i),
+      `slot ${slot}`,
+    );
 });
