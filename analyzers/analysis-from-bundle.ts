@@ -138,7 +138,10 @@ export interface AnalysisSink {
    * `packetBase`. The next slab waits for it.
    */
   slab(s: Sightings, flowOf: Int32Array, packetBase: number): void | Promise<void>;
-  /** a flow as it ends, with the facts the rules judge and its first packets (`ladderPackets`) */
+  /**
+   * a flow as it ends, with the facts the rules judge and its first packets (`ladderPackets`): the
+   * ladder's rows can be read during this call only (its numbers are reused once it returns)
+   */
   flow(flow: Flow, facts: FlowFacts, ladder: FlowLadder | null): void;
 }
 

@@ -1,13 +1,13 @@
 /**
- * Numbers kept per slot (an open flow's slot) in chains of fixed blocks of one Float64Array, outside
+ * Numbers kept per slot (an open flow's slot) in chains of fixed blocks, in pages of Float64Array outside
  * V8's heap. An open flow's ladder (the numbers of its first packets) was most of what it held: as a
  * growing JS array per flow it was copied by every scavenge until promoted, then marked by every full
  * collection for as long as the flow stayed open (minutes for UDP). Blocks of ended flows are used again.
  */
 const BLOCK = 64;
 /** blocks per page: pages are added as chains grow, never copied (a doubled array was copied whole) */
-const PAGE_BLOCKS = 1024;
 const PAGE_SHIFT = 10;
+const PAGE_BLOCKS = 1 << PAGE_SHIFT;
 const NONE = -1;
 
 export class SlotChains {

@@ -1,7 +1,7 @@
 /**
  * A file written as bytes into one reused buffer and moved into place whole (the same contract as
  * text-file.ts's TextFile: a temporary name until `commit`). For outputs made mostly of fragments that
- * repeat from flow to flow (verdicts.json): a fragment is encoded once and copied in as bytes, so no
+ * repeat from flow to flow (verdicts.json, analysis.json's flows): a fragment is encoded once and copied in as bytes, so no
  * string is joined or encoded per flow; only what varies (numbers, new strings) is written as it comes.
  */
 import fs from 'node:fs';

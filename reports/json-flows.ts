@@ -1,7 +1,7 @@
 /**
  * A JSON document's top-level `flows` array read item by item, and its other members, without the whole
- * text ever being one string: V8 caps a string near 512 MB, and verdicts.json of a 5 M-frame capture is
- * 1 GB (analysis.json of 20 M frames as much). The scan follows strings (with their escapes) and
+ * text ever being one string: V8 caps a string near 512 MB, and verdicts.json of a 20 M-frame capture is
+ * 2.5 GB (analysis.json 1 GB). The scan follows strings (with their escapes) and
  * nesting byte by byte; UTF-8 never puts `"`, `\`, brackets or braces inside a multi-byte character, so
  * bytes are enough. Each item is parsed by JSON.parse on its own, and the members around the array as
  * one small document (the array as `[]`).

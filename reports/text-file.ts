@@ -1,6 +1,6 @@
 /**
  * A text file written piece by piece and moved into place whole: outputs of hundreds of thousands of
- * flows (junit.xml, analysis.json; verdicts.json as bytes, byte-file.ts) are streamed flow by flow
+ * flows (junit.xml; verdicts.json and analysis.json's flows as bytes, byte-file.ts) are streamed flow by flow
  * instead of being built as one string first, so memory holds one buffer, not the file. Pieces are
  * gathered up to `FLUSH_CHARS` and written synchronously (one syscall per 64 K characters); the file
  * gets its name only on `commit` (TempFile), so a reader never sees half of it.
