@@ -60,12 +60,11 @@ test('the flows of any document, and its members around them, as JSON.parse read
           const parsed = JSON.parse(written) as Record<string, unknown>;
           assert.deepEqual(got.flows, parsed['flows']);
           assert.deepEqual(got.rest, { ...parsed, flows: [] });
-          // the members written ahead of the array
-          const ahead: Record<string, unknown> = {};
-          for (const [k, v] of Object.entries(parsed)) {
-            if (k === 'flows') break;
-            ahead[k] = v;
-          }
+          // the members written ahead of the array (as own properties: `ahead[k] = v` with the key
+          // "__proto__" would set the prototype, where JSON.parse and the reader make a member)
+          const members = Object.entries(parsed);
+          const cut = members.findIndex(([k]) => k === 'flows');
+          const ahead = Object.fromEntries(members.slice(0, cut < 0 ? members.length : cut));
           assert.deepEqual(got.before, { ...ahead, flows: [] });
         },
       ),
