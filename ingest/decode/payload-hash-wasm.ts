@@ -53,6 +53,7 @@ import {
   v128Load,
   v128Store,
   wasmModule,
+  webAssembly,
 } from './wasm-assembler.ts';
 
 /** Read buffers of up to this size come from the pool: the reader's default chunk (read-capture.ts). */
@@ -333,21 +334,6 @@ const kernelBody: number[] = [
   ...loopBelow(I, IEND, 16, group),
 ];
 
-interface WasmApi {
-  Memory: new (d: {
-    initial: number;
-    maximum: number;
-    shared: boolean;
-  }) => {
-    readonly buffer: ArrayBuffer | SharedArrayBuffer;
-  };
-  Module: new (bytes: Uint8Array) => object;
-  Instance: new (
-    m: object,
-    imports: Record<string, Record<string, unknown>>,
-  ) => { readonly exports: Record<string, unknown> };
-}
-
 /** The thread's queue of packets waiting to be hashed, and the kernel over it. */
 export interface HashQueue {
   /** queued packets */
@@ -368,7 +354,7 @@ export interface HashQueue {
 }
 
 function createQueue(): HashQueue | null {
-  const wasm = (globalThis as unknown as { WebAssembly?: WasmApi }).WebAssembly;
+  const wasm = webAssembly();
   if (wasm === undefined) return null;
   try {
     const bytes = wasmModule(

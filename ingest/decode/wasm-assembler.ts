@@ -113,6 +113,26 @@ export interface WasmFunction {
   body: number[];
 }
 
+/** The part of the WebAssembly API hoptrace uses (tsconfig's lib has no DOM types, which declare it). */
+export interface WasmApi {
+  Memory: new (d: {
+    initial: number;
+    maximum: number;
+    shared?: boolean;
+  }) => {
+    readonly buffer: ArrayBuffer | SharedArrayBuffer;
+  };
+  Module: new (bytes: Uint8Array) => object;
+  Instance: new (
+    m: object,
+    imports: Record<string, Record<string, unknown>>,
+  ) => { readonly exports: Record<string, unknown> };
+}
+
+/** This runtime's WebAssembly, or undefined where it has none. */
+export const webAssembly = (): WasmApi | undefined =>
+  (globalThis as unknown as { WebAssembly?: WasmApi }).WebAssembly;
+
 /**
  * A module that imports `env.memory` (exactly `pages` pages, never grown; `shared` as a
  * SharedArrayBuffer other threads may read) and exports `fn` as `name`, returning nothing.

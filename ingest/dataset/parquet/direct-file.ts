@@ -15,6 +15,7 @@
  * with EINVAL, the file is written through the page cache as before.
  */
 import fs from 'node:fs';
+import { webAssembly } from '../../decode/wasm-assembler.ts';
 
 /** alignment of direct writes: the largest logical block size of common devices */
 const BLOCK = 4096;
@@ -29,15 +30,10 @@ const MAX_IOV = 1024;
 
 let stageBuffer: Uint8Array | null = null;
 
-/** The part of the WebAssembly API used here (tsconfig's lib has no DOM types, which declare it). */
-interface WasmMemoryApi {
-  Memory: new (d: { initial: number; maximum: number }) => { readonly buffer: ArrayBuffer };
-}
-
 /** The staging buffer, page-aligned; an unaligned one (no WebAssembly) only makes direct writes fail over. */
 function stage(): Uint8Array {
   if (stageBuffer !== null) return stageBuffer;
-  const wasm = (globalThis as unknown as { WebAssembly?: WasmMemoryApi }).WebAssembly;
+  const wasm = webAssembly();
   const pages = STAGE_BYTES >>> 16;
   stageBuffer = wasm
     ? new Uint8Array(new wasm.Memory({ initial: pages, maximum: pages }).buffer)

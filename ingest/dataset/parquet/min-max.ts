@@ -18,6 +18,7 @@ import {
   v128Load,
   v128Store,
   wasmModule,
+  webAssembly,
 } from '../../decode/wasm-assembler.ts';
 
 /** values of a page handled in one call; longer pages go in slices of this many bytes */
@@ -25,16 +26,6 @@ const SLICE_BYTES = 256 * 1024;
 /** where the kernels leave their two vectors (the lane-wise minimum, then maximum) */
 const RESULT_AT = SLICE_BYTES;
 const PAGES = Math.ceil((RESULT_AT + 32) / 65536);
-
-/** The part of the WebAssembly API used here (tsconfig's lib has no DOM types, which declare it). */
-interface WasmApi {
-  Memory: new (d: { initial: number; maximum: number }) => { readonly buffer: ArrayBuffer };
-  Module: new (bytes: Uint8Array) => object;
-  Instance: new (
-    m: object,
-    imports: Record<string, Record<string, unknown>>,
-  ) => { readonly exports: Record<string, unknown> };
-}
 
 // the kernel's locals: the parameter (bytes, a multiple of 16, at least 16), the position, two vectors
 const BYTES = 0;
@@ -84,7 +75,7 @@ interface Width<T extends Unsigned> {
 }
 
 function createKernels(): { u8: Width<Uint8Array>; u16: Width<Uint16Array>; u32: Width<Uint32Array> } | null {
-  const wasm = (globalThis as unknown as { WebAssembly?: WasmApi }).WebAssembly;
+  const wasm = webAssembly();
   if (wasm === undefined) return null;
   try {
     const memory = new wasm.Memory({ initial: PAGES, maximum: PAGES });
