@@ -1,7 +1,7 @@
 /**
  * A file written as bytes into one reused buffer and moved into place whole (the same contract as
  * text-file.ts's TextFile: a temporary name until `commit`). For outputs made mostly of fragments that
- * repeat from flow to flow (verdicts.json, analysis.json's flows): a fragment is encoded once and copied in as bytes, so no
+ * repeat from flow to flow (verdicts.json, analysis.json's flows; json-fragments.ts): a fragment is encoded once and copied in as bytes, so no
  * string is joined or encoded per flow; only what varies (numbers, new strings) is written as it comes.
  */
 import fs from 'node:fs';
@@ -116,37 +116,4 @@ export class ByteFile extends TempFile {
 
 export function writeAll(fd: number, b: Uint8Array, length: number): void {
   for (let done = 0; done < length; ) done += fs.writeSync(fd, b, done, length - done);
-}
-
-/** `"key":` after the separator `sep` (`{` for the first key, else `,`). */
-export const keyAt = (sep: string, key: string): string => `${sep}${JSON.stringify(key)}:`;
-
-/** Distinct values a field keeps the bytes of before it starts over (some, like messages, never repeat). */
-export const MAX_KEPT = 1 << 14;
-
-/** A string (or null) field: `before` + the value as JSON + `after`, as bytes made once per value. */
-export class Field {
-  private readonly byText = new Map<string, Uint8Array>();
-  private readonly nullBytes: Uint8Array;
-
-  constructor(
-    private readonly before: string,
-    private readonly after = '',
-  ) {
-    this.nullBytes = utf8(`${before}null${after}`);
-  }
-
-  write(out: ByteFile, text: string | null): void {
-    if (text === null) {
-      out.bytes(this.nullBytes);
-      return;
-    }
-    let b = this.byText.get(text);
-    if (b === undefined) {
-      if (this.byText.size >= MAX_KEPT) this.byText.clear();
-      b = utf8(`${this.before}${JSON.stringify(text)}${this.after}`);
-      this.byText.set(text, b);
-    }
-    out.bytes(b);
-  }
 }

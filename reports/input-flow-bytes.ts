@@ -6,26 +6,11 @@
  * in the flow phase of a 5 M-frame analysis.
  */
 import type { HopLatency, PathHop } from '../analyzers/flows.ts';
-import { type ByteFile, Field, keyAt, MAX_KEPT, utf8 } from './byte-file.ts';
-import type { InputEndpoint, InputFlow } from './report-input.ts';
+import { type ByteFile, utf8 } from './byte-file.ts';
+import { EndpointBytes, Field, keyAt, MAX_KEPT } from './json-fragments.ts';
+import type { InputFlow } from './report-input.ts';
 
 const key = (k: keyof InputFlow, first = false): Uint8Array => utf8(keyAt(first ? '{' : ',', k));
-
-/** An endpoint from `{` to `}`, after its key. */
-class EndpointBytes {
-  private readonly ip = new Field(`{${JSON.stringify('ip')}:`);
-  private readonly port = utf8(keyAt(',', 'port'));
-  private readonly pod = new Field(keyAt(',', 'pod'));
-  private readonly node = new Field(keyAt(',', 'node'), '}');
-
-  write(out: ByteFile, e: InputEndpoint): void {
-    this.ip.write(out, e.ip);
-    out.bytes(this.port);
-    out.number(e.port);
-    this.pod.write(out, e.pod);
-    this.node.write(out, e.node);
-  }
-}
 
 /** A path's bytes, kept while its hop objects are alive, and checked hop by hop before use. */
 class PathBytes {
@@ -121,7 +106,14 @@ const CLOSE_OBJECT = utf8('}');
 const CLOSE_LIST = utf8(']');
 const NULL = utf8('null');
 
+/** Runs of fields written alike, in the document's order; the rest are written one by one below. */
+const LEAD = ['id', 'proto', 'family'] as const;
+const COUNTS = ['packets', 'requestPackets', 'replyPackets', 'bytes'] as const;
+/** times and community ids: texts that rarely repeat, written as they come */
+const TEXTS = ['firstNs', 'lastNs', 'communityIdService', 'communityIdServer'] as const;
+
 export class InputFlowBytes {
+  /** every key's bytes (the `satisfies` fails to compile when InputFlow gains a field) */
   private readonly keys = {
     id: key('id', true),
     proto: key('proto'),
@@ -142,9 +134,8 @@ export class InputFlowBytes {
     hops: key('hops'),
     ladder: key('ladder'),
   } satisfies Record<keyof InputFlow, Uint8Array>;
-  private readonly client = new EndpointBytes();
-  private readonly server = new EndpointBytes();
-  private readonly serviceIp = new Field(`{${JSON.stringify('ip')}:`);
+  private readonly endpoint = new EndpointBytes();
+  private readonly serviceIp = new Field(keyAt('{', 'ip'));
   private readonly servicePort = utf8(keyAt(',', 'port'));
   private readonly serviceName = new Field(keyAt(',', 'name'));
   private readonly serviceSeen = [utf8(`${keyAt(',', 'seen')}false}`), utf8(`${keyAt(',', 'seen')}true}`)];
@@ -154,14 +145,12 @@ export class InputFlowBytes {
 
   write(out: ByteFile, f: InputFlow): void {
     const k = this.keys;
-    out.bytes(k.id);
-    out.number(f.id);
-    out.bytes(k.proto);
-    out.number(f.proto);
-    out.bytes(k.family);
-    out.number(f.family);
+    for (const name of LEAD) {
+      out.bytes(k[name]);
+      out.number(f[name]);
+    }
     out.bytes(k.client);
-    this.client.write(out, f.client);
+    this.endpoint.write(out, f.client);
     out.bytes(k.service);
     const s = f.service;
     if (s === null) out.bytes(NULL);
@@ -173,24 +162,15 @@ export class InputFlowBytes {
       out.bytes(this.serviceSeen[s.seen ? 1 : 0]!);
     }
     out.bytes(k.server);
-    this.server.write(out, f.server);
-    out.bytes(k.packets);
-    out.number(f.packets);
-    out.bytes(k.requestPackets);
-    out.number(f.requestPackets);
-    out.bytes(k.replyPackets);
-    out.number(f.replyPackets);
-    out.bytes(k.bytes);
-    out.number(f.bytes);
-    out.bytes(k.firstNs);
-    out.text(JSON.stringify(f.firstNs));
-    out.bytes(k.lastNs);
-    out.text(JSON.stringify(f.lastNs));
-    // community ids rarely repeat: written as they come
-    out.bytes(k.communityIdService);
-    out.text(JSON.stringify(f.communityIdService));
-    out.bytes(k.communityIdServer);
-    out.text(JSON.stringify(f.communityIdServer));
+    this.endpoint.write(out, f.server);
+    for (const name of COUNTS) {
+      out.bytes(k[name]);
+      out.number(f[name]);
+    }
+    for (const name of TEXTS) {
+      out.bytes(k[name]);
+      out.text(JSON.stringify(f[name]));
+    }
     out.bytes(k.requestPath);
     this.paths.write(out, f.requestPath);
     out.bytes(k.replyPath);

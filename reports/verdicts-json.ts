@@ -19,7 +19,8 @@ import type {
   VerdictEndpoint,
 } from '../analyzers/rules/verdict-types.ts';
 import { VERDICTS_SCHEMA_VERSION, type VerdictsDocument, type VerdictsTail } from '../analyzers/verdicts.ts';
-import { ByteFile, Field, keyAt, MAX_KEPT, utf8 } from './byte-file.ts';
+import { ByteFile, utf8 } from './byte-file.ts';
+import { EndpointBytes, type EndpointFields, Field, keyAt, MAX_KEPT } from './json-fragments.ts';
 import schema from './verdicts.schema.json' with { type: 'json' };
 
 const ajv = new Ajv({ allErrors: true, strict: false });
@@ -63,7 +64,13 @@ const FLOW_KEYS = everyKey<FlowVerdict>()([
   'checks',
   'handled_by',
 ]);
-const ENDPOINT_KEYS = everyKey<VerdictEndpoint>()(['ip', 'port', 'pod', 'node']);
+// the endpoint writer (json-fragments.ts EndpointBytes) writes these: VerdictEndpoint must have them all
+everyKey<VerdictEndpoint>()([
+  'ip',
+  'port',
+  'pod',
+  'node',
+] as const satisfies readonly (keyof EndpointFields)[]);
 const SERVICE_KEYS = everyKey<NonNullable<FlowVerdict['service']>>()(['ip', 'port', 'name']);
 const SCENARIO_KEYS = everyKey<NonNullable<FlowVerdict['scenario']>>()(['id', 'rule']);
 const REF_KEYS = everyKey<PointRef>()(['point', 'dir', 'leg']);
@@ -171,11 +178,9 @@ class FlowBytes {
   private readonly k = FLOW_KEYS;
   private readonly flowId = utf8(keyAt('{', this.k[0]));
   private readonly proto = new Field(keyAt(',', this.k[1]));
-  private readonly clientIp = new Field(`${keyAt(',', this.k[2])}{${JSON.stringify(ENDPOINT_KEYS[0])}:`);
-  private readonly serverIp = new Field(`${keyAt(',', this.k[4])}{${JSON.stringify(ENDPOINT_KEYS[0])}:`);
-  private readonly port = utf8(keyAt(',', ENDPOINT_KEYS[1]));
-  private readonly pod = new Field(keyAt(',', ENDPOINT_KEYS[2]));
-  private readonly node = new Field(keyAt(',', ENDPOINT_KEYS[3]), `}`);
+  private readonly clientKey = utf8(keyAt(',', this.k[2]));
+  private readonly serverKey = utf8(keyAt(',', this.k[4]));
+  private readonly endpoint = new EndpointBytes();
   private readonly noService = utf8(`${keyAt(',', this.k[3])}null`);
   private readonly serviceIp = new Field(`${keyAt(',', this.k[3])}{${JSON.stringify(SERVICE_KEYS[0])}:`);
   private readonly servicePort = utf8(keyAt(',', SERVICE_KEYS[1]));
@@ -209,20 +214,12 @@ class FlowBytes {
 
   constructor(private readonly checks: CheckBytes) {}
 
-  /** The client or the server, from the key that opens it (`ip`) to the brace that closes it. */
-  private endpoint(out: ByteFile, ip: Field, e: VerdictEndpoint): void {
-    ip.write(out, e.ip);
-    out.bytes(this.port);
-    out.number(e.port);
-    this.pod.write(out, e.pod);
-    this.node.write(out, e.node);
-  }
-
   write(out: ByteFile, f: FlowVerdict): void {
     out.bytes(this.flowId);
     out.number(f.flow_id);
     this.proto.write(out, f.proto);
-    this.endpoint(out, this.clientIp, f.client);
+    out.bytes(this.clientKey);
+    this.endpoint.write(out, f.client);
     const service = f.service;
     if (service === null) out.bytes(this.noService);
     else {
@@ -231,7 +228,8 @@ class FlowBytes {
       out.number(service.port);
       this.serviceName.write(out, service.name);
     }
-    this.endpoint(out, this.serverIp, f.server);
+    out.bytes(this.serverKey);
+    this.endpoint.write(out, f.server);
     const scenario = f.scenario;
     if (scenario === null) out.bytes(this.noScenario);
     else {
