@@ -1,11 +1,14 @@
 /**
- * A file written as bytes into one reused buffer and moved into place whole (the same contract as
- * text-file.ts's TextFile: a temporary name until `commit`). For outputs made mostly of fragments that
- * repeat from flow to flow (verdicts.json, analysis.json's flows; json-fragments.ts): a fragment is encoded once and copied in as bytes, so no
+ * A file written as bytes into one reused buffer and moved into place whole (a temporary name until
+ * `commit`). For outputs made mostly of fragments that repeat from flow to flow (verdicts.json,
+ * analysis.json's flows; json-fragments.ts): a fragment is encoded once and copied in as bytes, so no
  * string is joined or encoded per flow; only what varies (numbers, new strings) is written as it comes.
+ * Full buffers go to the process's write thread (write-thread.ts), so the system calls are not the
+ * caller's.
  */
 import fs from 'node:fs';
 import path from 'node:path';
+import { type FileWrites, writeThread } from './write-thread.ts';
 
 /** Bytes gathered before one write (a few syscalls per MB of output). */
 const BUFFER_BYTES = 1 << 20;
@@ -21,14 +24,27 @@ export class TempFile {
   private readonly tmp: string;
   private closed = false;
 
-  constructor(readonly file: string) {
+  constructor(
+    readonly file: string,
+    protected readonly writes: FileWrites = writeThread(),
+  ) {
     fs.mkdirSync(path.dirname(file), { recursive: true });
     this.tmp = `${file}.tmp-${process.pid}`;
     this.fd = fs.openSync(this.tmp, 'w');
   }
 
-  /** Closes the file and gives it its name. */
+  protected put(b: Uint8Array, length: number): void {
+    this.writes.write(this.fd, b, length);
+  }
+
+  /** Closes the file once written and gives it its name; removes it when a write failed. */
   commit(): void {
+    try {
+      this.writes.drain(this.fd);
+    } catch (e) {
+      this.discard();
+      throw new Error(`${this.file}: ${e instanceof Error ? e.message : String(e)}`);
+    }
     this.closed = true;
     fs.closeSync(this.fd);
     try {
@@ -43,6 +59,8 @@ export class TempFile {
   discard(): void {
     if (this.closed) return;
     this.closed = true;
+    // nothing may be written to the number once it is closed (the system reuses it)
+    this.writes.forget(this.fd);
     fs.closeSync(this.fd);
     fs.rmSync(this.tmp, { force: true });
   }
@@ -56,7 +74,7 @@ export class ByteFile extends TempFile {
     if (this.pos + b.length > BUFFER_BYTES) {
       this.flush();
       if (b.length > BUFFER_BYTES) {
-        writeAll(this.fd, b, b.length);
+        this.put(b, b.length);
         return;
       }
     }
@@ -71,7 +89,7 @@ export class ByteFile extends TempFile {
       this.flush();
       if (3 * text.length > BUFFER_BYTES) {
         const b = Buffer.from(text, 'utf8');
-        writeAll(this.fd, b, b.length);
+        this.put(b, b.length);
         return;
       }
     }
@@ -101,9 +119,9 @@ export class ByteFile extends TempFile {
     } while (v > 0);
   }
 
-  private flush(): void {
+  protected flush(): void {
     if (this.pos === 0) return;
-    writeAll(this.fd, this.buf, this.pos);
+    this.put(this.buf, this.pos);
     this.pos = 0;
   }
 
@@ -112,8 +130,4 @@ export class ByteFile extends TempFile {
     this.flush();
     super.commit();
   }
-}
-
-export function writeAll(fd: number, b: Uint8Array, length: number): void {
-  for (let done = 0; done < length; ) done += fs.writeSync(fd, b, done, length - done);
 }

@@ -11,6 +11,7 @@ import { test } from 'node:test';
 import type { FlowVerdict } from '../../../analyzers/rules/verdict-types.ts';
 import type { VerdictsDocument } from '../../../analyzers/verdicts.ts';
 import { junitXml, writeJunitXml } from '../../../reports/junit.ts';
+import { writeTextFile } from '../../../reports/text-file.ts';
 import { podVerdict } from '../verdicts/verdict-fixture.ts';
 
 const openFds = () => fs.readdirSync('/proc/self/fd').length;
@@ -25,6 +26,10 @@ test('writeJunitXml: a flow that throws leaves no part open and no file behind',
     const bad = flow(3, 3);
     (bad as { checks: unknown }).checks = null; // throws once its suite's part is open
     const doc = { flows: [flow(1, 1), flow(2, 2), bad] } as unknown as VerdictsDocument;
+    // the process's write thread (reports/write-thread.ts) and its descriptors, up before the count
+    const warm = path.join(dir, 'warm');
+    writeTextFile(warm, (out) => out.write('x'));
+    fs.rmSync(warm);
     const before = openFds();
     assert.throws(() => writeJunitXml(path.join(dir, 'junit.xml'), doc));
     assert.equal(openFds(), before, 'every suite part closed');

@@ -10,6 +10,7 @@ import path from 'node:path';
 import { afterEach, mock, test } from 'node:test';
 import { ByteFile } from '../../../reports/byte-file.ts';
 import { TextFile } from '../../../reports/text-file.ts';
+import { inlineWrites } from '../../../reports/write-thread.ts';
 
 const tmp = () => fs.mkdtempSync(path.join(os.tmpdir(), 'ht-output-files-'));
 
@@ -35,7 +36,7 @@ test('TextFile: text and an appended file land whole through short writes', () =
     const text = `${'x'.repeat(70_000)} ü 😀`;
     shortWrites(1000);
     const file = path.join(dir, 'out.txt');
-    const out = new TextFile(file);
+    const out = new TextFile(file, inlineWrites);
     out.write(text);
     out.append(part);
     out.write('tail\n');
@@ -53,7 +54,7 @@ test('ByteFile: bytes, texts and numbers land whole through short writes, number
   try {
     shortWrites(1000);
     const file = path.join(dir, 'out.json');
-    const out = new ByteFile(file);
+    const out = new ByteFile(file, inlineWrites);
     const big = Buffer.alloc(3 << 20, 0x61);
     const numbers = [0, -0, 7, -42, 2 ** 53 - 1, -(2 ** 53 - 1), 2 ** 53, 1.5, Number.NaN, Infinity];
     out.text('[');

@@ -1,0 +1,151 @@
+/**
+ * The outputs' write thread (reports/write-thread.ts): every byte given lands in its file in order,
+ * whatever the interleaving of files and sizes against the ring; the caller does not wait for the
+ * system call (a pipe nobody reads yet does not block it); a failed write is reported for its file
+ * only, by that file's drain; and a TempFile whose bytes could not be written is not committed.
+ */
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { test } from 'node:test';
+import fc from 'fast-check';
+import { ByteFile } from '../../../reports/byte-file.ts';
+import { type FileWrites, WriteThread } from '../../../reports/write-thread.ts';
+
+const tmp = () => fs.mkdtempSync(path.join(os.tmpdir(), 'ht-write-thread-'));
+
+test('every file gets its bytes whole and in order, interleaved, larger than a slot and the ring', async () => {
+  const dir = tmp();
+  // small slots and ring: most writes span several slots, and the caller waits for the ring often
+  const thread = new WriteThread(4096, 4);
+  try {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(fc.record({ file: fc.nat(3), size: fc.nat(40_000), fill: fc.nat(255) }), { maxLength: 40 }),
+        async (writes) => {
+          const files = [0, 1, 2, 3].map((i) => path.join(dir, `f${i}`));
+          const fds = files.map((f) => fs.openSync(f, 'w'));
+          const want: number[][] = files.map(() => []);
+          const scratch = new Uint8Array(40_000);
+          for (const w of writes) {
+            for (let i = 0; i < w.size; i++) scratch[i] = (w.fill + i) & 255;
+            thread.write(fds[w.file]!, scratch, w.size);
+            for (let i = 0; i < w.size; i++) want[w.file]!.push((w.fill + i) & 255);
+            // the caller may reuse its buffer at once: the bytes were copied
+            scratch.fill(0xee, 0, w.size);
+          }
+          for (const [i, fd] of fds.entries()) {
+            thread.drain(fd);
+            fs.closeSync(fd);
+            assert.deepEqual([...fs.readFileSync(files[i]!)], want[i]);
+          }
+        },
+      ),
+      { numRuns: 60 },
+    );
+  } finally {
+    await thread.close();
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('the caller goes on while the thread blocks in a write: bytes to a pipe nobody reads yet', {
+  timeout: 20_000,
+}, async () => {
+  const dir = tmp();
+  const thread = new WriteThread(64 << 10, 8);
+  try {
+    const fifo = path.join(dir, 'fifo');
+    execFileSync('mkfifo', [fifo]);
+    // read and write: the open does not wait for a reader
+    const wfd = fs.openSync(fifo, 'r+');
+    const size = 300 << 10; // far past the pipe's 64 KiB: a synchronous write would block here for good
+    const bytes = Uint8Array.from({ length: size }, (_, i) => (i * 7) & 255);
+    thread.write(wfd, bytes, size);
+    const rfd = fs.openSync(fifo, 'r');
+    const got = Buffer.alloc(size);
+    for (let n = 0; n < size; ) n += fs.readSync(rfd, got, n, size - n, null);
+    thread.drain(wfd);
+    fs.closeSync(rfd);
+    fs.closeSync(wfd);
+    assert.deepEqual(new Uint8Array(got), bytes);
+  } finally {
+    await thread.close();
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('a failed write is thrown by its own file drain only; the other files, and a later file with its number, are written', async () => {
+  const dir = tmp();
+  const thread = new WriteThread(4096, 4);
+  try {
+    const full = fs.openSync('/dev/full', 'w');
+    const file = path.join(dir, 'ok');
+    const ok = fs.openSync(file, 'w');
+    const bytes = new Uint8Array(10_000).fill(0x41);
+    thread.write(full, bytes, bytes.length);
+    thread.write(ok, bytes, bytes.length);
+    thread.write(full, bytes, bytes.length);
+    thread.drain(ok);
+    assert.throws(() => thread.drain(full), /ENOSPC/);
+    // reported once: the failure is the drain's to throw, then forgotten
+    thread.drain(full);
+    fs.closeSync(full);
+    // the system gives the closed number to the next file opened: its bytes are written as any file's
+    const next = path.join(dir, 'next');
+    const reused = fs.openSync(next, 'w');
+    assert.equal(reused, full);
+    thread.write(reused, bytes, bytes.length);
+    thread.drain(reused);
+    fs.closeSync(reused);
+    fs.closeSync(ok);
+    assert.equal(fs.readFileSync(file).length, 10_000);
+    assert.equal(fs.readFileSync(next).length, 10_000);
+  } finally {
+    await thread.close();
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('a file whose bytes were not written is not committed: the error names it, no file is left', () => {
+  const dir = tmp();
+  try {
+    const failing: FileWrites = {
+      write: () => {},
+      drain: () => {
+        throw new Error('ENOSPC: no space left on device, write');
+      },
+      forget: () => {},
+    };
+    const file = path.join(dir, 'verdicts.json');
+    const out = new ByteFile(file, failing);
+    out.text('{"flows":[]}');
+    assert.throws(() => out.commit(), new RegExp(`^Error: ${file.replace(/[.]/g, '\\.')}: ENOSPC`));
+    assert.deepEqual(fs.readdirSync(dir), []);
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('ByteFiles through the process thread: two files written at once, committed whole', () => {
+  const dir = tmp();
+  try {
+    const a = new ByteFile(path.join(dir, 'a'));
+    const b = new ByteFile(path.join(dir, 'b'));
+    const want = { a: [] as string[], b: [] as string[] };
+    for (let i = 0; i < 200_000; i++) {
+      const t = `${i},`;
+      (i % 3 === 0 ? a : b).text(t);
+      want[i % 3 === 0 ? 'a' : 'b'].push(t);
+    }
+    a.commit();
+    b.commit();
+    assert.equal(fs.readFileSync(path.join(dir, 'a'), 'utf8'), want.a.join(''));
+    assert.equal(fs.readFileSync(path.join(dir, 'b'), 'utf8'), want.b.join(''));
+    assert.deepEqual(fs.readdirSync(dir).sort(), ['a', 'b']);
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
