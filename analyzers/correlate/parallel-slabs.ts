@@ -19,7 +19,7 @@ import {
   sightingsFromPackets,
   slabsOf,
 } from './sightings.ts';
-import type { SlabDone, SlabTask, SlabWorkerInit } from './slab-worker.ts';
+import type { SlabDone, SlabTask, SlabWorkerInit, SpoolTask } from './slab-worker.ts';
 
 export interface ParallelOptions extends CorrelateOptions {
   /**
@@ -39,7 +39,7 @@ export const WORKER_BOOT = `import(${JSON.stringify(import.meta.resolve('tsx/esm
   .then((tsx) => { tsx.register(); return import(${JSON.stringify(new URL('./slab-worker.ts', import.meta.url).href)}); })
   .catch((err) => { throw err; });`;
 
-export function run(w: Worker, task: SlabTask): Promise<SlabDone> {
+export function run(w: Worker, task: SlabTask | SpoolTask): Promise<SlabDone> {
   return new Promise((resolve, reject) => {
     const settle = () => {
       w.off('message', onMessage);
@@ -62,7 +62,8 @@ export function run(w: Worker, task: SlabTask): Promise<SlabDone> {
     w.once('message', onMessage);
     w.once('error', onError);
     w.once('exit', onExit);
-    const buffers = Object.values(task.columns).map((a) => a.buffer as ArrayBuffer);
+    // a slab's columns go over whole (transferred); a spool task is a few numbers
+    const buffers = 'columns' in task ? Object.values(task.columns).map((a) => a.buffer as ArrayBuffer) : [];
     w.postMessage(task, buffers);
   });
 }

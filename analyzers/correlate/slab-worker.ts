@@ -7,7 +7,8 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import type { ClockOffset } from '../clock-offsets.ts';
 import { emptyTopology, type Point } from '../topology/model.ts';
-import { CORRELATION_COLUMNS, type FrameColumn, FrameTable } from './frame-table.ts';
+import { type SpoolIndex, SpoolReader } from './frame-spool.ts';
+import { CORRELATION_COLUMNS, FRAME_COLUMNS, type FrameColumn, FrameTable } from './frame-table.ts';
 import { type CorrelateOptions, SightingsBuilder, SlabCorrelator, type SlabRows } from './sightings.ts';
 
 export interface SlabWorkerInit {
@@ -16,16 +17,28 @@ export interface SlabWorkerInit {
   pointInfo: (Point | null)[];
   opts: CorrelateOptions;
   offsets: ClockOffset[];
+  /** a spool the worker reads its slabs from itself (`SpoolTask`) */
+  spool?: SpoolIndex;
 }
 
+export type SlabColumns = Partial<Record<FrameColumn, FrameTable[FrameColumn]>>;
+
+/** A slab's frames handed over (their columns transferred). */
 export interface SlabTask {
   length: number;
-  columns: Partial<Record<FrameColumn, FrameTable[FrameColumn]>>;
+  columns: SlabColumns;
   ownFrom: number;
   ownTo: number;
 }
 
+/** A slab the worker reads from the spool (FrameSpool.read's arguments: its own range, overlap, shifts). */
+export interface SpoolTask {
+  read: { from: number; to: number; ov: number; shift: Float64Array };
+}
+
 export interface SlabDone {
+  /** for a SpoolTask: the slab's frames, every column, to build flows from */
+  frames?: { length: number; columns: SlabColumns };
   rows: SlabRows;
   stats: { identities: number; collisions: number; ambiguous: number; offloadMerged: number };
 }
@@ -47,6 +60,18 @@ export function rowBuffers(r: SlabRows): ArrayBuffer[] {
   ].map((a) => a.buffer as ArrayBuffer);
 }
 
+/** A table over columns handed to this thread (no copy). */
+export function tableOf(length: number, columns: SlabColumns, names: readonly FrameColumn[]): FrameTable {
+  const f = new FrameTable(16);
+  for (const col of names) {
+    const data = columns[col];
+    if (data) (f as unknown as Record<FrameColumn, FrameTable[FrameColumn]>)[col] = data;
+  }
+  f.length = length;
+  f.capacity = length;
+  return f;
+}
+
 if (parentPort) {
   const port = parentPort;
   const init = workerData as SlabWorkerInit;
@@ -54,17 +79,33 @@ if (parentPort) {
   for (const p of init.pointInfo) if (p) topology.points.set(p.id, p);
   const c = new SlabCorrelator(init.points, topology, init.opts);
   c.useClock(init.offsets);
-  port.on('message', (task: SlabTask) => {
-    const f = new FrameTable(16);
-    for (const col of CORRELATION_COLUMNS) {
-      const data = task.columns[col];
-      if (data) (f as unknown as Record<FrameColumn, FrameTable[FrameColumn]>)[col] = data;
+  const reader = init.spool ? SpoolReader.open(init.spool) : null;
+  // read into one table slab after slab; what goes back is copied out at the slab's length
+  const slab = new FrameTable(1024);
+  port.on('message', (task: SlabTask | SpoolTask) => {
+    let f: FrameTable;
+    let frames: SlabDone['frames'];
+    if ('read' in task) {
+      const { from, to, ov, shift } = task.read;
+      if (reader === null) throw new Error('slab worker: a spool task without a spool');
+      f = reader.read(
+        { from: from - ov, to: to + ov, pointShift: shift, sampleMask: 0, columns: FRAME_COLUMNS },
+        slab,
+      );
+      const columns: SlabColumns = {};
+      for (const col of FRAME_COLUMNS) columns[col] = f[col].slice(0, f.length);
+      frames = { length: f.length, columns };
+      correlateAndPost(f, from, to, frames);
+    } else {
+      f = tableOf(task.length, task.columns, CORRELATION_COLUMNS);
+      correlateAndPost(f, task.ownFrom, task.ownTo, frames);
     }
-    f.length = task.length;
-    f.capacity = task.length;
+  });
+
+  function correlateAndPost(f: FrameTable, ownFrom: number, ownTo: number, frames: SlabDone['frames']): void {
     const before = { ...c.stats };
     const out = new SightingsBuilder();
-    c.correlate(f, task.ownFrom, task.ownTo, out);
+    if (f.length > 0) c.correlate(f, ownFrom, ownTo, out);
     const n = out.length;
     const rows: SlabRows = {
       length: n,
@@ -82,6 +123,7 @@ if (parentPort) {
       packetStart: out.packetStart.slice(0, out.packets + 1),
     };
     const done: SlabDone = {
+      ...(frames ? { frames } : {}),
       rows,
       stats: {
         identities: c.stats.identities - before.identities,
@@ -90,6 +132,8 @@ if (parentPort) {
         offloadMerged: c.stats.offloadMerged - before.offloadMerged,
       },
     };
-    port.postMessage(done, rowBuffers(rows));
-  });
+    const transfer = rowBuffers(rows);
+    if (frames) for (const col of FRAME_COLUMNS) transfer.push(frames.columns[col]!.buffer as ArrayBuffer);
+    port.postMessage(done, transfer);
+  }
 }
