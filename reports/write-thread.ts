@@ -8,7 +8,7 @@
  * Measured at 5 M frames: the writes took 3.1 s of the analysis thread's samples (--cpu-prof).
  *
  * Entries are written in the order given, whatever their file: a file's bytes are therefore in order,
- * and `drain` (before a file is closed, renamed or read back) waits for every entry given so far. A
+ * and `drain` (before a file is closed, renamed or read back) waits for the file's last entry. A
  * failed write (a full disk) is kept by file descriptor and thrown by that file's next `drain`; the
  * thread goes on with the other files' entries.
  *
@@ -93,6 +93,8 @@ export class WriteThread implements FileWrites {
   private readonly data: Uint8Array;
   private readonly port: MessagePort;
   private given = 0;
+  /** by file descriptor: entries given up to its last one (a drain waits for no other file's) */
+  private readonly lastOf = new Map<number, number>();
   /** errors of failed writes by file descriptor, as the thread reported them */
   private readonly failures = new Map<number, string>();
   private lost: Error | null = null;
@@ -127,10 +129,12 @@ export class WriteThread implements FileWrites {
       Atomics.store(this.control, LENGTHS + this.slots + slot, fd);
       this.give(slot, n);
     }
+    if (length > 0) this.lastOf.set(fd, this.given);
   }
 
   drain(fd: number): void {
-    this.awaitTaken(this.given);
+    this.awaitTaken(this.lastOf.get(fd) ?? 0);
+    this.lastOf.delete(fd);
     this.collect();
     const failure = this.failures.get(fd);
     if (failure !== undefined) {
@@ -140,9 +144,10 @@ export class WriteThread implements FileWrites {
   }
 
   forget(fd: number): void {
-    this.awaitTaken(this.given);
+    this.awaitTaken(this.lastOf.get(fd) ?? 0);
     this.collect();
     this.failures.delete(fd);
+    this.lastOf.delete(fd);
   }
 
   /** Ends the thread once everything given is written. */

@@ -51,6 +51,33 @@ test('every file gets its bytes whole and in order, interleaved, larger than a s
   }
 });
 
+test("a file's drain waits for its own bytes, not for a file given after it", {
+  timeout: 20_000,
+}, async () => {
+  const dir = tmp();
+  const thread = new WriteThread(64 << 10, 8);
+  try {
+    const fifo = path.join(dir, 'fifo');
+    execFileSync('mkfifo', [fifo]);
+    const blocked = fs.openSync(fifo, 'r+');
+    const file = path.join(dir, 'first');
+    const first = fs.openSync(file, 'w');
+    thread.write(first, new Uint8Array(1000).fill(1), 1000);
+    // a pipe nobody reads: the thread blocks in this write until the reader below comes
+    thread.write(blocked, new Uint8Array(200 << 10), 200 << 10);
+    thread.drain(first);
+    assert.equal(fs.readFileSync(file).length, 1000);
+    const rfd = fs.openSync(fifo, 'r');
+    const got = Buffer.alloc(200 << 10);
+    for (let n = 0; n < got.length; ) n += fs.readSync(rfd, got, n, got.length - n, null);
+    thread.drain(blocked);
+    for (const fd of [rfd, blocked, first]) fs.closeSync(fd);
+  } finally {
+    await thread.close();
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 test('the caller goes on while the thread blocks in a write: bytes to a pipe nobody reads yet', {
   timeout: 20_000,
 }, async () => {
