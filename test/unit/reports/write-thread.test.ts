@@ -51,58 +51,65 @@ test('every file gets its bytes whole and in order, interleaved, larger than a s
   }
 });
 
-test("a file's drain waits for its own bytes, not for a file given after it", {
-  timeout: 20_000,
-}, async () => {
+/**
+ * A pipe nobody reads yet, opened for writing (read and write: the open does not wait for a reader),
+ * given to `body` with a thread and a folder; `readAll` reads n bytes from it.
+ */
+async function withPipe(
+  body: (x: { thread: WriteThread; dir: string; pipe: number; readAll: (n: number) => Uint8Array }) => void,
+): Promise<void> {
   const dir = tmp();
   const thread = new WriteThread(64 << 10, 8);
+  const fds: number[] = [];
   try {
     const fifo = path.join(dir, 'fifo');
     execFileSync('mkfifo', [fifo]);
-    const blocked = fs.openSync(fifo, 'r+');
+    const pipe = fs.openSync(fifo, 'r+');
+    fds.push(pipe);
+    const readAll = (size: number) => {
+      const rfd = fs.openSync(fifo, 'r');
+      fds.push(rfd);
+      const got = Buffer.alloc(size);
+      for (let n = 0; n < size; ) n += fs.readSync(rfd, got, n, size - n, null);
+      return new Uint8Array(got);
+    };
+    body({ thread, dir, pipe, readAll });
+  } finally {
+    for (const fd of fds) fs.closeSync(fd);
+    await thread.close();
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+test("a file's drain waits for its own bytes, not for a file given after it", { timeout: 20_000 }, () =>
+  withPipe(({ thread, dir, pipe, readAll }) => {
     const file = path.join(dir, 'first');
     const first = fs.openSync(file, 'w');
     thread.write(first, new Uint8Array(1000).fill(1), 1000);
-    // a pipe nobody reads: the thread blocks in this write until the reader below comes
-    thread.write(blocked, new Uint8Array(200 << 10), 200 << 10);
+    // the thread blocks in this write until the pipe is read below
+    thread.write(pipe, new Uint8Array(200 << 10), 200 << 10);
     thread.drain(first);
+    fs.closeSync(first);
     assert.equal(fs.readFileSync(file).length, 1000);
-    const rfd = fs.openSync(fifo, 'r');
-    const got = Buffer.alloc(200 << 10);
-    for (let n = 0; n < got.length; ) n += fs.readSync(rfd, got, n, got.length - n, null);
-    thread.drain(blocked);
-    for (const fd of [rfd, blocked, first]) fs.closeSync(fd);
-  } finally {
-    await thread.close();
-    fs.rmSync(dir, { recursive: true, force: true });
-  }
-});
+    readAll(200 << 10);
+    thread.drain(pipe);
+  }),
+);
 
-test('the caller goes on while the thread blocks in a write: bytes to a pipe nobody reads yet', {
-  timeout: 20_000,
-}, async () => {
-  const dir = tmp();
-  const thread = new WriteThread(64 << 10, 8);
-  try {
-    const fifo = path.join(dir, 'fifo');
-    execFileSync('mkfifo', [fifo]);
-    // read and write: the open does not wait for a reader
-    const wfd = fs.openSync(fifo, 'r+');
-    const size = 300 << 10; // far past the pipe's 64 KiB: a synchronous write would block here for good
-    const bytes = Uint8Array.from({ length: size }, (_, i) => (i * 7) & 255);
-    thread.write(wfd, bytes, size);
-    const rfd = fs.openSync(fifo, 'r');
-    const got = Buffer.alloc(size);
-    for (let n = 0; n < size; ) n += fs.readSync(rfd, got, n, size - n, null);
-    thread.drain(wfd);
-    fs.closeSync(rfd);
-    fs.closeSync(wfd);
-    assert.deepEqual(new Uint8Array(got), bytes);
-  } finally {
-    await thread.close();
-    fs.rmSync(dir, { recursive: true, force: true });
-  }
-});
+test(
+  'the caller goes on while the thread blocks in a write: bytes to a pipe nobody reads yet',
+  {
+    timeout: 20_000,
+  },
+  () =>
+    withPipe(({ thread, pipe, readAll }) => {
+      const size = 300 << 10; // far past the pipe's 64 KiB: a synchronous write would block here for good
+      const bytes = Uint8Array.from({ length: size }, (_, i) => (i * 7) & 255);
+      thread.write(pipe, bytes, size);
+      assert.deepEqual(readAll(size), bytes);
+      thread.drain(pipe);
+    }),
+);
 
 test('a failed write is thrown by its own file drain only; the other files, and a later file with its number, are written', async () => {
   const dir = tmp();
