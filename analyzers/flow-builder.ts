@@ -61,9 +61,10 @@ interface PathAcc {
   count: number;
   /** first seen in time order (the Flow's modal path breaks ties by it) */
   timeRank: number;
-  /** lowest packet number that took it and that packet's sightings (`ROW` numbers each; the facts break ties by it) */
+  /** lowest packet number that took it (the facts break ties by it) */
   firstPacket: number;
-  rows: number[] | null;
+  /** that packet's sightings, `ROW` numbers each, in the builder's `pathRows` at this slot (-1: none yet) */
+  rowsSlot: number;
   /** latency samples: `kept` rows of `hops - 1` deltas */
   deltas: number[];
   kept: number;
@@ -336,6 +337,13 @@ export class FlowBuilder {
   private readonly slabFlows: boolean;
   /** open flows' ladders, at their slots */
   private readonly ladders = new SlotChains();
+  /**
+   * open flows' paths' first sightings, a slot per path and leg (as JS arrays, about 1 KB an open flow
+   * that every scavenge copied and every full collection marked)
+   */
+  private readonly pathRows = new SlotChains();
+  private rowSlots = 0;
+  private readonly freeRowSlots: number[] = [];
   /** open flows' numbers, `NUM` a slot; slots of ended flows are used again */
   private num = new Float64Array(NUM * 1024);
   private readonly freeSlots: number[] = [];
@@ -547,7 +555,7 @@ export class FlowBuilder {
         id: pathId,
         timeRank: leg.paths.length,
         firstPacket: Number.POSITIVE_INFINITY,
-        rows: null,
+        rowsSlot: -1,
         deltas: [],
         kept: 0,
         min: new Array<number>(gaps).fill(Number.POSITIVE_INFINITY),
@@ -631,10 +639,15 @@ export class FlowBuilder {
     const packet = this.packetBase + p;
     if (packet < acc.firstPacket) {
       acc.firstPacket = packet;
-      const rows = new Array<number>(ROW * (b - a));
+      // an earlier packet took the path after a later one (slabs end flows' packets out of order): its
+      // sightings replace the kept ones
+      if (acc.rowsSlot < 0) acc.rowsSlot = this.freeRowSlots.pop() ?? this.rowSlots++;
+      else this.pathRows.release(acc.rowsSlot);
+      const chains = this.pathRows;
       for (let r = a; r < b; r++) {
         const fr = s.frame[r]!;
-        const k = ROW * (r - a);
+        const k = chains.reserve(acc.rowsSlot, ROW);
+        const rows = chains.numbers;
         rows[k] = s.point[r]!;
         rows[k + 1] = f.dir[fr]!;
         rows[k + 2] = f.ipVersion[fr]!;
@@ -647,7 +660,6 @@ export class FlowBuilder {
         rows[k + 9] = f.file[fr]!;
         rows[k + 10] = f.frame[fr]!;
       }
-      acc.rows = rows;
     }
     for (let r = a; r < b; r++) {
       const fr = s.frame[r]!;
@@ -701,7 +713,7 @@ export class FlowBuilder {
   }
 
   /** The sightings kept as `ROW` numbers each. */
-  private sightings(rows: readonly number[], s: Sightings): Sighting[] {
+  private sightings(rows: ArrayLike<number>, s: Sightings): Sighting[] {
     const out: Sighting[] = [];
     for (let k = 0; k < rows.length; k += ROW) {
       const point = rows[k]!;
@@ -843,6 +855,12 @@ export class FlowBuilder {
       facts = { flow: out, classify: classifyFlowOf(out, request), request, reply };
     }
     this.freeSlots.push(flow.slot);
+    for (const leg of [flow.request, flow.reply])
+      for (const acc of leg.paths)
+        if (acc.rowsSlot >= 0) {
+          this.pathRows.release(acc.rowsSlot);
+          this.freeRowSlots.push(acc.rowsSlot);
+        }
     try {
       this.onFlow(out, facts, ladder);
     } finally {
@@ -905,7 +923,7 @@ export class FlowBuilder {
     return {
       packets: leg.packets,
       modalPackets,
-      hops: acc?.rows ? this.sightings(acc.rows, s) : [],
+      hops: acc && acc.rowsSlot >= 0 ? this.sightings(this.pathRows.read(acc.rowsSlot), s) : [],
       seenAnywhere: macs,
       firstNs: first <= last ? f.absNs(first) : null,
       lastNs: first <= last ? f.absNs(last) : null,
