@@ -34,35 +34,49 @@ export class TempFile {
   }
 
   protected put(b: Uint8Array, length: number): void {
-    this.writes.write(this.fd, b, length);
+    try {
+      this.writes.write(this.fd, b, length);
+    } catch (e) {
+      throw this.named(e);
+    }
   }
 
-  /** Closes the file once written and gives it its name; removes it when a write failed. */
+  /** Closes the file once written and gives it its name; removes it (and names it) when a write failed. */
   commit(): void {
     try {
       this.writes.drain(this.fd);
     } catch (e) {
       this.discard();
-      throw new Error(`${this.file}: ${e instanceof Error ? e.message : String(e)}`);
+      throw this.named(e);
     }
     this.closed = true;
-    fs.closeSync(this.fd);
     try {
+      fs.closeSync(this.fd);
       fs.renameSync(this.tmp, this.file);
     } catch (e) {
       fs.rmSync(this.tmp, { force: true });
-      throw e;
+      throw this.named(e);
     }
   }
 
-  /** Closes and removes the temporary file (after a failure); nothing once committed. */
+  /** Removes the temporary file and closes it (after a failure); nothing once committed. Never throws. */
   discard(): void {
     if (this.closed) return;
     this.closed = true;
-    // nothing may be written to the number once it is closed (the system reuses it)
-    this.writes.forget(this.fd);
-    fs.closeSync(this.fd);
-    fs.rmSync(this.tmp, { force: true });
+    // nothing may be written to the number once it is closed (the system reuses it): a number the
+    // write thread may still write to stays open
+    if (this.writes.forget(this.fd))
+      try {
+        fs.closeSync(this.fd);
+      } catch {}
+    try {
+      fs.rmSync(this.tmp, { force: true });
+    } catch {}
+  }
+
+  private named(e: unknown): Error {
+    const message = e instanceof Error ? e.message : String(e);
+    return message.startsWith(`${this.file}: `) ? new Error(message) : new Error(`${this.file}: ${message}`);
   }
 }
 

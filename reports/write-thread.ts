@@ -74,8 +74,11 @@ export interface FileWrites {
   write(fd: number, b: Uint8Array, length: number): void;
   /** returns once every byte given for `fd` is written; throws the error of a write to it that failed */
   drain(fd: number): void;
-  /** forgets a failure of `fd` (its file is being removed, and the number may be reused) */
-  forget(fd: number): void;
+  /**
+   * forgets a failure of `fd` (its file is being removed); never throws: false when bytes for it may
+   * still be written (the thread is lost), so the number must not be closed and given to another file
+   */
+  forget(fd: number): boolean;
 }
 
 /** Writes on the calling thread, each before `write` returns. */
@@ -84,7 +87,7 @@ export const inlineWrites: FileWrites = {
     for (let done = 0; done < length; ) done += fs.writeSync(fd, b, done, length - done);
   },
   drain: () => {},
-  forget: () => {},
+  forget: () => true,
 };
 
 export class WriteThread implements FileWrites {
@@ -112,13 +115,18 @@ export class WriteThread implements FileWrites {
     this.worker = new Worker(new URL(`data:text/javascript,${encodeURIComponent(SOURCE)}`), {
       workerData: { control, data, slotBytes, slots, port: port2 },
       transferList: [port2],
+      // plain JavaScript: none of the process's loaders (tsx) to start
+      execArgv: [],
     });
     this.worker.unref();
     this.port.unref();
-    this.worker.on('error', (e) => {
+    const gone = (e: Error) => {
       this.lost ??= e;
       Atomics.store(this.control, GONE, 1);
-    });
+    };
+    this.worker.on('error', gone);
+    // (a thread ended by terminate runs no 'exit' handler of its own)
+    this.worker.on('exit', (code) => gone(new Error(`the write thread has ended (code ${code})`)));
   }
 
   write(fd: number, b: Uint8Array, length: number): void {
@@ -130,12 +138,12 @@ export class WriteThread implements FileWrites {
       this.give(slot, n);
     }
     if (length > 0) this.lastOf.set(fd, this.given);
+    // a failed write (a full disk) is heard at the file's next write, not only at its commit
+    this.collect();
+    this.throwFailure(fd);
   }
 
-  drain(fd: number): void {
-    this.awaitTaken(this.lastOf.get(fd) ?? 0);
-    this.lastOf.delete(fd);
-    this.collect();
+  private throwFailure(fd: number): void {
     const failure = this.failures.get(fd);
     if (failure !== undefined) {
       this.failures.delete(fd);
@@ -143,16 +151,32 @@ export class WriteThread implements FileWrites {
     }
   }
 
-  forget(fd: number): void {
+  drain(fd: number): void {
     this.awaitTaken(this.lastOf.get(fd) ?? 0);
+    this.lastOf.delete(fd);
+    this.collect();
+    this.throwFailure(fd);
+  }
+
+  forget(fd: number): boolean {
+    try {
+      this.awaitTaken(this.lastOf.get(fd) ?? 0);
+    } catch {
+      // the thread is lost: it might still write to the number, so it must stay open
+      return false;
+    }
     this.collect();
     this.failures.delete(fd);
     this.lastOf.delete(fd);
+    return true;
   }
 
   /** Ends the thread once everything given is written. */
   async close(): Promise<void> {
-    if (Atomics.load(this.control, GONE) === 0) this.give(this.nextSlot(), STOP);
+    if (Atomics.load(this.control, GONE) === 0) {
+      this.awaitTaken(this.given);
+      this.give(this.nextSlot(), STOP);
+    }
     await this.worker.terminate();
   }
 

@@ -5,7 +5,7 @@
  * only, by that file's drain; and a TempFile whose bytes could not be written is not committed.
  */
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -53,63 +53,63 @@ test('every file gets its bytes whole and in order, interleaved, larger than a s
 
 /**
  * A pipe nobody reads yet, opened for writing (read and write: the open does not wait for a reader),
- * given to `body` with a thread and a folder; `readAll` reads n bytes from it.
+ * given to `body` with a thread and a folder; `startReader` starts a child process that, after `delayS`
+ * seconds, creates `<dir>/reading` and then copies the pipe into `<dir>/read`. A write that blocked
+ * its caller would return only after the reader began: the tests look for `reading` right after it.
  */
 async function withPipe(
-  body: (x: { thread: WriteThread; dir: string; pipe: number; readAll: (n: number) => Uint8Array }) => void,
+  body: (x: { thread: WriteThread; dir: string; pipe: number }) => void,
+  /** once the reader has copied everything: what it read */
+  check: (read: Buffer) => void = () => {},
 ): Promise<void> {
   const dir = tmp();
   const thread = new WriteThread(64 << 10, 8);
-  const fds: number[] = [];
+  const fifo = path.join(dir, 'fifo');
+  execFileSync('mkfifo', [fifo]);
+  const pipe = fs.openSync(fifo, 'r+');
+  const child = spawn('sh', ['-c', 'sleep 2; : > "$1/reading"; cat "$1/fifo" > "$1/read"', 'sh', dir]);
+  const reader = new Promise<void>((resolve) => child.on('exit', () => resolve()));
+  let closed = false;
   try {
-    const fifo = path.join(dir, 'fifo');
-    execFileSync('mkfifo', [fifo]);
-    const pipe = fs.openSync(fifo, 'r+');
-    fds.push(pipe);
-    const readAll = (size: number) => {
-      const rfd = fs.openSync(fifo, 'r');
-      fds.push(rfd);
-      const got = Buffer.alloc(size);
-      for (let n = 0; n < size; ) n += fs.readSync(rfd, got, n, size - n, null);
-      return new Uint8Array(got);
-    };
-    body({ thread, dir, pipe, readAll });
+    body({ thread, dir, pipe });
+    fs.closeSync(pipe);
+    closed = true;
+    await reader;
+    check(fs.readFileSync(path.join(dir, 'read')));
   } finally {
-    for (const fd of fds) fs.closeSync(fd);
+    if (!closed) fs.closeSync(pipe);
+    child.kill();
     await thread.close();
     fs.rmSync(dir, { recursive: true, force: true });
   }
 }
 
-test("a file's drain waits for its own bytes, not for a file given after it", { timeout: 20_000 }, () =>
-  withPipe(({ thread, dir, pipe, readAll }) => {
+test("a file's drain waits for its own bytes, not for a file given after it", () =>
+  withPipe(({ thread, dir, pipe }) => {
     const file = path.join(dir, 'first');
     const first = fs.openSync(file, 'w');
     thread.write(first, new Uint8Array(1000).fill(1), 1000);
-    // the thread blocks in this write until the pipe is read below
+    // the thread blocks in this write until the reader comes
     thread.write(pipe, new Uint8Array(200 << 10), 200 << 10);
     thread.drain(first);
+    assert.ok(!fs.existsSync(path.join(dir, 'reading')), 'drained before the pipe was read');
     fs.closeSync(first);
     assert.equal(fs.readFileSync(file).length, 1000);
-    readAll(200 << 10);
     thread.drain(pipe);
-  }),
-);
+  }));
 
-test(
-  'the caller goes on while the thread blocks in a write: bytes to a pipe nobody reads yet',
-  {
-    timeout: 20_000,
-  },
-  () =>
-    withPipe(({ thread, pipe, readAll }) => {
-      const size = 300 << 10; // far past the pipe's 64 KiB: a synchronous write would block here for good
-      const bytes = Uint8Array.from({ length: size }, (_, i) => (i * 7) & 255);
+test('the caller goes on while the thread blocks in a write: bytes to a pipe nobody reads yet', () => {
+  const size = 300 << 10; // far past the pipe's 64 KiB: a synchronous write would wait for the reader
+  const bytes = Uint8Array.from({ length: size }, (_, i) => (i * 7) & 255);
+  return withPipe(
+    ({ thread, dir, pipe }) => {
       thread.write(pipe, bytes, size);
-      assert.deepEqual(readAll(size), bytes);
+      assert.ok(!fs.existsSync(path.join(dir, 'reading')), 'write returned before the pipe was read');
       thread.drain(pipe);
-    }),
-);
+    },
+    (read) => assert.deepEqual(new Uint8Array(read), bytes),
+  );
+});
 
 test('a failed write is thrown by its own file drain only; the other files, and a later file with its number, are written', async () => {
   const dir = tmp();
@@ -121,10 +121,13 @@ test('a failed write is thrown by its own file drain only; the other files, and 
     const bytes = new Uint8Array(10_000).fill(0x41);
     thread.write(full, bytes, bytes.length);
     thread.write(ok, bytes, bytes.length);
-    thread.write(full, bytes, bytes.length);
+    // written in order: once ok's bytes are, the failure of full's is known
     thread.drain(ok);
+    // heard at the file's next write, long before its commit
+    assert.throws(() => thread.write(full, bytes, bytes.length), /ENOSPC/);
+    // and that write failed too: its drain says so
     assert.throws(() => thread.drain(full), /ENOSPC/);
-    // reported once: the failure is the drain's to throw, then forgotten
+    // reported once: the failure is thrown, then forgotten
     thread.drain(full);
     fs.closeSync(full);
     // the system gives the closed number to the next file opened: its bytes are written as any file's
@@ -143,6 +146,23 @@ test('a failed write is thrown by its own file drain only; the other files, and 
   }
 });
 
+test('a lost thread: the commit names the file, and neither it nor its temporary file is left', async () => {
+  const dir = tmp();
+  const thread = new WriteThread(4096, 4);
+  await thread.close();
+  const file = path.join(dir, 'junit.xml');
+  const out = new ByteFile(file, thread);
+  out.text('<testsuites/>');
+  assert.throws(
+    () => out.commit(),
+    new RegExp(`^Error: ${file.replace(/[.]/g, '\\.')}: the write thread has ended`),
+  );
+  // discarding again does nothing and throws nothing
+  out.discard();
+  assert.deepEqual(fs.readdirSync(dir), []);
+  fs.rmSync(dir, { recursive: true, force: true });
+});
+
 test('a file whose bytes were not written is not committed: the error names it, no file is left', () => {
   const dir = tmp();
   try {
@@ -151,7 +171,7 @@ test('a file whose bytes were not written is not committed: the error names it, 
       drain: () => {
         throw new Error('ENOSPC: no space left on device, write');
       },
-      forget: () => {},
+      forget: () => true,
     };
     const file = path.join(dir, 'verdicts.json');
     const out = new ByteFile(file, failing);
