@@ -37,8 +37,11 @@ export interface SpoolTask {
 }
 
 export interface SlabDone {
-  /** for a SpoolTask: the slab's frames, every column, to build flows from */
-  frames?: { length: number; columns: SlabColumns };
+  /**
+   * for a SpoolTask: the slab's frames, every column, to build flows from: in the shared table `table`
+   * (slabs alternate between two), whose columns come along when the worker made them anew (larger)
+   */
+  frames?: { length: number; table: number; columns?: SlabColumns };
   rows: SlabRows;
   stats: { identities: number; collisions: number; ambiguous: number; offloadMerged: number };
 }
@@ -58,6 +61,19 @@ export function rowBuffers(r: SlabRows): ArrayBuffer[] {
     r.collided,
     r.packetStart,
   ].map((a) => a.buffer as ArrayBuffer);
+}
+
+/** Every frame column, `n` rows, each on a SharedArrayBuffer of its own. */
+function sharedColumns(n: number): SlabColumns {
+  const probe = new FrameTable(1);
+  const out: SlabColumns = {};
+  for (const col of FRAME_COLUMNS) {
+    const Type = probe[col].constructor as new (b: SharedArrayBuffer) => FrameTable[FrameColumn];
+    (out as Record<FrameColumn, FrameTable[FrameColumn]>)[col] = new Type(
+      new SharedArrayBuffer(n * probe[col].BYTES_PER_ELEMENT),
+    );
+  }
+  return out;
 }
 
 /** A table over columns handed to this thread (no copy). */
@@ -80,8 +96,14 @@ if (parentPort) {
   const c = new SlabCorrelator(init.points, topology, init.opts);
   c.useClock(init.offsets);
   const reader = init.spool ? SpoolReader.open(init.spool) : null;
-  // read into one table slab after slab; what goes back is copied out at the slab's length
+  // read into one table slab after slab, then copied into one of two tables in shared memory, which
+  // the caller reads slab k-1 from while this reads slab k: buffers transferred anew for every slab were
+  // external memory that made V8 run full collections (125 for "external memory pressure" against 22
+  // in a 20 M-frame run, and 40 more CPU-s)
   const slab = new FrameTable(1024);
+  const shared: (SlabColumns | null)[] = [null, null];
+  const capacity = [0, 0];
+  let slabs = 0;
   port.on('message', (task: SlabTask | SpoolTask) => {
     let f: FrameTable;
     let frames: SlabDone['frames'];
@@ -92,9 +114,18 @@ if (parentPort) {
         { from: from - ov, to: to + ov, pointShift: shift, sampleMask: 0, columns: FRAME_COLUMNS },
         slab,
       );
-      const columns: SlabColumns = {};
-      for (const col of FRAME_COLUMNS) columns[col] = f[col].slice(0, f.length);
-      frames = { length: f.length, columns };
+      const k = slabs++ & 1;
+      let made: SlabColumns | undefined;
+      if (capacity[k]! < f.length) {
+        // 1.5x, so that a few larger slabs do not make a table each
+        capacity[k] = Math.max(1024, Math.ceil(1.5 * f.length));
+        made = sharedColumns(capacity[k]!);
+        shared[k] = made;
+      }
+      const into = shared[k]!;
+      for (const col of FRAME_COLUMNS)
+        (into[col] as Uint8Array).set(f[col].subarray(0, f.length) as Uint8Array);
+      frames = { length: f.length, table: k, ...(made ? { columns: made } : {}) };
       correlateAndPost(f, from, to, frames);
     } else {
       f = tableOf(task.length, task.columns, CORRELATION_COLUMNS);
@@ -132,8 +163,6 @@ if (parentPort) {
         offloadMerged: c.stats.offloadMerged - before.offloadMerged,
       },
     };
-    const transfer = rowBuffers(rows);
-    if (frames) for (const col of FRAME_COLUMNS) transfer.push(frames.columns[col]!.buffer as ArrayBuffer);
-    port.postMessage(done, transfer);
+    port.postMessage(done, rowBuffers(rows));
   }
 }

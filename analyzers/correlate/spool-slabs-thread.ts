@@ -18,7 +18,7 @@ import { FRAME_COLUMNS } from './frame-table.ts';
 import type { FrameSet } from './frames-from-bundle.ts';
 import { countSlab, run, WORKER_BOOT } from './parallel-slabs.ts';
 import { type CorrelateOptions, SightingsBuilder } from './sightings.ts';
-import { type SlabDone, type SlabWorkerInit, tableOf } from './slab-worker.ts';
+import { type SlabColumns, type SlabDone, type SlabWorkerInit, tableOf } from './slab-worker.ts';
 
 export async function* spoolSlabsOnThread(
   spool: FrameSpool,
@@ -40,14 +40,20 @@ export async function* spoolSlabsOnThread(
   worker.unref();
   const out = new SightingsBuilder();
   let ident = new Int32Array(0);
+  /**
+   * the worker's two tables in shared memory: slab k is written into one while the caller reads slab
+   * k-1 from the other (it is done with a slab once it asks for the next, as with spoolSlabs)
+   */
+  const shared: (SlabColumns | null)[] = [null, null];
   let ready: { done: Promise<SlabDone>; from: number } | null = null;
   /** slab `r`'s sightings, from the frames and rows the worker sent back (null: no frame in it) */
   const settle = async (r: NonNullable<typeof ready>): Promise<SpoolSlab | null> => {
     const done = await r.done;
     const frames = done.frames!;
+    if (frames.columns) shared[frames.table] = frames.columns;
     if (frames.length === 0) return null;
     countSlab(c, done);
-    const local = tableOf(frames.length, frames.columns, FRAME_COLUMNS);
+    const local = tableOf(frames.length, shared[frames.table]!, FRAME_COLUMNS);
     local.adoptBase(spool.table);
     local.shareIp6(spool.table);
     if (ident.length < local.length) ident = Int32Array.from({ length: local.length * 2 }, (_, i) => i);
