@@ -7,7 +7,7 @@
  */
 import type { HopLatency, PathHop } from '../analyzers/flows.ts';
 import { type ByteFile, utf8 } from './byte-file.ts';
-import { EndpointBytes, Field, keyAt, MAX_KEPT } from './json-fragments.ts';
+import { EndpointBytes, keyAt, MAX_KEPT, ServiceBytes } from './json-fragments.ts';
 import type { InputFlow } from './report-input.ts';
 
 const key = (k: keyof InputFlow, first = false): Uint8Array => utf8(keyAt(first ? '{' : ',', k));
@@ -135,9 +135,7 @@ export class InputFlowBytes {
     ladder: key('ladder'),
   } satisfies Record<keyof InputFlow, Uint8Array>;
   private readonly endpoint = new EndpointBytes();
-  private readonly serviceIp = new Field(keyAt('{', 'ip'));
-  private readonly servicePort = utf8(keyAt(',', 'port'));
-  private readonly serviceName = new Field(keyAt(',', 'name'));
+  private readonly service = new ServiceBytes('');
   private readonly serviceSeen = [utf8(`${keyAt(',', 'seen')}false}`), utf8(`${keyAt(',', 'seen')}true}`)];
   private readonly paths = new PathBytes();
   private readonly hops = new HopsBytes();
@@ -155,10 +153,7 @@ export class InputFlowBytes {
     const s = f.service;
     if (s === null) out.bytes(NULL);
     else {
-      this.serviceIp.write(out, s.ip);
-      out.bytes(this.servicePort);
-      out.number(s.port);
-      this.serviceName.write(out, s.name);
+      this.service.write(out, s);
       out.bytes(this.serviceSeen[s.seen ? 1 : 0]!);
     }
     out.bytes(k.server);

@@ -1,7 +1,7 @@
 /**
  * Pieces of JSON encoded once and copied into a ByteFile, for the writers that produce the bytes
- * JSON.stringify would (verdicts-json.ts, input-flow-bytes.ts): keys, string fields by value, and an
- * endpoint (the verdicts' and analysis.json's endpoints have the same fields in the same order).
+ * JSON.stringify would (verdicts-json.ts, input-flow-bytes.ts): keys, string fields by value, an
+ * endpoint and a Service (the verdicts' and analysis.json's have the same fields in the same order).
  */
 import { type ByteFile, utf8 } from './byte-file.ts';
 
@@ -59,5 +59,30 @@ export class EndpointBytes {
     out.number(e.port);
     this.pod.write(out, e.pod);
     this.node.write(out, e.node);
+  }
+}
+
+/** A Service's fields, in the order both documents write them (analysis.json adds `seen` after them). */
+export interface ServiceFields {
+  ip: string;
+  port: number;
+  name: string | null;
+}
+
+/** A Service from `{` to its name, after its key; `after` follows the name (`}` closes it). */
+export class ServiceBytes {
+  private readonly ip = new Field(keyAt('{', 'ip'));
+  private readonly port = utf8(keyAt(',', 'port'));
+  private readonly name: Field;
+
+  constructor(after = '}') {
+    this.name = new Field(keyAt(',', 'name'), after);
+  }
+
+  write(out: ByteFile, s: ServiceFields): void {
+    this.ip.write(out, s.ip);
+    out.bytes(this.port);
+    out.number(s.port);
+    this.name.write(out, s.name);
   }
 }

@@ -20,7 +20,15 @@ import type {
 } from '../analyzers/rules/verdict-types.ts';
 import { VERDICTS_SCHEMA_VERSION, type VerdictsDocument, type VerdictsTail } from '../analyzers/verdicts.ts';
 import { ByteFile, utf8 } from './byte-file.ts';
-import { EndpointBytes, type EndpointFields, Field, keyAt, MAX_KEPT } from './json-fragments.ts';
+import {
+  EndpointBytes,
+  type EndpointFields,
+  Field,
+  keyAt,
+  MAX_KEPT,
+  ServiceBytes,
+  type ServiceFields,
+} from './json-fragments.ts';
 import schema from './verdicts.schema.json' with { type: 'json' };
 
 const ajv = new Ajv({ allErrors: true, strict: false });
@@ -71,7 +79,12 @@ everyKey<VerdictEndpoint>()([
   'pod',
   'node',
 ] as const satisfies readonly (keyof EndpointFields)[]);
-const SERVICE_KEYS = everyKey<NonNullable<FlowVerdict['service']>>()(['ip', 'port', 'name']);
+// the Service writer (json-fragments.ts ServiceBytes) writes these: a verdict's Service has them all
+everyKey<NonNullable<FlowVerdict['service']>>()([
+  'ip',
+  'port',
+  'name',
+] as const satisfies readonly (keyof ServiceFields)[]);
 const SCENARIO_KEYS = everyKey<NonNullable<FlowVerdict['scenario']>>()(['id', 'rule']);
 const REF_KEYS = everyKey<PointRef>()(['point', 'dir', 'leg']);
 const REWRITE_KEYS = everyKey<ServiceRewrite>()(['status', 'before', 'after', 'between', 'reverse']);
@@ -182,9 +195,8 @@ class FlowBytes {
   private readonly serverKey = utf8(keyAt(',', this.k[4]));
   private readonly endpoint = new EndpointBytes();
   private readonly noService = utf8(`${keyAt(',', this.k[3])}null`);
-  private readonly serviceIp = new Field(`${keyAt(',', this.k[3])}{${JSON.stringify(SERVICE_KEYS[0])}:`);
-  private readonly servicePort = utf8(keyAt(',', SERVICE_KEYS[1]));
-  private readonly serviceName = new Field(keyAt(',', SERVICE_KEYS[2]), `}`);
+  private readonly serviceKey = utf8(keyAt(',', this.k[3]));
+  private readonly service = new ServiceBytes();
   private readonly noScenario = utf8(`${keyAt(',', this.k[5])}null`);
   private readonly scenarioId = utf8(`${keyAt(',', this.k[5])}{${JSON.stringify(SCENARIO_KEYS[0])}:`);
   private readonly scenarioRule = new Field(keyAt(',', SCENARIO_KEYS[1]), `}`);
@@ -223,10 +235,8 @@ class FlowBytes {
     const service = f.service;
     if (service === null) out.bytes(this.noService);
     else {
-      this.serviceIp.write(out, service.ip);
-      out.bytes(this.servicePort);
-      out.number(service.port);
-      this.serviceName.write(out, service.name);
+      out.bytes(this.serviceKey);
+      this.service.write(out, service);
     }
     out.bytes(this.serverKey);
     this.endpoint.write(out, f.server);
