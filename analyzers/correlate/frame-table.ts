@@ -139,7 +139,12 @@ export class FrameTable {
   /** columns this table does not hold (zero-length arrays): a table of evidence rows needs no fingerprint */
   private readonly omitted: ReadonlySet<FrameColumn>;
 
-  constructor(capacity = 1 << 16, omit: readonly FrameColumn[] = []) {
+  constructor(
+    capacity = 1 << 16,
+    omit: readonly FrameColumn[] = [],
+    /** columns in shared memory: another thread reads them where they are (slab-worker.ts) */
+    private readonly shared = false,
+  ) {
     this.capacity = capacity;
     this.omitted = new Set(omit);
     this.allocate(capacity);
@@ -149,39 +154,42 @@ export class FrameTable {
     const grow = <T extends Uint8Array | Uint16Array | Uint32Array | Float64Array>(
       column: FrameColumn,
       old: T | undefined,
-      make: (n: number) => T,
+      Type: { new (n: number): T; new (b: SharedArrayBuffer): T; BYTES_PER_ELEMENT: number },
     ): T => {
-      const next = make(this.omitted.has(column) ? 0 : n);
+      const rows = this.omitted.has(column) ? 0 : n;
+      const next = this.shared
+        ? new Type(new SharedArrayBuffer(rows * Type.BYTES_PER_ELEMENT))
+        : new Type(rows);
       if (old && next.length > 0) next.set(old.subarray(0, this.length) as never);
       return next;
     };
-    this.point = grow('point', this.point, (k) => new Uint16Array(k));
-    this.file = grow('file', this.file, (k) => new Uint16Array(k));
-    this.frame = grow('frame', this.frame, (k) => new Uint32Array(k));
-    this.t = grow('t', this.t, (k) => new Float64Array(k));
-    this.fpLo = grow('fpLo', this.fpLo, (k) => new Uint32Array(k));
-    this.fpHi = grow('fpHi', this.fpHi, (k) => new Uint32Array(k));
-    this.fpValid = grow('fpValid', this.fpValid, (k) => new Uint8Array(k));
-    this.dir = grow('dir', this.dir, (k) => new Uint8Array(k));
-    this.dirInferred = grow('dirInferred', this.dirInferred, (k) => new Uint8Array(k));
-    this.ipVersion = grow('ipVersion', this.ipVersion, (k) => new Uint8Array(k));
-    this.proto = grow('proto', this.proto, (k) => new Uint8Array(k));
-    this.src = grow('src', this.src, (k) => new Uint32Array(k));
-    this.dst = grow('dst', this.dst, (k) => new Uint32Array(k));
-    this.srcPort = grow('srcPort', this.srcPort, (k) => new Uint16Array(k));
-    this.dstPort = grow('dstPort', this.dstPort, (k) => new Uint16Array(k));
-    this.ttl = grow('ttl', this.ttl, (k) => new Uint8Array(k));
-    this.tcpSeq = grow('tcpSeq', this.tcpSeq, (k) => new Uint32Array(k));
-    this.tcpAck = grow('tcpAck', this.tcpAck, (k) => new Uint32Array(k));
-    this.tcpFlags = grow('tcpFlags', this.tcpFlags, (k) => new Uint16Array(k));
-    this.payloadLen = grow('payloadLen', this.payloadLen, (k) => new Uint32Array(k));
-    this.wirelen = grow('wirelen', this.wirelen, (k) => new Uint32Array(k));
-    this.icmpTypeCode = grow('icmpTypeCode', this.icmpTypeCode, (k) => new Uint16Array(k));
-    this.icmpId = grow('icmpId', this.icmpId, (k) => new Uint16Array(k));
-    this.icmpEcho = grow('icmpEcho', this.icmpEcho, (k) => new Uint8Array(k));
-    this.linkType = grow('linkType', this.linkType, (k) => new Uint16Array(k));
-    this.srcMac = grow('srcMac', this.srcMac, (k) => new Float64Array(k));
-    this.dstMac = grow('dstMac', this.dstMac, (k) => new Float64Array(k));
+    this.point = grow('point', this.point, Uint16Array);
+    this.file = grow('file', this.file, Uint16Array);
+    this.frame = grow('frame', this.frame, Uint32Array);
+    this.t = grow('t', this.t, Float64Array);
+    this.fpLo = grow('fpLo', this.fpLo, Uint32Array);
+    this.fpHi = grow('fpHi', this.fpHi, Uint32Array);
+    this.fpValid = grow('fpValid', this.fpValid, Uint8Array);
+    this.dir = grow('dir', this.dir, Uint8Array);
+    this.dirInferred = grow('dirInferred', this.dirInferred, Uint8Array);
+    this.ipVersion = grow('ipVersion', this.ipVersion, Uint8Array);
+    this.proto = grow('proto', this.proto, Uint8Array);
+    this.src = grow('src', this.src, Uint32Array);
+    this.dst = grow('dst', this.dst, Uint32Array);
+    this.srcPort = grow('srcPort', this.srcPort, Uint16Array);
+    this.dstPort = grow('dstPort', this.dstPort, Uint16Array);
+    this.ttl = grow('ttl', this.ttl, Uint8Array);
+    this.tcpSeq = grow('tcpSeq', this.tcpSeq, Uint32Array);
+    this.tcpAck = grow('tcpAck', this.tcpAck, Uint32Array);
+    this.tcpFlags = grow('tcpFlags', this.tcpFlags, Uint16Array);
+    this.payloadLen = grow('payloadLen', this.payloadLen, Uint32Array);
+    this.wirelen = grow('wirelen', this.wirelen, Uint32Array);
+    this.icmpTypeCode = grow('icmpTypeCode', this.icmpTypeCode, Uint16Array);
+    this.icmpId = grow('icmpId', this.icmpId, Uint16Array);
+    this.icmpEcho = grow('icmpEcho', this.icmpEcho, Uint8Array);
+    this.linkType = grow('linkType', this.linkType, Uint16Array);
+    this.srcMac = grow('srcMac', this.srcMac, Float64Array);
+    this.dstMac = grow('dstMac', this.dstMac, Float64Array);
     this.capacity = n;
   }
 

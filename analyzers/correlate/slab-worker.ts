@@ -63,19 +63,6 @@ export function rowBuffers(r: SlabRows): ArrayBuffer[] {
   ].map((a) => a.buffer as ArrayBuffer);
 }
 
-/** Every frame column, `n` rows, each on a SharedArrayBuffer of its own. */
-function sharedColumns(n: number): SlabColumns {
-  const probe = new FrameTable(1);
-  const out: SlabColumns = {};
-  for (const col of FRAME_COLUMNS) {
-    const Type = probe[col].constructor as new (b: SharedArrayBuffer) => FrameTable[FrameColumn];
-    (out as Record<FrameColumn, FrameTable[FrameColumn]>)[col] = new Type(
-      new SharedArrayBuffer(n * probe[col].BYTES_PER_ELEMENT),
-    );
-  }
-  return out;
-}
-
 /** A table over columns handed to this thread (no copy). */
 export function tableOf(length: number, columns: SlabColumns, names: readonly FrameColumn[]): FrameTable {
   const f = new FrameTable(16);
@@ -96,13 +83,14 @@ if (parentPort) {
   const c = new SlabCorrelator(init.points, topology, init.opts);
   c.useClock(init.offsets);
   const reader = init.spool ? SpoolReader.open(init.spool) : null;
-  // read into one table slab after slab, then copied into one of two tables in shared memory, which
-  // the caller reads slab k-1 from while this reads slab k: buffers transferred anew for every slab were
-  // external memory that made V8 run full collections (125 for "external memory pressure" against 22
-  // in a 20 M-frame run, and 40 more CPU-s)
-  const slab = new FrameTable(1024);
-  const shared: (SlabColumns | null)[] = [null, null];
-  const capacity = [0, 0];
+  // slabs are read into two tables in shared memory, in turn: the caller reads slab k-1 from one while
+  // this reads slab k into the other. Buffers transferred anew for every slab were external memory that
+  // made V8 run full collections (125 for "external memory pressure" against 22 in a 20 M-frame run,
+  // and 40 more CPU-s)
+  // (they start small and grow 1.5x to the largest slab; a table that grew is sent again)
+  const tables = [new FrameTable(16, [], true), new FrameTable(16, [], true)];
+  /** per table, its time column when its columns were last sent (a table that grew has new ones) */
+  const sent: (Float64Array | null)[] = [null, null];
   let slabs = 0;
   port.on('message', (task: SlabTask | SpoolTask) => {
     let f: FrameTable;
@@ -110,22 +98,19 @@ if (parentPort) {
     if ('read' in task) {
       const { from, to, ov, shift } = task.read;
       if (reader === null) throw new Error('slab worker: a spool task without a spool');
+      const k = slabs++ & 1;
       f = reader.read(
         { from: from - ov, to: to + ov, pointShift: shift, sampleMask: 0, columns: FRAME_COLUMNS },
-        slab,
+        tables[k]!,
       );
-      const k = slabs++ & 1;
-      let made: SlabColumns | undefined;
-      if (capacity[k]! < f.length) {
-        // 1.5x, so that a few larger slabs do not make a table each
-        capacity[k] = Math.max(1024, Math.ceil(1.5 * f.length));
-        made = sharedColumns(capacity[k]!);
-        shared[k] = made;
+      frames = { length: f.length, table: k };
+      if (sent[k] !== f.t) {
+        sent[k] = f.t;
+        const columns: SlabColumns = {};
+        for (const col of FRAME_COLUMNS)
+          (columns as Record<FrameColumn, FrameTable[FrameColumn]>)[col] = f[col];
+        frames.columns = columns;
       }
-      const into = shared[k]!;
-      for (const col of FRAME_COLUMNS)
-        (into[col] as Uint8Array).set(f[col].subarray(0, f.length) as Uint8Array);
-      frames = { length: f.length, table: k, ...(made ? { columns: made } : {}) };
       correlateAndPost(f, from, to, frames);
     } else {
       f = tableOf(task.length, task.columns, CORRELATION_COLUMNS);
