@@ -17,22 +17,12 @@
  */
 import fs from 'node:fs';
 import { MessageChannel, type MessagePort, receiveMessageOnPort, Worker } from 'node:worker_threads';
+import { GIVEN, GONE, LENGTHS, SlotRing, TAKEN } from '../ingest/dataset/slot-ring.ts';
 
-/** entries given so far: the word the thread waits on */
-const GIVEN = 0;
-/** entries written so far: the word the caller waits on when the ring is full or draining */
-const TAKEN = 1;
-/** 1 once the thread has ended */
-const GONE = 2;
-/** per slot, from LENGTHS on: its byte count, or STOP */
-const LENGTHS = 3;
-/** per slot, `slots` words after LENGTHS: the file descriptor its bytes go to */
+/** the length that stops the thread (SlotRing's lengths are byte counts here) */
 const STOP = -1;
-/** how long a wait lasts before the thread's state is looked at again (it wakes the caller sooner) */
-const WAIT_MS = 200;
 /**
- * How long the ring may stay full with nothing written before the write counts as lost: the thread's
- * 'exit' and 'error' events need the caller's event loop, which a waiting caller does not run.
+ * How long the ring may stay full with nothing written before the thread counts as lost (SlotRing).
  */
 const STALL_MS = 60_000;
 
@@ -46,6 +36,7 @@ import { writeSync } from 'node:fs';
 const { control, data, slotBytes, slots, port } = workerData;
 const c = new Int32Array(control);
 const bytes = new Uint8Array(data);
+// the ring's first extra word per slot: the file descriptor its bytes go to
 const FDS = ${LENGTHS} + slots;
 process.on('exit', () => { Atomics.store(c, ${GONE}, 1); Atomics.notify(c, ${TAKEN}); });
 for (let seq = 0; ; seq++) {
@@ -92,23 +83,21 @@ export const inlineWrites: FileWrites = {
 
 export class WriteThread implements FileWrites {
   private readonly worker: Worker;
-  private readonly control: Int32Array;
+  private readonly ring: SlotRing;
   private readonly data: Uint8Array;
   private readonly port: MessagePort;
-  private given = 0;
   /** by file descriptor: entries given up to its last one (a drain waits for no other file's) */
   private readonly lastOf = new Map<number, number>();
   /** errors of failed writes by file descriptor, as the thread reported them */
   private readonly failures = new Map<number, string>();
-  private lost: Error | null = null;
 
   constructor(
     private readonly slotBytes = SLOT_BYTES,
-    private readonly slots = SLOTS,
+    slots = SLOTS,
   ) {
-    const control = new SharedArrayBuffer(4 * (LENGTHS + 2 * slots));
+    this.ring = new SlotRing(slots, 1, STALL_MS, 'the write thread');
+    const control = this.ring.control.buffer;
     const data = new SharedArrayBuffer(slotBytes * slots);
-    this.control = new Int32Array(control);
     this.data = new Uint8Array(data);
     const { port1, port2 } = new MessageChannel();
     this.port = port1;
@@ -120,10 +109,7 @@ export class WriteThread implements FileWrites {
     });
     this.worker.unref();
     this.port.unref();
-    const gone = (e: Error) => {
-      this.lost ??= e;
-      Atomics.store(this.control, GONE, 1);
-    };
+    const gone = (e: Error) => this.ring.end(e);
     this.worker.on('error', gone);
     // (a thread ended by terminate runs no 'exit' handler of its own)
     this.worker.on('exit', (code) => gone(new Error(`the write thread has ended (code ${code})`)));
@@ -132,12 +118,12 @@ export class WriteThread implements FileWrites {
   write(fd: number, b: Uint8Array, length: number): void {
     for (let at = 0; at < length; at += this.slotBytes) {
       const n = Math.min(this.slotBytes, length - at);
-      const slot = this.nextSlot();
+      const slot = this.ring.next();
       this.data.set(b.subarray(at, at + n), slot * this.slotBytes);
-      Atomics.store(this.control, LENGTHS + this.slots + slot, fd);
-      this.give(slot, n);
+      Atomics.store(this.ring.control, this.ring.word(0, slot), fd);
+      this.ring.give(slot, n);
     }
-    if (length > 0) this.lastOf.set(fd, this.given);
+    if (length > 0) this.lastOf.set(fd, this.ring.given);
     // a failed write (a full disk) is heard at the file's next write, not only at its commit
     this.collect();
     this.throwFailure(fd);
@@ -159,12 +145,8 @@ export class WriteThread implements FileWrites {
   }
 
   forget(fd: number): boolean {
-    try {
-      this.awaitTaken(this.lastOf.get(fd) ?? 0);
-    } catch {
-      // the thread is lost: it might still write to the number, so it must stay open
-      return false;
-    }
+    // a lost thread might still write to the number, so it must stay open
+    if (!this.ring.awaitTaken(this.lastOf.get(fd) ?? 0)) return false;
     this.collect();
     this.failures.delete(fd);
     this.lastOf.delete(fd);
@@ -173,9 +155,9 @@ export class WriteThread implements FileWrites {
 
   /** Ends the thread once everything given is written. */
   async close(): Promise<void> {
-    if (Atomics.load(this.control, GONE) === 0) {
-      this.awaitTaken(this.given);
-      this.give(this.nextSlot(), STOP);
+    if (Atomics.load(this.ring.control, GONE) === 0) {
+      this.awaitTaken(this.ring.given);
+      this.ring.give(this.ring.next(), STOP);
     }
     await this.worker.terminate();
   }
@@ -188,36 +170,9 @@ export class WriteThread implements FileWrites {
     }
   }
 
-  private nextSlot(): number {
-    this.awaitTaken(this.given - this.slots + 1);
-    return this.given % this.slots;
-  }
-
-  private give(slot: number, length: number): void {
-    Atomics.store(this.control, LENGTHS + slot, length);
-    this.given++;
-    Atomics.store(this.control, GIVEN, this.given);
-    Atomics.notify(this.control, GIVEN);
-  }
-
   /** Waits until the thread has written `count` entries; throws when it has ended or stalled. */
   private awaitTaken(count: number): void {
-    let since = performance.now();
-    let last = -1;
-    for (;;) {
-      const taken = Atomics.load(this.control, TAKEN);
-      if (taken >= count) return;
-      if (Atomics.load(this.control, GONE) !== 0) this.lost = new Error('the write thread has ended');
-      const now = performance.now();
-      if (taken !== last) {
-        last = taken;
-        since = now;
-      } else if (now - since > STALL_MS) {
-        this.lost = new Error(`the write thread wrote nothing for ${STALL_MS / 1000} s`);
-      }
-      if (this.lost) throw this.lost;
-      Atomics.wait(this.control, TAKEN, taken, WAIT_MS);
-    }
+    if (!this.ring.awaitTaken(count)) throw this.ring.lost();
   }
 }
 

@@ -28,6 +28,7 @@ import { createHash } from 'node:crypto';
 import { Worker } from 'node:worker_threads';
 import { HELD_READ_SLOTS, readBufferMemory } from '../decode/payload-hash-wasm.ts';
 import type { ChunkHolder } from '../source/open-capture.ts';
+import { GIVEN, GONE, LENGTHS, SlotRing, TAKEN } from './slot-ring.ts';
 
 /** SHA-256 of one file after another, given the file's bytes in order. */
 export interface FileHash {
@@ -55,26 +56,15 @@ export function inlineHash(): FileHash {
   };
 }
 
-/** slots filled so far: the word the hash thread waits on */
-const FILLED = 0;
-/** slots hashed so far: the word the decoding thread waits on when the ring is full */
-const TAKEN = 1;
-/** 1 once the hash thread has ended (an error, or terminated) */
-const GONE = 2;
-/** per slot, from LENGTHS on: its byte count, or END (digest and start over) or DROP (start over) */
-const LENGTHS = 3;
-/** per slot, `slots` words after LENGTHS: where its bytes are in the shared read memory, or -1: in the slot */
+/** per slot, a length (SlotRing's LENGTHS) or END (digest and start over) or DROP (start over) */
 const END = -1;
 const DROP = -2;
 /** the length that stops the thread */
 const STOP_LENGTH = -3;
-/** how long a wait lasts before the other side's state is checked again (it is woken sooner) */
-const WAIT_MS = 200;
 
 /**
- * How long the ring may stay full with nothing taken before the hash thread counts as lost: a thread
- * that never started (or died) cannot say so while this thread blocks in Atomics.wait, because its
- * 'exit' event needs this thread's event loop; the caller then hashes the file on its own.
+ * How long the ring may stay full with nothing taken before the hash thread counts as lost (SlotRing);
+ * the caller then hashes the file on its own.
  */
 const STALL_MS = 20_000;
 
@@ -97,11 +87,12 @@ const { control, data, slotBytes, slots, shared } = workerData;
 const c = new Int32Array(control);
 const bytes = new Uint8Array(data);
 const inPlace = shared ? new Uint8Array(shared) : null;
+// the ring's first extra word per slot: where its bytes are in the shared read memory, or -1: in the slot
 const AT = ${LENGTHS} + slots;
 process.on('exit', () => { Atomics.store(c, ${GONE}, 1); Atomics.notify(c, ${TAKEN}); });
 let hash = createHash('sha256');
 for (let seq = 0; ; seq++) {
-  while (Atomics.load(c, ${FILLED}) === seq) Atomics.wait(c, ${FILLED}, seq);
+  while (Atomics.load(c, ${GIVEN}) === seq) Atomics.wait(c, ${GIVEN}, seq);
   const slot = seq % slots;
   const n = Atomics.load(c, ${LENGTHS} + slot);
   if (n === ${END}) {
@@ -122,14 +113,10 @@ export class HashThread implements FileHash, ChunkHolder {
   /** the reader's buffers to rotate through: chunks hashed in place wait in them */
   readonly buffers = HELD_READ_SLOTS;
   private readonly worker: Worker;
-  private readonly control: Int32Array;
+  private readonly ring: SlotRing;
   private readonly data: Uint8Array;
-  private readonly slots: number;
-  /** slots filled so far */
-  private filled = 0;
   /** the `digest` calls not answered yet, in order */
   private readonly waiting: { resolve: (hex: string) => void; reject: (e: Error) => void }[] = [];
-  private failure: Error | null = null;
   /** by byte offset in `shared`: the last entry that hashes the chunk read into the buffer there */
   private readonly heldBy = new Map<number, number>();
 
@@ -143,19 +130,16 @@ export class HashThread implements FileHash, ChunkHolder {
     slots = 64,
     private readonly shared: SharedArrayBuffer | null = readBufferMemory(),
   ) {
-    this.slots = slots;
-    const control = new SharedArrayBuffer(4 * (LENGTHS + 2 * slots));
+    this.ring = new SlotRing(slots, 1, STALL_MS, 'hash thread');
     const data = new SharedArrayBuffer(slotBytes * slots);
-    this.control = new Int32Array(control);
     this.data = new Uint8Array(data);
     this.worker = new Worker(new URL(`data:text/javascript,${encodeURIComponent(SOURCE)}`), {
-      workerData: { control, data, slotBytes, slots, shared },
+      workerData: { control: this.ring.control.buffer, data, slotBytes, slots, shared },
     });
     this.worker.on('message', (hex: string) => this.waiting.shift()?.resolve(hex));
     const fail = (e: Error) => {
-      this.failure ??= e;
-      Atomics.store(this.control, GONE, 1);
-      for (const w of this.waiting.splice(0)) w.reject(this.failure);
+      this.ring.end(e);
+      for (const w of this.waiting.splice(0)) w.reject(this.ring.failure!);
     };
     this.worker.on('error', fail);
     this.worker.on('exit', (code) => fail(new Error(`hash thread exited with code ${code}`)));
@@ -168,18 +152,18 @@ export class HashThread implements FileHash, ChunkHolder {
   update(bytes: Uint8Array): void {
     if (this.shared !== null && bytes.buffer === this.shared) {
       if (bytes.length === 0) return;
-      const slot = this.nextSlot();
-      Atomics.store(this.control, LENGTHS + this.slots + slot, bytes.byteOffset);
-      this.heldBy.set(bytes.byteOffset, this.filled);
-      this.fill(slot, bytes.length);
+      const slot = this.ring.next();
+      Atomics.store(this.ring.control, this.ring.word(0, slot), bytes.byteOffset);
+      this.heldBy.set(bytes.byteOffset, this.ring.given);
+      this.ring.give(slot, bytes.length);
       return;
     }
     for (let at = 0; at < bytes.length; at += this.slotBytes) {
       const part = bytes.subarray(at, Math.min(bytes.length, at + this.slotBytes));
-      const slot = this.nextSlot();
+      const slot = this.ring.next();
       this.data.set(part, slot * this.slotBytes);
-      Atomics.store(this.control, LENGTHS + this.slots + slot, -1);
-      this.fill(slot, part.length);
+      Atomics.store(this.ring.control, this.ring.word(0, slot), -1);
+      this.ring.give(slot, part.length);
     }
   }
 
@@ -192,62 +176,24 @@ export class HashThread implements FileHash, ChunkHolder {
     const entry = this.heldBy.get(buf.byteOffset);
     if (entry === undefined) return;
     this.heldBy.delete(buf.byteOffset);
-    this.awaitTaken(entry + 1);
+    this.ring.awaitTaken(entry + 1);
   }
 
   digest(): Promise<string> {
-    if (this.failure) return Promise.reject(this.failure);
+    if (this.ring.failure) return Promise.reject(this.ring.failure);
     // answered in order, and only from the event loop: the promise is queued before the thread is told
     const p = new Promise<string>((resolve, reject) => this.waiting.push({ resolve, reject }));
-    this.fill(this.nextSlot(), END);
+    this.ring.give(this.ring.next(), END);
     return p;
   }
 
   drop(): void {
-    this.fill(this.nextSlot(), DROP);
+    this.ring.give(this.ring.next(), DROP);
   }
 
   /** Ends the thread. */
   async close(): Promise<void> {
-    if (Atomics.load(this.control, GONE) === 0) this.fill(this.nextSlot(), STOP_LENGTH);
+    if (Atomics.load(this.ring.control, GONE) === 0) this.ring.give(this.ring.next(), STOP_LENGTH);
     await this.worker.terminate();
-  }
-
-  /** The slot to fill next, once the hash thread has taken what it held (waits while the ring is full). */
-  private nextSlot(): number {
-    if (!this.awaitTaken(this.filled - this.slots + 1))
-      throw this.failure ?? new Error('hash thread has ended');
-    return this.filled % this.slots;
-  }
-
-  /**
-   * Waits until the thread has taken `count` entries; false when it has ended, or took nothing for
-   * STALL_MS (it then counts as failed).
-   */
-  private awaitTaken(count: number): boolean {
-    let since = 0;
-    let last = -1;
-    for (;;) {
-      const taken = Atomics.load(this.control, TAKEN);
-      if (taken >= count) return true;
-      if (this.failure || Atomics.load(this.control, GONE) !== 0) return false;
-      const now = performance.now();
-      if (taken !== last) {
-        last = taken;
-        since = now;
-      } else if (now - since > STALL_MS) {
-        this.failure = new Error(`hash thread took nothing for ${STALL_MS / 1000} s`);
-        Atomics.store(this.control, GONE, 1);
-        return false;
-      }
-      Atomics.wait(this.control, TAKEN, taken, WAIT_MS);
-    }
-  }
-
-  private fill(slot: number, length: number): void {
-    Atomics.store(this.control, LENGTHS + slot, length);
-    this.filled++;
-    Atomics.store(this.control, FILLED, this.filled);
-    Atomics.notify(this.control, FILLED);
   }
 }
