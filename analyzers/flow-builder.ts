@@ -342,8 +342,6 @@ export class FlowBuilder {
    * that every scavenge copied and every full collection marked)
    */
   private readonly pathRows = new SlotChains();
-  private rowSlots = 0;
-  private readonly freeRowSlots: number[] = [];
   /** open flows' numbers, `NUM` a slot; slots of ended flows are used again */
   private num = new Float64Array(NUM * 1024);
   private readonly freeSlots: number[] = [];
@@ -641,7 +639,7 @@ export class FlowBuilder {
       acc.firstPacket = packet;
       // an earlier packet took the path after a later one (slabs end flows' packets out of order): its
       // sightings replace the kept ones
-      if (acc.rowsSlot < 0) acc.rowsSlot = this.freeRowSlots.pop() ?? this.rowSlots++;
+      if (acc.rowsSlot < 0) acc.rowsSlot = this.pathRows.take();
       else this.pathRows.release(acc.rowsSlot);
       const chains = this.pathRows;
       for (let r = a; r < b; r++) {
@@ -856,11 +854,7 @@ export class FlowBuilder {
     }
     this.freeSlots.push(flow.slot);
     for (const leg of [flow.request, flow.reply])
-      for (const acc of leg.paths)
-        if (acc.rowsSlot >= 0) {
-          this.pathRows.release(acc.rowsSlot);
-          this.freeRowSlots.push(acc.rowsSlot);
-        }
+      for (const acc of leg.paths) if (acc.rowsSlot >= 0) this.pathRows.drop(acc.rowsSlot);
     try {
       this.onFlow(out, facts, ladder);
     } finally {

@@ -25,6 +25,9 @@ export class SlotChains {
   private first = new Int32Array(0);
   private last = new Int32Array(0);
   private counts = new Int32Array(0);
+  /** slots handed out by `take`, and those given back */
+  private slotsTaken = 0;
+  private readonly freeSlots: number[] = [];
 
   /** The numbers' page `reserve`'s offset is in: read it after each `reserve`. */
   get numbers(): Float64Array {
@@ -89,6 +92,20 @@ export class SlotChains {
     this.first[slot] = NONE;
     this.last[slot] = NONE;
     this.counts[slot] = 0;
+  }
+
+  /**
+   * A slot no chain holds, for chains that number their own slots (an open flow's ladder has its flow's
+   * slot instead): used again once `drop`ped.
+   */
+  take(): number {
+    return this.freeSlots.pop() ?? this.slotsTaken++;
+  }
+
+  /** Empties a slot from `take` and gives it back. */
+  drop(slot: number): void {
+    this.release(slot);
+    this.freeSlots.push(slot);
   }
 
   private takeBlock(): number {

@@ -71,3 +71,23 @@ test('chains read back whole across pages (more blocks than one page holds)', ()
       `slot ${slot}`,
     );
 });
+
+test('slots it numbers itself: distinct while held, a dropped one comes back empty', () => {
+  const chains = new SlotChains();
+  const a = chains.take();
+  const b = chains.take();
+  assert.notEqual(a, b);
+  for (const [slot, v] of [
+    [a, 1],
+    [b, 2],
+  ] as const) {
+    const at = chains.reserve(slot, 3);
+    chains.numbers.fill(v, at, at + 3);
+  }
+  chains.drop(a);
+  const c = chains.take();
+  assert.equal(c, a);
+  assert.equal(chains.count(c), 0);
+  assert.deepEqual([...chains.read(b)], [2, 2, 2]);
+  assert.notEqual(chains.take(), b);
+});
