@@ -203,3 +203,26 @@ test('ByteFiles through the process thread: two files written at once, committed
     fs.rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('close writes every entry given before it ends the thread', async () => {
+  const dir = tmp();
+  // 64 KiB slots: the bytes wait in the ring as many entries while the thread is blocked on the pipe
+  const thread = new WriteThread(64 << 10, 16);
+  const fifo = path.join(dir, 'fifo');
+  execFileSync('mkfifo', [fifo]);
+  const pipe = fs.openSync(fifo, 'r+');
+  const child = spawn('sh', ['-c', 'sleep 1; cat "$1/fifo" > "$1/read"', 'sh', dir]);
+  const exited = new Promise<void>((resolve) => child.on('exit', () => resolve()));
+  try {
+    const bytes = Uint8Array.from({ length: 900 << 10 }, (_, i) => i & 255);
+    thread.write(pipe, bytes, bytes.length);
+    // no drain: close alone must not cut off what the ring still holds
+    await thread.close();
+    fs.closeSync(pipe);
+    await exited;
+    assert.deepEqual(new Uint8Array(fs.readFileSync(path.join(dir, 'read'))), bytes);
+  } finally {
+    child.kill();
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
