@@ -4,10 +4,29 @@
  * facts the `captures` table needs (counts, coverage window, drops).
  */
 import { PacketColumns } from './columns/packet-columns.ts';
+import { resetShared } from './columns/shared-batch.ts';
 import { createDecodeState, type DecodeState, decodeFrameDeferred } from './decode/decode-frame.ts';
 import { completeFastRows } from './decode/fast-rows.ts';
-import { drainHashes, hashQueue } from './decode/payload-hash-wasm.ts';
-import type { ContainerInfo, InterfaceInfo, InterfaceStats, PacketRecord, RecordSink } from './record.ts';
+import {
+  giveKernelBatch,
+  type KernelBatch,
+  type PcapKernel,
+  pcapKernel,
+  RunWord,
+  Stop,
+  takeKernelBatch,
+} from './decode/kernel/pcap-kernel.ts';
+import { drainHashes, type HashQueue, hashQueue } from './decode/payload-hash-wasm.ts';
+import type {
+  BulkCursor,
+  BulkFormat,
+  ContainerInfo,
+  InterfaceInfo,
+  InterfaceStats,
+  PacketRecord,
+  RecordSink,
+} from './record.ts';
+import { BulkKind } from './record.ts';
 import { lanesToBigInt } from './timestamp.ts';
 
 /** What one interface of one file contributed. Times (earliest, latest) are ns since the epoch as exact bigints. */
@@ -88,11 +107,22 @@ export class PacketBatchSink implements RecordSink {
   declare private rowKind: Uint8Array;
   /** first row of the batch that this sink wrote (a batch handed in may hold rows already) */
   declare private start: number;
+  /**
+   * The batch when it is in the pcap kernel's memory (a batch the sink made itself, while it keeps
+   * it): only then can `pcapRecords` take records.
+   */
+  private kernelBatch: KernelBatch | null = null;
 
   constructor(opts: BatchSinkOptions, batch?: PacketColumns) {
     this.opts = opts;
     this.fileId = opts.fileId;
-    this.batch = batch ?? new PacketColumns(opts.batchRows ?? DEFAULT_BATCH_ROWS);
+    if (batch === undefined) {
+      const rows = opts.batchRows ?? DEFAULT_BATCH_ROWS;
+      this.kernelBatch = takeKernelBatch(rows);
+      this.batch = this.kernelBatch?.columns ?? new PacketColumns(rows);
+    } else {
+      this.batch = batch;
+    }
     this.rowInterface = new Uint32Array(this.batch.capacity);
     this.rowKind = new Uint8Array(this.batch.capacity);
     this.start = this.batch.length;
@@ -172,6 +202,68 @@ export class PacketBatchSink implements RecordSink {
     if (rec.dropCount > 0) this.epbDrops[rec.interfaceIndex]! += rec.dropCount;
     c.length = row + 1;
     if (c.length >= c.capacity) this.flush();
+  }
+
+  bulkRecords(bytes: Uint8Array, end: number, base: number, format: BulkFormat, cursor: BulkCursor): boolean {
+    const k = this.kernelBatch === null ? null : pcapKernel();
+    const q = this.state.hashQueue;
+    if (k === null || q === null || bytes.buffer !== k.memory) return false;
+    const at = bytes.byteOffset;
+    const w = k.words;
+    w[RunWord.pos] = at + cursor.pos;
+    w[RunWord.end] = at + end;
+    w[RunWord.frame] = cursor.frame;
+    w[RunWord.bigEndian] = format.bigEndian ? 1 : 0;
+    w[RunWord.maxRecord] = format.maxRecord;
+    const epb = format.kind === BulkKind.epb;
+    if (epb) {
+      w[RunWord.iface] = format.interfaceId;
+      w[RunWord.maxBlock] = format.maxBlock;
+    } else {
+      w[RunWord.hdr] = format.header;
+      w[RunWord.mult] = format.fracMult;
+      w[RunWord.fracLimit] = format.fracLimit;
+      w[RunWord.snaplen] = format.snaplen;
+    }
+    k.setBase(base - at);
+    for (;;) {
+      const c = this.batch;
+      this.bindKernel(k, q, c);
+      const row = c.length;
+      w[RunWord.row] = row;
+      w[RunWord.qn] = q.n;
+      if (epb) k.runEpb();
+      else k.run();
+      const rows = w[RunWord.row]!;
+      q.n = w[RunWord.qn]!;
+      k.rows += rows - row;
+      this.rowInterface.fill(format.interfaceIndex, row, rows);
+      // written whole: nothing for completeFastRows
+      this.rowKind.fill(0, row, rows);
+      c.length = rows;
+      if (w[RunWord.stop] !== Stop.full) break;
+      if (rows >= c.capacity) this.flush();
+      else drainHashes(q);
+      // a batch handed back by onBatch is not the kernel's: the records go the JavaScript way
+      if (this.kernelBatch === null) break;
+    }
+    cursor.pos = w[RunWord.pos]! - at;
+    cursor.frame = w[RunWord.frame]!;
+    return this.kernelBatch !== null;
+  }
+
+  /** Points the kernel at `c` (the kernel batch) and the hash queue at its rows. */
+  private bindKernel(k: PcapKernel, q: HashQueue, c: PacketColumns): void {
+    const kb = this.kernelBatch!;
+    if (k.current !== kb) {
+      k.words.set(kb.addresses, 0);
+      k.words[RunWord.cap] = c.capacity;
+      k.current = kb;
+    }
+    if (q.cols !== c) {
+      drainHashes(q);
+      q.cols = c;
+    }
   }
 
   /**
@@ -273,11 +365,15 @@ export class PacketBatchSink implements RecordSink {
     this.tally(this.batch);
     const next = this.opts.onBatch(this.batch);
     if (next) {
+      // the full batch is the caller's now, kernel memory or not: it is never given back
+      this.kernelBatch = null;
       this.batch = next;
       if (next.capacity > this.rowInterface.length) {
         this.rowInterface = new Uint32Array(next.capacity);
         this.rowKind = new Uint8Array(next.capacity);
       }
+    } else if (this.kernelBatch !== null) {
+      resetShared(this.batch, this.kernelBatch.memory);
     } else {
       this.batch.reset();
     }
@@ -287,6 +383,12 @@ export class PacketBatchSink implements RecordSink {
   /** Ends the file: flushes and fills the last timestamps. */
   finish(): InterfaceSummary[] {
     this.flush();
+    if (this.kernelBatch !== null) {
+      giveKernelBatch(this.kernelBatch);
+      this.kernelBatch = null;
+      // a sink used after finish decodes in JavaScript, into memory of its own
+      this.batch = new PacketColumns(this.batch.capacity);
+    }
     for (let i = 0; i < this.interfaces.length; i++) {
       const s = this.interfaces[i];
       if (!s) continue;

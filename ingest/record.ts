@@ -99,4 +99,64 @@ export interface RecordSink {
    * chunk): a sink that kept offsets into them finishes with them now.
    */
   release?(): void;
+  /**
+   * Records in bulk (pcap-kernel.ts): the sink takes the records of `bytes` from `cursor.pos` up to
+   * `end` (classic pcap records, or a pcapng section's EPBs, as `format` says; an Ethernet
+   * interface's) as `packet` would, as far as it can, and moves `cursor` past them; the reader
+   * delivers the record it stopped at, if whole, its own way and asks again. `base` is the file offset
+   * of `bytes[0]`. Returns false when it can take no record of this buffer, so the reader stops
+   * asking until the next one.
+   */
+  bulkRecords?(bytes: Uint8Array, end: number, base: number, format: BulkFormat, cursor: BulkCursor): boolean;
+}
+
+export const BulkKind = {
+  /** classic pcap records */
+  pcap: 0,
+  /**
+   * pcapng Enhanced Packet Blocks of one interface, nanosecond timestamps without an offset; blocks
+   * with options are the reader's
+   */
+  epb: 1,
+} as const;
+
+/** How the records are laid out (read-pcap.ts, read-pcapng.ts), for `RecordSink.bulkRecords`. */
+export interface BulkFormat {
+  kind: number;
+  bigEndian: boolean;
+  maxRecord: number;
+  /** pcap: record header bytes, 16 or 24 in the modified format */
+  header: number;
+  /** pcap: ns per unit of the sub-second field */
+  fracMult: number;
+  /** pcap: the first sub-second value that is out of range */
+  fracLimit: number;
+  /** pcap */
+  snaplen: number;
+  /** pcapng: the interface id every block taken names, its index across sections, the largest block */
+  interfaceId: number;
+  interfaceIndex: number;
+  maxBlock: number;
+}
+
+/** Where records in bulk stopped: the next record's offset in the buffer, and the records read before it. */
+export interface BulkCursor {
+  pos: number;
+  frame: number;
+}
+
+/** A BulkFormat of `kind`, for a reader to fill in from its headers. */
+export function bulkFormat(kind: number): BulkFormat {
+  return {
+    kind,
+    bigEndian: false,
+    maxRecord: 262144,
+    header: 16,
+    fracMult: 1000,
+    fracLimit: 1_000_000,
+    snaplen: 0,
+    interfaceId: 0,
+    interfaceIndex: 0,
+    maxBlock: 0,
+  };
 }

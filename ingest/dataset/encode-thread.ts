@@ -12,14 +12,14 @@
  */
 import { parentPort, type Worker, workerData } from 'node:worker_threads';
 import type { PacketColumns } from '../columns/packet-columns.ts';
-import { type CapturePointEntry, PacketsDatasetWriter } from './parquet/packets-dataset.ts';
 import {
   columnsOver,
   copyRows,
   resetShared,
   type SharedBatchMemory,
   sharedBatchMemory,
-} from './shared-batch.ts';
+} from '../columns/shared-batch.ts';
+import { type CapturePointEntry, PacketsDatasetWriter } from './parquet/packets-dataset.ts';
 import { bundleForWorker, tsWorker } from './ts-worker.ts';
 
 export interface EncodeThreadOptions {

@@ -14,6 +14,7 @@
  * detach V8 adds a detach check to every typed-array access it compiles).
  */
 import type { PacketColumns } from '../columns/packet-columns.ts';
+import { KERNEL_BYTES } from './kernel/kernel-memory.ts';
 import {
   HASH_C1 as C1,
   HASH_C2 as C2,
@@ -52,6 +53,7 @@ import {
   V128,
   v128Load,
   v128Store,
+  type WasmMemory,
   wasmModule,
   webAssembly,
 } from './wasm-assembler.ts';
@@ -74,7 +76,7 @@ export const HELD_READ_SLOTS = 68;
 /** queued packets; a full queue is hashed on the spot */
 export const QUEUE_CAPACITY = 4096;
 /** the last four entries are left for `drainHashes` to pad the last group of four with */
-const QUEUE_LIMIT = QUEUE_CAPACITY - 4;
+export const QUEUE_LIMIT = QUEUE_CAPACITY - 4;
 /** fingerprint words a queued packet may have (TCP's six are the most) */
 const QUEUE_WORDS = 6;
 
@@ -83,8 +85,8 @@ const QUEUE_WORDS = 6;
  * Arrays exactly 16 KiB apart share cache sets, and filling thirteen of them at once cost 8x the
  * stores (measured); a pad of a few cache lines between them avoids that.
  */
-const QUEUE_STRIDE = 4 * QUEUE_CAPACITY + 272;
-const QUEUE_BASE = READ_SLOTS * READ_SLOT_BYTES;
+export const QUEUE_STRIDE = 4 * QUEUE_CAPACITY + 272;
+export const QUEUE_BASE = READ_SLOTS * READ_SLOT_BYTES;
 const F = { addr: 0, len: 1, nWords: 2, word0: 3, h1: 3 + QUEUE_WORDS, h2: 4 + QUEUE_WORDS } as const;
 const F1 = 5 + QUEUE_WORDS;
 const F2 = 6 + QUEUE_WORDS;
@@ -93,7 +95,9 @@ const FIELDS = 7 + QUEUE_WORDS;
 const ROW = FIELDS;
 const fieldAt = (field: number): number => QUEUE_BASE + field * QUEUE_STRIDE;
 // the queue follows the read slots, so a lane reading up to 80 bytes past a payload start stays in memory
-const PAGES = Math.ceil(fieldAt(ROW + 1) / 65536);
+/** where the pcap kernel's part of the memory starts (kernel-memory.ts), on a page boundary */
+export const KERNEL_BASE = Math.ceil(fieldAt(ROW + 1) / 65536) * 65536;
+const PAGES = (KERNEL_BASE + KERNEL_BYTES) / 65536;
 /** where each field's entries start in `HashQueue.fields` */
 const FIELD_WORDS = QUEUE_STRIDE / 4;
 const AT_ADDR = F.addr * FIELD_WORDS;
@@ -341,6 +345,8 @@ export interface HashQueue {
   /** the batch the queued rows belong to */
   cols: PacketColumns | null;
   readonly buffer: ArrayBuffer | SharedArrayBuffer;
+  /** the memory `buffer` is, for other modules to import (pcap-kernel.ts) */
+  readonly memory: WasmMemory;
   readonly kernel: (count: number) => void;
   /**
    * The queue's fields as one array: entry e of field f is `fields[f * FIELD_WORDS + e]`. One array
@@ -379,6 +385,7 @@ function createQueue(): HashQueue | null {
       n: 0,
       cols: null,
       buffer,
+      memory,
       kernel,
       fields: new Uint32Array(buffer, QUEUE_BASE, (ROW + 1) * FIELD_WORDS),
       free: Array.from({ length: READ_SLOTS }, (_, i) => READ_SLOTS - 1 - i),

@@ -129,6 +129,8 @@ export interface WasmApi {
   ) => { readonly exports: Record<string, unknown> };
 }
 
+export type WasmMemory = InstanceType<WasmApi['Memory']>;
+
 /** This runtime's WebAssembly, or undefined where it has none. */
 export const webAssembly = (): WasmApi | undefined =>
   (globalThis as unknown as { WebAssembly?: WasmApi }).WebAssembly;

@@ -1,4 +1,5 @@
 import { PushParser } from '../push-parser.ts';
+import { type BulkCursor, BulkKind, bulkFormat } from '../record.ts';
 import { type NsLanes, secFracToNs } from '../timestamp.ts';
 
 const TWO32 = 4294967296;
@@ -58,6 +59,9 @@ export class PcapParser extends PushParser {
    */
   private lastSec = -1;
   private readonly secNs: NsLanes = { tsLo: 0, tsHi: 0 };
+  /** set with the file header, for a sink that takes records in bulk */
+  private readonly format = bulkFormat(BulkKind.pcap);
+  private readonly cursor: BulkCursor = { pos: 0, frame: 0 };
 
   protected need(_bytes: Uint8Array, view: DataView, pos: number, avail: number, base: number): number {
     if (!this.headerDone) return FILE_HEADER;
@@ -114,7 +118,20 @@ export class PcapParser extends PushParser {
     let secLo = secNs.tsLo;
     let secHi = secNs.tsHi;
     let frame = this.records;
+    // an Ethernet file's records go to a sink that takes them in bulk first; it hands back the ones
+    // it leaves (another stack, a warning, a record cut by the buffer's end), one at a time
+    let bulk = rec.linkType === 1 && sink.bulkRecords !== undefined;
+    const format = this.format;
+    const cursor = this.cursor;
     while (end - pos >= hdr) {
+      if (bulk) {
+        cursor.pos = pos;
+        cursor.frame = frame;
+        bulk = sink.bulkRecords!(bytes, end, base, format, cursor);
+        pos = cursor.pos;
+        frame = cursor.frame;
+        if (end - pos < hdr) break;
+      }
       const incl = view.getUint32(pos + 8, le);
       if (incl > maxRecord) {
         this.records = frame;
@@ -186,6 +203,13 @@ export class PcapParser extends PushParser {
     this.maxRecord = maxRecordSize(linkType);
     this.recHeader = magic === PCAP_MAGIC_MODIFIED ? 24 : 16;
     this.fracMult = magic === PCAP_MAGIC_NS ? 1 : 1000;
+    const f = this.format;
+    f.bigEndian = !le;
+    f.header = this.recHeader;
+    f.fracMult = this.fracMult;
+    f.fracLimit = this.fracMult === 1 ? 1_000_000_000 : 1_000_000;
+    f.maxRecord = this.maxRecord;
+    f.snaplen = this.snaplen;
     this.headerDone = true;
     this.rec.linkType = linkType;
     this.rec.tsValid = true;

@@ -1,6 +1,6 @@
 import { maxRecordSize } from '../pcap/read-pcap.ts';
 import { PushParser, type ReaderRecord } from '../push-parser.ts';
-import type { InterfaceStats } from '../record.ts';
+import { type BulkCursor, type BulkFormat, BulkKind, bulkFormat, type InterfaceStats } from '../record.ts';
 import {
   lanesToBigInt,
   type NsLanes,
@@ -106,6 +106,9 @@ export class PcapngParser extends PushParser {
   private recOffHi = 0;
   /** True while the record may hold option values of an earlier block (they are cleared before the next). */
   private recOptions = true;
+  /** the current interface's EPBs, for a sink that takes them in bulk (`bulkInterface`) */
+  private readonly format: BulkFormat = { ...bulkFormat(BulkKind.epb), maxBlock: MAX_BLOCK_SIZE };
+  private readonly cursor: BulkCursor = { pos: 0, frame: 0 };
 
   protected need(_bytes: Uint8Array, view: DataView, pos: number, avail: number, base: number): number {
     if (avail < MIN_BLOCK) return MIN_BLOCK;
@@ -174,7 +177,21 @@ export class PcapngParser extends PushParser {
     const rec = this.rec;
     rec.bytes = bytes;
     rec.view = view;
+    const sink = this.sink;
+    let bulk = sink.bulkRecords !== undefined;
     while (end - pos >= MIN_BLOCK) {
+      // once an EPB has chosen an Ethernet interface with plain ns timestamps, its blocks go to a
+      // sink that takes them in bulk first; it hands back what it leaves (another block, an EPB with
+      // options or of another interface, a block cut by the buffer's end), one block at a time
+      if (bulk && this.recId >= 0 && this.bulkInterface()) {
+        const cursor = this.cursor;
+        cursor.pos = pos;
+        cursor.frame = this.records;
+        bulk = sink.bulkRecords!(bytes, end, base, this.format, cursor);
+        pos = cursor.pos;
+        this.records = cursor.frame;
+        if (end - pos < MIN_BLOCK) break;
+      }
       let le = this.le;
       const type = view.getUint32(pos, le);
       // EPB first and inline: it is nearly every block of a real capture.
@@ -373,6 +390,18 @@ export class PcapngParser extends PushParser {
     rec.fileOffset = base + pos;
     rec.frame = ++this.records;
     this.sink.packet(rec);
+    return true;
+  }
+
+  /** Whether the current interface's EPBs can go in bulk; if so, `format` describes them. */
+  private bulkInterface(): boolean {
+    if (this.rec.linkType !== 1 || this.recNsPerUnit !== 1 || this.recOffLo !== 0 || this.recOffHi !== 0)
+      return false;
+    const f = this.format;
+    f.bigEndian = !this.le;
+    f.interfaceId = this.recId;
+    f.interfaceIndex = this.rec.interfaceIndex;
+    f.maxRecord = this.recMaxRecord;
     return true;
   }
 

@@ -25,6 +25,7 @@ interface Field {
 }
 
 const PROBE_ROWS = 8;
+const CACHE_LINE = 64;
 
 function lanesConstructor(v: unknown): LanesConstructor | null {
   if (v instanceof Uint8Array) return Uint8Array;
@@ -80,16 +81,46 @@ export interface SharedBatchMemory {
   capacity: number;
 }
 
-/** Memory for a batch of `capacity` rows, every array 8-byte aligned. */
-export function sharedBatchMemory(capacity: number): SharedBatchMemory {
+/**
+ * Where each distinct array of a `capacity`-row batch starts when the batch starts at `from`, and
+ * where it ends. Each array starts one cache line later, modulo 4 KiB, than the one before: arrays
+ * of a power-of-two row count are multiples of 4 KiB long, so packed end to end, row r of every
+ * array fell in the same L1 set, and a decoder writing a row's ~45 columns evicted its own lines
+ * (the pcap kernel's stores: 80 -> 34 ns a record with the stagger, bench of one buffer's rows).
+ */
+function arrayOffsets(capacity: number, from: number): { offsets: number[]; end: number } {
   const offsets: number[] = [];
-  let at = 0;
+  let at = from;
   for (const f of layout.fields) {
     if (f.array < offsets.length) continue;
     offsets.push(at);
-    at += Math.ceil((f.stride * capacity * f.bytesPerElement) / 8) * 8;
+    at += Math.ceil((f.stride * capacity * f.bytesPerElement) / 8) * 8 + CACHE_LINE;
   }
-  return { buffer: new SharedArrayBuffer(at), offsets, capacity };
+  return { offsets, end: at };
+}
+
+/** Bytes a batch of `capacity` rows takes in shared memory, every array 8-byte aligned. */
+export function sharedBatchBytes(capacity: number): number {
+  return arrayOffsets(capacity, 0).end;
+}
+
+/**
+ * Memory for a batch of `capacity` rows, every array 8-byte aligned: a SharedArrayBuffer of its own,
+ * or `sharedBatchBytes(capacity)` bytes of `place.buffer` from `place.offset` (8-byte aligned) on.
+ */
+export function sharedBatchMemory(
+  capacity: number,
+  place?: { buffer: SharedArrayBuffer; offset: number },
+): SharedBatchMemory {
+  const { offsets, end } = arrayOffsets(capacity, place?.offset ?? 0);
+  return { buffer: place?.buffer ?? new SharedArrayBuffer(end), offsets, capacity };
+}
+
+/** Byte offset in `m.buffer` of the array behind PacketColumns field `name`. */
+export function fieldOffset(m: SharedBatchMemory, name: keyof PacketColumns): number {
+  const f = layout.fields.find((g) => g.name === name);
+  if (f === undefined) throw new Error(`shared-batch: PacketColumns has no typed array '${String(name)}'`);
+  return m.offsets[f.array]!;
 }
 
 /**
@@ -128,6 +159,17 @@ export function resetShared(c: PacketColumns, m: SharedBatchMemory): void {
     for (let at = from; at < to; at += ZEROS.length)
       bytes.set(ZEROS.subarray(0, Math.min(ZEROS.length, to - at)), at);
   }
+}
+
+/**
+ * Every array of `m` zeroed, as in a new PacketColumns: a batch over memory that held another batch
+ * (of any capacity) then reads as a fresh one, stale values behind a cleared validity included.
+ */
+export function zeroShared(m: SharedBatchMemory): void {
+  const bytes = new Uint8Array(m.buffer);
+  const to = arrayOffsets(m.capacity, m.offsets[0]!).end;
+  for (let at = m.offsets[0]!; at < to; at += ZEROS.length)
+    bytes.set(ZEROS.subarray(0, Math.min(ZEROS.length, to - at)), at);
 }
 
 /** `dst` rows [0, n) := `src` rows [0, n) for every array, where n = src.length; sets dst.length. */

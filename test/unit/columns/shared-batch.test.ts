@@ -11,7 +11,7 @@ import {
   copyRows,
   resetShared,
   sharedBatchMemory,
-} from '../../../ingest/dataset/shared-batch.ts';
+} from '../../../ingest/columns/shared-batch.ts';
 
 type Lanes = Uint8Array | Uint16Array | Uint32Array | Float64Array;
 

@@ -1,0 +1,25 @@
+/**
+ * The pcap kernel's part of a thread's WebAssembly memory (it follows the read buffers and the hash
+ * queue, payload-hash-wasm.ts `KERNEL_BASE`): the run block the kernel and pcap-kernel.ts talk
+ * through, the UDP tunnel-port table, and batches whose columns the kernel writes.
+ *
+ * The batches are there because the kernel can only write its own memory. A batch sink that owns its
+ * batch takes one (pcap-kernel.ts `takeKernelBatch`); sinks handed a batch, or finding none free,
+ * decode in JavaScript as before. The memory is reserved, not used: pages no batch touches cost no RSS.
+ */
+import { sharedBatchBytes } from '../../columns/shared-batch.ts';
+
+/** rows of a kernel batch: the batch sink's default (packets-from-capture.ts DEFAULT_BATCH_ROWS) */
+export const KERNEL_BATCH_ROWS = 8192;
+/** batches a thread may decode into at once (one per file being read) */
+export const KERNEL_BATCHES = 4;
+
+const PAGE = 65536;
+const pages = (bytes: number): number => Math.ceil(bytes / PAGE) * PAGE;
+
+/** offsets from KERNEL_BASE */
+export const RUN_AT = 0;
+export const UDP_TABLE_AT = PAGE;
+export const BATCHES_AT = 2 * PAGE;
+export const BATCH_BYTES = pages(sharedBatchBytes(KERNEL_BATCH_ROWS));
+export const KERNEL_BYTES = BATCHES_AT + KERNEL_BATCHES * BATCH_BYTES;
