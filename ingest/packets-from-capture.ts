@@ -10,6 +10,7 @@ import { completeFastRows } from './decode/fast-rows.ts';
 import {
   giveKernelBatch,
   type KernelBatch,
+  kernelBatchOf,
   type PcapKernel,
   pcapKernel,
   RunWord,
@@ -108,10 +109,12 @@ export class PacketBatchSink implements RecordSink {
   /** first row of the batch that this sink wrote (a batch handed in may hold rows already) */
   declare private start: number;
   /**
-   * The batch when it is in the pcap kernel's memory (a batch the sink made itself, while it keeps
-   * it): only then can `pcapRecords` take records.
+   * The batch when it is in the pcap kernel's memory (one the sink made itself, or one handed in
+   * from there): only then can `bulkRecords` take records.
    */
   private kernelBatch: KernelBatch | null = null;
+  /** true when the kernel batch is the sink's own, to give back at `finish` */
+  private ownsKernelBatch = false;
 
   constructor(opts: BatchSinkOptions, batch?: PacketColumns) {
     this.opts = opts;
@@ -119,9 +122,11 @@ export class PacketBatchSink implements RecordSink {
     if (batch === undefined) {
       const rows = opts.batchRows ?? DEFAULT_BATCH_ROWS;
       this.kernelBatch = takeKernelBatch(rows);
+      this.ownsKernelBatch = this.kernelBatch !== null;
       this.batch = this.kernelBatch?.columns ?? new PacketColumns(rows);
     } else {
       this.batch = batch;
+      this.kernelBatch = kernelBatchOf(batch);
     }
     this.rowInterface = new Uint32Array(this.batch.capacity);
     this.rowKind = new Uint8Array(this.batch.capacity);
@@ -365,8 +370,9 @@ export class PacketBatchSink implements RecordSink {
     this.tally(this.batch);
     const next = this.opts.onBatch(this.batch);
     if (next) {
-      // the full batch is the caller's now, kernel memory or not: it is never given back
-      this.kernelBatch = null;
+      // the full batch is the caller's now, kernel memory or not: the sink never gives it back
+      this.ownsKernelBatch = false;
+      this.kernelBatch = kernelBatchOf(next);
       this.batch = next;
       if (next.capacity > this.rowInterface.length) {
         this.rowInterface = new Uint32Array(next.capacity);
@@ -383,9 +389,10 @@ export class PacketBatchSink implements RecordSink {
   /** Ends the file: flushes and fills the last timestamps. */
   finish(): InterfaceSummary[] {
     this.flush();
-    if (this.kernelBatch !== null) {
+    if (this.ownsKernelBatch && this.kernelBatch !== null) {
       giveKernelBatch(this.kernelBatch);
       this.kernelBatch = null;
+      this.ownsKernelBatch = false;
       // a sink used after finish decodes in JavaScript, into memory of its own
       this.batch = new PacketColumns(this.batch.capacity);
     }

@@ -19,6 +19,7 @@ import {
   type SharedBatchMemory,
   sharedBatchMemory,
 } from '../columns/shared-batch.ts';
+import { giveKernelBatch, type KernelBatch, takeKernelBatch } from '../decode/kernel/pcap-kernel.ts';
 import { type CapturePointEntry, PacketsDatasetWriter } from './parquet/packets-dataset.ts';
 import { bundleForWorker, tsWorker } from './ts-worker.ts';
 
@@ -73,6 +74,8 @@ const WAIT_MS = 200;
 interface Slot {
   memory: SharedBatchMemory;
   columns: PacketColumns;
+  /** the slot's memory when it is in the capture kernel's (pcap-kernel.ts), given back at the end */
+  kernel: KernelBatch | null;
   /** how many of the instance's decode_error strings the encoder has */
   errorsSent: number;
   /** the encoder has seen the memory */
@@ -203,11 +206,13 @@ export class EncodeThread {
   }
 
   private newSlot(capacity: number): number {
-    const memory = sharedBatchMemory(capacity);
-    const columns = columnsOver(memory);
+    // in the capture kernel's memory when there is room: a batch sink decodes into it there
+    const kernel = takeKernelBatch(capacity);
+    const memory = kernel?.memory ?? sharedBatchMemory(capacity);
+    const columns = kernel?.columns ?? columnsOver(memory);
     const index = this.slots.length;
     // every instance's list starts with the unused entry 0
-    this.slots.push({ memory, columns, errorsSent: 1, announced: false });
+    this.slots.push({ memory, columns, kernel, errorsSent: 1, announced: false });
     this.slotOf.set(columns, index);
     return index;
   }
@@ -229,16 +234,38 @@ export class EncodeThread {
 
   /** Waits for the encoder to write everything and its footers; returns the rows written. */
   async close(): Promise<number> {
-    const reply = await this.request({ type: 'close' });
-    await this.worker.terminate();
-    if (reply.type !== 'closed') throw this.failure ?? new Error('parquet encoder did not close');
-    return reply.rows;
+    try {
+      const reply = await this.request({ type: 'close' });
+      await this.terminate();
+      if (reply.type !== 'closed') throw this.failure ?? new Error('parquet encoder did not close');
+      return reply.rows;
+    } finally {
+      this.giveSlots();
+    }
   }
 
   /** Stops the encoder; its open files are closed without footers before this resolves. */
   async abort(): Promise<void> {
-    await this.request({ type: 'abort' });
+    try {
+      await this.request({ type: 'abort' });
+      await this.terminate();
+    } finally {
+      this.giveSlots();
+    }
+  }
+
+  private async terminate(): Promise<void> {
     await this.worker.terminate();
+    this.exited = true;
+  }
+
+  /**
+   * The slots' kernel memory back to the kernel, once the encoder is gone (while it may still read
+   * them, they stay taken: a later batch sink then decodes in JavaScript, no harm done).
+   */
+  private giveSlots(): void {
+    if (!this.exited) return;
+    for (const slot of this.slots) if (slot.kernel !== null) giveKernelBatch(slot.kernel);
   }
 }
 

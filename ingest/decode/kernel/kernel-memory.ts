@@ -3,16 +3,23 @@
  * queue, payload-hash-wasm.ts `KERNEL_BASE`): the run block the kernel and pcap-kernel.ts talk
  * through, the UDP tunnel-port table, and batches whose columns the kernel writes.
  *
- * The batches are there because the kernel can only write its own memory. A batch sink that owns its
- * batch takes one (pcap-kernel.ts `takeKernelBatch`); sinks handed a batch, or finding none free,
- * decode in JavaScript as before. The memory is reserved, not used: pages no batch touches cost no RSS.
+ * The batches are there because the kernel can only write its own memory. A batch sink that makes
+ * its own batch takes one (pcap-kernel.ts `takeKernelBatch`), and so does the dataset encoder for the
+ * batches it hands the sink; a batch elsewhere (or none free) is decoded in JavaScript as before.
+ * The memory is reserved, not used: pages no batch touches cost no RSS.
  */
 import { sharedBatchBytes } from '../../columns/shared-batch.ts';
 
-/** rows of a kernel batch: the batch sink's default (packets-from-capture.ts DEFAULT_BATCH_ROWS) */
-export const KERNEL_BATCH_ROWS = 8192;
-/** batches a thread may decode into at once (one per file being read) */
-export const KERNEL_BATCHES = 4;
+/**
+ * rows a kernel batch may have: the dataset's batches (write-dataset.ts PIPELINE_BATCH_ROWS); the
+ * batch sink's own are a quarter of that (packets-from-capture.ts DEFAULT_BATCH_ROWS)
+ */
+export const KERNEL_BATCH_ROWS = 32768;
+/**
+ * batches a thread may have in the kernel's memory at once: the dataset encoder's (encode-thread.ts,
+ * four by default) and one per file a batch sink is reading
+ */
+export const KERNEL_BATCHES = 8;
 
 const PAGE = 65536;
 const pages = (bytes: number): number => Math.ceil(bytes / PAGE) * PAGE;

@@ -15,6 +15,7 @@ import { prepareEncodeThread } from '../../../ingest/dataset/encode-thread.ts';
 import { openDataset } from '../../../ingest/dataset/open-dataset.ts';
 import { runReadOnlyQuery } from '../../../ingest/dataset/run-query.ts';
 import { type IngestSummary, ingestToDataset } from '../../../ingest/dataset/write-dataset.ts';
+import { pcapKernel } from '../../../ingest/decode/kernel/pcap-kernel.ts';
 import { pcapFile } from '../ingest/capture-builder.ts';
 
 const ROOT = path.resolve(import.meta.dirname, '../../..');
@@ -75,6 +76,9 @@ const bundled = path.join(tmp, 'bundled');
 let a: IngestSummary;
 let b: IngestSummary;
 let c: IngestSummary;
+/** rows the capture kernel wrote in each lane (on this thread: jobs 1 decodes here) */
+let plainKernelRows = 0;
+let pipedKernelRows = 0;
 
 before(async () => {
   const gen = generateCaptures(path.join(tmp, 'gen'), 5000);
@@ -82,8 +86,12 @@ before(async () => {
   fs.writeFileSync(damaged, damagedFrames(400));
   inputs.push(gen.pcap, damaged, gen.pcapng, path.join(ROOT, 'fixtures/datapathv2/bundle'));
   const small = { batchRows: 97, rowGroupRows: 1500, memoryLimit: '256MB', threads: 1, jobs: 1 };
+  const k = pcapKernel()!;
+  const before = k.rows;
   a = await ingestToDataset(inputs, { ...small, outDir: plain, pipeline: false });
+  plainKernelRows = k.rows - before;
   b = await ingestToDataset(inputs, { ...small, outDir: piped, pipeline: true });
+  pipedKernelRows = k.rows - before - plainKernelRows;
   // the encoder started from its esbuild bundle (ts-worker.ts), as large inputs start it
   assert.ok(await prepareEncodeThread(), 'the encoder module bundles');
   c = await ingestToDataset(inputs, { ...small, outDir: bundled, pipeline: true });
@@ -98,6 +106,11 @@ describe('ingest with an encoder thread', () => {
     const theirs = await rows(plain, sql);
     assert.equal(mine.length, a.packets);
     assert.deepEqual(mine, theirs);
+  });
+
+  test("the encoder's batches are in the capture kernel's memory: the kernel decoded into them", () => {
+    assert.equal(plainKernelRows, 0, 'the one-thread lane decodes into batches of its own');
+    assert.ok(pipedKernelRows > a.packets / 2, `the kernel wrote ${pipedKernelRows} of ${a.packets} rows`);
   });
 
   test('started from its bundle, the encoder thread writes the same rows', async () => {
