@@ -19,7 +19,6 @@ import {
   type SharedBatchMemory,
   sharedBatchMemory,
 } from '../columns/shared-batch.ts';
-import { giveKernelBatch, type KernelBatch, takeKernelBatch } from '../decode/kernel/pcap-kernel.ts';
 import { type CapturePointEntry, PacketsDatasetWriter } from './parquet/packets-dataset.ts';
 import { bundleForWorker, tsWorker } from './ts-worker.ts';
 
@@ -71,11 +70,22 @@ const BUSY = CONTROL_WORDS;
 /** how long the decoder sleeps between checks while waiting for a batch (it is woken sooner) */
 const WAIT_MS = 200;
 
+/**
+ * Where the slots' memory may come from instead of a SharedArrayBuffer of their own: the decoding
+ * thread's capture kernel (pcap-kernel.ts), whose batches a batch sink decodes into in bulk. Handed in
+ * by the decoding side, so that this module (which the encoder thread runs too) does not load the
+ * kernel.
+ */
+export interface BatchMemorySource<B extends { memory: SharedBatchMemory; columns: PacketColumns }> {
+  take(capacity: number): B | null;
+  give(batch: B): void;
+}
+
 interface Slot {
   memory: SharedBatchMemory;
   columns: PacketColumns;
-  /** the slot's memory when it is in the capture kernel's (pcap-kernel.ts), given back at the end */
-  kernel: KernelBatch | null;
+  /** the slot's memory when it came from the source, given back at the end */
+  taken: { memory: SharedBatchMemory; columns: PacketColumns } | null;
   /** how many of the instance's decode_error strings the encoder has */
   errorsSent: number;
   /** the encoder has seen the memory */
@@ -110,6 +120,10 @@ export class EncodeThread {
     opts: EncodeThreadOptions,
     private readonly points: readonly CapturePointEntry[],
     private readonly files: readonly string[],
+    private readonly source: BatchMemorySource<{
+      memory: SharedBatchMemory;
+      columns: PacketColumns;
+    }> | null = null,
   ) {
     this.maxSlots = Math.max(2, opts.slots ?? 4);
     const { slots: _slots, ...writer } = opts;
@@ -206,13 +220,12 @@ export class EncodeThread {
   }
 
   private newSlot(capacity: number): number {
-    // in the capture kernel's memory when there is room: a batch sink decodes into it there
-    const kernel = takeKernelBatch(capacity);
-    const memory = kernel?.memory ?? sharedBatchMemory(capacity);
-    const columns = kernel?.columns ?? columnsOver(memory);
+    const taken = this.source?.take(capacity) ?? null;
+    const memory = taken?.memory ?? sharedBatchMemory(capacity);
+    const columns = taken?.columns ?? columnsOver(memory);
     const index = this.slots.length;
     // every instance's list starts with the unused entry 0
-    this.slots.push({ memory, columns, kernel, errorsSent: 1, announced: false });
+    this.slots.push({ memory, columns, taken, errorsSent: 1, announced: false });
     this.slotOf.set(columns, index);
     return index;
   }
@@ -260,12 +273,12 @@ export class EncodeThread {
   }
 
   /**
-   * The slots' kernel memory back to the kernel, once the encoder is gone (while it may still read
-   * them, they stay taken: a later batch sink then decodes in JavaScript, no harm done).
+   * The slots' memory back to its source, once the encoder is gone (while it may still read them,
+   * they stay taken: a later batch sink then decodes in JavaScript, no harm done).
    */
   private giveSlots(): void {
-    if (!this.exited) return;
-    for (const slot of this.slots) if (slot.kernel !== null) giveKernelBatch(slot.kernel);
+    if (!this.exited || this.source === null) return;
+    for (const slot of this.slots) if (slot.taken !== null) this.source.give(slot.taken);
   }
 }
 

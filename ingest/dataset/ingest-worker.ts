@@ -11,13 +11,17 @@ import fs from 'node:fs/promises';
 import { parentPort, Worker, workerData } from 'node:worker_threads';
 import { type FilePlace, kindOf, pointId } from '../capture-points.ts';
 import { PacketColumns } from '../columns/packet-columns.ts';
+import { giveKernelBatch, type KernelBatch, takeKernelBatch } from '../decode/kernel/pcap-kernel.ts';
 import { type IngestErrorCode, InputError } from '../errors.ts';
 import { type InterfaceSummary, PacketBatchSink } from '../packets-from-capture.ts';
 import { readCapture } from '../read-capture.ts';
-import { EncodeThread } from './encode-thread.ts';
+import { type BatchMemorySource, EncodeThread } from './encode-thread.ts';
 import { type FileHash, HashThread, inlineHash } from './hash-thread.ts';
 import { type CapturePointEntry, PacketsDatasetWriter } from './parquet/packets-dataset.ts';
 import { lowerThreadPriority } from './thread-priority.ts';
+
+/** The encoder's batches in the capture kernel's memory when there is room: the sink decodes into them in bulk. */
+const KERNEL_SLOTS: BatchMemorySource<KernelBatch> = { take: takeKernelBatch, give: giveKernelBatch };
 
 export interface CaptureRow {
   capture_point: string;
@@ -194,7 +198,7 @@ export class IngestLane {
       ...(opts.maxBufferedBytes ? { maxBufferedBytes: opts.maxBufferedBytes } : {}),
     };
     this.output = opts.pipeline
-      ? new ThreadOutput(new EncodeThread(writer, this.points, this.files))
+      ? new ThreadOutput(new EncodeThread(writer, this.points, this.files, KERNEL_SLOTS))
       : new InlineOutput(new PacketsDatasetWriter({ ...writer, points: this.points, files: this.files }));
     this.batch = this.output.firstBatch(opts.batchRows ?? 65536);
     this.hashThreadMinBytes = opts.hashThreadMinBytes ?? HASH_WORKER_MIN_BYTES;
