@@ -11,6 +11,7 @@ import fs from 'node:fs/promises';
 import { parentPort, Worker, workerData } from 'node:worker_threads';
 import { type FilePlace, kindOf, pointId } from '../capture-points.ts';
 import { PacketColumns } from '../columns/packet-columns.ts';
+import { KERNEL_BATCH_ROWS } from '../decode/kernel/kernel-memory.ts';
 import { giveKernelBatch, type KernelBatch, takeKernelBatch } from '../decode/kernel/pcap-kernel.ts';
 import { type IngestErrorCode, InputError } from '../errors.ts';
 import { type InterfaceSummary, PacketBatchSink } from '../packets-from-capture.ts';
@@ -19,6 +20,12 @@ import { type BatchMemorySource, EncodeThread } from './encode-thread.ts';
 import { type FileHash, HashThread, inlineHash } from './hash-thread.ts';
 import { type CapturePointEntry, PacketsDatasetWriter } from './parquet/packets-dataset.ts';
 import { lowerThreadPriority } from './thread-priority.ts';
+
+/**
+ * Rows of a lane's batch: the largest a capture kernel batch holds, so that the sink decodes into it
+ * in bulk (65 536 before the kernel; the dataset writer's per-batch work is small beside the rows').
+ */
+const LANE_BATCH_ROWS = KERNEL_BATCH_ROWS;
 
 /** The encoder's batches in the capture kernel's memory when there is room: the sink decodes into them in bulk. */
 const KERNEL_SLOTS: BatchMemorySource<KernelBatch> = { take: takeKernelBatch, give: giveKernelBatch };
@@ -132,12 +139,15 @@ interface BatchOutput {
 }
 
 class InlineOutput implements BatchOutput {
+  /** the batch, when it is in the capture kernel's memory (the sink then decodes into it in bulk) */
+  private kernel: KernelBatch | null = null;
   constructor(private readonly writer: PacketsDatasetWriter) {}
   get rows(): number {
     return this.writer.rows;
   }
   firstBatch(capacity: number): PacketColumns {
-    return new PacketColumns(capacity);
+    this.kernel = takeKernelBatch(capacity);
+    return this.kernel?.columns ?? new PacketColumns(capacity);
   }
   write(b: PacketColumns): undefined {
     this.writer.write(b);
@@ -146,11 +156,23 @@ class InlineOutput implements BatchOutput {
     return this.writer.endFiles();
   }
   async close(): Promise<number> {
-    await this.writer.close();
-    return this.writer.rows;
+    try {
+      await this.writer.close();
+      return this.writer.rows;
+    } finally {
+      this.giveBatch();
+    }
   }
   async abort(): Promise<void> {
-    this.writer.abort();
+    try {
+      this.writer.abort();
+    } finally {
+      this.giveBatch();
+    }
+  }
+  private giveBatch(): void {
+    if (this.kernel !== null) giveKernelBatch(this.kernel);
+    this.kernel = null;
   }
 }
 
@@ -200,7 +222,7 @@ export class IngestLane {
     this.output = opts.pipeline
       ? new ThreadOutput(new EncodeThread(writer, this.points, this.files, KERNEL_SLOTS))
       : new InlineOutput(new PacketsDatasetWriter({ ...writer, points: this.points, files: this.files }));
-    this.batch = this.output.firstBatch(opts.batchRows ?? 65536);
+    this.batch = this.output.firstBatch(opts.batchRows ?? LANE_BATCH_ROWS);
     this.hashThreadMinBytes = opts.hashThreadMinBytes ?? HASH_WORKER_MIN_BYTES;
   }
 
