@@ -30,9 +30,13 @@ export async function decodeToArrow(file: string): Promise<number> {
       rows += packetsToArrow(b, dicts).numRows;
     },
   });
-  const result = await readCapture(file, sink);
-  sink.finish();
-  if (result.error) throw new Error(result.error.line());
+  try {
+    const result = await readCapture(file, sink);
+    sink.finish();
+    if (result.error) throw new Error(result.error.line());
+  } finally {
+    sink.dispose();
+  }
   return rows;
 }
 

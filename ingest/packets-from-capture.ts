@@ -53,7 +53,10 @@ export interface BatchSinkOptions {
   pointFor(info: InterfaceInfo): number;
   /**
    * Called with a full batch. Return a fresh PacketColumns to continue in it (the caller keeps the
-   * full one, e.g. as zero-copy Arrow); return nothing and the batch is reset and reused.
+   * full one, e.g. as zero-copy Arrow); return nothing and the batch is reset and reused. A caller
+   * that keeps batches should hand the sink its first one too (`new PacketBatchSink(opts, batch)`): a
+   * batch the sink made itself is in the capture kernel's memory (pcap-kernel.ts), and a kept one
+   * would stay taken from the thread's few for good.
    */
   // biome-ignore lint/suspicious/noConfusingVoidType: a callback that only consumes the batch returns nothing
   onBatch(batch: PacketColumns): PacketColumns | undefined | void;
@@ -69,6 +72,28 @@ export interface BatchSinkOptions {
  * grow).
  */
 const DEFAULT_BATCH_ROWS = 8192;
+
+/** records in a row the kernel declines before a sink leaves the next ones to the reader unasked */
+const DECLINED_RUN = 16;
+const MAX_SKIP = 1024;
+
+/** The run block's inputs for records laid out as `format` says, from `pos` to `end` (addresses). */
+function setRun(w: Uint32Array, format: BulkFormat, pos: number, end: number, frame: number): void {
+  w[RunWord.pos] = pos;
+  w[RunWord.end] = end;
+  w[RunWord.frame] = frame;
+  w[RunWord.bigEndian] = format.bigEndian ? 1 : 0;
+  w[RunWord.maxRecord] = format.maxRecord;
+  if (format.kind === BulkKind.epb) {
+    w[RunWord.iface] = format.interfaceId;
+    w[RunWord.maxBlock] = format.maxBlock;
+  } else {
+    w[RunWord.hdr] = format.header;
+    w[RunWord.mult] = format.fracMult;
+    w[RunWord.fracLimit] = format.fracLimit;
+    w[RunWord.snaplen] = format.snaplen;
+  }
+}
 
 /**
  * Fields set in the constructor are `declare`d: a plain declaration compiles (ES2022 class fields) to
@@ -113,8 +138,13 @@ export class PacketBatchSink implements RecordSink {
    * from there): only then can `bulkRecords` take records.
    */
   private kernelBatch: KernelBatch | null = null;
-  /** true when the kernel batch is the sink's own, to give back at `finish` */
+  /** true when the kernel batch is the sink's own, to give back at `finish` or `dispose` */
   private ownsKernelBatch = false;
+  /** records in a row the kernel left to the reader (`bulkRecords`) */
+  private declined = 0;
+  /** records to leave to the reader before the kernel is offered one again, and the next such run */
+  private skip = 0;
+  private skipNext = 0;
 
   constructor(opts: BatchSinkOptions, batch?: PacketColumns) {
     this.opts = opts;
@@ -213,47 +243,63 @@ export class PacketBatchSink implements RecordSink {
     const k = this.kernelBatch === null ? null : pcapKernel();
     const q = this.state.hashQueue;
     if (k === null || q === null || bytes.buffer !== k.memory) return false;
+    if (this.skip > 0) {
+      // this record is the reader's (see the declines below)
+      this.skip--;
+      return true;
+    }
     const at = bytes.byteOffset;
     const w = k.words;
-    w[RunWord.pos] = at + cursor.pos;
-    w[RunWord.end] = at + end;
-    w[RunWord.frame] = cursor.frame;
-    w[RunWord.bigEndian] = format.bigEndian ? 1 : 0;
-    w[RunWord.maxRecord] = format.maxRecord;
+    let pos = at + cursor.pos;
+    let frame = cursor.frame;
     const epb = format.kind === BulkKind.epb;
-    if (epb) {
-      w[RunWord.iface] = format.interfaceId;
-      w[RunWord.maxBlock] = format.maxBlock;
-    } else {
-      w[RunWord.hdr] = format.header;
-      w[RunWord.mult] = format.fracMult;
-      w[RunWord.fracLimit] = format.fracLimit;
-      w[RunWord.snaplen] = format.snaplen;
-    }
-    k.setBase(base - at);
+    let stop: number;
     for (;;) {
       const c = this.batch;
       this.bindKernel(k, q, c);
+      // the whole run block each time round: a batch handed on in between may have run the kernel
+      setRun(w, format, pos, at + end, frame);
+      k.setBase(base - at);
       const row = c.length;
       w[RunWord.row] = row;
       w[RunWord.qn] = q.n;
       if (epb) k.runEpb();
       else k.run();
       const rows = w[RunWord.row]!;
+      pos = w[RunWord.pos]!;
+      frame = w[RunWord.frame]!;
+      stop = w[RunWord.stop]!;
       q.n = w[RunWord.qn]!;
       k.rows += rows - row;
       this.rowInterface.fill(format.interfaceIndex, row, rows);
       // written whole: nothing for completeFastRows
       this.rowKind.fill(0, row, rows);
       c.length = rows;
-      if (w[RunWord.stop] !== Stop.full) break;
-      if (rows >= c.capacity) this.flush();
-      else drainHashes(q);
+      if (stop !== Stop.full) break;
+      if (rows >= c.capacity) {
+        this.flush();
+        // a batch no flush can empty (of no rows) would come back full: the records go the JavaScript way
+        if (this.batch.length >= this.batch.capacity) break;
+      } else drainHashes(q);
       // a batch handed back by onBatch is not the kernel's: the records go the JavaScript way
       if (this.kernelBatch === null) break;
     }
-    cursor.pos = w[RunWord.pos]! - at;
-    cursor.frame = w[RunWord.frame]!;
+    const taken = frame - cursor.frame;
+    cursor.pos = pos - at;
+    cursor.frame = frame;
+    // A run of records the kernel leaves (an overlay capture's VXLAN, IP options throughout) costs a
+    // round trip each: after DECLINED_RUN of them in a row, the next records go straight to the reader,
+    // twice as many each time the kernel still declines after them (up to MAX_SKIP).
+    if (stop === Stop.record && taken === 0) {
+      if (++this.declined >= DECLINED_RUN) {
+        this.declined = 0;
+        this.skipNext = Math.min(MAX_SKIP, Math.max(DECLINED_RUN, 2 * this.skipNext));
+        this.skip = this.skipNext;
+      }
+    } else {
+      this.declined = 0;
+      this.skipNext = 0;
+    }
     return this.kernelBatch !== null;
   }
 
@@ -386,16 +432,24 @@ export class PacketBatchSink implements RecordSink {
     this.start = this.batch.length;
   }
 
+  /**
+   * Gives the sink's own kernel batch back (`finish` does, after its flush); for a sink abandoned
+   * before `finish` (an error, an interrupt), so the thread does not lose the batch. Any rows not yet
+   * handed on are dropped. The sink decodes in JavaScript, into memory of its own, if used again.
+   */
+  dispose(): void {
+    if (!this.ownsKernelBatch || this.kernelBatch === null) return;
+    giveKernelBatch(this.kernelBatch);
+    this.kernelBatch = null;
+    this.ownsKernelBatch = false;
+    this.batch = new PacketColumns(this.batch.capacity);
+    this.start = 0;
+  }
+
   /** Ends the file: flushes and fills the last timestamps. */
   finish(): InterfaceSummary[] {
     this.flush();
-    if (this.ownsKernelBatch && this.kernelBatch !== null) {
-      giveKernelBatch(this.kernelBatch);
-      this.kernelBatch = null;
-      this.ownsKernelBatch = false;
-      // a sink used after finish decodes in JavaScript, into memory of its own
-      this.batch = new PacketColumns(this.batch.capacity);
-    }
+    this.dispose();
     for (let i = 0; i < this.interfaces.length; i++) {
       const s = this.interfaces[i];
       if (!s) continue;

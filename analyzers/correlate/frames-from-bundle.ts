@@ -174,10 +174,17 @@ export async function framesFromBundle(
         spool?.maybeFlush();
       },
     });
-    const result = await readCapture(path.join(root, rel), sink, { file: rel });
+    let result: Awaited<ReturnType<typeof readCapture>>;
+    let summaries: ReturnType<PacketBatchSink['finish']>;
+    try {
+      result = await readCapture(path.join(root, rel), sink, { file: rel });
+      summaries = sink.finish();
+    } finally {
+      // an interrupt or a failed spool write leaves the sink unfinished: its batch goes back all the same
+      sink.dispose();
+    }
     if (result.error) faults.push(result.error.line());
     const d = declared.get(rel);
-    const summaries = sink.finish();
     // the file's last frames (finish() delivers the partial batch); chunks then never span two files
     spool?.flush();
     for (const s of summaries) {

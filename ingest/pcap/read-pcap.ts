@@ -210,6 +210,8 @@ export class PcapParser extends PushParser {
     f.fracLimit = this.fracMult === 1 ? 1_000_000_000 : 1_000_000;
     f.maxRecord = this.maxRecord;
     f.snaplen = this.snaplen;
+    // one interface, the file's: index 0, as `rec.interfaceIndex` below
+    f.interfaceIndex = 0;
     this.headerDone = true;
     this.rec.linkType = linkType;
     this.rec.tsValid = true;

@@ -30,7 +30,9 @@ const CLANG_ARGS = [
   '-Wl,--no-entry',
   '-Wl,--import-memory',
   '-Wl,--shared-memory',
-  '-Wl,--max-memory=4294967296',
+  // 2 GiB: over a larger memory the module does not instantiate (and JavaScript decodes), so no
+  // address plus a length in the C can wrap a u32
+  '-Wl,--max-memory=2147483648',
   '-Wl,-z,stack-size=0',
   '-Wl,--strip-all',
 ];

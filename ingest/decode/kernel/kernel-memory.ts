@@ -6,7 +6,12 @@
  * The batches are there because the kernel can only write its own memory. A batch sink that makes
  * its own batch takes one (pcap-kernel.ts `takeKernelBatch`), and so does the dataset encoder for the
  * batches it hands the sink; a batch elsewhere (or none free) is decoded in JavaScript as before.
- * The memory is reserved, not used: pages no batch touches cost no RSS.
+ * The memory is reserved, not used: pages no batch touches cost no RSS. But a WebAssembly memory
+ * never gives pages back, so a batch's pages, once touched, stay resident as long as the thread:
+ * at most KERNEL_BATCHES of the largest batches used (8 MiB a 32768-row batch). Lanes of a large
+ * input of several files (analyze's bundles) run in worker threads that end with them; a one-file
+ * ingest runs its lane on the calling thread, which keeps its batches (up to five: the lane's four
+ * encoder slots and a sink's) until it exits.
  */
 import { sharedBatchBytes } from '../../columns/shared-batch.ts';
 

@@ -19,10 +19,11 @@
  * anything else: a frame of another stack, a length or time field the reader warns about or refuses,
  * a record cut by the end of the buffer; and before a row that would not fit the batch or the queue.
  * Every check comes before the record's first store, so a declined record leaves its row untouched.
- * The values written are the JavaScript decoders' bit for bit (test/unit/decode/pcap-kernel.test.ts
- * compares them column by column on every capture of the corpus).
+ * Every value a reader of the batch sees is the JavaScript decoders' (test/unit/decode/
+ * pcap-kernel.test.ts compares them, as Arrow columns, on every capture of the corpus and more).
  *
  * No static data and no stack: the module must not touch memory it was not given addresses in.
+ * Addresses are below 2 GiB (the module declares so, build-kernel.ts), so no sum of two wraps.
  */
 #include <stdint.h>
 
@@ -178,19 +179,18 @@ static u32 frame_row(struct run *r, u32 at, u32 end, u32 row, u32 qn) {
   }
   u32 ports = be32(l4);
   u32 payload_at, payload_len, payload_end = ipend, seq = 0, ack = 0, w3 = 0;
+  /* ipend >= l4: an IPv4 total length is at least 20 here, and IPv6's end is its header's or more */
   if (proto == 6) {
-    /* signed: a total length below the header's end makes these negative, as in the JavaScript */
-    if ((int32_t)(ipend - l4) < 20) return 0;
+    if (ipend - l4 < 20) return 0;
     w3 = be32(l4 + 12);
     u32 hdr_len = (w3 >> 28) << 2;
-    int32_t plen = (int32_t)l4len - (int32_t)hdr_len;
-    if (hdr_len < 20 || plen < 0 || (int32_t)hdr_len > (int32_t)(ipend - l4)) return 0;
-    payload_len = (u32)plen;
+    if (hdr_len < 20 || hdr_len > l4len || hdr_len > ipend - l4) return 0;
+    payload_len = l4len - hdr_len;
     seq = be32(l4 + 4);
     ack = be32(l4 + 8);
     payload_at = l4 + hdr_len;
   } else if (proto == 17) {
-    if ((int32_t)(ipend - l4) < 8) return 0;
+    if (ipend - l4 < 8) return 0;
     u32 len = be16(l4 + 4);
     if (len == 0) len = l4len;
     const u8 *tunnel = (const u8 *)(uintptr_t)r->udp_next;
@@ -202,7 +202,8 @@ static u32 frame_row(struct run *r, u32 at, u32 end, u32 row, u32 qn) {
     return 0;
   }
   u32 n = min32(payload_len, PAYLOAD_HASH_BYTES);
-  if ((int32_t)(payload_at + n) > (int32_t)payload_end) return 0;
+  /* lengths, not addresses: payload_at <= payload_end (the header checks above), so no wrap */
+  if (n > payload_end - payload_at) return 0;
 
   /* MACs as uint64 lanes: lo = the last four bytes, hi = the first two */
   COL(u32, C_DST_MAC)[2 * row + 1] = be16(at);

@@ -191,7 +191,7 @@ export function pcapKernel(): PcapKernel | null {
  */
 export function takeKernelBatch(capacity: number): KernelBatch | null {
   const k = kernel;
-  if (k === null || capacity > KERNEL_BATCH_ROWS) return null;
+  if (k === null || capacity < 1 || capacity > KERNEL_BATCH_ROWS) return null;
   const slot = k.free.pop();
   if (slot === undefined) return null;
   const offset = KERNEL_BASE + BATCHES_AT + slot * BATCH_BYTES;

@@ -15,6 +15,7 @@ import {
   KERNEL_MODULE,
   kernelModuleText,
 } from '../../../ingest/decode/kernel/build-kernel.ts';
+import { webAssembly } from '../../../ingest/decode/wasm-assembler.ts';
 
 function missingTools(): string | null {
   for (const tool of ['clang', 'wasm-ld', 'wasm-objdump']) {
@@ -76,4 +77,14 @@ test('pcap kernel: the module imports the shared memory and declares no memory, 
   assert.ok(sections.has(2), 'an import section (env.memory)');
   // 5 memory, 8 start, 11 data: anything the module would put into, or run on, the thread's memory
   for (const id of [5, 8, 11]) assert.ok(!sections.has(id), `section ${id} present`);
+});
+
+test('pcap kernel: the module does not instantiate over a memory that may pass 2 GiB', () => {
+  // its bounds checks add a length to an address in u32: below 2^31 no sum wraps
+  const wasm = webAssembly()!;
+  const module = new wasm.Module(committed());
+  const over = (maximum: number) => () =>
+    new wasm.Instance(module, { env: { memory: new wasm.Memory({ initial: 1, maximum, shared: true }) } });
+  assert.doesNotThrow(over(32768));
+  assert.throws(over(32769), /memory/i);
 });

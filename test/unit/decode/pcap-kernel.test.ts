@@ -14,7 +14,7 @@ import { test } from 'node:test';
 import fc from 'fast-check';
 import { PacketColumns } from '../../../ingest/columns/packet-columns.ts';
 import { packetsToArrow } from '../../../ingest/columns/to-arrow.ts';
-import { pcapKernel } from '../../../ingest/decode/kernel/pcap-kernel.ts';
+import { pcapKernel, takeKernelBatch } from '../../../ingest/decode/kernel/pcap-kernel.ts';
 import { PacketBatchSink } from '../../../ingest/packets-from-capture.ts';
 import { readCapture } from '../../../ingest/read-capture.ts';
 import { corpusOrSkip } from '../ingest/reader-helpers.ts';
@@ -36,17 +36,27 @@ interface Decoded {
   kernelRows: number;
 }
 
-/** `file` through the batch sink; `kernel` false hands the sink a batch, which keeps it to JavaScript. */
-async function decode(file: string, kernel: boolean): Promise<Decoded> {
+/**
+ * `file` through the batch sink; `kernel` false hands the sink a batch, which keeps it to JavaScript.
+ * `batchRows` sizes the sink's own batch; `keep` makes onBatch keep each full batch and hand back a
+ * new one of its own, as a caller that holds its batches does.
+ */
+async function decode(
+  file: string,
+  kernel: boolean,
+  o: { batchRows?: number; keep?: boolean } = {},
+): Promise<Decoded> {
   const k = pcapKernel();
   assert.ok(k !== null, 'the kernel instantiates here');
   const before = k.rows;
   const columns = new Map<string, unknown[]>();
   const errors: string[] = [];
+  const rows = o.batchRows ?? 8192;
   const sink = new PacketBatchSink(
     {
       fileId: 0,
       pointFor: () => 0,
+      batchRows: rows,
       onBatch: (b) => {
         // what users see: the Arrow columns, nulls where a value is not valid
         const rb = packetsToArrow(b, { points: ['p'], files: [file] });
@@ -57,9 +67,10 @@ async function decode(file: string, kernel: boolean): Promise<Decoded> {
           columns.set(f.name, out);
         }
         for (let r = 0; r < b.length; r++) errors.push(b.errors[b.decodeError[r]!] ?? '?');
+        return o.keep ? new PacketColumns(rows) : undefined;
       },
     },
-    kernel ? undefined : new PacketColumns(8192),
+    kernel ? undefined : new PacketColumns(rows),
   );
   const result = await readCapture(file, sink);
   const interfaces = sink.finish();
@@ -184,6 +195,15 @@ const BASES: [string, Uint8Array][] = [
   ['vxlan port', frame(eth(0x0800), ipv4({ proto: 17, payloadLen: 8 + 30 }), udp(1234, 4789, 30), bytes(30))],
 ];
 
+/**
+ * `probes` with a plain frame the kernel takes after each: the kernel is offered every probe (a long
+ * run of records it declines would make the sink stop offering it the next ones).
+ */
+function interleaved(probes: readonly Rec[]): Rec[] {
+  // the padded ACK: shorter than the smallest snaplen below
+  return probes.flatMap((p) => [p, { data: BASES[2]![1] }]);
+}
+
 test('pcap kernel: every header byte of the common frames mutated, as the JavaScript path decodes them', async () => {
   const recs: Rec[] = [];
   for (const [, base] of BASES) {
@@ -196,10 +216,11 @@ test('pcap kernel: every header byte of the common frames mutated, as the JavaSc
       }
     }
   }
-  const got = await compare(write(pcap(recs, { nano: true })), 'mutated frames');
-  assert.equal(got.errors.length, recs.length);
+  const got = await compare(write(pcap(interleaved(recs), { nano: true })), 'mutated frames');
+  assert.equal(got.errors.length, 2 * recs.length);
   // most mutations leave a frame the kernel takes
-  assert.ok(got.kernelRows > recs.length / 2, `kernel took ${got.kernelRows} of ${recs.length}`);
+  const probesTaken = got.kernelRows - recs.length;
+  assert.ok(probesTaken > recs.length / 2, `kernel took ${probesTaken} of ${recs.length}`);
 });
 
 test('pcap kernel: every capture length, and lengths and times the reader warns about', async () => {
@@ -221,9 +242,10 @@ test('pcap kernel: every capture length, and lengths and times the reader warns 
     { snaplen: 80 },
     { bigEndian: true, nano: true },
   ]) {
-    const got = await compare(write(pcap(recs, o)), `lengths ${JSON.stringify(o)}`);
-    assert.ok(got.kernelRows > 0);
-    assert.ok(got.kernelRows < recs.length, 'some records are the JavaScript path');
+    const got = await compare(write(pcap(interleaved(recs), o)), `lengths ${JSON.stringify(o)}`);
+    const probesTaken = got.kernelRows - recs.length;
+    assert.ok(probesTaken > 0, `${JSON.stringify(o)}: the kernel took no probe`);
+    assert.ok(probesTaken < recs.length, 'some records are the JavaScript path');
   }
 });
 
@@ -387,6 +409,145 @@ test('pcap kernel: pcapng EPBs across read chunks and batches, mutated frames', 
   assert.ok(fs.statSync(file).size > 2 * 512 * 1024, 'several read chunks');
   const got = await compare(file, 'pcapng large');
   assert.ok(got.kernelRows > 20_000, `kernel took ${got.kernelRows} of ${n + 20_000}`);
+});
+
+// Records the kernel must leave to the reader, each of them a check of the C no other test reaches
+// (found by breaking the C one line at a time in review).
+
+const TCP4 = frame(
+  eth(0x0800),
+  ipv4({ proto: 6, payloadLen: 20 + 70 }),
+  tcp({ sport: 443, dport: 51000, seq: 1, ack: 2, flags: 0x018 }),
+  bytes(70),
+);
+
+/** The byte offset of block `i` of a Pcapng builder's file. */
+const blockAt = (g: Pcapng, i: number): number => g.parts.slice(0, i).reduce((n, p) => n + p.length, 0);
+
+test('pcap kernel: a pcap record longer than the link type allows, whole in one read chunk, is the reader error', async () => {
+  const big = new Uint8Array(300_000);
+  big.set(TCP4);
+  const file = write(pcap([{ data: TCP4 }, { data: big }, { data: TCP4 }], { snaplen: 1_000_000 }));
+  const got = await compare(file, 'incl_len > 262144');
+  assert.equal(got.kernelRows, 1);
+  assert.match(got.result, /record-too-large/);
+});
+
+test('pcap kernel: UDP from a tunnel port (VXLAN, Geneve) is the reader path', async () => {
+  const f = frame(eth(0x0800), ipv4({ proto: 17, payloadLen: 8 + 30 }), udp(4789, 1234, 30), bytes(30));
+  const g = frame(eth(0x0800), ipv4({ proto: 17, payloadLen: 8 + 30 }), udp(6081, 1234, 30), bytes(30));
+  const got = await compare(write(pcap([{ data: TCP4 }, { data: f }, { data: g }])), 'tunnel source port');
+  assert.equal(got.kernelRows, 1);
+});
+
+test('pcap kernel: a capture of records the kernel declines decodes as in JavaScript (overlay, 802.1ad)', async () => {
+  // every record VXLAN or QinQ: the sink stops offering the kernel each buffer after a run of declines
+  const vxlan = frame(eth(0x0800), ipv4({ proto: 17, payloadLen: 8 + 30 }), udp(1234, 4789, 30), bytes(30));
+  const qinq = frame(eth(0x88a8), vlanTag(300, 0x0800), ipv4({ proto: 6, payloadLen: 20 }), tcp({}));
+  const recs = Array.from({ length: 20_000 }, (_, i) => ({
+    data: i % 1000 === 999 ? TCP4 : i % 2 ? vxlan : qinq,
+  }));
+  const got = await compare(write(pcap(recs)), 'declined throughout');
+  assert.ok(got.kernelRows < 20, `kernel took ${got.kernelRows}`);
+});
+
+test('pcap kernel: EPBs the reader refuses or skips (caplen over the maximum, bad trailer, length, custom block)', async () => {
+  const big = new Uint8Array(300_000);
+  big.set(TCP4);
+  // the first EPB is the reader's (it picks the interface); the kernel is offered the second
+  const tooLong = new Pcapng().section().iface(1).epb(0, TCP4).epb(0, big).epb(0, TCP4);
+  await compare(write(tooLong.bytes()), 'epb caplen > max');
+  const edits: [string, (v: DataView, at: number, len: number) => void][] = [
+    ['bad trailer', (v, at, len) => v.setUint32(at + len - 4, 1000, true)],
+    ['length 28', (v, at) => v.setUint32(at + 4, 28, true)],
+    // same length, and the PEN where the interface id was (0)
+    ['custom block', (v, at) => v.setUint32(at, 0xbad, true)],
+  ];
+  for (const [what, edit] of edits) {
+    const g = new Pcapng().section().iface(1).epb(0, TCP4).epb(0, TCP4).epb(0, TCP4);
+    const b = g.bytes();
+    edit(new DataView(b.buffer, b.byteOffset), blockAt(g, 3), g.parts[3]!.length);
+    await compare(write(b), what);
+  }
+});
+
+test('pcap kernel: onBatch keeping its batches (the kernel stops, JavaScript goes on)', async () => {
+  const icmp = frame(eth(0x0800), ipv4({ proto: 1, payloadLen: 8 }), bytes(8));
+  const file = write(pcap(Array.from({ length: 3000 }, (_, i) => ({ data: i % 7 === 0 ? icmp : TCP4 }))));
+  const want = await decode(file, false);
+  const k = pcapKernel()!;
+  for (const rows of [1000, 37, 5000]) {
+    const free = k.free.length;
+    const got = await decode(file, true, { batchRows: rows, keep: true });
+    assertSame(got, want, `onBatch keeps its batches, ${rows} rows`);
+    assert.ok(got.kernelRows > 0 && got.kernelRows <= rows, `kernel rows ${got.kernelRows}`);
+    // the first batch is the caller's for good: its slot stays taken
+    assert.equal(k.free.length, free - 1);
+  }
+});
+
+test('pcap kernel: a slot taken again at other capacities reads as a fresh batch', async () => {
+  const icmp = frame(eth(0x0800), ipv4({ proto: 1, payloadLen: 8 }), [8, 0, 0, 0, 0, 1, 0, 2]);
+  const mixed = write(pcap(Array.from({ length: 3000 }, (_, i) => ({ data: i % 3 === 0 ? icmp : TCP4 }))));
+  const tcpOnly = write(pcap(Array.from({ length: 3000 }, () => ({ data: TCP4 }))));
+  const k = pcapKernel()!;
+  for (const rows of [8192, 37, 5000, 100, 32768]) {
+    for (const file of [mixed, tcpOnly]) {
+      const slot = k.free[k.free.length - 1];
+      const want = await decode(file, false, { batchRows: rows });
+      const got = await decode(file, true, { batchRows: rows });
+      assert.equal(k.free[k.free.length - 1], slot, 'the same slot');
+      assertSame(got, want, `slot at ${rows} rows`);
+    }
+  }
+});
+
+test('pcap kernel: two sinks reading at once on one thread', async () => {
+  const mk = (seed: number) =>
+    write(
+      pcap(
+        Array.from({ length: 20_000 }, (_, i) => ({
+          data:
+            (i + seed) % 5 === 0
+              ? frame(eth(0x86dd), ipv6(17, 8 + 40), udp(5353, 5353, 40), bytes(40, seed))
+              : frame(
+                  eth(0x0800),
+                  ipv4({ proto: 6, payloadLen: 20 + 60 }),
+                  tcp({ seq: i }),
+                  bytes(60, seed + i),
+                ),
+        })),
+      ),
+    );
+  const a = mk(1);
+  const b = mk(2);
+  const wantA = await decode(a, false);
+  const wantB = await decode(b, false);
+  const [gotA, gotB] = await Promise.all([decode(a, true), decode(b, true)]);
+  assertSame(gotA, wantA, 'sink A');
+  assertSame(gotB, wantB, 'sink B');
+  assert.ok(gotA.kernelRows > 10_000 && gotB.kernelRows > 10_000);
+});
+
+test('pcap kernel: a sink of no rows ends, and a sink abandoned before finish gives its batch back', async () => {
+  const file = write(pcap(Array.from({ length: 50 }, () => ({ data: TCP4 }))));
+  const k = pcapKernel()!;
+  const free = k.free.length;
+  // a kernel batch of no rows once made the bulk loop spin: there is none
+  assert.equal(takeKernelBatch(0), null);
+  assert.equal(k.free.length, free);
+  const sink = new PacketBatchSink({
+    fileId: 0,
+    pointFor: () => 0,
+    batchRows: 16,
+    onBatch: () => {
+      throw new Error('stop');
+    },
+  });
+  assert.equal(k.free.length, free - 1, 'the sink took a kernel batch');
+  await assert.rejects(readCapture(file, sink), /stop/);
+  sink.dispose();
+  assert.equal(k.free.length, free, 'dispose gave it back');
 });
 
 const corpus = corpusOrSkip();
