@@ -93,6 +93,8 @@ PROTO_NEXT[135] = Layer.NoNext;
 /**
  * By UDP port. Zero means "plain UDP payload": unlike the other tables an unknown port is not an error.
  * 8472 is the port the Linux kernel (and Flannel) use for VXLAN; tshark only binds 4789 by default.
+ * Fixed at load: the capture kernel (kernel/pcap-kernel.ts) copies it into its memory once, so a port
+ * made a tunnel's later would be decoded as one by the TypeScript decoders only.
  */
 export const UDP_PORT_NEXT = new Uint8Array(65536);
 UDP_PORT_NEXT[4789] = Layer.Vxlan;
