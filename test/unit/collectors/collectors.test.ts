@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { describe, it } from 'node:test';
+import { after, describe, it } from 'node:test';
 import { UsageError } from '../../../cli/usage-error.ts';
 import { checkBundle } from '../../../collectors/bundle-check.ts';
 import { validateManifest } from '../../../collectors/bundle-manifest.ts';
@@ -282,6 +282,7 @@ describe('placement of captures (single-pod form vs node and pods)', () => {
 describe('finding the capture engine', () => {
   const saved = process.env['PATH'];
   const empty = mkdtempSync(path.join(tmpdir(), 'ht-path-'));
+  after(() => rmSync(empty, { recursive: true, force: true }));
   const restore = () => {
     process.env['PATH'] = saved;
   };

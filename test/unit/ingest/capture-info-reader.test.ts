@@ -1,14 +1,15 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { test } from 'node:test';
+import { after, test } from 'node:test';
 import { gzipSync } from 'node:zlib';
 import { captureInfo, formatInfo, infoJson } from '../../../ingest/capture-info.ts';
 import { InputError } from '../../../ingest/errors.ts';
 import { concat, epb, frame, idb, isb, pcapFile, shb, str, u64opt } from './capture-builder.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'hoptrace-info-'));
+after(() => rmSync(dir, { recursive: true, force: true }));
 
 test('info: pcapng with names, drops and a time span', async () => {
   const path = join(dir, 'a.pcapng.gz');
