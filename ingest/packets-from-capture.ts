@@ -4,7 +4,6 @@
  * facts the `captures` table needs (counts, coverage window, drops).
  */
 import { PacketColumns } from './columns/packet-columns.ts';
-import { resetShared } from './columns/shared-batch.ts';
 import { createDecodeState, type DecodeState, decodeFrameDeferred } from './decode/decode-frame.ts';
 import { completeFastRows } from './decode/fast-rows.ts';
 import {
@@ -424,8 +423,6 @@ export class PacketBatchSink implements RecordSink {
         this.rowInterface = new Uint32Array(next.capacity);
         this.rowKind = new Uint8Array(next.capacity);
       }
-    } else if (this.kernelBatch !== null) {
-      resetShared(this.batch, this.kernelBatch.memory);
     } else {
       this.batch.reset();
     }

@@ -249,37 +249,38 @@ export class PacketColumns {
 
   /**
    * Start a new batch: clears every validity array and every column whose zero means "absent",
-   * so decoders never see (or leave) values of an earlier batch.
+   * so decoders never see (or leave) values of an earlier batch. Wherever the arrays live: a batch
+   * over shared memory (shared-batch.ts) is reset the same way.
    */
   reset(): void {
     this.length = 0;
-    this.tsValid.fill(0);
-    this.direction.fill(0);
-    this.interfaceIdValid.fill(0);
-    this.sectionValid.fill(0);
-    this.srcMacValid.fill(0);
-    this.vlanCount.fill(0);
-    this.ethertypeValid.fill(0);
-    this.ifindexValid.fill(0);
-    this.ipVersion.fill(0);
-    this.ipProtoValid.fill(0);
-    this.ipIdValid.fill(0);
-    this.ipPayloadLenValid.fill(0);
-    this.flowLabelValid.fill(0);
-    this.dscpValid.fill(0);
-    this.portsValid.fill(0);
-    this.tcpValid.fill(0);
-    this.tcpPayloadLenValid.fill(0);
-    this.payloadLenValid.fill(0);
-    this.icmpValid.fill(0);
-    this.icmpEchoValid.fill(0);
-    this.vniValid.fill(0);
-    this.innerIpVersion.fill(0);
-    this.innerIpProtoValid.fill(0);
-    this.innerPortsValid.fill(0);
-    this.payloadHashValid.fill(0);
-    this.fingerprintValid.fill(0);
-    this.decodeError.fill(0);
+    clear(this.tsValid);
+    clear(this.direction);
+    clear(this.interfaceIdValid);
+    clear(this.sectionValid);
+    clear(this.srcMacValid);
+    clear(this.vlanCount);
+    clear(this.ethertypeValid);
+    clear(this.ifindexValid);
+    clear(this.ipVersion);
+    clear(this.ipProtoValid);
+    clear(this.ipIdValid);
+    clear(this.ipPayloadLenValid);
+    clear(this.flowLabelValid);
+    clear(this.dscpValid);
+    clear(this.portsValid);
+    clear(this.tcpValid);
+    clear(this.tcpPayloadLenValid);
+    clear(this.payloadLenValid);
+    clear(this.icmpValid);
+    clear(this.icmpEchoValid);
+    clear(this.vniValid);
+    clear(this.innerIpVersion);
+    clear(this.innerIpProtoValid);
+    clear(this.innerPortsValid);
+    clear(this.payloadHashValid);
+    clear(this.fingerprintValid);
+    clear(this.decodeError);
   }
 
   /** Interned id of a decode_error string (rare path: only frames that failed to decode). */
@@ -293,4 +294,22 @@ export class PacketColumns {
     }
     return id;
   }
+}
+
+/** Zeros to copy from: see `clear`. */
+const ZEROS = new Uint8Array(64 << 10);
+
+/**
+ * `a` all zeros. In shared memory (a batch another thread reads, shared-batch.ts) `fill` goes a word
+ * at a time (V8 avoids plain memset on memory other threads may touch: 0.3-0.7 ms a reset of 32768
+ * rows, against 0.03 for `set` from ordinary memory, which copies at full speed).
+ */
+export function clear(a: Uint8Array | Uint16Array | Uint32Array | Float64Array): void {
+  if (!(a.buffer instanceof SharedArrayBuffer)) {
+    a.fill(0);
+    return;
+  }
+  const bytes = new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
+  for (let at = 0; at < bytes.length; at += ZEROS.length)
+    bytes.set(ZEROS.subarray(0, Math.min(ZEROS.length, bytes.length - at)), at);
 }

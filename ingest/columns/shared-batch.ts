@@ -9,7 +9,7 @@
  * The fields are found once from an instance, so a column added to PacketColumns is carried along
  * without a change here; arrays shared under several names (the shared validity arrays) stay shared.
  */
-import { PacketColumns } from '../columns/packet-columns.ts';
+import { clear, PacketColumns } from './packet-columns.ts';
 
 type Lanes = Uint8Array | Uint16Array | Uint32Array | Float64Array;
 type LanesConstructor = new (buffer: SharedArrayBuffer, byteOffset: number, length: number) => Lanes;
@@ -37,20 +37,13 @@ function lanesConstructor(v: unknown): LanesConstructor | null {
 
 interface Layout {
   fields: readonly Field[];
-  /** per distinct array: true when `reset()` clears it */
-  cleared: readonly boolean[];
 }
 
-/**
- * The typed-array fields of PacketColumns, and which of them `reset()` clears: found by filling a
- * probe's arrays and resetting it, so that the shared-memory clear (see `resetShared`) follows
- * PacketColumns.reset without a second list to keep in step.
- */
+/** The typed-array fields of PacketColumns, found on a probe: a column added there is carried along. */
 const layout: Layout = (() => {
   const probe = new PacketColumns(PROBE_ROWS);
   const arrays = new Map<ArrayBufferLike, number>();
   const fields: Field[] = [];
-  const views: Lanes[] = [];
   for (const [name, value] of Object.entries(probe)) {
     const make = lanesConstructor(value);
     if (!make) continue;
@@ -59,18 +52,10 @@ const layout: Layout = (() => {
     if (array === undefined) {
       array = arrays.size;
       arrays.set(a.buffer, array);
-      views.push(a);
-      a.fill(1);
     }
     fields.push({ name, make, array, stride: a.length / PROBE_ROWS, bytesPerElement: a.BYTES_PER_ELEMENT });
   }
-  probe.length = PROBE_ROWS;
-  probe.reset();
-  const cleared = views.map((a) => a.every((x) => x === 0));
-  // resetShared can only clear to zero: a reset that sets anything else needs a change there
-  if (!views.every((a, i) => cleared[i] || a.every((x) => x === 1)))
-    throw new Error('shared-batch: PacketColumns.reset sets an array to something other than zeros');
-  return { fields, cleared };
+  return { fields };
 })();
 
 /** A batch's memory: what the other thread needs to build its own PacketColumns over it. */
@@ -139,37 +124,13 @@ export function columnsOver(m: SharedBatchMemory): PacketColumns {
   return c;
 }
 
-const ZEROS = new Uint8Array(64 << 10);
-
-/**
- * What `reset()` does, for a batch in shared memory: `fill` on a SharedArrayBuffer goes a word at a
- * time (V8 avoids plain memset on memory other threads may touch; measured 0.3-0.7 ms a reset of
- * 32768 rows against 0.03 here), while `set` from ordinary memory copies at full speed.
- */
-export function resetShared(c: PacketColumns, m: SharedBatchMemory): void {
-  c.length = 0;
-  const bytes = new Uint8Array(m.buffer);
-  let i = 0;
-  for (const f of layout.fields) {
-    if (f.array !== i) continue;
-    i++;
-    if (!layout.cleared[f.array]) continue;
-    const from = m.offsets[f.array]!;
-    const to = from + f.stride * m.capacity * f.bytesPerElement;
-    for (let at = from; at < to; at += ZEROS.length)
-      bytes.set(ZEROS.subarray(0, Math.min(ZEROS.length, to - at)), at);
-  }
-}
-
 /**
  * Every array of `m` zeroed, as in a new PacketColumns: a batch over memory that held another batch
  * (of any capacity) then reads as a fresh one, stale values behind a cleared validity included.
  */
 export function zeroShared(m: SharedBatchMemory): void {
-  const bytes = new Uint8Array(m.buffer);
-  const to = arrayOffsets(m.capacity, m.offsets[0]!).end;
-  for (let at = m.offsets[0]!; at < to; at += ZEROS.length)
-    bytes.set(ZEROS.subarray(0, Math.min(ZEROS.length, to - at)), at);
+  const from = m.offsets[0]!;
+  clear(new Uint8Array(m.buffer, from, arrayOffsets(m.capacity, from).end - from));
 }
 
 /** `dst` rows [0, n) := `src` rows [0, n) for every array, where n = src.length; sets dst.length. */

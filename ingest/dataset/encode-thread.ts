@@ -12,13 +12,7 @@
  */
 import { parentPort, type Worker, workerData } from 'node:worker_threads';
 import type { PacketColumns } from '../columns/packet-columns.ts';
-import {
-  columnsOver,
-  copyRows,
-  resetShared,
-  type SharedBatchMemory,
-  sharedBatchMemory,
-} from '../columns/shared-batch.ts';
+import { columnsOver, copyRows, type SharedBatchMemory, sharedBatchMemory } from '../columns/shared-batch.ts';
 import { type CapturePointEntry, PacketsDatasetWriter } from './parquet/packets-dataset.ts';
 import { bundleForWorker, tsWorker } from './ts-worker.ts';
 
@@ -210,7 +204,7 @@ export class EncodeThread {
         if (i === not || Atomics.load(this.control, BUSY + i) !== 0) continue;
         const slot = this.slots[i]!;
         if (slot.memory.capacity < capacity) continue;
-        resetShared(slot.columns, slot.memory);
+        slot.columns.reset();
         return i;
       }
       if (this.slots.length < this.maxSlots) return this.newSlot(capacity);

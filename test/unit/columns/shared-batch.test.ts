@@ -1,17 +1,12 @@
 /**
  * Batches in shared memory (shared-batch.ts): two instances over one memory see each other's writes,
- * shared validity arrays stay one array, the shared-memory reset leaves exactly what
- * PacketColumns.reset leaves, and a plain batch copied in arrives row for row.
+ * shared validity arrays stay one array, a shared batch's reset leaves exactly what a plain one's
+ * leaves, and a plain batch copied in arrives row for row.
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { PacketColumns } from '../../../ingest/columns/packet-columns.ts';
-import {
-  columnsOver,
-  copyRows,
-  resetShared,
-  sharedBatchMemory,
-} from '../../../ingest/columns/shared-batch.ts';
+import { columnsOver, copyRows, sharedBatchMemory } from '../../../ingest/columns/shared-batch.ts';
 
 type Lanes = Uint8Array | Uint16Array | Uint32Array | Float64Array;
 
@@ -55,7 +50,7 @@ test('two instances over one memory see the same rows; aliases stay aliases', ()
   assert.ok(a.ipIdValid === a.fragOffsetValid);
 });
 
-test('resetShared leaves what reset leaves', () => {
+test('reset of a batch in shared memory leaves what a plain batch reset leaves', () => {
   const plain = new PacketColumns(40);
   const m = sharedBatchMemory(40);
   const shared = columnsOver(m);
@@ -64,7 +59,7 @@ test('resetShared leaves what reset leaves', () => {
   plain.length = 40;
   shared.length = 40;
   plain.reset();
-  resetShared(shared, m);
+  shared.reset();
   assert.equal(shared.length, 0);
   same(plain, shared, 40);
   // something was cleared and something was kept, or the comparison proves nothing
