@@ -7,8 +7,8 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { placeOf, pointId } from '../../ingest/capture-points.ts';
-import { PacketBatchSink } from '../../ingest/packets-from-capture.ts';
-import { readCapture } from '../../ingest/read-capture.ts';
+import { type InterfaceSummary, PacketBatchSink } from '../../ingest/packets-from-capture.ts';
+import { type ReadResult, readCapture } from '../../ingest/read-capture.ts';
 import { type DirectionResolver, directionResolverFor } from '../topology/direction.ts';
 import { isObject, objects, str } from '../topology/json-input.ts';
 import { PointKind, type Topology } from '../topology/model.ts';
@@ -174,8 +174,8 @@ export async function framesFromBundle(
         spool?.maybeFlush();
       },
     });
-    let result: Awaited<ReturnType<typeof readCapture>>;
-    let summaries: ReturnType<PacketBatchSink['finish']>;
+    let result: ReadResult;
+    let summaries: InterfaceSummary[];
     try {
       result = await readCapture(path.join(root, rel), sink, { file: rel });
       summaries = sink.finish();

@@ -111,7 +111,6 @@ export class PcapParser extends PushParser {
     const mult = this.fracMult;
     const maxRecord = this.maxRecord;
     const snaplen = this.snaplen;
-    const fracLimit = mult === 1 ? 1_000_000_000 : 1_000_000;
     const sink = this.sink;
     const secNs = this.secNs;
     let lastSec = this.lastSec;
@@ -122,6 +121,7 @@ export class PcapParser extends PushParser {
     // it leaves (another stack, a warning, a record cut by the buffer's end), one at a time
     let bulk = rec.linkType === 1 && sink.bulkRecords !== undefined;
     const format = this.format;
+    const fracLimit = format.fracLimit;
     const cursor = this.cursor;
     while (end - pos >= hdr) {
       if (bulk) {
