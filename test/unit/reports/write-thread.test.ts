@@ -58,20 +58,23 @@ test('every file gets its bytes whole and in order, interleaved, larger than a s
  * its caller would return only after the reader began: the tests look for `reading` right after it.
  */
 async function withPipe(
-  body: (x: { thread: WriteThread; dir: string; pipe: number }) => void,
+  body: (x: { thread: WriteThread; dir: string; pipe: number }) => void | Promise<void>,
   /** once the reader has copied everything: what it read */
   check: (read: Buffer) => void = () => {},
+  /** the thread's ring (64 KiB slots), and when the reader starts */
+  o: { slots?: number; delayS?: number } = {},
 ): Promise<void> {
   const dir = tmp();
-  const thread = new WriteThread(64 << 10, 8);
+  const thread = new WriteThread(64 << 10, o.slots ?? 8);
   const fifo = path.join(dir, 'fifo');
   execFileSync('mkfifo', [fifo]);
   const pipe = fs.openSync(fifo, 'r+');
-  const child = spawn('sh', ['-c', 'sleep 2; : > "$1/reading"; cat "$1/fifo" > "$1/read"', 'sh', dir]);
+  const script = `sleep ${o.delayS ?? 2}; : > "$1/reading"; cat "$1/fifo" > "$1/read"`;
+  const child = spawn('sh', ['-c', script, 'sh', dir]);
   const reader = new Promise<void>((resolve) => child.on('exit', () => resolve()));
   let closed = false;
   try {
-    body({ thread, dir, pipe });
+    await body({ thread, dir, pipe });
     fs.closeSync(pipe);
     closed = true;
     await reader;
@@ -206,25 +209,16 @@ test('ByteFiles through the process thread: two files written at once, committed
 
 // (a close that cut entries off fails this, or, when it ends the thread inside a blocked write, stalls
 // it until the timeout)
-test('close writes every entry given before it ends the thread', { timeout: 30_000 }, async () => {
-  const dir = tmp();
-  // 64 KiB slots: the bytes wait in the ring as many entries while the thread is blocked on the pipe
-  const thread = new WriteThread(64 << 10, 16);
-  const fifo = path.join(dir, 'fifo');
-  execFileSync('mkfifo', [fifo]);
-  const pipe = fs.openSync(fifo, 'r+');
-  const child = spawn('sh', ['-c', 'sleep 1; cat "$1/fifo" > "$1/read"', 'sh', dir]);
-  const exited = new Promise<void>((resolve) => child.on('exit', () => resolve()));
-  try {
-    const bytes = Uint8Array.from({ length: 900 << 10 }, (_, i) => i & 255);
-    thread.write(pipe, bytes, bytes.length);
-    // no drain: close alone must not cut off what the ring still holds
-    await thread.close();
-    fs.closeSync(pipe);
-    await exited;
-    assert.deepEqual(new Uint8Array(fs.readFileSync(path.join(dir, 'read'))), bytes);
-  } finally {
-    child.kill();
-    fs.rmSync(dir, { recursive: true, force: true });
-  }
+test('close writes every entry given before it ends the thread', { timeout: 30_000 }, () => {
+  const bytes = Uint8Array.from({ length: 900 << 10 }, (_, i) => i & 255);
+  return withPipe(
+    async ({ thread, pipe }) => {
+      thread.write(pipe, bytes, bytes.length);
+      // no drain: close alone must not cut off what the ring still holds
+      await thread.close();
+    },
+    (read) => assert.deepEqual(new Uint8Array(read), bytes),
+    // 64 KiB slots: the bytes wait in the ring as many entries while the thread is blocked on the pipe
+    { slots: 16, delayS: 1 },
+  );
 });
