@@ -70,16 +70,23 @@ const WAIT_MS = 200;
  * by the decoding side, so that this module (which the encoder thread runs too) does not load the
  * kernel.
  */
-export interface BatchMemorySource<B extends { memory: SharedBatchMemory; columns: PacketColumns }> {
-  take(capacity: number): B | null;
-  give(batch: B): void;
+export interface BatchMemorySource {
+  take(capacity: number): SlotMemory | null;
+  /** (a method: a source may take back only the batches it made, a narrower type) */
+  give(batch: SlotMemory): void;
+}
+
+/** A batch's memory and the columns over it. */
+export interface SlotMemory {
+  memory: SharedBatchMemory;
+  columns: PacketColumns;
 }
 
 interface Slot {
   memory: SharedBatchMemory;
   columns: PacketColumns;
   /** the slot's memory when it came from the source, given back at the end */
-  taken: { memory: SharedBatchMemory; columns: PacketColumns } | null;
+  taken: SlotMemory | null;
   /** how many of the instance's decode_error strings the encoder has */
   errorsSent: number;
   /** the encoder has seen the memory */
@@ -114,10 +121,7 @@ export class EncodeThread {
     opts: EncodeThreadOptions,
     private readonly points: readonly CapturePointEntry[],
     private readonly files: readonly string[],
-    private readonly source: BatchMemorySource<{
-      memory: SharedBatchMemory;
-      columns: PacketColumns;
-    }> | null = null,
+    private readonly source: BatchMemorySource | null = null,
   ) {
     this.maxSlots = Math.max(2, opts.slots ?? 4);
     const { slots: _slots, ...writer } = opts;

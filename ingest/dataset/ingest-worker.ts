@@ -28,7 +28,7 @@ import { lowerThreadPriority } from './thread-priority.ts';
 const LANE_BATCH_ROWS = KERNEL_BATCH_ROWS;
 
 /** The encoder's batches in the capture kernel's memory when there is room: the sink decodes into them in bulk. */
-const KERNEL_SLOTS: BatchMemorySource<KernelBatch> = { take: takeKernelBatch, give: giveKernelBatch };
+const KERNEL_SLOTS: BatchMemorySource = { take: takeKernelBatch, give: giveKernelBatch };
 
 export interface CaptureRow {
   capture_point: string;
