@@ -17,6 +17,8 @@ import { ThriftWriter } from './thrift-compact.ts';
 import { ValueDictionary } from './value-dictionary.ts';
 
 const headerWriter = new ThriftWriter();
+/** a projected body is at most this (a row group's byte limit, packets-dataset.ts) */
+const MAX_PROJECTED_BYTES = 128 << 20;
 
 /** Min/max as (hi, lo) pairs: hi signed for INT64, 0 for INT32 (all our INT32 columns are unsigned). */
 export class MinMax {
@@ -79,10 +81,17 @@ export class ChunkBuilder {
   readonly values: ValueDictionary | null;
   private readonly type: PhysicalType;
   private readonly path: readonly string[];
+  /** level entries a row group is expected to reach (its row limit), 0 when not known */
+  private readonly expectValues: number;
 
-  constructor(type: PhysicalType, path: readonly string[], opts: { stats: boolean; values?: boolean }) {
+  constructor(
+    type: PhysicalType,
+    path: readonly string[],
+    opts: { stats: boolean; values?: boolean; expectValues?: number },
+  ) {
     this.type = type;
     this.path = path;
+    this.expectValues = opts.expectValues ?? 0;
     this.stats = opts.stats ? new MinMax() : null;
     this.values = opts.values ? new ValueDictionary() : null;
   }
@@ -103,7 +112,7 @@ export class ChunkBuilder {
       encoding,
     });
     const header = headerWriter.bytes();
-    const body = this.room(header.length + size);
+    const body = this.room(header.length + size, numValues);
     let at = this.size;
     body.set(header, at);
     at += header.length;
@@ -117,18 +126,37 @@ export class ChunkBuilder {
     this.nullCount += nulls;
   }
 
-  /** The body buffer with room for `extra` more bytes. */
-  private room(extra: number): Uint8Array {
+  /** The body buffer with room for `extra` more bytes, of `values` more level entries. */
+  private room(extra: number, values: number): Uint8Array {
     const need = this.size + extra;
     const body = this.body;
     if (body && body.length >= need) return body;
-    const grown = takeBody(Math.max(need, this.lastSize, body ? body.length + (body.length >>> 1) : 0));
+    const grown = takeBody(
+      Math.max(
+        need,
+        this.lastSize,
+        body ? body.length + (body.length >>> 1) : 0,
+        this.projected(need, values),
+      ),
+    );
     if (body) {
       grown.set(body.subarray(0, this.size));
       releaseBody(body);
     }
     this.body = grown;
     return grown;
+  }
+
+  /**
+   * The first row group's body sized at once from its pages so far, `need` bytes for `values` more
+   * entries than numValues: grown page by page instead, it was copied and its abandoned buffers paged
+   * in about twice over (fresh pages are dear here, see direct-file.ts), which stalled the ingest at
+   * the start of every new partition. Untouched, the room costs address space only.
+   */
+  private projected(need: number, values: number): number {
+    const seen = this.numValues + values;
+    if (this.lastSize > 0 || this.expectValues <= seen || seen === 0) return 0;
+    return Math.min(Math.ceil((need / seen) * this.expectValues), MAX_PROJECTED_BYTES);
   }
 
   /**

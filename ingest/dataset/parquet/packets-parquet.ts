@@ -223,8 +223,8 @@ function physicalType(spec: PacketColumnSpec): PhysicalType {
   return leaf.type!;
 }
 
-/** One chunk builder per column, for one row group. */
-export function packetChunkBuilders(): ChunkBuilder[] {
+/** One chunk builder per column, for row groups of up to `rowGroupRows` rows (0: not known). */
+export function packetChunkBuilders(rowGroupRows = 0): ChunkBuilder[] {
   return packetColumnSpecs.map(
     (spec) =>
       new ChunkBuilder(
@@ -233,6 +233,7 @@ export function packetChunkBuilders(): ChunkBuilder[] {
         {
           stats: (spec.kind === 'int32' || spec.kind === 'int64') && spec.stats,
           values: spec.kind === 'int64' && spec.values,
+          expectValues: rowGroupRows,
         },
       ),
   );
