@@ -5,11 +5,16 @@
  *
  * A module whose start-up is on the critical path (the Parquet encoder: the decoding thread can only
  * fill a few batches before it waits for it) can be bundled first (`bundleForWorker`): esbuild makes
- * one JavaScript module of it and its imports in ~50 ms, once per process, and its workers then start
- * from that in ~40 ms. A bundle that fails, or that would import anything but Node's own modules up
- * front (a data: URL resolves nothing else), leaves the module to tsx.
+ * one JavaScript module of it and its imports, and its workers then start from that in ~40 ms. A
+ * bundle that fails, or that would import anything but Node's own modules up front (a data: URL
+ * resolves nothing else), leaves the module to tsx.
+ *
+ * Bundling took 80-200 ms of every ingest's start, awaited (esbuild's service starts as a child
+ * process), so a bundle is kept on disk (`bundle-cache.ts`) with the size and time of each source it
+ * was made from, and made again only when one of them changed.
  */
 import { type TransferListItem, Worker } from 'node:worker_threads';
+import { type BundleInputs, readCachedBundle, writeCachedBundle } from './bundle-cache.ts';
 
 /** bundled code by module URL; null when the module could not be bundled */
 const bundles = new Map<string, Promise<string | null>>();
@@ -30,10 +35,20 @@ export function bundleForWorker(module: URL): Promise<boolean> {
 const ready = new Map<string, string>();
 
 async function bundle(module: URL): Promise<string | null> {
+  const text = (await readCachedBundle(module)) ?? (await buildBundle(module));
+  if (text !== null) ready.set(module.href, text);
+  return text;
+}
+
+/** esbuild's bundle of `module`, written to the cache; null when it cannot run in a data: URL worker. */
+export async function buildBundle(module: URL, cacheDir?: string): Promise<string | null> {
   try {
+    const startedAt = Date.now();
     const esbuild = await import('esbuild');
     const r = await esbuild.build({
       entryPoints: [module.pathname],
+      // input paths in the metafile are relative to this
+      absWorkingDir: '/',
       bundle: true,
       write: false,
       format: 'esm',
@@ -48,7 +63,8 @@ async function bundle(module: URL): Promise<string | null> {
     const imports = Object.values(r.metafile.outputs).flatMap((o) => o.imports);
     const resolvable = imports.every((i) => i.path.startsWith('node:') || i.kind === 'dynamic-import');
     if (text === undefined || !resolvable) return null;
-    ready.set(module.href, text);
+    const inputs: BundleInputs = { files: Object.keys(r.metafile.inputs).map((f) => `/${f}`) };
+    await writeCachedBundle(module, text, inputs, startedAt, cacheDir);
     return text;
   } catch {
     return null;
