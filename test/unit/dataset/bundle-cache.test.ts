@@ -26,14 +26,23 @@ function age(file: string, secondsAgo: number): void {
   fs.utimesSync(file, when, when);
 }
 
-test('a stored bundle is read back while its inputs are unchanged, and not once one changes', async (t) => {
-  const { dir, cache } = scratch(t);
+/** A module `main.ts` importing `dep.ts` in `dir`, both saved a minute ago. */
+function twoFiles(
+  dir: string,
+  mainText: string,
+  depText: string,
+): { main: string; dep: string; module: URL } {
   const main = path.join(dir, 'main.ts');
   const dep = path.join(dir, 'dep.ts');
-  fs.writeFileSync(main, 'export const a = 1;\n');
-  fs.writeFileSync(dep, 'export const b = 2;\n');
+  fs.writeFileSync(main, mainText);
+  fs.writeFileSync(dep, depText);
   for (const f of [main, dep]) age(f, 60);
-  const module = pathToFileURL(main);
+  return { main, dep, module: pathToFileURL(main) };
+}
+
+test('a stored bundle is read back while its inputs are unchanged, and not once one changes', async (t) => {
+  const { dir, cache } = scratch(t);
+  const { main, dep, module } = twoFiles(dir, 'export const a = 1;\n', 'export const b = 2;\n');
   assert.equal(await readCachedBundle(module, cache), null, 'nothing stored yet');
 
   await writeCachedBundle(module, 'code v1', { files: [main, dep] }, Date.now(), cache);
@@ -99,12 +108,11 @@ test('a cache file that is not a stored bundle is ignored', async (t) => {
 
 test("buildBundle stores esbuild's bundle, read back until a source of the module changes", async (t) => {
   const { dir, cache } = scratch(t);
-  const main = path.join(dir, 'main.ts');
-  const dep = path.join(dir, 'dep.ts');
-  fs.writeFileSync(main, "import { b } from './dep.ts';\nexport const a: number = b + 1;\n");
-  fs.writeFileSync(dep, 'export const b: number = 41;\n');
-  for (const f of [main, dep]) age(f, 60);
-  const module = pathToFileURL(main);
+  const { main, dep, module } = twoFiles(
+    dir,
+    "import { b } from './dep.ts';\nexport const a: number = b + 1;\n",
+    'export const b: number = 41;\n',
+  );
   const built = await buildBundle(module, cache);
   assert.ok(built?.includes('41'), 'the dependency is in the bundle');
   assert.equal(await readCachedBundle(module, cache), built);
