@@ -15,7 +15,12 @@ import { coverageFromFrames } from '../analyzers/rules/flow-facts.ts';
 import { formatProblem, parseKernelVersion } from '../analyzers/rules/load-rules.ts';
 import { forgetPointTexts } from '../analyzers/rules/verdict-messages.ts';
 import type { FlowVerdict } from '../analyzers/rules/verdict-types.ts';
-import { VERDICTS_TABLE, VerdictsTableStage, writeReportInputs } from '../analyzers/rules/write-verdicts.ts';
+import {
+  VERDICT_TEXTS_TABLE,
+  VERDICTS_TABLE,
+  VerdictsTableStage,
+  writeReportInputs,
+} from '../analyzers/rules/write-verdicts.ts';
 import {
   DATAPATH_SETS,
   FlowJudge,
@@ -233,7 +238,8 @@ export async function analyzeBundle(
     });
     done('tables written');
     const { document, model } = judged;
-    await fs.rename(path.join(side, VERDICTS_TABLE), path.join(staged, VERDICTS_TABLE));
+    for (const table of [VERDICTS_TABLE, VERDICT_TEXTS_TABLE])
+      await fs.rename(path.join(side, table), path.join(staged, table));
     await writeViewsSql(staged);
     stopIfAborted(opts.signal);
     result = { document, exitCode: exitCodeOf(document, faults.length, opts), faults, model };

@@ -1,7 +1,8 @@
 /**
  * The `verdicts` table (DESIGN §4: one row per flow and check) as Parquet in the dataset, through DuckDB
  * with an explicit memory limit, as analyzers/write-analysis.ts writes its tables: values travel through
- * an appender, never into SQL text. Also two of the files `hoptrace report` rebuilds a report from
+ * an appender, never into SQL text. The file holds codes, its texts are the `verdict_texts` table, and
+ * the `verdicts` view shows them joined (ingest/dataset/verdict-columns.ts says how and why). Also two of the files `hoptrace report` rebuilds a report from
  * without re-running anything: `report/topology.json`, `report/warnings.json` (`report/verdicts.json`
  * is streamed by reports/verdicts-json.ts).
  */
@@ -9,12 +10,20 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import type { DuckDBConnection } from '@duckdb/node-api';
 import { openDuckDb, setMemoryLimit, sqlString } from '../../ingest/dataset/duckdb.ts';
+import {
+  CHECK_TEXT,
+  EVIDENCE_FRAMES,
+  FLOW_TEXT,
+  PART_SEP,
+  VERDICT_TEXTS_TABLE,
+  VERDICTS_TABLE,
+} from '../../ingest/dataset/verdict-columns.ts';
 import { ColumnAppender, stageCol } from '../stage-columns.ts';
 import type { Topology } from '../topology/model.ts';
 import type { VerdictsTail } from '../verdicts.ts';
 import type { CheckResult, Evidence, FlowVerdict } from './verdict-types.ts';
 
-export const VERDICTS_TABLE = 'verdicts';
+export { VERDICT_TEXTS_TABLE, VERDICTS_TABLE };
 
 /** Text values as numbers: 0 is NULL, every other code one distinct string (written once). */
 class TextCodes {
@@ -56,42 +65,6 @@ class TextCodes {
 
 const MAX_MESSAGE_CODES = 1 << 16;
 
-/**
- * Distinct texts up to which the file is written by list lookups. 500 000 rows, three coded columns,
- * DuckDB one thread: 100 texts 0.14 s (joins and sort 0.28 s), 10 000 texts 0.37 s (0.29), 65 536
- * texts 1.78 s (0.28).
- */
-const MAX_LIST_TEXTS = 1024;
-
-/** The text columns of the table, in its column order, and which are per flow or per check. */
-const FLOW_TEXT = [
-  'proto',
-  'client_ip',
-  'client_pod',
-  'server_ip',
-  'server_pod',
-  'service_ip',
-  'scenario_rule',
-  'rule_id',
-  'datapath',
-  'flow_status',
-  'flow_reason',
-] as const;
-const CHECK_TEXT = ['check_name', 'status', 'reason', 'message', 'evidence'] as const;
-/**
- * Columns with few distinct values, staged as codes; a message that does not repeat is staged as text,
- * evidence as the code of its template and its frames (`EvidenceTemplates`), or as text.
- */
-const CODED = [...FLOW_TEXT, 'check_name', 'status', 'reason', 'message_code', 'evidence_code'] as const;
-
-/** Evidence entries staged as frames of a template; a longer list is staged as text. */
-const EVIDENCE_FRAMES = 8;
-/**
- * Separates a template's parts (the text between frames): JSON.stringify writes every character below
- * U+0020 escaped, so the raw character never occurs in a part.
- */
-const PART_SEP = '\u0001';
-
 /** Check rows gathered before they are appended (a part's messages and evidence wait as strings). */
 const PART_ROWS = 1 << 11;
 
@@ -105,7 +78,7 @@ class CheckPart {
   readonly servicePort = new Uint16Array(PART_ROWS);
   readonly scenario = new Uint8Array(PART_ROWS);
   readonly flowText = FLOW_TEXT.map(() => new Uint32Array(PART_ROWS));
-  readonly checkText = CHECK_TEXT.slice(0, 3).map(() => new Uint32Array(PART_ROWS));
+  readonly checkText = CHECK_TEXT.map(() => new Uint32Array(PART_ROWS));
   /** a shared check's message as a code (0: in `message`) */
   readonly messageCode = new Uint32Array(PART_ROWS);
   /** NULL where `messageCode` holds the message */
@@ -123,8 +96,8 @@ class CheckPart {
     stageCol('server_port', this.serverPort),
     stageCol('service_port', this.servicePort),
     stageCol('scenario', this.scenario),
-    ...FLOW_TEXT.map((name, k) => stageCol(name, this.flowText[k]!)),
-    ...CHECK_TEXT.slice(0, 3).map((name, k) => stageCol(name, this.checkText[k]!)),
+    ...FLOW_TEXT.map((name, k) => stageCol(`${name}_code`, this.flowText[k]!)),
+    ...CHECK_TEXT.map((name, k) => stageCol(`${name}_code`, this.checkText[k]!)),
     stageCol('message_code', this.messageCode),
     stageCol('message', this.message),
     stageCol('evidence_code', this.evidenceCode),
@@ -199,9 +172,9 @@ function templateOf(evidence: readonly Evidence[]): string {
 /**
  * The `verdicts` table staged in DuckDB as the flows are judged: `add` takes each flow (its checks as
  * rows, the flow's own fields repeated on each, as the table has them) and keeps nothing of it but
- * codes (and frames); `finish` starts writing `<dataset>/verdicts/verdicts.parquet`. Each distinct text
- * (evidence templates among them) is appended once to a `texts` table, and DuckDB looks the texts up, and
- * splices the frames into the templates, while it writes the Parquet file.
+ * codes (and frames); `finish` starts writing `<dataset>/verdicts/verdicts.parquet`, the staged rows as
+ * they are, and `<dataset>/verdict_texts/verdict_texts.parquet`, each distinct text (evidence templates
+ * among them) once with its code.
  */
 export class VerdictsTableStage {
   private readonly texts = new TextCodes();
@@ -215,20 +188,20 @@ export class VerdictsTableStage {
     private readonly con: DuckDBConnection,
     private readonly part: CheckPart,
     private readonly appender: ColumnAppender,
+    private readonly textsFile: string,
     private readonly close: () => Promise<void>,
-    private readonly maxListTexts: number,
   ) {}
 
-  /** `maxListTexts`: up to how many distinct texts the file is written by list lookups (see `finish`) */
   static async open(
     datasetDir: string,
-    opts: { memoryLimit?: string; threads?: number; maxListTexts?: number } = {},
+    opts: { memoryLimit?: string; threads?: number } = {},
   ): Promise<VerdictsTableStage> {
     const root = path.resolve(datasetDir);
-    const dir = path.join(root, VERDICTS_TABLE);
-    await fs.mkdir(dir, { recursive: true });
-    const file = path.join(dir, `${VERDICTS_TABLE}.parquet`);
-    // past the memory limit, the staged rows and the sort by row spill here
+    const [file, textsFile] = [VERDICTS_TABLE, VERDICT_TEXTS_TABLE].map((t) =>
+      path.join(root, t, `${t}.parquet`),
+    );
+    for (const f of [file!, textsFile!]) await fs.mkdir(path.dirname(f), { recursive: true });
+    // past the memory limit, the staged rows spill here
     const tmp = path.join(root, `.verdicts-tmp-${process.pid}`);
     const db = await openDuckDb({
       memoryLimit: opts.memoryLimit ?? '256MB',
@@ -248,7 +221,7 @@ export class VerdictsTableStage {
     try {
       const part = new CheckPart();
       const appender = await ColumnAppender.open(con, 'stage', part.columns);
-      return new VerdictsTableStage(file, con, part, appender, close, opts.maxListTexts ?? MAX_LIST_TEXTS);
+      return new VerdictsTableStage(file!, con, part, appender, textsFile!, close);
     } catch (e) {
       await close();
       throw e;
@@ -334,11 +307,6 @@ export class VerdictsTableStage {
     writing: { memoryLimit?: string; threads?: number } = {},
   ): Promise<{ file: string; written: Promise<void> }> {
     const con = this.con;
-    // Each coded column is looked up in a list of the texts (code 0 is past its start: NULL): a
-    // projection of the stage keeps the rows in the order they were staged, with no sort. DuckDB copies
-    // the list for every vector of every such column, so a long list costs more than it saves: then each
-    // coded column is joined to the texts, and the rows sorted back into their order.
-    const byList = this.texts.texts.length <= this.maxListTexts;
     try {
       this.flush();
       this.appender.close();
@@ -350,40 +318,16 @@ export class VerdictsTableStage {
         a.endRow();
       });
       a.closeSync();
-      if (byList) await con.run('SET VARIABLE texts = (SELECT list(text ORDER BY code) FROM texts)');
       if (writing.memoryLimit) await setMemoryLimit(con, writing.memoryLimit);
       if (writing.threads) await con.run(`SET threads = ${Math.max(1, Math.floor(writing.threads))}`);
     } catch (e) {
       await this.close();
       throw e;
     }
-    const text = (code: string) => (byList ? `getvariable('texts')[s.${code}]` : `t_${code}.text`);
-    const joinOf = (c: string) => `LEFT JOIN texts t_${c} ON t_${c}.code = s.${c}`;
-    // the evidence template's parts, split once per row beneath the projection that uses them
-    const staged = `SELECT s.*, s.rowid AS row_id, string_split(${text('evidence_code')}, chr(1)) AS parts
-      FROM stage s${byList ? '' : ` ${joinOf('evidence_code')}`}`;
-    const joins = CODED.filter((c) => c !== 'evidence_code')
-      .map(joinOf)
-      .join(' ');
-    // each part, then its frame (the template has one part more than frames; concat skips the NULLs)
-    const frames = Array.from(
-      { length: EVIDENCE_FRAMES },
-      (_, k) => `s.parts[${k + 1}], CASE WHEN s.evidence_count > ${k} THEN s.frame_${k + 1} END`,
-    ).join(', ');
-    const column = (c: string) =>
-      c === 'message'
-        ? `coalesce(s.message, ${text('message_code')}) AS message`
-        : c === 'evidence'
-          ? `coalesce(s.evidence, CASE WHEN s.evidence_count = 0 THEN '[]' ELSE concat(${frames}, s.parts[${EVIDENCE_FRAMES + 1}]) END) AS evidence`
-          : (CODED as readonly string[]).includes(c)
-            ? `${text(c)} AS ${c}`
-            : `s.${c}`;
+    // a projection of one table: the file keeps the rows in the order they were staged
     const written = con
-      .run(`COPY (SELECT s.flow_id, ${column('proto')}, ${column('client_ip')}, s.client_port,
-        ${column('client_pod')}, ${column('server_ip')}, s.server_port, ${column('server_pod')}, ${column('service_ip')},
-        nullif(s.service_port, 0) AS service_port, nullif(s.scenario, 0) AS scenario,
-        ${[...FLOW_TEXT.slice(6), ...CHECK_TEXT].map(column).join(', ')}
-        FROM (${staged}) s${byList ? '' : ` ${joins} ORDER BY s.row_id`}) TO ${sqlString(this.file)} (FORMAT parquet)`)
+      .run(`COPY stage TO ${sqlString(this.file)} (FORMAT parquet)`)
+      .then(() => con.run(`COPY texts TO ${sqlString(this.textsFile)} (FORMAT parquet)`))
       .then(this.close, async (e: unknown) => {
         await this.close();
         throw e;

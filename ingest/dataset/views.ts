@@ -14,6 +14,7 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { packetFields } from '../columns/packets-schema.ts';
 import { sqlString } from './duckdb.ts';
+import { verdictsViewSql } from './verdict-columns.ts';
 
 /**
  * Tables the later stages add (`<name>/<name>.parquet`; the sightings, written while the analysis runs,
@@ -26,6 +27,7 @@ export const LATER_TABLES = [
   'clock_offsets',
   'flow_coverage',
   'verdicts',
+  'verdict_texts',
 ] as const;
 
 export type LaterTable = (typeof LATER_TABLES)[number];
@@ -72,7 +74,12 @@ function tableView(root: string, name: LaterTable): string {
 
 /** Views over the analyzers' tables present, then the derived views and macros their inputs allow. */
 export function analysisViewStatements(root: string, present: ReadonlySet<LaterTable>): string[] {
-  const out = LATER_TABLES.filter((t) => present.has(t)).map((t) => tableView(root, t));
+  // the verdicts file holds codes when its texts are a table of their own (verdict-columns.ts); a
+  // dataset written before that holds the texts themselves
+  const coded = present.has('verdicts') && present.has('verdict_texts');
+  const out = LATER_TABLES.filter((t) => present.has(t)).map((t) =>
+    t === 'verdicts' && coded ? verdictsViewSql(root) : tableView(root, t),
+  );
   if (present.has('flows') && present.has('verdicts')) {
     // verdicts has one row per (flow, check) with the flow's own fields repeated: one of each per flow
     out.push(`CREATE OR REPLACE VIEW flow_status AS

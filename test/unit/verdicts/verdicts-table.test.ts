@@ -1,6 +1,8 @@
 /**
- * The `verdicts` table (analyzers/rules/write-verdicts.ts): one row per flow and check, whichever way
- * DuckDB writes it (texts looked up in a list, or joined and sorted back into order).
+ * The `verdicts` table (analyzers/rules/write-verdicts.ts): one row per flow and check, as the
+ * `verdicts` view shows it (ingest/dataset/verdict-columns.ts: the file holds codes, the view joins
+ * their texts and splices evidence frames into their templates), every text and evidence list as the
+ * flow had it.
  */
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
@@ -11,6 +13,7 @@ import { SharedChecks } from '../../../analyzers/rules/shared-checks.ts';
 import type { FlowVerdict } from '../../../analyzers/rules/verdict-types.ts';
 import { VerdictsTableStage } from '../../../analyzers/rules/write-verdicts.ts';
 import { openDuckDb, sqlString } from '../../../ingest/dataset/duckdb.ts';
+import { analysisViewStatements, presentTables } from '../../../ingest/dataset/views.ts';
 import { podVerdict } from './verdict-fixture.ts';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'ht-verdicts-table-'));
@@ -56,61 +59,73 @@ function flow(id: number, service: boolean): FlowVerdict {
   });
 }
 
-async function rowsOf(file: string): Promise<unknown[][]> {
-  const db = await openDuckDb({ memoryLimit: '256MB', threads: 1 });
+/** The dataset's rows through the `verdicts` view, by flow and check name; and the file's columns. */
+async function written(flows: FlowVerdict[], name: string): Promise<{ rows: unknown[][]; stored: string[] }> {
+  const dir = path.join(tmp, name);
+  const stage = await VerdictsTableStage.open(dir);
+  for (const f of flows) stage.add(f);
+  const { file, written } = await stage.finish();
+  await written;
+  const db = await openDuckDb({ memoryLimit: '256MB', threads: 2 });
   const con = await db.connect();
   try {
-    const r = await con.runAndReadAll(`SELECT * FROM read_parquet(${sqlString(file)})`);
-    return r.getRowsJson() as unknown[][];
+    // the views a dataset with these tables gets (views.ts picks the coded view)
+    for (const sql of analysisViewStatements(dir, await presentTables(dir))) await con.run(sql);
+    const r = await con.runAndReadAll('SELECT * FROM verdicts ORDER BY flow_id, check_name');
+    const cols = await con.runAndReadAll(`DESCRIBE SELECT * FROM read_parquet(${sqlString(file)})`);
+    return { rows: r.getRowsJson() as unknown[][], stored: cols.getRows().map((c) => String(c[0])) };
   } finally {
     con.closeSync();
     db.closeSync();
   }
 }
 
-async function written(
-  flows: FlowVerdict[],
-  maxListTexts: number | undefined,
-  name: string,
-): Promise<unknown[][]> {
-  const stage = await VerdictsTableStage.open(path.join(tmp, name), { maxListTexts });
-  for (const f of flows) stage.add(f);
-  const { file, written } = await stage.finish();
-  await written;
-  return rowsOf(file);
+/** Rows in the view's order: by flow, then check name. */
+function byFlowAndCheck<T extends unknown[]>(rows: { flow: number; check: string; row: T }[]): T[] {
+  return rows
+    .sort((x, y) => x.flow - y.flow || (x.check < y.check ? -1 : x.check > y.check ? 1 : 0))
+    .map((r) => r.row);
 }
 
-test('a row per check with the flow repeated, the same whether texts are listed or joined', async () => {
-  // 3000 flows, 12 000 rows: several appends of 2048 rows, and several vectors for the sort back
+test('a row per check with the flow repeated, every text as the flow had it', async () => {
+  // 3000 flows, 12 000 rows: several appends of 2048 rows, several vectors of the view's joins
   const flows = Array.from({ length: 3000 }, (_, i) => flow(i, i % 4 !== 0));
-  const expected = flows.flatMap((f) =>
-    f.checks.map((c) => [
-      f.flow_id,
-      f.proto,
-      f.client.ip,
-      f.client.port,
-      f.client.pod,
-      f.server.ip,
-      f.server.port,
-      f.server.pod,
-      f.service?.ip ?? null,
-      f.service?.port ?? null,
-      f.scenario?.id ?? null,
-      f.scenario?.rule ?? null,
-      f.rule_id,
-      f.datapath,
-      f.status,
-      f.reason,
-      c.name,
-      c.status,
-      c.reason,
-      c.message,
-      JSON.stringify(c.evidence),
-    ]),
+  const expected = byFlowAndCheck(
+    flows.flatMap((f) =>
+      f.checks.map((c) => ({
+        flow: f.flow_id,
+        check: c.name,
+        row: [
+          f.flow_id,
+          f.proto,
+          f.client.ip,
+          f.client.port,
+          f.client.pod,
+          f.server.ip,
+          f.server.port,
+          f.server.pod,
+          f.service?.ip ?? null,
+          f.service?.port ?? null,
+          f.scenario?.id ?? null,
+          f.scenario?.rule ?? null,
+          f.rule_id,
+          f.datapath,
+          f.status,
+          f.reason,
+          c.name,
+          c.status,
+          c.reason,
+          c.message,
+          JSON.stringify(c.evidence),
+        ],
+      })),
+    ),
   );
-  assert.deepEqual(await written(flows, Number.MAX_SAFE_INTEGER, 'listed'), expected);
-  // past the limit (here every text): joins, then the rows sorted back into their order
-  assert.deepEqual(await written(flows, 0, 'joined'), expected);
+  const { rows, stored } = await written(flows, 'rows');
+  assert.deepEqual(rows, expected);
+  // the file holds codes: no text column of the flow or check is stored as text
+  for (const c of ['proto', 'client_ip', 'server_pod', 'check_name', 'status', 'reason'])
+    assert.ok(!stored.includes(c) && stored.includes(`${c}_code`), `${c} is stored as a code`);
 });
 
 test('evidence and messages: the text JSON.stringify makes, for any list, frame and name', async () => {
@@ -149,10 +164,36 @@ test('evidence and messages: the text JSON.stringify makes, for any list, frame 
       ],
     };
   });
-  const expected = flows.flatMap((f) =>
-    f.checks.map((c) => [f.flow_id, c.message, JSON.stringify(c.evidence)]),
+  const expected = byFlowAndCheck(
+    flows.flatMap((f) =>
+      f.checks.map((c) => ({
+        flow: f.flow_id,
+        check: c.name,
+        row: [f.flow_id, c.message, JSON.stringify(c.evidence)],
+      })),
+    ),
   );
   const pick = (rows: unknown[][]) => rows.map((r) => [r[0], r[19], r[20]]);
-  assert.deepEqual(pick(await written(flows, Number.MAX_SAFE_INTEGER, 'evidence-listed')), expected);
-  assert.deepEqual(pick(await written(flows, 0, 'evidence-joined')), expected);
+  assert.deepEqual(pick((await written(flows, 'evidence')).rows), expected);
+});
+
+test('a dataset whose verdicts file holds the texts (written before codes) keeps its plain view', async () => {
+  const dir = path.join(tmp, 'texts-in-file');
+  fs.mkdirSync(path.join(dir, 'verdicts'), { recursive: true });
+  const db = await openDuckDb({ memoryLimit: '256MB', threads: 1 });
+  const con = await db.connect();
+  try {
+    const file = sqlString(path.join(dir, 'verdicts', 'verdicts.parquet'));
+    await con.run(
+      `COPY (SELECT 7 AS flow_id, 'tcp' AS proto, 'path.request' AS check_name, '[]' AS evidence) TO ${file} (FORMAT parquet)`,
+    );
+    const present = await presentTables(dir);
+    assert.deepEqual([...present], ['verdicts']);
+    for (const sql of analysisViewStatements(dir, present)) await con.run(sql);
+    const r = await con.runAndReadAll('SELECT flow_id, proto, check_name, evidence FROM verdicts');
+    assert.deepEqual(r.getRowsJson(), [[7, 'tcp', 'path.request', '[]']]);
+  } finally {
+    con.closeSync();
+    db.closeSync();
+  }
 });
