@@ -12,6 +12,8 @@ import type { DuckDBConnection } from '@duckdb/node-api';
 import { openDuckDb, setMemoryLimit, sqlString } from '../../ingest/dataset/duckdb.ts';
 import {
   CHECK_TEXT,
+  CODED_COLUMNS,
+  type CodedColumn,
   EVIDENCE_FRAMES,
   FLOW_TEXT,
   PART_SEP,
@@ -173,12 +175,15 @@ function templateOf(evidence: readonly Evidence[]): string {
  * The `verdicts` table staged in DuckDB as the flows are judged: `add` takes each flow (its checks as
  * rows, the flow's own fields repeated on each, as the table has them) and keeps nothing of it but
  * codes (and frames); `finish` starts writing `<dataset>/verdicts/verdicts.parquet`, the staged rows as
- * they are, and `<dataset>/verdict_texts/verdict_texts.parquet`, each distinct text (evidence templates
- * among them) once with its code.
+ * they are, and `<dataset>/verdict_texts/verdict_texts.parquet`, each column's distinct texts once with
+ * their codes (a code space per column: a query joins each column to its own few texts).
  */
 export class VerdictsTableStage {
-  private readonly texts = new TextCodes();
-  private readonly templates = new EvidenceTemplates(this.texts);
+  private readonly dictionaries = new Map<CodedColumn, TextCodes>(
+    CODED_COLUMNS.map((c) => [c, new TextCodes()]),
+  );
+  private readonly flowDictionaries = FLOW_TEXT.map((c) => this.dictionary(c));
+  private readonly templates = new EvidenceTemplates(this.dictionary('evidence'));
   private readonly flowCodes = new Uint32Array(FLOW_TEXT.length);
   private readonly sharedCodes = new WeakMap<CheckResult, Uint32Array>();
   private readonly rowCodes = new Uint32Array(4);
@@ -228,9 +233,13 @@ export class VerdictsTableStage {
     }
   }
 
+  private dictionary(c: CodedColumn): TextCodes {
+    return this.dictionaries.get(c)!;
+  }
+
   add(f: FlowVerdict): void {
     const p = this.part;
-    const texts = this.texts;
+    const dictionaries = this.flowDictionaries;
     const codes = this.flowCodes;
     const values = [
       f.proto,
@@ -245,7 +254,7 @@ export class VerdictsTableStage {
       f.status,
       f.reason,
     ];
-    for (let k = 0; k < values.length; k++) codes[k] = texts.code(values[k]!);
+    for (let k = 0; k < values.length; k++) codes[k] = dictionaries[k]!.code(values[k]!);
     const servicePort = f.service?.port ?? 0;
     const scenario = f.scenario?.id ?? 0;
     for (const c of f.checks) {
@@ -285,10 +294,10 @@ export class VerdictsTableStage {
     if (codes !== undefined) return codes;
     const shared = Object.isFrozen(c);
     codes = shared ? new Uint32Array(4) : this.rowCodes;
-    codes[0] = this.texts.code(c.name);
-    codes[1] = this.texts.code(c.status);
-    codes[2] = this.texts.code(c.reason);
-    codes[3] = this.texts.message(c.message, shared);
+    codes[0] = this.dictionary('check_name').code(c.name);
+    codes[1] = this.dictionary('status').code(c.status);
+    codes[2] = this.dictionary('reason').code(c.reason);
+    codes[3] = this.dictionary('message').message(c.message, shared);
     if (shared) this.sharedCodes.set(c, codes);
     return codes;
   }
@@ -310,13 +319,15 @@ export class VerdictsTableStage {
     try {
       this.flush();
       this.appender.close();
-      await con.run('CREATE TABLE texts (code UINTEGER, text VARCHAR)');
+      await con.run('CREATE TABLE texts (column_name VARCHAR, code UINTEGER, text VARCHAR)');
       const a = await con.createAppender('texts');
-      this.texts.texts.forEach((t, i) => {
-        a.appendUInteger(i + 1);
-        a.appendVarchar(t);
-        a.endRow();
-      });
+      for (const [column, dictionary] of this.dictionaries)
+        dictionary.texts.forEach((t, i) => {
+          a.appendVarchar(column);
+          a.appendUInteger(i + 1);
+          a.appendVarchar(t);
+          a.endRow();
+        });
       a.closeSync();
       if (writing.memoryLimit) await setMemoryLimit(con, writing.memoryLimit);
       if (writing.threads) await con.run(`SET threads = ${Math.max(1, Math.floor(writing.threads))}`);

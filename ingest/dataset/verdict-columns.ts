@@ -3,15 +3,18 @@
  * shows it. Its texts are few and repeat on every row (a flow's addresses and pods on each of its
  * checks, a check's name, status and reason, shared messages), and its evidence lists differ only in
  * their frame numbers, so the Parquet file holds codes: each text column as `<name>_code` into the
- * `verdict_texts` table (code, text; 0 is NULL), a message seen once as text, and evidence as the code
- * of its template (the JSON text with its frames cut out, parts separated by PART_SEP), its entry
- * count and its frames (a list longer than EVIDENCE_FRAMES, or one whose frames a template cannot
- * hold, as text). The `verdicts` view joins the texts back and splices the frames into their template,
- * when a query reads them.
+ * `verdict_texts` table (column_name, code, text; each column its own codes from 1, 0 is NULL), a
+ * message seen once as text, and evidence as the code of its template (the JSON text with its frames
+ * cut out, parts separated by PART_SEP), its entry count and its frames (a list longer than
+ * EVIDENCE_FRAMES, or one whose frames a template cannot hold, as text). The `verdicts` view joins each
+ * column to its texts and splices the frames into their template. The view has no row order (joins
+ * keep none): ORDER BY flow_id where order matters.
  *
  * Why: written as text, the evidence alone was 6.5 M distinct JSON strings at 20 M frames, made and
- * compressed by DuckDB after the analysis: 31 s of a 159 s run (bench/results.json, session 9). The
- * codes are written in a few seconds, and a query that reads a few columns joins only small tables.
+ * compressed by DuckDB after the analysis: 31 s of a 159 s run (bench/results.json, session 9); the
+ * codes are written in a few seconds. A query pays a join per coded column, each against that
+ * column's own texts (a few values for most; the distinct addresses, messages or evidence paths for
+ * the others), which DuckDB does not skip when the query reads no text.
  */
 import path from 'node:path';
 import { sqlString } from './duckdb.ts';
@@ -34,6 +37,9 @@ export const FLOW_TEXT = [
   'flow_reason',
 ] as const;
 export const CHECK_TEXT = ['check_name', 'status', 'reason'] as const;
+/** Every coded column: each has its own codes in `verdict_texts` (its `column_name`). */
+export const CODED_COLUMNS = [...FLOW_TEXT, ...CHECK_TEXT, 'message', 'evidence'] as const;
+export type CodedColumn = (typeof CODED_COLUMNS)[number];
 
 /** Evidence entries stored as frames of a template; a longer list is stored as text. */
 export const EVIDENCE_FRAMES = 8;
@@ -79,12 +85,15 @@ function viewColumns(): string {
 export function verdictsViewSql(root: string): string {
   const rows = sqlString(path.posix.join(root, VERDICTS_TABLE, '*.parquet'));
   const texts = sqlString(path.posix.join(root, VERDICT_TEXTS_TABLE, '*.parquet'));
-  const coded = [...FLOW_TEXT, ...CHECK_TEXT, 'message'];
-  const joins = coded.map((c) => `LEFT JOIN texts t_${c} ON t_${c}.code = s.${c}_code`).join('\n      ');
+  // column names are this module's own constants, never data
+  const of = (c: CodedColumn) => `(SELECT code, text FROM texts WHERE column_name = '${c}')`;
+  const joins = CODED_COLUMNS.filter((c) => c !== 'evidence')
+    .map((c) => `LEFT JOIN ${of(c)} t_${c} ON t_${c}.code = s.${c}_code`)
+    .join('\n      ');
   return `CREATE OR REPLACE VIEW verdicts AS
-    WITH texts AS (SELECT code, text FROM read_parquet(${texts}))
+    WITH texts AS (SELECT column_name, code, text FROM read_parquet(${texts}))
     SELECT ${viewColumns()}
     FROM (SELECT r.*, string_split(e.text, chr(1)) AS parts
-        FROM read_parquet(${rows}) r LEFT JOIN texts e ON e.code = r.evidence_code) s
+        FROM read_parquet(${rows}) r LEFT JOIN ${of('evidence')} e ON e.code = r.evidence_code) s
       ${joins}`;
 }

@@ -17,8 +17,13 @@ import { ThriftWriter } from './thrift-compact.ts';
 import { ValueDictionary } from './value-dictionary.ts';
 
 const headerWriter = new ThriftWriter();
-/** a projected body is at most this (a row group's byte limit, packets-dataset.ts) */
-const MAX_PROJECTED_BYTES = 128 << 20;
+/**
+ * A projection is made from a page of at least this many values (a small first page, one row of an
+ * hour's end say, would project its header over every row: 64 partitions of one-row first batches
+ * reserved 25.6 GB), and is at most MAX_PROJECTED_BYTES (a column of 2^18 rows holds ~4 MB here).
+ */
+const MIN_PROJECTING_VALUES = 4096;
+const MAX_PROJECTED_BYTES = 32 << 20;
 
 /** Min/max as (hi, lo) pairs: hi signed for INT64, 0 for INT32 (all our INT32 columns are unsigned). */
 export class MinMax {
@@ -112,7 +117,7 @@ export class ChunkBuilder {
       encoding,
     });
     const header = headerWriter.bytes();
-    const body = this.room(header.length + size, numValues);
+    const body = this.room(header.length + size, size, numValues);
     let at = this.size;
     body.set(header, at);
     at += header.length;
@@ -126,8 +131,8 @@ export class ChunkBuilder {
     this.nullCount += nulls;
   }
 
-  /** The body buffer with room for `extra` more bytes, of `values` more level entries. */
-  private room(extra: number, values: number): Uint8Array {
+  /** The body buffer with room for `extra` more bytes, `data` of them for `values` more level entries. */
+  private room(extra: number, data: number, values: number): Uint8Array {
     const need = this.size + extra;
     const body = this.body;
     if (body && body.length >= need) return body;
@@ -136,7 +141,7 @@ export class ChunkBuilder {
         need,
         this.lastSize,
         body ? body.length + (body.length >>> 1) : 0,
-        this.projected(need, values),
+        this.projected(need, data, values),
       ),
     );
     if (body) {
@@ -148,15 +153,16 @@ export class ChunkBuilder {
   }
 
   /**
-   * The first row group's body sized at once from its pages so far, `need` bytes for `values` more
-   * entries than numValues: grown page by page instead, it was copied and its abandoned buffers paged
-   * in about twice over (fresh pages are dear here, see direct-file.ts), which stalled the ingest at
-   * the start of every new partition. Untouched, the room costs address space only.
+   * The first row group's body sized at once from its first page, `need` bytes in all with `data`
+   * bytes of the page's values and levels for its `values` entries: grown page by page instead, it was
+   * copied and its abandoned buffers paged in about twice over (fresh pages are dear here, see
+   * direct-file.ts), which stalled the ingest at the start of every new partition. Untouched, the room
+   * costs address space only.
    */
-  private projected(need: number, values: number): number {
-    const seen = this.numValues + values;
-    if (this.lastSize > 0 || this.expectValues <= seen || seen === 0) return 0;
-    return Math.min(Math.ceil((need / seen) * this.expectValues), MAX_PROJECTED_BYTES);
+  private projected(need: number, data: number, values: number): number {
+    if (this.lastSize > 0 || this.numValues > 0 || values < MIN_PROJECTING_VALUES) return 0;
+    if (this.expectValues <= values) return 0;
+    return Math.min(need + Math.ceil((data / values) * (this.expectValues - values)), MAX_PROJECTED_BYTES);
   }
 
   /**

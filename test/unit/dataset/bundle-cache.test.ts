@@ -74,6 +74,12 @@ test('a bundle whose inputs changed while it was made is not stored', async (t) 
   // the build started a minute ago, and the file was saved after that
   await writeCachedBundle(module, 'stale', { files: [main] }, Date.now() - 120_000, cache);
   assert.equal(await readCachedBundle(module, cache), null);
+  // saved a second before the build started: within the file times' margin, maybe read before its save
+  const started = Date.now();
+  const justBefore = new Date(started - 1000);
+  fs.utimesSync(main, justBefore, justBefore);
+  await writeCachedBundle(module, 'too close', { files: [main] }, started, cache);
+  assert.equal(await readCachedBundle(module, cache), null);
   // an input that is gone by the time it is stamped: nothing stored either
   await writeCachedBundle(module, 'gone', { files: [main, path.join(dir, 'nope.ts')] }, Date.now(), cache);
   assert.equal(await readCachedBundle(module, cache), null);

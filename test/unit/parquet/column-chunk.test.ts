@@ -58,7 +58,7 @@ test('pages stay in order after their headers, through every growth of the body'
 
 test("the first row group's body is sized from its first page for the rows it expects", () => {
   const pageBytes = 100_000;
-  const rows = 1000;
+  const rows = 5000;
   const expected = 40;
   const projected = new ChunkBuilder(PhysicalType.INT32, ['x'], {
     stats: false,
@@ -82,11 +82,24 @@ test("the first row group's body is sized from its first page for the rows it ex
   releaseBody(first.body);
 });
 
-test('a projection never exceeds a row group byte limit, however many rows are expected', () => {
+test('a projection is capped at 32 MiB a column, however many rows are expected', () => {
   const b = new ChunkBuilder(PhysicalType.INT64, ['x'], { stats: false, expectValues: 2 ** 31 });
-  b.addPage([page(1 << 20, 3)], 16, 0);
+  b.addPage([page(1 << 20, 3)], 8192, 0);
   const { body, bytes } = taken(b);
-  assert.equal(bytes.length, (1 << 20) + header(1 << 20, 16).length);
-  assert.ok(body.length <= (128 << 20) * 1.25 + (64 << 10), `body of ${body.length} bytes`);
+  assert.equal(bytes.length, (1 << 20) + header(1 << 20, 8192).length);
+  assert.ok(body.length >= 32 << 20, `body of ${body.length} bytes: projected`);
+  // takeBody adds a quarter and rounds to 64 KiB
+  assert.ok(body.length <= (32 << 20) * 1.25 + (64 << 10), `body of ${body.length} bytes`);
   releaseBody(body);
+});
+
+test('a small first page (a partition that starts with a few rows) projects nothing', () => {
+  // 64 partitions of a one-row first batch reserved 25.6 GB when the first page projected its header
+  for (const values of [1, 16, 4095]) {
+    const b = new ChunkBuilder(PhysicalType.INT32, ['x'], { stats: false, expectValues: 1 << 18 });
+    b.addPage([page(4 * values, values)], values, 0);
+    const { body } = taken(b);
+    assert.ok(body.length <= 128 << 10, `${values} values: body of ${body.length} bytes`);
+    releaseBody(body);
+  }
 });

@@ -71,6 +71,34 @@ async function written(flows: FlowVerdict[], name: string): Promise<{ rows: unkn
   try {
     // the views a dataset with these tables gets (views.ts picks the coded view)
     for (const sql of analysisViewStatements(dir, await presentTables(dir))) await con.run(sql);
+    const names = await con.runAndReadAll('DESCRIBE verdicts');
+    // the view's columns are the table's, named and ordered as when the file held the texts
+    assert.deepEqual(
+      names.getRows().map((c) => String(c[0])),
+      [
+        'flow_id',
+        'proto',
+        'client_ip',
+        'client_port',
+        'client_pod',
+        'server_ip',
+        'server_port',
+        'server_pod',
+        'service_ip',
+        'service_port',
+        'scenario',
+        'scenario_rule',
+        'rule_id',
+        'datapath',
+        'flow_status',
+        'flow_reason',
+        'check_name',
+        'status',
+        'reason',
+        'message',
+        'evidence',
+      ],
+    );
     const r = await con.runAndReadAll('SELECT * FROM verdicts ORDER BY flow_id, check_name');
     const cols = await con.runAndReadAll(`DESCRIBE SELECT * FROM read_parquet(${sqlString(file)})`);
     return { rows: r.getRowsJson() as unknown[][], stored: cols.getRows().map((c) => String(c[0])) };
