@@ -2,9 +2,10 @@
  * Worker bundles kept on disk between processes (ts-worker.ts says why). A bundle is stored as one JSON
  * file with the size and modification time of every file it was made from, plus the files that change
  * how it is made (esbuild's package.json, the nearest tsconfig.json and package.json), and is used only
- * while all of them still match: an edited source, a checkout or an upgrade makes it stale. The file
- * is written whole under a temporary name and renamed, so processes bundling at once (a batch's jobs)
- * never read half of one. Any failure to read or write the cache only means bundling again.
+ * while all of them still match and its code still has the digest stored with it: an edited source, a
+ * checkout or an upgrade makes it stale. The file is written whole under a temporary name and renamed,
+ * so processes bundling at once (a batch's jobs) never read half of one. Any failure to read or write
+ * the cache only means bundling again.
  */
 import { createHash } from 'node:crypto';
 import fs from 'node:fs/promises';
@@ -26,7 +27,11 @@ interface Stamp {
 interface CachedBundle {
   stamps: Stamp[];
   code: string;
+  /** sha256 of `code`: a file cut short or altered on disk is bundled again, not run */
+  sha256: string;
 }
+
+const digest = (code: string): string => createHash('sha256').update(code).digest('hex');
 
 /** where bundles are kept: computed when used, as this module is also bundled into workers (data: URLs) */
 function defaultDir(): string {
@@ -73,9 +78,10 @@ async function stamp(file: string): Promise<Stamp | null> {
 
 function isCachedBundle(v: unknown): v is CachedBundle {
   if (typeof v !== 'object' || v === null) return false;
-  const { stamps, code } = v as Record<string, unknown>;
+  const { stamps, code, sha256 } = v as Record<string, unknown>;
   return (
     typeof code === 'string' &&
+    typeof sha256 === 'string' &&
     Array.isArray(stamps) &&
     stamps.every(
       (s: unknown) =>
@@ -99,7 +105,7 @@ export async function readCachedBundle(module: URL, dir = defaultDir()): Promise
   if (!isCachedBundle(cached) || cached.stamps.length === 0) return null;
   const now = await Promise.all(cached.stamps.map((s) => stamp(s.file)));
   const fresh = cached.stamps.every((s, i) => now[i]?.size === s.size && now[i]?.mtimeMs === s.mtimeMs);
-  return fresh ? cached.code : null;
+  return fresh && digest(cached.code) === cached.sha256 ? cached.code : null;
 }
 
 /**
@@ -118,7 +124,7 @@ export async function writeCachedBundle(
   const stamps = await Promise.all(files.map(stamp));
   // file times may be coarser than the clock and lag it a little: two seconds of margin
   if (stamps.some((s) => s === null || s.mtimeMs > startedAt - 2000)) return;
-  const entry: CachedBundle = { stamps: stamps as Stamp[], code };
+  const entry: CachedBundle = { stamps: stamps as Stamp[], code, sha256: digest(code) };
   const target = cacheFile(module, dir);
   const temp = `${target}.${process.pid}.${Math.random().toString(36).slice(2)}`;
   try {

@@ -108,6 +108,13 @@ test('a cache file that is not a stored bundle is ignored', async (t) => {
     fs.writeFileSync(target, text);
     assert.equal(await readCachedBundle(module, cache), null, text);
   }
+  // a stored bundle whose code was altered on disk (its stamps still fresh)
+  await writeCachedBundle(module, 'good', { files: [main] }, Date.now(), cache);
+  const entry = JSON.parse(fs.readFileSync(target, 'utf8')) as { code: string };
+  assert.equal(entry.code, 'good');
+  entry.code = 'goo';
+  fs.writeFileSync(target, JSON.stringify(entry));
+  assert.equal(await readCachedBundle(module, cache), null, 'altered code');
   // no temporary files left behind by the writes
   assert.deepEqual(fs.readdirSync(cache), [file]);
 });
