@@ -15,12 +15,7 @@ import { coverageFromFrames } from '../analyzers/rules/flow-facts.ts';
 import { formatProblem, parseKernelVersion } from '../analyzers/rules/load-rules.ts';
 import { forgetPointTexts } from '../analyzers/rules/verdict-messages.ts';
 import type { FlowVerdict } from '../analyzers/rules/verdict-types.ts';
-import {
-  VERDICT_TEXTS_TABLE,
-  VERDICTS_TABLE,
-  VerdictsTableStage,
-  writeReportInputs,
-} from '../analyzers/rules/write-verdicts.ts';
+import { VerdictsTableStage, writeReportInputs } from '../analyzers/rules/write-verdicts.ts';
 import {
   DATAPATH_SETS,
   FlowJudge,
@@ -32,6 +27,7 @@ import {
 } from '../analyzers/verdicts.ts';
 import { AnalysisStage } from '../analyzers/write-analysis.ts';
 import { findBundles, planBundles } from '../ingest/dataset/bundle-tree.ts';
+import { VERDICT_TEXTS_TABLE, VERDICTS_TABLE } from '../ingest/dataset/verdict-columns.ts';
 import { writeViewsSql } from '../ingest/dataset/views.ts';
 import {
   commitDir,

@@ -2,9 +2,10 @@
  * The `verdicts` table (DESIGN §4: one row per flow and check) as Parquet in the dataset, through DuckDB
  * with an explicit memory limit, as analyzers/write-analysis.ts writes its tables: values travel through
  * an appender, never into SQL text. The file holds codes, its texts are the `verdict_texts` table, and
- * the `verdicts` view shows them joined (ingest/dataset/verdict-columns.ts says how and why). Also two of the files `hoptrace report` rebuilds a report from
- * without re-running anything: `report/topology.json`, `report/warnings.json` (`report/verdicts.json`
- * is streamed by reports/verdicts-json.ts).
+ * the `verdicts` view shows them joined (ingest/dataset/verdict-columns.ts says how and why). Also two
+ * of the files `hoptrace report` rebuilds a report from without re-running anything:
+ * `report/topology.json`, `report/warnings.json` (`report/verdicts.json` is streamed by
+ * reports/verdicts-json.ts).
  */
 import fs from 'node:fs/promises';
 import path from 'node:path';
@@ -24,8 +25,6 @@ import { ColumnAppender, stageCol } from '../stage-columns.ts';
 import type { Topology } from '../topology/model.ts';
 import type { VerdictsTail } from '../verdicts.ts';
 import type { CheckResult, Evidence, FlowVerdict } from './verdict-types.ts';
-
-export { VERDICT_TEXTS_TABLE, VERDICTS_TABLE };
 
 /** Text values as numbers: 0 is NULL, every other code one distinct string (written once). */
 class TextCodes {
@@ -183,6 +182,11 @@ export class VerdictsTableStage {
     CODED_COLUMNS.map((c) => [c, new TextCodes()]),
   );
   private readonly flowDictionaries = FLOW_TEXT.map((c) => this.dictionary(c));
+  // looked up once: checkCodes runs for every row of a check that is not shared
+  private readonly checkNames = this.dictionary('check_name');
+  private readonly statuses = this.dictionary('status');
+  private readonly reasons = this.dictionary('reason');
+  private readonly messages = this.dictionary('message');
   private readonly templates = new EvidenceTemplates(this.dictionary('evidence'));
   private readonly flowCodes = new Uint32Array(FLOW_TEXT.length);
   private readonly sharedCodes = new WeakMap<CheckResult, Uint32Array>();
@@ -294,10 +298,10 @@ export class VerdictsTableStage {
     if (codes !== undefined) return codes;
     const shared = Object.isFrozen(c);
     codes = shared ? new Uint32Array(4) : this.rowCodes;
-    codes[0] = this.dictionary('check_name').code(c.name);
-    codes[1] = this.dictionary('status').code(c.status);
-    codes[2] = this.dictionary('reason').code(c.reason);
-    codes[3] = this.dictionary('message').message(c.message, shared);
+    codes[0] = this.checkNames.code(c.name);
+    codes[1] = this.statuses.code(c.status);
+    codes[2] = this.reasons.code(c.reason);
+    codes[3] = this.messages.message(c.message, shared);
     if (shared) this.sharedCodes.set(c, codes);
     return codes;
   }
