@@ -26,6 +26,14 @@ function age(file: string, secondsAgo: number): void {
   fs.utimesSync(file, when, when);
 }
 
+/** A module `main.ts` of its own in `dir`, saved a minute ago. */
+function oneFile(dir: string): { main: string; module: URL } {
+  const main = path.join(dir, 'main.ts');
+  fs.writeFileSync(main, 'export const a = 1;\n');
+  age(main, 60);
+  return { main, module: pathToFileURL(main) };
+}
+
 /** A module `main.ts` importing `dep.ts` in `dir`, both saved a minute ago. */
 function twoFiles(
   dir: string,
@@ -67,10 +75,7 @@ test('a stored bundle is read back while its inputs are unchanged, and not once 
 
 test('a bundle whose inputs changed while it was made is not stored', async (t) => {
   const { dir, cache } = scratch(t);
-  const main = path.join(dir, 'main.ts');
-  fs.writeFileSync(main, 'export const a = 1;\n');
-  age(main, 60);
-  const module = pathToFileURL(main);
+  const { main, module } = oneFile(dir);
   // the build started a minute ago, and the file was saved after that
   await writeCachedBundle(module, 'stale', { files: [main] }, Date.now() - 120_000, cache);
   assert.equal(await readCachedBundle(module, cache), null);
@@ -87,26 +92,32 @@ test('a bundle whose inputs changed while it was made is not stored', async (t) 
 
 test('a cache file that is not a stored bundle is ignored', async (t) => {
   const { dir, cache } = scratch(t);
-  const main = path.join(dir, 'main.ts');
-  fs.writeFileSync(main, 'export const a = 1;\n');
-  age(main, 60);
-  const module = pathToFileURL(main);
+  const { main, module } = oneFile(dir);
   await writeCachedBundle(module, 'good', { files: [main] }, Date.now(), cache);
   const [file] = fs.readdirSync(cache);
   assert.ok(file);
   const target = path.join(cache, file);
-  const bad = [
-    '',
-    '{"stamps":',
-    'null',
-    '{"code":"x"}',
-    '{"stamps":[],"code":"x"}',
-    '{"stamps":[{"file":1,"size":2,"mtimeMs":3}],"code":"x"}',
-    '{"stamps":[{"file":"/etc/hostname"}],"code":"x"}',
+  const good = JSON.parse(fs.readFileSync(target, 'utf8')) as Record<string, unknown> & {
+    stamps: Record<string, unknown>[];
+  };
+  assert.equal(good['code'], 'good');
+  // each a stored entry with one defect, so that each check is what refuses it
+  const stamp = good.stamps[0]!;
+  const bad: [string, string][] = [
+    ['empty', ''],
+    ['cut short', JSON.stringify(good).slice(0, 40)],
+    ['null', 'null'],
+    ['no stamps', JSON.stringify({ ...good, stamps: undefined })],
+    ['stamps empty', JSON.stringify({ ...good, stamps: [] })],
+    ['a stamp without its file', JSON.stringify({ ...good, stamps: [{ ...stamp, file: 1 }] })],
+    ['a stamp without its size', JSON.stringify({ ...good, stamps: [{ ...stamp, size: undefined }] })],
+    ['a stamp of another file', JSON.stringify({ ...good, stamps: [{ ...stamp, file: '/etc/hostname' }] })],
+    ['code not text', JSON.stringify({ ...good, code: 7 })],
+    ['no digest', JSON.stringify({ ...good, sha256: undefined })],
   ];
-  for (const text of bad) {
+  for (const [what, text] of bad) {
     fs.writeFileSync(target, text);
-    assert.equal(await readCachedBundle(module, cache), null, text);
+    assert.equal(await readCachedBundle(module, cache), null, what);
   }
   // a stored bundle whose code was altered on disk (its stamps still fresh)
   await writeCachedBundle(module, 'good', { files: [main] }, Date.now(), cache);
