@@ -193,44 +193,40 @@ export async function analyzeBundle(
     const extra: Warning[] = faults.map((message) => ({ code: 'input.container-fault', message }));
     const tail = judge!.tail(analysis.warnings, extra);
     done('rules');
-    // DuckDB writes the flows' tables and the verdicts table on its own threads, the two databases at
-    // once, while this thread writes the JSON outputs and junit.xml (written one after the other, the
-    // two writes were a serial tail of 15 s at 20 M frames)
+    // DuckDB writes the flows' tables on its own threads while this thread ends the verdicts table and
+    // writes the JSON outputs and junit.xml (written one after the other, the writes were a serial tail
+    // of 15 s at 20 M frames)
     const written = (
       await tables!.finish(staged, analysis.clockOffsets, { memoryLimit: FLOW_TABLES_WRITE_MEMORY })
     ).written;
     done('tables staged');
     const judged = await alongside(written, async () => {
-      const verdictsTable = await out.table.finish({ memoryLimit: VERDICTS_WRITE_MEMORY });
-      done('verdicts staged');
-      const inputs = await alongside(verdictsTable.written, async () => {
-        out.verdictsJson.finish(tail);
-        await fs.mkdir(path.join(staged, 'report'), { recursive: true });
-        await fs.rename(path.join(side, DATASET_VERDICTS), path.join(staged, DATASET_VERDICTS));
-        done('verdicts.json');
-        const document: VerdictsDocument = {
-          schema_version: VERDICTS_SCHEMA_VERSION,
-          flows: out.report.flows(),
-          ...tail,
-        };
-        await writeReportInputs(staged, document, analysis.topology);
-        const head = reportInputHead(
-          {
-            topology: analysis.topology,
-            clockOffsets: analysis.clockOffsets,
-            warnings: analysis.warnings,
-            faults: analysis.faults,
-          },
-          bundle,
-          DEFAULT_LADDER_PACKETS,
-        );
-        out.analysisJson.finish(path.join(stage, ANALYSIS_JSON), head);
-        done('analysis.json');
-        out.finishJunit();
-        return { document, model: feed!.model(head, document) };
-      });
+      out.table.finish();
       done('verdicts written');
-      return inputs;
+      out.verdictsJson.finish(tail);
+      await fs.mkdir(path.join(staged, 'report'), { recursive: true });
+      await fs.rename(path.join(side, DATASET_VERDICTS), path.join(staged, DATASET_VERDICTS));
+      done('verdicts.json');
+      const document: VerdictsDocument = {
+        schema_version: VERDICTS_SCHEMA_VERSION,
+        flows: out.report.flows(),
+        ...tail,
+      };
+      await writeReportInputs(staged, document, analysis.topology);
+      const head = reportInputHead(
+        {
+          topology: analysis.topology,
+          clockOffsets: analysis.clockOffsets,
+          warnings: analysis.warnings,
+          faults: analysis.faults,
+        },
+        bundle,
+        DEFAULT_LADDER_PACKETS,
+      );
+      out.analysisJson.finish(path.join(stage, ANALYSIS_JSON), head);
+      done('analysis.json');
+      out.finishJunit();
+      return { document, model: feed!.model(head, document) };
     });
     done('tables written');
     const { document, model } = judged;
@@ -295,14 +291,6 @@ const FLOW_TABLES_MEMORY = '96MB';
 /** and the flows' tables' for writing them, sorted by flow id, once the sightings' database is closed */
 const FLOW_TABLES_WRITE_MEMORY = '256MB';
 /**
- * DuckDB's memory for the verdicts table's rows while the analysis runs beside it (past it they spill),
- * and for writing them once it is done: at 20 M frames 256 MB all along peaked at 2.04 GB during the
- * analysis, 128 MB all along at 1.84 GB but its write took 30 s instead of 8.
- */
-const VERDICTS_TABLE_MEMORY = '128MB';
-const VERDICTS_WRITE_MEMORY = '256MB';
-
-/**
  * Nice steps the ingest's worker lanes run below the analysis: the ingest ends well before the analysis
  * (at 5 M frames, at 5-14 s of 26-38), so it can take the CPU the analysis leaves.
  */
@@ -332,7 +320,7 @@ export class FlowSinks {
   discarded = false;
 
   static async open(stage: string, dataset: string): Promise<FlowSinks> {
-    const table = await VerdictsTableStage.open(dataset, { memoryLimit: VERDICTS_TABLE_MEMORY });
+    const table = await VerdictsTableStage.open(dataset);
     try {
       return new FlowSinks(
         stage,
@@ -342,8 +330,8 @@ export class FlowSinks {
         new AnalysisJsonWriter(path.join(dataset, 'analysis-flows.part')),
       );
     } catch (e) {
-      // the caller has no sinks to discard: DuckDB would stay open (and the stage be removed under it)
-      await table.discard();
+      // the caller has no sinks to discard: the file would stay open (and the stage be removed under it)
+      table.discard();
       throw e;
     }
   }
@@ -365,7 +353,7 @@ export class FlowSinks {
     this.verdictsJson.discard();
     this.junit.discard();
     this.analysisJson.discard();
-    await this.table.discard();
+    this.table.discard();
   }
 }
 

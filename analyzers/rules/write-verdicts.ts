@@ -1,16 +1,17 @@
 /**
- * The `verdicts` table (DESIGN §4: one row per flow and check) as Parquet in the dataset, through DuckDB
- * with an explicit memory limit, as analyzers/write-analysis.ts writes its tables: values travel through
- * an appender, never into SQL text. The file holds codes, its texts are the `verdict_texts` table, and
- * the `verdicts` view shows them joined (ingest/dataset/verdict-columns.ts says how and why). Also two
- * of the files `hoptrace report` rebuilds a report from without re-running anything:
+ * The `verdicts` table (DESIGN §4: one row per flow and check) as Parquet in the dataset, written by
+ * table-file.ts a part of rows at a time as the flows are judged: nothing is left to write when the
+ * analysis ends. (Staged in DuckDB and copied out at the end, the rows cost the analysis thread 2.5 s
+ * of appends and the run a 2.3 s tail at 5 M frames, 6.7-10.7 s at 20 M.) The file holds codes, its
+ * texts are the `verdict_texts` table, and the `verdicts` view shows them joined
+ * (ingest/dataset/verdict-columns.ts says how and why). Also two of the files `hoptrace report`
+ * rebuilds a report from without re-running anything:
  * `report/topology.json`, `report/warnings.json` (`report/verdicts.json` is streamed by
  * reports/verdicts-json.ts).
  */
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import type { DuckDBConnection } from '@duckdb/node-api';
-import { openDuckDb, setMemoryLimit, sqlString } from '../../ingest/dataset/duckdb.ts';
+import { type ColumnRows, type TableColumn, TableFile } from '../../ingest/dataset/parquet/table-file.ts';
 import {
   CHECK_TEXT,
   CODED_COLUMNS,
@@ -21,7 +22,6 @@ import {
   VERDICT_TEXTS_TABLE,
   VERDICTS_TABLE,
 } from '../../ingest/dataset/verdict-columns.ts';
-import { ColumnAppender, stageCol } from '../stage-columns.ts';
 import type { Topology } from '../topology/model.ts';
 import type { VerdictsTail } from '../verdicts.ts';
 import type { CheckResult, Evidence, FlowVerdict } from './verdict-types.ts';
@@ -66,8 +66,42 @@ class TextCodes {
 
 const MAX_MESSAGE_CODES = 1 << 16;
 
-/** Check rows gathered before they are appended (a part's messages and evidence wait as strings). */
-const PART_ROWS = 1 << 11;
+/** Check rows gathered before they are written: a page of each column. */
+const PART_ROWS = 1 << 14;
+
+const codeColumn = (name: string): TableColumn => ({ kind: 'uint', name: `${name}_code`, bits: 32 });
+
+/** The file's columns, in the table's order. */
+const VERDICT_COLUMNS: readonly TableColumn[] = [
+  { kind: 'uint', name: 'flow_id', bits: 32, stats: true },
+  { kind: 'uint', name: 'client_port', bits: 16 },
+  { kind: 'uint', name: 'server_port', bits: 16 },
+  { kind: 'uint', name: 'service_port', bits: 16 },
+  { kind: 'uint', name: 'scenario', bits: 8 },
+  ...FLOW_TEXT.map(codeColumn),
+  ...CHECK_TEXT.map(codeColumn),
+  codeColumn('message'),
+  { kind: 'string', name: 'message' },
+  codeColumn('evidence'),
+  { kind: 'uint', name: 'evidence_count', bits: 8 },
+  // NULL past the evidence's entries
+  ...Array.from(
+    { length: EVIDENCE_FRAMES },
+    (_, k): TableColumn => ({
+      kind: 'uint',
+      name: `frame_${k + 1}`,
+      bits: 32,
+      nullable: true,
+    }),
+  ),
+  { kind: 'string', name: 'evidence' },
+];
+
+const TEXT_COLUMNS: readonly TableColumn[] = [
+  { kind: 'string', name: 'column_name' },
+  { kind: 'uint', name: 'code', bits: 32 },
+  { kind: 'string', name: 'text' },
+];
 
 /** One part of check rows: numbers, with every text as a code into `texts`, then message and evidence. */
 class CheckPart {
@@ -88,24 +122,33 @@ class CheckPart {
   readonly evidenceCode = new Uint32Array(PART_ROWS);
   readonly evidenceCount = new Uint8Array(PART_ROWS);
   readonly frames = Array.from({ length: EVIDENCE_FRAMES }, () => new Uint32Array(PART_ROWS));
+  /** per frame column, 1 where the row's evidence has that entry (made at `columns`) */
+  private readonly hasFrame = Array.from({ length: EVIDENCE_FRAMES }, () => new Uint8Array(PART_ROWS));
   /** NULL for no evidence (`[]`) or evidence staged as a template */
   readonly evidence = new Array<string | null>(PART_ROWS).fill(null);
-  /** in the table's column order */
-  readonly columns = [
-    stageCol('flow_id', this.flowId),
-    stageCol('client_port', this.clientPort),
-    stageCol('server_port', this.serverPort),
-    stageCol('service_port', this.servicePort),
-    stageCol('scenario', this.scenario),
-    ...FLOW_TEXT.map((name, k) => stageCol(`${name}_code`, this.flowText[k]!)),
-    ...CHECK_TEXT.map((name, k) => stageCol(`${name}_code`, this.checkText[k]!)),
-    stageCol('message_code', this.messageCode),
-    stageCol('message', this.message),
-    stageCol('evidence_code', this.evidenceCode),
-    stageCol('evidence_count', this.evidenceCount),
-    ...this.frames.map((frames, k) => stageCol(`frame_${k + 1}`, frames)),
-    stageCol('evidence', this.evidence),
-  ];
+
+  /** The part's rows as VERDICT_COLUMNS take them. */
+  columns(): ColumnRows[] {
+    for (let r = 0; r < this.rows; r++) {
+      const n = this.evidenceCount[r]!;
+      for (let k = 0; k < EVIDENCE_FRAMES; k++) this.hasFrame[k]![r] = k < n ? 1 : 0;
+    }
+    return [
+      { data: this.flowId },
+      { data: this.clientPort },
+      { data: this.serverPort },
+      { data: this.servicePort },
+      { data: this.scenario },
+      ...this.flowText.map((data) => ({ data })),
+      ...this.checkText.map((data) => ({ data })),
+      { data: this.messageCode },
+      { strings: this.message },
+      { data: this.evidenceCode },
+      { data: this.evidenceCount },
+      ...this.frames.map((data, k) => ({ data, valid: this.hasFrame[k] })),
+      { strings: this.evidence },
+    ];
+  }
 }
 
 /**
@@ -171,11 +214,11 @@ function templateOf(evidence: readonly Evidence[]): string {
 }
 
 /**
- * The `verdicts` table staged in DuckDB as the flows are judged: `add` takes each flow (its checks as
- * rows, the flow's own fields repeated on each, as the table has them) and keeps nothing of it but
- * codes (and frames); `finish` starts writing `<dataset>/verdicts/verdicts.parquet`, the staged rows as
- * they are, and `<dataset>/verdict_texts/verdict_texts.parquet`, each column's distinct texts once with
- * their codes (a code space per column: a query joins each column to its own few texts).
+ * The `verdicts` table written as the flows are judged: `add` takes each flow (its checks as rows, the
+ * flow's own fields repeated on each, as the table has them) and keeps nothing of it but codes (and
+ * frames), written to `<dataset>/verdicts/verdicts.parquet` a part at a time; `finish` writes the last
+ * part and `<dataset>/verdict_texts/verdict_texts.parquet`, each column's distinct texts once with their
+ * codes (a code space per column: a query joins each column to its own few texts).
  */
 export class VerdictsTableStage {
   private readonly dictionaries = new Map<CodedColumn, TextCodes>(
@@ -192,49 +235,25 @@ export class VerdictsTableStage {
   private readonly sharedCodes = new WeakMap<CheckResult, Uint32Array>();
   private readonly rowCodes = new Uint32Array(4);
 
+  private readonly part = new CheckPart();
+
   private constructor(
-    readonly file: string,
-    private readonly con: DuckDBConnection,
-    private readonly part: CheckPart,
-    private readonly appender: ColumnAppender,
+    private readonly rows: TableFile,
     private readonly textsFile: string,
-    private readonly close: () => Promise<void>,
   ) {}
 
-  static async open(
-    datasetDir: string,
-    opts: { memoryLimit?: string; threads?: number } = {},
-  ): Promise<VerdictsTableStage> {
+  /** Starts `<dataset>/verdicts/verdicts.parquet` (the folders are made). */
+  static async open(datasetDir: string): Promise<VerdictsTableStage> {
     const root = path.resolve(datasetDir);
     const [file, textsFile] = [VERDICTS_TABLE, VERDICT_TEXTS_TABLE].map((t) =>
       path.join(root, t, `${t}.parquet`),
     );
     for (const f of [file!, textsFile!]) await fs.mkdir(path.dirname(f), { recursive: true });
-    // past the memory limit, the staged rows spill here
-    const tmp = path.join(root, `.verdicts-tmp-${process.pid}`);
-    const db = await openDuckDb({
-      memoryLimit: opts.memoryLimit ?? '256MB',
-      threads: opts.threads ?? 1,
-      tempDirectory: tmp,
-    });
-    const con = await db.connect();
-    let open = true;
-    // once: after the write, or after a failure (a caller may discard a stage already closed)
-    const close = async () => {
-      if (!open) return;
-      open = false;
-      con.closeSync();
-      db.closeSync();
-      await fs.rm(tmp, { recursive: true, force: true });
-    };
-    try {
-      const part = new CheckPart();
-      const appender = await ColumnAppender.open(con, 'stage', part.columns);
-      return new VerdictsTableStage(file!, con, part, appender, textsFile!, close);
-    } catch (e) {
-      await close();
-      throw e;
-    }
+    return new VerdictsTableStage(new TableFile(file!, VERDICT_COLUMNS), textsFile!);
+  }
+
+  get file(): string {
+    return this.rows.path;
   }
 
   private dictionary(c: CodedColumn): TextCodes {
@@ -307,52 +326,42 @@ export class VerdictsTableStage {
   }
 
   private flush(): void {
-    this.appender.append(this.part.columns, this.part.rows);
+    this.rows.append(this.part.columns(), this.part.rows);
     this.part.rows = 0;
   }
 
-  /**
-   * Resolves once DuckDB has every row; `written` (which must be awaited) once the file is written.
-   * `writing`: DuckDB's memory and threads for writing the file, once the rows are staged (a stage that
-   * ran beside an analysis with little of both writes faster with more)
-   */
-  async finish(
-    writing: { memoryLimit?: string; threads?: number } = {},
-  ): Promise<{ file: string; written: Promise<void> }> {
-    const con = this.con;
+  /** Writes the last rows and the texts; returns the verdicts file. */
+  finish(): string {
     try {
       this.flush();
-      this.appender.close();
-      await con.run('CREATE TABLE texts (column_name VARCHAR, code UINTEGER, text VARCHAR)');
-      const a = await con.createAppender('texts');
+      this.rows.close();
+      const names: string[] = [];
+      const texts: string[] = [];
+      const codes: number[] = [];
       for (const [column, dictionary] of this.dictionaries)
         dictionary.texts.forEach((t, i) => {
-          a.appendVarchar(column);
-          a.appendUInteger(i + 1);
-          a.appendVarchar(t);
-          a.endRow();
+          names.push(column);
+          codes.push(i + 1);
+          texts.push(t);
         });
-      a.closeSync();
-      if (writing.memoryLimit) await setMemoryLimit(con, writing.memoryLimit);
-      if (writing.threads) await con.run(`SET threads = ${Math.max(1, Math.floor(writing.threads))}`);
+      const out = new TableFile(this.textsFile, TEXT_COLUMNS);
+      try {
+        out.append([{ strings: names }, { data: Uint32Array.from(codes) }, { strings: texts }], texts.length);
+        out.close();
+      } catch (e) {
+        out.abort();
+        throw e;
+      }
+      return this.rows.path;
     } catch (e) {
-      await this.close();
+      this.discard();
       throw e;
     }
-    // a projection of one table: the file keeps the rows in the order they were staged
-    const written = con
-      .run(`COPY stage TO ${sqlString(this.file)} (FORMAT parquet)`)
-      .then(() => con.run(`COPY texts TO ${sqlString(this.textsFile)} (FORMAT parquet)`))
-      .then(this.close, async (e: unknown) => {
-        await this.close();
-        throw e;
-      });
-    return { file: this.file, written };
   }
 
-  /** Closes DuckDB without writing (after a failure; nothing once closed). */
-  async discard(): Promise<void> {
-    await this.close();
+  /** Stops writing (after a failure): the files are left without footers, for the caller to remove. */
+  discard(): void {
+    this.rows.abort();
   }
 }
 

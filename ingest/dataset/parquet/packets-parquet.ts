@@ -419,7 +419,7 @@ function cacheSet(s: EncodeScratch, key: string, set: RowSet): RowSet {
   return set;
 }
 
-function asBytes(a: Uint32Array): Uint8Array {
+export function asBytes(a: Uint32Array): Uint8Array {
   return new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
 }
 
@@ -486,7 +486,7 @@ function encodeSmallInt(
     constant = lo === hi;
   } else hi = 255;
   if (out.stats && m > 0) out.stats.add(0, lo, 0, hi);
-  addIndexPage(vals, m, data instanceof Uint8Array ? 255 : hi, set, n, s, out, constant);
+  addIndexPage(vals, m, data instanceof Uint8Array ? 255 : hi, set ? [set.levels] : [], n, s, out, constant);
 }
 
 /**
@@ -494,11 +494,12 @@ function encodeSmallInt(
  * dictionary 0..max it needs. A page of RLE_DICTIONARY needs a dictionary page before it, even when
  * every row is NULL.
  */
-function addIndexPage(
+export function addIndexPage(
   vals: Uint8Array | Uint16Array,
   m: number,
   max: number,
-  set: RowSet | null,
+  /** the page's definition levels (none for a required column) */
+  levels: readonly Uint8Array[],
   n: number,
   s: EncodeScratch,
   out: ChunkBuilder,
@@ -507,7 +508,7 @@ function addIndexPage(
 ): void {
   out.dictionaryMax = Math.max(out.dictionaryMax, m === 0 ? 0 : max);
   const indices = m > 0 ? dictionaryIndices(vals, m, max, s.indices, constant) : NO_INDICES;
-  out.addPage(set ? [set.levels, indices] : [indices], n, n - m, Encoding.RLE_DICTIONARY);
+  out.addPage([...levels, indices], n, n - m, Encoding.RLE_DICTIONARY);
 }
 
 function encodeInt32(
@@ -553,14 +554,14 @@ function encodeInt32(
   if (data instanceof Uint32Array && hi <= 0xffff && n >= DICTIONARY_MIN_ROWS.u32) {
     const ids = s.ids.subarray(0, m);
     ids.set(vals);
-    addIndexPage(ids, m, hi, set, n, s, out, lo === hi);
+    addIndexPage(ids, m, hi, levels, n, s, out, lo === hi);
     return;
   }
   out.addPage([...levels, asBytes(vals)], n, n - m);
 }
 
 /** A DELTA_BINARY_PACKED page of m values: the first `firstHi:firstLo`, then the m - 1 `deltas`. */
-function addDeltaPage(
+export function addDeltaPage(
   deltas: Deltas,
   firstHi: number,
   firstLo: number,
@@ -592,13 +593,12 @@ function doubleDeltas(src: Float64Array, m: number, s: EncodeScratch): Deltas | 
   return exactDeltas(d, m - 1) ? s.deltas : null;
 }
 
-/** As doubleDeltas, for m signed 64-bit lane pairs. */
 /**
  * As doubleDeltas, for m signed 64-bit lane pairs, through each value's offset from the first (exact
  * while the page spans less than 2^52: always within an hour's partition). Also leaves the smallest
  * and largest offset in s.span for the statistics; null when the page spans more.
  */
-function laneDeltas(vals: Uint32Array, m: number, s: EncodeScratch): Deltas | null {
+export function laneDeltas(vals: Uint32Array, m: number, s: EncodeScratch): Deltas | null {
   const hi0 = vals[1]! | 0;
   const lo0 = vals[0]!;
   const d32 = s.deltas32.d;
@@ -632,12 +632,33 @@ function laneDeltas(vals: Uint32Array, m: number, s: EncodeScratch): Deltas | nu
 const MAX_SPAN = 2 ** 52;
 
 /** Adds min/max to `stats` as the value `hi0:lo0` plus the offsets s.span (see laneDeltas). */
-function addSpanStats(stats: MinMax, hi0: number, lo0: number, s: EncodeScratch): void {
+export function addSpanStats(stats: MinMax, hi0: number, lo0: number, s: EncodeScratch): void {
   const min = lo0 + s.span.lo;
   const max = lo0 + s.span.hi;
   const minCarry = Math.floor(min / TWO_32);
   const maxCarry = Math.floor(max / TWO_32);
   stats.add((hi0 + minCarry) | 0, min - minCarry * TWO_32, (hi0 + maxCarry) | 0, max - maxCarry * TWO_32);
+}
+
+/** Adds the min and max of m signed 64-bit lane pairs to `stats` (high lanes as int32, then low as uint32). */
+export function addLaneStats(stats: MinMax, vals: Uint32Array, m: number): void {
+  let minHi = vals[1]! | 0;
+  let minLo = vals[0]!;
+  let maxHi = minHi;
+  let maxLo = minLo;
+  for (let i = 1; i < m; i++) {
+    const hi = vals[2 * i + 1]! | 0;
+    const lo = vals[2 * i]!;
+    if (hi < minHi || (hi === minHi && lo < minLo)) {
+      minHi = hi;
+      minLo = lo;
+    }
+    if (hi > maxHi || (hi === maxHi && lo > maxLo)) {
+      maxHi = hi;
+      maxLo = lo;
+    }
+  }
+  stats.add(minHi, minLo, maxHi, maxLo);
 }
 
 function encodeInt64(
@@ -667,26 +688,7 @@ function encodeInt64(
     addDeltaPage(deltas, vals[1]! | 0, vals[0]!, m, levels, n, s, out);
     return;
   }
-  if (out.stats && m > 0) {
-    // signed: compare the high lanes as int32, then the low lanes as uint32
-    let minHi = vals[1]! | 0;
-    let minLo = vals[0]!;
-    let maxHi = minHi;
-    let maxLo = minLo;
-    for (let i = 1; i < m; i++) {
-      const hi = vals[2 * i + 1]! | 0;
-      const lo = vals[2 * i]!;
-      if (hi < minHi || (hi === minHi && lo < minLo)) {
-        minHi = hi;
-        minLo = lo;
-      }
-      if (hi > maxHi || (hi === maxHi && lo > maxLo)) {
-        maxHi = hi;
-        maxLo = lo;
-      }
-    }
-    out.stats.add(minHi, minLo, maxHi, maxLo);
-  }
+  if (out.stats && m > 0) addLaneStats(out.stats, vals, m);
   if (addValueIdPage(vals, m, set, n, s, out)) return;
   out.addPage([...levels, asBytes(vals)], n, n - m);
 }
