@@ -13,15 +13,7 @@ import { openDuckDb, setMemoryLimit, sqlString } from '../ingest/dataset/duckdb.
 import type { ClockOffset } from './clock-offsets.ts';
 import type { Sightings } from './correlate/sightings.ts';
 import type { Flow } from './flows.ts';
-import {
-  PART_ROWS,
-  SightingsParts,
-  type SightingsPartsOptions,
-  type StageTexts,
-  sightingRows,
-  stageTextsOf,
-} from './sightings-parts.ts';
-import { SightingsThread, type SightingsWriter } from './sightings-thread.ts';
+import { PART_ROWS, SightingsParts, type StageTexts, sightingRows, stageTextsOf } from './sightings-parts.ts';
 import { ColumnAppender, type StageCol, stageCol, TextDict } from './stage-columns.ts';
 
 export const ANALYSIS_TABLES = ['sightings', 'flows', 'flow_hops', 'clock_offsets', 'flow_coverage'] as const;
@@ -371,9 +363,7 @@ export class AnalysisStage {
     private readonly con: DuckDBConnection,
     private readonly tmp: string,
     private readonly partsDir: string,
-    private readonly parts: SightingsWriter,
-    /** rows are handed to `parts` in buffers of their own (another thread takes them) */
-    private readonly ownRows: boolean,
+    private readonly parts: SightingsParts,
     private readonly perFlow: readonly PerFlowStage[],
     private readonly dict: TextDict,
     private readonly chunkRows: number,
@@ -388,27 +378,13 @@ export class AnalysisStage {
     tmp: string,
     partsDir: string,
     texts: StageTexts,
-    opts: WriteOptions & {
-      rowsPerPart?: number;
-      /** stage the sightings on a thread of their own (sightings-thread.ts) */
-      thread?: boolean;
-      sightingsMemoryLimit?: string;
-      /** `SightingsPartsOptions.enumAsIs` */
-      enumAsIs?: number;
-    } = {},
+    opts: WriteOptions & { rowsPerPart?: number } = {},
   ): Promise<AnalysisStage> {
-    const sightingsOpts: SightingsPartsOptions = {
-      memoryLimit: opts.sightingsMemoryLimit ?? opts.memoryLimit,
-      threads: opts.threads,
-      rowsPerPart: opts.rowsPerPart,
-      enumAsIs: opts.enumAsIs,
-    };
     // DuckDB makes its spill folder, not the folders above it
     await fs.mkdir(tmp, { recursive: true });
-    const open = opts.thread ? SightingsThread.open : SightingsParts.open;
-    let parts: SightingsWriter;
+    let parts: SightingsParts;
     try {
-      parts = await open(path.join(tmp, 'sightings'), partsDir, texts, sightingsOpts);
+      parts = await SightingsParts.open(partsDir, texts, { rowsPerPart: opts.rowsPerPart });
     } catch (e) {
       await fs.rm(tmp, { recursive: true, force: true });
       throw e;
@@ -435,7 +411,6 @@ export class AnalysisStage {
         tmp,
         partsDir,
         parts,
-        opts.thread === true,
         perFlow,
         dict,
         Math.max(1, opts.partRows ?? PART_ROWS),
@@ -453,7 +428,7 @@ export class AnalysisStage {
   async sightings(s: Sightings, flowOf: Int32Array, packetBase: number): Promise<void> {
     for (let at = 0; at < s.length; at += this.chunkRows) {
       const to = Math.min(s.length, at + this.chunkRows);
-      await this.parts.rows(sightingRows(s, flowOf, packetBase, at, to, this.ownRows));
+      await this.parts.rows(sightingRows(s, flowOf, packetBase, at, to));
     }
   }
 

@@ -153,11 +153,7 @@ export async function analyzeBundle(
             path.join(side, 'analysis-tmp'),
             path.join(side, 'sightings'),
             texts,
-            {
-              memoryLimit: FLOW_TABLES_MEMORY,
-              sightingsMemoryLimit: SIGHTINGS_MEMORY,
-              thread: true,
-            },
+            { memoryLimit: FLOW_TABLES_MEMORY },
           );
         },
         clock: ({ topology, coverage, clockOffsets }) => {
@@ -281,14 +277,12 @@ async function alongside<T>(written: Promise<void>, work: () => Promise<T>): Pro
 }
 
 /**
- * DuckDB's memory for the analysis tables while the analysis runs: the sightings' (on their own thread)
- * hold one part being written and the next one filling (2 M rows each, sightings-parts.ts); the flows'
- * tables hold every flow's rows until the end (past it they spill). 256 MB between them, as when one
- * database held both.
+ * DuckDB's memory for the flows' tables while the analysis runs: they hold every flow's rows until the
+ * end (past it they spill). (The sightings, which once had 160 MB of their own beside these 96, are
+ * written by sightings-parts.ts without DuckDB.)
  */
-const SIGHTINGS_MEMORY = '160MB';
-const FLOW_TABLES_MEMORY = '96MB';
-/** and the flows' tables' for writing them, sorted by flow id, once the sightings' database is closed */
+const FLOW_TABLES_MEMORY = '160MB';
+/** and for writing them, sorted by flow id */
 const FLOW_TABLES_WRITE_MEMORY = '256MB';
 /**
  * Nice steps the ingest's worker lanes run below the analysis: the ingest ends well before the analysis

@@ -73,7 +73,7 @@ const codeColumn = (name: string): TableColumn => ({ kind: 'uint', name: `${name
 
 /** The file's columns, in the table's order. */
 const VERDICT_COLUMNS: readonly TableColumn[] = [
-  { kind: 'uint', name: 'flow_id', bits: 32, stats: true },
+  { kind: 'uint', name: 'flow_id', bits: 32, stats: true, delta: true },
   { kind: 'uint', name: 'client_port', bits: 16 },
   { kind: 'uint', name: 'server_port', bits: 16 },
   { kind: 'uint', name: 'service_port', bits: 16 },

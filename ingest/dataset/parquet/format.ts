@@ -26,6 +26,7 @@ export const ConvertedType = {
   UINT_16: 12,
   UINT_32: 13,
   UINT_64: 14,
+  INT_32: 17,
   INT_64: 18,
 } as const;
 

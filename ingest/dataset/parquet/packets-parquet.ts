@@ -494,7 +494,7 @@ function encodeSmallInt(
  * dictionary 0..max it needs. A page of RLE_DICTIONARY needs a dictionary page before it, even when
  * every row is NULL.
  */
-export function addIndexPage(
+function addIndexPage(
   vals: Uint8Array | Uint16Array,
   m: number,
   max: number,

@@ -186,3 +186,82 @@ export function dictionaryIndices(
   out.fill(0, headerLen + ((m * width) >>> 3), headerLen + bytes);
   return out.subarray(0, headerLen + bytes);
 }
+
+/** Runs of at least this many equal ids are written as RLE runs (shorter ones are bit-packed). */
+const MIN_RUN = 8;
+
+/**
+ * Dictionary indices `ids[0..m)` of a RLE_DICTIONARY data page at the least bit width `maxId` needs,
+ * with RLE runs where an id repeats and bit-packed groups of 8 between them: the bit-width byte, then
+ * the runs, into `out` (which needs `hybridBound(m)` bytes); returns its end. Costs a few ns an id more
+ * than `dictionaryIndices`, for columns whose ids repeat in runs (a flow's rows) or need few bits.
+ */
+export function hybridIndices(ids: ArrayLike<number>, m: number, maxId: number, out: Uint8Array): number {
+  if (maxId > 0xffff) throw new Error(`dictionary id ${maxId} past 16 bits`);
+  // width 1 for a one-entry dictionary: readers differ on width 0
+  const width = Math.max(1, 32 - Math.clz32(maxId));
+  out[0] = width;
+  let at = 1;
+  // the bit-packed section being gathered: ids [packFrom, packTo)
+  let packFrom = 0;
+  let packTo = 0;
+  let i = 0;
+  while (i < m) {
+    const v = ids[i]!;
+    let end = i + 1;
+    while (end < m && ids[end] === v) end++;
+    if (end - i < MIN_RUN) {
+      packTo = end;
+      i = end;
+      continue;
+    }
+    // a run: the packed section before it is filled to whole groups from the run's first ids
+    let from = i;
+    const partial = (packTo - packFrom) & 7;
+    if (partial !== 0) from += 8 - partial;
+    packTo = from;
+    if (end - from < MIN_RUN) {
+      packTo = end;
+      i = end;
+      continue;
+    }
+    at = putPacked(ids, packFrom, packTo, width, out, at);
+    at = putVarint(out, at, (end - from) << 1);
+    for (let b = 0; b < width; b += 8) out[at++] = (v >>> b) & 0xff;
+    packFrom = packTo = i = end;
+  }
+  return putPacked(ids, packFrom, packTo, width, out, at);
+}
+
+/** Bytes `hybridIndices` may write for m ids (at most 16 bits an id, with run headers). */
+export function hybridBound(m: number): number {
+  return 16 + 2 * m + 6 * Math.ceil(m / MIN_RUN);
+}
+
+/** ids [from, to) as one bit-packed run of groups of 8 (the last group padded with 0s). */
+function putPacked(
+  ids: ArrayLike<number>,
+  from: number,
+  to: number,
+  width: number,
+  out: Uint8Array,
+  at: number,
+): number {
+  if (to <= from) return at;
+  const groups = (to - from + 7) >>> 3;
+  at = putVarint(out, at, (groups << 1) | 1);
+  const end = from + 8 * groups;
+  // at most 7 bits waiting and 16 coming: the accumulator never passes 23 bits
+  let acc = 0;
+  let bits = 0;
+  for (let k = from; k < end; k++) {
+    acc |= (k < to ? ids[k]! : 0) << bits;
+    bits += width;
+    while (bits >= 8) {
+      out[at++] = acc & 0xff;
+      acc >>>= 8;
+      bits -= 8;
+    }
+  }
+  return at;
+}

@@ -8,11 +8,10 @@
  * a row in tens of nanoseconds, as rows arrive, so nothing is left to write when the analysis ends.
  */
 import { ChunkBuilder } from './column-chunk.ts';
-import { ConvertedType, PhysicalType, Repetition, type SchemaNode } from './format.ts';
+import { ConvertedType, Encoding, PhysicalType, Repetition, type SchemaNode } from './format.ts';
 import { minMaxU8, minMaxU16, minMaxU32, range } from './min-max.ts';
 import {
   addDeltaPage,
-  addIndexPage,
   addLaneStats,
   addSpanStats,
   asBytes,
@@ -22,12 +21,23 @@ import {
   plainStrings,
 } from './packets-parquet.ts';
 import { ParquetFile } from './parquet-file.ts';
-import { bitLevels, rleLevels } from './rle-hybrid.ts';
+import { bitLevels, hybridBound, hybridIndices, rleLevels } from './rle-hybrid.ts';
 
 /** One column of a table file. `nullable`: a batch may give it validity bytes (0: NULL). */
 export type TableColumn =
-  /** an unsigned integer of `bits` (its values in a Uint8/16/32Array); `delta` for increasing ones */
-  | { kind: 'uint'; name: string; bits: 8 | 16 | 32; nullable?: boolean; stats?: boolean; delta?: boolean }
+  /**
+   * an unsigned integer of `bits` (its values in a Uint8/16/32Array); `delta` for increasing ones;
+   * `signed` (32 bits): typed INTEGER, for values that are all below 2^31 where not NULL
+   */
+  | {
+      kind: 'uint';
+      name: string;
+      bits: 8 | 16 | 32;
+      signed?: boolean;
+      nullable?: boolean;
+      stats?: boolean;
+      delta?: boolean;
+    }
   /** a 64-bit integer, its values given as (lo, hi) uint32 lane pairs */
   | { kind: 'int64'; name: string; signed: boolean; nullable?: boolean; stats?: boolean; delta?: boolean }
   /** 0/1 bytes */
@@ -66,8 +76,8 @@ function schemaNode(c: TableColumn): SchemaNode {
         name,
         type: PhysicalType.INT32,
         repetition,
-        converted: converted[c.bits],
-        logical: { kind: 'int', bits: c.bits, signed: false },
+        converted: c.signed ? ConvertedType.INT_32 : converted[c.bits],
+        logical: { kind: 'int', bits: c.bits, signed: c.signed === true },
       };
     case 'int64':
       return {
@@ -147,6 +157,8 @@ export class TableFile {
   private readonly rows = new Uint32Array(PAGE_ROWS + 1);
   /** a text page's ids into its row group's dictionary */
   private readonly textIds = new Uint16Array(PAGE_ROWS);
+  /** a page's dictionary indices */
+  private readonly indices = new Uint8Array(hybridBound(PAGE_ROWS));
   private strings = new Uint8Array(1 << 16);
   private groupRows = 0;
   private readonly rowGroupRows: number;
@@ -263,7 +275,7 @@ export class TableFile {
       const vals = this.gathered(rows.data, from, m, kept, count);
       if (c.kind === 'bool') encodeBool(vals, count, levels, m, out);
       else if (c.kind === 'text') this.encodeText(i, c.values.length, vals, count, levels, m, out);
-      else encodeUint(c.kind === 'uint' && c.delta === true, vals, count, levels, m, this.scratch, out);
+      else this.encodeUint(c.kind === 'uint' && c.delta === true, vals, count, levels, m, out);
     }
   }
 
@@ -314,20 +326,32 @@ export class TableFile {
     out: ChunkBuilder,
   ): void {
     const local = this.locals[i];
-    const s = this.scratch;
     if (local) {
       const max = local.map(ids, count, this.textIds);
-      addIndexPage(this.textIds, count, Math.max(max, 0), levels, m, s, out);
+      this.indexPage(this.textIds, count, Math.max(max, 0), levels, m, out);
       return;
     }
-    // at most TEXT_AS_IS values: every id fits a byte
-    const narrow = ids instanceof Uint8Array ? ids : s.bytes.subarray(0, count);
-    for (let k = 0; k < count; k++) {
-      const id = ids[k]!;
-      if (id >= size) throw new Error(`${this.file.path}: text id ${id} past the column's ${size} values`);
-      narrow[k] = id;
-    }
-    addIndexPage(narrow, count, Math.max(size - 1, 0), levels, m, s, out);
+    for (let k = 0; k < count; k++)
+      if (ids[k]! >= size)
+        throw new Error(`${this.file.path}: text id ${ids[k]} past the column's ${size} values`);
+    this.indexPage(ids, count, Math.max(size - 1, 0), levels, m, out);
+  }
+
+  /**
+   * A RLE_DICTIONARY page of `ids[0..count)` (at most `max`) after `levels`; the chunk's dictionary is
+   * then 0..dictionaryMax for an integer column (a text column's is its values).
+   */
+  private indexPage(
+    ids: ArrayLike<number>,
+    count: number,
+    max: number,
+    levels: readonly Uint8Array[],
+    m: number,
+    out: ChunkBuilder,
+  ): void {
+    out.dictionaryMax = Math.max(out.dictionaryMax, max);
+    const end = hybridIndices(ids, count, max, this.indices);
+    out.addPage([...levels, this.indices.subarray(0, end)], m, m - count, Encoding.RLE_DICTIONARY);
   }
 
   private encodeInt64(
@@ -392,6 +416,48 @@ export class TableFile {
     const levels = bitLevels(valid, m);
     out.addPage([levels.bytes, buf.subarray(0, at)], m, m - count);
   }
+
+  /**
+   * Unsigned integers: DELTA_BINARY_PACKED for an increasing column (`delta`), ids into the dictionary
+   * 0..max when the values are small and many (a byte or two a value instead of four), else PLAIN.
+   */
+  private encodeUint(
+    delta: boolean,
+    vals: Uint8Array | Uint16Array | Uint32Array,
+    count: number,
+    lv: Uint8Array[],
+    m: number,
+    out: ChunkBuilder,
+  ): void {
+    const s = this.scratch;
+    if (count === 0) {
+      out.addPage(lv, m, m);
+      return;
+    }
+    if (vals instanceof Uint8Array) minMaxU8(vals, count);
+    else if (vals instanceof Uint16Array) minMaxU16(vals, count);
+    else minMaxU32(vals, count);
+    const { lo, hi } = range;
+    if (out.stats) out.stats.add(0, lo, 0, hi);
+    if (delta && count >= DELTA_MIN_VALUES && hi < 2 ** 31) {
+      const d = s.deltas32.d;
+      for (let k = 0; k + 1 < count; k++) d[k] = vals[k + 1]! - vals[k]!;
+      addDeltaPage(s.deltas32, 0, vals[0]!, count, lv, m, s, out);
+      return;
+    }
+    // the row group's dictionary 0..max costs 4 bytes an entry, once; an id saves 2-3 bytes a value
+    if (count >= ID_PAGE_MIN_VALUES && hi <= 0xffff && (hi < 256 || hi < 2 * count)) {
+      this.indexPage(vals, count, hi, lv, m, out);
+      return;
+    }
+    let words: Uint32Array;
+    if (vals instanceof Uint32Array) words = vals;
+    else {
+      words = s.words.subarray(0, count);
+      words.set(vals);
+    }
+    out.addPage([...lv, asBytes(words)], m, m - count);
+  }
 }
 
 /** PLAIN booleans: a bit per non-null value, LSB first. */
@@ -405,51 +471,4 @@ function encodeBool(
   const bits = new Uint8Array((count + 7) >>> 3);
   for (let k = 0; k < count; k++) if (vals[k] !== 0) bits[k >>> 3]! |= 1 << (k & 7);
   out.addPage([...lv, bits], m, m - count);
-}
-
-/**
- * Unsigned integers: DELTA_BINARY_PACKED for an increasing column (`delta`), ids into the dictionary
- * 0..max when the values are small and many (a byte or two a value instead of four), else PLAIN.
- */
-function encodeUint(
-  delta: boolean,
-  vals: Uint8Array | Uint16Array | Uint32Array,
-  count: number,
-  lv: Uint8Array[],
-  m: number,
-  s: EncodeScratch,
-  out: ChunkBuilder,
-): void {
-  if (count === 0) {
-    out.addPage(lv, m, m);
-    return;
-  }
-  if (vals instanceof Uint8Array) minMaxU8(vals, count);
-  else if (vals instanceof Uint16Array) minMaxU16(vals, count);
-  else minMaxU32(vals, count);
-  const { lo, hi } = range;
-  if (out.stats) out.stats.add(0, lo, 0, hi);
-  if (delta && count >= DELTA_MIN_VALUES && hi < 2 ** 31) {
-    const d = s.deltas32.d;
-    for (let k = 0; k + 1 < count; k++) d[k] = vals[k + 1]! - vals[k]!;
-    addDeltaPage(s.deltas32, 0, vals[0]!, count, lv, m, s, out);
-    return;
-  }
-  // the row group's dictionary 0..max costs 4 bytes an entry, once; an id saves 2-3 bytes a value
-  if (count >= ID_PAGE_MIN_VALUES && hi <= 0xffff && (hi < 256 || hi < 2 * count)) {
-    let ids: Uint8Array | Uint16Array;
-    if (vals instanceof Uint32Array) {
-      ids = s.ids.subarray(0, count);
-      ids.set(vals);
-    } else ids = vals;
-    addIndexPage(ids, count, hi, lv, m, s, out, lo === hi);
-    return;
-  }
-  let words: Uint32Array;
-  if (vals instanceof Uint32Array) words = vals;
-  else {
-    words = s.words.subarray(0, count);
-    words.set(vals);
-  }
-  out.addPage([...lv, asBytes(words)], m, m - count);
 }

@@ -85,9 +85,10 @@ for (const [name, rows] of [
     );
   });
 
-// the ENUM's index width changes at 256 and 65536 values: around both, every address reads back
+// a text column past 256 values gets a dictionary per row group, and a page's ids are 16 bits: around
+// both, every address reads back
 for (const distinct of [255, 256, 257, 65535, 65536, 65537])
-  test(`sightings' addresses: an address ENUM of ${distinct} values`, async () => {
+  test(`sightings' addresses: an address list of ${distinct} values`, async () => {
     const rows: Row[] = [];
     for (let a = 0; a < distinct; a += 2)
       rows.push({
@@ -105,7 +106,7 @@ for (const distinct of [255, 256, 257, 65535, 65536, 65537])
   });
 
 test("sightings' capture points: two point numbers of one name", async () => {
-  // one text, one ENUM value: a row reads its point's name whatever its number
+  // one text, one id: a row reads its point's name whatever its number
   const points = ['node/n1/eth0', 'node/n1/eth0', 'node/n1/eth1'];
   const rows: Row[] = [0, 1, 2].map((point) => ({ point, file: 0, src: null, dst: null }));
   const got = await writtenSightings(sightingsOf(rows, points, ['n1', 'n1', 'n1']), ['f']);
@@ -163,8 +164,8 @@ test("sightings' NULLs across chunks and parts (3 000 rows a part, 2 048 a chunk
   );
 });
 
-test("sightings' addresses: an ENUM of 300 000 values (three row groups of its values table), on 8 threads", async () => {
-  // the type is made from a SELECT over the appended values: its order is the ids' only past one row group
+test("sightings' addresses: a list of 300 000 values, 150 000 distinct in one row group (past a page's 16-bit ids)", async () => {
+  // a row group's dictionary fills past 65 536 entries: the row group ends early, the next starts empty
   const rows: Row[] = [];
   for (let a = 0; a < 300000; a += 2)
     rows.push({ point: 0, file: 0, src: 0x0a000000 + a, dst: 0x0a000001 + a });

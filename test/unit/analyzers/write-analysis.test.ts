@@ -277,8 +277,6 @@ async function streamStage(
   dir: string,
   opts: Parameters<typeof streamAnalysis>[2],
   rowsPerPart?: number,
-  thread = false,
-  enumAsIs?: number,
 ): Promise<{ stage: AnalysisStage; done: StreamedAnalysis; ended: number[] }> {
   let stage: AnalysisStage | undefined;
   const ended: number[] = [];
@@ -290,8 +288,6 @@ async function streamStage(
           memoryLimit: '256MB',
           threads: 1,
           ...(rowsPerPart ? { rowsPerPart } : {}),
-          thread,
-          ...(enumAsIs !== undefined ? { enumAsIs } : {}),
         });
       },
       clock: () => undefined,
@@ -312,68 +308,61 @@ async function streamTables(
   dir: string,
   opts: Parameters<typeof streamAnalysis>[2],
   rowsPerPart?: number,
-  thread = false,
-  enumAsIs?: number,
 ): Promise<number[]> {
-  const { stage, done, ended } = await streamStage(bundle, dir, opts, rowsPerPart, thread, enumAsIs);
+  const { stage, done, ended } = await streamStage(bundle, dir, opts, rowsPerPart);
   await (await stage.finish(path.join(dir, 'streamed'), done.clockOffsets)).written;
   return ended;
 }
 
-for (const [thread, enumAsIs] of [
-  [false, undefined],
-  [true, undefined],
-  [false, 0],
-] as const)
-  test(
-    `streamed slab by slab into parts of 100 rows${thread ? ' on the sightings thread' : ''}${enumAsIs === 0 ? ', every text column written as text (no ENUM as it is)' : ''}, the tables read as those written from the held analysis`,
-    requireBundles(),
-    async () => {
-      const lab = labBundles().find((l) => l.mode === 'datapathv2') ?? labBundles()[0]!;
-      const spill = { memoryBudgetBytes: 1, spoolChunkFrames: 50, slabNs: 20e6 };
-      const held = await analysisFromBundle(lab.bundle, spill);
-      const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'ht-analysis-parts-'));
+test(
+  'streamed slab by slab into parts of 100 rows, the tables read as those written from the held analysis',
+  requireBundles(),
+  async () => {
+    const lab = labBundles().find((l) => l.mode === 'datapathv2') ?? labBundles()[0]!;
+    const spill = { memoryBudgetBytes: 1, spoolChunkFrames: 50, slabNs: 20e6 };
+    const held = await analysisFromBundle(lab.bundle, spill);
+    const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'ht-analysis-parts-'));
+    try {
+      await writeAnalysisTables(path.join(dir, 'held'), held.tables, { memoryLimit: '256MB', threads: 1 });
+      await streamTables(lab.bundle, dir, spill, 100);
+      const parts = await fs.readdir(path.join(dir, 'streamed', 'sightings'));
+      assert.ok(parts.length >= 3, `several parts (${parts.length})`);
+      assert.deepEqual(await fs.readdir(path.join(dir, 'parts')), [], 'every part moved into the dataset');
+      const db = await openDuckDb({ memoryLimit: '256MB', threads: 1 });
+      const con = await db.connect();
       try {
-        await writeAnalysisTables(path.join(dir, 'held'), held.tables, { memoryLimit: '256MB', threads: 1 });
-        await streamTables(lab.bundle, dir, spill, 100, thread, enumAsIs);
-        const parts = await fs.readdir(path.join(dir, 'streamed', 'sightings'));
-        assert.ok(parts.length >= 3, `several parts (${parts.length})`);
-        assert.deepEqual(await fs.readdir(path.join(dir, 'parts')), [], 'every part moved into the dataset');
-        const db = await openDuckDb({ memoryLimit: '256MB', threads: 1 });
-        const con = await db.connect();
-        try {
-          const rows = async (sql: string) => (await con.runAndReadAll(sql)).getRowObjectsJson();
-          for (const [table, order] of [
-            ['sightings', 'packet_id, hop'],
-            ['flows', 'flow_id'],
-            ['flow_hops', 'flow_id, leg, hop'],
-            ['flow_coverage', 'flow_id, capture_point'],
-            ['clock_offsets', 'node'],
-          ] as const) {
-            const read = (which: string) =>
-              `SELECT * FROM read_parquet('${path.join(dir, which, table, '*.parquet')}') ORDER BY ${order}`;
-            const [a, b] = [await rows(read('held')), await rows(read('streamed'))];
-            if (table !== 'flow_coverage') assert.ok(a.length > 0, table);
-            assert.deepEqual(b, a, table);
-          }
-          // the parts in name order are the rows in the order staged: packets ascending
-          const seq = await rows(
-            `SELECT packet_id FROM read_parquet('${path.join(dir, 'streamed', 'sightings', '*.parquet')}')`,
-          );
-          const ids = seq.map((r) => Number(r['packet_id']));
-          assert.deepEqual(
-            ids,
-            [...ids].sort((x, y) => x - y),
-          );
-        } finally {
-          con.closeSync();
-          db.closeSync();
+        const rows = async (sql: string) => (await con.runAndReadAll(sql)).getRowObjectsJson();
+        for (const [table, order] of [
+          ['sightings', 'packet_id, hop'],
+          ['flows', 'flow_id'],
+          ['flow_hops', 'flow_id, leg, hop'],
+          ['flow_coverage', 'flow_id, capture_point'],
+          ['clock_offsets', 'node'],
+        ] as const) {
+          const read = (which: string) =>
+            `SELECT * FROM read_parquet('${path.join(dir, which, table, '*.parquet')}') ORDER BY ${order}`;
+          const [a, b] = [await rows(read('held')), await rows(read('streamed'))];
+          if (table !== 'flow_coverage') assert.ok(a.length > 0, table);
+          assert.deepEqual(b, a, table);
         }
+        // the parts in name order are the rows in the order staged: packets ascending
+        const seq = await rows(
+          `SELECT packet_id FROM read_parquet('${path.join(dir, 'streamed', 'sightings', '*.parquet')}')`,
+        );
+        const ids = seq.map((r) => Number(r['packet_id']));
+        assert.deepEqual(
+          ids,
+          [...ids].sort((x, y) => x - y),
+        );
       } finally {
-        await fs.rm(dir, { recursive: true, force: true });
+        con.closeSync();
+        db.closeSync();
       }
-    },
-  );
+    } finally {
+      await fs.rm(dir, { recursive: true, force: true });
+    }
+  },
+);
 
 test(
   'flows that end out of id order (1 ms idle timeout): the streamed tables list their rows as the held ones do',
@@ -411,27 +400,25 @@ test(
   },
 );
 
-for (const thread of [false, true])
-  test(
-    `a stage discarded after a failure leaves none of the sightings parts it wrote${thread ? ' (sightings thread)' : ''}`,
-    requireBundles(),
-    async () => {
-      const lab = labBundles()[0]!;
-      const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'ht-analysis-discard-'));
-      try {
-        const { stage } = await streamStage(
-          lab.bundle,
-          dir,
-          { memoryBudgetBytes: 1, spoolChunkFrames: 50, slabNs: 20e6 },
-          100,
-          thread,
-        );
-        // (the analysis ends here as if what follows it had failed)
-        await stage.discard();
-        assert.deepEqual(await fs.readdir(path.join(dir, 'parts')), []);
-        assert.ok(!(await fs.readdir(dir)).includes('tmp'), 'the spill folder goes');
-      } finally {
-        await fs.rm(dir, { recursive: true, force: true });
-      }
-    },
-  );
+test(
+  'a stage discarded after a failure leaves none of the sightings parts it wrote',
+  requireBundles(),
+  async () => {
+    const lab = labBundles()[0]!;
+    const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'ht-analysis-discard-'));
+    try {
+      const { stage } = await streamStage(
+        lab.bundle,
+        dir,
+        { memoryBudgetBytes: 1, spoolChunkFrames: 50, slabNs: 20e6 },
+        100,
+      );
+      // (the analysis ends here as if what follows it had failed)
+      await stage.discard();
+      assert.deepEqual(await fs.readdir(path.join(dir, 'parts')), []);
+      assert.ok(!(await fs.readdir(dir)).includes('tmp'), 'the spill folder goes');
+    } finally {
+      await fs.rm(dir, { recursive: true, force: true });
+    }
+  },
+);

@@ -93,7 +93,8 @@ function rows(
     small[r] = next() & 255;
     portValid[r] = r % 3 === 0 ? 0 : 1;
     port[r] = next() & 0xffff;
-    code[r] = next() % 40;
+    // runs of up to 13 equal codes, broken by odd ones: RLE runs between bit-packed groups
+    code[r] = next() % 7 === 0 ? next() % 40 : Math.floor(r / 13) % 40;
     bigValid[r] = next() % 4 === 0 ? 0 : 1;
     big[r] = next();
     t += BigInt(next() % 100_000) * 1_000_000n;
