@@ -332,49 +332,67 @@ function sightingBatch(rows: SightingRows, t: SightingTexts, x: RowScratch): Col
   const base = rows.baseNs;
   const baseHi = Number(BigInt.asIntN(32, base >> 32n));
   const baseLo = Number(base & 0xffffffffn);
+  // the arrays in locals: read through the objects, every access in the loop was a property load
+  const {
+    point,
+    file,
+    rewrite,
+    flow,
+    t: time,
+    bytes,
+    ipVersion,
+    src,
+    dst,
+    proto,
+    icmpEcho,
+    icmpTypeCode,
+  } = rows;
+  const { pointIndex, nodeOfPoint, kindOfPoint, fileIndex, v4 } = t;
+  const { point: xPoint, node: xNode, hasNode, kind: xKind, file: xFile, hasFile, rewritten, hasFlow } = x;
+  const { ts, bytes: xBytes, hasIp, src: xSrc, dst: xDst, hasAddr, hasPorts, isTcp, isIcmp, isEcho } = x;
+  const { icmpType, icmpCode } = x;
   for (let r = 0; r < n; r++) {
-    const p = rows.point[r]!;
-    x.point[r] = t.pointIndex[p]!;
-    const nd = t.nodeOfPoint[p] ?? -1;
-    x.node[r] = Math.max(nd, 0);
-    x.hasNode[r] = nd < 0 ? 0 : 1;
-    x.kind[r] = t.kindOfPoint[p] ?? 0;
-    const fi = t.fileIndex[rows.file[r]!] ?? -1;
-    x.file[r] = Math.max(fi, 0);
-    x.hasFile[r] = fi < 0 ? 0 : 1;
+    const p = point[r]!;
+    xPoint[r] = pointIndex[p]!;
+    const nd = nodeOfPoint[p] ?? -1;
+    xNode[r] = Math.max(nd, 0);
+    hasNode[r] = nd < 0 ? 0 : 1;
+    xKind[r] = kindOfPoint[p] ?? 0;
+    const fi = fileIndex[file[r]!] ?? -1;
+    xFile[r] = Math.max(fi, 0);
+    hasFile[r] = fi < 0 ? 0 : 1;
     // no rewrite (code 0, the empty text) is NULL
-    x.rewritten[r] = rows.rewrite[r] === 0 ? 0 : 1;
-    x.hasFlow[r] = rows.flow[r]! < 0 ? 0 : 1;
+    rewritten[r] = rewrite[r] === 0 ? 0 : 1;
+    hasFlow[r] = flow[r]! < 0 ? 0 : 1;
     // the capture time: the base plus the rounded offset, exact in two 32-bit lanes
-    const sum = baseLo + Math.round(rows.t[r]!);
+    const sum = baseLo + Math.round(time[r]!);
     const carry = Math.floor(sum / TWO_32);
-    x.ts[2 * r] = sum - carry * TWO_32;
-    x.ts[2 * r + 1] = (baseHi + carry) | 0;
-    const b = rows.bytes[r]!;
+    ts[2 * r] = sum - carry * TWO_32;
+    ts[2 * r + 1] = (baseHi + carry) | 0;
+    const b = bytes[r]!;
     const bHi = Math.floor(b / TWO_32);
-    x.bytes[2 * r] = b - bHi * TWO_32;
-    x.bytes[2 * r + 1] = bHi;
-    const v = rows.ipVersion[r];
-    x.hasIp[r] = v === 0 ? 0 : 1;
+    xBytes[2 * r] = b - bHi * TWO_32;
+    xBytes[2 * r + 1] = bHi;
+    const v = ipVersion[r];
+    hasIp[r] = v === 0 ? 0 : 1;
     if (v === 4) {
-      x.src[r] = t.v4.id(rows.src[r]!);
-      x.dst[r] = t.v4.id(rows.dst[r]!);
-      x.hasAddr[r] = 1;
+      xSrc[r] = v4.id(src[r]!);
+      xDst[r] = v4.id(dst[r]!);
+      hasAddr[r] = 1;
     } else if (v === 6) {
-      x.src[r] = v6Base + rows.src[r]!;
-      x.dst[r] = v6Base + rows.dst[r]!;
-      x.hasAddr[r] = 1;
-    } else x.hasAddr[r] = 0;
-    const proto = rows.proto[r]!;
-    x.hasPorts[r] = proto === 6 || proto === 17 || proto === 132 ? 1 : 0;
-    x.isTcp[r] = proto === 6 ? 1 : 0;
-    x.isIcmp[r] = proto === 1 || proto === 58 ? 1 : 0;
-    x.isEcho[r] = rows.icmpEcho[r] === 1 ? 1 : 0;
-    const tc = rows.icmpTypeCode[r]!;
-    x.icmpType[r] = tc >>> 8;
-    x.icmpCode[r] = tc & 255;
+      xSrc[r] = v6Base + src[r]!;
+      xDst[r] = v6Base + dst[r]!;
+      hasAddr[r] = 1;
+    } else hasAddr[r] = 0;
+    const pr = proto[r]!;
+    hasPorts[r] = pr === 6 || pr === 17 || pr === 132 ? 1 : 0;
+    isTcp[r] = pr === 6 ? 1 : 0;
+    isIcmp[r] = pr === 1 || pr === 58 ? 1 : 0;
+    isEcho[r] = icmpEcho[r] === 1 ? 1 : 0;
+    const tc = icmpTypeCode[r]!;
+    icmpType[r] = tc >>> 8;
+    icmpCode[r] = tc & 255;
   }
-  const flow = rows.flow;
   return [
     { data: rows.packet },
     { data: rows.hop },
