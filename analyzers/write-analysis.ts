@@ -371,8 +371,8 @@ export class AnalysisStage {
 
   /**
    * `partsDir`: where the sightings' parts go as they are written (`finish` moves them into the
-   * dataset); `tmp`: the spill folders of DuckDB. `memoryLimit` is the flows tables'; the sightings,
-   * with `sightingsMemoryLimit`, have their own.
+   * dataset); `tmp`: the spill folders of DuckDB. `memoryLimit` is the flows tables' (the sightings are
+   * written without DuckDB).
    */
   static async open(
     tmp: string,
@@ -450,7 +450,7 @@ export class AnalysisStage {
   async finish(
     datasetDir: string,
     clockOffsets: readonly ClockOffset[],
-    /** the flows' database's memory for writing (the sightings' is closed by then) */
+    /** the flows' database's memory for writing */
     writing: { memoryLimit?: string } = {},
   ): Promise<{ written: Promise<void> }> {
     const root = path.resolve(datasetDir);
@@ -470,7 +470,7 @@ export class AnalysisStage {
       await this.discard();
       throw e;
     }
-    // the last sightings part is written meanwhile (on DuckDB's threads, or the sightings thread's)
+    // the last sightings part is ended here (its rows are written as they come)
     const parts = this.parts.finish();
     parts.catch(() => undefined);
     const write = async () => {

@@ -74,7 +74,6 @@ export type AnalyzeStage =
   | 'rules'
   | 'verdicts.json'
   | 'tables written'
-  | 'verdicts staged'
   | 'analysis.json'
   | 'verdicts written'
   | 'junit.xml'

@@ -154,8 +154,8 @@ class CheckPart {
 /**
  * Evidence lists as templates: the JSON text of a list (as JSON.stringify writes it) with its frames
  * left out, made once per sequence of (point, file) and found through a trie of them; its parts (the
- * text before each frame, and the end) joined by PART_SEP. DuckDB puts the frames back in while it
- * writes the file.
+ * text before each frame, and the end) joined by PART_SEP. The `verdicts` view puts the frames back in
+ * when it is read (ingest/dataset/verdict-columns.ts).
  */
 class EvidenceTemplates {
   private readonly root: TemplateNode = { next: new Map(), code: 0 };

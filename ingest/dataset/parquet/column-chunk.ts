@@ -25,7 +25,10 @@ const headerWriter = new ThriftWriter();
 const MIN_PROJECTING_VALUES = 4096;
 const MAX_PROJECTED_BYTES = 32 << 20;
 
-/** Min/max as (hi, lo) pairs: hi signed for INT64, 0 for INT32 (all our INT32 columns are unsigned). */
+/**
+ * Min/max as (hi, lo) pairs: hi signed for INT64, 0 for INT32 (lo compared as unsigned: a signed INT32
+ * column, the sightings' flow_id, holds only values below 2^31).
+ */
 export class MinMax {
   seen = false;
   minHi = 0;

@@ -111,9 +111,13 @@ class LocalTexts {
     this.local = new Int32Array(values.length).fill(-1);
   }
 
-  /** Whether `m` more distinct ids would still fit a page's 16-bit ids. */
+  /**
+   * Whether a page of `m` more rows surely keeps the row group's ids within 16 bits: at most `m` new
+   * ids, and never more than the values not used yet (a list of up to 65 536 values always fits; a
+   * bound of `m` alone cut every row group at one page).
+   */
   room(m: number): boolean {
-    return this.used.length + m <= 1 << 16;
+    return this.used.length + Math.min(m, this.values.length - this.used.length) <= 1 << 16;
   }
 
   /** The row group ids of `ids[0..m)` into `out`. */
@@ -364,6 +368,10 @@ export class TableFile {
     lv: Uint8Array[],
     out: ChunkBuilder,
   ): void {
+    if (count === 0) {
+      out.addPage(lv, m, m);
+      return;
+    }
     const s = this.scratch;
     let vals = lanes.subarray(2 * from, 2 * (from + m));
     if (kept) {

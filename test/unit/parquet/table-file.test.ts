@@ -245,3 +245,49 @@ test('an empty file is a table of no rows; a text id past its values is refused'
     done();
   }
 });
+
+test('row groups reach their size whatever the batches; runs of wide ids read back', async () => {
+  const { file, done } = tmpFile('t.parquet');
+  try {
+    const values = MANY.slice(0, 300);
+    const columns: TableColumn[] = [
+      { kind: 'uint', name: 'id', bits: 32 },
+      { kind: 'text', name: 'addr', values },
+      // runs of 50 equal ports above 255: RLE runs of two-byte values
+      { kind: 'uint', name: 'port', bits: 16 },
+    ];
+    const w = new TableFile(file, columns);
+    let next = 0;
+    const batch = (n: number): ColumnRows[] => {
+      const id = new Uint32Array(n);
+      const addr = new Uint16Array(n);
+      const port = new Uint16Array(n);
+      for (let r = 0; r < n; r++, next++) {
+        id[r] = next;
+        addr[r] = (next * 7) % values.length;
+        port[r] = 1000 + Math.floor(next / 50);
+      }
+      return [{ data: id }, { data: addr }, { data: port }];
+    };
+    // a first batch of one row, then one of many pages: the text column's 300 values never outgrow a
+    // page's 16-bit ids, so no row group is cut short
+    for (const n of [1, 300_000, 10]) w.append(batch(n), n);
+    w.close();
+    const [meta] = await duckRows(
+      `SELECT DISTINCT row_group_id, row_group_num_rows AS rows FROM parquet_metadata(${sqlString(file)}) ORDER BY 1`,
+    );
+    assert.deepEqual(
+      meta!.map((m) => Number(m.rows)),
+      [262_144, 37_867],
+    );
+    const [rows] = await duckRows(`SELECT id, addr, port FROM read_parquet(${sqlString(file)}) ORDER BY id`);
+    assert.equal(rows!.length, next);
+    const bad = rows!.filter(
+      (r, i) =>
+        r.id !== i || r.addr !== values[(i * 7) % values.length] || r.port !== 1000 + Math.floor(i / 50),
+    );
+    assert.deepEqual(bad.slice(0, 3), []);
+  } finally {
+    done();
+  }
+});
