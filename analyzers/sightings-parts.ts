@@ -144,8 +144,9 @@ const REWRITE_TEXTS = Array.from({ length: 16 }, (_, bits) =>
 );
 
 /**
- * Where the sightings' text columns take their values from: an ENUM's values are fixed before its first
- * row, and a streamed analysis stages each slab's rows as the slab is correlated.
+ * Where the sightings' text columns take their values from: a column's values are fixed before its
+ * first row (TableFile's text lists), and a streamed analysis writes each slab's rows as the slab is
+ * correlated.
  */
 export interface StageTexts {
   points: readonly string[];
