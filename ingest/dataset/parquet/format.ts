@@ -52,6 +52,43 @@ export interface SchemaNode {
   logical?: LogicalType;
 }
 
+/** An integer column's schema element: INT32 or INT64 by `bits`, with its converted and logical types. */
+export function intNode(
+  name: string,
+  bits: 8 | 16 | 32 | 64,
+  signed: boolean,
+  repetition: Repetition,
+): SchemaNode {
+  const converted =
+    bits === 64
+      ? signed
+        ? ConvertedType.INT_64
+        : ConvertedType.UINT_64
+      : signed
+        ? bits === 32
+          ? ConvertedType.INT_32
+          : undefined
+        : { 8: ConvertedType.UINT_8, 16: ConvertedType.UINT_16, 32: ConvertedType.UINT_32 }[bits];
+  return {
+    name,
+    type: bits === 64 ? PhysicalType.INT64 : PhysicalType.INT32,
+    repetition,
+    ...(converted === undefined ? {} : { converted }),
+    logical: { kind: 'int', bits, signed },
+  };
+}
+
+/** A UTF-8 string column's schema element. */
+export function stringNode(name: string, repetition: Repetition): SchemaNode {
+  return {
+    name,
+    type: PhysicalType.BYTE_ARRAY,
+    repetition,
+    converted: ConvertedType.UTF8,
+    logical: { kind: 'string' },
+  };
+}
+
 export interface ChunkStatistics {
   nullCount: number;
   /** plain-encoded bounds, in the order of the column's logical type */

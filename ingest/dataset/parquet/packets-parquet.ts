@@ -18,7 +18,15 @@ import {
 } from '../../columns/packets-schema.ts';
 import { ChunkBuilder, type MinMax } from './column-chunk.ts';
 import { type Deltas, deltaBinaryPacked, deltaPackedBound, exactDeltas } from './delta-binary-packed.ts';
-import { ConvertedType, Encoding, PhysicalType, Repetition, type SchemaNode } from './format.ts';
+import {
+  ConvertedType,
+  Encoding,
+  intNode,
+  PhysicalType,
+  Repetition,
+  type SchemaNode,
+  stringNode,
+} from './format.ts';
 import { minMaxU8, minMaxU16, minMaxU32, range } from './min-max.ts';
 import { allZero, bitLevels, dictionaryIndices, packLevels, rleLevels, uniformBits } from './rle-hybrid.ts';
 
@@ -139,11 +147,6 @@ export const packetColumnSpecs: readonly PacketColumnSpec[] = packetFields
   .map((f) => specOf(f.name));
 
 const intBits = { u8: 8, u16: 16, u32: 32 } as const;
-const intConverted = {
-  u8: ConvertedType.UINT_8,
-  u16: ConvertedType.UINT_16,
-  u32: ConvertedType.UINT_32,
-} as const;
 
 function nullable(spec: PacketColumnSpec): boolean {
   if (spec.kind === 'dict') return spec.source === 'direction' || spec.source === 'error';
@@ -156,58 +159,25 @@ function schemaNodes(spec: PacketColumnSpec): SchemaNode[] {
   const repetition = nullable(spec) ? Repetition.OPTIONAL : Repetition.REQUIRED;
   const name = spec.name;
   switch (spec.kind) {
-    case 'int32': {
-      const k = spec.source.kind;
-      const logical = { kind: 'int', bits: intBits[k], signed: false } as const;
-      return [{ name, type: PhysicalType.INT32, repetition, converted: intConverted[k], logical }];
-    }
+    case 'int32':
+      return [intNode(name, intBits[spec.source.kind], false, repetition)];
     case 'int64':
-      return [
-        {
-          name,
-          type: PhysicalType.INT64,
-          repetition,
-          converted: spec.signed ? ConvertedType.INT_64 : ConvertedType.UINT_64,
-          logical: { kind: 'int', bits: 64, signed: spec.signed },
-        },
-      ];
+      return [intNode(name, 64, spec.signed, repetition)];
     case 'fileOffset':
-      return [
-        {
-          name,
-          type: PhysicalType.INT64,
-          repetition,
-          converted: ConvertedType.UINT_64,
-          logical: { kind: 'int', bits: 64, signed: false },
-        },
-      ];
+      return [intNode(name, 64, false, repetition)];
     case 'ip6':
       // no logical type: DuckDB reads an unannotated FIXED_LEN_BYTE_ARRAY as BLOB, like the old BYTE_ARRAY
       return [{ name, type: PhysicalType.FIXED_LEN_BYTE_ARRAY, typeLength: 16, repetition }];
     case 'bool':
       return [{ name, type: PhysicalType.BOOLEAN, repetition }];
     case 'dict':
-      return [
-        {
-          name,
-          type: PhysicalType.BYTE_ARRAY,
-          repetition,
-          converted: ConvertedType.UTF8,
-          logical: { kind: 'string' },
-        },
-      ];
+      return [stringNode(name, repetition)];
     case 'vlan':
       // the three-level LIST of the spec; elements are never null inside a list
       return [
         { name, repetition, children: 1, converted: ConvertedType.LIST, logical: { kind: 'list' } },
         { name: 'list', repetition: Repetition.REPEATED, children: 1 },
-        {
-          name: 'element',
-          type: PhysicalType.INT32,
-          repetition: Repetition.REQUIRED,
-          converted: ConvertedType.UINT_16,
-          logical: { kind: 'int', bits: 16, signed: false },
-        },
+        intNode('element', 16, false, Repetition.REQUIRED),
       ];
   }
 }

@@ -8,7 +8,7 @@
  * a row in tens of nanoseconds, as rows arrive, so nothing is left to write when the analysis ends.
  */
 import { ChunkBuilder } from './column-chunk.ts';
-import { ConvertedType, Encoding, PhysicalType, Repetition, type SchemaNode } from './format.ts';
+import { Encoding, intNode, PhysicalType, Repetition, type SchemaNode, stringNode } from './format.ts';
 import { minMaxU8, minMaxU16, minMaxU32, range } from './min-max.ts';
 import {
   addDeltaPage,
@@ -64,40 +64,19 @@ const DELTA_MIN_VALUES = 256;
 const TEXT_AS_IS = 256;
 const CREATED_BY = 'hoptrace table-file 1';
 
-const converted = { 8: ConvertedType.UINT_8, 16: ConvertedType.UINT_16, 32: ConvertedType.UINT_32 } as const;
-
 function schemaNode(c: TableColumn): SchemaNode {
   // a string column is always nullable
   const repetition = c.kind === 'string' || c.nullable ? Repetition.OPTIONAL : Repetition.REQUIRED;
-  const name = c.name;
   switch (c.kind) {
     case 'uint':
-      return {
-        name,
-        type: PhysicalType.INT32,
-        repetition,
-        converted: c.signed ? ConvertedType.INT_32 : converted[c.bits],
-        logical: { kind: 'int', bits: c.bits, signed: c.signed === true },
-      };
+      return intNode(c.name, c.bits, c.signed === true, repetition);
     case 'int64':
-      return {
-        name,
-        type: PhysicalType.INT64,
-        repetition,
-        converted: c.signed ? ConvertedType.INT_64 : ConvertedType.UINT_64,
-        logical: { kind: 'int', bits: 64, signed: c.signed },
-      };
+      return intNode(c.name, 64, c.signed, repetition);
     case 'bool':
-      return { name, type: PhysicalType.BOOLEAN, repetition };
+      return { name: c.name, type: PhysicalType.BOOLEAN, repetition };
     case 'text':
     case 'string':
-      return {
-        name,
-        type: PhysicalType.BYTE_ARRAY,
-        repetition,
-        converted: ConvertedType.UTF8,
-        logical: { kind: 'string' },
-      };
+      return stringNode(c.name, repetition);
   }
 }
 
