@@ -93,8 +93,6 @@ export class PacketsDatasetWriter {
   private buffered = 0;
   private tick = 0;
   private readonly dictionaryCache = new Map<string, { n: number; entries: number; bytes: Uint8Array }>();
-  /** the 0..max dictionaries of full u8 and u16 ranges, which most row groups use */
-  private readonly ranges = new Map<number, Uint8Array>();
   /** paths of the files finished since the last `endFiles` */
   private finished: string[] = [];
   /** rows written */
@@ -373,12 +371,7 @@ export class PacketsDatasetWriter {
     if (chunk.values?.used) return { bytes: chunk.values.page(), entries: chunk.values.size };
     if (chunk.dictionaryMax >= 0) {
       const max = chunk.dictionaryMax;
-      let range = this.ranges.get(max);
-      if (!range) {
-        range = plainRange(max);
-        if (max === 255 || max === 65535) this.ranges.set(max, range);
-      }
-      return { bytes: range, entries: max + 1 };
+      return { bytes: plainRange(max), entries: max + 1 };
     }
     if (spec.kind !== 'dict') return null;
     let values: readonly string[];

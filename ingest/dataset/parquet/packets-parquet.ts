@@ -884,8 +884,23 @@ export function encodePacketPages(
   }
 }
 
-/** The dictionary page body of integers stored as their own ids: PLAIN INT32 0, 1, ..., max. */
+/** PLAIN INT32 0, 1, ..., 65535, made once: every id dictionary is a prefix of it. */
+let idRange: Uint8Array | null = null;
+
+/**
+ * The dictionary page body of integers stored as their own ids: PLAIN INT32 0, 1, ..., max. Read-only
+ * (a view of one shared range up to 65535, which every row group's id dictionary is: a page's ids are at
+ * most 16 bits).
+ */
 export function plainRange(max: number): Uint8Array {
+  if (max <= 0xffff) {
+    if (idRange === null) {
+      const values = new Uint32Array(0x10000);
+      for (let i = 0; i <= 0xffff; i++) values[i] = i;
+      idRange = asBytes(values);
+    }
+    return idRange.subarray(0, 4 * (max + 1));
+  }
   const values = new Uint32Array(max + 1);
   for (let i = 0; i <= max; i++) values[i] = i;
   return asBytes(values);
