@@ -467,10 +467,7 @@ export class SightingsParts {
     for (let from = 0; from < rows.length; ) {
       const file = this.file ?? this.nextPart();
       const m = Math.min(rows.length - from, this.rowsPerPart - file.count);
-      file.append(
-        batch.map((c) => sliceRows(c, from, m)),
-        m,
-      );
+      file.append(batch, m, from);
       from += m;
       if (file.count >= this.rowsPerPart) this.endPart();
     }
@@ -509,13 +506,4 @@ export class SightingsParts {
     this.file = null;
     for (const part of this.parts) await fs.rm(part, { force: true });
   }
-}
-
-/** Rows [from, from + m) of one column's batch. */
-function sliceRows(c: ColumnRows, from: number, m: number): ColumnRows {
-  if (from === 0) return c;
-  if ('strings' in c) return { strings: c.strings.slice(from, from + m) };
-  const valid = c.valid?.subarray(from, from + m);
-  if ('lanes' in c) return { lanes: c.lanes.subarray(2 * from, 2 * (from + m)), valid };
-  return { data: c.data.subarray(from, from + m), valid };
 }

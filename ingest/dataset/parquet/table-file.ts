@@ -101,12 +101,12 @@ class LocalTexts {
 
   /** The row group ids of `ids[0..m)` into `out`. */
   map(ids: Uint8Array | Uint16Array | Uint32Array, m: number, out: Uint16Array): number {
-    // a page has at most 2^16 rows, and `room` was asked first: every id fits 16 bits
+    // a page has at most 2^16 rows, and `room` was asked first: every id fits 16 bits; every id is
+    // below the values' count (encodeText checked)
     const local = this.local;
     const used = this.used;
     for (let k = 0; k < m; k++) {
       const id = ids[k]!;
-      if (id >= local.length) throw new Error(`text id ${id} past the column's ${local.length} values`);
       let l = local[id]!;
       if (l < 0) {
         l = used.length;
@@ -143,6 +143,8 @@ export class TableFile {
   /** a page's dictionary indices */
   private readonly indices = new Uint8Array(hybridBound(PAGE_ROWS));
   private strings = new Uint8Array(1 << 16);
+  /** the dictionary pages of text columns written with all their values, by column */
+  private readonly textPages = new Map<number, { bytes: Uint8Array; entries: number }>();
   private groupRows = 0;
   private readonly rowGroupRows: number;
   /** rows written (row groups and the one being filled) */
@@ -172,12 +174,13 @@ export class TableFile {
     return this.file.path;
   }
 
-  /** Adds rows [0, n) of `batch` (one entry per column, in order); the arrays may be reused after. */
-  append(batch: readonly ColumnRows[], n: number): void {
+  /** Adds rows [start, start + n) of `batch` (one entry per column, in order); the arrays may be reused after. */
+  append(batch: readonly ColumnRows[], n: number, start = 0): void {
     if (batch.length !== this.columns.length)
       throw new Error(`${this.file.path}: ${batch.length} columns given for ${this.columns.length}`);
-    for (let from = 0; from < n; ) {
-      const m = Math.min(n - from, PAGE_ROWS, this.rowGroupRows - this.groupRows);
+    const end = start + n;
+    for (let from = start; from < end; ) {
+      const m = Math.min(end - from, PAGE_ROWS, this.rowGroupRows - this.groupRows);
       if (!this.textsFit(m)) this.flush();
       this.page(batch, from, m);
       from += m;
@@ -219,8 +222,14 @@ export class TableFile {
     const local = this.locals[i];
     if (local) return local.take();
     if (c.kind === 'text') {
-      const values = c.values.length > 0 ? c.values : [''];
-      return { bytes: plainStrings(values), entries: values.length };
+      // the same for every row group: made once
+      let page = this.textPages.get(i);
+      if (page === undefined) {
+        const values = c.values.length > 0 ? c.values : [''];
+        page = { bytes: plainStrings(values), entries: values.length };
+        this.textPages.set(i, page);
+      }
+      return page;
     }
     if (chunk.dictionaryMax >= 0)
       return { bytes: plainRange(chunk.dictionaryMax), entries: chunk.dictionaryMax + 1 };
@@ -308,15 +317,14 @@ export class TableFile {
     m: number,
     out: ChunkBuilder,
   ): void {
+    if (count > 0 && maxOf(ids, count) >= size)
+      throw new Error(`${this.file.path}: text id ${range.hi} past the column's ${size} values`);
     const local = this.locals[i];
     if (local) {
       const max = local.map(ids, count, this.textIds);
       this.indexPage(this.textIds, count, Math.max(max, 0), levels, m, out);
       return;
     }
-    for (let k = 0; k < count; k++)
-      if (ids[k]! >= size)
-        throw new Error(`${this.file.path}: text id ${ids[k]} past the column's ${size} values`);
     this.indexPage(ids, count, Math.max(size - 1, 0), levels, m, out);
   }
 
@@ -421,9 +429,7 @@ export class TableFile {
       out.addPage(lv, m, m);
       return;
     }
-    if (vals instanceof Uint8Array) minMaxU8(vals, count);
-    else if (vals instanceof Uint16Array) minMaxU16(vals, count);
-    else minMaxU32(vals, count);
+    maxOf(vals, count);
     const { lo, hi } = range;
     if (out.stats) out.stats.add(0, lo, 0, hi);
     if (delta && count >= DELTA_MIN_VALUES && hi < 2 ** 31) {
@@ -445,6 +451,14 @@ export class TableFile {
     }
     out.addPage([...lv, asBytes(words)], m, m - count);
   }
+}
+
+/** The largest of `vals[0..count)` (count > 0), its smallest left in `range.lo` (min-max.ts's kernels). */
+function maxOf(vals: Uint8Array | Uint16Array | Uint32Array, count: number): number {
+  if (vals instanceof Uint8Array) minMaxU8(vals, count);
+  else if (vals instanceof Uint16Array) minMaxU16(vals, count);
+  else minMaxU32(vals, count);
+  return range.hi;
 }
 
 /** PLAIN booleans: a bit per non-null value, LSB first. */
