@@ -297,7 +297,7 @@ export class VerdictsTableStage {
       p.messageCode[r] = message;
       p.message[r] = message === 0 ? c.message : null;
       // evidence as JSON text (a list of {point, file, frame}, readable with DuckDB's json functions),
-      // made by DuckDB from a template and the frames
+      // which the `verdicts` view makes from a template and the frames
       const evidence = c.evidence;
       const template = evidence.length === 0 ? 0 : this.templates.code(evidence);
       p.evidenceCode[r] = template;
