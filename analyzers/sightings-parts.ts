@@ -67,11 +67,31 @@ export type SightingRows = Pick<Sightings, (typeof OWN_FIELDS)[number] | 'length
     flow: Int32Array;
   };
 
-type Column = Uint8Array | Uint16Array | Uint32Array | Float64Array;
+type Column = Uint8Array | Uint16Array | Uint32Array | Int32Array | Float64Array;
+
+/**
+ * Arrays `sightingRows` fills, kept from call to call: its rows are written before the next call, so
+ * a slab's flow ids, packet numbers and gathered frame columns need no fresh memory (each slab's own
+ * arrays were pages faulted in anew).
+ */
+export class RowsScratch {
+  private readonly arrays = new Map<string, Column>();
+
+  /** `key`'s array of `n` values, of `src`'s kind. */
+  take<T extends Column>(key: string, like: T, n: number): T {
+    let a = this.arrays.get(key);
+    if (a === undefined || a.length < n || a.constructor !== like.constructor) {
+      a = new (like.constructor as new (n: number) => T)(Math.max(n, 2 * (a?.length ?? 0)));
+      this.arrays.set(key, a);
+    }
+    return a.subarray(0, n) as T;
+  }
+}
 
 /**
  * The rows [from, to) of `s` as `SightingRows`; `flowOf` by `s`'s packet numbers, packets numbered from
- * `packetBase`. The sighting's columns are views of `s`'s, valid until its arrays are reused.
+ * `packetBase`. The sighting's columns are views of `s`'s, valid until its arrays are reused; the rest
+ * are `scratch`'s, valid until its next use.
  */
 export function sightingRows(
   s: Sightings,
@@ -79,6 +99,7 @@ export function sightingRows(
   packetBase: number,
   from: number,
   to: number,
+  scratch: RowsScratch,
 ): SightingRows {
   const f = s.frames;
   const n = to - from;
@@ -91,10 +112,11 @@ export function sightingRows(
   const rows = { length: n, baseNs: f.baseNs ?? 0n } as SightingRows;
   const out = rows as unknown as Record<string, Column>;
   for (const k of OWN_FIELDS) out[k] = take(s[k]);
-  for (const k of FRAME_FIELDS) out[k] = identity ? take(f[k]) : gather(f[k], rowFrame);
-  const flow = new Int32Array(n);
+  for (const k of FRAME_FIELDS)
+    out[k] = identity ? take(f[k]) : gather(f[k], rowFrame, scratch.take(k, f[k], n));
+  const flow = scratch.take('flow', INT32, n);
   const renumber = packetBase > 0;
-  const packet = renumber ? new Uint32Array(n) : s.packet.subarray(from, to);
+  const packet = renumber ? scratch.take('packet', UINT32, n) : s.packet.subarray(from, to);
   for (let r = 0; r < n; r++) {
     const p = s.packet[from + r]!;
     flow[r] = flowOf[p] ?? -1;
@@ -105,27 +127,26 @@ export function sightingRows(
   return rows;
 }
 
-/** `src` at `rows`, in a new array of its kind (one monomorphic loop per element type). */
-function gather<T extends Column>(src: T, rows: Int32Array): T {
+const INT32 = new Int32Array(0);
+const UINT32 = new Uint32Array(0);
+
+/** `src` at `rows` into `out`, an array of its kind (one monomorphic loop per element type). */
+function gather<T extends Column>(src: T, rows: Int32Array, out: T): T {
   const n = rows.length;
   if (src instanceof Uint8Array) {
-    const out = new Uint8Array(n);
-    for (let r = 0; r < n; r++) out[r] = src[rows[r]!]!;
-    return out as T;
+    const o = out as Uint8Array;
+    for (let r = 0; r < n; r++) o[r] = src[rows[r]!]!;
+  } else if (src instanceof Uint16Array) {
+    const o = out as Uint16Array;
+    for (let r = 0; r < n; r++) o[r] = src[rows[r]!]!;
+  } else if (src instanceof Uint32Array) {
+    const o = out as Uint32Array;
+    for (let r = 0; r < n; r++) o[r] = src[rows[r]!]!;
+  } else {
+    const o = out as Float64Array;
+    for (let r = 0; r < n; r++) o[r] = src[rows[r]!]!;
   }
-  if (src instanceof Uint16Array) {
-    const out = new Uint16Array(n);
-    for (let r = 0; r < n; r++) out[r] = src[rows[r]!]!;
-    return out as T;
-  }
-  if (src instanceof Uint32Array) {
-    const out = new Uint32Array(n);
-    for (let r = 0; r < n; r++) out[r] = src[rows[r]!]!;
-    return out as T;
-  }
-  const out = new Float64Array(n);
-  for (let r = 0; r < n; r++) out[r] = src[rows[r]!]!;
-  return out as T;
+  return out;
 }
 
 /** The distinct texts of `texts` (a TextDict's) and each one's index among them (null: -1). */

@@ -13,7 +13,14 @@ import { openDuckDb, setMemoryLimit, sqlString } from '../ingest/dataset/duckdb.
 import type { ClockOffset } from './clock-offsets.ts';
 import type { Sightings } from './correlate/sightings.ts';
 import type { Flow } from './flows.ts';
-import { PART_ROWS, SightingsParts, type StageTexts, sightingRows, stageTextsOf } from './sightings-parts.ts';
+import {
+  PART_ROWS,
+  RowsScratch,
+  SightingsParts,
+  type StageTexts,
+  sightingRows,
+  stageTextsOf,
+} from './sightings-parts.ts';
 import { ColumnAppender, type StageCol, stageCol, TextDict } from './stage-columns.ts';
 
 export const ANALYSIS_TABLES = ['sightings', 'flows', 'flow_hops', 'clock_offsets', 'flow_coverage'] as const;
@@ -356,6 +363,7 @@ export async function stageAnalysisTables(
  */
 export class AnalysisStage {
   private readonly pending: Flow[] = [];
+  private readonly rowsScratch = new RowsScratch();
   private closed = false;
 
   private constructor(
@@ -428,7 +436,7 @@ export class AnalysisStage {
   async sightings(s: Sightings, flowOf: Int32Array, packetBase: number): Promise<void> {
     for (let at = 0; at < s.length; at += this.chunkRows) {
       const to = Math.min(s.length, at + this.chunkRows);
-      await this.parts.rows(sightingRows(s, flowOf, packetBase, at, to));
+      await this.parts.rows(sightingRows(s, flowOf, packetBase, at, to, this.rowsScratch));
     }
   }
 
