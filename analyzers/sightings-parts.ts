@@ -17,7 +17,7 @@ import path from 'node:path';
 import { type ColumnRows, type TableColumn, TableFile } from '../ingest/dataset/parquet/table-file.ts';
 import { FRAME_COLUMNS, type FrameColumn, type FrameTable } from './correlate/frame-table.ts';
 import type { Sightings } from './correlate/sightings.ts';
-import { TextDict } from './stage-columns.ts';
+import { TextDict } from './text-dict.ts';
 import { ip4Text } from './topology/ip-text.ts';
 import { U32Ids } from './u32-ids.ts';
 
@@ -153,7 +153,7 @@ function gather<T extends Column>(src: T, rows: Int32Array, out: T): T {
 function distinctOf(texts: readonly (string | null)[]): { values: string[]; index: Int32Array } {
   const dict = new TextDict();
   const { ids, valid } = dict.encode(texts);
-  return { values: dict.texts, index: Int32Array.from(ids, (id, i) => (valid[i] === 1 ? id : -1)) };
+  return { values: dict.values, index: Int32Array.from(ids, (id, i) => (valid[i] === 1 ? id : -1)) };
 }
 
 /** Enum texts of codes this code defines (the stage column holds the code itself). */

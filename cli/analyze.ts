@@ -70,12 +70,11 @@ export interface AnalyzeOptions extends RuleSelection {
 
 export type AnalyzeStage =
   | 'ingest+analysis'
-  | 'tables staged'
   | 'rules'
-  | 'verdicts.json'
   | 'tables written'
-  | 'analysis.json'
   | 'verdicts written'
+  | 'verdicts.json'
+  | 'analysis.json'
   | 'junit.xml'
   | 'report.html';
 
@@ -149,10 +148,9 @@ export async function analyzeBundle(
       {
         open: async (texts) => {
           tables = await AnalysisStage.open(
-            path.join(side, 'analysis-tmp'),
+            path.join(side, 'flow-tables'),
             path.join(side, 'sightings'),
             texts,
-            { memoryLimit: FLOW_TABLES_MEMORY },
           );
         },
         clock: ({ topology, coverage, clockOffsets }) => {
@@ -188,43 +186,35 @@ export async function analyzeBundle(
     const extra: Warning[] = faults.map((message) => ({ code: 'input.container-fault', message }));
     const tail = judge!.tail(analysis.warnings, extra);
     done('rules');
-    // DuckDB writes the flows' tables on its own threads while this thread ends the verdicts table and
-    // writes the JSON outputs and junit.xml (written one after the other, the writes were a serial tail
-    // of 15 s at 20 M frames)
-    const written = (
-      await tables!.finish(staged, analysis.clockOffsets, { memoryLimit: FLOW_TABLES_WRITE_MEMORY })
-    ).written;
-    done('tables staged');
-    const judged = await alongside(written, async () => {
-      out.table.finish();
-      done('verdicts written');
-      out.verdictsJson.finish(tail);
-      await fs.mkdir(path.join(staged, 'report'), { recursive: true });
-      await fs.rename(path.join(side, DATASET_VERDICTS), path.join(staged, DATASET_VERDICTS));
-      done('verdicts.json');
-      const document: VerdictsDocument = {
-        schema_version: VERDICTS_SCHEMA_VERSION,
-        flows: out.report.flows(),
-        ...tail,
-      };
-      await writeReportInputs(staged, document, analysis.topology);
-      const head = reportInputHead(
-        {
-          topology: analysis.topology,
-          clockOffsets: analysis.clockOffsets,
-          warnings: analysis.warnings,
-          faults: analysis.faults,
-        },
-        bundle,
-        DEFAULT_LADDER_PACKETS,
-      );
-      out.analysisJson.finish(path.join(stage, ANALYSIS_JSON), head);
-      done('analysis.json');
-      out.finishJunit();
-      return { document, model: feed!.model(head, document) };
-    });
+    // the tables' rows were written as the analysis made them: only their files' ends are left
+    await tables!.finish(staged, analysis.clockOffsets);
     done('tables written');
-    const { document, model } = judged;
+    out.table.finish();
+    done('verdicts written');
+    out.verdictsJson.finish(tail);
+    await fs.mkdir(path.join(staged, 'report'), { recursive: true });
+    await fs.rename(path.join(side, DATASET_VERDICTS), path.join(staged, DATASET_VERDICTS));
+    done('verdicts.json');
+    const document: VerdictsDocument = {
+      schema_version: VERDICTS_SCHEMA_VERSION,
+      flows: out.report.flows(),
+      ...tail,
+    };
+    await writeReportInputs(staged, document, analysis.topology);
+    const head = reportInputHead(
+      {
+        topology: analysis.topology,
+        clockOffsets: analysis.clockOffsets,
+        warnings: analysis.warnings,
+        faults: analysis.faults,
+      },
+      bundle,
+      DEFAULT_LADDER_PACKETS,
+    );
+    out.analysisJson.finish(path.join(stage, ANALYSIS_JSON), head);
+    done('analysis.json');
+    out.finishJunit();
+    const model = feed!.model(head, document);
     for (const table of [VERDICTS_TABLE, VERDICT_TEXTS_TABLE])
       await fs.rename(path.join(side, table), path.join(staged, table));
     await writeViewsSql(staged);
@@ -264,25 +254,6 @@ export async function analyzeBundle(
   };
 }
 
-/**
- * `work` while DuckDB writes a table (`written`); resolves when both are done, so a failure of either
- * never leaves the other still writing into the stage that the caller then removes.
- */
-async function alongside<T>(written: Promise<void>, work: () => Promise<T>): Promise<T> {
-  const [result, write] = await Promise.allSettled([work(), written]);
-  if (result.status === 'rejected') throw result.reason;
-  if (write.status === 'rejected') throw write.reason;
-  return result.value;
-}
-
-/**
- * DuckDB's memory for the flows' tables while the analysis runs: they hold every flow's rows until the
- * end (past it they spill). (The sightings, which once had 160 MB of their own beside these 96, are
- * written by sightings-parts.ts without DuckDB.)
- */
-const FLOW_TABLES_MEMORY = '160MB';
-/** and for writing them, sorted by flow id */
-const FLOW_TABLES_WRITE_MEMORY = '256MB';
 /**
  * Nice steps the ingest's worker lanes run below the analysis: the ingest ends well before the analysis
  * (at 5 M frames, at 5-14 s of 26-38), so it can take the CPU the analysis leaves.

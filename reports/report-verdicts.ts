@@ -9,24 +9,9 @@
  * spread the heap: the columns are made into flows once, at the end (`flows()`).
  */
 import type { Datapath, FlowVerdict, PointRef, Reason, Status } from '../analyzers/rules/verdict-types.ts';
+import { Interned } from '../analyzers/text-dict.ts';
 import { keepLowest } from './lowest-ids.ts';
 import { DEFAULT_PASSING_DETAIL, type ReportModelOptions, scenarioKey } from './report-model.ts';
-
-/** Values as small numbers: each distinct value stored once. */
-class Interned<T> {
-  readonly values: T[] = [];
-  private readonly codes = new Map<T, number>();
-
-  code(v: T): number {
-    let c = this.codes.get(v);
-    if (c === undefined) {
-      c = this.values.length;
-      this.values.push(v);
-      this.codes.set(v, c);
-    }
-    return c;
-  }
-}
 
 const NONE: never[] = [];
 
@@ -39,7 +24,7 @@ export class ReportVerdicts {
   /** index of each flow kept whole by its id */
   private readonly indexOf = new Map<number, number>();
   private readonly text = new Interned<string | null>();
-  private readonly code = (v: string | null): number => this.text.code(v);
+  private readonly code = (v: string | null): number => this.text.id(v);
   private readonly status = new Interned<Status>();
   private readonly datapath = new Interned<Datapath>();
   private readonly reason = new Interned<Reason | null>();
@@ -76,9 +61,9 @@ export class ReportVerdicts {
     page[k + 13] = f.scenario === null ? -1 : f.scenario.id;
     page[k + 14] = t(f.scenario?.rule ?? null);
     page[k + 15] = t(f.rule_id);
-    page[k + 16] = this.datapath.code(f.datapath);
-    page[k + 17] = this.status.code(f.status);
-    page[k + 18] = this.reason.code(f.reason);
+    page[k + 16] = this.datapath.id(f.datapath);
+    page[k + 17] = this.status.id(f.status);
+    page[k + 18] = this.reason.id(f.reason);
     if (f.not_captured.length > 0) this.notCaptured.set(i, f.not_captured);
     if (f.status === 'pass' && !this.keepPassing(f)) return false;
     this.whole.set(i, f);

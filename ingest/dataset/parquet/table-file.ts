@@ -42,8 +42,11 @@ export type TableColumn =
   | { kind: 'int64'; name: string; signed: boolean; nullable?: boolean; stats?: boolean; delta?: boolean }
   /** 0/1 bytes */
   | { kind: 'bool'; name: string; nullable?: boolean }
-  /** ids into `values`, fixed for the file */
-  | { kind: 'text'; name: string; values: readonly string[]; nullable?: boolean }
+  /**
+   * ids into `values`: fixed for the file, or with `growing` a list that may grow between batches (each
+   * batch's ids below its length then; every row group gets a dictionary of the values it uses)
+   */
+  | { kind: 'text'; name: string; values: readonly string[]; nullable?: boolean; growing?: boolean }
   /** a string per row (null: NULL) */
   | { kind: 'string'; name: string };
 
@@ -82,8 +85,8 @@ function schemaNode(c: TableColumn): SchemaNode {
 
 /** A text column's dictionary of the row group being filled: the file's ids it uses, in first use. */
 class LocalTexts {
-  /** file id -> row group id (-1: not used yet) */
-  private readonly local: Int32Array;
+  /** file id -> row group id (-1: not used yet); grown with a growing list */
+  private local: Int32Array;
   readonly used: number[] = [];
 
   constructor(readonly values: readonly string[]) {
@@ -103,6 +106,11 @@ class LocalTexts {
   map(ids: Uint8Array | Uint16Array | Uint32Array, m: number, out: Uint16Array): number {
     // a page has at most 2^16 rows, and `room` was asked first: every id fits 16 bits; every id is
     // below the values' count (encodeText checked)
+    if (this.local.length < this.values.length) {
+      const grown = new Int32Array(Math.max(this.values.length, 2 * this.local.length)).fill(-1);
+      grown.set(this.local);
+      this.local = grown;
+    }
     const local = this.local;
     const used = this.used;
     for (let k = 0; k < m; k++) {
@@ -165,7 +173,9 @@ export class TableFile {
         }),
     );
     this.locals = columns.map((c) =>
-      c.kind === 'text' && c.values.length > TEXT_AS_IS ? new LocalTexts(c.values) : null,
+      c.kind === 'text' && (c.growing === true || c.values.length > TEXT_AS_IS)
+        ? new LocalTexts(c.values)
+        : null,
     );
     this.file = new ParquetFile(path, schema, columns.length);
   }

@@ -13,7 +13,6 @@ async function writtenSightings(
   s: Sightings,
   files: string[],
   partRows?: number,
-  threads = 1,
 ): Promise<
   {
     capture_point: string;
@@ -32,7 +31,7 @@ async function writtenSightings(
       clockOffsets: [],
       files,
     };
-    await writeAnalysisTables(dir, t, { memoryLimit: '256MB', threads, partRows });
+    await writeAnalysisTables(dir, t, { partRows });
     const db = await openDuckDb({ memoryLimit: '256MB', threads: 1 });
     const con = await db.connect();
     try {
@@ -169,7 +168,7 @@ test("sightings' addresses: a list of 300 000 values, 150 000 distinct in one ro
   const rows: Row[] = [];
   for (let a = 0; a < 300000; a += 2)
     rows.push({ point: 0, file: 0, src: 0x0a000000 + a, dst: 0x0a000001 + a });
-  const got = await writtenSightings(sightingsOf(rows, ['p'], [null]), ['f'], undefined, 8);
+  const got = await writtenSightings(sightingsOf(rows, ['p'], [null]), ['f']);
   const bad = got.filter((g, i) => g.src_ip !== text(rows[i]!.src) || g.dst_ip !== text(rows[i]!.dst));
   assert.deepEqual(bad.slice(0, 3), []);
 });

@@ -3,46 +3,20 @@ import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
-import type { Flow } from '../../../analyzers/flows.ts';
 import { writeAnalysisTables } from '../../../analyzers/write-analysis.ts';
 import { openDuckDb } from '../../../ingest/dataset/duckdb.ts';
+import { flowOf } from './hand-flow.ts';
 import { sightingsOf } from './hand-sightings.ts';
 
-/** Flow k with texts of its own: two Community IDs, a client pod and a coverage point. */
-function flowOf(k: number): Flow {
-  return {
-    id: k,
-    proto: 6,
-    family: 4,
-    client: { ip: '10.0.0.1', port: 1000 + (k % 50000), pod: `pod-${k}`, node: 'n1' },
-    service: null,
-    server: { ip: '10.0.0.2', port: 80, pod: null, node: 'n2' },
-    packets: 1,
-    requestPackets: 1,
-    replyPackets: 0,
-    bytes: 60,
-    firstNs: BigInt(k),
-    lastNs: BigInt(k),
-    communityIdService: `1:service-${k}`,
-    communityIdServer: `1:server-${k}`,
-    requestPath: [{ point: 'p', dir: 'out' }],
-    replyPath: [],
-    requestPathPackets: 1,
-    replyPathPackets: 0,
-    hops: [],
-    coverage: [{ point: `point-${k}`, status: 'not_captured', seen: false, drops: null }],
-  };
-}
-
-test('flow texts past one DuckDB row group (122 880), on several threads: every row its own', async () => {
-  // 4 texts a flow: 800 000 texts, seven row groups of the texts table, scanned by eight threads (with two,
-  // the list came out in order about half the time)
+test('flow texts past 65 536 distinct in a row group: every row its own', async () => {
+  // 2 distinct texts a flow in the dictionary (client pod, coverage point): a row group's dictionary
+  // fills at 65 536 texts, so the flows' row groups end there; the Community IDs are strings
   const flows = Array.from({ length: 200000 }, (_, k) => flowOf(k));
   const sightings = sightingsOf([], [], []);
   const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'ht-analysis-'));
   try {
     const tables = { sightings, flows, flowOfPacket: new Int32Array(0), clockOffsets: [], files: [] };
-    await writeAnalysisTables(dir, tables, { memoryLimit: '512MB', threads: 8 });
+    await writeAnalysisTables(dir, tables);
     const db = await openDuckDb({ memoryLimit: '256MB', threads: 1 });
     const con = await db.connect();
     try {

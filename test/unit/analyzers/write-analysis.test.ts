@@ -24,7 +24,7 @@ test(
     try {
       // parts of 100 rows: the lab's sightings span several, so the part boundaries are exercised
       assert.ok(a.correlation.sightings.length > 3 * 100);
-      await writeAnalysisTables(dir, a.tables, { memoryLimit: '256MB', threads: 1, partRows: 100 });
+      await writeAnalysisTables(dir, a.tables, { partRows: 100 });
       const db = await openDuckDb({ memoryLimit: '256MB', threads: 1 });
       const con = await db.connect();
       try {
@@ -144,7 +144,7 @@ test(
     const flows = [...a.tables.flows, ...extra];
     const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'ht-analysis-'));
     try {
-      await writeAnalysisTables(dir, { ...a.tables, flows }, { memoryLimit: '256MB', threads: 1 });
+      await writeAnalysisTables(dir, { ...a.tables, flows });
       const db = await openDuckDb({ memoryLimit: '256MB', threads: 1 });
       const con = await db.connect();
       try {
@@ -239,12 +239,8 @@ test('a spilled analysis writes the same sightings table as one in memory', requ
   assert.equal(spilled.correlation.sightings.frames.length, spilled.correlation.sightings.length);
   const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'ht-analysis-'));
   try {
-    await writeAnalysisTables(path.join(dir, 'm'), memory.tables, { memoryLimit: '256MB', threads: 1 });
-    await writeAnalysisTables(path.join(dir, 's'), spilled.tables, {
-      memoryLimit: '256MB',
-      threads: 1,
-      partRows: 100,
-    });
+    await writeAnalysisTables(path.join(dir, 'm'), memory.tables);
+    await writeAnalysisTables(path.join(dir, 's'), spilled.tables, { partRows: 100 });
     const db = await openDuckDb({ memoryLimit: '256MB', threads: 1 });
     const con = await db.connect();
     try {
@@ -285,8 +281,6 @@ async function streamStage(
     {
       open: async (texts) => {
         stage = await AnalysisStage.open(path.join(dir, 'tmp'), path.join(dir, 'parts'), texts, {
-          memoryLimit: '256MB',
-          threads: 1,
           ...(rowsPerPart ? { rowsPerPart } : {}),
         });
       },
@@ -310,7 +304,7 @@ async function streamTables(
   rowsPerPart?: number,
 ): Promise<number[]> {
   const { stage, done, ended } = await streamStage(bundle, dir, opts, rowsPerPart);
-  await (await stage.finish(path.join(dir, 'streamed'), done.clockOffsets)).written;
+  await stage.finish(path.join(dir, 'streamed'), done.clockOffsets);
   return ended;
 }
 
@@ -323,7 +317,7 @@ test(
     const held = await analysisFromBundle(lab.bundle, spill);
     const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'ht-analysis-parts-'));
     try {
-      await writeAnalysisTables(path.join(dir, 'held'), held.tables, { memoryLimit: '256MB', threads: 1 });
+      await writeAnalysisTables(path.join(dir, 'held'), held.tables);
       await streamTables(lab.bundle, dir, spill, 100);
       const parts = await fs.readdir(path.join(dir, 'streamed', 'sightings'));
       assert.ok(parts.length >= 3, `several parts (${parts.length})`);
@@ -365,7 +359,7 @@ test(
 );
 
 test(
-  'flows that end out of id order (1 ms idle timeout): the streamed tables list their rows as the held ones do',
+  'flows that end out of id order (1 ms idle timeout): the streamed tables list them as they ended, with the held rows',
   requireBundles(),
   async () => {
     const lab = labBundles().find((l) => l.mode === 'kernel') ?? labBundles()[0]!;
@@ -373,7 +367,7 @@ test(
     const held = await analysisFromBundle(lab.bundle, opts);
     const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'ht-analysis-order-'));
     try {
-      await writeAnalysisTables(path.join(dir, 'held'), held.tables, { memoryLimit: '256MB', threads: 1 });
+      await writeAnalysisTables(path.join(dir, 'held'), held.tables);
       const ended = await streamTables(lab.bundle, dir, opts);
       assert.notDeepEqual(
         ended,
@@ -384,12 +378,30 @@ test(
       const con = await db.connect();
       try {
         const rows = async (sql: string) => (await con.runAndReadAll(sql)).getRowObjectsJson();
-        for (const table of ['flows', 'flow_hops', 'flow_coverage']) {
-          // as the files list them, no ORDER BY
-          const read = (which: string) =>
-            `SELECT * FROM read_parquet('${path.join(dir, which, table, '*.parquet')}')`;
-          assert.deepEqual(await rows(read('streamed')), await rows(read('held')), table);
-        }
+        const read = (which: string, table: string) =>
+          `SELECT * FROM read_parquet('${path.join(dir, which, table, '*.parquet')}')`;
+        // as the file lists them, no ORDER BY: a flow's rows where it ended, its own rows in their order
+        const seq = (await rows(read('streamed', 'flows'))).map((r) => Number(r['flow_id']));
+        assert.deepEqual(seq, ended);
+        const hops = (await rows(read('streamed', 'flow_hops'))).map((r) => Number(r['flow_id']));
+        const rank = new Map(ended.map((id, k) => [id, k]));
+        for (let k = 1; k < hops.length; k++)
+          assert.ok(rank.get(hops[k - 1]!)! <= rank.get(hops[k]!)!, `flow_hops row ${k}`);
+        // the held tables list flows in id order; the rows are the same
+        assert.deepEqual(
+          (await rows(read('held', 'flows'))).map((r) => Number(r['flow_id'])),
+          [...ended].sort((x, y) => x - y),
+        );
+        for (const [table, order] of [
+          ['flows', 'flow_id'],
+          ['flow_hops', 'flow_id, leg, hop'],
+          ['flow_coverage', 'flow_id, capture_point'],
+        ] as const)
+          assert.deepEqual(
+            await rows(`${read('streamed', table)} ORDER BY ${order}`),
+            await rows(`${read('held', table)} ORDER BY ${order}`),
+            table,
+          );
       } finally {
         con.closeSync();
         db.closeSync();
