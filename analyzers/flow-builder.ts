@@ -893,27 +893,10 @@ export class FlowBuilder {
     const first = this.num[at]!;
     const last = this.num[at + 1]!;
     const f = s.frames;
-    const points = s.points;
-    const macs = new Map<string, MacSeen[]>();
-    const m = leg.macs;
-    for (let e = 0; e < MAC * leg.macCount; e += MAC) {
-      const hop = m[e]!;
-      const key = hopKey(points[Math.floor(hop / 3)]!, DIR[hop % 3]!);
-      let list = macs.get(key);
-      if (list === undefined) {
-        list = [];
-        macs.set(key, list);
-      }
-      list.push({
-        src: this.macText(m[e + 1]!),
-        dst: this.macText(m[e + 2]!),
-        linkType: m[e + 3]!,
-        file: this.files[m[e + 4]!] ?? '?',
-        frame: m[e + 5]!,
-        packets: m[e + 6]!,
-      });
-    }
     const [, modalPackets, acc] = modal(leg, (x) => x.firstPacket);
+    // the rules ask a few hops for their MAC pairs: read from the leg's numbers when asked (a Map of
+    // MacSeen lists per leg cost 3.5 KB of garbage a flow)
+    const macs = new LegMacs(leg.macs, leg.macCount, this.hopKeyOf(s.points), this);
     return {
       packets: leg.packets,
       modalPackets,
@@ -923,6 +906,65 @@ export class FlowBuilder {
       lastNs: first <= last ? f.absNs(last) : null,
       macs,
     };
+  }
+
+  private hopKeys: string[] = [];
+  private hopKeysOf: readonly string[] | null = null;
+
+  /** `point:dir` by hop code (point * 3 + direction), made once per point list. */
+  private hopKeyOf(points: readonly string[]): readonly string[] {
+    if (this.hopKeysOf !== points) {
+      this.hopKeysOf = points;
+      this.hopKeys = Array.from({ length: 3 * points.length }, (_, hop) =>
+        hopKey(points[Math.floor(hop / 3)]!, DIR[hop % 3]!),
+      );
+    }
+    return this.hopKeys;
+  }
+
+  /** A MAC pair kept as numbers (`MAC` from `e` in `m`) as the facts show it. */
+  macSeen(m: readonly number[], e: number): MacSeen {
+    return {
+      src: this.macText(m[e + 1]!),
+      dst: this.macText(m[e + 2]!),
+      linkType: m[e + 3]!,
+      file: this.files[m[e + 4]!] ?? '?',
+      frame: m[e + 5]!,
+      packets: m[e + 6]!,
+    };
+  }
+}
+
+/** A leg's MAC pairs by hop (`point:dir`), read from its numbers (`MAC` each, in the order first seen). */
+class LegMacs {
+  constructor(
+    private readonly m: readonly number[],
+    private readonly count: number,
+    private readonly keys: readonly string[],
+    private readonly builder: FlowBuilder,
+  ) {}
+
+  has(key: string): boolean {
+    for (let e = 0; e < MAC * this.count; e += MAC) if (this.keys[this.m[e]!] === key) return true;
+    return false;
+  }
+
+  get(key: string): readonly MacSeen[] | undefined {
+    let list: MacSeen[] | undefined;
+    for (let e = 0; e < MAC * this.count; e += MAC)
+      if (this.keys[this.m[e]!] === key) (list ??= []).push(this.builder.macSeen(this.m, e));
+    return list;
+  }
+
+  /** Every hop's pairs, hops in the order first seen (as a Map of them iterates). */
+  *entries(): IterableIterator<[string, readonly MacSeen[]]> {
+    const done = new Set<string>();
+    for (let e = 0; e < MAC * this.count; e += MAC) {
+      const key = this.keys[this.m[e]!]!;
+      if (done.has(key)) continue;
+      done.add(key);
+      yield [key, this.get(key)!];
+    }
   }
 }
 

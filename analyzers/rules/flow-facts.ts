@@ -66,7 +66,7 @@ export interface LegFacts {
   lastNs: bigint | null;
   /** per `point:dir`, every distinct MAC pair any packet of the leg showed there: the gateway MAC check
    * judges all packets, not only the modal path's first one (a single misaddressed frame must show) */
-  macs: ReadonlyMap<string, readonly MacSeen[]>;
+  macs: Pick<ReadonlyMap<string, readonly MacSeen[]>, 'get'>;
 }
 
 export interface FlowFacts {

@@ -5,9 +5,10 @@ import type { Coverage } from '../../../analyzers/correlate/frames-from-bundle.t
 import type { Sightings } from '../../../analyzers/correlate/sightings.ts';
 import { FlowBuilder, flowsFromSightings } from '../../../analyzers/flow-builder.ts';
 import type { Flow } from '../../../analyzers/flows.ts';
-import { type FlowFacts, forEachFlowFacts } from '../../../analyzers/rules/flow-facts.ts';
+import { forEachFlowFacts } from '../../../analyzers/rules/flow-facts.ts';
 import { emptyTopology, PointKind } from '../../../analyzers/topology/model.ts';
 import { batchFlows } from './batch-flows.ts';
+import { factsText } from './facts-text.ts';
 
 const IDLE = 1000;
 /** within the random gaps (0-300 ns), so closed connections split and do not */
@@ -263,10 +264,6 @@ function lateLink(slabs: readonly Sightings[]): boolean {
   return false;
 }
 
-const factsText = (x: FlowFacts) =>
-  JSON.stringify(x, (_, v) =>
-    typeof v === 'bigint' ? v.toString() : v instanceof Map ? [...(v as Map<unknown, unknown>).entries()] : v,
-  );
 const text = (x: unknown) => JSON.stringify(x, (_, v) => (typeof v === 'bigint' ? v.toString() : v));
 /** A flow without its id, and its packets (the partition, whatever the numbering). */
 const shape = (flows: readonly Flow[], flowOfPacket: Int32Array) =>

@@ -5,6 +5,7 @@ import { FlowBuilder, RESERVOIR } from '../../../analyzers/flow-builder.ts';
 import type { Flow } from '../../../analyzers/flows.ts';
 import { type FlowFacts, forEachFlowFacts } from '../../../analyzers/rules/flow-facts.ts';
 import { emptyTopology } from '../../../analyzers/topology/model.ts';
+import { factsText } from './facts-text.ts';
 import { sightingsOf } from './hand-sightings.ts';
 import { labBundles, requireBundles } from './lab-bundle.ts';
 
@@ -110,12 +111,6 @@ test(`flow builder: past ${RESERVOIR} packets a path's latency minimum and maxim
   assert.equal(hop.maxNs, 900);
   assert.equal(hop.medianNs, 100);
 });
-
-/** Facts as plain data (maps as entries) for comparing. */
-const factsText = (x: FlowFacts) =>
-  JSON.stringify(x, (_, v) =>
-    typeof v === 'bigint' ? v.toString() : v instanceof Map ? [...(v as Map<unknown, unknown>).entries()] : v,
-  );
 
 for (const lab of labBundles())
   test(
