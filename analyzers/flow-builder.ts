@@ -950,10 +950,10 @@ class LegMacs {
   }
 
   get(key: string): readonly MacSeen[] | undefined {
-    let list: MacSeen[] | undefined;
+    const list: MacSeen[] = [];
     for (let e = 0; e < MAC * this.count; e += MAC)
-      if (this.keys[this.m[e]!] === key) (list ??= []).push(this.builder.macSeen(this.m, e));
-    return list;
+      if (this.keys[this.m[e]!] === key) list.push(this.builder.macSeen(this.m, e));
+    return list.length > 0 ? list : undefined;
   }
 
   /** Every hop's pairs, hops in the order first seen (as a Map of them iterates). */

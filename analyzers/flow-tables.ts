@@ -36,12 +36,14 @@ function setBigLanes(lanes: Uint32Array, r: number, v: bigint): void {
 
 const pathText = (p: readonly PathHop[]) => p.map((h) => `${h.point}:${h.dir}`).join(' > ');
 
-/** A text column's rows: ids into the tables' TextDict, 0 in `valid` for NULL. */
+/**
+ * A text column's rows: ids into its own TextDict (a list shared by the columns made every column's
+ * row-group map as long as all of their texts together), 0 in `valid` for NULL.
+ */
 class TextRows {
   readonly ids = new Uint32Array(PART_ROWS);
   readonly valid = new Uint8Array(PART_ROWS);
-
-  constructor(private readonly dict: TextDict) {}
+  readonly dict = new TextDict();
 
   set(r: number, v: string | null): void {
     if (v === null) {
@@ -98,10 +100,10 @@ abstract class Part {
   }
 }
 
-const text = (name: string, values: readonly string[]): TableColumn => ({
+const text = (name: string, rows: TextRows): TableColumn => ({
   kind: 'text',
   name,
-  values,
+  values: rows.dict.values,
   nullable: true,
   growing: true,
 });
@@ -135,24 +137,24 @@ class FlowRows extends Part {
   private readonly communityService = new Array<string | null>(PART_ROWS).fill(null);
   private readonly communityServer = new Array<string | null>(PART_ROWS).fill(null);
 
-  constructor(dict: TextDict) {
-    const v = dict.values;
+  constructor() {
+    const t = Array.from({ length: 10 }, () => new TextRows());
     super('flows', [
       flowId,
       { kind: 'uint', name: 'ip_proto', bits: 8 },
       { kind: 'uint', name: 'ip_version', bits: 8 },
-      text('client_ip', v),
+      text('client_ip', t[0]!),
       { kind: 'uint', name: 'client_port', bits: 16 },
-      text('client_pod', v),
-      text('client_node', v),
-      text('service_ip', v),
+      text('client_pod', t[1]!),
+      text('client_node', t[2]!),
+      text('service_ip', t[3]!),
       { kind: 'uint', name: 'service_port', bits: 16, nullable: true },
-      text('service_name', v),
+      text('service_name', t[4]!),
       { kind: 'bool', name: 'service_seen', nullable: true },
-      text('server_ip', v),
+      text('server_ip', t[5]!),
       { kind: 'uint', name: 'server_port', bits: 16 },
-      text('server_pod', v),
-      text('server_node', v),
+      text('server_pod', t[6]!),
+      text('server_node', t[7]!),
       count('packets'),
       count('request_packets'),
       count('reply_packets'),
@@ -161,12 +163,12 @@ class FlowRows extends Part {
       ns('last_ns'),
       { kind: 'string', name: 'community_id_service' },
       { kind: 'string', name: 'community_id_server' },
-      text('request_path', v),
-      text('reply_path', v),
+      text('request_path', t[8]!),
+      text('reply_path', t[9]!),
       count('request_path_packets'),
       count('reply_path_packets'),
     ]);
-    this.texts = Array.from({ length: 10 }, () => new TextRows(dict));
+    this.texts = t;
   }
 
   add(f: Flow): void {
@@ -250,20 +252,20 @@ class HopRows extends Part {
   private readonly median = new Uint32Array(2 * PART_ROWS);
   private readonly max = new Uint32Array(2 * PART_ROWS);
 
-  constructor(dict: TextDict) {
-    const v = dict.values;
+  constructor() {
+    const [leg, from, to] = [new TextRows(), new TextRows(), new TextRows()];
     super('flow_hops', [
       flowId,
-      text('leg', v),
+      text('leg', leg),
       { kind: 'uint', name: 'hop', bits: 16 },
-      text('from_point', v),
-      text('to_point', v),
+      text('from_point', from),
+      text('to_point', to),
       count('samples'),
       ns('min_ns'),
       ns('median_ns'),
       ns('max_ns'),
     ]);
-    [this.leg, this.from, this.to] = [new TextRows(dict), new TextRows(dict), new TextRows(dict)];
+    [this.leg, this.from, this.to] = [leg, from, to];
   }
 
   add(f: Flow): void {
@@ -304,16 +306,16 @@ class CoverageRows extends Part {
   private readonly drops = new Uint32Array(2 * PART_ROWS);
   private readonly hasDrops = new Uint8Array(PART_ROWS);
 
-  constructor(dict: TextDict) {
-    const v = dict.values;
+  constructor() {
+    const [point, status] = [new TextRows(), new TextRows()];
     super('flow_coverage', [
       flowId,
-      text('capture_point', v),
-      text('status', v),
+      text('capture_point', point),
+      text('status', status),
       { kind: 'bool', name: 'seen' },
       { kind: 'int64', name: 'drops', signed: false, nullable: true },
     ]);
-    [this.point, this.status] = [new TextRows(dict), new TextRows(dict)];
+    [this.point, this.status] = [point, status];
   }
 
   add(f: Flow): void {
@@ -390,15 +392,17 @@ function writeClockOffsets(file: string, offsets: readonly ClockOffset[]): void 
 
 /**
  * The per-flow tables, written into `dir` as flows are added; `finish` adds `clock_offsets` and moves
- * each file into `<dataset>/<table>/<table>.parquet`.
+ * each file into `<dataset>/<table>/<table>.parquet`. After a failure, or `discard`, none of its files
+ * is left, moved or not.
  */
 export class FlowTables {
-  private readonly dict = new TextDict();
   private readonly parts: [FlowRows, HopRows, CoverageRows];
+  /** the files written, where they are now */
   private readonly files: string[] = [];
+  private state: 'open' | 'finished' | 'discarded' = 'open';
 
   private constructor(private readonly dir: string) {
-    this.parts = [new FlowRows(this.dict), new HopRows(this.dict), new CoverageRows(this.dict)];
+    this.parts = [new FlowRows(), new HopRows(), new CoverageRows()];
   }
 
   /** Opens the files in `dir` (made if missing; an earlier run's files there are replaced). */
@@ -416,20 +420,28 @@ export class FlowTables {
 
   /** A flow's rows (nothing of `f` is kept). */
   add(f: Flow): void {
+    if (this.state !== 'open') throw new Error(`flow tables in ${this.dir}: a flow added once ${this.state}`);
     for (const part of this.parts) part.add(f);
   }
 
   /** Ends the files, writes `clock_offsets`, and moves them under `datasetDir`. */
   async finish(datasetDir: string, clockOffsets: readonly ClockOffset[]): Promise<void> {
+    if (this.state !== 'open') throw new Error(`flow tables in ${this.dir}: finished once ${this.state}`);
+    this.state = 'finished';
     try {
       for (const part of this.parts) part.close();
       const clock = path.join(this.dir, 'clock_offsets.parquet');
       this.files.push(clock);
       writeClockOffsets(clock, clockOffsets);
-      for (const file of this.files) {
+      // every folder first: a move that fails then leaves nothing to undo but the moves before it
+      const to = this.files.map((file) => {
         const table = path.basename(file, '.parquet');
-        await fs.mkdir(path.join(datasetDir, table), { recursive: true });
-        await fs.rename(file, path.join(datasetDir, table, path.basename(file)));
+        return path.join(datasetDir, table, path.basename(file));
+      });
+      for (const file of to) await fs.mkdir(path.dirname(file), { recursive: true });
+      for (let k = 0; k < to.length; k++) {
+        await fs.rename(this.files[k]!, to[k]!);
+        this.files[k] = to[k]!;
       }
     } catch (e) {
       await this.discard();
@@ -437,8 +449,13 @@ export class FlowTables {
     }
   }
 
-  /** After a failure: closes the files and removes what is left of them. */
+  /** After a failure: closes the files and removes them, wherever they are (also after `finish`). */
   async discard(): Promise<void> {
+    this.state = 'discarded';
+    await this.remove();
+  }
+
+  private async remove(): Promise<void> {
     for (const part of this.parts) part.abort();
     for (const file of this.files) await fs.rm(file, { force: true });
   }

@@ -65,6 +65,9 @@ export async function writeAnalysisTables(
  */
 export class AnalysisStage {
   private readonly rowsScratch = new RowsScratch();
+  private state: 'open' | 'finishing' | 'finished' | 'discarded' = 'open';
+  /** sightings parts moved into the dataset so far */
+  private readonly moved: string[] = [];
 
   private constructor(
     private readonly tmp: string,
@@ -107,27 +110,38 @@ export class AnalysisStage {
 
   /** The Parquet files under `datasetDir/<table>/`; after a failure nothing of the stage is left. */
   async finish(datasetDir: string, clockOffsets: readonly ClockOffset[]): Promise<void> {
+    if (this.state !== 'open') throw new Error(`analysis tables: finish when ${this.state}`);
+    this.state = 'finishing';
     const root = path.resolve(datasetDir);
     try {
       const parts = await this.parts.finish();
-      await this.flows.finish(root, clockOffsets);
       const into = path.join(root, 'sightings');
       await fs.mkdir(into, { recursive: true });
-      for (const part of parts)
-        if (path.resolve(this.partsDir) !== into) await fs.rename(part, path.join(into, path.basename(part)));
+      await this.flows.finish(root, clockOffsets);
+      if (path.resolve(this.partsDir) !== into)
+        for (const part of parts) {
+          const to = path.join(into, path.basename(part));
+          await fs.rename(part, to);
+          this.moved.push(to);
+        }
     } catch (e) {
       await this.discard();
       throw e;
     }
+    this.state = 'finished';
     await fs.rm(this.tmp, { recursive: true, force: true });
   }
 
   /**
-   * After a failure: removes the sightings' parts and the flows' files written so far (a part left in a
-   * dataset's folder would be read as the whole table).
+   * After a failure: removes the sightings' parts and the flows' files written so far, moved into the
+   * dataset or not (a part left in a dataset's folder would be read as the whole table). Nothing once
+   * finished.
    */
   async discard(): Promise<void> {
+    if (this.state === 'finished' || this.state === 'discarded') return;
+    this.state = 'discarded';
     await this.parts.discard().catch(() => undefined);
+    for (const part of this.moved) await fs.rm(part, { force: true });
     await this.flows.discard().catch(() => undefined);
     await fs.rm(this.tmp, { recursive: true, force: true });
   }

@@ -304,7 +304,14 @@ test('flow builder: the same flows as the batch grouping on generated sightings 
     // the rules' facts are those read back from every sighting
     const facts: string[] = [];
     const b = new FlowBuilder(emptyTopology(), { ...opts, files: ['f'] }, (_, x) => {
-      if (x) facts.push(factsText(x));
+      if (!x) return;
+      facts.push(factsText(x));
+      // `has` answers for exactly the hops its pairs list (which factsText compares with the batch's)
+      for (const leg of [x.request, x.reply]) {
+        const seen = leg.seenAnywhere as unknown as { entries(): Iterable<[string, unknown]> };
+        for (const [key] of seen.entries()) assert.ok(leg.seenAnywhere.has(key), `seed ${seed}: ${key}`);
+        for (const key of ['p0:nowhere', 'nowhere:in']) assert.ok(!leg.seenAnywhere.has(key));
+      }
     });
     b.add(s);
     b.end();

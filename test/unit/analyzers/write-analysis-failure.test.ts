@@ -86,3 +86,36 @@ test('flows tables whose folder is removed under them fail the finish, and nothi
     await fs.rm(dir, { recursive: true, force: true });
   }
 });
+
+test('a move into the dataset that fails after others took nothing leaves no table there; finish once only', async () => {
+  const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'ht-analysis-'));
+  try {
+    const dataset = path.join(dir, 'dataset');
+    // the last file to move (clock_offsets) meets a folder of its name: the three before it have moved
+    const blocker = path.join(dataset, 'clock_offsets', 'clock_offsets.parquet');
+    await fs.mkdir(path.join(blocker, 'x'), { recursive: true });
+    const stage = await AnalysisStage.open(path.join(dir, 'tmp'), path.join(dir, 'parts'), noTexts);
+    for (let k = 0; k < 10; k++) stage.flow(flowOf(k));
+    await assert.rejects(stage.finish(dataset, []), /EISDIR|ENOTEMPTY|EEXIST|directory/);
+    const left = (await fs.readdir(dataset, { recursive: true })).map(String);
+    assert.deepEqual(
+      left.filter(
+        (f) => f.endsWith('.parquet') && !f.startsWith(path.join('clock_offsets', 'clock_offsets.parquet')),
+      ),
+      [],
+    );
+    assert.ok(!(await fs.readdir(dir)).includes('tmp'));
+
+    const again = await AnalysisStage.open(path.join(dir, 'tmp2'), path.join(dir, 'parts2'), noTexts);
+    again.flow(flowOf(1));
+    const done = path.join(dir, 'done');
+    await again.finish(done, []);
+    await assert.rejects(again.finish(done, []), /finish when finished/);
+    // a discard after a finish leaves the tables where they are
+    await again.discard();
+    assert.ok((await fs.readdir(path.join(done, 'flows'))).includes('flows.parquet'));
+    assert.throws(() => again.flow(flowOf(2)), /a flow added once finished/);
+  } finally {
+    await fs.rm(dir, { recursive: true, force: true });
+  }
+});

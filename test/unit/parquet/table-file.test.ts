@@ -291,3 +291,51 @@ test('row groups reach their size whatever the batches; runs of wide ids read ba
     done();
   }
 });
+
+test('a growing text list: values first used in later batches of the same row group read back; each row group keeps only its own', async () => {
+  const { file, done } = tmpFile('t.parquet');
+  try {
+    const values: string[] = [];
+    const columns: TableColumn[] = [
+      { kind: 'uint', name: 'id', bits: 32 },
+      { kind: 'text', name: 'name', values, nullable: true, growing: true },
+    ];
+    const w = new TableFile(file, columns, { rowGroupRows: 30_000 });
+    const want: (string | null)[] = [];
+    const next = lcg(7);
+    let id = 0;
+    // batches of 1 to ~9 000 rows; each adds new values to the list, which rows of that batch and of
+    // later ones use (a few of the first ones, more of the newest), and every 9th row is NULL
+    for (let b = 0; b < 40; b++) {
+      const n = 1 + (next() % 9000);
+      for (let k = 0; k < 500; k++) values.push(`v${values.length}-${'é'.repeat(values.length % 3)}`);
+      const ids = new Uint32Array(n);
+      const names = new Uint32Array(n);
+      const valid = new Uint8Array(n);
+      for (let r = 0; r < n; r++, id++) {
+        ids[r] = id;
+        const v = next() % 4 === 0 ? next() % 20 : values.length - 1 - (next() % 500);
+        valid[r] = id % 9 === 0 ? 0 : 1;
+        names[r] = v;
+        want.push(valid[r] ? values[v]! : null);
+      }
+      w.append([{ data: ids }, { data: names, valid }], n);
+    }
+    w.close();
+    const [got, meta] = await duckRows(
+      `SELECT id, name FROM read_parquet(${sqlString(file)}) ORDER BY id`,
+      `SELECT row_group_id, row_group_num_rows AS n FROM parquet_metadata(${sqlString(file)}) WHERE path_in_schema = 'name' ORDER BY 1`,
+    );
+    assert.equal(got!.length, want.length);
+    const bad = got!.filter((r, i) => r.id !== i || r.name !== want[i]);
+    assert.deepEqual(bad.slice(0, 3), []);
+    assert.ok(meta!.length >= 5, `row groups: ${meta!.length}`);
+    // a row group's dictionary holds the values its rows use: fewer than the list's 20 000
+    const [dict] = await duckRows(
+      `SELECT max(total_compressed_size) AS size FROM parquet_metadata(${sqlString(file)}) WHERE path_in_schema = 'name'`,
+    );
+    assert.ok(Number(dict![0]!.size) < 20_000 * 8, `largest chunk ${dict![0]!.size} bytes`);
+  } finally {
+    done();
+  }
+});
