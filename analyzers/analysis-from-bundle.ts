@@ -8,6 +8,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import type { Worker } from 'node:worker_threads';
 import type { ClockOffset } from './clock-offsets.ts';
 import { FrameSpool, sightingsFromSpool } from './correlate/frame-spool.ts';
 import {
@@ -18,7 +19,7 @@ import {
 } from './correlate/frames-from-bundle.ts';
 import { type ParallelOptions, sightingsFromPacketsParallel } from './correlate/parallel-slabs.ts';
 import { type CorrelateResult, pointsOf, type Sightings } from './correlate/sightings.ts';
-import { spoolSlabsOnThread } from './correlate/spool-slabs-thread.ts';
+import { slabWorkerAhead, spoolSlabsOnThread } from './correlate/spool-slabs-thread.ts';
 import { FlowBuilder, type FlowLadder } from './flow-builder.ts';
 import type { Flow, FlowOptions, FlowsResult } from './flows.ts';
 import type { FlowFacts } from './rules/flow-facts.ts';
@@ -209,7 +210,10 @@ export async function streamAnalysis(
   }
   const dir = fs.mkdtempSync(path.join(opts.spoolDir ?? os.tmpdir(), 'hoptrace-spool-'));
   let spool: FrameSpool | undefined;
+  let ahead: Worker | undefined;
   try {
+    // the correlation thread loads its modules while this one reads the captures
+    ahead = slabWorkerAhead();
     spool = new FrameSpool(path.join(dir, 'frames.bin'), opts.spoolChunkFrames);
     const sp = spool;
     const set = await framesFromBundle(bundleDir, topology, { spool: sp });
@@ -222,7 +226,7 @@ export async function streamAnalysis(
     const b = builderFor(set);
     let clocked = false;
     // each slab is correlated on a worker thread while this one builds and hands over the one before
-    const slabs = spoolSlabsOnThread(sp, set, topology, opts);
+    const slabs = spoolSlabsOnThread(sp, set, topology, opts, ahead);
     let next = await slabs.next();
     try {
       for (; !next.done; next = await slabs.next()) {
@@ -253,6 +257,7 @@ export async function streamAnalysis(
     };
   } finally {
     try {
+      await ahead?.terminate();
       spool?.close();
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });

@@ -156,6 +156,13 @@ export async function analyzeBundle(
         clock: ({ topology, coverage, clockOffsets }) => {
           judge = new FlowJudge(topology, coverageFromFrames(coverage), clockOffsets, rules.rules, opts);
           feed = new ReportFeed(inputPointsOf(topology), { analysisDir: outDir });
+          // analysis.json's head goes ahead of its flows; the warnings, known last, after them
+          const { warnings: _, ...head } = reportInputHead(
+            { topology, clockOffsets, warnings: [], faults: [] },
+            bundle,
+            DEFAULT_LADDER_PACKETS,
+          );
+          out.analysisJson.head(head);
         },
         slab: async (s, flowOf, packetBase) => {
           if (stopped()) throw new Interrupted();
@@ -211,7 +218,8 @@ export async function analyzeBundle(
       bundle,
       DEFAULT_LADDER_PACKETS,
     );
-    out.analysisJson.finish(path.join(stage, ANALYSIS_JSON), head);
+    out.analysisJson.finish({ warnings: head.warnings });
+    await fs.rename(out.analysisJson.file, path.join(stage, ANALYSIS_JSON));
     done('analysis.json');
     out.finishJunit();
     const model = feed!.model(head, document);
@@ -291,7 +299,7 @@ export class FlowSinks {
         new VerdictsJsonWriter(path.join(dataset, DATASET_VERDICTS)),
         table,
         new JunitWriter(fileSuiteParts(path.join(stage, STAGED_JUNIT_PARTS))),
-        new AnalysisJsonWriter(path.join(dataset, 'analysis-flows.part')),
+        new AnalysisJsonWriter(path.join(dataset, path.basename(ANALYSIS_JSON))),
       );
     } catch (e) {
       // the caller has no sinks to discard: the file would stay open (and the stage be removed under it)

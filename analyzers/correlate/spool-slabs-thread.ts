@@ -18,15 +18,36 @@ import { FRAME_COLUMNS } from './frame-table.ts';
 import type { FrameSet } from './frames-from-bundle.ts';
 import { countSlab, run, WORKER_BOOT } from './parallel-slabs.ts';
 import { type CorrelateOptions, SightingsBuilder } from './sightings.ts';
-import { type SlabColumns, type SlabDone, type SlabWorkerInit, tableOf } from './slab-worker.ts';
+import {
+  type SlabColumns,
+  type SlabDone,
+  type SlabWorkerInit,
+  type SlabWorkerStart,
+  tableOf,
+} from './slab-worker.ts';
 
+/**
+ * A slab worker started before its work is known (slab-worker.ts `SlabWorkerStart`): its modules load
+ * while the captures are read. Its starter ends it too (`terminate`, which a thread already ended
+ * ignores): a failure before the slabs leaves it to no one else.
+ */
+export function slabWorkerAhead(): Worker {
+  const worker = new Worker(WORKER_BOOT, { eval: true });
+  // a caller that stops without ending the generator must not be kept alive by the thread
+  worker.unref();
+  return worker;
+}
+
+/** `ahead`: a worker from `slabWorkerAhead` to use (else one is started here); ended as the slabs end. */
 export async function* spoolSlabsOnThread(
   spool: FrameSpool,
   set: FrameSet,
   topology: Topology,
   opts: CorrelateOptions,
+  ahead?: Worker,
 ): AsyncGenerator<SpoolSlab, SpoolCorrelation, undefined> {
   const { c, offsets, slabs } = spoolClock(spool, set, topology, opts);
+  let worker = ahead;
   const init: SlabWorkerInit = {
     points: set.points,
     pointInfo: set.points.map((p) => topology.points.get(p) ?? null),
@@ -35,9 +56,13 @@ export async function* spoolSlabsOnThread(
     // every frame is spooled by now
     spool: spool.index(),
   };
-  const worker = new Worker(WORKER_BOOT, { eval: true, workerData: init });
-  // a caller that stops without ending the generator must not be kept alive by the thread
-  worker.unref();
+  if (worker) worker.postMessage({ init } satisfies SlabWorkerStart);
+  else {
+    worker = new Worker(WORKER_BOOT, { eval: true, workerData: init });
+    // a caller that stops without ending the generator must not be kept alive by the thread
+    worker.unref();
+  }
+  const w = worker;
   const out = new SightingsBuilder();
   let ident = new Int32Array(0);
   /**
@@ -65,7 +90,7 @@ export async function* spoolSlabsOnThread(
     for (const read of slabs) {
       // one slab at a time on the worker: the one before is back before this one goes
       const before = ready ? await settle(ready) : null;
-      ready = { done: run(worker, { read }), from: read.from };
+      ready = { done: run(w, { read }), from: read.from };
       // (a failure of this slab is heard when it is settled, never as an unhandled rejection)
       ready.done.catch(() => undefined);
       if (before) yield before;
@@ -75,7 +100,7 @@ export async function* spoolSlabsOnThread(
       if (last) yield last;
     }
   } finally {
-    await worker.terminate();
+    await w.terminate();
   }
   return spoolCorrelation(spool, c, offsets);
 }
