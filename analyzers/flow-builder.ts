@@ -48,6 +48,12 @@ import type { Topology } from './topology/model.ts';
 /** Packets per path whose hop latencies are kept (a reservoir sample beyond). */
 export const RESERVOIR = 1024;
 
+/** The default silence after which a UDP or ICMP flow ends (FlowOptions.datagramIdleNs). */
+export const DATAGRAM_IDLE_NS = 60e9;
+
+/** UDP, ICMP and ICMPv6: flows with no close, ended by silence alone (`datagramIdleNs`). */
+export const isDatagram = (proto: number): boolean => proto === 17 || proto === 1 || proto === 58;
+
 const DIR = ['unknown', 'in', 'out'] as const;
 const FIN = 0x001;
 const SYN = 0x002;
@@ -325,6 +331,7 @@ export class FlowBuilder {
   ) {
     this.idle = opts.idleNs ?? 120e9;
     this.closedIdle = Math.min(this.idle, opts.closedIdleNs ?? 5e9);
+    this.datagramIdle = Math.min(this.idle, opts.datagramIdleNs ?? DATAGRAM_IDLE_NS);
     this.files = opts.files ?? [];
     this.facts = opts.facts ?? true;
     this.ladderPackets = opts.ladderPackets ?? 0;
@@ -332,6 +339,7 @@ export class FlowBuilder {
   }
 
   private readonly closedIdle: number;
+  private readonly datagramIdle: number;
   private readonly facts: boolean;
   private readonly ladderPackets: number;
   private readonly slabFlows: boolean;
@@ -489,9 +497,9 @@ export class FlowBuilder {
     this.finish(younger, s);
   }
 
-  /** The silence after which a flow ends: shorter once its TCP connection has closed. */
+  /** The silence after which a flow ends: shorter once its TCP connection has closed, and for UDP and ICMP. */
   private idleOf(flow: OpenFlow): number {
-    return flow.closed ? this.closedIdle : this.idle;
+    return flow.closed ? this.closedIdle : isDatagram(flow.head.proto) ? this.datagramIdle : this.idle;
   }
 
   /** Packet p (time order) to its connection's open flow, or to a new one; its time-ordered parts. */

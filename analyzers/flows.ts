@@ -109,6 +109,12 @@ export interface FlowOptions {
    * connections are open, not for `idleNs` after
    */
   closedIdleNs?: number;
+  /**
+   * silence after which a UDP or ICMP flow ends (and its tuple starts a new one); default 60 s (Zeek's
+   * udp_inactivity_timeout and icmp_inactivity_timeout), at most `idleNs`: datagram flows have no close
+   * to wait for, and a capture's flows are held while they may go on
+   */
+  datagramIdleNs?: number;
   /** each point's capture windows and drops (framesFromBundle); without it, `Flow.coverage` is empty */
   coverage?: ReadonlyMap<string, Coverage>;
   /** to put the windows (node clocks) on the flows' corrected clocks */

@@ -34,6 +34,7 @@ export function batchFlows(s: Sightings, topology: Topology, opts: FlowOptions =
   const f = s.frames;
   const idle = opts.idleNs ?? 120e9;
   const closedIdle = Math.min(idle, opts.closedIdleNs ?? 5e9);
+  const datagramIdle = Math.min(idle, opts.datagramIdleNs ?? 60e9);
   const portOf = (fr: number, which: 'src' | 'dst'): number => {
     const proto = f.proto[fr]!;
     if (proto === 1 || proto === 58) return f.icmpEcho[fr] === 1 ? f.icmpId[fr]! : 0;
@@ -100,7 +101,13 @@ export function batchFlows(s: Sightings, topology: Topology, opts: FlowOptions =
       const flags = f.tcpFlags[fr]!;
       const isSyn = f.proto[fr] === 6 && (flags & SYN) !== 0 && (flags & ACK) === 0;
       const gap = i > from ? firstT[p]! - firstT[packets[i - 1]!]! : 0;
-      if (i > from && ((isSyn && sawNonSyn) || gap > (closed ? closedIdle : idle))) {
+      // a flow's protocol is its first packet's
+      const first = f.proto[s.frame[s.packetStart[packets[from]!]!]!]!;
+      const datagram = first === 17 || first === 1 || first === 58;
+      if (
+        i > from &&
+        ((isSyn && sawNonSyn) || gap > (closed ? closedIdle : datagram ? datagramIdle : idle))
+      ) {
         flows.push(buildFlow(flows.length, packets.subarray(from, i), ctx));
         from = i;
         sawNonSyn = false;

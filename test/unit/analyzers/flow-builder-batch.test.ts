@@ -13,6 +13,8 @@ import { factsText } from './facts-text.ts';
 const IDLE = 1000;
 /** within the random gaps (0-300 ns), so closed connections split and do not */
 const CLOSED_IDLE = 150;
+/** also within the random gaps, above CLOSED_IDLE: UDP and ICMP flows split where TCP ones do not */
+const DATAGRAM_IDLE = 200;
 const SLAB = 700;
 const POINTS = ['p0', 'p1', 'p2', 'p3'];
 
@@ -278,7 +280,7 @@ const shape = (flows: readonly Flow[], flowOfPacket: Int32Array) =>
 test('flow builder: the same flows as the batch grouping on generated sightings (one slab)', () => {
   for (let seed = 1; seed <= 400; seed++) {
     const { s, coverage } = generate(seed);
-    const opts = { idleNs: IDLE, closedIdleNs: CLOSED_IDLE, coverage };
+    const opts = { idleNs: IDLE, closedIdleNs: CLOSED_IDLE, datagramIdleNs: DATAGRAM_IDLE, coverage };
     const batch = batchFlows(s, emptyTopology(), opts);
     const built = flowsFromSightings(s, emptyTopology(), opts);
     assert.deepEqual(
@@ -326,7 +328,7 @@ test('flow builder: the same flows as the batch grouping on generated sightings 
   let compared = 0;
   for (let seed = 1; seed <= 400; seed++) {
     const { s, slabs, coverage } = generate(seed);
-    const opts = { idleNs: IDLE, closedIdleNs: CLOSED_IDLE, coverage };
+    const opts = { idleNs: IDLE, closedIdleNs: CLOSED_IDLE, datagramIdleNs: DATAGRAM_IDLE, coverage };
     const batch = batchFlows(s, emptyTopology(), opts);
     const flows: Flow[] = [];
     const b = new FlowBuilder(emptyTopology(), { ...opts, facts: false }, (fl) => flows.push(fl));
