@@ -8,7 +8,6 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import type { Worker } from 'node:worker_threads';
 import type { ClockOffset } from './clock-offsets.ts';
 import { FrameSpool, sightingsFromSpool } from './correlate/frame-spool.ts';
 import {
@@ -19,7 +18,7 @@ import {
 } from './correlate/frames-from-bundle.ts';
 import { type ParallelOptions, sightingsFromPacketsParallel } from './correlate/parallel-slabs.ts';
 import { type CorrelateResult, pointsOf, type Sightings } from './correlate/sightings.ts';
-import { slabWorkerAhead, spoolSlabsOnThread } from './correlate/spool-slabs-thread.ts';
+import { type AheadWorker, slabWorkerAhead, spoolSlabsOnThread } from './correlate/spool-slabs-thread.ts';
 import { FlowBuilder, type FlowLadder } from './flow-builder.ts';
 import type { Flow, FlowOptions, FlowsResult } from './flows.ts';
 import type { FlowFacts } from './rules/flow-facts.ts';
@@ -210,7 +209,7 @@ export async function streamAnalysis(
   }
   const dir = fs.mkdtempSync(path.join(opts.spoolDir ?? os.tmpdir(), 'hoptrace-spool-'));
   let spool: FrameSpool | undefined;
-  let ahead: Worker | undefined;
+  let ahead: AheadWorker | undefined;
   try {
     // the correlation thread loads its modules while this one reads the captures
     ahead = slabWorkerAhead();
@@ -257,7 +256,7 @@ export async function streamAnalysis(
     };
   } finally {
     try {
-      await ahead?.terminate();
+      await ahead?.worker.terminate();
       spool?.close();
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });

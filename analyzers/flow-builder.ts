@@ -2,8 +2,9 @@
  * `FlowBuilder`: flows built online, slab after slab (issues 5 and 8), so an analysis holds the flows
  * still open rather than every sighting of the capture. The rules are those of flows.ts: tuples that
  * share a packet are one connection (union-find, which is online); within a connection, packets in time
- * order start a new flow after a TCP SYN that follows a non-SYN, or after `idleNs` of silence. A flow is
- * finished when its connection starts another one, when the slabs have moved `idleNs` past its last
+ * order start a new flow after a TCP SYN that follows a non-SYN, or after a silence: `idleNs`, shorter
+ * for a closed TCP connection (`closedIdleNs`) and for UDP and ICMP (`datagramIdleNs`). A flow is
+ * finished when its connection starts another one, when the slabs have moved that silence past its last
  * packet (no later packet can join it), or at the end; `onFlow` then gets the flow and the facts the
  * rules judge it by (flow-facts.ts), both made from what the builder kept of its packets:
  * - counts, times, bytes and the points that saw it;
@@ -367,7 +368,7 @@ export class FlowBuilder {
 
   /**
    * One slab's packets; `ownFrom` is where the slab's own time range starts (corrected clocks,
-   * relative ns): every later packet starts at or after it, so flows silent for `idleNs` before it end.
+   * relative ns): every later packet starts at or after it, so flows silent for their idle limit before it end.
    */
   add(s: Sightings, ownFrom = Number.NEGATIVE_INFINITY): void {
     this.paths ??= new PathIndex(s.points);

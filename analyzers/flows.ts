@@ -7,7 +7,8 @@
  * share a packet are one connection (union-find), so the Service leg and the backend leg are one flow.
  * Tuples are direction-free (the lower endpoint first) and an ICMP echo's "port" is its identifier.
  * Within a connection, packets in time order start a new flow when a TCP SYN follows a packet that was
- * not a SYN (port reuse), or after `idleNs` of silence.
+ * not a SYN (port reuse), or after a silence (`idleNs`; `closedIdleNs` for a closed TCP connection,
+ * `datagramIdleNs` for UDP and ICMP).
  * The client is the sender of the flow's first packet (a SYN after other packets starts a new flow);
  * requests are the packets it sent.
  * Per flow: the most common request and reply paths (capture point + direction, in path order), the
@@ -101,7 +102,7 @@ export interface FlowsResult {
 }
 
 export interface FlowOptions {
-  /** silence after which a tuple starts a new flow; default 120 s */
+  /** silence after which a tuple starts a new flow (TCP, and any protocol but UDP and ICMP); default 120 s */
   idleNs?: number;
   /**
    * silence after which a closed TCP connection (an RST, or a FIN from each end) starts a new flow, and

@@ -154,6 +154,8 @@ export async function analyzeBundle(
           );
         },
         clock: ({ topology, coverage, clockOffsets }) => {
+          // after a failure or Ctrl-C the sinks are gone (analysis.json's among them)
+          if (stopped()) throw new Interrupted();
           judge = new FlowJudge(topology, coverageFromFrames(coverage), clockOffsets, rules.rules, opts);
           feed = new ReportFeed(inputPointsOf(topology), { analysisDir: outDir });
           // analysis.json's head goes ahead of its flows; the warnings, known last, after them
@@ -218,7 +220,7 @@ export async function analyzeBundle(
       bundle,
       DEFAULT_LADDER_PACKETS,
     );
-    out.analysisJson.finish({ warnings: head.warnings });
+    out.analysisJson.finish(head.warnings);
     await fs.rename(out.analysisJson.file, path.join(stage, ANALYSIS_JSON));
     done('analysis.json');
     out.finishJunit();

@@ -68,7 +68,7 @@ async function writeAnalysisJson(
   try {
     json.head(head);
     for (const f of flows) json.flow(f);
-    json.finish({ warnings });
+    json.finish(warnings);
   } catch (e) {
     json.discard();
     throw e;
@@ -112,9 +112,9 @@ export class AnalysisJsonWriter {
   }
 
   /** The members after the flows, and the file gets its name. */
-  finish(tail: Pick<ReportInput, 'warnings'>): void {
+  finish(warnings: ReportInput['warnings']): void {
     if (!this.headed) throw new Error(`${this.file}: finished without a head`);
-    this.out.text(`],${JSON.stringify(tail).slice(1)}`);
+    this.out.text(`],"warnings":${JSON.stringify(warnings)}}`);
     this.out.commit();
   }
 
@@ -176,7 +176,7 @@ async function openFlows(file: string): Promise<JsonFlows | null> {
 /** What `eachFlowOfAnalysisDir` hands on as it reads. */
 interface FlowReader {
   /** the head of analysis.json (its members ahead of the flows), before the first flow */
-  head(input: Omit<ReportInput, 'flows'>): void;
+  head(input: AnalysisJsonHead): void;
   /** each flow with its verdict; false stops the reading there */
   flow(flow: InputFlow, verdict: VerdictFlow | null): boolean;
   /** each verdict after the last flow (of no flow of analysis.json) */
@@ -186,14 +186,15 @@ interface FlowReader {
 /**
  * An analysis folder's analysis.json and verdicts.json read side by side, flow by flow: either can be
  * larger than one string can hold (verdicts.json of 5 M frames is 1 GB). `hoptrace analyze` writes a
- * flow's verdict and its input together, so the two list flows in one order. Resolves to the members
- * after the flows (verdicts.json's tail; none when the reader stopped), or null when the verdicts
+ * flow's verdict and its input together, so the two list flows in one order. Resolves to every member
+ * of analysis.json but its flows (its warnings follow the flows) and verdicts.json's tail (both null when
+ * the reader stopped), or null when the verdicts
  * follow another order (a verdicts.json written elsewhere): the caller then matches them whole.
  */
 async function eachFlowOfAnalysisDir(
   dir: string,
   read: FlowReader,
-): Promise<{ input: Omit<ReportInput, 'flows'>; verdicts: Verdicts | null } | null> {
+): Promise<{ input: Omit<ReportInput, 'flows'> | null; verdicts: Verdicts | null } | null> {
   const file = path.join(dir, ANALYSIS_JSON);
   const input = await openFlows(file);
   if (input === null) throw new UsageError(`${dir}: not an analysis folder (no ${ANALYSIS_JSON})`);
@@ -210,8 +211,8 @@ async function eachFlowOfAnalysisDir(
     ) {
       const v = verdicts ? normalizeVerdictFlow(await verdicts.next()) : null;
       if (verdicts && v?.flow_id !== f.id) return null;
-      // stopped: the rest of either file is not read (the head is all analysis.json has beside flows)
-      if (!read.flow(f, v)) return { input: head, verdicts: null };
+      // stopped: the rest of either file is not read (nor analysis.json's warnings, which follow its flows)
+      if (!read.flow(f, v)) return { input: null, verdicts: null };
     }
     const { flows: __, ...rest } = (await input.rest()) as unknown as ReportInput;
     let tail: Verdicts | null = null;
@@ -277,7 +278,8 @@ async function modelOfAnalysisDir(dir: string, opts: ReportModelOptions): Promis
     const { input, verdicts } = await readAnalysisDir(dir);
     return reportModel(input, verdicts, { analysisDir: dir, ...opts });
   }
-  return feed!.model(read.input, read.verdicts);
+  // (this reader never stops: every member was read)
+  return feed!.model(read.input!, read.verdicts);
 }
 
 /**
@@ -288,7 +290,7 @@ export async function flowOfAnalysisDir(
   dir: string,
   id: number,
 ): Promise<{
-  input: Omit<ReportInput, 'flows'> | null;
+  input: AnalysisJsonHead | null;
   flow: InputFlow | null;
   verdict: VerdictFlow | null;
   flows: number;
@@ -296,7 +298,7 @@ export async function flowOfAnalysisDir(
   high: number;
 }> {
   const out = {
-    input: null as Omit<ReportInput, 'flows'> | null,
+    input: null as AnalysisJsonHead | null,
     flow: null as InputFlow | null,
     verdict: null as VerdictFlow | null,
     flows: 0,

@@ -410,7 +410,10 @@ export interface AnalysisHead {
   faults: readonly string[];
 }
 
-/** Every field of the report's input but its flows (analysis.json writes them first, the flows as they end). */
+/**
+ * Every field of the report's input but its flows (analysis.json writes them before its flows, but the
+ * warnings, known last, after them).
+ */
 export function reportInputHead(
   a: AnalysisHead,
   bundleDir: string,

@@ -31,11 +31,26 @@ import {
  * while the captures are read. Its starter ends it too (`terminate`, which a thread already ended
  * ignores): a failure before the slabs leaves it to no one else.
  */
-export function slabWorkerAhead(): Worker {
+export function slabWorkerAhead(): AheadWorker {
   const worker = new Worker(WORKER_BOOT, { eval: true });
   // a caller that stops without ending the generator must not be kept alive by the thread
   worker.unref();
-  return worker;
+  // heard from its start: an error while main still reads the captures (its modules failing to load, out
+  // of memory) would otherwise be an unheard 'error' event, which ends the process uncleaned
+  let failure: Error | null = null;
+  worker.on('error', (e: Error) => {
+    failure ??= e;
+  });
+  worker.once('exit', (code: number) => {
+    failure ??= new Error(`correlation worker exited (code ${code}) before its first slab`);
+  });
+  return { worker, failure: () => failure };
+}
+
+/** A worker from `slabWorkerAhead`, and what ended it before its work, if anything did. */
+export interface AheadWorker {
+  worker: Worker;
+  failure: () => Error | null;
 }
 
 /** `ahead`: a worker from `slabWorkerAhead` to use (else one is started here); ended as the slabs end. */
@@ -44,10 +59,10 @@ export async function* spoolSlabsOnThread(
   set: FrameSet,
   topology: Topology,
   opts: CorrelateOptions,
-  ahead?: Worker,
+  ahead?: AheadWorker,
 ): AsyncGenerator<SpoolSlab, SpoolCorrelation, undefined> {
   const { c, offsets, slabs } = spoolClock(spool, set, topology, opts);
-  let worker = ahead;
+  let worker = ahead?.worker;
   const init: SlabWorkerInit = {
     points: set.points,
     pointInfo: set.points.map((p) => topology.points.get(p) ?? null),
@@ -56,8 +71,12 @@ export async function* spoolSlabsOnThread(
     // every frame is spooled by now
     spool: spool.index(),
   };
-  if (worker) worker.postMessage({ init } satisfies SlabWorkerStart);
-  else {
+  if (worker) {
+    // (checked in the tick the first slab's listeners are attached: nothing is missed between)
+    const failed = ahead!.failure();
+    if (failed) throw failed;
+    worker.postMessage({ init } satisfies SlabWorkerStart);
+  } else {
     worker = new Worker(WORKER_BOOT, { eval: true, workerData: init });
     // a caller that stops without ending the generator must not be kept alive by the thread
     worker.unref();

@@ -53,7 +53,7 @@ interface Packet {
  * Conversations over a few clients, ports and servers (so tuples are reused: port reuse, idle splits),
  * some through a DNAT (a VIP rewritten to one of two backends: the union-find joins the tuples), IPv4
  * and IPv6 (intern ids colliding with IPv4 numbers), TCP with SYNs mid-connection, UDP, ICMP echo and
- * ICMP errors, packets without IP; TCP FINs and RSTs (closed connections); gaps of exactly `IDLE`, one
+ * ICMP errors, packets without IP; TCP FINs and RSTs (closed connections); gaps of exactly `IDLE` and `DATAGRAM_IDLE`, one
  * ns either side, or random; packets
  * numbered slab by slab, shuffled within a slab (numbers out of time order).
  */
@@ -77,7 +77,18 @@ function generate(seed: number): { s: Sightings; slabs: Sightings[]; coverage: M
     let t = Math.floor(r() * 4000);
     const n = 1 + Math.floor(r() * 12);
     for (let i = 0; i < n; i++) {
-      t += pick([1, 3, IDLE - 1, IDLE, IDLE + 1, Math.floor(r() * 300), 0]);
+      t += pick([
+        1,
+        3,
+        IDLE - 1,
+        IDLE,
+        IDLE + 1,
+        DATAGRAM_IDLE - 1,
+        DATAGRAM_IDLE,
+        DATAGRAM_IDLE + 1,
+        Math.floor(r() * 300),
+        0,
+      ]);
       const reply = i > 0 && r() < 0.45;
       const icmpError = (proto === 1 || proto === 58) && r() < 0.1;
       const src = reply ? (nat ? backend : server) : client;

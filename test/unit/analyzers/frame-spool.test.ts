@@ -6,6 +6,7 @@ import { test } from 'node:test';
 import { correlateSpool, FrameSpool } from '../../../analyzers/correlate/frame-spool.ts';
 import { framesFromBundle } from '../../../analyzers/correlate/frames-from-bundle.ts';
 import { type Sightings, sightingsFromPackets } from '../../../analyzers/correlate/sightings.ts';
+import { slabWorkerAhead, spoolSlabsOnThread } from '../../../analyzers/correlate/spool-slabs-thread.ts';
 import { topologyFromBundle } from '../../../analyzers/topology/topology-from-bundle.ts';
 import { labBundles, requireBundles } from './lab-bundle.ts';
 
@@ -83,6 +84,32 @@ test(
       );
       assert.deepEqual(sliced.sort(), whole.sort());
     } finally {
+      spool.close();
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  },
+);
+
+// (a regression would hang: the time limit makes it a failure)
+const AHEAD_LIMIT = { ...requireBundles(), timeout: 60_000 };
+
+test(
+  'a correlation worker started ahead that ended before its first slab fails the slabs, never hangs them',
+  AHEAD_LIMIT,
+  async () => {
+    const lab = labBundles()[0]!;
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ht-spool-'));
+    const spool = new FrameSpool(path.join(dir, 'frames.bin'), 500);
+    const ahead = slabWorkerAhead();
+    try {
+      const topology = await topologyFromBundle(lab.bundle);
+      const set = await framesFromBundle(lab.bundle, topology, { spool });
+      // ended while main read the captures (as a worker whose modules failed to load, or ran out of memory)
+      await ahead.worker.terminate();
+      const slabs = spoolSlabsOnThread(spool, set, topology, {}, ahead);
+      await assert.rejects(slabs.next(), /correlation worker exited \(code \d+\) before its first slab/);
+    } finally {
+      await ahead.worker.terminate();
       spool.close();
       fs.rmSync(dir, { recursive: true, force: true });
     }
