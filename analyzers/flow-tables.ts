@@ -10,31 +10,24 @@
  */
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { type ColumnRows, type TableColumn, TableFile } from '../ingest/dataset/parquet/table-file.ts';
+import {
+  type ColumnRows,
+  setBigInt64 as setBigLanes,
+  setInt64 as setLanes,
+  type TableColumn,
+  TableFile,
+} from '../ingest/dataset/parquet/table-file.ts';
 import type { ClockOffset } from './clock-offsets.ts';
 import type { Flow, PathHop } from './flows.ts';
+import { hopKey } from './rules/flow-facts.ts';
 import { TextDict } from './text-dict.ts';
 
-export const FLOW_TABLES = ['flows', 'flow_hops', 'flow_coverage'] as const;
-type FlowTable = (typeof FLOW_TABLES)[number];
+type FlowTable = 'flows' | 'flow_hops' | 'flow_coverage';
 
 /** Rows gathered before they are written: a page of each column. */
 const PART_ROWS = 1 << 12;
-const TWO_32 = 2 ** 32;
-
-/** `v` (an integer, |v| < 2^53) as the 64-bit lanes of row `r`. */
-function setLanes(lanes: Uint32Array, r: number, v: number): void {
-  const hi = Math.floor(v / TWO_32);
-  lanes[2 * r] = v - hi * TWO_32;
-  lanes[2 * r + 1] = hi | 0;
-}
-
-function setBigLanes(lanes: Uint32Array, r: number, v: bigint): void {
-  lanes[2 * r] = Number(BigInt.asUintN(32, v));
-  lanes[2 * r + 1] = Number(BigInt.asUintN(32, v >> 32n));
-}
-
-const pathText = (p: readonly PathHop[]) => p.map((h) => `${h.point}:${h.dir}`).join(' > ');
+// each hop's `point:dir` made once (hopKey), not per flow
+const pathText = (p: readonly PathHop[]) => p.map((h) => hopKey(h.point, h.dir)).join(' > ');
 
 /**
  * A text column's rows: ids into its own TextDict (a list shared by the columns made every column's

@@ -14,7 +14,12 @@
  */
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { type ColumnRows, type TableColumn, TableFile } from '../ingest/dataset/parquet/table-file.ts';
+import {
+  type ColumnRows,
+  setInt64,
+  type TableColumn,
+  TableFile,
+} from '../ingest/dataset/parquet/table-file.ts';
 import { FRAME_COLUMNS, type FrameColumn, type FrameTable } from './correlate/frame-table.ts';
 import type { Sightings } from './correlate/sightings.ts';
 import { TextDict } from './text-dict.ts';
@@ -391,10 +396,7 @@ function sightingBatch(rows: SightingRows, t: SightingTexts, x: RowScratch): Col
     const carry = Math.floor(sum / TWO_32);
     ts[2 * r] = sum - carry * TWO_32;
     ts[2 * r + 1] = (baseHi + carry) | 0;
-    const b = bytes[r]!;
-    const bHi = Math.floor(b / TWO_32);
-    xBytes[2 * r] = b - bHi * TWO_32;
-    xBytes[2 * r + 1] = bHi;
+    setInt64(xBytes, r, bytes[r]!);
     const v = ipVersion[r];
     hasIp[r] = v === 0 ? 0 : 1;
     if (v === 4) {

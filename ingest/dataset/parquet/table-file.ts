@@ -50,6 +50,26 @@ export type TableColumn =
   /** a string per row (null: NULL) */
   | { kind: 'string'; name: string };
 
+const TWO_32 = 4294967296;
+
+/** `v` (an integer, |v| < 2^53) into row `r` of an int64 column's lanes. */
+export function setInt64(lanes: Uint32Array, r: number, v: number): void {
+  const hi = Math.floor(v / TWO_32);
+  lanes[2 * r] = v - hi * TWO_32;
+  lanes[2 * r + 1] = hi | 0;
+}
+
+// a bigint's two halves through one 8-byte buffer: BigInt shifts and masks make a BigInt each
+const big = new BigInt64Array(1);
+const bigHalves = new Uint32Array(big.buffer);
+
+/** `v` (any 64-bit integer) into row `r` of an int64 column's lanes, without a BigInt made. */
+export function setBigInt64(lanes: Uint32Array, r: number, v: bigint): void {
+  big[0] = v;
+  lanes[2 * r] = bigHalves[0]!;
+  lanes[2 * r + 1] = bigHalves[1]!;
+}
+
 /** One column's rows of a batch, as its kind takes them. */
 export type ColumnRows =
   | { data: Uint8Array | Uint16Array | Uint32Array; valid?: Uint8Array | undefined }
