@@ -744,13 +744,7 @@ function encodeBool(
   const data = c[spec.data];
   const set = rowSet(spec.validity, spec.name, c, null, n, s)!;
   const m = set.count;
-  // PLAIN booleans: one bit per non-null value, LSB first
-  const bits = new Uint8Array((m + 7) >>> 3);
-  const rows = set.rows;
-  for (let k = 0; k < m; k++) {
-    if (data[rows ? rows[k]! : k] !== 0) bits[k >>> 3]! |= 1 << (k & 7);
-  }
-  out.addPage([set.levels, bits], n, n - m);
+  out.addPage([set.levels, plainBools(data, m, set.rows)], n, n - m);
 }
 
 const DIRECTION_VALIDITY: Validity = { kind: 'nonZero' };
@@ -906,18 +900,55 @@ export function plainRange(max: number): Uint8Array {
   return asBytes(values);
 }
 
-const textEncoder = new TextEncoder();
+/** PLAIN BYTE_ARRAY bodies (a 4-byte length before each UTF-8 string), in one buffer reused call to call. */
+export class PlainStrings {
+  private buf = Buffer.allocUnsafe(1 << 16);
+  /** the non-null strings of the last body */
+  count = 0;
 
-/** A PLAIN BYTE_ARRAY dictionary page body: a 4-byte length before each UTF-8 string. */
-export function plainStrings(values: readonly string[]): Uint8Array {
-  const encoded = values.map((v) => textEncoder.encode(v));
-  const out = new Uint8Array(encoded.reduce((n, e) => n + 4 + e.length, 0));
-  const view = new DataView(out.buffer);
-  let at = 0;
-  for (const e of encoded) {
-    view.setUint32(at, e.length, true);
-    out.set(e, at + 4);
-    at += 4 + e.length;
+  /** The body of the non-null strings of `values[from, from + m)`: a view, valid until the next call. */
+  encode(values: readonly (string | null)[], from = 0, m = values.length): Uint8Array {
+    let bound = 0;
+    for (let r = from; r < from + m; r++) {
+      const v = values[r];
+      // at most three bytes a UTF-16 unit
+      if (v !== null && v !== undefined) bound += 4 + 3 * v.length;
+    }
+    if (this.buf.length < bound) this.buf = Buffer.allocUnsafe(Math.max(bound, 2 * this.buf.length));
+    const buf = this.buf;
+    let at = 0;
+    let count = 0;
+    for (let r = from; r < from + m; r++) {
+      const v = values[r];
+      if (v === null || v === undefined) continue;
+      // written in place: no encoded copy (or result object) per string
+      const n = buf.write(v, at + 4);
+      buf.writeUInt32LE(n, at);
+      at += 4 + n;
+      count++;
+    }
+    this.count = count;
+    return buf.subarray(0, at);
   }
+}
+
+const dictionaryStrings = new PlainStrings();
+
+/** A PLAIN BYTE_ARRAY dictionary page body, its own copy (a page outlives the next body). */
+export function plainStrings(values: readonly string[]): Uint8Array {
+  const body = dictionaryStrings.encode(values);
+  const out = new Uint8Array(body.length);
+  out.set(body);
   return out;
+}
+
+/** PLAIN booleans: a bit per value (of `vals` at `rows[0..m)`, or at 0..m), LSB first. */
+export function plainBools(
+  vals: ArrayLike<number>,
+  m: number,
+  rows: ArrayLike<number> | null = null,
+): Uint8Array {
+  const bits = new Uint8Array((m + 7) >>> 3);
+  for (let k = 0; k < m; k++) if (vals[rows ? rows[k]! : k] !== 0) bits[k >>> 3]! |= 1 << (k & 7);
+  return bits;
 }

@@ -17,6 +17,8 @@ import {
   asBytes,
   EncodeScratch,
   laneDeltas,
+  PlainStrings,
+  plainBools,
   plainRange,
   plainStrings,
 } from './packets-parquet.ts';
@@ -157,8 +159,6 @@ class LocalTexts {
   }
 }
 
-const textEncoder = new TextEncoder();
-
 export class TableFile {
   private readonly file: ParquetFile;
   private readonly chunks: ChunkBuilder[];
@@ -170,7 +170,7 @@ export class TableFile {
   private readonly textIds = new Uint16Array(PAGE_ROWS);
   /** a page's dictionary indices */
   private readonly indices = new Uint8Array(hybridBound(PAGE_ROWS));
-  private strings = new Uint8Array(1 << 16);
+  private readonly strings = new PlainStrings();
   /** the dictionary pages of text columns written with all their values, by column */
   private readonly textPages = new Map<number, { bytes: Uint8Array; entries: number }>();
   private groupRows = 0;
@@ -420,26 +420,9 @@ export class TableFile {
     out: ChunkBuilder,
   ): void {
     const valid = this.scratch.bytes;
-    let bytes = 0;
-    for (let r = 0; r < m; r++) {
-      const v = strings[from + r];
-      valid[r] = v === null || v === undefined ? 0 : 1;
-      if (valid[r]) bytes += 4 + 3 * v!.length;
-    }
-    if (this.strings.length < bytes) this.strings = new Uint8Array(Math.max(bytes, 2 * this.strings.length));
-    const buf = this.strings;
-    const view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
-    let at = 0;
-    let count = 0;
-    for (let r = 0; r < m; r++) {
-      if (!valid[r]) continue;
-      const { written } = textEncoder.encodeInto(strings[from + r]!, buf.subarray(at + 4));
-      view.setUint32(at, written, true);
-      at += 4 + written;
-      count++;
-    }
-    const levels = bitLevels(valid, m);
-    out.addPage([levels.bytes, buf.subarray(0, at)], m, m - count);
+    for (let r = 0; r < m; r++) valid[r] = strings[from + r] == null ? 0 : 1;
+    const body = this.strings.encode(strings, from, m);
+    out.addPage([bitLevels(valid, m).bytes, body], m, m - this.strings.count);
   }
 
   /**
@@ -491,7 +474,7 @@ function maxOf(vals: Uint8Array | Uint16Array | Uint32Array, count: number): num
   return range.hi;
 }
 
-/** PLAIN booleans: a bit per non-null value, LSB first. */
+/** PLAIN booleans: a bit per non-null value. */
 function encodeBool(
   vals: Uint8Array | Uint16Array | Uint32Array,
   count: number,
@@ -499,7 +482,5 @@ function encodeBool(
   m: number,
   out: ChunkBuilder,
 ): void {
-  const bits = new Uint8Array((count + 7) >>> 3);
-  for (let k = 0; k < count; k++) if (vals[k] !== 0) bits[k >>> 3]! |= 1 << (k & 7);
-  out.addPage([...lv, bits], m, m - count);
+  out.addPage([...lv, plainBools(vals, count)], m, m - count);
 }
