@@ -75,9 +75,9 @@ export type SightingRows = Pick<Sightings, (typeof OWN_FIELDS)[number] | 'length
 type Column = Uint8Array | Uint16Array | Uint32Array | Int32Array | Float64Array;
 
 /**
- * Arrays `sightingRows` fills, kept from call to call: its rows are written before the next call, so
- * a slab's flow ids, packet numbers and gathered frame columns need no fresh memory (each slab's own
- * arrays were pages faulted in anew).
+ * Arrays kept from call to call, by name (`sightingRows`' flow ids, packet numbers and gathered frame
+ * columns; `sightingBatch`'s ids, lanes and validity bytes): a batch's rows are written before the next
+ * call, so a slab needs no fresh memory (each slab's own arrays were pages faulted in anew).
  */
 export class RowsScratch {
   private readonly arrays = new Map<string, Column>();
@@ -296,65 +296,40 @@ function sightingColumns(t: SightingTexts): TableColumn[] {
 
 const TWO_32 = 4294967296;
 
+const U8 = new Uint8Array(0);
+const U16 = new Uint16Array(0);
+
 /**
- * What a batch of rows needs besides the rows' own arrays: ids into the text lists, 64-bit lanes and
- * validity bytes, kept from batch to batch (fresh arrays for every slab were pages faulted in anew).
+ * `rows` as sightingColumns take them; what is computed (ids into the text lists, 64-bit lanes,
+ * validity bytes) goes into arrays of `scratch`, kept from batch to batch.
  */
-class RowScratch {
-  capacity = 0;
-  point = new Uint16Array(0);
-  node = new Uint16Array(0);
-  kind = new Uint16Array(0);
-  file = new Uint32Array(0);
-  src = new Uint32Array(0);
-  dst = new Uint32Array(0);
-  ts = new Uint32Array(0);
-  bytes = new Uint32Array(0);
-  icmpType = new Uint16Array(0);
-  icmpCode = new Uint16Array(0);
-  /** validity: node, file, rewrite, flow, ip version, address, ports, TCP, ICMP, ICMP echo */
-  hasNode = new Uint8Array(0);
-  hasFile = new Uint8Array(0);
-  rewritten = new Uint8Array(0);
-  hasFlow = new Uint8Array(0);
-  hasIp = new Uint8Array(0);
-  hasAddr = new Uint8Array(0);
-  hasPorts = new Uint8Array(0);
-  isTcp = new Uint8Array(0);
-  isIcmp = new Uint8Array(0);
-  isEcho = new Uint8Array(0);
-
-  fit(n: number): void {
-    if (n <= this.capacity) return;
-    const c = Math.max(n, 2 * this.capacity);
-    this.capacity = c;
-    this.point = new Uint16Array(c);
-    this.node = new Uint16Array(c);
-    this.kind = new Uint16Array(c);
-    this.file = new Uint32Array(c);
-    this.src = new Uint32Array(c);
-    this.dst = new Uint32Array(c);
-    this.ts = new Uint32Array(2 * c);
-    this.bytes = new Uint32Array(2 * c);
-    this.icmpType = new Uint16Array(c);
-    this.icmpCode = new Uint16Array(c);
-    this.hasNode = new Uint8Array(c);
-    this.hasFile = new Uint8Array(c);
-    this.rewritten = new Uint8Array(c);
-    this.hasFlow = new Uint8Array(c);
-    this.hasIp = new Uint8Array(c);
-    this.hasAddr = new Uint8Array(c);
-    this.hasPorts = new Uint8Array(c);
-    this.isTcp = new Uint8Array(c);
-    this.isIcmp = new Uint8Array(c);
-    this.isEcho = new Uint8Array(c);
-  }
-}
-
-/** `rows` as sightingColumns take them (scratch `x` holds what is computed). */
-function sightingBatch(rows: SightingRows, t: SightingTexts, x: RowScratch): ColumnRows[] {
+function sightingBatch(rows: SightingRows, t: SightingTexts, scratch: RowsScratch): ColumnRows[] {
   const n = rows.length;
-  x.fit(n);
+  const u8 = (key: string) => scratch.take(key, U8, n);
+  const u16 = (key: string) => scratch.take(key, U16, n);
+  const u32 = (key: string, per = 1) => scratch.take(key, UINT32, per * n);
+  const x = {
+    point: u16('point'),
+    node: u16('node'),
+    kind: u16('kind'),
+    file: u32('file'),
+    src: u32('src'),
+    dst: u32('dst'),
+    ts: u32('ts', 2),
+    bytes: u32('bytes', 2),
+    icmpType: u16('icmpType'),
+    icmpCode: u16('icmpCode'),
+    hasNode: u8('hasNode'),
+    hasFile: u8('hasFile'),
+    rewritten: u8('rewritten'),
+    hasFlow: u8('hasFlow'),
+    hasIp: u8('hasIp'),
+    hasAddr: u8('hasAddr'),
+    hasPorts: u8('hasPorts'),
+    isTcp: u8('isTcp'),
+    isIcmp: u8('isIcmp'),
+    isEcho: u8('isEcho'),
+  };
   const v6Base = t.v4.values.length;
   const base = rows.baseNs;
   const baseHi = Number(BigInt.asIntN(32, base >> 32n));
@@ -460,7 +435,7 @@ function sightingBatch(rows: SightingRows, t: SightingTexts, x: RowScratch): Col
 export class SightingsParts {
   private file: TableFile | null = null;
   private readonly parts: string[] = [];
-  private readonly scratch = new RowScratch();
+  private readonly scratch = new RowsScratch();
   private readonly columns: TableColumn[];
 
   private constructor(
