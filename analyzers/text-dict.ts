@@ -3,6 +3,11 @@ export class Interned<T> {
   private readonly ids = new Map<T, number>();
   readonly values: T[] = [];
 
+  /** The id of `v`, if it has one. */
+  find(v: T): number | undefined {
+    return this.ids.get(v);
+  }
+
   /** The id of `v` (given the next id when new). */
   id(v: T): number {
     let id = this.ids.get(v);

@@ -22,27 +22,25 @@ import {
   VERDICT_TEXTS_TABLE,
   VERDICTS_TABLE,
 } from '../../ingest/dataset/verdict-columns.ts';
+import { Interned } from '../text-dict.ts';
 import type { Topology } from '../topology/model.ts';
 import type { VerdictsTail } from '../verdicts.ts';
 import type { CheckResult, Evidence, FlowVerdict } from './verdict-types.ts';
 
 /** Text values as numbers: 0 is NULL, every other code one distinct string (written once). */
 class TextCodes {
-  readonly texts: string[] = [];
-  private readonly codes = new Map<string, number>();
+  private readonly interned = new Interned<string>();
   /** messages coded so far, and the messages seen once (see `message`) */
   private messages = 0;
   private readonly seenOnce = new Set<string>();
 
+  /** the texts, code 1 first */
+  get texts(): readonly string[] {
+    return this.interned.values;
+  }
+
   code(text: string | null): number {
-    if (text === null) return 0;
-    let c = this.codes.get(text);
-    if (c === undefined) {
-      this.texts.push(text);
-      c = this.texts.length;
-      this.codes.set(text, c);
-    }
-    return c;
+    return text === null ? 0 : this.interned.id(text) + 1;
   }
 
   /**
@@ -51,8 +49,8 @@ class TextCodes {
    * repeat), nor any past `MAX_MESSAGE_CODES`, as the codes stay in memory until the table is written.
    */
   message(text: string, shared: boolean): number {
-    const c = this.codes.get(text);
-    if (c !== undefined) return c;
+    const c = this.interned.find(text);
+    if (c !== undefined) return c + 1;
     if (this.messages >= MAX_MESSAGE_CODES) return 0;
     if (!shared && !this.seenOnce.has(text)) {
       if (this.seenOnce.size >= MAX_MESSAGE_CODES) this.seenOnce.clear();
