@@ -5,7 +5,9 @@
  * Addresses: IPv4 as the uint32 itself; IPv6 as an index into `ip6` (interned text), told apart by
  * `ipVersion`.
  */
+
 import type { PacketColumns } from '../../ingest/columns/packet-columns.ts';
+import { Interned } from '../text-dict.ts';
 import { DirCode, type DirectionResolver } from '../topology/direction.ts';
 import { ip4Text, ip6Text, macKeyFromLanes } from '../topology/ip-text.ts';
 
@@ -130,11 +132,9 @@ export class FrameTable {
   srcMac!: Float64Array;
   dstMac!: Float64Array;
 
-  /** interned IPv6 text */
-  ip6: string[] = [];
   /** IPv4 text by address, made by `addrText` as asked */
   private readonly ip4Texts = new Map<number, string>();
-  private ip6Ids = new Map<string, number>();
+  private ip6Texts = new Interned<string>();
 
   /** columns this table does not hold (zero-length arrays): a table of evidence rows needs no fingerprint */
   private readonly omitted: ReadonlySet<FrameColumn>;
@@ -201,14 +201,13 @@ export class FrameTable {
     this.allocate(n);
   }
 
+  /** interned IPv6 text, by id */
+  get ip6(): readonly string[] {
+    return this.ip6Texts.values;
+  }
+
   intern6(text: string): number {
-    let id = this.ip6Ids.get(text);
-    if (id === undefined) {
-      id = this.ip6.length;
-      this.ip6.push(text);
-      this.ip6Ids.set(text, id);
-    }
-    return id;
+    return this.ip6Texts.id(text);
   }
 
   /** A copy holding the frames `keep` accepts (time windows, a dropped capture point). */
@@ -217,8 +216,8 @@ export class FrameTable {
     out.baseNs = this.baseNs;
     out.baseHi = this.baseHi;
     out.baseLo = this.baseLo;
-    out.ip6.push(...this.ip6);
-    for (const [id, text] of this.ip6.entries()) out.ip6Ids.set(text, id);
+    // in id order: the same ids
+    for (const text of this.ip6) out.intern6(text);
     const columns = FRAME_COLUMNS;
     for (let i = 0; i < this.length; i++) {
       if (!keep(i)) continue;
@@ -268,8 +267,7 @@ export class FrameTable {
 
   /** Reads IPv6 ids through `other`'s interned text (tables cut out of one capture). */
   shareIp6(other: FrameTable): void {
-    this.ip6 = other.ip6;
-    this.ip6Ids = other.ip6Ids;
+    this.ip6Texts = other.ip6Texts;
   }
 
   /**

@@ -37,9 +37,8 @@ test('addrText: IPv4 text made once per address, right past the cache clearing, 
     t.src[i] = (10 << 24) | i;
     t.dst[i] = (192 << 24) | (168 << 16) | 1;
   }
-  t.ip6.push('fd00::1');
   t.ipVersion[n] = 6;
-  t.src[n] = 0;
+  t.src[n] = t.intern6('fd00::1');
   t.ipVersion[n + 1] = 0;
   t.length = n + 2;
   for (let i = 0; i < n; i++)
