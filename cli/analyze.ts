@@ -36,12 +36,18 @@ import {
   ingestToDataset,
   sweepStale,
 } from '../ingest/dataset/write-dataset.ts';
-import { ANALYSIS_JSON, AnalysisJsonWriter, reportFromAnalysisDir } from '../reports/analysis-dir.ts';
+import {
+  ANALYSIS_JSON,
+  type AnalysisJsonHead,
+  AnalysisJsonWriter,
+  reportFromAnalysisDir,
+} from '../reports/analysis-dir.ts';
 import { fileSuiteParts, JunitWriter } from '../reports/junit.ts';
 import {
   DEFAULT_LADDER_PACKETS,
   inputFlowOf,
   inputPointsOf,
+  inputWarnings,
   ladderOf,
   reportInputHead,
 } from '../reports/report-input.ts';
@@ -132,6 +138,8 @@ export async function analyzeBundle(
     boundHeapGrowth();
     // what the page shows: of every flow its counts and latencies, whole only those it may list
     let feed: ReportFeed | undefined;
+    // analysis.json's members but the flows and warnings, known once the clocks are
+    let analysisHead: AnalysisJsonHead | undefined;
     // ingest (worker threads for large inputs) and the analysis (which reads the captures itself, on
     // this thread) run at the same time; the ingest is awaited first, so a failed analysis never
     // removes the stage under a still-writing ingest
@@ -164,6 +172,7 @@ export async function analyzeBundle(
             bundle,
             DEFAULT_LADDER_PACKETS,
           );
+          analysisHead = head;
           out.analysisJson.head(head);
         },
         slab: async (s, flowOf, packetBase) => {
@@ -210,21 +219,12 @@ export async function analyzeBundle(
       ...tail,
     };
     await writeReportInputs(staged, document, analysis.topology);
-    const head = reportInputHead(
-      {
-        topology: analysis.topology,
-        clockOffsets: analysis.clockOffsets,
-        warnings: analysis.warnings,
-        faults: analysis.faults,
-      },
-      bundle,
-      DEFAULT_LADDER_PACKETS,
-    );
-    out.analysisJson.finish(head.warnings);
+    const warnings = inputWarnings(analysis);
+    out.analysisJson.finish(warnings);
     await fs.rename(out.analysisJson.file, path.join(stage, ANALYSIS_JSON));
     done('analysis.json');
     out.finishJunit();
-    const model = feed!.model(head, document);
+    const model = feed!.model({ ...analysisHead!, warnings }, document);
     for (const table of [VERDICTS_TABLE, VERDICT_TEXTS_TABLE])
       await fs.rename(path.join(side, table), path.join(staged, table));
     await writeViewsSql(staged);

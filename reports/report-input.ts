@@ -449,11 +449,7 @@ export function reportInputHead(
       matchedFrames: o.matchedFrames,
       via: o.via,
     })),
-    warnings: [
-      ...a.topology.warnings.map((w) => ({ code: w.code, message: w.message })),
-      ...a.warnings.map((w) => ({ code: 'correlate', message: w })),
-      ...a.faults.map((w) => ({ code: 'capture-fault', message: w })),
-    ],
+    warnings: inputWarnings(a),
     missing: [
       ...missingParts(
         bundleDir,
@@ -463,6 +459,17 @@ export function reportInputHead(
     ],
     ladderPackets,
   };
+}
+
+/** The report's warnings: the topology's, the correlation's and the capture files' faults. */
+export function inputWarnings(
+  a: Pick<AnalysisHead, 'topology' | 'warnings' | 'faults'>,
+): ReportInput['warnings'] {
+  return [
+    ...a.topology.warnings.map((w) => ({ code: w.code, message: w.message })),
+    ...a.warnings.map((w) => ({ code: 'correlate', message: w })),
+    ...a.faults.map((w) => ({ code: 'capture-fault', message: w })),
+  ];
 }
 
 /** The topology's capture points as the report reads them. */
