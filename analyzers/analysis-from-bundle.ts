@@ -18,11 +18,12 @@ import {
 } from './correlate/frames-from-bundle.ts';
 import { type ParallelOptions, sightingsFromPacketsParallel } from './correlate/parallel-slabs.ts';
 import { type CorrelateResult, pointsOf, type Sightings } from './correlate/sightings.ts';
+import { SightingsOnWorker } from './correlate/sightings-on-worker.ts';
 import { type AheadWorker, slabWorkerAhead, spoolSlabsOnThread } from './correlate/spool-slabs-thread.ts';
 import { FlowBuilder, type FlowLadder } from './flow-builder.ts';
 import type { Flow, FlowOptions, FlowsResult } from './flows.ts';
 import type { FlowFacts } from './rules/flow-facts.ts';
-import { type StageTexts, stageTextsOf } from './sightings-parts.ts';
+import { type SightingsOpener, type StageTexts, stageTextsOf } from './sightings-parts.ts';
 import type { Topology } from './topology/model.ts';
 import { topologyFromBundle } from './topology/topology-from-bundle.ts';
 import type { AnalysisTables } from './write-analysis.ts';
@@ -124,8 +125,13 @@ export async function analysisFromBundle(
  * one slab of sightings and the open flows are ever held (`hoptrace analyze`, issues 5 and 8).
  */
 export interface AnalysisSink {
-  /** once the frames are read, before the first sighting: every text a sighting row may name */
-  open(texts: StageTexts): Promise<void>;
+  /**
+   * once the frames are read, before the first sighting: every text a sighting row may name, and (a
+   * spooled capture) where the sightings' parts can be written off this thread: on the correlation
+   * worker, which holds each slab already (sightings-on-worker.ts). A sink that opens parts there still
+   * gets every slab, and passes it with its flow ids to the opened parts' `slab`.
+   */
+  open(texts: StageTexts, sightingsOn?: SightingsOpener): Promise<void>;
   /** once the clock offsets are known, before the first flow */
   clock(ctx: {
     topology: Topology;
@@ -216,12 +222,11 @@ export async function streamAnalysis(
     spool = new FrameSpool(path.join(dir, 'frames.bin'), opts.spoolChunkFrames);
     const sp = spool;
     const set = await framesFromBundle(bundleDir, topology, { spool: sp });
-    await sink.open({
-      ...pointsOf(set.points, topology),
-      files: set.files,
-      ip4: sp.ip4.values,
-      ip6: sp.table.ip6,
-    });
+    const parts = new SightingsOnWorker(ahead.worker);
+    await sink.open(
+      { ...pointsOf(set.points, topology), files: set.files, ip4: sp.ip4.values, ip6: sp.table.ip6 },
+      parts.open,
+    );
     const b = builderFor(set);
     let clocked = false;
     // each slab is correlated on a worker thread while this one builds and hands over the one before
@@ -245,6 +250,8 @@ export async function streamAnalysis(
     // a capture without a slab (no frame to correlate) is clocked all the same: its flows' tail
     if (!clocked) sink.clock({ topology, coverage: set.coverage, clockOffsets: r.clockOffsets });
     b.end();
+    // every slab's flow ids are with the worker: it ends the last part before it is ended below
+    await parts.close();
     return {
       topology,
       clockOffsets: r.clockOffsets,

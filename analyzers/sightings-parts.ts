@@ -12,7 +12,7 @@
  * thread, they cost ~0.1 µs a row; the parts are about twice DuckDB's size, as nothing is compressed
  * beyond dictionaries, deltas and bit packing.
  */
-import fs from 'node:fs/promises';
+import fs from 'node:fs';
 import path from 'node:path';
 import {
   type ColumnRows,
@@ -430,7 +430,8 @@ function sightingBatch(rows: SightingRows, t: SightingTexts, scratch: RowsScratc
 /**
  * The sightings written a part at a time into `partsDir`: `rows` adds a batch (and starts the next part
  * when one is full), `finish` ends the last part. The parts are in row order (packet, then hop: the
- * order the correlation made).
+ * order the correlation made). Synchronous: the correlation worker writes them between two slab tasks
+ * (sightings-on-worker.ts), where an awaited write would let the next task reuse the slab's table first.
  */
 export class SightingsParts {
   private file: TableFile | null = null;
@@ -447,20 +448,15 @@ export class SightingsParts {
   }
 
   /** `partsDir`: where the parts go (an earlier run's are removed). */
-  static async open(
-    partsDir: string,
-    texts: StageTexts,
-    opts: SightingsPartsOptions = {},
-  ): Promise<SightingsParts> {
+  static open(partsDir: string, texts: StageTexts, opts: SightingsPartsOptions = {}): SightingsParts {
     // an earlier run's parts would be read as rows of this one
-    await fs.mkdir(partsDir, { recursive: true });
-    for (const f of await fs.readdir(partsDir))
-      if (f.endsWith('.parquet')) await fs.rm(path.join(partsDir, f), { force: true });
+    removeParts(partsDir);
+    fs.mkdirSync(partsDir, { recursive: true });
     return new SightingsParts(partsDir, sightingTexts(texts), Math.max(1, opts.rowsPerPart ?? ROWS_PER_PART));
   }
 
   /** Writes `rows` (they may be reused once this returns). */
-  async rows(rows: SightingRows): Promise<void> {
+  rows(rows: SightingRows): void {
     const batch = sightingBatch(rows, this.texts, this.scratch);
     for (let from = 0; from < rows.length; ) {
       const file = this.file ?? this.nextPart();
@@ -487,21 +483,82 @@ export class SightingsParts {
    * Ends the last part (a part without rows when there is no other: the table exists, empty); the parts'
    * paths in row order. After a failure the parts written so far are removed.
    */
-  async finish(): Promise<string[]> {
+  finish(): string[] {
     try {
       if (this.parts.length === 0) this.nextPart();
       this.endPart();
       return [...this.parts];
     } catch (e) {
-      await this.discard();
+      this.discard();
       throw e;
     }
   }
 
   /** After a failure: removes the parts written so far (a part left in a dataset's folder would be read as the whole table). */
-  async discard(): Promise<void> {
-    this.file?.abort();
-    this.file = null;
-    for (const part of this.parts) await fs.rm(part, { force: true });
+  discard(): void {
+    try {
+      this.file?.abort();
+    } finally {
+      this.file = null;
+      for (const part of this.parts) fs.rmSync(part, { force: true });
+    }
   }
 }
+
+/** Every part file in `partsDir` (none when it does not exist). */
+export function removeParts(partsDir: string): void {
+  let names: string[];
+  try {
+    names = fs.readdirSync(partsDir);
+  } catch {
+    return;
+  }
+  for (const f of names) if (f.endsWith('.parquet')) fs.rmSync(path.join(partsDir, f), { force: true });
+}
+
+/**
+ * Where a streamed analysis hands each slab's sightings once its packets are in flows: written on this
+ * thread (`LocalSightings`) or on the correlation worker that made the slab (sightings-on-worker.ts).
+ */
+export interface SightingsSink {
+  /** a slab's rows (`s` may be reused once this returns); `flowOf` by `s`'s packet numbers */
+  slab(s: Sightings, flowOf: Int32Array, packetBase: number): void;
+  /** the parts' paths in row order (every slab written), once */
+  finish(): string[];
+  /** after a failure: no part is left */
+  discard(): void;
+}
+
+/** Opens a `SightingsSink` writing parts into `partsDir` (an earlier run's removed). */
+export type SightingsOpener = (
+  partsDir: string,
+  texts: StageTexts,
+  opts: SightingsPartsOptions & { partRows?: number },
+) => SightingsSink;
+
+/** Writes `s`'s rows into `parts`, `partRows` gathered at a time. */
+export function writeSlab(
+  parts: SightingsParts,
+  s: Sightings,
+  flowOf: Int32Array,
+  packetBase: number,
+  partRows: number,
+  scratch: RowsScratch,
+): void {
+  for (let at = 0; at < s.length; at += partRows) {
+    const to = Math.min(s.length, at + partRows);
+    parts.rows(sightingRows(s, flowOf, packetBase, at, to, scratch));
+  }
+}
+
+/** The sightings written on the thread that builds the flows. */
+export const localSightings: SightingsOpener = (partsDir, texts, opts) => {
+  const parts = SightingsParts.open(partsDir, texts, opts);
+  const scratch = new RowsScratch();
+  const partRows = Math.max(1, opts.partRows ?? PART_ROWS);
+  return {
+    slab: (s, flowOf, packetBase) => writeSlab(parts, s, flowOf, packetBase, partRows, scratch),
+    finish: () => parts.finish(),
+    discard: () => parts.discard(),
+  };
+};

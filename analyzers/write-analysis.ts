@@ -12,11 +12,11 @@ import type { Sightings } from './correlate/sightings.ts';
 import { FlowTables } from './flow-tables.ts';
 import type { Flow } from './flows.ts';
 import {
+  localSightings,
   PART_ROWS,
-  RowsScratch,
-  SightingsParts,
+  type SightingsOpener,
+  type SightingsSink,
   type StageTexts,
-  sightingRows,
   stageTextsOf,
 } from './sightings-parts.ts';
 
@@ -48,7 +48,7 @@ export async function writeAnalysisTables(
     opts,
   );
   try {
-    await stage.sightings(t.sightings, t.flowOfPacket, 0);
+    stage.sightings(t.sightings, t.flowOfPacket, 0);
     for (const f of t.flows) stage.flow(f);
   } catch (e) {
     await stage.discard();
@@ -64,7 +64,6 @@ export async function writeAnalysisTables(
  * Nothing of a capture stays in JS memory.
  */
 export class AnalysisStage {
-  private readonly rowsScratch = new RowsScratch();
   private state: 'open' | 'finishing' | 'finished' | 'discarded' = 'open';
   /** sightings parts moved into the dataset so far */
   private readonly moved: string[] = [];
@@ -72,36 +71,39 @@ export class AnalysisStage {
   private constructor(
     private readonly tmp: string,
     private readonly partsDir: string,
-    private readonly parts: SightingsParts,
+    private readonly parts: SightingsSink,
     private readonly flows: FlowTables,
-    private readonly chunkRows: number,
   ) {}
 
-  /** `partsDir`: where the sightings' parts go; `tmp`: the per-flow tables' files until `finish`. */
+  /**
+   * `partsDir`: where the sightings' parts go, written by `sightingsOn` (default: on this thread);
+   * `tmp`: the per-flow tables' files until `finish`.
+   */
   static async open(
     tmp: string,
     partsDir: string,
     texts: StageTexts,
-    opts: WriteOptions & { rowsPerPart?: number } = {},
+    opts: WriteOptions & { rowsPerPart?: number; sightingsOn?: SightingsOpener } = {},
   ): Promise<AnalysisStage> {
-    const parts = await SightingsParts.open(partsDir, texts, { rowsPerPart: opts.rowsPerPart });
+    const open = opts.sightingsOn ?? localSightings;
+    const parts = open(partsDir, texts, {
+      ...(opts.rowsPerPart ? { rowsPerPart: opts.rowsPerPart } : {}),
+      partRows: opts.partRows ?? PART_ROWS,
+    });
     let flows: FlowTables;
     try {
       flows = await FlowTables.open(tmp);
     } catch (e) {
-      await parts.discard();
+      parts.discard();
       await fs.rm(tmp, { recursive: true, force: true });
       throw e;
     }
-    return new AnalysisStage(tmp, partsDir, parts, flows, Math.max(1, opts.partRows ?? PART_ROWS));
+    return new AnalysisStage(tmp, partsDir, parts, flows);
   }
 
   /** The sightings of `s` (a slab, or all of them), packets numbered from `packetBase`; `flowOf` by `s`'s packet numbers. */
-  async sightings(s: Sightings, flowOf: Int32Array, packetBase: number): Promise<void> {
-    for (let at = 0; at < s.length; at += this.chunkRows) {
-      const to = Math.min(s.length, at + this.chunkRows);
-      await this.parts.rows(sightingRows(s, flowOf, packetBase, at, to, this.rowsScratch));
-    }
+  sightings(s: Sightings, flowOf: Int32Array, packetBase: number): void {
+    this.parts.slab(s, flowOf, packetBase);
   }
 
   flow(f: Flow): void {
@@ -114,7 +116,7 @@ export class AnalysisStage {
     this.state = 'finishing';
     const root = path.resolve(datasetDir);
     try {
-      const parts = await this.parts.finish();
+      const parts = this.parts.finish();
       const into = path.join(root, 'sightings');
       await fs.mkdir(into, { recursive: true });
       await this.flows.finish(root, clockOffsets);
@@ -140,7 +142,11 @@ export class AnalysisStage {
   async discard(): Promise<void> {
     if (this.state === 'finished' || this.state === 'discarded') return;
     this.state = 'discarded';
-    await this.parts.discard().catch(() => undefined);
+    try {
+      this.parts.discard();
+    } catch {
+      // (the flows' files and the moved parts go all the same)
+    }
     for (const part of this.moved) await fs.rm(part, { force: true });
     await this.flows.discard().catch(() => undefined);
     await fs.rm(this.tmp, { recursive: true, force: true });

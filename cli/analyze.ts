@@ -154,11 +154,12 @@ export async function analyzeBundle(
     analysisRun = streamAnalysis(
       bundle,
       {
-        open: async (texts) => {
+        open: async (texts, sightingsOn) => {
           tables = await AnalysisStage.open(
             path.join(side, 'flow-tables'),
             path.join(side, 'sightings'),
             texts,
+            sightingsOn ? { sightingsOn } : {},
           );
         },
         clock: ({ topology, coverage, clockOffsets }) => {
@@ -175,9 +176,9 @@ export async function analyzeBundle(
           analysisHead = head;
           out.analysisJson.head(head);
         },
-        slab: async (s, flowOf, packetBase) => {
+        slab: (s, flowOf, packetBase) => {
           if (stopped()) throw new Interrupted();
-          await tables!.sightings(s, flowOf, packetBase);
+          tables!.sightings(s, flowOf, packetBase);
         },
         flow: (flow, facts, ladder) => {
           // after a failure or Ctrl-C the sinks are gone: stop the analysis at its next flow or slab

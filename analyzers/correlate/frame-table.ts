@@ -259,6 +259,14 @@ export class FrameTable {
   }
 
   /** Takes `other`'s time base (times in both are then relative to the same instant). */
+  /** Times relative to `baseNs` (a table filled on another thread than the spool's: its base comes by message). */
+  useBase(baseNs: bigint | null): void {
+    this.baseNs = baseNs;
+    // the lanes as appendBatch takes them from the batches' Uint32Array
+    this.baseHi = baseNs === null ? 0 : Number(BigInt.asUintN(32, baseNs >> 32n));
+    this.baseLo = baseNs === null ? 0 : Number(baseNs & 0xffffffffn);
+  }
+
   adoptBase(other: FrameTable): void {
     this.baseNs = other.baseNs;
     this.baseHi = other.baseHi;

@@ -39,7 +39,8 @@ export const WORKER_BOOT = `import(${JSON.stringify(import.meta.resolve('tsx/esm
   .then((tsx) => { tsx.register(); return import(${JSON.stringify(new URL('./slab-worker.ts', import.meta.url).href)}); })
   .catch((err) => { throw err; });`;
 
-export function run(w: Worker, task: SlabTask | SpoolTask): Promise<SlabDone> {
+/** Posts `message` to `w` and resolves with its next message (rejects when it fails or ends first). */
+export function ask<T>(w: Worker, message: unknown, transfer: ArrayBuffer[] = []): Promise<T> {
   return new Promise((resolve, reject) => {
     const settle = () => {
       w.off('message', onMessage);
@@ -50,9 +51,9 @@ export function run(w: Worker, task: SlabTask | SpoolTask): Promise<SlabDone> {
       settle();
       reject(err);
     };
-    const onMessage = (done: SlabDone) => {
+    const onMessage = (answer: T) => {
       settle();
-      resolve(done);
+      resolve(answer);
     };
     // a worker that ends without answering (process.exit in it, out of memory) would leave us waiting forever
     const onExit = (code: number) => {
@@ -62,10 +63,14 @@ export function run(w: Worker, task: SlabTask | SpoolTask): Promise<SlabDone> {
     w.once('message', onMessage);
     w.once('error', onError);
     w.once('exit', onExit);
-    // a slab's columns go over whole (transferred); a spool task is a few numbers
-    const buffers = 'columns' in task ? Object.values(task.columns).map((a) => a.buffer as ArrayBuffer) : [];
-    w.postMessage(task, buffers);
+    w.postMessage(message, transfer);
   });
+}
+
+export function run(w: Worker, task: SlabTask | SpoolTask): Promise<SlabDone> {
+  // a slab's columns go over whole (transferred); a spool task is a few numbers
+  const buffers = 'columns' in task ? Object.values(task.columns).map((a) => a.buffer as ArrayBuffer) : [];
+  return ask<SlabDone>(w, task, buffers);
 }
 
 /** Adds a slab a worker correlated to the correlator's counts. */

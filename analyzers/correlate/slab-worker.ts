@@ -10,6 +10,7 @@ import { emptyTopology, type Point } from '../topology/model.ts';
 import { type SpoolIndex, SpoolReader } from './frame-spool.ts';
 import { CORRELATION_COLUMNS, FRAME_COLUMNS, type FrameColumn, FrameTable } from './frame-table.ts';
 import { type CorrelateOptions, SightingsBuilder, SlabCorrelator, type SlabRows } from './sightings.ts';
+import { isPartsMessage, type PartsMessage, SlabParts } from './sightings-on-worker.ts';
 
 export interface SlabWorkerInit {
   points: string[];
@@ -19,6 +20,8 @@ export interface SlabWorkerInit {
   offsets: ClockOffset[];
   /** a spool the worker reads its slabs from itself (`SpoolTask`) */
   spool?: SpoolIndex;
+  /** the spool's time base (its frames' times are ns after it): the sightings' parts write absolute times */
+  baseNs?: bigint | null;
 }
 
 export type SlabColumns = Partial<Record<FrameColumn, FrameTable[FrameColumn]>>;
@@ -43,6 +46,8 @@ export interface SlabDone {
    */
   frames?: { length: number; table: number; columns?: SlabColumns };
   rows: SlabRows;
+  /** why the sightings' parts this worker writes (sightings-on-worker.ts) failed, once they did */
+  partsFailure?: string;
   stats: { identities: number; collisions: number; ambiguous: number; offloadMerged: number };
 }
 
@@ -85,11 +90,23 @@ export interface SlabWorkerStart {
 
 if (parentPort) {
   const port = parentPort;
-  if (workerData) serve(port, workerData as SlabWorkerInit);
-  else port.once('message', (m: SlabWorkerStart) => serve(port, m.init));
+  // the parts may be opened before the correlation's init comes (a worker started ahead of its work)
+  const parts = new SlabParts();
+  let task: ((t: SlabTask | SpoolTask) => void) | null = workerData
+    ? serve(port, workerData as SlabWorkerInit, parts)
+    : null;
+  port.on('message', (m: SlabWorkerStart | SlabTask | SpoolTask | PartsMessage) => {
+    if (isPartsMessage(m)) {
+      const answer = parts.take(m);
+      if (answer) port.postMessage(answer);
+    } else if ('init' in m) task = serve(port, m.init, parts);
+    else if (task) task(m);
+    else throw new Error('slab worker: a task before its init');
+  });
 }
 
-function serve(port: MessagePort, init: SlabWorkerInit): void {
+/** The worker's correlation: a handler of its slab tasks. */
+function serve(port: MessagePort, init: SlabWorkerInit, parts: SlabParts): (t: SlabTask | SpoolTask) => void {
   const topology = emptyTopology();
   for (const p of init.pointInfo) if (p) topology.points.set(p.id, p);
   const c = new SlabCorrelator(init.points, topology, init.opts);
@@ -101,10 +118,11 @@ function serve(port: MessagePort, init: SlabWorkerInit): void {
   // and 40 more CPU-s)
   // (they start small and grow 1.5x to the largest slab; a table that grew is sent again)
   const tables = [new FrameTable(16, [], true), new FrameTable(16, [], true)];
+  for (const t of tables) t.useBase(init.baseNs ?? null);
   /** per table, its time column when its columns were last sent (a table that grew has new ones) */
   const sent: (Float64Array | null)[] = [null, null];
   let slabs = 0;
-  port.on('message', (task: SlabTask | SpoolTask) => {
+  const onTask = (task: SlabTask | SpoolTask): void => {
     let f: FrameTable;
     let frames: SlabDone['frames'];
     if ('read' in task) {
@@ -128,7 +146,7 @@ function serve(port: MessagePort, init: SlabWorkerInit): void {
       f = tableOf(task.length, task.columns, CORRELATION_COLUMNS);
       correlateAndPost(f, task.ownFrom, task.ownTo, frames);
     }
-  });
+  };
 
   function correlateAndPost(f: FrameTable, ownFrom: number, ownTo: number, frames: SlabDone['frames']): void {
     const before = { ...c.stats };
@@ -150,9 +168,12 @@ function serve(port: MessagePort, init: SlabWorkerInit): void {
       collided: out.collided.slice(0, n),
       packetStart: out.packetStart.slice(0, out.packets + 1),
     };
+    // a slab the caller builds flows from (one with frames): its flow ids come back for its parts
+    if (frames && f.length > 0 && parts.keeping) parts.keep(out.finish(f, init.points, c.ctx));
     const done: SlabDone = {
       ...(frames ? { frames } : {}),
       rows,
+      ...(parts.failure === null ? {} : { partsFailure: parts.failure }),
       stats: {
         identities: c.stats.identities - before.identities,
         collisions: c.stats.collisions - before.collisions,
@@ -162,4 +183,5 @@ function serve(port: MessagePort, init: SlabWorkerInit): void {
     };
     port.postMessage(done, rowBuffers(rows));
   }
+  return onTask;
 }

@@ -53,7 +53,10 @@ export interface AheadWorker {
   failure: () => Error | null;
 }
 
-/** `ahead`: a worker from `slabWorkerAhead` to use (else one is started here); ended as the slabs end. */
+/**
+ * `ahead`: a worker from `slabWorkerAhead` to use, which its starter ends; else one is started here and
+ * ended as the slabs end.
+ */
 export async function* spoolSlabsOnThread(
   spool: FrameSpool,
   set: FrameSet,
@@ -70,6 +73,7 @@ export async function* spoolSlabsOnThread(
     offsets,
     // every frame is spooled by now
     spool: spool.index(),
+    baseNs: spool.table.baseNs,
   };
   if (worker) {
     // (checked in the tick the first slab's listeners are attached: nothing is missed between)
@@ -93,6 +97,7 @@ export async function* spoolSlabsOnThread(
   /** slab `r`'s sightings, from the frames and rows the worker sent back (null: no frame in it) */
   const settle = async (r: NonNullable<typeof ready>): Promise<SpoolSlab | null> => {
     const done = await r.done;
+    if (done.partsFailure !== undefined) throw new Error(done.partsFailure);
     const frames = done.frames!;
     if (frames.columns) shared[frames.table] = frames.columns;
     if (frames.length === 0) return null;
@@ -119,7 +124,8 @@ export async function* spoolSlabsOnThread(
       if (last) yield last;
     }
   } finally {
-    await w.terminate();
+    // a worker started ahead is its starter's to end: it may have more to do (sightings-on-worker.ts)
+    if (!ahead) await w.terminate();
   }
   return spoolCorrelation(spool, c, offsets);
 }

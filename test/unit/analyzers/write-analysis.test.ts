@@ -279,9 +279,11 @@ async function streamStage(
   const done = await streamAnalysis(
     bundle,
     {
-      open: async (texts) => {
+      // a spooled capture's parts are written on its correlation worker, as `hoptrace analyze` has them
+      open: async (texts, sightingsOn) => {
         stage = await AnalysisStage.open(path.join(dir, 'tmp'), path.join(dir, 'parts'), texts, {
           ...(rowsPerPart ? { rowsPerPart } : {}),
+          ...(sightingsOn ? { sightingsOn } : {}),
         });
       },
       clock: () => undefined,
