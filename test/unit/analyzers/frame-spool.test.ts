@@ -90,6 +90,53 @@ test(
   },
 );
 
+test('a spool tells a range in a silence of the capture from one with frames, as its reads find them', () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ht-spool-'));
+  // two points, 8 frames a block, 64 a chunk: a burst, a long silence, another burst; point 1 is 5 ns late
+  const spool = new FrameSpool(path.join(dir, 'frames.bin'), 64, 8);
+  try {
+    const times = [
+      ...Array.from({ length: 40 }, (_, i) => i * 10),
+      ...Array.from({ length: 40 }, (_, i) => 1_000_000 + i * 10),
+    ];
+    const f = spool.table;
+    for (const [i, t] of times.entries()) {
+      f.reserve(1);
+      f.t[f.length] = t;
+      f.point[f.length] = i % 2;
+      f.fpValid[f.length] = 1;
+      f.fpLo[f.length] = i;
+      f.length++;
+      spool.maybeFlush();
+    }
+    spool.flush();
+    const shift = Float64Array.of(0, -5);
+    const cases: [number, number, Float64Array | null][] = [];
+    for (let from = -1000; from < 1_002_000; from += 997) cases.push([from, from + 1000, null]);
+    for (let from = -1000; from < 1_002_000; from += 1499) cases.push([from, from + 500, shift]);
+    // edges: the last frame of the first burst, the first of the second, and just past them
+    cases.push(
+      [390, 391, null],
+      [391, 999_999, null],
+      [999_999, 1_000_000, null],
+      [1_000_000, 1_000_001, null],
+    );
+    let empty = 0;
+    for (const [from, to, sh] of cases) {
+      const found = spool.read(from, to, sh).length;
+      const meets = spool.meets(from, to, sh);
+      // never false while a read finds a frame; false in the silence, where reads find none
+      if (found > 0) assert.ok(meets, `[${from}, ${to}) holds ${found} frames`);
+      if (!meets) empty++;
+      if (from > 1000 && to < 999_000) assert.equal(meets, false, `[${from}, ${to}) is in the silence`);
+    }
+    assert.ok(empty > 1000, `most ranges lie in the silence (${empty} of ${cases.length})`);
+  } finally {
+    spool.close();
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 // (a regression would hang: the time limit makes it a failure)
 const AHEAD_LIMIT = { ...requireBundles(), timeout: 60_000 };
 
