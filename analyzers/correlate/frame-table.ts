@@ -258,7 +258,6 @@ export class FrameTable {
     this.length = at + b - a;
   }
 
-  /** Takes `other`'s time base (times in both are then relative to the same instant). */
   /** Times relative to `baseNs` (a table filled on another thread than the spool's: its base comes by message). */
   useBase(baseNs: bigint | null): void {
     this.baseNs = baseNs;
@@ -267,6 +266,7 @@ export class FrameTable {
     this.baseLo = baseNs === null ? 0 : Number(baseNs & 0xffffffffn);
   }
 
+  /** Takes `other`'s time base (times in both are then relative to the same instant). */
   adoptBase(other: FrameTable): void {
     this.baseNs = other.baseNs;
     this.baseHi = other.baseHi;
