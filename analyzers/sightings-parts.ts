@@ -533,7 +533,7 @@ export interface SightingsSink {
 export type SightingsOpener = (
   partsDir: string,
   texts: StageTexts,
-  opts: SightingsPartsOptions & { partRows?: number },
+  opts: SightingsPartsOptions & { partRows: number },
 ) => SightingsSink;
 
 /** Writes `s`'s rows into `parts`, `partRows` gathered at a time. */
@@ -555,9 +555,8 @@ export function writeSlab(
 export const localSightings: SightingsOpener = (partsDir, texts, opts) => {
   const parts = SightingsParts.open(partsDir, texts, opts);
   const scratch = new RowsScratch();
-  const partRows = Math.max(1, opts.partRows ?? PART_ROWS);
   return {
-    slab: (s, flowOf, packetBase) => writeSlab(parts, s, flowOf, packetBase, partRows, scratch),
+    slab: (s, flowOf, packetBase) => writeSlab(parts, s, flowOf, packetBase, opts.partRows, scratch),
     finish: () => parts.finish(),
     discard: () => parts.discard(),
   };

@@ -88,7 +88,7 @@ export class AnalysisStage {
     const open = opts.sightingsOn ?? localSightings;
     const parts = open(partsDir, texts, {
       ...(opts.rowsPerPart ? { rowsPerPart: opts.rowsPerPart } : {}),
-      partRows: opts.partRows ?? PART_ROWS,
+      partRows: Math.max(1, opts.partRows ?? PART_ROWS),
     });
     let flows: FlowTables;
     try {

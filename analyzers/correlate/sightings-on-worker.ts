@@ -27,8 +27,8 @@ import type { Sightings } from './sightings.ts';
 
 /** The messages the worker's parts take (slab-worker.ts passes them on to `SlabParts`). */
 export type PartsMessage =
-  | { partsOpen: { dir: string; texts: StageTexts; opts: SightingsPartsOptions & { partRows?: number } } }
-  | { partsSlab: { flowOf: Int32Array; packetBase: number } }
+  | { partsOpen: { dir: string; texts: StageTexts; opts: SightingsPartsOptions & { partRows: number } } }
+  | { partsSlab: { flowOf: Int32Array; packetBase: number; packets: number; rows: number } }
   | { partsFinish: true };
 
 /** The worker's answer to `partsFinish`: the parts in row order, or why they could not be written. */
@@ -82,7 +82,8 @@ class WorkerSightings implements SightingsSink {
   slab(s: Sightings, flowOf: Int32Array, packetBase: number): void {
     // the caller's array is reused for the next slab
     const ids = flowOf.slice(0, s.packets);
-    const m: PartsMessage = { partsSlab: { flowOf: ids, packetBase } };
+    // the slab's size goes along: the worker checks it against the slab it kept (pairing is in order)
+    const m: PartsMessage = { partsSlab: { flowOf: ids, packetBase, packets: s.packets, rows: s.length } };
     this.worker.postMessage(m, [ids.buffer]);
   }
 
@@ -123,7 +124,7 @@ export class SlabParts {
   take(m: PartsMessage): PartsFinished | null {
     if ('partsOpen' in m) {
       try {
-        this.partRows = Math.max(1, m.partsOpen.opts.partRows ?? PART_ROWS);
+        this.partRows = m.partsOpen.opts.partRows;
         this.parts = SightingsParts.open(m.partsOpen.dir, m.partsOpen.texts, m.partsOpen.opts);
       } catch (e) {
         this.fail(e);
@@ -133,7 +134,7 @@ export class SlabParts {
     if ('partsSlab' in m) {
       const s = this.kept.shift();
       if (this.parts === null) return null;
-      if (s === undefined) {
+      if (s === undefined || s.packets !== m.partsSlab.packets || s.length !== m.partsSlab.rows) {
         this.fail(new Error('sightings on the correlation worker: flow ids for a slab it did not keep'));
         return null;
       }
@@ -155,7 +156,16 @@ export class SlabParts {
     }
   }
 
-  private fail(e: unknown): void {
+  /**
+   * Whether a kept slab still reads from `table`: a read into it now would change rows not yet written
+   * (the caller hands a slab's flow ids over before it asks for the read that reuses its table).
+   */
+  holds(table: object): boolean {
+    return this.kept.some((s) => s.frames === table);
+  }
+
+  /** Fails the parts (told with the next answer), e.g. a table reused under a kept slab. */
+  fail(e: unknown): void {
     this.failure ??= `sightings parts: ${errorText(e)}`;
     this.kept.length = 0;
     const parts = this.parts;

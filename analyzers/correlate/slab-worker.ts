@@ -129,6 +129,10 @@ function serve(port: MessagePort, init: SlabWorkerInit, parts: SlabParts): (t: S
       const { from, to, ov, shift } = task.read;
       if (reader === null) throw new Error('slab worker: a spool task without a spool');
       const k = slabs++ & 1;
+      if (parts.holds(tables[k]!))
+        parts.fail(
+          new Error('sightings on the correlation worker: a slab table reused before its rows were written'),
+        );
       f = reader.read(
         { from: from - ov, to: to + ov, pointShift: shift, sampleMask: 0, columns: FRAME_COLUMNS },
         tables[k]!,

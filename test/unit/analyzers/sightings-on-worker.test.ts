@@ -113,6 +113,34 @@ test('parts the worker cannot open fail the analysis at its first slab', require
   }),
 );
 
+test("the worker's parts: ids of a slab of another size than the one kept are a failure", () =>
+  withDir(async (dir) => {
+    const parts = new SlabParts();
+    const rows = [{ point: 0, file: 0, src: 0x0a000001, dst: 0x0a000002 }];
+    const s = sightingsOf(rows, ['p0'], ['n1']);
+    const texts = {
+      points: ['p0'],
+      pointNode: ['n1'],
+      pointKind: ['other'],
+      files: ['f.pcap'],
+      ip4: [0x0a000001, 0x0a000002],
+      ip6: [],
+    };
+    parts.take({ partsOpen: { dir, texts, opts: { partRows: 1 << 20 } } });
+    parts.keep(s);
+    // the caller's slab had one packet more: another slab than the one kept
+    parts.take({
+      partsSlab: {
+        flowOf: new Int32Array(s.packets + 1),
+        packetBase: 0,
+        packets: s.packets + 1,
+        rows: s.length,
+      },
+    });
+    assert.match(parts.failure ?? '', /did not keep/);
+    assert.equal(parts.holds(s.frames), false, 'a failure lets go of the kept slabs');
+  }));
+
 test("the worker's parts: flow ids for a slab it did not keep are a failure, told at the end", () => {
   const parts = new SlabParts();
   const rows = [{ point: 0, file: 0, src: 0x0a000001, dst: 0x0a000002 }];
@@ -129,13 +157,20 @@ test("the worker's parts: flow ids for a slab it did not keep are a failure, tol
       ip4: [0x0a000001, 0x0a000002],
       ip6: [],
     };
-    assert.equal(parts.take({ partsOpen: { dir, texts, opts: {} } }), null);
+    assert.equal(parts.take({ partsOpen: { dir, texts, opts: { partRows: 1 << 20 } } }), null);
     assert.equal(parts.keeping, true);
     parts.keep(s);
-    assert.equal(parts.take({ partsSlab: { flowOf: new Int32Array(s.packets), packetBase: 0 } }), null);
+    // its table may not be read into until its rows are written
+    assert.equal(parts.holds(s.frames), true);
+    const size = { packets: s.packets, rows: s.length };
+    assert.equal(
+      parts.take({ partsSlab: { flowOf: new Int32Array(s.packets), packetBase: 0, ...size } }),
+      null,
+    );
     assert.equal(parts.failure, null);
+    assert.equal(parts.holds(s.frames), false);
     // a second slab's ids, with no second slab kept
-    parts.take({ partsSlab: { flowOf: new Int32Array(1), packetBase: s.packets } });
+    parts.take({ partsSlab: { flowOf: new Int32Array(1), packetBase: s.packets, packets: 1, rows: 1 } });
     assert.match(parts.failure ?? '', /did not keep/);
     assert.deepEqual(parts.take({ partsFinish: true }), { partsFailure: parts.failure });
     assert.deepEqual(await fs.readdir(dir), [], 'the part written before the failure is removed');
