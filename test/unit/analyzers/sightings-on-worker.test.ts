@@ -113,19 +113,22 @@ test('parts the worker cannot open fail the analysis at its first slab', require
   }),
 );
 
+/** One sighting at point p0 of node n1, and the texts its row names. */
+const oneSighting = () =>
+  sightingsOf([{ point: 0, file: 0, src: 0x0a000001, dst: 0x0a000002 }], ['p0'], ['n1']);
+const texts = {
+  points: ['p0'],
+  pointNode: ['n1'],
+  pointKind: ['other'],
+  files: ['f.pcap'],
+  ip4: [0x0a000001, 0x0a000002],
+  ip6: [],
+};
+
 test("the worker's parts: ids of a slab of another size than the one kept are a failure", () =>
   withDir(async (dir) => {
     const parts = new SlabParts();
-    const rows = [{ point: 0, file: 0, src: 0x0a000001, dst: 0x0a000002 }];
-    const s = sightingsOf(rows, ['p0'], ['n1']);
-    const texts = {
-      points: ['p0'],
-      pointNode: ['n1'],
-      pointKind: ['other'],
-      files: ['f.pcap'],
-      ip4: [0x0a000001, 0x0a000002],
-      ip6: [],
-    };
+    const s = oneSighting();
     parts.take({ partsOpen: { dir, texts, opts: { partRows: 1 << 20 } } });
     parts.keep(s);
     // the caller's slab had one packet more: another slab than the one kept
@@ -143,20 +146,11 @@ test("the worker's parts: ids of a slab of another size than the one kept are a 
 
 test("the worker's parts: flow ids for a slab it did not keep are a failure, told at the end", () => {
   const parts = new SlabParts();
-  const rows = [{ point: 0, file: 0, src: 0x0a000001, dst: 0x0a000002 }];
-  const s = sightingsOf(rows, ['p0'], ['n1']);
+  const s = oneSighting();
   // nothing is kept before the parts are opened
   parts.keep(s);
   assert.equal(parts.keeping, false);
   return withDir(async (dir) => {
-    const texts = {
-      points: ['p0'],
-      pointNode: ['n1'],
-      pointKind: ['other'],
-      files: ['f.pcap'],
-      ip4: [0x0a000001, 0x0a000002],
-      ip6: [],
-    };
     assert.equal(parts.take({ partsOpen: { dir, texts, opts: { partRows: 1 << 20 } } }), null);
     assert.equal(parts.keeping, true);
     parts.keep(s);
