@@ -42,6 +42,11 @@ export const WORKER_BOOT = `import(${JSON.stringify(import.meta.resolve('tsx/esm
 /** Posts `message` to `w` and resolves with its next message (rejects when it fails or ends first). */
 export function ask<T>(w: Worker, message: unknown, transfer: ArrayBuffer[] = []): Promise<T> {
   return new Promise((resolve, reject) => {
+    // a thread already ended will send no 'exit' again: waiting for it would never end
+    if (w.threadId === -1) {
+      reject(new Error('correlation worker exited before answering'));
+      return;
+    }
     const settle = () => {
       w.off('message', onMessage);
       w.off('error', onError);

@@ -3,8 +3,9 @@ import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
+import { Worker } from 'node:worker_threads';
 import { type AnalysisSink, streamAnalysis } from '../../../analyzers/analysis-from-bundle.ts';
-import { SlabParts } from '../../../analyzers/correlate/sightings-on-worker.ts';
+import { SightingsOnWorker, SlabParts } from '../../../analyzers/correlate/sightings-on-worker.ts';
 import { AnalysisStage } from '../../../analyzers/write-analysis.ts';
 import { sightingsOf } from './hand-sightings.ts';
 import { labBundles, requireBundles } from './lab-bundle.ts';
@@ -170,3 +171,13 @@ test("the worker's parts: flow ids for a slab it did not keep are a failure, tol
     assert.deepEqual(await fs.readdir(dir), [], 'the part written before the failure is removed');
   });
 });
+
+test('parts on a worker that has already ended fail their end, never hang it', { timeout: 30_000 }, () =>
+  withDir(async (dir) => {
+    const w = new Worker('', { eval: true });
+    await w.terminate();
+    const host = new SightingsOnWorker(w);
+    host.open(dir, texts, { partRows: 1 << 20 });
+    await assert.rejects(host.close(), /exited before answering/);
+  }),
+);
