@@ -50,6 +50,8 @@ export interface SpillOptions {
   spoolDir?: string;
   /** frames per spool chunk (tests use small ones so chunk boundaries fall inside flows) */
   spoolChunkFrames?: number;
+  /** frames per block of a chunk, the unit slabs read or skip (tests use small ones so slabs skip some) */
+  spoolBlockFrames?: number;
 }
 
 export const DEFAULT_MEMORY_BUDGET_BYTES = 2 ** 30;
@@ -75,7 +77,7 @@ export async function analysisFromBundle(
     // the directory goes whatever fails, the spool's own construction included
     let spool: FrameSpool | undefined;
     try {
-      spool = new FrameSpool(path.join(dir, 'frames.bin'), opts.spoolChunkFrames);
+      spool = new FrameSpool(path.join(dir, 'frames.bin'), opts.spoolChunkFrames, opts.spoolBlockFrames);
       set = await framesFromBundle(bundleDir, topology, { spool });
       correlation = sightingsFromSpool(spool, set, topology, opts);
     } finally {
@@ -219,7 +221,7 @@ export async function streamAnalysis(
   try {
     // the correlation thread loads its modules while this one reads the captures
     ahead = slabWorkerAhead();
-    spool = new FrameSpool(path.join(dir, 'frames.bin'), opts.spoolChunkFrames);
+    spool = new FrameSpool(path.join(dir, 'frames.bin'), opts.spoolChunkFrames, opts.spoolBlockFrames);
     const sp = spool;
     const set = await framesFromBundle(bundleDir, topology, { spool: sp });
     const parts = new SightingsOnWorker(ahead.worker);

@@ -14,10 +14,10 @@ import type { Topology } from '../topology/model.ts';
 import { U32Ids } from '../u32-ids.ts';
 import { FRAME_COLUMNS, type FrameColumn, FrameTable } from './frame-table.ts';
 import type { FrameSet } from './frames-from-bundle.ts';
-import type { MatchStats } from './match-groups.ts';
 import {
   type CorrelateOptions,
   type CorrelateResult,
+  type CorrelateStats,
   clockSampleMask,
   DEFAULT_SLAB_NS,
   type PointContext,
@@ -316,7 +316,7 @@ export interface SpoolCorrelation {
   clockOffsets: ClockOffset[];
   /** the points' nodes, kinds and path ranks */
   ctx: PointContext;
-  stats: MatchStats & { frames: number; withoutFingerprint: number; offloadMerged: number; slabs: number };
+  stats: CorrelateStats;
   warnings: string[];
 }
 

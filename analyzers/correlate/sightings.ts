@@ -91,6 +91,8 @@ export interface CorrelateStats extends MatchStats {
   offloadMerged: number;
   /** time slabs of the second pass */
   slabs: number;
+  /** slabs a spooled analysis skipped unread: no block of the spool meets their time range */
+  gapSlabs: number;
 }
 
 export interface CorrelateResult {
@@ -286,6 +288,7 @@ export class SlabCorrelator {
     withoutFingerprint: 0,
     offloadMerged: 0,
     slabs: 0,
+    gapSlabs: 0,
   };
   private nodeOffset: Float64Array;
   private readonly wide: number;

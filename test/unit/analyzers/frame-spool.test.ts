@@ -131,6 +131,21 @@ test('a spool tells a range in a silence of the capture from one with frames, as
       if (from > 1000 && to < 999_000) assert.equal(meets, false, `[${from}, ${to}) is in the silence`);
     }
     assert.ok(empty > 1000, `most ranges lie in the silence (${empty} of ${cases.length})`);
+    // a late point moved forward into the silence: its first burst is found there, and the blocks that
+    // hold it (frames of both points) reach as far, but no further
+    const late = Float64Array.of(0, 500_000);
+    for (let from = 400_000; from < 600_000; from += 50) {
+      const found = spool.read(from, from + 100, late).length;
+      const meets = spool.meets(from, from + 100, late);
+      if (found > 0) assert.ok(meets, `[${from}, ${from + 100}) holds ${found} frames of the late point`);
+      if (from > 500_390) assert.equal(meets, false, `[${from}, ${from + 100}) is past the late burst`);
+    }
+    assert.equal(
+      spool.read(500_000, 500_400, late).length,
+      20,
+      "the late point's 20 frames of the first burst",
+    );
+    assert.equal(spool.meets(500_000, 500_400, null), false, 'unmoved, the same range is in the silence');
   } finally {
     spool.close();
     fs.rmSync(dir, { recursive: true, force: true });
