@@ -7,7 +7,8 @@
 // mark-compact, on fresh pages (a page fault costs ~15 us on this class of VM). Without it, at 5 M
 // frames the analysis thread's scavenges took 1.5-1.6 s instead of 2.2-2.3 s (--trace-gc, two runs
 // each, alternated), and at 10 M its mark-compacts 0.6 s instead of 1.2 s, with 200 MB less peak RSS.
-// At 20 M frames, alternated: 62 and 70 s against 80 and 92 s, 109-119 CPU-s against 138-150.
+// At 20 M frames, alternated: 62 and 70 s against 80 and 92 s, 109-119 CPU-s against 138-150, and the
+// same peak RSS (1.30-1.34 GB either way).
 // The sources are TypeScript run through tsx's loader: no build step between a checkout and a run.
 import { register } from 'tsx/esm/api';
 

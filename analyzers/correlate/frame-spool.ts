@@ -363,6 +363,10 @@ function* spoolSlabs(
   const out = new SightingsBuilder();
   const slab = new FrameTable(1024);
   for (const { from, to, ov, shift } of slabs) {
+    if (!spool.meets(from - ov, to + ov, shift)) {
+      c.stats.gapSlabs++;
+      continue;
+    }
     const local = spool.read(from - ov, to + ov, shift, 0, FRAME_COLUMNS, slab);
     if (local.length === 0) continue;
     out.clear();

@@ -91,7 +91,10 @@ export interface CorrelateStats extends MatchStats {
   offloadMerged: number;
   /** time slabs of the second pass */
   slabs: number;
-  /** slabs a spooled analysis skipped unread: no block of the spool meets their time range */
+  /**
+   * slabs a spooled analysis skipped unread, no block of the spool meeting their time range (a silence
+   * at every capture point); `slabs` counts those that held frames
+   */
   gapSlabs: number;
 }
 
