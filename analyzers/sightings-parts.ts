@@ -545,6 +545,8 @@ export function writeSlab(
   partRows: number,
   scratch: RowsScratch,
 ): void {
+  // (resolved by AnalysisStage; a step of 0 would never end)
+  if (!(partRows >= 1)) throw new RangeError(`sightings parts: ${partRows} rows a part`);
   for (let at = 0; at < s.length; at += partRows) {
     const to = Math.min(s.length, at + partRows);
     parts.rows(sightingRows(s, flowOf, packetBase, at, to, scratch));

@@ -2,6 +2,7 @@
  * Where the lab's recorded bundles are: `fixtures/<mode>/` once committed, else a fresh lab run under
  * /tmp (`hoptrace lab run --out /tmp/labout/bundle`). In CI a missing bundle fails instead of skipping.
  */
+import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 
@@ -40,4 +41,31 @@ export function requireBundles(): { skip: string | false } {
   const why = 'no lab bundle (fixtures/<mode>/ or /tmp/labout)';
   if (process.env['CI'] === 'true') throw new Error(`analyzer tests: prerequisite missing in CI: ${why}`);
   return { skip: why };
+}
+
+/**
+ * Spill settings a lab is analysed with against its analysis in memory: a budget nothing fits, chunk and
+ * slab boundaries inside flows; the second with blocks of 4 frames and slabs of 20 ms, so that slabs in
+ * a silence at every capture point are skipped unread (`gapSlabs`: some labs have such silences).
+ */
+export const SPILLS = [
+  { memoryBudgetBytes: 1, spoolChunkFrames: 50, slabNs: 200e6 },
+  { memoryBudgetBytes: 1, spoolChunkFrames: 50, spoolBlockFrames: 4, slabNs: 20e6 },
+] as const;
+
+/** Slabs skipped unread by lab, with small blocks: the same results prove the skip right only if some were. */
+export class SkippedSlabs {
+  private readonly byLab = new Map<string, number>();
+
+  note(lab: string, spill: (typeof SPILLS)[number], gapSlabs: number): void {
+    if ('spoolBlockFrames' in spill) this.byLab.set(lab, gapSlabs);
+  }
+
+  /** (after every lab ran) */
+  assertSome(): void {
+    assert.ok(
+      [...this.byLab.values()].some((n) => n > 0),
+      `no lab skipped a slab: ${JSON.stringify([...this.byLab])}`,
+    );
+  }
 }

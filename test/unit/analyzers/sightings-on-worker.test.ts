@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -181,3 +182,21 @@ test('parts on a worker that has already ended fail their end, never hang it', {
     await assert.rejects(host.close(), /exited before answering/);
   }),
 );
+
+// in a child process: a regression would loop for ever on this thread, which no test timeout can stop
+test('sightings parts of 0 rows a part are refused at the first slab, never loop', () =>
+  withDir(async (dir) => {
+    const code = `
+      import { localSightings } from ${JSON.stringify(new URL('../../../analyzers/sightings-parts.ts', import.meta.url).href)};
+      import { sightingsOf } from ${JSON.stringify(new URL('./hand-sightings.ts', import.meta.url).href)};
+      const s = sightingsOf([{ point: 0, file: 0, src: 0x0a000001, dst: 0x0a000002 }], ['p0'], ['n1']);
+      const sink = localSightings(process.argv[1], ${JSON.stringify(texts)}, { partRows: 0 });
+      try { sink.slab(s, new Int32Array(s.packets), 0); console.log('written'); }
+      catch (e) { console.log(e.message); } finally { sink.discard(); }`;
+    const r = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', code, dir], {
+      encoding: 'utf8',
+      timeout: 30_000,
+    });
+    assert.equal(r.signal, null, 'the slab never returned');
+    assert.match(r.stdout, /0 rows a part/, r.stderr);
+  }));
