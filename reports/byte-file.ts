@@ -24,13 +24,18 @@ export class TempFile {
   private readonly tmp: string;
   private closed = false;
 
+  /**
+   * `direct: false` keeps the file's bytes in the page cache (a part read back soon after, as junit.xml's
+   * suites are); an output is written past it where the file system allows (write-thread.ts says why)
+   */
   constructor(
     readonly file: string,
     protected readonly writes: FileWrites = writeThread(),
+    opts: { direct?: boolean } = {},
   ) {
     fs.mkdirSync(path.dirname(file), { recursive: true });
     this.tmp = `${file}.tmp-${process.pid}`;
-    this.fd = fs.openSync(this.tmp, 'w');
+    this.fd = writes.open(this.tmp, opts.direct ?? true);
   }
 
   protected put(b: Uint8Array, length: number): void {

@@ -12,6 +12,7 @@ import { ByCheckFields } from '../analyzers/rules/shared-checks.ts';
 import type { CheckResult, FlowVerdict } from '../analyzers/rules/verdict-types.ts';
 import type { VerdictsDocument } from '../analyzers/verdicts.ts';
 import { TextFile, writeTextFile } from './text-file.ts';
+import { writeThread } from './write-thread.ts';
 
 // biome-ignore lint/suspicious/noControlCharactersInRegex: characters XML cannot carry are looked for
 const NEEDS_ESCAPE = /[&<>"'\u0000-\u0008\u000b\u000c\u000e-\u001f\ufffe\uffff]/;
@@ -238,7 +239,8 @@ export function junitXml(doc: VerdictsDocument, name = 'hoptrace'): string {
  */
 export function fileSuiteParts(dir: string): SuiteParts<TextFile, TextFile> {
   return {
-    create: (i) => new TextFile(path.join(dir, `suite-${i}`)),
+    // read back into junit.xml at the end: left in the page cache
+    create: (i) => new TextFile(path.join(dir, `suite-${i}`), writeThread(), { direct: false }),
     appendTo: (out, part) => {
       part.commit();
       out.append(part.file);

@@ -12,12 +12,22 @@
  * failed write (a full disk) is kept by file descriptor and thrown by that file's next `drain`; the
  * thread goes on with the other files' entries.
  *
+ * Files are written past the page cache (O_DIRECT) where the file system takes it (`open`): a buffered
+ * write copies every byte into page-cache pages the kernel must first find, and on this machine class
+ * (a VM whose free memory goes back to the host) a fresh page costs a fault in the host. At 5 M frames
+ * the thread's 1.07 GB of buffered writes were 8% of the run's CPU, nearly all of it that copy (perf).
+ * A direct write wants the buffer address, length and file offset aligned to the device's block: the
+ * thread copies each entry behind the file's partial last block (`tails`) into a page-aligned staging
+ * buffer (WebAssembly memory) and writes its whole blocks; the file's drain writes the last block
+ * padded and truncates the padding away (as ingest/dataset/parquet/direct-file.ts does on one thread).
+ *
  * The thread is plain JavaScript (no TypeScript loader to start): it begins in ~30 ms, and is started
  * at the first write of the process. It does not keep the process alive.
  */
 import fs from 'node:fs';
 import { MessageChannel, type MessagePort, receiveMessageOnPort, Worker } from 'node:worker_threads';
 import { GIVEN, GONE, LENGTHS, SlotRing, TAKEN } from '../ingest/dataset/slot-ring.ts';
+import { webAssembly } from '../ingest/decode/wasm-assembler.ts';
 
 /** the length that stops the thread (SlotRing's lengths are byte counts here) */
 const STOP = -1;
@@ -29,15 +39,57 @@ const STALL_MS = 60_000;
 export const SLOT_BYTES = 1 << 20;
 const SLOTS = 16;
 
+/** what an entry is (the ring's second extra word per slot) */
+const BYTES = 0;
+/** bytes of a file opened with O_DIRECT */
+const DIRECT_BYTES = 1;
+/** a direct file's end: its partial last block written padded, the padding truncated away */
+const DIRECT_END = 2;
+/** a direct file given up: its partial last block forgotten (the number may go to another file) */
+const DIRECT_DROP = 3;
+/** alignment of direct writes: the largest logical block size of common devices */
+const BLOCK = 4096;
+const WASM_PAGE = 1 << 16;
+
 // an ES module from a data: URL (an eval'd worker would take the process's --input-type)
 const SOURCE = `
 import { workerData } from 'node:worker_threads';
-import { writeSync } from 'node:fs';
+import { writeSync, ftruncateSync } from 'node:fs';
 const { control, data, slotBytes, slots, port } = workerData;
 const c = new Int32Array(control);
 const bytes = new Uint8Array(data);
-// the ring's first extra word per slot: the file descriptor its bytes go to
+// the ring's extra words per slot: the file descriptor its bytes go to, and what the entry is
 const FDS = ${LENGTHS} + slots;
+const KINDS = FDS + slots;
+const BLOCK = ${BLOCK};
+// page-aligned (a WebAssembly memory's base), made at the first direct entry
+let stage = null;
+// by file descriptor, a direct file's state: where its partial last block starts, and that block
+const tails = new Map();
+function direct(fd, at, n) {
+  stage ??= new Uint8Array(new WebAssembly.Memory({ initial: Math.ceil((slotBytes + BLOCK) / ${WASM_PAGE}) }).buffer);
+  let t = tails.get(fd);
+  if (t === undefined) tails.set(fd, (t = { pos: 0, tail: new Uint8Array(BLOCK), len: 0 }));
+  stage.set(t.tail.subarray(0, t.len));
+  stage.set(bytes.subarray(at, at + n), t.len);
+  const total = t.len + n;
+  const whole = total - (total % BLOCK);
+  for (let done = 0; done < whole; ) done += writeSync(fd, stage, done, whole - done, t.pos + done);
+  t.pos += whole;
+  t.tail.set(stage.subarray(whole, total));
+  t.len = total - whole;
+}
+function end(fd) {
+  const t = tails.get(fd) ?? { pos: 0, len: 0 };
+  tails.delete(fd);
+  if (t.len > 0) {
+    stage.set(t.tail.subarray(0, t.len));
+    stage.fill(0, t.len, BLOCK);
+    for (let done = 0; done < BLOCK; ) done += writeSync(fd, stage, done, BLOCK - done, t.pos + done);
+  }
+  // the padding, and the block the open's probe wrote into an empty file
+  ftruncateSync(fd, t.pos + t.len);
+}
 process.on('exit', () => { Atomics.store(c, ${GONE}, 1); Atomics.notify(c, ${TAKEN}); });
 for (let seq = 0; ; seq++) {
   while (Atomics.load(c, ${GIVEN}) === seq) Atomics.wait(c, ${GIVEN}, seq);
@@ -45,11 +97,17 @@ for (let seq = 0; ; seq++) {
   const n = Atomics.load(c, ${LENGTHS} + slot);
   if (n === ${STOP}) break;
   const fd = Atomics.load(c, FDS + slot);
+  const kind = Atomics.load(c, KINDS + slot);
   const at = slot * slotBytes;
   try {
+    if (kind === ${DIRECT_BYTES}) direct(fd, at, n);
+    else if (kind === ${DIRECT_END}) end(fd);
+    else if (kind === ${DIRECT_DROP}) tails.delete(fd);
     // a short write (a signal, a disk nearly full) goes on from where it stopped
-    for (let done = 0; done < n; ) done += writeSync(fd, bytes, at + done, n - done);
+    else for (let done = 0; done < n; ) done += writeSync(fd, bytes, at + done, n - done);
   } catch (e) {
+    // a failed direct file writes nothing more: its drain or forget ends it
+    if (kind === ${DIRECT_BYTES}) tails.delete(fd);
     // posted before the entry counts as taken, so a drain that has seen it taken finds the message;
     // no state is kept here by descriptor, whose number the system reuses once the file is closed
     port.postMessage({ fd, message: e instanceof Error ? e.message : String(e) });
@@ -61,9 +119,17 @@ for (let seq = 0; ; seq++) {
 
 /** Where a file's bytes are written: on the calling thread, or handed to the write thread. */
 export interface FileWrites {
+  /**
+   * opens `file` for writing (created, or emptied): past the page cache when `direct` and the writer
+   * and the file system can (a file read back soon after is better left in the cache)
+   */
+  open(file: string, direct: boolean): number;
   /** writes `length` bytes of `b` to `fd` (`b` may be reused once this returns) */
   write(fd: number, b: Uint8Array, length: number): void;
-  /** returns once every byte given for `fd` is written; throws the error of a write to it that failed */
+  /**
+   * returns once every byte given for `fd` is written (a direct file's last partial block included:
+   * nothing more may be written to it); throws the error of a write to it that failed
+   */
   drain(fd: number): void;
   /**
    * forgets a failure of `fd` (its file is being removed); never throws: false when bytes for it may
@@ -74,6 +140,7 @@ export interface FileWrites {
 
 /** Writes on the calling thread, each before `write` returns. */
 export const inlineWrites: FileWrites = {
+  open: (file) => fs.openSync(file, 'w'),
   write: (fd, b, length) => {
     for (let done = 0; done < length; ) done += fs.writeSync(fd, b, done, length - done);
   },
@@ -90,12 +157,14 @@ export class WriteThread implements FileWrites {
   private readonly lastOf = new Map<number, number>();
   /** errors of failed writes by file descriptor, as the thread reported them */
   private readonly failures = new Map<number, string>();
+  /** files opened past the page cache, by descriptor, until drained or forgotten */
+  private readonly direct = new Set<number>();
 
   constructor(
     private readonly slotBytes = SLOT_BYTES,
     slots = SLOTS,
   ) {
-    this.ring = new SlotRing(slots, 1, STALL_MS, 'the write thread');
+    this.ring = new SlotRing(slots, 2, STALL_MS, 'the write thread');
     const control = this.ring.control.buffer;
     const data = new SharedArrayBuffer(slotBytes * slots);
     this.data = new Uint8Array(data);
@@ -115,13 +184,32 @@ export class WriteThread implements FileWrites {
     this.worker.on('exit', (code) => gone(new Error(`the write thread has ended (code ${code})`)));
   }
 
+  open(file: string, direct: boolean): number {
+    const c = fs.constants;
+    const wasm = webAssembly();
+    if (direct && c.O_DIRECT !== undefined && wasm !== undefined) {
+      let fd = -1;
+      try {
+        fd = fs.openSync(file, c.O_WRONLY | c.O_CREAT | c.O_TRUNC | c.O_DIRECT, 0o666);
+        // a file system may take the open and refuse the writes (EINVAL): one block tells
+        fs.writeSync(fd, alignedBlock(wasm), 0, BLOCK, 0);
+        this.direct.add(fd);
+        return fd;
+      } catch {
+        // refused: written through the page cache (the open below says what else is wrong)
+        if (fd >= 0) fs.closeSync(fd);
+      }
+    }
+    return fs.openSync(file, 'w');
+  }
+
   write(fd: number, b: Uint8Array, length: number): void {
+    const kind = this.direct.has(fd) ? DIRECT_BYTES : BYTES;
     for (let at = 0; at < length; at += this.slotBytes) {
       const n = Math.min(this.slotBytes, length - at);
       const slot = this.ring.next();
       this.data.set(b.subarray(at, at + n), slot * this.slotBytes);
-      Atomics.store(this.ring.control, this.ring.word(0, slot), fd);
-      this.ring.give(slot, n);
+      this.give(slot, fd, kind, n);
     }
     if (length > 0) this.lastOf.set(fd, this.ring.given);
     // a failed write (a full disk) is heard at the file's next write, not only at its commit
@@ -137,7 +225,23 @@ export class WriteThread implements FileWrites {
     }
   }
 
+  /** Hands `slot` to the thread: `n` bytes for `fd`, or (no bytes) what ends a direct file. */
+  private give(slot: number, fd: number, kind: number, n: number): void {
+    const control = this.ring.control;
+    Atomics.store(control, this.ring.word(0, slot), fd);
+    Atomics.store(control, this.ring.word(1, slot), kind);
+    this.ring.give(slot, n);
+  }
+
+  /** A direct file's last entry (`DIRECT_END` or `DIRECT_DROP`): it is no longer direct here. */
+  private endDirect(fd: number, kind: number): void {
+    if (!this.direct.delete(fd)) return;
+    this.give(this.ring.next(), fd, kind, 0);
+    this.lastOf.set(fd, this.ring.given);
+  }
+
   drain(fd: number): void {
+    this.endDirect(fd, DIRECT_END);
     this.awaitTaken(this.lastOf.get(fd) ?? 0);
     this.lastOf.delete(fd);
     this.collect();
@@ -145,6 +249,11 @@ export class WriteThread implements FileWrites {
   }
 
   forget(fd: number): boolean {
+    try {
+      this.endDirect(fd, DIRECT_DROP);
+    } catch {
+      // the thread is lost (no slot frees): the number stays open, below
+    }
     // a lost thread might still write to the number, so it must stay open
     if (!this.ring.awaitTaken(this.lastOf.get(fd) ?? 0)) return false;
     this.collect();
@@ -174,6 +283,14 @@ export class WriteThread implements FileWrites {
   private awaitTaken(count: number): void {
     if (!this.ring.awaitTaken(count)) throw this.ring.lost();
   }
+}
+
+let probe: Uint8Array | null = null;
+
+/** A zeroed block at a page-aligned address (a WebAssembly memory's base), for a direct write. */
+function alignedBlock(wasm: NonNullable<ReturnType<typeof webAssembly>>): Uint8Array {
+  probe ??= new Uint8Array(new wasm.Memory({ initial: 1, maximum: 1 }).buffer, 0, BLOCK);
+  return probe;
 }
 
 let shared: WriteThread | null = null;
