@@ -641,7 +641,47 @@ export function serviceNodeOf(
 }
 
 export function classifyFlow(flow: ClassifyFlow, topo: ClassifyTopology): Classification {
-  return classifyFacts(factsFromFlow(flow, topo));
+  const facts = factsFromFlow(flow, topo);
+  const key = factsKey(facts);
+  // (a value no code names: classified as is, never cached under another's key)
+  if (!Number.isInteger(key)) return classifyFacts(facts);
+  let c = classified[key];
+  if (c === undefined) {
+    c = classifyFacts(facts);
+    classified[key] = c;
+  }
+  return c;
+}
+
+/**
+ * A classification per distinct facts, made once: every flow is classified, from six fields of a few
+ * values each, against the whole decision table (a tenth of the rules' time per flow). Shared, so
+ * never changed by whoever reads it; its `facts` are equal to, not the same object as, a later flow's.
+ */
+const classified: Classification[] = [];
+
+/** values per field, at most (the key's radix) */
+const FACT_RADIX = 8;
+
+function codesOf(values: object): ReadonlyMap<unknown, number> {
+  const codes = new Map(Object.values(values).map((v, i) => [v, i]));
+  if (codes.size > FACT_RADIX) throw new RangeError(`more than ${FACT_RADIX} values: ${[...codes.keys()]}`);
+  return codes;
+}
+const CLIENT_CODE = codesOf(ClientKind);
+const SERVER_CODE = codesOf(ServerKind);
+const VIA_CODE = codesOf(Via);
+const NODE_CODE = codesOf(NodeRelation);
+const ENI_CODE = codesOf(EniRelation);
+
+/** A number per distinct facts (each field's code, base FACT_RADIX, then samePod). */
+function factsKey(f: ClassifyFacts): number {
+  let key = CLIENT_CODE.get(f.client)!;
+  key = key * FACT_RADIX + SERVER_CODE.get(f.server)!;
+  key = key * FACT_RADIX + VIA_CODE.get(f.via)!;
+  key = key * FACT_RADIX + NODE_CODE.get(f.node)!;
+  key = key * FACT_RADIX + ENI_CODE.get(f.eni)!;
+  return key * 2 + (f.samePod ? 1 : 0);
 }
 
 // ---------------------------------------------------------------------------------------------------

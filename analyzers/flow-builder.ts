@@ -720,9 +720,9 @@ export class FlowBuilder {
   }
 
   /** The sightings kept as `ROW` numbers each. */
-  private sightings(rows: ArrayLike<number>, s: Sightings): Sighting[] {
+  private sightings(rows: ArrayLike<number>, length: number, s: Sightings): Sighting[] {
     const out: Sighting[] = [];
-    for (let k = 0; k < rows.length; k += ROW) {
+    for (let k = 0; k < length; k += ROW) {
       const point = rows[k]!;
       out.push({
         point: s.points[point]!,
@@ -909,12 +909,21 @@ export class FlowBuilder {
     return {
       packets: leg.packets,
       modalPackets,
-      hops: acc && acc.rowsSlot >= 0 ? this.sightings(this.pathRows.read(acc.rowsSlot), s) : [],
+      hops: acc && acc.rowsSlot >= 0 ? this.modalHops(acc.rowsSlot, s) : [],
       seenAnywhere: macs,
       firstNs: first <= last ? f.absNs(first) : null,
       lastNs: first <= last ? f.absNs(last) : null,
       macs,
     };
+  }
+
+  /** the modal path's rows of the leg being read (one buffer for every leg: see SlotChains.readInto) */
+  private hopRows = new Float64Array(64 * ROW);
+
+  private modalHops(slot: number, s: Sightings): Sighting[] {
+    const n = this.pathRows.count(slot);
+    if (n > this.hopRows.length) this.hopRows = new Float64Array(2 * n);
+    return this.sightings(this.hopRows, this.pathRows.readInto(slot, this.hopRows), s);
   }
 
   private hopKeys: string[] = [];

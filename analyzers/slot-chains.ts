@@ -70,13 +70,23 @@ export class SlotChains {
   /** A copy of slot's numbers in the order they were reserved. */
   read(slot: number): Float64Array {
     const out = new Float64Array(this.count(slot));
+    this.readInto(slot, out);
+    return out;
+  }
+
+  /**
+   * slot's numbers copied into `out` from its start (it must hold `count(slot)` of them); their count.
+   * For a caller that reads many slots through one buffer: a typed array made per read costs a backing
+   * store outside the heap (allocated, zeroed, and tracked until a collection frees it).
+   */
+  readInto(slot: number, out: Float64Array): number {
     let at = 0;
     for (let b = slot < this.first.length ? this.first[slot]! : NONE; b !== NONE; b = this.next[b]!) {
       const from = (b & (PAGE_BLOCKS - 1)) * BLOCK;
       out.set(this.pages[b >> PAGE_SHIFT]!.subarray(from, from + this.fill[b]!), at);
       at += this.fill[b]!;
     }
-    return out;
+    return at;
   }
 
   /** Empties slot's chain; its blocks go to the next chains. */
