@@ -48,6 +48,8 @@ export class TempFile {
 
   /** Closes the file once written and gives it its name; removes it (and names it) when a write failed. */
   commit(): void {
+    // a second drain could end another file given the number since (write-thread.ts)
+    if (this.closed) throw new Error(`${this.file}: committed or discarded already`);
     try {
       this.writes.drain(this.fd);
     } catch (e) {

@@ -26,8 +26,9 @@
  */
 import fs from 'node:fs';
 import { MessageChannel, type MessagePort, receiveMessageOnPort, Worker } from 'node:worker_threads';
+import { DIRECT_BLOCK } from '../ingest/dataset/parquet/direct-file.ts';
 import { GIVEN, GONE, LENGTHS, SlotRing, TAKEN } from '../ingest/dataset/slot-ring.ts';
-import { webAssembly } from '../ingest/decode/wasm-assembler.ts';
+import { type WasmApi, webAssembly } from '../ingest/decode/wasm-assembler.ts';
 
 /** the length that stops the thread (SlotRing's lengths are byte counts here) */
 const STOP = -1;
@@ -47,8 +48,8 @@ const DIRECT_BYTES = 1;
 const DIRECT_END = 2;
 /** a direct file given up: its partial last block forgotten (the number may go to another file) */
 const DIRECT_DROP = 3;
-/** alignment of direct writes: the largest logical block size of common devices */
-const BLOCK = 4096;
+type EntryKind = typeof BYTES | typeof DIRECT_BYTES | typeof DIRECT_END | typeof DIRECT_DROP;
+/** what a WebAssembly memory is made of: its size is a whole number of them */
 const WASM_PAGE = 1 << 16;
 
 // an ES module from a data: URL (an eval'd worker would take the process's --input-type)
@@ -61,20 +62,29 @@ const bytes = new Uint8Array(data);
 // the ring's extra words per slot: the file descriptor its bytes go to, and what the entry is
 const FDS = ${LENGTHS} + slots;
 const KINDS = FDS + slots;
-const BLOCK = ${BLOCK};
-// page-aligned (a WebAssembly memory's base), made at the first direct entry
+const BLOCK = ${DIRECT_BLOCK};
+// page-aligned (a WebAssembly memory's base), made at the first direct entry: a slot behind a tail
+const stagePages = Math.ceil((slotBytes + BLOCK) / ${WASM_PAGE});
 let stage = null;
-// by file descriptor, a direct file's state: where its partial last block starts, and that block
+// by file descriptor, a direct file's state from its first entry to its end or drop: where its
+// partial last block starts, and that block; FAILED once a write of it failed
 const tails = new Map();
+const FAILED = 'failed';
+// a short write (a signal, a disk nearly full) goes on from where it stopped
+function writeAll(fd, b, from, n, pos) {
+  for (let done = 0; done < n; ) done += writeSync(fd, b, from + done, n - done, pos === null ? null : pos + done);
+}
 function direct(fd, at, n) {
-  stage ??= new Uint8Array(new WebAssembly.Memory({ initial: Math.ceil((slotBytes + BLOCK) / ${WASM_PAGE}) }).buffer);
+  stage ??= new Uint8Array(new WebAssembly.Memory({ initial: stagePages, maximum: stagePages }).buffer);
   let t = tails.get(fd);
+  // a file whose write failed is written no further: its later bytes would land at other offsets
+  if (t === FAILED) return;
   if (t === undefined) tails.set(fd, (t = { pos: 0, tail: new Uint8Array(BLOCK), len: 0 }));
   stage.set(t.tail.subarray(0, t.len));
   stage.set(bytes.subarray(at, at + n), t.len);
   const total = t.len + n;
   const whole = total - (total % BLOCK);
-  for (let done = 0; done < whole; ) done += writeSync(fd, stage, done, whole - done, t.pos + done);
+  writeAll(fd, stage, 0, whole, t.pos);
   t.pos += whole;
   t.tail.set(stage.subarray(whole, total));
   t.len = total - whole;
@@ -82,10 +92,12 @@ function direct(fd, at, n) {
 function end(fd) {
   const t = tails.get(fd) ?? { pos: 0, len: 0 };
   tails.delete(fd);
+  // (its failure is reported already, and what it holds is not the file's whole length)
+  if (t === FAILED) return;
   if (t.len > 0) {
     stage.set(t.tail.subarray(0, t.len));
     stage.fill(0, t.len, BLOCK);
-    for (let done = 0; done < BLOCK; ) done += writeSync(fd, stage, done, BLOCK - done, t.pos + done);
+    writeAll(fd, stage, 0, BLOCK, t.pos);
   }
   // the padding, and the block the open's probe wrote into an empty file
   ftruncateSync(fd, t.pos + t.len);
@@ -103,13 +115,12 @@ for (let seq = 0; ; seq++) {
     if (kind === ${DIRECT_BYTES}) direct(fd, at, n);
     else if (kind === ${DIRECT_END}) end(fd);
     else if (kind === ${DIRECT_DROP}) tails.delete(fd);
-    // a short write (a signal, a disk nearly full) goes on from where it stopped
-    else for (let done = 0; done < n; ) done += writeSync(fd, bytes, at + done, n - done);
+    else writeAll(fd, bytes, at, n, null);
   } catch (e) {
-    // a failed direct file writes nothing more: its drain or forget ends it
-    if (kind === ${DIRECT_BYTES}) tails.delete(fd);
-    // posted before the entry counts as taken, so a drain that has seen it taken finds the message;
-    // no state is kept here by descriptor, whose number the system reuses once the file is closed
+    if (kind === ${DIRECT_BYTES}) tails.set(fd, FAILED);
+    // posted before the entry counts as taken, so a drain that has seen it taken finds the message. The
+    // only state kept here by descriptor is a direct file's (tails), from its first entry to its end or
+    // drop, which drain and forget wait for before the number may be closed and given to another file
     port.postMessage({ fd, message: e instanceof Error ? e.message : String(e) });
   }
   Atomics.store(c, ${TAKEN}, seq + 1);
@@ -187,20 +198,29 @@ export class WriteThread implements FileWrites {
   open(file: string, direct: boolean): number {
     const c = fs.constants;
     const wasm = webAssembly();
+    let probed = false;
     if (direct && c.O_DIRECT !== undefined && wasm !== undefined) {
       let fd = -1;
       try {
         fd = fs.openSync(file, c.O_WRONLY | c.O_CREAT | c.O_TRUNC | c.O_DIRECT, 0o666);
+        probed = true;
         // a file system may take the open and refuse the writes (EINVAL): one block tells
-        fs.writeSync(fd, alignedBlock(wasm), 0, BLOCK, 0);
-        this.direct.add(fd);
-        return fd;
+        if (fs.writeSync(fd, alignedBlock(wasm), 0, DIRECT_BLOCK, 0) === DIRECT_BLOCK) {
+          this.direct.add(fd);
+          return fd;
+        }
       } catch {
         // refused: written through the page cache (the open below says what else is wrong)
-        if (fd >= 0) fs.closeSync(fd);
       }
+      if (fd >= 0) fs.closeSync(fd);
     }
-    return fs.openSync(file, 'w');
+    try {
+      return fs.openSync(file, 'w');
+    } catch (e) {
+      // the probe's block is not left behind as a file nobody will remove
+      if (probed) fs.rmSync(file, { force: true });
+      throw e;
+    }
   }
 
   write(fd: number, b: Uint8Array, length: number): void {
@@ -226,7 +246,7 @@ export class WriteThread implements FileWrites {
   }
 
   /** Hands `slot` to the thread: `n` bytes for `fd`, or (no bytes) what ends a direct file. */
-  private give(slot: number, fd: number, kind: number, n: number): void {
+  private give(slot: number, fd: number, kind: EntryKind, n: number): void {
     const control = this.ring.control;
     Atomics.store(control, this.ring.word(0, slot), fd);
     Atomics.store(control, this.ring.word(1, slot), kind);
@@ -234,7 +254,7 @@ export class WriteThread implements FileWrites {
   }
 
   /** A direct file's last entry (`DIRECT_END` or `DIRECT_DROP`): it is no longer direct here. */
-  private endDirect(fd: number, kind: number): void {
+  private endDirect(fd: number, kind: typeof DIRECT_END | typeof DIRECT_DROP): void {
     if (!this.direct.delete(fd)) return;
     this.give(this.ring.next(), fd, kind, 0);
     this.lastOf.set(fd, this.ring.given);
@@ -274,7 +294,8 @@ export class WriteThread implements FileWrites {
   private collect(): void {
     for (let m = receiveMessageOnPort(this.port); m; m = receiveMessageOnPort(this.port)) {
       const { fd, message } = m.message as { fd: number; message: string };
-      // the first failure says why; the file's later writes fail for the same reason
+      // the first failure says why (a buffered file's later writes fail for the same reason; a direct
+      // file's are not written at all, they would land at other offsets)
       if (!this.failures.has(fd)) this.failures.set(fd, message);
     }
   }
@@ -288,8 +309,8 @@ export class WriteThread implements FileWrites {
 let probe: Uint8Array | null = null;
 
 /** A zeroed block at a page-aligned address (a WebAssembly memory's base), for a direct write. */
-function alignedBlock(wasm: NonNullable<ReturnType<typeof webAssembly>>): Uint8Array {
-  probe ??= new Uint8Array(new wasm.Memory({ initial: 1, maximum: 1 }).buffer, 0, BLOCK);
+function alignedBlock(wasm: WasmApi): Uint8Array {
+  probe ??= new Uint8Array(new wasm.Memory({ initial: 1, maximum: 1 }).buffer, 0, DIRECT_BLOCK);
   return probe;
 }
 

@@ -18,7 +18,7 @@ import fs from 'node:fs';
 import { webAssembly } from '../../decode/wasm-assembler.ts';
 
 /** alignment of direct writes: the largest logical block size of common devices */
-const BLOCK = 4096;
+export const DIRECT_BLOCK = 4096;
 /**
  * One staging buffer per thread (module state), shared by every file of the thread: writes are
  * synchronous, so it is free again when `write` returns. 1 MiB writes kept the device as busy as
@@ -58,7 +58,7 @@ export class DirectFile {
   /** bytes written so far (the file's length once closed) */
   size = 0;
   /** direct mode: the bytes of the file's last, partial block, not yet on disk */
-  private readonly tail = new Uint8Array(BLOCK);
+  private readonly tail = new Uint8Array(DIRECT_BLOCK);
   private tailLen = 0;
 
   /** `direct: false` writes through the page cache whatever the file system allows. */
@@ -97,8 +97,8 @@ export class DirectFile {
         const at = this.size - this.tailLen;
         const buf = stage();
         buf.set(this.tail.subarray(0, this.tailLen));
-        buf.fill(0, this.tailLen, BLOCK);
-        this.writeBlocks(buf, BLOCK, at, this.tailLen);
+        buf.fill(0, this.tailLen, DIRECT_BLOCK);
+        this.writeBlocks(buf, DIRECT_BLOCK, at, this.tailLen);
         // the padding, or what a direct write refused halfway left of it
         fs.ftruncateSync(this.fd, this.size);
       }
@@ -138,7 +138,7 @@ export class DirectFile {
         }
       }
     }
-    const whole = n & ~(BLOCK - 1);
+    const whole = n & ~(DIRECT_BLOCK - 1);
     if (whole > 0) this.writeBlocks(buf, whole, at, whole);
     this.tailLen = 0;
     if (this.direct) {
