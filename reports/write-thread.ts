@@ -20,6 +20,9 @@
  * thread copies each entry behind the file's partial last block (`tails`) into a page-aligned staging
  * buffer (WebAssembly memory) and writes its whole blocks; the file's drain writes the last block
  * padded and truncates the padding away (as ingest/dataset/parquet/direct-file.ts does on one thread).
+ * `open` probes a direct file with one block and opens it buffered when that fails; a file system that
+ * takes the probe and refuses a later direct write fails that output with its error (direct-file.ts
+ * reopens by path instead: here the thread has only the descriptor).
  *
  * The thread is plain JavaScript (no TypeScript loader to start): it begins in ~30 ms, and is started
  * at the first write of the process. It does not keep the process alive.
