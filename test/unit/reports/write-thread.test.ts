@@ -13,6 +13,7 @@ import { test } from 'node:test';
 import fc from 'fast-check';
 import { DirectFile } from '../../../ingest/dataset/parquet/direct-file.ts';
 import { ByteFile } from '../../../reports/byte-file.ts';
+import { fileSuiteParts } from '../../../reports/junit.ts';
 import { type FileWrites, WriteThread } from '../../../reports/write-thread.ts';
 
 const tmp = () => fs.mkdtempSync(path.join(os.tmpdir(), 'ht-write-thread-'));
@@ -359,6 +360,28 @@ test('a direct file whose write failed is written no further: what was written s
     const written = fs.readFileSync(file);
     assert.ok([8192, 16_384].includes(written.length), `${written.length} bytes`);
     assert.deepEqual(written, Buffer.alloc(written.length, 0x41));
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test("outputs go past the page cache where the folder allows, junit.xml's suite parts (read back) through it", () => {
+  const direct = directHere();
+  const dir = tmp();
+  // a TempFile's descriptor, which it keeps to itself
+  const fdOf = (f: ByteFile): number => (f as unknown as { fd: number }).fd;
+  try {
+    const output = new ByteFile(path.join(dir, 'verdicts.json'));
+    const part = fileSuiteParts(path.join(dir, 'suites')).create(0);
+    assert.deepEqual([isDirect(fdOf(output)), isDirect(fdOf(part))], [direct, false]);
+    output.text('{}');
+    part.write('<testcase/>');
+    output.commit();
+    part.commit();
+    assert.equal(fs.readFileSync(path.join(dir, 'verdicts.json'), 'utf8'), '{}');
+    assert.equal(fs.readFileSync(part.file, 'utf8'), '<testcase/>');
+    // a second commit would drain a descriptor number the system may have given another file
+    assert.throws(() => output.commit(), /committed or discarded already/);
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }
