@@ -363,10 +363,6 @@ function* spoolSlabs(
   const out = new SightingsBuilder();
   const slab = new FrameTable(1024);
   for (const { from, to, ov, shift } of slabs) {
-    if (!spool.meets(from - ov, to + ov, shift)) {
-      c.stats.gapSlabs++;
-      continue;
-    }
     const local = spool.read(from - ov, to + ov, shift, 0, FRAME_COLUMNS, slab);
     if (local.length === 0) continue;
     out.clear();
@@ -378,7 +374,8 @@ function* spoolSlabs(
 
 /**
  * The clock pass over a spool (a fingerprint sample of every slab, raw clocks) and the slabs to
- * correlate then: each one's own range, its overlap and every point's clock shift.
+ * correlate then: each one's own range, its overlap and every point's clock shift; slabs that no spool
+ * block meets are counted (`gapSlabs`) instead.
  */
 export function spoolClock(
   spool: FrameSpool,
@@ -411,8 +408,15 @@ export function spoolClock(
     const hi = range[1] + Math.max(0, ...shift);
     // the first slabs are shorter (an eighth, a quarter, a half, then whole): the analysis waits for the
     // first one whole before it has anything to do (a slab of 1 s of a 5 M-frame capture took 0.9 s)
-    for (let from = lo, len = slabNs / 8; from <= hi; from += len, len = Math.min(slabNs, 2 * len))
+    for (let from = lo, len = slabNs / 8; from <= hi; from += len, len = Math.min(slabNs, 2 * len)) {
+      // a slab in a silence at every capture point has no frame to read: skipped unread (in a capture
+      // with minutes of silence half the slabs were empty, each a round trip to the correlation thread)
+      if (!spool.meets(from - c.overlapNs, from + len + c.overlapNs, shift)) {
+        c.stats.gapSlabs++;
+        continue;
+      }
       yield { from, to: from + len, ov: c.overlapNs, shift };
+    }
   }
   return { c, offsets, slabs: slabs() };
 }

@@ -112,12 +112,6 @@ export async function* spoolSlabsOnThread(
   };
   try {
     for (const read of slabs) {
-      // a slab in a gap of the capture has no frame to read: the worker would send nothing back (in a
-      // capture with minutes of silence half the slabs were empty, each a round trip the caller waited on)
-      if (!spool.meets(read.from - read.ov, read.to + read.ov, read.shift)) {
-        c.stats.gapSlabs++;
-        continue;
-      }
       // one slab at a time on the worker: the one before is back before this one goes
       const before = ready ? await settle(ready) : null;
       ready = { done: run(w, { read }), from: read.from };
