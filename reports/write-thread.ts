@@ -29,9 +29,8 @@
  */
 import fs from 'node:fs';
 import { MessageChannel, type MessagePort, receiveMessageOnPort, Worker } from 'node:worker_threads';
-import { DIRECT_BLOCK } from '../ingest/dataset/parquet/direct-file.ts';
+import { DIRECT_BLOCK, openDirect, stage } from '../ingest/dataset/parquet/direct-file.ts';
 import { GIVEN, GONE, LENGTHS, SlotRing, TAKEN } from '../ingest/dataset/slot-ring.ts';
-import { type WasmApi, webAssembly } from '../ingest/decode/wasm-assembler.ts';
 
 /** the length that stops the thread (SlotRing's lengths are byte counts here) */
 const STOP = -1;
@@ -199,29 +198,26 @@ export class WriteThread implements FileWrites {
   }
 
   open(file: string, direct: boolean): number {
-    const c = fs.constants;
-    const wasm = webAssembly();
-    let probed = false;
-    if (direct && c.O_DIRECT !== undefined && wasm !== undefined) {
-      let fd = -1;
+    const fd = direct ? openDirect(file) : -1;
+    if (fd >= 0) {
+      // a file system may take the open and refuse the writes (EINVAL): one block tells. Its bytes (the
+      // calling thread's staging buffer, page-aligned) are overwritten by the file's own or truncated
+      // away at its end
       try {
-        fd = fs.openSync(file, c.O_WRONLY | c.O_CREAT | c.O_TRUNC | c.O_DIRECT, 0o666);
-        probed = true;
-        // a file system may take the open and refuse the writes (EINVAL): one block tells
-        if (fs.writeSync(fd, alignedBlock(wasm), 0, DIRECT_BLOCK, 0) === DIRECT_BLOCK) {
+        if (fs.writeSync(fd, stage(), 0, DIRECT_BLOCK, 0) === DIRECT_BLOCK) {
           this.direct.add(fd);
           return fd;
         }
       } catch {
-        // refused: written through the page cache (the open below says what else is wrong)
+        // refused: written through the page cache
       }
-      if (fd >= 0) fs.closeSync(fd);
+      fs.closeSync(fd);
     }
     try {
       return fs.openSync(file, 'w');
     } catch (e) {
       // the probe's block is not left behind as a file nobody will remove
-      if (probed) fs.rmSync(file, { force: true });
+      if (fd >= 0) fs.rmSync(file, { force: true });
       throw e;
     }
   }
@@ -307,14 +303,6 @@ export class WriteThread implements FileWrites {
   private awaitTaken(count: number): void {
     if (!this.ring.awaitTaken(count)) throw this.ring.lost();
   }
-}
-
-let probe: Uint8Array | null = null;
-
-/** A zeroed block at a page-aligned address (a WebAssembly memory's base), for a direct write. */
-function alignedBlock(wasm: WasmApi): Uint8Array {
-  probe ??= new Uint8Array(new wasm.Memory({ initial: 1, maximum: 1 }).buffer, 0, DIRECT_BLOCK);
-  return probe;
 }
 
 let shared: WriteThread | null = null;

@@ -30,8 +30,11 @@ const MAX_IOV = 1024;
 
 let stageBuffer: Uint8Array | null = null;
 
-/** The staging buffer, page-aligned; an unaligned one (no WebAssembly) only makes direct writes fail over. */
-function stage(): Uint8Array {
+/**
+ * The thread's staging buffer, page-aligned; an unaligned one (no WebAssembly) only makes direct writes
+ * fail over. Free again as soon as a synchronous write from it returns.
+ */
+export function stage(): Uint8Array {
   if (stageBuffer !== null) return stageBuffer;
   const wasm = webAssembly();
   const pages = STAGE_BYTES >>> 16;
@@ -44,6 +47,20 @@ function stage(): Uint8Array {
 function openFlags(direct: boolean): number {
   const c = fs.constants;
   return c.O_WRONLY | c.O_CREAT | c.O_TRUNC | (direct ? c.O_DIRECT : 0);
+}
+
+/**
+ * `path` opened for writing (created, emptied) past the page cache, or -1 where its file system refuses
+ * O_DIRECT at the open (EINVAL, or EOPNOTSUPP for some): the caller opens it buffered, whose open says
+ * what else is wrong. Tried for every file: a refusal in one folder says nothing of another.
+ */
+export function openDirect(path: string): number {
+  if (fs.constants.O_DIRECT === undefined) return -1;
+  try {
+    return fs.openSync(path, openFlags(true), 0o666);
+  } catch {
+    return -1;
+  }
 }
 
 function isEinval(err: unknown): boolean {
@@ -64,15 +81,7 @@ export class DirectFile {
   /** `direct: false` writes through the page cache whatever the file system allows. */
   constructor(path: string, opts: { direct?: boolean } = {}) {
     this.path = path;
-    // tried for every file (one open): file systems differ, a refusal in one folder says nothing of another
-    let fd = -1;
-    if (opts.direct !== false && fs.constants.O_DIRECT !== undefined) {
-      try {
-        fd = fs.openSync(path, openFlags(true), 0o666);
-      } catch {
-        // EINVAL where O_DIRECT is refused (some say EOPNOTSUPP): the buffered open says what else is wrong
-      }
-    }
+    const fd = opts.direct === false ? -1 : openDirect(path);
     this.direct = fd >= 0;
     this.fd = fd >= 0 ? fd : fs.openSync(path, openFlags(false), 0o666);
   }
