@@ -5,6 +5,7 @@
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
+import { test } from 'node:test';
 
 export interface LabBundle {
   mode: string;
@@ -54,10 +55,10 @@ export const SPILLS = [
 ] as const;
 
 /** Slabs skipped unread by lab, with small blocks: the same results prove the skip right only if some were. */
-export class SkippedSlabs {
+class SkippedSlabs {
   private readonly byLab = new Map<string, number>();
 
-  note(lab: string, spill: (typeof SPILLS)[number], gapSlabs: number): void {
+  note(lab: string, spill: Spill, gapSlabs: number): void {
     if ('spoolBlockFrames' in spill) this.byLab.set(lab, gapSlabs);
   }
 
@@ -68,4 +69,22 @@ export class SkippedSlabs {
       `no lab skipped a slab: ${JSON.stringify([...this.byLab])}`,
     );
   }
+}
+
+export type Spill = (typeof SPILLS)[number];
+
+/**
+ * A test of every lab (a subtest each) under the SPILLS settings: `perLab` says, by `skipped`, how many
+ * slabs a setting skipped unread; once every lab ran, some lab must have skipped one with small blocks.
+ */
+export function spilledLabsTest(
+  name: string,
+  perLab: (lab: LabBundle, skipped: (spill: Spill, gapSlabs: number) => void) => Promise<void>,
+): void {
+  test(name, requireBundles(), async (t) => {
+    const skipped = new SkippedSlabs();
+    for (const lab of labBundles())
+      await t.test(lab.mode, () => perLab(lab, (spill, n) => skipped.note(lab.mode, spill, n)));
+    skipped.assertSome();
+  });
 }

@@ -8,57 +8,48 @@ import { coverageFromFrames } from '../../../analyzers/rules/flow-facts.ts';
 import { forgetPointTexts } from '../../../analyzers/rules/verdict-messages.ts';
 import type { FlowVerdict } from '../../../analyzers/rules/verdict-types.ts';
 import { FlowJudge, loadRuleSets, verdictsFromFlows } from '../../../analyzers/verdicts.ts';
-import { labBundles, requireBundles, SkippedSlabs, SPILLS } from '../analyzers/lab-bundle.ts';
+import { labBundles, requireBundles, SPILLS, spilledLabsTest } from '../analyzers/lab-bundle.ts';
 
 const rules = loadRuleSets({}).rules;
 const text = (v: unknown) => JSON.stringify(v, (_, x) => (typeof x === 'bigint' ? x.toString() : x));
 
-test(
+spilledLabsTest(
   'flows judged as they end, slab by slab, get the verdicts of the whole analysis',
-  requireBundles(),
-  async (t) => {
-    const skipped = new SkippedSlabs();
-    for (const lab of labBundles())
-      await t.test(lab.mode, async () => {
-        const whole = await analysisFromBundle(lab.bundle);
-        const batch = verdictsFromFlows(
-          { analysis: whole, coverage: coverageFromFrames(whole.coverage) },
-          rules,
+  async (lab, skipped) => {
+    const whole = await analysisFromBundle(lab.bundle);
+    const batch = verdictsFromFlows({ analysis: whole, coverage: coverageFromFrames(whole.coverage) }, rules);
+    for (const spill of SPILLS) {
+      const streamed: FlowVerdict[] = [];
+      let judge: FlowJudge | undefined;
+      try {
+        const a = await streamAnalysis(
+          lab.bundle,
+          {
+            open: async () => undefined,
+            clock: ({ topology, coverage, clockOffsets }) => {
+              judge = new FlowJudge(topology, coverageFromFrames(coverage), clockOffsets, rules, {});
+            },
+            slab: () => undefined,
+            flow: (_flow, facts) => streamed.push(judge!.judge(facts).verdict),
+          },
+          spill,
         );
-        for (const spill of SPILLS) {
-          const streamed: FlowVerdict[] = [];
-          let judge: FlowJudge | undefined;
-          try {
-            const a = await streamAnalysis(
-              lab.bundle,
-              {
-                open: async () => undefined,
-                clock: ({ topology, coverage, clockOffsets }) => {
-                  judge = new FlowJudge(topology, coverageFromFrames(coverage), clockOffsets, rules, {});
-                },
-                slab: () => undefined,
-                flow: (_flow, facts) => streamed.push(judge!.judge(facts).verdict),
-              },
-              spill,
-            );
-            assert.ok(judge);
-            const tail = judge.tail(a.warnings, []);
-            const { flows, ...batchTail } = batch.document;
-            assert.ok(flows.length > 0);
-            const label = JSON.stringify(spill);
-            assert.equal(text(streamed.sort((x, y) => x.flow_id - y.flow_id)), text(flows), label);
-            assert.equal(
-              text({ schema_version: batch.document.schema_version, ...tail }),
-              text(batchTail),
-              label,
-            );
-            skipped.note(lab.mode, spill, a.stats.gapSlabs);
-          } finally {
-            forgetPointTexts();
-          }
-        }
-      });
-    skipped.assertSome();
+        assert.ok(judge);
+        const tail = judge.tail(a.warnings, []);
+        const { flows, ...batchTail } = batch.document;
+        assert.ok(flows.length > 0);
+        const label = JSON.stringify(spill);
+        assert.equal(text(streamed.sort((x, y) => x.flow_id - y.flow_id)), text(flows), label);
+        assert.equal(
+          text({ schema_version: batch.document.schema_version, ...tail }),
+          text(batchTail),
+          label,
+        );
+        skipped(spill, a.stats.gapSlabs);
+      } finally {
+        forgetPointTexts();
+      }
+    }
   },
 );
 
