@@ -414,6 +414,15 @@ export function hashMemoryOffset(q: HashQueue, bytes: Uint8Array): number {
 }
 
 /**
+ * Does `buf` start a read slot of the queue's memory? A slot starts at a multiple of its size from the
+ * memory's base, which is page-aligned (WebAssembly memory is mapped), so it may be read into past the
+ * page cache (O_DIRECT); an ordinary ArrayBuffer comes from malloc, aligned to 16 bytes only.
+ */
+export function isReadSlot(buf: Uint8Array): boolean {
+  return queue !== null && buf.buffer === queue.buffer && buf.byteOffset % READ_SLOT_BYTES === 0;
+}
+
+/**
  * A read buffer of `size` bytes in the queue's memory when one is free (frames read into it are
  * hashed four at a time), else ordinary memory. Give it back with `returnReadBuffer`.
  */

@@ -5,12 +5,19 @@
  * nothing.
  */
 import assert from 'node:assert/strict';
+import { constants } from 'node:fs';
 import { mkdtemp, open, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { mock, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { BUFFERS_PER_READ, openCapture, SourceError } from '../../../ingest/source/open-capture.ts';
+import { READ_SLOT_BYTES } from '../../../ingest/decode/payload-hash-wasm.ts';
+import {
+  BUFFERS_PER_READ,
+  openCapture,
+  type ReadCounts,
+  SourceError,
+} from '../../../ingest/source/open-capture.ts';
 
 test('a read ahead that fails while the consumer is busy: a SourceError after the good chunks, no unhandled rejection', async () => {
   const dir = await mkdtemp(join(tmpdir(), 'hoptrace-open-'));
@@ -70,25 +77,26 @@ async function fileHandleProto(path: string): Promise<{ readv: ReadV }> {
 
 /**
  * Reads `path` in `chunk`-byte buffers through a FileHandle.readv replaced by `readAs(call, args,
- * readv)` (call 1 is the first request); returns the bytes the chunks give, in order.
+ * readv, fd)` (call 1 is the first request, `fd` the handle's descriptor); returns the bytes the chunks
+ * give, in order, and the source's read counts.
  */
 async function readThrough(
   path: string,
   chunk: number,
-  readAs: (call: number, args: unknown[], readv: ReadV) => Promise<unknown>,
-): Promise<Uint8Array> {
+  readAs: (call: number, args: unknown[], readv: ReadV, fd: number) => Promise<unknown>,
+): Promise<{ bytes: Uint8Array; reads: ReadCounts }> {
   const proto = await fileHandleProto(path);
   const readv = proto.readv;
   let calls = 0;
-  const mocked = mock.method(proto, 'readv', function (this: unknown, ...args: unknown[]) {
+  const mocked = mock.method(proto, 'readv', function (this: { fd: number }, ...args: unknown[]) {
     calls++;
-    return readAs(calls, args, (...a: unknown[]) => readv.apply(this, a));
+    return readAs(calls, args, (...a: unknown[]) => readv.apply(this, a), this.fd);
   });
   try {
     const source = await openCapture(path, chunk);
-    const parts: number[] = [];
-    for await (const c of source.chunks) parts.push(...c);
-    return Uint8Array.from(parts);
+    const parts: Uint8Array[] = [];
+    for await (const c of source.chunks) parts.push(c.slice());
+    return { bytes: new Uint8Array(Buffer.concat(parts)), reads: source.reads };
   } finally {
     mocked.mock.restore();
   }
@@ -105,7 +113,7 @@ test('reads ahead that complete out of order give the chunks in file order', asy
       if (call % 2 === 0) await sleep(20);
       return read(...args);
     });
-    assert.deepEqual(got, bytes);
+    assert.deepEqual(got.bytes, bytes);
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
@@ -135,7 +143,7 @@ for (const [where, cut] of shortCuts) {
         return readv(cut(bufs), position);
       });
       assert.ok(cutShort);
-      assert.deepEqual(got, bytes);
+      assert.deepEqual(got.bytes, bytes);
     } finally {
       await rm(dir, { recursive: true, force: true });
     }
@@ -183,3 +191,81 @@ test('a chunk holder: no buffer is refilled before its release, every one is rel
     await rm(dir, { recursive: true, force: true });
   }
 });
+
+/**
+ * Does the temporary folder's file system take O_DIRECT reads? CI's does (ext4): there it must, or the
+ * tests below would check the page cache's path twice.
+ */
+async function directHere(path: string): Promise<boolean> {
+  let ok = false;
+  try {
+    await (await open(path, constants.O_RDONLY | constants.O_DIRECT)).close();
+    ok = true;
+  } catch {
+    ok = false;
+  }
+  if (process.env.CI === 'true') assert.ok(ok, `${tmpdir()} takes no O_DIRECT reads in CI`);
+  return ok;
+}
+
+/**
+ * Runs `check` on a file of read slots (three requests and a tail of 12 345 bytes, not a whole block)
+ * in a folder of its own, told whether the folder takes direct reads.
+ */
+async function withSlotsFile(
+  check: (path: string, bytes: Uint8Array, direct: boolean) => Promise<void>,
+): Promise<void> {
+  const dir = await mkdtemp(join(tmpdir(), 'hoptrace-open-'));
+  try {
+    const path = join(dir, 'slots.bin');
+    const bytes = new Uint8Array(3 * BUFFERS_PER_READ * READ_SLOT_BYTES + 12_345).map(
+      (_, i) => (i * 31 + (i >>> 12)) & 0xff,
+    );
+    await writeFile(path, bytes);
+    await check(path, bytes, await directHere(path));
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+test('a plain file read in read slots goes past the page cache, every byte in order', () =>
+  withSlotsFile(async (path, bytes, direct) => {
+    const got = await readThrough(path, READ_SLOT_BYTES, (_call, args, readv) => readv(...args));
+    assert.ok(Buffer.from(got.bytes).equals(bytes));
+    if (direct) {
+      // every request starts at a block but the one after the short tail, which finds the end
+      assert.ok(got.reads.direct >= 4, `direct reads: ${got.reads.direct}`);
+      assert.ok(got.reads.cached <= 1, `cached reads: ${got.reads.cached}`);
+    } else assert.equal(got.reads.direct, 0);
+  }));
+
+test('after a short direct read, the rest is read through the page cache from where it stopped', () =>
+  withSlotsFile(async (path, bytes, direct) => {
+    if (!direct) return;
+    // the first request reads whole but says it got 100 000 bytes, as an interrupted one may: the next
+    // offset is inside a block, which a direct read cannot start at
+    const got = await readThrough(path, READ_SLOT_BYTES, async (call, args, readv) => {
+      const done = (await readv(...args)) as { bytesRead: number; buffers: Uint8Array[] };
+      return call === 1 ? { ...done, bytesRead: 100_000 } : done;
+    });
+    assert.ok(Buffer.from(got.bytes).equals(bytes));
+    assert.ok(got.reads.direct >= 1);
+    assert.ok(got.reads.cached >= 1, `cached reads: ${got.reads.cached}`);
+  }));
+
+test('a file system that opens direct but refuses the read (EINVAL): read through the page cache instead', () =>
+  withSlotsFile(async (path, bytes, direct) => {
+    if (!direct) return;
+    // the first request is a direct one: its descriptor's reads are refused from then on
+    let refused = -1;
+    const got = await readThrough(path, READ_SLOT_BYTES, (call, args, readv, fd) => {
+      if (call === 1) refused = fd;
+      if (fd === refused) {
+        return Promise.reject(Object.assign(new Error('EINVAL: invalid argument, read'), { code: 'EINVAL' }));
+      }
+      return readv(...args);
+    });
+    assert.ok(Buffer.from(got.bytes).equals(bytes));
+    assert.equal(got.reads.direct, 0);
+    assert.ok(got.reads.cached >= 4);
+  }));
