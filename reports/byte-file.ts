@@ -25,17 +25,16 @@ export class TempFile {
   private closed = false;
 
   /**
-   * `direct: false` keeps the file's bytes in the page cache (a part read back soon after, as junit.xml's
-   * suites are); an output is written past it where the file system allows (write-thread.ts says why)
+   * Written past the page cache where the file system allows (write-thread.ts says why), junit.xml's
+   * suites too, which are read back past it as well (text-file.ts `append`).
    */
   constructor(
     readonly file: string,
     protected readonly writes: FileWrites = writeThread(),
-    opts: { direct?: boolean } = {},
   ) {
     fs.mkdirSync(path.dirname(file), { recursive: true });
     this.tmp = `${file}.tmp-${process.pid}`;
-    this.fd = writes.open(this.tmp, opts.direct ?? true);
+    this.fd = writes.open(this.tmp, true);
   }
 
   protected put(b: Uint8Array, length: number): void {

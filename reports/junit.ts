@@ -239,8 +239,8 @@ export function junitXml(doc: VerdictsDocument, name = 'hoptrace'): string {
  */
 export function fileSuiteParts(dir: string): SuiteParts<TextFile, TextFile> {
   return {
-    // read back into junit.xml at the end: left in the page cache
-    create: (i) => new TextFile(path.join(dir, `suite-${i}`), writeThread(), { direct: false }),
+    // written and read back past the page cache (text-file.ts append)
+    create: (i) => new TextFile(path.join(dir, `suite-${i}`), writeThread()),
     appendTo: (out, part) => {
       part.commit();
       out.append(part.file);

@@ -5,26 +5,18 @@
  * encoded into ByteFile's buffer as they come (no string joined per flush), and the file gets its name
  * only on `commit`, so a reader never sees half of it.
  */
-import fs from 'node:fs';
+import { readFileDirect } from '../ingest/dataset/parquet/direct-file.ts';
 import { ByteFile } from './byte-file.ts';
-
-const APPEND_BYTES = 1 << 20;
 
 export class TextFile extends ByteFile {
   write(text: string): void {
     this.text(text);
   }
 
-  /** Appends the bytes of `file` (a part written beside this one, committed), 1 MiB at a time. */
+  /** Appends the bytes of `file` (a part written beside this one, committed), read past the page cache. */
   append(file: string): void {
     this.flush();
-    const fd = fs.openSync(file, 'r');
-    try {
-      const buf = Buffer.allocUnsafe(APPEND_BYTES);
-      for (let n = fs.readSync(fd, buf); n > 0; n = fs.readSync(fd, buf)) this.put(buf, n);
-    } finally {
-      fs.closeSync(fd);
-    }
+    readFileDirect(file, (bytes) => this.put(bytes, bytes.length));
   }
 }
 

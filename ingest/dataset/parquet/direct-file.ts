@@ -215,3 +215,47 @@ export class DirectFile {
     }
   }
 }
+
+/**
+ * Gives `each` the bytes of `file` from its start, a staging buffer's worth at a time (each view valid
+ * only during the call), read past the page cache (O_DIRECT) where the file system allows it: a part
+ * written direct and read back once (junit.xml's suites) then never fills page-cache pages, which on
+ * this kind of machine cost a host fault each. Refused at the open or at a read (EINVAL), the rest is
+ * read through the cache.
+ */
+export function readFileDirect(file: string, each: (bytes: Uint8Array) => void): void {
+  const c = fs.constants;
+  let direct = c.O_DIRECT !== undefined;
+  let fd = -1;
+  if (direct) {
+    try {
+      fd = fs.openSync(file, c.O_RDONLY | c.O_DIRECT);
+    } catch (err) {
+      if (!isEinval(err) && (err as NodeJS.ErrnoException).code !== 'EOPNOTSUPP') throw err;
+      direct = false;
+    }
+  }
+  if (fd < 0) fd = fs.openSync(file, 'r');
+  try {
+    const buf = stage();
+    let at = 0;
+    for (;;) {
+      let n: number;
+      try {
+        // a direct read starts at a block (every read before it was whole) into the page-aligned stage
+        n = fs.readSync(fd, buf, 0, buf.length, at);
+      } catch (err) {
+        if (!direct || !isEinval(err)) throw err;
+        fs.closeSync(fd);
+        fd = fs.openSync(file, 'r');
+        direct = false;
+        continue;
+      }
+      if (n === 0) return;
+      each(buf.subarray(0, n));
+      at += n;
+    }
+  } finally {
+    fs.closeSync(fd);
+  }
+}

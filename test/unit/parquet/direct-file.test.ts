@@ -8,8 +8,8 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { after, describe, test } from 'node:test';
-import { DirectFile } from '../../../ingest/dataset/parquet/direct-file.ts';
+import { after, describe, mock, test } from 'node:test';
+import { DirectFile, readFileDirect } from '../../../ingest/dataset/parquet/direct-file.ts';
 
 const folders = [fs.mkdtempSync(path.join(os.tmpdir(), 'ht-direct-'))];
 if (fs.existsSync('/dev/shm')) folders.push(fs.mkdtempSync('/dev/shm/ht-direct-'));
@@ -59,6 +59,33 @@ const SPLITS: Record<string, number[][]> = {
   'more than the staging buffer in one write': [[3], [1 << 20, 1, (1 << 20) + 4093]],
   'staging buffer exactly after a tail': [[100], [(1 << 20) - 100], [5]],
 };
+
+/** `file` read with readFileDirect: its bytes, and whether it was opened direct (the flags each open used). */
+function readBack(file: string, failRead = 0): { got: Buffer; opens: number[] } {
+  const opens: number[] = [];
+  const open = fs.openSync;
+  const read = fs.readSync;
+  let reads = 0;
+  const o = mock.method(fs, 'openSync', (p: fs.PathLike, flags: fs.OpenMode, mode?: fs.Mode) => {
+    opens.push(typeof flags === 'number' ? flags : 0);
+    return open(p, flags, mode);
+  });
+  const r = mock.method(fs, 'readSync', (...args: Parameters<typeof fs.readSync>) => {
+    if (++reads === failRead)
+      throw Object.assign(new Error('EINVAL: invalid argument, read'), { code: 'EINVAL' });
+    return read(...args);
+  });
+  try {
+    const parts: Buffer[] = [];
+    readFileDirect(file, (b) => parts.push(Buffer.from(b)));
+    return { got: Buffer.concat(parts), opens };
+  } finally {
+    o.mock.restore();
+    r.mock.restore();
+  }
+}
+
+const isDirectOpen = (flags: number): boolean => (flags & fs.constants.O_DIRECT) !== 0;
 
 describe('DirectFile', () => {
   for (const folder of folders) {
@@ -116,5 +143,32 @@ describe('DirectFile', () => {
       assert.throws(() => f.write([new Uint8Array(1)]), /closed/);
       assert.deepEqual([...fs.readFileSync(f.path)], [1, 2, 3]);
     });
+
+    for (const n of [0, 1, 4096, 1 << 20, (5 << 19) + 77]) {
+      test(`readFileDirect gives ${n} bytes whole and in order, direct where allowed (${folder.split('/')[1]})`, () => {
+        const file = new DirectFile(path.join(folder, `read-${n}.bin`));
+        const want = writeAll(file, [[bytes(n, rng(n + 1))]]);
+        file.close();
+        const { got, opens } = readBack(file.path);
+        assert.ok(got.equals(want));
+        // read as it was written: past the page cache where the folder takes O_DIRECT
+        assert.equal(isDirectOpen(opens[0]!), file.isDirect);
+      });
+    }
   }
+});
+
+// the temporary folder only: CI's (ext4) takes O_DIRECT, /dev/shm may not
+test('readFileDirect: a direct read refused (EINVAL) mid-file, the rest read through the cache', () => {
+  const file = new DirectFile(path.join(folders[0]!, 'refused.bin'));
+  if (process.env.CI === 'true') assert.ok(file.isDirect, `${os.tmpdir()} takes no O_DIRECT in CI`);
+  if (!file.isDirect) {
+    file.abort();
+    return;
+  }
+  const want = writeAll(file, [[bytes((5 << 19) + 77, rng(9))]]);
+  file.close();
+  const { got, opens } = readBack(file.path, 2);
+  assert.ok(got.equals(want));
+  assert.deepEqual(opens.map(isDirectOpen), [true, false]);
 });

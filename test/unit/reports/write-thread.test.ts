@@ -14,6 +14,7 @@ import fc from 'fast-check';
 import { DirectFile } from '../../../ingest/dataset/parquet/direct-file.ts';
 import { ByteFile } from '../../../reports/byte-file.ts';
 import { fileSuiteParts } from '../../../reports/junit.ts';
+import { TextFile } from '../../../reports/text-file.ts';
 import { type FileWrites, WriteThread } from '../../../reports/write-thread.ts';
 
 const tmp = () => fs.mkdtempSync(path.join(os.tmpdir(), 'ht-write-thread-'));
@@ -365,21 +366,24 @@ test('a direct file whose write failed is written no further: what was written s
   }
 });
 
-test("outputs go past the page cache where the folder allows, junit.xml's suite parts (read back) through it", () => {
+test("outputs and junit.xml's suite parts go past the page cache where the folder allows; a part is appended whole", () => {
   const direct = directHere();
   const dir = tmp();
   // a TempFile's descriptor, which it keeps to itself
   const fdOf = (f: ByteFile): number => (f as unknown as { fd: number }).fd;
   try {
-    const output = new ByteFile(path.join(dir, 'verdicts.json'));
+    const output = new TextFile(path.join(dir, 'junit.xml'));
     const part = fileSuiteParts(path.join(dir, 'suites')).create(0);
-    assert.deepEqual([isDirect(fdOf(output)), isDirect(fdOf(part))], [direct, false]);
-    output.text('{}');
-    part.write('<testcase/>');
-    output.commit();
+    assert.deepEqual([isDirect(fdOf(output)), isDirect(fdOf(part))], [direct, direct]);
+    // more than the 1 MiB read back at once, and not a whole block
+    const cases = Array.from({ length: 40_000 }, (_, i) => `<testcase name="c${i}"/>\n`).join('');
+    part.write(cases);
     part.commit();
-    assert.equal(fs.readFileSync(path.join(dir, 'verdicts.json'), 'utf8'), '{}');
-    assert.equal(fs.readFileSync(part.file, 'utf8'), '<testcase/>');
+    output.write('<testsuites>');
+    output.append(part.file);
+    output.write('</testsuites>');
+    output.commit();
+    assert.equal(fs.readFileSync(path.join(dir, 'junit.xml'), 'utf8'), `<testsuites>${cases}</testsuites>`);
     // a second commit would drain a descriptor number the system may have given another file
     assert.throws(() => output.commit(), /committed or discarded already/);
   } finally {
