@@ -6,6 +6,7 @@ import { constants as fc } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { createGunzip, gunzipSync, constants as zc } from 'node:zlib';
 import { Decompress } from 'fzstd';
+import { DIRECT_BLOCK, refusesDirect } from '../dataset/parquet/direct-file.ts';
 import { isReadSlot, returnReadBuffer, takeReadBuffer } from '../decode/payload-hash-wasm.ts';
 import type { IngestErrorCode } from '../errors.ts';
 
@@ -20,11 +21,6 @@ export type Compression = 'none' | 'gzip' | 'zstd';
 export const BUFFERS_PER_READ = 4;
 /** read requests in flight while the consumer parses a chunk */
 const READS_AHEAD = 2;
-/**
- * Alignment of reads past the page cache (O_DIRECT): of the buffer's address, its length and the file
- * offset. The largest logical block size of common devices.
- */
-const DIRECT_BLOCK = 4096;
 
 export type SourceErrorCode = Extract<
   IngestErrorCode,
@@ -55,7 +51,7 @@ export interface ByteSource {
    * reuses one read buffer). Throws SourceError after the last good chunk when the source fails.
    */
   chunks: AsyncIterable<Uint8Array>;
-  /** read requests so far that went past the page cache and through it (a plain file's; 0 for others) */
+  /** read requests of the file so far that went past the page cache and through it (a compressed one's all through it) */
   reads: ReadCounts;
 }
 
@@ -109,7 +105,7 @@ export async function openCapture(
   }
   const compression = sniffCompression(head.subarray(0, headLen));
   const plain = compression === 'none';
-  const direct = plain && chunkSize % DIRECT_BLOCK === 0 ? await openDirect(path) : null;
+  const direct = plain && chunkSize % DIRECT_BLOCK === 0 ? await openDirect(fh) : null;
   // a decompressor's input is fresh memory per chunk, never refilled: nothing to hold there
   const reads: ReadCounts = { direct: 0, cached: 0 };
   const handles = { fh, direct, reads };
@@ -131,10 +127,11 @@ type FileHandle = Awaited<ReturnType<typeof open>>;
  * read direct into our own resident buffers, 1.5 GB took 0.11 s of system time. The bytes read are the
  * same: the kernel writes back a dirty cached range before reading it direct.
  */
-async function openDirect(path: string): Promise<FileHandle | null> {
+async function openDirect(fh: FileHandle): Promise<FileHandle | null> {
   if (fc.O_DIRECT === undefined) return null;
   try {
-    return await open(path, fc.O_RDONLY | fc.O_DIRECT);
+    // the same file as `fh`, not whatever has its name by now (a capture renamed over it)
+    return await open(`/proc/self/fd/${fh.fd}`, fc.O_RDONLY | fc.O_DIRECT);
   } catch {
     return null;
   }
@@ -167,7 +164,7 @@ async function* fileChunks(
   /**
    * Past the page cache when the offset and every buffer are aligned (the buffers' lengths are: the
    * chunk size is a multiple of the block); a read after a short one starts unaligned and goes through
-   * the cache. A file system that opens direct but refuses the read (EINVAL) is read through the cache
+   * the cache. A file system that opens direct but refuses the read (EINVAL, ENOTSUP) is read through the cache
    * from then on.
    */
   const canDirect = (bufs: Uint8Array[], at: number): boolean =>
@@ -181,7 +178,7 @@ async function* fileChunks(
           handles.reads.direct++;
           return n;
         } catch (err) {
-          if ((err as NodeJS.ErrnoException).code !== 'EINVAL') throw ioError(err, path);
+          if (!refusesDirect(err)) throw ioError(err, path);
           handles.direct = null;
           await direct.close().catch(() => {});
         }
@@ -269,8 +266,11 @@ async function* fileChunks(
       if (holder) holder.release(buf);
       returnReadBuffer(buf);
     }
-    await handles.direct?.close();
-    await fh.close();
+    try {
+      await handles.direct?.close();
+    } finally {
+      await fh.close();
+    }
   }
 }
 

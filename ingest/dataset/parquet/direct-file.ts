@@ -67,6 +67,12 @@ function isEinval(err: unknown): boolean {
   return (err as NodeJS.ErrnoException).code === 'EINVAL';
 }
 
+/** A direct read refused by the file system (EINVAL; ENOTSUP, as libuv names EOPNOTSUPP): read it buffered. */
+export function refusesDirect(err: unknown): boolean {
+  const code = (err as NodeJS.ErrnoException).code;
+  return code === 'EINVAL' || code === 'ENOTSUP';
+}
+
 export class DirectFile {
   readonly path: string;
   private fd: number;
@@ -181,6 +187,8 @@ export class DirectFile {
   /** From now on through the page cache; what was written directly stays. */
   private toBuffered(): void {
     fs.closeSync(this.fd);
+    // closed: a failed reopen must not leave the number to be closed again (another file may have it)
+    this.fd = -1;
     this.fd = fs.openSync(this.path, fs.constants.O_WRONLY, 0o666);
     this.direct = false;
   }
@@ -225,18 +233,18 @@ export class DirectFile {
  */
 export function readFileDirect(file: string, each: (bytes: Uint8Array) => void): void {
   const c = fs.constants;
-  let direct = c.O_DIRECT !== undefined;
+  let direct = false;
   let fd = -1;
-  if (direct) {
+  if (c.O_DIRECT !== undefined) {
     try {
       fd = fs.openSync(file, c.O_RDONLY | c.O_DIRECT);
-    } catch (err) {
-      if (!isEinval(err) && (err as NodeJS.ErrnoException).code !== 'EOPNOTSUPP') throw err;
-      direct = false;
+      direct = true;
+    } catch {
+      // refused (EINVAL, ENOTSUP) or failing for another reason: the buffered open says which
     }
   }
-  if (fd < 0) fd = fs.openSync(file, 'r');
   try {
+    if (fd < 0) fd = fs.openSync(file, 'r');
     const buf = stage();
     let at = 0;
     for (;;) {
@@ -245,8 +253,9 @@ export function readFileDirect(file: string, each: (bytes: Uint8Array) => void):
         // a direct read starts at a block (every read before it was whole) into the page-aligned stage
         n = fs.readSync(fd, buf, 0, buf.length, at);
       } catch (err) {
-        if (!direct || !isEinval(err)) throw err;
+        if (!direct || !refusesDirect(err)) throw err;
         fs.closeSync(fd);
+        fd = -1;
         fd = fs.openSync(file, 'r');
         direct = false;
         continue;
@@ -256,6 +265,6 @@ export function readFileDirect(file: string, each: (bytes: Uint8Array) => void):
       at += n;
     }
   } finally {
-    fs.closeSync(fd);
+    if (fd >= 0) fs.closeSync(fd);
   }
 }

@@ -60,15 +60,17 @@ const SPLITS: Record<string, number[][]> = {
   'staging buffer exactly after a tail': [[100], [(1 << 20) - 100], [5]],
 };
 
-/** `file` read with readFileDirect: its bytes, and whether it was opened direct (the flags each open used). */
+/** `file` read with readFileDirect: its bytes, and the flags of each open that succeeded, in order. */
 function readBack(file: string, failRead = 0): { got: Buffer; opens: number[] } {
   const opens: number[] = [];
   const open = fs.openSync;
   const read = fs.readSync;
   let reads = 0;
+  // the flags of each open that succeeded (one refused is not a file read)
   const o = mock.method(fs, 'openSync', (p: fs.PathLike, flags: fs.OpenMode, mode?: fs.Mode) => {
+    const fd = open(p, flags, mode);
     opens.push(typeof flags === 'number' ? flags : 0);
-    return open(p, flags, mode);
+    return fd;
   });
   const r = mock.method(fs, 'readSync', (...args: Parameters<typeof fs.readSync>) => {
     if (++reads === failRead)
@@ -151,8 +153,9 @@ describe('DirectFile', () => {
         file.close();
         const { got, opens } = readBack(file.path);
         assert.ok(got.equals(want));
-        // read as it was written: past the page cache where the folder takes O_DIRECT
-        assert.equal(isDirectOpen(opens[0]!), file.isDirect);
+        // read as it was written: past the page cache where the folder takes O_DIRECT, to the end (no
+        // buffered reopen after a refused read)
+        assert.deepEqual(opens.map(isDirectOpen), [file.isDirect]);
       });
     }
   }
@@ -171,4 +174,39 @@ test('readFileDirect: a direct read refused (EINVAL) mid-file, the rest read thr
   const { got, opens } = readBack(file.path, 2);
   assert.ok(got.equals(want));
   assert.deepEqual(opens.map(isDirectOpen), [true, false]);
+});
+
+test('readFileDirect: a buffered reopen that fails reports its own error and closes no descriptor twice', () => {
+  const file = new DirectFile(path.join(folders[0]!, 'reopen.bin'));
+  writeAll(file, [[bytes(10_000, rng(5))]]);
+  file.close();
+  const open = fs.openSync;
+  const close = fs.closeSync;
+  const opened: number[] = [];
+  const closed: number[] = [];
+  const o = mock.method(fs, 'openSync', (p: fs.PathLike, flags: fs.OpenMode, mode?: fs.Mode) => {
+    // the first open (direct where the folder allows) succeeds, the reopen finds the file gone
+    if (opened.length > 0)
+      throw Object.assign(new Error('ENOENT: no such file or directory'), { code: 'ENOENT' });
+    const fd = open(p, flags, mode);
+    opened.push(fd);
+    return fd;
+  });
+  const r = mock.method(fs, 'readSync', () => {
+    throw Object.assign(new Error('EINVAL: invalid argument, read'), { code: 'EINVAL' });
+  });
+  const c = mock.method(fs, 'closeSync', (fd: number) => {
+    closed.push(fd);
+    close(fd);
+  });
+  try {
+    const direct = file.isDirect;
+    // a refused direct read reopens buffered, which fails; a buffered read's EINVAL is its own error
+    assert.throws(() => readFileDirect(file.path, () => {}), { code: direct ? 'ENOENT' : 'EINVAL' });
+    assert.deepEqual(closed, opened);
+  } finally {
+    o.mock.restore();
+    r.mock.restore();
+    c.mock.restore();
+  }
 });
