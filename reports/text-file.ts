@@ -5,7 +5,7 @@
  * encoded into ByteFile's buffer as they come (no string joined per flush), and the file gets its name
  * only on `commit`, so a reader never sees half of it.
  */
-import { readFileDirect } from '../ingest/dataset/parquet/direct-file.ts';
+import { readFileDirect } from '../ingest/source/direct-io.ts';
 import { ByteFile } from './byte-file.ts';
 
 export class TextFile extends ByteFile {

@@ -29,8 +29,9 @@
  */
 import fs from 'node:fs';
 import { MessageChannel, type MessagePort, receiveMessageOnPort, Worker } from 'node:worker_threads';
-import { DIRECT_BLOCK, openDirect, stage } from '../ingest/dataset/parquet/direct-file.ts';
+import { openDirect } from '../ingest/dataset/parquet/direct-file.ts';
 import { GIVEN, GONE, LENGTHS, SlotRing, TAKEN } from '../ingest/dataset/slot-ring.ts';
+import { DIRECT_BLOCK, stage } from '../ingest/source/direct-io.ts';
 
 /** the length that stops the thread (SlotRing's lengths are byte counts here) */
 const STOP = -1;
@@ -134,7 +135,8 @@ for (let seq = 0; ; seq++) {
 export interface FileWrites {
   /**
    * opens `file` for writing (created, or emptied): past the page cache when `direct` and the writer
-   * and the file system can (a file read back soon after is better left in the cache)
+   * and the file system can (every output asks for it; the write thread's buffered path is what a file
+   * system that refuses O_DIRECT gets)
    */
   open(file: string, direct: boolean): number;
   /** writes `length` bytes of `b` to `fd` (`b` may be reused once this returns) */

@@ -6,9 +6,9 @@ import { constants as fc } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { createGunzip, gunzipSync, constants as zc } from 'node:zlib';
 import { Decompress } from 'fzstd';
-import { DIRECT_BLOCK, refusesDirect } from '../dataset/parquet/direct-file.ts';
 import { isReadSlot, returnReadBuffer, takeReadBuffer } from '../decode/payload-hash-wasm.ts';
 import type { IngestErrorCode } from '../errors.ts';
+import { DIRECT_BLOCK, refusesDirect } from './direct-io.ts';
 
 export type Compression = 'none' | 'gzip' | 'zstd';
 
@@ -105,7 +105,7 @@ export async function openCapture(
   }
   const compression = sniffCompression(head.subarray(0, headLen));
   const plain = compression === 'none';
-  const direct = plain && chunkSize % DIRECT_BLOCK === 0 ? await openDirect(fh) : null;
+  const direct = plain && chunkSize % DIRECT_BLOCK === 0 ? await reopenDirect(fh) : null;
   // a decompressor's input is fresh memory per chunk, never refilled: nothing to hold there
   const reads: ReadCounts = { direct: 0, cached: 0 };
   const handles = { fh, direct, reads };
@@ -118,16 +118,13 @@ export async function openCapture(
 type FileHandle = Awaited<ReturnType<typeof open>>;
 
 /**
- * `path` opened again to be read past the page cache (O_DIRECT), or null where that is refused.
- *
- * Why: a buffered read first fills page-cache pages, and on this kind of machine (a VM whose free
- * memory is handed back to the host) a page the guest has not used lately costs a fault in the host.
- * Reading the 20 M-frame bench bundle (7.3 GB) that way took `hoptrace ingest` ~17 CPU-s of kernel
- * copying (`perf`: 42% of its samples in `_copy_to_iter`) and each further GB ~2.7 s of system time;
- * read direct into our own resident buffers, 1.5 GB took 0.11 s of system time. The bytes read are the
- * same: the kernel writes back a dirty cached range before reading it direct.
+ * `fh`'s file opened again to be read past the page cache (O_DIRECT), or null where that is refused
+ * (direct-io.ts says why). Reading the 20 M-frame bench bundle (7.3 GB) buffered took `hoptrace
+ * ingest` ~17 CPU-s of kernel copying (`perf`: 42% of its samples in `_copy_to_iter`), each GB after
+ * the first ~1.5 ~2.7 s of system time; read direct into our own resident buffers, 1.5 GB took 0.11 s.
+ * The bytes read are the same: the kernel writes back a dirty cached range before reading it direct.
  */
-async function openDirect(fh: FileHandle): Promise<FileHandle | null> {
+async function reopenDirect(fh: FileHandle): Promise<FileHandle | null> {
   if (fc.O_DIRECT === undefined) return null;
   try {
     // the same file as `fh`, not whatever has its name by now (a capture renamed over it)
@@ -164,8 +161,8 @@ async function* fileChunks(
   /**
    * Past the page cache when the offset and every buffer are aligned (the buffers' lengths are: the
    * chunk size is a multiple of the block); a read after a short one starts unaligned and goes through
-   * the cache. A file system that opens direct but refuses the read (EINVAL, ENOTSUP) is read through the cache
-   * from then on.
+   * the cache. A file system that opens direct but refuses the read (`refusesDirect`) is read through
+   * the cache from then on.
    */
   const canDirect = (bufs: Uint8Array[], at: number): boolean =>
     handles.direct !== null && at % DIRECT_BLOCK === 0 && bufs.every(isReadSlot);

@@ -11,38 +11,15 @@
  * Writes are gathered into one staging buffer in WebAssembly memory, whose base is page-aligned (an
  * ArrayBuffer from malloc is aligned to 16 bytes only), and written in whole blocks; the last partial
  * block of the file waits in `tail` for the next write, and `close` writes it padded and truncates
- * the padding away. Where the file system refuses O_DIRECT (an error at open) or a direct write fails
- * with EINVAL, the file is written through the page cache as before.
+ * the padding away. Where the file system refuses O_DIRECT (an error at open) or a direct write
+ * (`refusesDirect`), the file is written through the page cache as before. direct-io.ts has the staging
+ * buffer and the alignment, which the reads past the page cache share.
  */
 import fs from 'node:fs';
-import { webAssembly } from '../../decode/wasm-assembler.ts';
+import { DIRECT_BLOCK, refusesDirect, stage } from '../../source/direct-io.ts';
 
-/** alignment of direct writes: the largest logical block size of common devices */
-export const DIRECT_BLOCK = 4096;
-/**
- * One staging buffer per thread (module state), shared by every file of the thread: writes are
- * synchronous, so it is free again when `write` returns. 1 MiB writes kept the device as busy as
- * larger ones (`dd oflag=direct`: 0.31 s for 600 MB, 4 MiB: 0.54 s).
- */
-const STAGE_BYTES = 1 << 20;
 /** writev takes at most IOV_MAX (1024 on Linux) buffers per call */
 const MAX_IOV = 1024;
-
-let stageBuffer: Uint8Array | null = null;
-
-/**
- * The thread's staging buffer, page-aligned; an unaligned one (no WebAssembly) only makes direct writes
- * fail over. Free again as soon as a synchronous write from it returns.
- */
-export function stage(): Uint8Array {
-  if (stageBuffer !== null) return stageBuffer;
-  const wasm = webAssembly();
-  const pages = STAGE_BYTES >>> 16;
-  stageBuffer = wasm
-    ? new Uint8Array(new wasm.Memory({ initial: pages, maximum: pages }).buffer)
-    : new Uint8Array(STAGE_BYTES);
-  return stageBuffer;
-}
 
 function openFlags(direct: boolean): number {
   const c = fs.constants;
@@ -61,16 +38,6 @@ export function openDirect(path: string): number {
   } catch {
     return -1;
   }
-}
-
-function isEinval(err: unknown): boolean {
-  return (err as NodeJS.ErrnoException).code === 'EINVAL';
-}
-
-/** A direct read refused by the file system (EINVAL; ENOTSUP, as libuv names EOPNOTSUPP): read it buffered. */
-export function refusesDirect(err: unknown): boolean {
-  const code = (err as NodeJS.ErrnoException).code;
-  return code === 'EINVAL' || code === 'ENOTSUP';
 }
 
 export class DirectFile {
@@ -167,7 +134,7 @@ export class DirectFile {
 
   /**
    * Writes `len` bytes of `buf` at file offset `at`, of which the first `keep` belong to the file (the
-   * rest is padding). A direct write refused with EINVAL reopens the file buffered and writes the
+   * rest is padding). A direct write refused (`refusesDirect`) reopens the file buffered and writes the
    * `keep` bytes that way.
    */
   private writeBlocks(buf: Uint8Array, len: number, at: number, keep: number): void {
@@ -177,7 +144,7 @@ export class DirectFile {
         while (done < len) done += fs.writeSync(this.fd, buf, done, len - done, at + done);
         return;
       } catch (err) {
-        if (!isEinval(err)) throw err;
+        if (!refusesDirect(err)) throw err;
         this.toBuffered();
       }
     }
@@ -221,50 +188,5 @@ export class DirectFile {
         pos += n;
       }
     }
-  }
-}
-
-/**
- * Gives `each` the bytes of `file` from its start, a staging buffer's worth at a time (each view valid
- * only during the call), read past the page cache (O_DIRECT) where the file system allows it: a part
- * written direct and read back once (junit.xml's suites) then never fills page-cache pages, which on
- * this kind of machine cost a host fault each. Refused at the open or at a read (EINVAL), the rest is
- * read through the cache.
- */
-export function readFileDirect(file: string, each: (bytes: Uint8Array) => void): void {
-  const c = fs.constants;
-  let direct = false;
-  let fd = -1;
-  if (c.O_DIRECT !== undefined) {
-    try {
-      fd = fs.openSync(file, c.O_RDONLY | c.O_DIRECT);
-      direct = true;
-    } catch {
-      // refused (EINVAL, ENOTSUP) or failing for another reason: the buffered open says which
-    }
-  }
-  try {
-    if (fd < 0) fd = fs.openSync(file, 'r');
-    const buf = stage();
-    let at = 0;
-    for (;;) {
-      let n: number;
-      try {
-        // a direct read starts at a block (every read before it was whole) into the page-aligned stage
-        n = fs.readSync(fd, buf, 0, buf.length, at);
-      } catch (err) {
-        if (!direct || !refusesDirect(err)) throw err;
-        fs.closeSync(fd);
-        fd = -1;
-        fd = fs.openSync(file, 'r');
-        direct = false;
-        continue;
-      }
-      if (n === 0) return;
-      each(buf.subarray(0, n));
-      at += n;
-    }
-  } finally {
-    if (fd >= 0) fs.closeSync(fd);
   }
 }

@@ -3,13 +3,16 @@
  * than the 1 MiB staging buffer at once), the file holds exactly the bytes written, in order, and is
  * exactly as long: past the page cache (O_DIRECT, whole blocks, the padded last block truncated) where
  * the folder's file system takes it, through the page cache where it does not (tmpfs before Linux 6.6).
+ * And direct-io.ts's `readFileDirect`, which reads such files back past the page cache: every byte, in
+ * order, falling back to the page cache when a read is refused.
  */
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, describe, mock, test } from 'node:test';
-import { DirectFile, readFileDirect } from '../../../ingest/dataset/parquet/direct-file.ts';
+import { DirectFile } from '../../../ingest/dataset/parquet/direct-file.ts';
+import { readFileDirect } from '../../../ingest/source/direct-io.ts';
 
 const folders = [fs.mkdtempSync(path.join(os.tmpdir(), 'ht-direct-'))];
 if (fs.existsSync('/dev/shm')) folders.push(fs.mkdtempSync('/dev/shm/ht-direct-'));

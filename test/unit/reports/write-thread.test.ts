@@ -285,7 +285,7 @@ test('files opened direct get their bytes whole and in order, any length, beside
     maxSize: 200_000,
     maxWrites: 30,
     numRuns: 30,
-    // the last is written through the page cache, as junit.xml's parts are
+    // the last is written through the page cache, as on a file system that refuses O_DIRECT
     open: (thread, file, i) => thread.open(file, i < 2),
     opened: (fds) => assert.deepEqual(fds.map(isDirect), [direct, direct, false]),
   });
